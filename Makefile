@@ -1,0 +1,55 @@
+# One entry point for people and CI. Every target installs what it needs, idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+LAKE   ?= .lake
+RECORDS ?= 100000
+STAMP  := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: help run test test-slow lint fmt check-tools bench clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+check-tools:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: Python 3.11 not found ($(PYTHON)); install Python 3.11 (e.g. 'apt-get install python3.11 python3.11-venv') or set PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)' || { echo "error: $(PYTHON) is $$($(PYTHON) -V 2>&1); Python >= 3.11 is required: install Python 3.11"; exit 1; }
+	@command -v java >/dev/null 2>&1 || { echo "error: Java not found; install a Java 17 runtime (e.g. 'apt-get install openjdk-17-jre-headless') for local Spark"; exit 1; }
+	@java -version 2>&1 | head -1 | grep -qE '"17[."]' || { echo "error: Java 17 is required for Spark 3.5 ($$(java -version 2>&1 | head -1)); install openjdk-17 and put it first on PATH"; exit 1; }
+
+$(STAMP): pyproject.toml | check-tools
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: check-tools $(STAMP)  ## create .venv and install the project (idempotent)
+
+run: install  ## generate 100k records and run the whole pipeline on the local lake
+	$(BIN)/lakehouse generate --records $(RECORDS) --seed 7 --bad-ratio 0.01 --lake-root $(LAKE) --clean
+	$(BIN)/lakehouse run --lake-root $(LAKE)
+
+lint: install  ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint  ## lint, then the default test suite (unit + functional)
+	$(BIN)/python -m pytest -q
+
+test-slow: install  ## slow suite: 20 kill trials, larger volumes
+	$(BIN)/python -m pytest -q -m slow
+
+bench: install  ## pipeline benchmark at 100k and 1M records (BENCH_10M=1 adds 10M)
+	$(BIN)/python benchmarks/pipeline.py
+
+clean:  ## remove the local lake and build outputs (keeps .venv)
+	rm -rf $(LAKE) cdk.out .pytest_cache .ruff_cache

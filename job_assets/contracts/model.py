@@ -1,0 +1,139 @@
+"""Contract model: one declaration per table drives jobs, data quality, catalog docs and lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+SEVERITIES = ("warn", "quarantine", "fail")
+
+# The closed set of reasons a record can be quarantined or flagged for. `_error` is always one of these.
+ERROR_CODES = (
+    "unparseable_record",  # a JSON line that is not a JSON object
+    "wrong_column_count",  # a CSV row whose field count differs from its header
+    "empty_file",  # a landing file with no records (logged in the ingestion log, never silent)
+    "missing_required",  # a required field is null/empty
+    "invalid_type",  # a value that does not cast to the column type
+    "invalid_date",  # a date/timestamp that does not parse
+    "out_of_range",  # a number outside its declared range
+    "invalid_enum",  # a value outside its accepted set
+    "invalid_format",  # a value that does not match its declared pattern
+    "orphan_reference",  # a foreign key with no parent (held and re-checked every run)
+    "missing_fx_rate",  # no FX rate valid on the record's date for its currency
+    "unexpected_column",  # schema drift: a field the contract does not know (kept, warned)
+    "duplicate_key",  # more than one current row per key
+    "stale_data",  # freshness SLO breached
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A typed column. ``source`` is the landing field it comes from (silver) or ``None``."""
+
+    name: str
+    type: str  # Spark SQL type: string, bigint, int, boolean, double, date, timestamp, decimal(p,s)
+    nullable: bool = True
+    description: str = ""
+    source: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A data-quality rule. ``kind`` selects the check, ``error`` the quarantine reason it produces.
+
+    kinds: not_null, cast, accepted_values, range, pattern, ref, unique, freshness, no_extra_columns
+    """
+
+    name: str
+    kind: str
+    column: Optional[str] = None
+    severity: str = "quarantine"
+    error: str = "missing_required"
+    values: Tuple[str, ...] = ()
+    min_value: Optional[float] = None
+    max_value: Optional[float] = None
+    min_inclusive: bool = True
+    pattern: Optional[str] = None
+    ref_table: Optional[str] = None  # "silver.accounts"
+    ref_column: Optional[str] = None
+    max_age_minutes: Optional[int] = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"rule {self.name}: severity {self.severity!r} not in {SEVERITIES}")
+        if self.error not in ERROR_CODES:
+            raise ValueError(f"rule {self.name}: error {self.error!r} not in the closed set ERROR_CODES")
+
+
+@dataclass(frozen=True)
+class LandingField:
+    name: str
+    type: str  # the type the value must cast to in silver
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LandingEntity:
+    """What an upstream extract delivers: <lake>/landing/<source>/<entity>/dt=YYYY-MM-DD/<file>."""
+
+    source: str
+    entity: str
+    format: str  # "jsonl" | "csv"
+    fields: Tuple[LandingField, ...]
+    key: Tuple[str, ...]
+    version_field: str  # newest value wins among re-deliveries
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}/{self.entity}"
+
+    @property
+    def bronze_table(self) -> str:
+        return f"bronze.{self.source}_{self.entity}"
+
+    @property
+    def field_names(self) -> Tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+@dataclass(frozen=True)
+class TableContract:
+    name: str  # "<layer>.<table>"
+    description: str
+    owner: str
+    grain: str
+    columns: Tuple[Column, ...]
+    keys: Tuple[str, ...] = ()
+    rules: Tuple[Rule, ...] = ()
+    freshness_slo_minutes: Optional[int] = None
+    upstream: Tuple[str, ...] = ()
+    # column-level lineage: output column -> upstream "layer.table.column" it is derived from
+    lineage: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    landing: Optional[LandingEntity] = None
+    version_column: Optional[str] = None
+    tags: Tuple[str, ...] = field(default=())
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def column_names(self) -> Tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def ddl(self) -> str:
+        """Spark DDL schema string, e.g. ``a string, b bigint``."""
+        return ", ".join(f"`{c.name}` {c.type}" for c in self.columns)

@@ -1,0 +1,47 @@
+"""Table engines. ``make_engine(spark, "auto")`` picks delta-spark where Delta's JVM classes load
+(EMR), otherwise delta-rs (local default)."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from .base import MergeResult, TableEngine, TableNotFoundError, Txn, WriteResult
+
+ENGINES = ("auto", "delta-rs", "delta-spark")
+
+
+class EngineUnavailableError(RuntimeError):
+    """The requested engine cannot run here; the message says why."""
+
+
+def make_engine(spark: SparkSession, name: str = "auto") -> TableEngine:
+    if name not in ENGINES:
+        raise ValueError(f"unknown table engine {name!r}: choose one of {', '.join(ENGINES)}")
+    from .delta_spark import delta_classes_loadable
+
+    if name == "delta-spark" or (name == "auto" and delta_classes_loadable(spark)):
+        if not delta_classes_loadable(spark):
+            raise EngineUnavailableError(
+                "delta-spark: Delta's classes (io.delta.tables.DeltaTable) are not on the JVM classpath; on EMR they "
+                "ship in /usr/share/aws/delta/lib, elsewhere pass the jars with spark.jars (Maven is not reachable)"
+            )
+        from .delta_spark import DeltaSparkEngine
+
+        return DeltaSparkEngine(spark)
+    try:
+        from .delta_rs import DeltaRsEngine
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise EngineUnavailableError(f"delta-rs: the 'deltalake' package is not installed ({exc})") from exc
+    return DeltaRsEngine(spark)
+
+
+__all__ = [
+    "ENGINES",
+    "EngineUnavailableError",
+    "MergeResult",
+    "TableEngine",
+    "TableNotFoundError",
+    "Txn",
+    "WriteResult",
+    "make_engine",
+]

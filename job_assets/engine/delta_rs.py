@@ -1,0 +1,396 @@
+"""delta-rs engine: Spark computes and writes Parquet; delta-rs commits exactly those files.
+
+How a write happens:
+1. Spark writes the rows as Parquet into a fresh folder inside the table (``w-<uuid>/part-*.parquet``);
+   timestamps as TIMESTAMP_MICROS in UTC, so the files are valid Delta data files.
+2. The driver lists the new files, reads their footers for the row counts, and commits them — with any
+   remove actions — in ONE Delta transaction through delta-rs, carrying the app transaction (``Txn``).
+
+Files no commit references are invisible to every reader and removed by VACUUM, which is what makes a
+job killed between 1 and 2 harmless. MERGE is copy-on-write: the files holding matched keys are
+rewritten with the merged rows, and their removal plus the new files are one commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+from urllib.parse import unquote, urlparse
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
+
+from .base import (
+    CHECKPOINT_INTERVAL,
+    MergeResult,
+    TableEngine,
+    TableNotFoundError,
+    Txn,
+    WriteResult,
+    merge_keys_condition,
+)
+
+TABLE_CONFIGURATION = {
+    "delta.checkpointInterval": str(CHECKPOINT_INTERVAL),
+    "delta.logRetentionDuration": "interval 30 days",
+    "delta.deletedFileRetentionDuration": "interval 7 days",
+}
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")
+
+
+def _local_path(uri: str) -> str:
+    return unquote(urlparse(uri).path) if uri.startswith("file://") else uri
+
+
+def _norm(path: str) -> str:
+    """One spelling per file: Spark says file:/x or s3a://b/k, delta-rs says /x or s3://b/k."""
+    if path.startswith("file:"):
+        return os.path.normpath(unquote(urlparse(path).path))
+    if "://" not in path:
+        return os.path.normpath(path)
+    parsed = urlparse(path)
+    scheme = "s3" if parsed.scheme in ("s3a", "s3n") else parsed.scheme
+    return f"{scheme}://{parsed.netloc}{unquote(parsed.path)}"
+
+
+def _nullable(schema: StructType) -> StructType:
+    """Delta schemas are kept nullable; not-null is a data-quality rule, checked before the write."""
+    return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])
+
+
+class DeltaRsEngine(TableEngine):
+    name = "delta-rs"
+
+    def __init__(self, spark: SparkSession, storage_options: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(spark)
+        import deltalake  # imported here: EMR does not ship it, and only this engine needs it
+
+        self._dl = deltalake
+        self.storage_options = storage_options
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _table(self, uri: str, version: Optional[int] = None):
+        try:
+            return self._dl.DeltaTable(uri, version=version, storage_options=self.storage_options)
+        except Exception as exc:  # TableNotFoundError from deltalake, or a missing folder
+            if "no files in log segment" in str(exc).lower() or "not a delta table" in str(exc).lower():
+                raise TableNotFoundError(f"no Delta table at {uri}") from exc
+            if not self.exists(uri):
+                raise TableNotFoundError(f"no Delta table at {uri}") from exc
+            raise
+
+    def _fs(self, uri: str):
+        import pyarrow.fs as pafs
+
+        if _is_local(uri):
+            return pafs.LocalFileSystem(), _local_path(uri)
+        return pafs.FileSystem.from_uri(uri)
+
+    def _write_files(self, uri: str, df: DataFrame) -> Tuple[List[Any], int]:
+        """Let Spark write ``df`` as Parquet into a fresh folder of the table; return add actions."""
+        import pyarrow.fs as pafs
+        import pyarrow.parquet as pq
+
+        folder = f"w-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}"
+        target = f"{uri.rstrip('/')}/{folder}"
+        df.write.mode("errorifexists").parquet(target)
+        fs, base = self._fs(uri)
+        base = base.rstrip("/")
+        infos = fs.get_file_info(pafs.FileSelector(f"{base}/{folder}", recursive=False))
+        adds, rows = [], 0
+        for info in sorted(infos, key=lambda i: i.path):
+            fname = os.path.basename(info.path)
+            if fname.startswith(("_", ".")):
+                if fname.endswith(".crc") and _is_local(uri):
+                    fs.delete_file(info.path)  # Hadoop's local checksum files: never data, never committed
+                continue
+            if not fname.endswith(".parquet"):
+                continue
+            with fs.open_input_file(info.path) as fh:
+                num = pq.ParquetFile(fh).metadata.num_rows
+            if num == 0:
+                fs.delete_file(info.path)  # Spark writes an empty file for an empty partition: skip it
+                continue
+            rows += num
+            adds.append(
+                self._dl.transaction.AddAction(
+                    f"{folder}/{fname}",
+                    info.size,
+                    {},
+                    int(info.mtime.timestamp() * 1000) if info.mtime else int(time.time() * 1000),
+                    True,
+                    json.dumps({"numRecords": num}),
+                )
+            )
+        return adds, rows
+
+    def _commit(
+        self,
+        uri: str,
+        actions: List[Any],
+        schema: StructType,
+        mode: str,
+        txn: Optional[Txn],
+        operation: str,
+        metrics: Optional[Dict[str, Any]] = None,
+    ) -> int:
+        txm = self._dl.transaction
+        props = txm.CommitProperties(
+            custom_metadata={
+                "lakehouse.operation": operation,
+                **({"lakehouse.txn": f"{txn.app_id}@{txn.version}"} if txn else {}),
+                **{k: str(v) for k, v in (metrics or {}).items()},
+            },
+            app_transactions=[txm.Transaction(txn.app_id, txn.version)] if txn else None,
+        )
+        delta_schema = self._dl.Schema.from_json(_nullable(schema).json())
+        hooks = self._dl.PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+        if not self.exists(uri):
+            txm.create_table_with_add_actions(
+                uri,
+                delta_schema,
+                actions,
+                mode="error",
+                configuration=TABLE_CONFIGURATION,
+                storage_options=self.storage_options,
+                commit_properties=props,
+                post_commithook_properties=hooks,
+            )
+        else:
+            self._table(uri).create_write_transaction(
+                actions, mode, delta_schema, commit_properties=props, post_commithook_properties=hooks
+            )
+        return self._table(uri).version()
+
+    # -- reading -------------------------------------------------------------------------------------
+    def exists(self, uri: str) -> bool:
+        return self._dl.DeltaTable.is_deltatable(uri, storage_options=self.storage_options)
+
+    def version(self, uri: str) -> Optional[int]:
+        return self._table(uri).version() if self.exists(uri) else None
+
+    def spark_schema(self, uri: str, version: Optional[int] = None) -> StructType:
+        return StructType.fromJson(json.loads(self._table(uri, version).schema().to_json()))
+
+    def read(self, uri: str, version: Optional[int] = None) -> DataFrame:
+        dt = self._table(uri, version)
+        schema = StructType.fromJson(json.loads(dt.schema().to_json()))
+        files = dt.file_uris()
+        if not files:
+            return self.spark.createDataFrame([], schema)
+        return self.spark.read.schema(schema).parquet(*files)
+
+    def transaction_version(self, uri: str, app_id: str) -> Optional[int]:
+        return self._table(uri).transaction_version(app_id)
+
+    def history(self, uri: str, limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        return list(self._table(uri).history(limit))
+
+    def protocol(self, uri: str) -> Dict[str, Any]:
+        p = self._table(uri).protocol()
+        return {
+            "min_reader_version": p.min_reader_version,
+            "min_writer_version": p.min_writer_version,
+            "reader_features": p.reader_features,
+            "writer_features": p.writer_features,
+        }
+
+    # -- writing -------------------------------------------------------------------------------------
+    def create_if_missing(self, uri: str, schema: StructType) -> bool:
+        if self.exists(uri):
+            return False
+        self._commit(uri, [], schema, "append", None, "CREATE")
+        return True
+
+    def _skip(self, uri: str, txn: Optional[Txn]) -> Optional[WriteResult]:
+        if self.committed(uri, txn):
+            return WriteResult(False, self.version(uri), skipped_reason=f"txn {txn.app_id}@{txn.version} committed")
+        return None
+
+    def append(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
+        skipped = self._skip(uri, txn)
+        if skipped:
+            return skipped
+        adds, rows = self._write_files(uri, df)
+        if not adds and self.exists(uri):
+            return WriteResult(False, self.version(uri), skipped_reason="no rows: no commit")
+        version = self._commit(uri, adds, df.schema, "append", txn, "APPEND", {"rows": rows})
+        return WriteResult(True, version, rows_added=rows, files_added=len(adds))
+
+    def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
+        skipped = self._skip(uri, txn)
+        if skipped:
+            return skipped
+        removed_rows, removed_files = 0, 0
+        if self.exists(uri):
+            import pyarrow as pa
+
+            actions = pa.table(self._table(uri).get_add_actions(flatten=True))
+            removed_files = actions.num_rows
+            removed_rows = sum(n or 0 for n in actions.column("num_records").to_pylist()) if removed_files else 0
+        adds, rows = self._write_files(uri, df)
+        version = self._commit(uri, adds, df.schema, "overwrite", txn, "OVERWRITE", {"rows": rows})
+        return WriteResult(
+            True,
+            version,
+            rows_added=rows,
+            rows_removed=removed_rows,
+            files_added=len(adds),
+            files_removed=removed_files,
+        )
+
+    def merge(
+        self,
+        uri: str,
+        source: DataFrame,
+        keys: Sequence[str],
+        *,
+        update_condition: Optional[str] = None,
+        delete_condition: Optional[str] = None,
+        insert_condition: Optional[str] = None,
+        txn: Optional[Txn] = None,
+    ) -> MergeResult:
+        skipped = self._skip(uri, txn)
+        if skipped:
+            # the batch already merged: report what that commit did, so replays account the same way
+            done = self._txn_commit(uri, txn)
+            return MergeResult(
+                False,
+                skipped.version,
+                skipped_reason=skipped.skipped_reason,
+                inserted=int(done.get("inserted", 0)),
+                updated=int(done.get("updated", 0)),
+                deleted=int(done.get("deleted", 0)),
+            )
+        keys = list(keys)
+        from ..spark import materialize
+
+        source = materialize(source)
+        dup = source.groupBy(*keys).count().filter("count > 1").limit(1).collect()
+        if dup:
+            raise ValueError(f"merge into {uri}: source has several rows for key {dup[0].asDict()}")
+        if not self.exists(uri):
+            inserts = source.alias("s").filter(insert_condition) if insert_condition else source
+            if delete_condition:
+                inserts = inserts.alias("s").filter(f"NOT ({delete_condition.replace('t.', 's.')})")
+            adds, rows = self._write_files(uri, inserts)
+            version = self._commit(uri, adds, source.schema, "append", txn, "MERGE", {"inserted": rows})
+            return MergeResult(True, version, rows_added=rows, files_added=len(adds), inserted=rows)
+
+        dt = self._table(uri)
+        target_schema = StructType.fromJson(json.loads(dt.schema().to_json()))
+        cols = [f.name for f in target_schema.fields]
+        source = source.select(*cols)
+        rels = self._active_paths(dt)
+        files = [f"{uri.rstrip('/')}/{r}" for r in rels]
+        rel_by_path = {_norm(f): r for f, r in zip(files, rels)}
+        target = (
+            self.spark.read.schema(target_schema).parquet(*files).withColumn("_lh_file", F.input_file_name())
+            if files
+            else self.spark.createDataFrame([], target_schema).withColumn("_lh_file", F.lit(None).cast("string"))
+        )
+        touched_files = [
+            r[0]
+            for r in target.join(source.select(*keys), on=keys, how="left_semi").select("_lh_file").distinct().collect()
+        ]
+        touched_rel = sorted({self._rel_for(rel_by_path, f) for f in touched_files})
+
+        cond = merge_keys_condition(keys)
+        if touched_files:
+            touched = self.spark.read.schema(target_schema).parquet(*touched_files)
+        else:
+            touched = self.spark.createDataFrame([], target_schema)
+        src_marked = source.withColumn("_lh_src", F.lit(True))
+        j = touched.alias("t").join(src_marked.alias("s"), F.expr(cond), "left")
+        matched = F.col("s._lh_src").isNotNull()
+        is_delete = matched & F.expr(delete_condition) if delete_condition else F.lit(False)
+        is_update = matched & ~is_delete & (F.expr(update_condition) if update_condition else F.lit(True))
+        j = j.withColumn("_lh_action", F.when(is_delete, "D").when(is_update, "U").otherwise("K"))
+        j = materialize(j)
+        try:
+            inserts = source.alias("s").join(touched.select(*keys).alias("t"), on=keys, how="left_anti")
+            if insert_condition:
+                inserts = inserts.alias("s").filter(insert_condition)
+            inserts = materialize(inserts)
+            counts = {r["_lh_action"]: r["n"] for r in j.groupBy("_lh_action").agg(F.count("*").alias("n")).collect()}
+            inserted = inserts.count()
+            updated, deleted = counts.get("U", 0), counts.get("D", 0)
+            if updated == 0 and deleted == 0 and inserted == 0:
+                return MergeResult(False, dt.version(), skipped_reason="merge changed nothing: no commit")
+            kept = j.filter("_lh_action = 'K'").select(*[F.col(f"t.`{c}`") for c in cols])
+            upd = j.filter("_lh_action = 'U'").select(*[F.col(f"s.`{c}`") for c in cols])
+            new_rows = kept.unionByName(upd).unionByName(inserts.select(*cols))
+            adds, rows = self._write_files(uri, new_rows)
+        finally:
+            j.unpersist()
+        txm = self._dl.transaction
+        now = int(time.time() * 1000)
+        removes = [txm.RemoveAction(p, True, now) for p in touched_rel]
+        version = self._commit(
+            uri,
+            adds + removes,
+            target_schema,
+            "append",
+            txn,
+            "MERGE",
+            {"inserted": inserted, "updated": updated, "deleted": deleted},
+        )
+        inserts.unpersist()
+        return MergeResult(
+            True,
+            version,
+            rows_added=rows,
+            files_added=len(adds),
+            files_removed=len(removes),
+            inserted=inserted,
+            updated=updated,
+            deleted=deleted,
+        )
+
+    def _txn_commit(self, uri: str, txn: Txn) -> Dict[str, Any]:
+        """The commitInfo of the commit that carried ``txn`` (empty when it is gone from the log)."""
+        tag = f"{txn.app_id}@{txn.version}"
+        for h in self._table(uri).history():
+            if h.get("lakehouse.txn") == tag:
+                return h
+        return {}
+
+    @staticmethod
+    def _active_paths(dt) -> List[str]:
+        import pyarrow as pa
+
+        return pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist()
+
+    @staticmethod
+    def _rel_for(rel_by_path: Dict[str, str], spark_file: str) -> str:
+        try:
+            return rel_by_path[_norm(spark_file)]
+        except KeyError:
+            raise RuntimeError(f"merge: Spark read a file the snapshot does not list: {spark_file}") from None
+
+    def restore(self, uri: str, version: int) -> WriteResult:
+        metrics = self._table(uri).restore(version)
+        return WriteResult(True, self.version(uri), metrics=dict(metrics))
+
+    def optimize(self, uri: str, zorder_by: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        dt = self._table(uri)
+        hooks = self._dl.PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+        if zorder_by:
+            return dict(dt.optimize.z_order(list(zorder_by), post_commithook_properties=hooks))
+        return dict(dt.optimize.compact(post_commithook_properties=hooks))
+
+    def vacuum(self, uri: str, retention_hours: int = 168, dry_run: bool = False) -> List[str]:
+        return list(
+            self._table(uri).vacuum(
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                enforce_retention_duration=retention_hours >= 168,
+            )
+        )

@@ -1,0 +1,1 @@
+"""One job per layer: read -> transform -> DQ -> write -> run summary."""

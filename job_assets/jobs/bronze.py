@@ -1,0 +1,196 @@
+"""Bronze job: ingest every landing file exactly once.
+
+The ingestion log is a write-ahead log. A run first CLAIMS the new files for its batch (one commit),
+then writes the bronze tables and the bronze quarantine (each commit tagged with the batch's app
+transaction), then marks the files INGESTED. A run that finds files claimed but not ingested — a job
+killed mid-way — resumes that batch under its original id, so every commit it already made is
+recognised and skipped, and the result is exactly what an uninterrupted run would have produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from typing import Dict, List, Optional, Tuple
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ..context import RunContext
+from ..contracts import LANDING_ENTITIES, contract
+from ..contracts.bronze import bronze_contract
+from ..contracts.ops import INGESTION_LOG
+from ..contracts.spark_schema import schema_of
+from ..dq.rules import RuleStat
+from ..engine import Txn
+from ..lake_fs import FileInfo, list_files
+from ..spark import materialize
+from ..transforms.bronze import classify_landing_path, parse_landing, to_bronze, to_quarantine
+from .common import JobResult, Progress, TableStats, rows_frame, write_ops
+
+log = logging.getLogger("lakehouse.jobs.bronze")
+JOB = "bronze"
+FINAL = ("ingested", "empty", "rejected")
+
+
+def _log_state(ctx: RunContext) -> Tuple[Dict[str, set], Dict[str, str]]:
+    uri = ctx.uri(INGESTION_LOG.name)
+    statuses: Dict[str, set] = defaultdict(set)
+    batch_of: Dict[str, str] = {}
+    if ctx.engine.exists(uri):
+        for r in ctx.engine.read(uri).select("source_file", "status", "batch_id").collect():
+            statuses[r.source_file].add(r.status)
+            if r.status == "claimed" or r.source_file not in batch_of:
+                batch_of[r.source_file] = r.batch_id
+    return statuses, batch_of
+
+
+def plan(ctx: RunContext) -> Tuple[Optional[str], List[FileInfo], str]:
+    """(batch id to process, its files, why). Resumes an interrupted batch before claiming new files."""
+    statuses, batch_of = _log_state(ctx)
+    open_files = sorted(f for f, s in statuses.items() if "claimed" in s and not s & set(FINAL))
+    listing = {f.rel: f for f in list_files(ctx.spark, ctx.locations.landing)}
+    if open_files:
+        batch = min(batch_of[f] for f in open_files)
+        files = [listing[f] for f in open_files if batch_of[f] == batch and f in listing]
+        missing = [f for f in open_files if batch_of[f] == batch and f not in listing]
+        if missing:
+            raise FileNotFoundError(f"bronze: batch {batch} claimed files that are gone from landing: {missing[:5]}")
+        return batch, files, f"resuming interrupted batch {batch} ({len(files)} files)"
+    if ctx.batch_id in set(batch_of.values()):
+        return None, [], f"batch {ctx.batch_id} was already ingested: nothing to do"
+    new = [f for rel, f in sorted(listing.items()) if rel not in statuses]
+    if not new:
+        return None, [], "no new landing files"
+    return ctx.batch_id, new, f"claiming {len(new)} new landing files"
+
+
+def _log_rows(ctx: RunContext, batch: str, files: List[FileInfo], status: str, counts=None, messages=None):
+    ts = ctx.timestamp()
+    rows = []
+    for f in files:
+        entity, dt_part, _ = classify_landing_path(f.rel)
+        n, q = (counts or {}).get(f.rel, (None, None))
+        rows.append(
+            {
+                "source_file": f.rel,
+                "entity": entity.name if entity else f.rel.split("/dt=")[0],
+                "dt": dt_part,
+                "size_bytes": f.size,
+                "modified_ts": dt.datetime.fromtimestamp(f.mtime_ms / 1000, dt.timezone.utc).replace(tzinfo=None),
+                "batch_id": batch,
+                "status": status if not callable(status) else status(f),
+                "records": n,
+                "quarantined": q,
+                "logged_ts": ts,
+                "message": (messages or {}).get(f.rel),
+            }
+        )
+    return rows_frame(ctx, INGESTION_LOG.name, rows)
+
+
+def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
+    result = JobResult(JOB, ctx.batch_id, engine=ctx.engine.name)
+    batch, files, why = plan(ctx)
+    log.info("bronze: %s", why)
+    if batch is None:
+        result.status, result.message = "skipped", why
+        return result
+    result.batch_id = batch
+    engine = ctx.engine
+    log_uri = ctx.uri(INGESTION_LOG.name)
+
+    accepted, rejected, messages = [], [], {}
+    for f in files:
+        entity, _, problem = classify_landing_path(f.rel)
+        if problem:
+            rejected.append(f)
+            messages[f.rel] = problem
+        else:
+            accepted.append(f)
+    # 1. claim (write-ahead): the files of this batch are fixed from here on
+    engine.append(
+        log_uri,
+        _log_rows(ctx, batch, files, "claimed", messages=messages),
+        txn=Txn(f"{JOB}:{batch}:claim", 1),
+    )
+
+    ts = ctx.timestamp()
+    quarantine_frames: List[DataFrame] = []
+    counts: Dict[str, Tuple[int, int]] = {}
+    by_entity = defaultdict(list)
+    for f in accepted:
+        by_entity[classify_landing_path(f.rel)[0].name].append(f)
+    entities = [e for e in LANDING_ENTITIES if e.name in by_entity]
+    for i, entity in enumerate(entities):
+        if progress:
+            progress(f"bronze {entity.name}", i, len(entities))
+        c = bronze_contract(entity)
+        efiles = by_entity[entity.name]
+        parsed = materialize(parse_landing(ctx.spark, entity, [(f.uri, f.rel) for f in efiles]))
+        per_file = parsed.groupBy("_source_file").agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum(F.when(F.col("_error").isNotNull(), 1).otherwise(0)).alias("q"),
+            F.sum(F.when(F.col("_error").isNull() & F.col("_extra").isNotNull(), 1).otherwise(0)).alias("x"),
+        )
+        errors = {
+            r["_error"]: r["n"]
+            for r in parsed.filter("_error IS NOT NULL").groupBy("_error").agg(F.count(F.lit(1)).alias("n")).collect()
+        }
+        stats = TableStats(c.name)
+        extra_rows = 0
+        for r in per_file.collect():
+            counts[r["_source_file"]] = (int(r["n"]), int(r["q"]))
+            stats.rows_in += int(r["n"])
+            stats.rows_quarantined += int(r["q"])
+            extra_rows += int(r["x"])
+        stats.errors = {k: int(v) for k, v in errors.items()}
+        write = engine.append(ctx.uri(c.name), to_bronze(parsed, entity, batch, ts), txn=Txn(f"{JOB}:{batch}", 1))
+        if not write.committed and not engine.exists(ctx.uri(c.name)):
+            engine.create_if_missing(ctx.uri(c.name), schema_of(c))
+        stats.committed = write.committed
+        stats.version = write.version if write.version is not None else engine.version(ctx.uri(c.name))
+        stats.rows_out = stats.rows_in - stats.rows_quarantined
+        valid = stats.rows_out
+        for rule in c.rules:
+            if rule.kind == "parse":
+                stats.dq.append(RuleStat(c.name, rule, stats.rows_in, stats.rows_quarantined))
+            elif rule.kind == "no_extra_columns":
+                stats.dq.append(RuleStat(c.name, rule, valid, extra_rows))
+                if extra_rows:
+                    stats.errors["unexpected_column"] = extra_rows
+            elif rule.kind == "freshness":
+                stats.dq.append(RuleStat(c.name, rule, 1, 0))  # ingested just now, by construction
+        quarantine_frames.append(to_quarantine(parsed, c.name, batch, ts))
+        result.tables.append(stats)
+        parsed.unpersist()
+
+    q_uri = ctx.uri("bronze.quarantine")
+    if quarantine_frames:
+        q = quarantine_frames[0]
+        for other in quarantine_frames[1:]:
+            q = q.unionByName(other)
+        engine.append(q_uri, q, txn=Txn(f"{JOB}:{batch}", 1))
+    engine.create_if_missing(q_uri, schema_of(contract("bronze.quarantine")))
+
+    empty = {f.rel for f in accepted if counts.get(f.rel, (0, 0))[0] == 0}
+    for rel in empty:
+        messages[rel] = "file holds no records"
+    final = _log_rows(
+        ctx,
+        batch,
+        files,
+        lambda f: "rejected" if f.rel in {r.rel for r in rejected} else ("empty" if f.rel in empty else "ingested"),
+        counts=counts,
+        messages=messages,
+    )
+    engine.append(log_uri, final, txn=Txn(f"{JOB}:{batch}:done", 1))
+    if empty or rejected:
+        result.message = f"{len(empty)} empty file(s), {len(rejected)} rejected file(s)"
+        if empty:
+            result.tables.append(TableStats("bronze.ingestion_log", errors={"empty_file": len(empty)}))
+    if progress:
+        progress("bronze done", len(entities), len(entities))
+    write_ops(ctx, "bronze", result, batch)
+    return result

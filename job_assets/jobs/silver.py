@@ -1,0 +1,341 @@
+"""Silver job: type, validate, deduplicate and MERGE each bronze batch into current state.
+
+Silver consumes bronze batches in order: every batch bronze finished and silver has not. For each table
+(parents first, so references resolve within a batch):
+
+1. candidates = the batch's bronze rows + orphans held in the silver quarantine for this table;
+2. standardize (strict casts) and derive (order_date, USD amounts at the FX rate valid that day);
+3. row rules: the first failing quarantine rule sets ``_error``; warn rules are counted; a failing
+   ``fail`` rule raises before anything is written for that table;
+4. newest version per key wins (superseded versions are counted);
+5. reference rules: rows whose parent is missing are held in quarantine (``_status='held'``) and
+   re-checked on every later batch; held rows whose parent has arrived flow on (``released``);
+6. MERGE into the current table (newer versions update, ``IsDeleted`` deletes); accounts also get
+   their SCD2 history.
+
+Every commit carries the app transaction ``silver:<batch>``, so a re-run of a batch — after a kill or
+on purpose — skips what was committed and writes what was not.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import List, Optional, Tuple
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ..context import RunContext
+from ..contracts import SILVER_CURRENT, contract
+from ..contracts.model import TableContract
+from ..contracts.silver import ACCOUNTS_HISTORY
+from ..contracts.spark_schema import schema_of
+from ..dq.rules import RuleStat, evaluate_rows
+from ..engine import Txn
+from ..spark import materialize
+from ..transforms.silver import (
+    derive,
+    latest_per_key,
+    merge_conditions,
+    scd2_history,
+    standardize,
+    to_table_columns,
+)
+from .common import JobResult, Progress, TableStats, completed_batches, write_ops
+
+log = logging.getLogger("lakehouse.jobs.silver")
+JOB = "silver"
+Q_TABLE = "silver.quarantine"
+
+
+def pending_batches(ctx: RunContext) -> List[str]:
+    """Bronze batches that finished and that silver has not finished, oldest first."""
+    done = set(completed_batches(ctx, "silver", JOB))
+    return [b for b in completed_batches(ctx, "bronze", "bronze") if b not in done]
+
+
+def _held(ctx: RunContext, c: TableContract) -> DataFrame:
+    """Orphans held for ``c``, turned back into bronze-shaped rows (their payload) + _quarantine_id."""
+    bronze = contract(c.landing.bronze_table)
+    schema = schema_of(bronze)
+    q_uri = ctx.uri(Q_TABLE)
+    if not ctx.engine.exists(q_uri):
+        return ctx.spark.createDataFrame([], schema).withColumn("_quarantine_id", F.lit(None).cast("string"))
+    q = ctx.engine.read(q_uri).filter((F.col("_table") == c.name) & (F.col("_status") == "held"))
+    parsed = q.select(F.from_json("_payload", schema).alias("p"), "_quarantine_id")
+    return parsed.select("p.*", "_quarantine_id")
+
+
+def _quarantine_rows(df: DataFrame, table: str, batch: str, ts, status: str) -> DataFrame:
+    bronze_cols = [c for c in df.columns if not c.startswith("__") and c not in ("_error", "_rule", "_quarantine_id")]
+    return df.select(
+        F.coalesce(
+            F.col("_quarantine_id"),
+            F.sha2(
+                F.concat_ws(
+                    "|",
+                    F.lit(table),
+                    F.col("_record_hash"),
+                    F.col("_source_file"),
+                    F.col("_line_no").cast("string"),
+                    F.col("_rule"),
+                ),
+                256,
+            ),
+        ).alias("_quarantine_id"),
+        F.lit(table).alias("_table"),
+        F.col("_error"),
+        F.col("_rule"),
+        F.col("_source_file"),
+        F.col("_line_no"),
+        F.lit(batch).alias("_batch_id"),
+        F.col("_record_hash"),
+        F.to_json(F.struct(*[F.col(f"`{c}`") for c in bronze_cols])).alias("_payload"),
+        F.lit(status).alias("_status"),
+        F.lit(None).cast("string").alias("_released_batch_id"),
+        F.lit(ts).cast("timestamp").alias("_quarantined_ts"),
+    )
+
+
+def _raw_bronze_view(std: DataFrame, c: TableContract) -> List:
+    """Columns to rebuild the bronze-shaped payload of a row (raw strings) for the quarantine."""
+    cols = [F.col(f"`__raw_{col.name}`").alias(col.source) for col in c.columns if col.source]
+    meta = [
+        F.col(m)
+        for m in ("_extra", "_source_file", "_line_no", "_ingest_ts", "_batch_id", "_record_hash")
+        if m in std.columns
+    ]
+    return cols + meta
+
+
+def process_table(
+    ctx: RunContext, c: TableContract, batch: str, fx: Optional[DataFrame]
+) -> Tuple[TableStats, List[DataFrame], List[RuleStat]]:
+    """Returns (stats, quarantine frames to merge, extra dq stats)."""
+    engine = ctx.engine
+    ts = ctx.timestamp()
+    stats = TableStats(c.name)
+    bronze_uri = ctx.uri(c.landing.bronze_table)
+    bronze_schema = schema_of(contract(c.landing.bronze_table))
+    new = engine.read_or_empty(bronze_uri, bronze_schema).filter(F.col("_batch_id") == batch)
+    new = new.withColumn("_quarantine_id", F.lit(None).cast("string"))
+    held = _held(ctx, c)
+    candidates = new.unionByName(held.select(*new.columns))
+
+    std = derive(c, standardize(candidates, c), fx)
+    evaluated, row_stats = evaluate_rows(std, c)  # raises DataQualityError on a failing `fail` rule
+    evaluated = materialize(evaluated)
+    try:
+        counts = {
+            (r["from_held"], r["_error"]): r["n"]
+            for r in evaluated.groupBy(F.col("_quarantine_id").isNotNull().alias("from_held"), "_error")
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        }
+        stats.rows_in = sum(n for (h, _), n in counts.items() if not h)
+        stats.rows_quarantined = sum(n for (h, e), n in counts.items() if not h and e is not None)
+        for (h, e), n in counts.items():
+            if not h and e is not None:
+                stats.errors[e] = stats.errors.get(e, 0) + n
+        q_frames: List[DataFrame] = []
+        invalid_new = evaluated.filter(F.col("_error").isNotNull() & F.col("_quarantine_id").isNull())
+        q_frames.append(
+            _quarantine_rows(
+                invalid_new.select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
+                c.name,
+                batch,
+                ts,
+                "quarantined",
+            )
+        )
+
+        valid = evaluated.filter(F.col("_error").isNull())
+        winners = latest_per_key(valid, c.keys, c.version_column)
+
+        # reference rules: a quarantine-severity miss holds the row as an orphan; a warn miss is counted
+        ref_rules = [r for r in c.rules if r.kind == "ref"]
+        held_rules = [r for r in ref_rules if r.severity == "quarantine"]
+        for rule in ref_rules:
+            parent = engine.read_or_empty(ctx.uri(rule.ref_table), schema_of(contract(rule.ref_table)))
+            keys = parent.select(F.col(rule.ref_column).alias("__pk")).distinct()
+            winners = winners.join(keys, F.col(rule.column) == F.col("__pk"), "left")
+            winners = winners.withColumn(
+                f"__orphan_{rule.name}", F.col(rule.column).isNotNull() & F.col("__pk").isNull()
+            ).drop("__pk")
+        orphan = F.lit(False)
+        for rule in held_rules:
+            orphan = orphan | F.col(f"__orphan_{rule.name}")
+        winners = materialize(winners.withColumn("__orphan", orphan))
+
+        # Accounting (every new record lands in exactly one bucket):
+        #   rows_in + released = rows_out + quarantined (row rules + new orphans) + superseded
+        #   superseded = older versions that lost within the batch + rows the table already had at an
+        #   equal or newer version (or deletes of unknown keys)
+        is_held = F.col("_quarantine_id").isNotNull()
+        v = valid.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(is_held, 1).otherwise(0)).alias("h")).collect()[0]
+        w = winners.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum(F.when(F.col("__orphan") & ~is_held, 1).otherwise(0)).alias("o_new"),
+            F.sum(F.when(F.col("__orphan") & is_held, 1).otherwise(0)).alias("o_held"),
+            *[
+                F.sum(F.when(F.col(f"__orphan_{r.name}"), 1).otherwise(0)).alias(f"r{i}")
+                for i, r in enumerate(ref_rules)
+            ],
+        ).collect()[0]
+        n_valid, n_valid_held, n_winners = int(v["n"]), int(v["h"] or 0), int(w["n"])
+        o_new, o_held = int(w["o_new"] or 0), int(w["o_held"] or 0)
+        ref_stats = [RuleStat(c.name, r, n_winners, int(w[f"r{i}"] or 0)) for i, r in enumerate(ref_rules)]
+        stats.rows_released = n_valid_held - o_held
+        if o_new:
+            stats.errors["orphan_reference"] = stats.errors.get("orphan_reference", 0) + o_new
+        stats.rows_quarantined += o_new
+
+        orphans = winners.filter(F.col("__orphan"))
+        rule_name = (
+            F.coalesce(*[F.when(F.col(f"__orphan_{r.name}"), F.lit(r.name)) for r in held_rules])
+            if held_rules
+            else F.lit("ref")
+        )
+        q_frames.append(
+            _quarantine_rows(
+                orphans.filter(~is_held)
+                .withColumn("_error", F.lit("orphan_reference"))
+                .withColumn("_rule", rule_name)
+                .select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
+                c.name,
+                batch,
+                ts,
+                "held",
+            )
+        )
+        # held rows that are no longer orphans leave the quarantine as 'released' (merged below, or
+        # superseded by a newer version of the same key)
+        released_ids = (
+            valid.filter(is_held)
+            .select("_quarantine_id")
+            .join(orphans.filter(is_held).select("_quarantine_id"), "_quarantine_id", "left_anti")
+        )
+        q_frames.append(
+            released_ids.withColumn("_released_batch_id", F.lit(batch)).withColumn("_status", F.lit("released"))
+        )
+
+        source = winners.filter(~F.col("__orphan"))
+        out = to_table_columns(source, c).withColumn("_batch_id", F.lit(batch)).select(*c.column_names)
+        uri = ctx.uri(c.name)
+        res = engine.merge(uri, out, c.keys, txn=Txn(f"{JOB}:{batch}", 1), **merge_conditions(c))
+        engine.create_if_missing(uri, schema_of(c))
+        stats.committed = res.committed
+        stats.version = engine.version(uri)
+        stats.rows_out = res.inserted + res.updated + res.deleted
+        n_source = n_winners - o_new - o_held
+        stats.rows_superseded = (n_valid - n_winners) + (n_source - stats.rows_out)
+        if c.name == "silver.accounts":
+            _history(ctx, valid, batch)
+        stats.dq = row_stats + ref_stats
+        return stats, q_frames, []
+    finally:
+        evaluated.unpersist()
+
+
+def _history(ctx: RunContext, valid: DataFrame, batch: str) -> None:
+    c = ACCOUNTS_HISTORY
+    cols = [col for col in c.column_names if col not in ("valid_from", "valid_to", "is_current")]
+    versions = latest_per_key(valid, ("account_id", "last_modified_at"), None)
+    versions = to_table_columns(
+        versions.withColumn("valid_from", F.col("last_modified_at"))
+        .withColumn("valid_to", F.lit(None))
+        .withColumn("is_current", F.lit(None)),
+        c,
+    )
+    versions = versions.withColumn("_batch_id", F.lit(batch)).select(*cols)
+    uri = ctx.uri(c.name)
+    existing = ctx.engine.read_or_empty(uri, schema_of(c))
+    existing = existing.join(versions.select("account_id").distinct(), "account_id", "left_semi")
+    rows = scd2_history(existing, versions, c)
+    ctx.engine.merge(
+        uri,
+        rows,
+        c.keys,
+        update_condition="NOT (s.valid_to <=> t.valid_to) OR NOT (s.is_current <=> t.is_current)",
+        txn=Txn(f"{JOB}:{batch}", 1),
+    )
+    ctx.engine.create_if_missing(uri, schema_of(c))
+
+
+def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> None:
+    uri = ctx.uri(Q_TABLE)
+    schema = schema_of(contract(Q_TABLE))
+    ctx.engine.create_if_missing(uri, schema)
+    inserts = [f for f in frames if "_table" in f.columns]
+    releases = [f for f in frames if "_table" not in f.columns]
+    new = inserts[0]
+    for f in inserts[1:]:
+        new = new.unionByName(f)
+    current = ctx.engine.read(uri)
+    rel = releases[0]
+    for f in releases[1:]:
+        rel = rel.unionByName(f)
+    released = current.join(
+        rel.withColumnRenamed("_status", "__s").withColumnRenamed("_released_batch_id", "__r"),
+        "_quarantine_id",
+    ).select(
+        *[
+            F.col("__s").alias(c)
+            if c == "_status"
+            else F.col("__r").alias(c)
+            if c == "_released_batch_id"
+            else F.col(c)
+            for c in schema.fieldNames()
+        ]
+    )
+    src = new.select(*schema.fieldNames()).unionByName(released)
+    ctx.engine.merge(
+        uri,
+        src,
+        ["_quarantine_id"],
+        update_condition="NOT (s._status <=> t._status)",
+        txn=Txn(f"{JOB}:{batch}", 1),
+    )
+
+
+def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = None) -> JobResult:
+    result = JobResult(JOB, batch, engine=ctx.engine.name)
+    q_frames: List[DataFrame] = []
+    fx = None
+    tables = list(SILVER_CURRENT)
+    for i, c in enumerate(tables):
+        if progress:
+            progress(f"silver {c.table} ({batch})", i, len(tables))
+        if c.name in ("silver.orders", "silver.opportunities"):
+            fx = ctx.engine.read_or_empty(ctx.uri("silver.fx_rates"), schema_of(contract("silver.fx_rates")))
+        stats, frames, _ = process_table(ctx, c, batch, fx)
+        result.tables.append(stats)
+        q_frames.extend(frames)
+        log.info("silver %s: %s", c.name, stats)
+    _merge_quarantine(ctx, q_frames, batch)
+    write_ops(ctx, "silver", result, batch)
+    if progress:
+        progress("silver done", len(tables), len(tables))
+    return result
+
+
+def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
+    batches = pending_batches(ctx)
+    if not batches:
+        return JobResult(
+            JOB,
+            ctx.batch_id,
+            status="skipped",
+            message="no bronze batch waiting for silver",
+            engine=ctx.engine.name,
+        )
+    merged: Optional[JobResult] = None
+    for b in batches:
+        r = process_batch(ctx, b, progress)
+        if merged is None:
+            merged = r
+        else:
+            merged.tables.extend(r.tables)
+            merged.batch_id = b
+    merged.message = f"processed bronze batch(es) {', '.join(batches)}"
+    return merged

@@ -1,0 +1,154 @@
+"""`lakehouse`: the operator CLI. Everything a person runs goes through here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(stderr=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DEFAULT_LAKE = os.environ.get("LAKEHOUSE_LAKE_ROOT", ".lake")
+
+
+class UsageError(Exception):
+    """Bad input from the operator: printed as one clear line, exit code 2."""
+
+
+def _lake_root(value: str) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generator import generate_with_progress
+
+    if args.records < 1000:
+        raise UsageError(f"--records {args.records}: the generator needs at least 1000 records")
+    if not 0 <= args.bad_ratio < 0.5:
+        raise UsageError(f"--bad-ratio {args.bad_ratio}: must be in [0, 0.5)")
+    root = _lake_root(args.lake_root)
+    t0 = time.perf_counter()
+    manifest = generate_with_progress(
+        root,
+        args.records,
+        args.seed,
+        args.bad_ratio,
+        clean=args.clean,
+        increment=args.increment,
+        console=console,
+    )
+    took = time.perf_counter() - t0
+    files = manifest.get("files", [])
+    console.print(
+        f"[bold green]generated[/] {args.records:,} records in {len(files)} files under {root / 'landing'} "
+        f"in {took:.1f} s (seed {args.seed}, bad ratio {args.bad_ratio})"
+    )
+    bad = manifest.get("bad", {})
+    if bad:
+        console.print("planted bad records: " + ", ".join(f"{k}={v}" for k, v in sorted(bad.items())))
+    console.print(f"manifest: {root / '_generator' / 'manifest.json'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_local
+
+    root = _lake_root(args.lake_root)
+    if not (root / "landing").is_dir():
+        raise UsageError(
+            f"--lake-root {root}: no landing folder; expected {root}/landing/<source>/<entity>/dt=YYYY-MM-DD/<file> "
+            f"(create one with `lakehouse generate --lake-root {args.lake_root}`)"
+        )
+    layers = [x.strip() for x in args.layers.split(",") if x.strip()]
+    flags = {}
+    for item in args.flag or []:
+        if "=" not in item:
+            raise UsageError(f"--flag {item!r}: expected key=value")
+        k, v = item.split("=", 1)
+        flags[k.strip()] = v.strip()
+    return run_local(
+        root,
+        layers=layers,
+        batch_id=args.batch_id,
+        engine=args.engine,
+        env=args.env,
+        flags=flags,
+        console=console,
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import print_status
+
+    return print_status(_lake_root(args.lake_root), console)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .status import print_history
+
+    return print_history(_lake_root(args.lake_root), args.table, args.limit, console)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lakehouse", description="Operate the lakehouse: generate, run, inspect.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a deterministic landing set with planted bad records")
+    g.add_argument("--records", type=int, required=True, help="total landing records across all entities")
+    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--bad-ratio", type=float, default=0.01, help="share of records planted bad (0..0.5)")
+    g.add_argument("--lake-root", default=DEFAULT_LAKE)
+    g.add_argument("--clean", action="store_true", help="delete existing landing files and manifest first")
+    g.add_argument("--increment", type=int, default=0, help="write follow-up delivery K (new and changed records)")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="run the pipeline (bronze -> silver -> gold) on the local lake")
+    r.add_argument("--lake-root", default=DEFAULT_LAKE)
+    r.add_argument("--layers", default="bronze,silver,gold", help="comma-separated subset of bronze,silver,gold")
+    r.add_argument("--batch-id", default=None, help="batch id (default: a new time-based id)")
+    r.add_argument(
+        "--engine",
+        default=os.environ.get("LAKEHOUSE_ENGINE", "auto"),
+        choices=("auto", "delta-rs", "delta-spark"),
+    )
+    r.add_argument("--env", default="local")
+    r.add_argument("--flag", action="append", help="feature flag key=value (repeatable)")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("status", help="tables, versions, row counts and the last runs")
+    s.add_argument("--lake-root", default=DEFAULT_LAKE)
+    s.set_defaults(func=cmd_status)
+
+    h = sub.add_parser("history", help="a table's Delta commits")
+    h.add_argument("table", help="layer.table, e.g. silver.orders")
+    h.add_argument("--lake-root", default=DEFAULT_LAKE)
+    h.add_argument("--limit", type=int, default=20)
+    h.set_defaults(func=cmd_history)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("[bold red]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

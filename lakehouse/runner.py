@@ -1,0 +1,150 @@
+"""Local runner: the same jobs EMR runs, on local Spark, with progress bars and a summary."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from job_assets.context import LakeLocations, RunContext, new_batch_id
+from job_assets.dq import DataQualityError
+from job_assets.jobs.common import JobResult
+from job_assets.jobs.pipeline import JOBS, LAYERS
+
+
+def make_context(
+    root: Path,
+    batch_id: str | None = None,
+    engine: str = "auto",
+    env: str = "local",
+    flags: dict[str, str] | None = None,
+) -> RunContext:
+    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or __import__("sys").executable)
+    from job_assets.engine import make_engine
+    from job_assets.spark import local_session
+
+    spark = local_session("lakehouse-local")
+    return RunContext(
+        spark=spark,
+        engine=make_engine(spark, engine),
+        locations=LakeLocations.for_root(str(root)),
+        batch_id=batch_id or new_batch_id(),
+        env=env,
+        flags=dict(flags or {}),
+    )
+
+
+def run_jobs(ctx: RunContext, layers: Sequence[str], console: Console | None = None) -> list[JobResult]:
+    results: list[JobResult] = []
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[job]:<7}[/]"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=console is None,
+        transient=False,
+    )
+    with progress:
+        for layer in [x for x in LAYERS if x in layers]:
+            task = progress.add_task("starting", total=1, job=layer)
+
+            def update(msg: str, done: int, total: int, task=task) -> None:
+                progress.update(task, description=msg, completed=done, total=max(total, 1))
+
+            r = JOBS[layer](ctx, update)
+            progress.update(task, description=f"{r.status} in {r.duration_s:.1f} s", completed=1, total=1)
+            results.append(r)
+    return results
+
+
+def summary_tables(results: Sequence[JobResult]) -> list[Table]:
+    jobs = Table(title="Jobs")
+    for col in (
+        "job",
+        "batch",
+        "status",
+        "duration s",
+        "rows in",
+        "rows out",
+        "quarantined",
+        "superseded",
+        "released",
+        "DQ score",
+    ):
+        jobs.add_column(col, justify="right" if col not in ("job", "batch", "status") else "left")
+    reasons: dict[str, int] = {}
+    for r in results:
+        t = r.totals()
+        score = f"{r.dq_score:.4f}" if r.dq_score is not None else "-"
+        jobs.add_row(
+            r.job,
+            r.batch_id,
+            r.status,
+            f"{r.duration_s:.1f}",
+            f"{t['rows_in']:,}",
+            f"{t['rows_out']:,}",
+            f"{t['rows_quarantined']:,}",
+            f"{t['rows_superseded']:,}",
+            f"{t['rows_released']:,}",
+            score,
+        )
+        for k, v in r.errors().items():
+            reasons[f"{r.job}: {k}"] = reasons.get(f"{r.job}: {k}", 0) + v
+    tables = Table(title="Tables written")
+    for col in ("table", "version", "rows in", "rows out", "quarantined", "superseded", "DQ score"):
+        tables.add_column(col, justify="left" if col == "table" else "right")
+    for r in results:
+        for s in r.tables:
+            if s.table.endswith("ingestion_log"):
+                continue
+            tables.add_row(
+                s.table,
+                str(s.version if s.version is not None else "-"),
+                f"{s.rows_in:,}",
+                f"{s.rows_out:,}",
+                f"{s.rows_quarantined:,}",
+                f"{s.rows_superseded:,}",
+                f"{s.dq_score:.4f}" if s.dq_score is not None else "-",
+            )
+    q = Table(title="Quarantined or flagged, by reason")
+    q.add_column("job: reason")
+    q.add_column("records", justify="right")
+    for k, v in sorted(reasons.items()):
+        q.add_row(k, f"{v:,}")
+    return [jobs, tables, q]
+
+
+def run_local(
+    root: Path,
+    layers: Sequence[str] = LAYERS,
+    batch_id: str | None = None,
+    engine: str = "auto",
+    env: str = "local",
+    flags: dict[str, str] | None = None,
+    console: Console | None = None,
+) -> int:
+    unknown = [x for x in layers if x not in LAYERS]
+    if unknown:
+        from .cli import UsageError
+
+        raise UsageError(f"--layers: unknown layer(s) {', '.join(unknown)}; choose from {', '.join(LAYERS)}")
+    console = console or Console()
+    ctx = make_context(root, batch_id, engine, env, flags)
+    console.print(f"lake [bold]{root}[/] · engine [bold]{ctx.engine.name}[/] · batch [bold]{ctx.batch_id}[/]")
+    try:
+        results = run_jobs(ctx, layers, console)
+    except DataQualityError as exc:
+        console.print(f"[bold red]failed:[/] {exc}")
+        return 1
+    for t in summary_tables(results):
+        console.print(t)
+    for r in results:
+        if r.message:
+            console.print(f"{r.job}: {r.message}")
+    return 0
