@@ -9,9 +9,11 @@ LAKE   ?= .lake
 RECORDS ?= 100000
 STAMP  := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+NPM_STAMP := node_modules/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help run test test-slow lint fmt check-tools bench clean
+.PHONY: help install run test test-slow lint fmt check-tools bench synth clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -25,10 +27,15 @@ check-tools:
 $(STAMP): pyproject.toml | check-tools
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip==25.3
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet -e '.[dev,cdk]'
 	@touch $(STAMP)
 
-install: check-tools $(STAMP)  ## create .venv and install the project (idempotent)
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found; install Node.js 20 (e.g. 'apt-get install nodejs npm') for the CDK CLI"; exit 1; }
+	@npm ci --silent --no-audit --no-fund
+	@touch $(NPM_STAMP)
+
+install: check-tools $(STAMP) $(NPM_STAMP)  ## create .venv, install the project and the pinned CDK CLI (idempotent)
 
 run: install  ## generate 100k records and run the whole pipeline on the local lake
 	$(BIN)/lakehouse generate --records $(RECORDS) --seed 7 --bad-ratio 0.01 --lake-root $(LAKE) --clean
@@ -50,6 +57,9 @@ test-slow: install  ## slow suite: 20 kill trials, larger volumes
 
 bench: install  ## pipeline benchmark at 100k and 1M records (BENCH_10M=1 adds 10M)
 	$(BIN)/python benchmarks/pipeline.py
+
+synth: install  ## synthesize every environment's stacks (cdk-nag packs run; findings fail)
+	PATH="$(abspath $(BIN)):$$PATH" npx cdk synth -c env=all -q
 
 clean:  ## remove the local lake and build outputs (keeps .venv)
 	rm -rf $(LAKE) cdk.out .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Dict, Optional
 
 from pyspark.sql import SparkSession
@@ -41,6 +42,8 @@ def local_session(
     app_name: str = "lakehouse", cores: Optional[int] = None, shuffle_partitions: int = 4
 ) -> SparkSession:
     """A local SparkSession tuned for a laptop/CI: few shuffle partitions, no UI, quiet logs."""
+    # Python workers must be this interpreter (the one with job_assets installed), not whatever is on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     master = f"local[{cores or os.cpu_count() or 2}]"
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**LOCAL_CONF, **SESSION_CONF}.items():

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-console = Console(stderr=False, highlight=False)
-err = Console(stderr=True, highlight=False)
+# Outside a terminal (CI logs, `make run | tee`) rich would wrap at 80 columns: give tables room instead.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEFAULT_LAKE = os.environ.get("LAKEHOUSE_LAKE_ROOT", ".lake")
 
@@ -143,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print("[bold red]interrupted[/]")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +22,6 @@ def make_context(
     env: str = "local",
     flags: dict[str, str] | None = None,
 ) -> RunContext:
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or __import__("sys").executable)
     from job_assets.engine import make_engine
     from job_assets.spark import local_session
 

@@ -76,39 +76,47 @@ def failed_expr(rule: Rule, columns: Iterable[str]) -> Column:
     return F.coalesce(cond, F.lit(False))
 
 
-def evaluate_rows(
+def flag_rows(
     df: DataFrame, contract: TableContract, rules: Optional[Sequence[Rule]] = None
-) -> Tuple[DataFrame, List[RuleStat]]:
-    """Add ``_error``/``_rule`` (first failing quarantine rule) and return per-rule counts.
-
-    Raises DataQualityError when a ``fail`` rule has failures.
-    """
+) -> Tuple[DataFrame, List[Rule]]:
+    """Add ``__dq<i>`` failure flags for every row rule and ``_error``/``_rule`` (first failing
+    quarantine rule, in contract order). Lazy: no Spark action."""
     rules = [r for r in (rules if rules is not None else contract.rules) if r.kind in ROW_KINDS]
-    flags = {r.name: failed_expr(r, df.columns) for r in rules}
-    quarantine = [r for r in rules if r.severity == "quarantine"]
+    none = F.lit(None).cast("string")
+    out = df
+    for i, r in enumerate(rules):
+        out = out.withColumn(f"__dq{i}", failed_expr(r, df.columns))
+    quarantine = [(i, r) for i, r in enumerate(rules) if r.severity == "quarantine"]
     error = (
-        F.coalesce(*[F.when(flags[r.name], F.lit(r.error)) for r in quarantine], F.lit(None).cast("string"))
-        if quarantine
-        else F.lit(None).cast("string")
+        F.coalesce(*[F.when(F.col(f"__dq{i}"), F.lit(r.error)) for i, r in quarantine], none) if quarantine else none
     )
-    rule = (
-        F.coalesce(*[F.when(flags[r.name], F.lit(r.name)) for r in quarantine], F.lit(None).cast("string"))
-        if quarantine
-        else F.lit(None).cast("string")
-    )
-    out = df.withColumn("_error", error).withColumn("_rule", rule)
-    if not rules:
-        return out, []
-    aggs = [F.count(F.lit(1)).alias("__n")] + [
-        F.sum(F.when(flags[r.name], 1).otherwise(0)).alias(f"f{i}") for i, r in enumerate(rules)
-    ]
-    row = df.agg(*aggs).collect()[0]
-    n = int(row["__n"])
-    stats = [RuleStat(contract.name, r, n, int(row[f"f{i}"] or 0)) for i, r in enumerate(rules)]
+    name = F.coalesce(*[F.when(F.col(f"__dq{i}"), F.lit(r.name)) for i, r in quarantine], none) if quarantine else none
+    return out.withColumn("_error", error).withColumn("_rule", name), rules
+
+
+def flag_aggregates(rules: Sequence[Rule]) -> List[Column]:
+    return [F.sum(F.col(f"__dq{i}").cast("int")).alias(f"__dq{i}") for i in range(len(rules))]
+
+
+def stats_from_groups(
+    contract: TableContract, rules: Sequence[Rule], groups: Sequence[Dict[str, object]]
+) -> List[RuleStat]:
+    """Per-rule stats from grouped rows carrying ``n`` and ``__dq<i>`` sums; raises on a failing `fail` rule."""
+    n = sum(int(g["n"]) for g in groups)
+    stats = [RuleStat(contract.name, r, n, sum(int(g[f"__dq{i}"] or 0) for g in groups)) for i, r in enumerate(rules)]
     failing = [s for s in stats if s.rule.severity == "fail" and s.failed]
     if failing:
         raise DataQualityError(contract.name, failing)
-    return out, stats
+    return stats
+
+
+def evaluate_rows(
+    df: DataFrame, contract: TableContract, rules: Optional[Sequence[Rule]] = None
+) -> Tuple[DataFrame, List[RuleStat]]:
+    """Flag rows and count every rule in one pass. Raises DataQualityError when a `fail` rule fails."""
+    flagged, used = flag_rows(df, contract, rules)
+    row = flagged.agg(F.count(F.lit(1)).alias("n"), *flag_aggregates(used)).collect()[0].asDict()
+    return flagged, stats_from_groups(contract, used, [row])
 
 
 def table_checks(df: DataFrame, contract: TableContract, now: dt.datetime) -> List[RuleStat]:

@@ -118,6 +118,7 @@ class TableEngine(abc.ABC):
         delete_condition: Optional[str] = None,
         insert_condition: Optional[str] = None,
         txn: Optional[Txn] = None,
+        source_keys_unique: bool = False,
     ) -> MergeResult:
         """Upsert ``source`` (unique on ``keys``) into the table, Delta MERGE semantics.
 

@@ -256,6 +256,7 @@ class DeltaRsEngine(TableEngine):
         delete_condition: Optional[str] = None,
         insert_condition: Optional[str] = None,
         txn: Optional[Txn] = None,
+        source_keys_unique: bool = False,
     ) -> MergeResult:
         skipped = self._skip(uri, txn)
         if skipped:
@@ -273,13 +274,12 @@ class DeltaRsEngine(TableEngine):
         from ..spark import materialize
 
         source = materialize(source)
-        dup = source.groupBy(*keys).count().filter("count > 1").limit(1).collect()
+        dup = [] if source_keys_unique else source.groupBy(*keys).count().filter("count > 1").limit(1).collect()
         if dup:
             raise ValueError(f"merge into {uri}: source has several rows for key {dup[0].asDict()}")
         if not self.exists(uri):
+            # no target: nothing matches, so only the insert clause applies
             inserts = source.alias("s").filter(insert_condition) if insert_condition else source
-            if delete_condition:
-                inserts = inserts.alias("s").filter(f"NOT ({delete_condition.replace('t.', 's.')})")
             adds, rows = self._write_files(uri, inserts)
             version = self._commit(uri, adds, source.schema, "append", txn, "MERGE", {"inserted": rows})
             return MergeResult(True, version, rows_added=rows, files_added=len(adds), inserted=rows)
@@ -318,16 +318,19 @@ class DeltaRsEngine(TableEngine):
             inserts = source.alias("s").join(touched.select(*keys).alias("t"), on=keys, how="left_anti")
             if insert_condition:
                 inserts = inserts.alias("s").filter(insert_condition)
-            inserts = materialize(inserts)
             counts = {r["_lh_action"]: r["n"] for r in j.groupBy("_lh_action").agg(F.count("*").alias("n")).collect()}
-            inserted = inserts.count()
-            updated, deleted = counts.get("U", 0), counts.get("D", 0)
-            if updated == 0 and deleted == 0 and inserted == 0:
-                return MergeResult(False, dt.version(), skipped_reason="merge changed nothing: no commit")
+            kept_n, updated, deleted = counts.get("K", 0), counts.get("U", 0), counts.get("D", 0)
             kept = j.filter("_lh_action = 'K'").select(*[F.col(f"t.`{c}`") for c in cols])
             upd = j.filter("_lh_action = 'U'").select(*[F.col(f"s.`{c}`") for c in cols])
             new_rows = kept.unionByName(upd).unionByName(inserts.select(*cols))
+            if updated == 0 and deleted == 0:
+                new_rows = inserts.select(*cols)  # only inserts: touched files stay as they are
+                touched_rel = []
             adds, rows = self._write_files(uri, new_rows)
+            inserted = rows - (0 if not touched_rel else kept_n + updated)
+            if updated == 0 and deleted == 0 and inserted == 0:
+                self._discard(uri, adds)
+                return MergeResult(False, dt.version(), skipped_reason="merge changed nothing: no commit")
         finally:
             j.unpersist()
         txm = self._dl.transaction
@@ -342,7 +345,6 @@ class DeltaRsEngine(TableEngine):
             "MERGE",
             {"inserted": inserted, "updated": updated, "deleted": deleted},
         )
-        inserts.unpersist()
         return MergeResult(
             True,
             version,
@@ -353,6 +355,12 @@ class DeltaRsEngine(TableEngine):
             updated=updated,
             deleted=deleted,
         )
+
+    def _discard(self, uri: str, adds: List[Any]) -> None:
+        """Delete files written for a commit that will not happen (they are unreferenced either way)."""
+        fs, base = self._fs(uri)
+        for a in adds:
+            fs.delete_file(f"{base.rstrip('/')}/{a.path}")
 
     def _txn_commit(self, uri: str, txn: Txn) -> Dict[str, Any]:
         """The commitInfo of the commit that carried ``txn`` (empty when it is gone from the log)."""
@@ -392,5 +400,8 @@ class DeltaRsEngine(TableEngine):
                 retention_hours=retention_hours,
                 dry_run=dry_run,
                 enforce_retention_duration=retention_hours >= 168,
+                # full: also delete files no commit ever referenced (a killed job's Parquet), once older
+                # than the retention; in-flight writes are younger, and one writer per table is enforced
+                full=True,
             )
         )

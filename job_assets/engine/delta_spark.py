@@ -163,6 +163,7 @@ class DeltaSparkEngine(TableEngine):
         delete_condition: Optional[str] = None,
         insert_condition: Optional[str] = None,
         txn: Optional[Txn] = None,
+        source_keys_unique: bool = False,
     ) -> MergeResult:
         if self.committed(uri, txn):
             return MergeResult(False, self.version(uri), skipped_reason=f"txn {txn.app_id}@{txn.version} committed")

@@ -30,7 +30,7 @@ from ..contracts import SILVER_CURRENT, contract
 from ..contracts.model import TableContract
 from ..contracts.silver import ACCOUNTS_HISTORY
 from ..contracts.spark_schema import schema_of
-from ..dq.rules import RuleStat, evaluate_rows
+from ..dq.rules import RuleStat, flag_aggregates, flag_rows, stats_from_groups
 from ..engine import Txn
 from ..spark import materialize
 from ..transforms.silver import (
@@ -123,20 +123,29 @@ def process_table(
     candidates = new.unionByName(held.select(*new.columns))
 
     std = derive(c, standardize(candidates, c), fx)
-    evaluated, row_stats = evaluate_rows(std, c)  # raises DataQualityError on a failing `fail` rule
-    evaluated = materialize(evaluated)
+    flagged, rules = flag_rows(std, c)
+    evaluated = materialize(flagged)
     try:
-        counts = {
-            (r["from_held"], r["_error"]): r["n"]
-            for r in evaluated.groupBy(F.col("_quarantine_id").isNotNull().alias("from_held"), "_error")
-            .agg(F.count(F.lit(1)).alias("n"))
+        is_held = F.col("_quarantine_id").isNotNull()
+        groups = [
+            r.asDict()
+            for r in evaluated.groupBy(is_held.alias("held"), "_error")
+            .agg(F.count(F.lit(1)).alias("n"), *flag_aggregates(rules))
             .collect()
-        }
-        stats.rows_in = sum(n for (h, _), n in counts.items() if not h)
-        stats.rows_quarantined = sum(n for (h, e), n in counts.items() if not h and e is not None)
-        for (h, e), n in counts.items():
-            if not h and e is not None:
-                stats.errors[e] = stats.errors.get(e, 0) + n
+        ]
+        row_stats = stats_from_groups(c, rules, groups)  # raises DataQualityError: nothing written yet
+        stats.rows_in = sum(g["n"] for g in groups if not g["held"])
+        stats.rows_quarantined = sum(g["n"] for g in groups if not g["held"] and g["_error"] is not None)
+        for g in groups:
+            if not g["held"] and g["_error"] is not None:
+                stats.errors[g["_error"]] = stats.errors.get(g["_error"], 0) + g["n"]
+        n_valid = sum(g["n"] for g in groups if g["_error"] is None)
+        n_valid_held = sum(g["n"] for g in groups if g["held"] and g["_error"] is None)
+        if n_valid == 0 and stats.rows_quarantined == 0:
+            engine.create_if_missing(ctx.uri(c.name), schema_of(c))
+            stats.version = engine.version(ctx.uri(c.name))
+            stats.dq = row_stats
+            return stats, [], []
         q_frames: List[DataFrame] = []
         invalid_new = evaluated.filter(F.col("_error").isNotNull() & F.col("_quarantine_id").isNull())
         q_frames.append(
@@ -171,8 +180,6 @@ def process_table(
         #   rows_in + released = rows_out + quarantined (row rules + new orphans) + superseded
         #   superseded = older versions that lost within the batch + rows the table already had at an
         #   equal or newer version (or deletes of unknown keys)
-        is_held = F.col("_quarantine_id").isNotNull()
-        v = valid.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(is_held, 1).otherwise(0)).alias("h")).collect()[0]
         w = winners.agg(
             F.count(F.lit(1)).alias("n"),
             F.sum(F.when(F.col("__orphan") & ~is_held, 1).otherwise(0)).alias("o_new"),
@@ -182,7 +189,7 @@ def process_table(
                 for i, r in enumerate(ref_rules)
             ],
         ).collect()[0]
-        n_valid, n_valid_held, n_winners = int(v["n"]), int(v["h"] or 0), int(w["n"])
+        n_winners = int(w["n"])
         o_new, o_held = int(w["o_new"] or 0), int(w["o_held"] or 0)
         ref_stats = [RuleStat(c.name, r, n_winners, int(w[f"r{i}"] or 0)) for i, r in enumerate(ref_rules)]
         stats.rows_released = n_valid_held - o_held
@@ -222,7 +229,9 @@ def process_table(
         source = winners.filter(~F.col("__orphan"))
         out = to_table_columns(source, c).withColumn("_batch_id", F.lit(batch)).select(*c.column_names)
         uri = ctx.uri(c.name)
-        res = engine.merge(uri, out, c.keys, txn=Txn(f"{JOB}:{batch}", 1), **merge_conditions(c))
+        res = engine.merge(
+            uri, out, c.keys, txn=Txn(f"{JOB}:{batch}", 1), source_keys_unique=True, **merge_conditions(c)
+        )
         engine.create_if_missing(uri, schema_of(c))
         stats.committed = res.committed
         stats.version = engine.version(uri)
@@ -268,13 +277,15 @@ def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> N
     ctx.engine.create_if_missing(uri, schema)
     inserts = [f for f in frames if "_table" in f.columns]
     releases = [f for f in frames if "_table" not in f.columns]
-    new = inserts[0]
-    for f in inserts[1:]:
-        new = new.unionByName(f)
+    if not inserts and not releases:
+        return
+    new = ctx.spark.createDataFrame([], schema)
+    for f in inserts:
+        new = new.unionByName(f.select(*schema.fieldNames()))
     current = ctx.engine.read(uri)
-    rel = releases[0]
-    for f in releases[1:]:
-        rel = rel.unionByName(f)
+    rel = ctx.spark.createDataFrame([], "_quarantine_id string, _released_batch_id string, _status string")
+    for f in releases:
+        rel = rel.unionByName(f.select("_quarantine_id", "_released_batch_id", "_status"))
     released = current.join(
         rel.withColumnRenamed("_status", "__s").withColumnRenamed("_released_batch_id", "__r"),
         "_quarantine_id",
@@ -295,6 +306,7 @@ def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> N
         ["_quarantine_id"],
         update_condition="NOT (s._status <=> t._status)",
         txn=Txn(f"{JOB}:{batch}", 1),
+        source_keys_unique=True,
     )
 
 

@@ -1,0 +1,1 @@
+"""What every lakehouse stack uses: typed configuration, constructs, compliance checks and packaging."""

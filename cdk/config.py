@@ -1,0 +1,350 @@
+"""Typed, validated environment configuration for the lakehouse stacks.
+
+``cdk.json`` context holds one block per environment under ``lakehouse.environments``. ``app.py`` is the
+only place that reads context; it hands the raw mapping to :func:`load_config` and the stacks receive the
+frozen :class:`EnvironmentConfig` it returns. Every problem stops synth with a :class:`ConfigError` whose
+message names the offending key, e.g. ``lakehouse.environments.prod.budget.monthly_limit_usd``.
+
+Example::
+
+    config = load_config(app.node.try_get_context("lakehouse"))
+    for env in config.select("dev"):
+        ...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+ENVIRONMENT_NAMES = ("dev", "staging", "prod")
+ALL_ENVIRONMENTS = "all"
+LAYERS = ("bronze", "silver", "gold")
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast)-\d$")
+_RELEASE = re.compile(r"^emr-\d+\.\d+\.\d+$")
+_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """Invalid ``cdk.json`` context; the message starts with the dotted path of the offending key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmrConfig:
+    release_label: str
+    max_vcpu: int
+    max_memory_gb: int
+    max_disk_gb: int
+    idle_timeout_minutes: int
+    job_timeout_minutes: int
+    job_retry_attempts: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleConfig:
+    pipeline: str
+    maintenance: str
+    enabled: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetConfig:
+    monthly_limit_usd: float
+    alert_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LandingRetention:
+    """Raw files: Standard -> Infrequent Access -> Glacier -> expired (days after creation)."""
+
+    infrequent_access_after_days: int
+    glacier_after_days: int
+    expire_after_days: int
+    noncurrent_expire_after_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableLayerRetention:
+    """A Delta layer: live files are never expired or archived (VACUUM owns them); only old versions go."""
+
+    noncurrent_expire_after_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionConfig:
+    landing: LandingRetention
+    bronze: TableLayerRetention
+    silver: TableLayerRetention
+    gold: TableLayerRetention
+    access_logs_expire_after_days: int
+    log_group_retention_days: int
+
+    def layer(self, name: str) -> TableLayerRetention:
+        return {"bronze": self.bronze, "silver": self.silver, "gold": self.gold}[name]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureFlags:
+    replication: bool
+    """Replicate landing/bronze/silver/gold to the DR region with Replication Time Control and metrics."""
+    allow_destroy: bool
+    """Data buckets and keys are destroyed with the stack (empty buckets only). Never allowed for prod."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    name: str
+    project: str
+    cost_center: str
+    account: str
+    region: str
+    dr_region: str
+    emr: EmrConfig
+    schedule: ScheduleConfig
+    budget: BudgetConfig
+    retention: RetentionConfig
+    features: FeatureFlags
+
+    @property
+    def prefix(self) -> str:
+        """Physical-name prefix, e.g. ``lakehouse-dev``."""
+        return f"{self.project}-{self.name}"
+
+    def stack_name(self, part: str) -> str:
+        return f"Lakehouse-{self.name}-{part}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LakehouseConfig:
+    environments: Mapping[str, EnvironmentConfig]
+
+    def select(self, name: str) -> tuple[EnvironmentConfig, ...]:
+        """One environment by name, or every one for ``all``; an unknown name lists the known ones."""
+        if name == ALL_ENVIRONMENTS:
+            return tuple(self.environments.values())
+        if name not in self.environments:
+            known = ", ".join([*self.environments, ALL_ENVIRONMENTS])
+            raise ConfigError("env", f"unknown environment {name!r}; expected one of: {known}")
+        return (self.environments[name],)
+
+
+class _Section:
+    """A mapping read with its dotted path, so every error names the exact key."""
+
+    def __init__(self, raw: Any, path: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(path, f"expected an object, got {type(raw).__name__}")
+        self.raw = raw
+        self.path = path
+        self.read: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def get(self, name: str, kind: type[T]) -> T:
+        self.read.add(name)
+        if name not in self.raw:
+            raise ConfigError(self.key(name), "missing required field")
+        value = self.raw[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(self.key(name), f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return value
+
+    def section(self, name: str) -> _Section:
+        self.read.add(name)
+        if name not in self.raw:
+            raise ConfigError(self.key(name), "missing required section")
+        return _Section(self.raw[name], self.key(name))
+
+    def integer(self, name: str, *, minimum: int, maximum: int | None = None) -> int:
+        value = self.get(name, int)
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise ConfigError(self.key(name), f"must be {bound}, got {value}")
+        return value
+
+    def matching(self, name: str, pattern: re.Pattern[str], what: str) -> str:
+        value = self.get(name, str)
+        if not pattern.match(value):
+            raise ConfigError(self.key(name), f"{value!r} is not a valid {what}")
+        return value
+
+    def close(self) -> None:
+        """Reject keys nobody read: a typo must not silently fall back to a default."""
+        unknown = sorted(set(self.raw) - self.read)
+        if unknown:
+            raise ConfigError(self.key(unknown[0]), f"unknown field (known: {', '.join(sorted(self.read))})")
+
+
+def _emr(s: _Section) -> EmrConfig:
+    cfg = EmrConfig(
+        release_label=s.matching("release_label", _RELEASE, "EMR release label like emr-7.12.0"),
+        max_vcpu=s.integer("max_vcpu", minimum=1, maximum=4000),
+        max_memory_gb=s.integer("max_memory_gb", minimum=2, maximum=24000),
+        max_disk_gb=s.integer("max_disk_gb", minimum=20, maximum=200000),
+        idle_timeout_minutes=s.integer("idle_timeout_minutes", minimum=1, maximum=10080),
+        # emr-7.11+ rejects 0 (no timeout) and caps a job at 7 days.
+        job_timeout_minutes=s.integer("job_timeout_minutes", minimum=5, maximum=10080),
+        job_retry_attempts=s.integer("job_retry_attempts", minimum=0, maximum=5),
+    )
+    s.close()
+    return cfg
+
+
+def _schedule(s: _Section) -> ScheduleConfig:
+    what = "EventBridge schedule expression like cron(0 2 * * ? *) or rate(1 day)"
+    cfg = ScheduleConfig(
+        pipeline=s.matching("pipeline", _SCHEDULE, what),
+        maintenance=s.matching("maintenance", _SCHEDULE, what),
+        enabled=s.get("enabled", bool),
+    )
+    s.close()
+    return cfg
+
+
+def _budget(s: _Section) -> BudgetConfig:
+    limit = s.get("monthly_limit_usd", float)
+    if limit <= 0:
+        raise ConfigError(s.key("monthly_limit_usd"), f"must be a positive amount in USD, got {limit:g}")
+    emails = s.get("alert_emails", list)
+    if not emails:
+        raise ConfigError(s.key("alert_emails"), "at least one address is required")
+    for i, email in enumerate(emails):
+        if not isinstance(email, str) or not _EMAIL.match(email):
+            raise ConfigError(f"{s.key('alert_emails')}[{i}]", f"{email!r} is not an e-mail address")
+    s.close()
+    return BudgetConfig(monthly_limit_usd=limit, alert_emails=tuple(emails))
+
+
+def _landing(s: _Section) -> LandingRetention:
+    ia = s.integer("infrequent_access_after_days", minimum=30)  # S3 minimum for STANDARD_IA
+    glacier = s.integer("glacier_after_days", minimum=1)
+    expire = s.integer("expire_after_days", minimum=1)
+    if glacier <= ia:
+        raise ConfigError(s.key("glacier_after_days"), f"must be later than infrequent_access_after_days ({ia})")
+    if expire <= glacier:
+        raise ConfigError(s.key("expire_after_days"), f"must be later than glacier_after_days ({glacier})")
+    cfg = LandingRetention(
+        infrequent_access_after_days=ia,
+        glacier_after_days=glacier,
+        expire_after_days=expire,
+        noncurrent_expire_after_days=s.integer("noncurrent_expire_after_days", minimum=1),
+    )
+    s.close()
+    return cfg
+
+
+def _table_layer(s: _Section) -> TableLayerRetention:
+    cfg = TableLayerRetention(noncurrent_expire_after_days=s.integer("noncurrent_expire_after_days", minimum=1))
+    s.close()
+    return cfg
+
+
+def _retention(s: _Section) -> RetentionConfig:
+    log_days = s.get("log_group_retention_days", int)
+    if log_days not in LOG_RETENTION_DAYS:
+        raise ConfigError(
+            s.key("log_group_retention_days"),
+            f"{log_days} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}",
+        )
+    cfg = RetentionConfig(
+        landing=_landing(s.section("landing")),
+        bronze=_table_layer(s.section("bronze")),
+        silver=_table_layer(s.section("silver")),
+        gold=_table_layer(s.section("gold")),
+        access_logs_expire_after_days=s.integer("access_logs_expire_after_days", minimum=1),
+        log_group_retention_days=log_days,
+    )
+    s.close()
+    return cfg
+
+
+def _features(s: _Section) -> FeatureFlags:
+    cfg = FeatureFlags(replication=s.get("replication", bool), allow_destroy=s.get("allow_destroy", bool))
+    s.close()
+    return cfg
+
+
+def _environment(name: str, s: _Section, *, project: str, cost_center: str) -> EnvironmentConfig:
+    region = s.matching("region", _REGION, "AWS region like eu-west-1")
+    dr_region = s.matching("dr_region", _REGION, "AWS region like eu-central-1")
+    if dr_region == region:
+        raise ConfigError(s.key("dr_region"), f"must differ from region ({region})")
+    cfg = EnvironmentConfig(
+        name=name,
+        project=project,
+        cost_center=cost_center,
+        account=s.matching("account", _ACCOUNT, "12-digit AWS account id"),
+        region=region,
+        dr_region=dr_region,
+        emr=_emr(s.section("emr")),
+        schedule=_schedule(s.section("schedule")),
+        budget=_budget(s.section("budget")),
+        retention=_retention(s.section("retention")),
+        features=_features(s.section("features")),
+    )
+    if name == "prod" and cfg.features.allow_destroy:
+        raise ConfigError(s.key("features.allow_destroy"), "prod data is always retained; set it to false")
+    s.close()
+    return cfg
+
+
+def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
+    """Validate the ``lakehouse`` context block and return the typed configuration."""
+    if raw is None:
+        raise ConfigError(path, "missing context block (cdk.json 'context.lakehouse')")
+    root = _Section(raw, path)
+    project = root.matching("project", _NAME, "project name (lowercase letters, digits, '-')")
+    cost_center = root.get("cost_center", str)
+    if not cost_center.strip():
+        raise ConfigError(root.key("cost_center"), "must not be empty")
+    envs = root.section("environments")
+    environments: dict[str, EnvironmentConfig] = {}
+    for name in envs.raw:
+        if name not in ENVIRONMENT_NAMES:
+            raise ConfigError(envs.key(name), f"unknown environment; expected one of {', '.join(ENVIRONMENT_NAMES)}")
+        environments[name] = _environment(name, envs.section(name), project=project, cost_center=cost_center)
+    missing = [n for n in ENVIRONMENT_NAMES if n not in environments]
+    if missing:
+        raise ConfigError(envs.key(missing[0]), "missing required environment")
+    root.close()
+    return LakehouseConfig(environments=environments)

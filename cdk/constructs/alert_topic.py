@@ -1,0 +1,92 @@
+"""AlertTopic: the encrypted SNS topic every alarm, failed pipeline and budget notification goes to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+# Services that publish to the topic on their own behalf need to use its key.
+PUBLISHING_SERVICES = ("budgets.amazonaws.com", "cloudwatch.amazonaws.com")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertTopicProps:
+    topic_name: str
+    key_alias: str
+    emails: Sequence[str]
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+
+
+class AlertTopic(Construct):
+    """SSE-KMS with its own rotating key, TLS-only publishing, e-mail subscribers, Budgets may publish."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: AlertTopicProps) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=props.key_alias,
+            description=f"Encrypts the {props.topic_name} SNS topic.",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=props.removal_policy,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowAlertingServicesToUseKey",
+                principals=[iam.ServicePrincipal(service) for service in PUBLISHING_SERVICES],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=props.topic_name,
+            display_name=props.topic_name,
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        self.publish_policy = iam.ManagedPolicy(
+            self,
+            "PublishPolicy",
+            description=f"Publish to the {props.topic_name} topic (encrypted with its key).",
+            statements=[
+                iam.PolicyStatement(sid="Publish", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+                iam.PolicyStatement(
+                    sid="EncryptMessages",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[self.key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}},
+                ),
+            ],
+        )
+        for email in props.emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -1,0 +1,124 @@
+"""EmrSparkApplication: an EMR Serverless Spark application with Delta Lake configured for every job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_emrserverless as emrserverless
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+# emr-7.x ships Delta; these settings enable it once, for every job of the application.
+DELTA_SPARK_DEFAULTS: Mapping[str, str] = {
+    "spark.jars": "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar",
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmrSparkApplicationProps:
+    name: str
+    release_label: str
+    max_vcpu: int
+    max_memory_gb: int
+    max_disk_gb: int
+    idle_timeout_minutes: int
+    log_group: logs.ILogGroup
+    encryption_key: kms.IKey
+    logs_bucket: s3.IBucket
+    logs_prefix: str = "emr-logs/"
+    architecture: str = "ARM64"
+    spark_defaults: Mapping[str, str] = field(default_factory=lambda: dict(DELTA_SPARK_DEFAULTS))
+
+
+class EmrSparkApplication(Construct):
+    """ARM64, auto start and stop, capped capacity, encrypted CloudWatch and S3 logs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: EmrSparkApplicationProps) -> None:
+        super().__init__(scope, construct_id)
+        self.name = props.name
+        self.log_group = props.log_group
+        self.application = emrserverless.CfnApplication(
+            self,
+            "Application",
+            name=props.name,
+            type="SPARK",
+            release_label=props.release_label,
+            architecture=props.architecture,
+            auto_start_configuration=emrserverless.CfnApplication.AutoStartConfigurationProperty(enabled=True),
+            auto_stop_configuration=emrserverless.CfnApplication.AutoStopConfigurationProperty(
+                enabled=True, idle_timeout_minutes=props.idle_timeout_minutes
+            ),
+            maximum_capacity=emrserverless.CfnApplication.MaximumAllowedResourcesProperty(
+                cpu=f"{props.max_vcpu} vCPU",
+                memory=f"{props.max_memory_gb} GB",
+                disk=f"{props.max_disk_gb} GB",
+            ),
+            monitoring_configuration=emrserverless.CfnApplication.MonitoringConfigurationProperty(
+                cloud_watch_logging_configuration=emrserverless.CfnApplication.CloudWatchLoggingConfigurationProperty(
+                    enabled=True,
+                    log_group_name=props.log_group.log_group_name,
+                    log_stream_name_prefix=props.name,
+                    encryption_key_arn=props.encryption_key.key_arn,
+                    log_type_map=[
+                        emrserverless.CfnApplication.LogTypeMapKeyValuePairProperty(
+                            key=worker, value=["stdout", "stderr"]
+                        )
+                        for worker in ("SPARK_DRIVER", "SPARK_EXECUTOR")
+                    ],
+                ),
+                s3_monitoring_configuration=emrserverless.CfnApplication.S3MonitoringConfigurationProperty(
+                    log_uri=props.logs_bucket.s3_url_for_object(props.logs_prefix),
+                    encryption_key_arn=props.encryption_key.key_arn,
+                ),
+            ),
+            runtime_configuration=[
+                emrserverless.CfnApplication.ConfigurationObjectProperty(
+                    classification="spark-defaults", properties=dict(props.spark_defaults)
+                )
+            ],
+        )
+        self.application_id = self.application.attr_application_id
+        self.application_arn = self.application.attr_arn
+        self.job_logging_policy = iam.ManagedPolicy(
+            self,
+            "JobLoggingPolicy",
+            description=f"Spark jobs of {props.name}: write encrypted driver and executor logs.",
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteApplicationLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[props.log_group.log_group_arn],
+                ),
+                # EMR Serverless encrypts the job logs it ships with the configured key, as the job role.
+                iam.PolicyStatement(
+                    sid="EncryptApplicationLogs",
+                    actions=["kms:GenerateDataKey", "kms:Encrypt"],
+                    resources=[props.encryption_key.key_arn],
+                ),
+            ],
+        )
+
+    @property
+    def job_runs_arn(self) -> str:
+        return f"{self.application_arn}/jobruns/*"
+
+    def metric_failed_jobs(self) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/EMRServerless",
+            metric_name="FailedJobs",
+            dimensions_map={"ApplicationId": self.application_id, "ApplicationName": self.name},
+            statistic="Sum",
+            period=Duration.minutes(5),
+            region=Stack.of(self).region,
+        )

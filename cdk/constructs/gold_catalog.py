@@ -1,0 +1,83 @@
+"""GoldCatalog: a Glue database with one Delta Lake table per gold contract, for Athena."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from job_assets.contracts.model import TableContract
+
+# Athena reads a Delta Lake table natively from its _delta_log when the Glue table points at the table
+# folder and says it is Delta; the columns below mirror the contract so the catalog documents the schema.
+DELTA_TABLE_PARAMETERS = {
+    "EXTERNAL": "TRUE",
+    "table_type": "DELTA",
+    "spark.sql.sources.provider": "delta",
+    "classification": "delta",
+}
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoldCatalogProps:
+    database_name: str
+    bucket: s3.IBucket
+    tables: Sequence[TableContract]
+
+
+class GoldCatalog(Construct):
+    """Tables live at ``s3://<gold-bucket>/<table>/``; their names are the contracts' table names."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: GoldCatalogProps) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        self.database_name = props.database_name
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=props.database_name,
+                description="Gold layer of the lakehouse: business tables (Delta Lake) for Athena.",
+            ),
+        )
+        self.tables: dict[str, glue.CfnTable] = {}
+        for contract in props.tables:
+            location = props.bucket.s3_url_for_object(f"{contract.table}/")
+            table = glue.CfnTable(
+                self,
+                _pascal(contract.table),
+                catalog_id=account,
+                database_name=props.database_name,
+                table_input=glue.CfnTable.TableInputProperty(
+                    name=contract.table,
+                    description=contract.description[:2048],
+                    table_type="EXTERNAL_TABLE",
+                    parameters=dict(DELTA_TABLE_PARAMETERS),
+                    storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                        location=location,
+                        input_format=PARQUET_INPUT,
+                        output_format=PARQUET_OUTPUT,
+                        serde_info=glue.CfnTable.SerdeInfoProperty(
+                            serialization_library=PARQUET_SERDE, parameters={"path": location}
+                        ),
+                        columns=[
+                            glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.description[:255] or None)
+                            for c in contract.columns
+                        ],
+                    ),
+                ),
+            )
+            table.node.add_dependency(self.database)
+            self.tables[contract.table] = table
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))

@@ -1,0 +1,128 @@
+"""JobAssets: the packaged ``job_assets`` deployed to ``s3://<artifacts>/jobs/<version>/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from cdk.compliance import LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
+from cdk.packaging import ARCHIVE_NAME, ENTRYPOINTS_DIR, bundle_job_assets
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobAssetsProps:
+    package_dir: Path
+    build_dir: Path
+    bucket: s3.IBucket
+    publisher_policy: iam.IManagedPolicy
+    """Lets the deployment write under ``jobs/`` of ``bucket`` (published by the bucket's owner)."""
+    log_encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    prefix: str = "jobs"
+
+
+class JobAssets(Construct):
+    """A content-addressed release of the Spark jobs; older versions stay for rollback (no prune).
+
+    The copy runs in CDK's BucketDeployment Lambda under a role built here from managed policies only:
+    read this one asset object, write ``jobs/`` in the artifacts bucket, write its own log group.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: JobAssetsProps) -> None:
+        super().__init__(scope, construct_id)
+        bundle = bundle_job_assets(props.package_dir, props.build_dir)
+        self.version = bundle.version
+        self.entrypoints = bundle.entrypoints
+        self.bucket = props.bucket
+        self.key_prefix = f"{props.prefix}/{bundle.version}/"
+
+        asset = s3_assets.Asset(self, "Bundle", path=str(bundle.directory))
+        log_group = logs.LogGroup(
+            self,
+            "DeploymentLogs",
+            encryption_key=props.log_encryption_key,
+            retention=props.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "DeploymentRole",
+            description="Copies one job-assets release into the artifacts bucket.",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            managed_policies=[
+                props.publisher_policy,
+                iam.ManagedPolicy(
+                    self,
+                    "DeploymentPolicy",
+                    description="Read the job-assets release asset; write the deployment's own log group.",
+                    statements=[
+                        iam.PolicyStatement(
+                            sid="ReadReleaseAsset",
+                            actions=["s3:GetObject"],
+                            resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
+                        ),
+                        iam.PolicyStatement(
+                            sid="WriteDeploymentLogs",
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[log_group.log_group_arn],
+                        ),
+                    ],
+                ),
+            ],
+        )
+        self.deployment = s3deploy.BucketDeployment(
+            self,
+            "Deployment",
+            sources=[s3deploy.Source.bucket(asset.bucket, asset.s3_object_key)],
+            destination_bucket=props.bucket,
+            destination_key_prefix=self.key_prefix,
+            prune=False,
+            retain_on_delete=True,
+            memory_limit=512,
+            log_group=log_group,
+            # Grants BucketDeployment would add inline are replaced by the managed policies above.
+            role=role.without_policy_updates(),
+        )
+        self._acknowledge_handler()
+
+    @property
+    def py_files_uri(self) -> str:
+        return f"s3://{self.bucket.bucket_name}/{self.key_prefix}{ARCHIVE_NAME}"
+
+    def entrypoint_uri(self, job: str) -> str:
+        return f"s3://{self.bucket.bucket_name}/{self.key_prefix}{ENTRYPOINTS_DIR}/{job}.py"
+
+    def _acknowledge_handler(self) -> None:
+        """BucketDeployment's handler is a stack-wide singleton Lambda that CDK owns; acknowledge it there."""
+        stack = Stack.of(self)
+        handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
+        for handler in handlers:
+            acknowledge(
+                handler,
+                rules=["AwsSolutions-L1"],
+                reason="The runtime of CDK's BucketDeployment handler is pinned by aws-cdk-lib, not by us.",
+            )
+            acknowledge(
+                handler,
+                rules=LAMBDA_CONCURRENCY,
+                reason="Runs once per deploy, from CloudFormation; reserving concurrency protects nothing.",
+            )
+            acknowledge(
+                handler,
+                rules=LAMBDA_DLQ,
+                reason="Invoked synchronously by CloudFormation, which reports and rolls back a failed copy.",
+            )
+            acknowledge(
+                handler,
+                rules=LAMBDA_IN_VPC,
+                reason="Copies between two S3 buckets under IAM-scoped access; no private network is used.",
+            )

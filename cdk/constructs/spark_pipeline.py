@@ -1,0 +1,251 @@
+"""SparkPipeline: a Step Functions state machine running EMR Serverless jobs one after another."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk.compliance import acknowledge
+from cdk.constructs.emr_spark_application import EmrSparkApplication
+
+START_JOB_RUN_SYNC = "arn:aws:states:::emr-serverless:startJobRun.sync"
+# Vended-log delivery and X-Ray APIs take no resource ARN: AWS documents "*" for them.
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+XRAY_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+BATCH_ID_PATH = "$.run.batchId"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SparkJobStep:
+    """One ``spark-submit``: ``entrypoint`` with ``arguments`` plus ``--batch-id <execution name>``."""
+
+    name: str
+    role: iam.IRole
+    entrypoint: str
+    arguments: Sequence[str]
+    spark_submit_parameters: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SparkPipelineProps:
+    state_machine_name: str
+    application: EmrSparkApplication
+    steps: Sequence[SparkJobStep]
+    writer_state_machine_names: Sequence[str]
+    """Every state machine that writes the lake (this one included): none may run alongside another."""
+    job_runner_policy: iam.IManagedPolicy
+    """Start and track job runs of ``application`` (published by the stack that owns it)."""
+    alert_topic: sns.ITopic
+    alert_publish_policy: iam.IManagedPolicy
+    """Publish to ``alert_topic`` (published by the stack that owns it)."""
+    encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    job_timeout_minutes: int
+    retry_attempts: int
+    retry_interval_minutes: int = 2
+
+
+class SparkPipeline(Construct):
+    """guard -> job 1 -> job 2 -> ... ; any failure notifies the alert topic and fails the execution.
+
+    The single-writer guard lists RUNNING executions of every lake-writing state machine and fails fast
+    when this execution is not the only one: two writers on the same Delta tables on S3 could lose data.
+    The batch id is the execution name: a redriven execution keeps its name, so it re-runs the same batch
+    (the jobs' writes are idempotent per batch id).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: SparkPipelineProps) -> None:
+        super().__init__(scope, construct_id)
+        if not props.steps:
+            raise ValueError("a SparkPipeline needs at least one step")
+        if props.state_machine_name not in props.writer_state_machine_names:
+            raise ValueError("writer_state_machine_names must include this state machine's own name")
+        stack = Stack.of(self)
+        self.state_machine_name = props.state_machine_name
+        self.steps = tuple(props.steps)
+        self.application = props.application
+
+        notify = tasks.SnsPublish(
+            self,
+            "NotifyFailure",
+            topic=props.alert_topic,
+            subject=f"{props.state_machine_name} failed",
+            message=sfn.TaskInput.from_object(
+                {
+                    "stateMachine": sfn.JsonPath.string_at("$$.StateMachine.Name"),
+                    "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                    "batchId": sfn.JsonPath.string_at(BATCH_ID_PATH),
+                    "error": sfn.JsonPath.string_at("$.error.Error"),
+                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        notify.next(sfn.Fail(self, "Failed", error="LakehousePipelineFailed", cause_path="$.error.Cause"))
+
+        start = sfn.Pass(
+            self,
+            "StartBatch",
+            comment="The execution name is the batch id every job receives.",
+            parameters={"batchId.$": "$$.Execution.Name"},
+            result_path="$.run",
+        )
+        guard_arns = [
+            stack.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name in props.writer_state_machine_names
+        ]
+        chain = self._single_writer_guard(start, props, guard_arns)
+        for step in props.steps:
+            job = self._job_state(step, props)
+            job.add_retry(
+                errors=["States.TaskFailed"],
+                interval=Duration.minutes(props.retry_interval_minutes),
+                max_attempts=props.retry_attempts,
+                backoff_rate=2.0,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            job.add_catch(notify, errors=["States.ALL"], result_path="$.error")
+            chain = chain.next(job)
+        chain.next(sfn.Succeed(self, "Done"))
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{props.state_machine_name}",
+            encryption_key=props.encryption_key,
+            retention=props.log_retention,
+        )
+        self.role = self._role(props, guard_arns)
+        per_job = props.job_timeout_minutes * (props.retry_attempts + 1) + 30
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=props.state_machine_name,
+            definition_body=sfn.DefinitionBody.from_chainable(start),
+            timeout=Duration.minutes(per_job * len(props.steps) + 15),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # Every permission is in the role's managed policies; grants CDK would add inline are dropped.
+            role=self.role.without_policy_updates(),
+        )
+
+    def _role(self, props: SparkPipelineProps, guard_arns: Sequence[str]) -> iam.Role:
+        own = iam.ManagedPolicy(
+            self,
+            "ExecutionPolicy",
+            description=f"{props.state_machine_name}: single-writer guard, execution logs and X-Ray traces.",
+            statements=[
+                iam.PolicyStatement(sid="SingleWriterGuard", actions=["states:ListExecutions"], resources=guard_arns),
+                iam.PolicyStatement(sid="DeliverExecutionLogs", actions=[*LOG_DELIVERY_ACTIONS], resources=["*"]),
+                iam.PolicyStatement(sid="Tracing", actions=[*XRAY_ACTIONS], resources=["*"]),
+            ],
+        )
+        acknowledge(
+            own,
+            rules=["AwsSolutions-IAM5"],
+            findings=["Resource::*"],
+            reason="CloudWatch Logs vended delivery and X-Ray trace APIs accept only '*' as resource.",
+        )
+        return iam.Role(
+            self,
+            "Role",
+            description=f"Execution role of the {props.state_machine_name} state machine.",
+            assumed_by=iam.ServicePrincipal(
+                "states.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+            managed_policies=[props.job_runner_policy, props.alert_publish_policy, own],
+        )
+
+    def _single_writer_guard(self, start: sfn.Pass, props: SparkPipelineProps, guard_arns: Sequence[str]) -> sfn.Chain:
+        conflicts: list[sfn.Condition] = []
+        chain: sfn.INextable = start
+        for index, (name, arn) in enumerate(zip(props.writer_state_machine_names, guard_arns, strict=True)):
+            key = f"w{index}"
+            listing = tasks.CallAwsService(
+                self,
+                f"ListRunning{_pascal(name)}",
+                comment=f"RUNNING executions of {name}",
+                service="sfn",
+                action="listExecutions",
+                parameters={"StateMachineArn": arn, "StatusFilter": "RUNNING", "MaxResults": 10},
+                iam_resources=[arn],
+                iam_action="states:ListExecutions",
+                result_selector={"running.$": "States.ArrayLength($.Executions)"},
+                result_path=f"$.guard.{key}",
+            )
+            chain.next(listing)
+            chain = listing
+            allowed = 1 if name == props.state_machine_name else 0
+            conflicts.append(sfn.Condition.number_greater_than(f"$.guard.{key}.running", allowed))
+        busy = sfn.Fail(
+            self,
+            "AnotherWriterIsRunning",
+            error="Lakehouse.ConcurrentExecution",
+            cause="Another lake-writing execution is RUNNING; this one did not start any job.",
+        )
+        choice = sfn.Choice(self, "OnlyWriter")
+        choice.when(sfn.Condition.or_(*conflicts) if len(conflicts) > 1 else conflicts[0], busy)
+        chain.next(choice)
+        return choice.afterwards(include_otherwise=True)
+
+    def _job_state(self, step: SparkJobStep, props: SparkPipelineProps) -> sfn.CustomState:
+        quoted = ", ".join(f"'{argument}'" for argument in step.arguments)
+        return sfn.CustomState(
+            self,
+            f"Run{_pascal(step.name)}",
+            state_json={
+                "Type": "Task",
+                "Comment": f"{step.name} job on EMR Serverless; waits for the job run to finish.",
+                "Resource": START_JOB_RUN_SYNC,
+                "Parameters": {
+                    "ApplicationId": props.application.application_id,
+                    "ExecutionRoleArn": step.role.role_arn,
+                    "Name.$": f"States.Format('{step.name}-{{}}', {BATCH_ID_PATH})",
+                    "ClientToken.$": "States.UUID()",
+                    "ExecutionTimeoutMinutes": props.job_timeout_minutes,
+                    "JobDriver": {
+                        "SparkSubmit": {
+                            "EntryPoint": step.entrypoint,
+                            "EntryPointArguments.$": f"States.Array({quoted}, '--batch-id', {BATCH_ID_PATH})",
+                            "SparkSubmitParameters": step.spark_submit_parameters,
+                        }
+                    },
+                    "Tags": {"Job": step.name},
+                },
+                "ResultPath": f"$.jobs.{step.name}",
+                "TimeoutSeconds": (props.job_timeout_minutes + 15) * 60,
+            },
+        )
+
+
+def _pascal(text: str) -> str:
+    return "".join(part.capitalize() for part in text.replace("_", "-").split("-"))

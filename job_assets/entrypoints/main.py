@@ -1,0 +1,90 @@
+"""Shared entrypoint logic: parse arguments, build the RunContext, run one job, exit non-zero on failure.
+
+On EMR Serverless each layer's bucket is passed as its own URI (``--bronze-uri s3://...``); locally
+``--lake-root`` stands for all four. Nothing else happens here: jobs take only the context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Callable, Dict, List, Optional
+
+from ..context import LakeLocations, RunContext
+from ..dq import DataQualityError
+
+log = logging.getLogger("lakehouse.entrypoint")
+
+
+def parse_args(job: str, argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=f"{job}.py", description=f"Run the {job} job of the lakehouse pipeline.")
+    p.add_argument("--lake-root", help="local lake folder (stands for all layer URIs)")
+    for layer in ("landing", "bronze", "silver", "gold"):
+        p.add_argument(f"--{layer}-uri", help=f"{layer} layer location, e.g. s3://<{layer}-bucket>/")
+    p.add_argument("--batch-id", required=True, help="the pipeline batch id (Step Functions: the execution name)")
+    p.add_argument("--env", required=True, help="environment name: local, dev, staging, prod")
+    p.add_argument("--engine", default="auto", choices=("auto", "delta-rs", "delta-spark"))
+    p.add_argument("--flag", action="append", default=[], help="feature flag key=value (repeatable)")
+    p.add_argument("--local", action="store_true", help="start a local SparkSession (default with --lake-root)")
+    args = p.parse_args(argv)
+    layer_uris = [args.landing_uri, args.bronze_uri, args.silver_uri, args.gold_uri]
+    if args.lake_root and any(layer_uris):
+        p.error("give either --lake-root or the four --<layer>-uri arguments, not both")
+    if not args.lake_root and not all(layer_uris):
+        missing = [f"--{n}-uri" for n, u in zip(("landing", "bronze", "silver", "gold"), layer_uris) if not u]
+        p.error(f"missing {', '.join(missing)} (or pass --lake-root for a local lake)")
+    for item in args.flag:
+        if "=" not in item:
+            p.error(f"--flag {item!r}: expected key=value")
+    return args
+
+
+def build_context(args: argparse.Namespace) -> RunContext:
+    from ..engine import make_engine
+    from ..spark import configure, local_session
+
+    if args.lake_root or args.local:
+        spark = local_session(f"lakehouse-{args.env}")
+    else:
+        from pyspark.sql import SparkSession
+
+        spark = configure(SparkSession.builder.getOrCreate())
+    if args.lake_root:
+        locations = LakeLocations.for_root(args.lake_root)
+    else:
+        locations = LakeLocations(args.landing_uri, args.bronze_uri, args.silver_uri, args.gold_uri)
+    flags: Dict[str, str] = dict(item.split("=", 1) for item in args.flag)
+    return RunContext(spark, make_engine(spark, args.engine), locations, args.batch_id, args.env, flags)
+
+
+def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(job, argv)
+    ctx = build_context(args)
+    try:
+        result = run(ctx)
+    except DataQualityError as exc:
+        log.error("%s", exc)
+        print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": str(exc)}))
+        return 2
+    summary = {
+        "job": job,
+        "batch_id": result.batch_id,
+        "status": result.status,
+        "duration_s": round(result.duration_s, 3),
+        "engine": ctx.engine.name,
+        **result.totals(),
+        "dq_score": result.dq_score,
+        "message": result.message,
+    }
+    print(json.dumps(summary))  # the run summary, one JSON line, for logs and the cost reporter
+    return 0
+
+
+def run_job(job: str) -> None:
+    from ..jobs import bronze, gold, maintenance, silver
+
+    runs = {"bronze": bronze.run, "silver": silver.run, "gold": gold.run, "maintenance": maintenance.run}
+    sys.exit(main(job, runs[job]))

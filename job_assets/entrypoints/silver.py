@@ -1,0 +1,6 @@
+"""spark-submit entrypoint of the silver job (EMR Serverless: `entryPoint`; job_assets ships as --py-files)."""
+
+from job_assets.entrypoints.main import run_job
+
+if __name__ == "__main__":
+    run_job("silver")

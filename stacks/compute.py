@@ -1,0 +1,120 @@
+"""Lakehouse-<env>-Compute: the EMR Serverless application, one runtime role per job, the job assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk.config import EnvironmentConfig
+from cdk.constructs.emr_spark_application import EmrSparkApplication, EmrSparkApplicationProps
+from cdk.constructs.job_assets import JobAssets, JobAssetsProps
+from cdk.constructs.job_runner_policy import JobRunnerPolicy, JobRunnerPolicyProps
+from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
+from cdk.log_retention import log_retention
+from stacks.storage import EMR_LOGS_PREFIX, StorageStack
+
+JOBS = ("bronze", "silver", "gold", "maintenance")
+# What each job reads and what it writes (and may delete in, for Delta commits and VACUUM).
+READS: dict[str, tuple[str, ...]] = {
+    "bronze": ("landing",),
+    "silver": ("bronze",),
+    "gold": ("silver",),
+    "maintenance": (),
+}
+WRITES: dict[str, tuple[str, ...]] = {
+    "bronze": ("bronze",),
+    "silver": ("silver",),
+    "gold": ("gold",),
+    "maintenance": ("bronze", "silver", "gold"),
+}
+
+
+class ComputeStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        storage: StorageStack,
+        package_dir: Path,
+        build_dir: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        log_group = logs.LogGroup(
+            self,
+            "SparkLogs",
+            log_group_name=f"/aws/emr-serverless/{config.prefix}",
+            encryption_key=storage.key,
+            retention=log_retention(config.retention.log_group_retention_days),
+            removal_policy=RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN,
+        )
+        self.application = EmrSparkApplication(
+            self,
+            "Spark",
+            props=EmrSparkApplicationProps(
+                name=f"{config.prefix}-spark",
+                release_label=config.emr.release_label,
+                max_vcpu=config.emr.max_vcpu,
+                max_memory_gb=config.emr.max_memory_gb,
+                max_disk_gb=config.emr.max_disk_gb,
+                idle_timeout_minutes=config.emr.idle_timeout_minutes,
+                log_group=log_group,
+                encryption_key=storage.key,
+                logs_bucket=storage.artifacts,
+                logs_prefix=EMR_LOGS_PREFIX,
+            ),
+        )
+        self.job_assets = JobAssets(
+            self,
+            "JobAssets",
+            props=JobAssetsProps(
+                package_dir=package_dir,
+                build_dir=build_dir,
+                bucket=storage.artifacts,
+                publisher_policy=storage.job_publisher_policy,
+                log_encryption_key=storage.key,
+                log_retention=log_retention(config.retention.log_group_retention_days),
+            ),
+        )
+        self.job_roles: dict[str, iam.IRole] = {}
+        for job in JOBS:
+            self.job_roles[job] = SparkJobRole(
+                self,
+                f"{job.capitalize()}JobRole",
+                props=SparkJobRoleProps(
+                    role_name=f"{config.prefix}-{job}-job",
+                    description=(
+                        f"Runtime role of the {job} Spark job: reads {', '.join(READS[job] + WRITES[job])}; "
+                        f"writes {', '.join(WRITES[job])}."
+                    ),
+                    managed_policies=(
+                        *(storage.read_policies[layer] for layer in READS[job]),
+                        *(storage.read_write_policies[layer] for layer in WRITES[job]),
+                        storage.spark_runtime_policy,
+                        self.application.job_logging_policy,
+                    ),
+                ),
+            ).role
+        self.job_runner_policy = JobRunnerPolicy(
+            self,
+            "JobRunner",
+            props=JobRunnerPolicyProps(application=self.application, job_roles=list(self.job_roles.values())),
+        ).policy
+
+    def job_arguments(self, storage: StorageStack, config: EnvironmentConfig) -> tuple[str, ...]:
+        """The layer URIs and environment every entrypoint takes (``--batch-id`` is added per run)."""
+        arguments: list[str] = []
+        for layer in ("landing", "bronze", "silver", "gold"):
+            arguments += [f"--{layer}-uri", f"s3://{storage.buckets[layer].bucket_name}/"]
+        return (*arguments, "--env", config.name)
+
+    @property
+    def spark_submit_parameters(self) -> str:
+        return f"--conf spark.submit.pyFiles={self.job_assets.py_files_uri}"

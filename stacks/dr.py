@@ -1,0 +1,61 @@
+"""Lakehouse-<env>-Dr: replica key and buckets in the DR region, targets of the data buckets' replication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk.compliance import BUCKET_REPLICATION, acknowledge
+from cdk.config import EnvironmentConfig
+from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
+from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
+from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name
+
+
+class DrStack(Stack):
+    """What a region outage leaves us: a copy of landing, bronze, silver and gold under its own key."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
+        self.key = kms.Key(
+            self,
+            "ReplicaKey",
+            alias=f"alias/{config.prefix}-replica",
+            description=f"Encrypts the {config.prefix} replica buckets in the DR region.",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=removal,
+        )
+        logs = AccessLogsBucket(
+            self,
+            "AccessLogs",
+            props=AccessLogsBucketProps(
+                expire_after_days=config.retention.access_logs_expire_after_days, removal_policy=removal
+            ),
+        )
+        self.buckets: dict[str, s3.IBucket] = {}
+        for layer in REPLICATED_BUCKETS:
+            retention = config.retention.landing if layer == "landing" else config.retention.layer(layer)
+            replica = LakeBucket(
+                self,
+                f"{layer.capitalize()}Replica",
+                props=LakeBucketProps(
+                    encryption_key=self.key,
+                    access_logs_bucket=logs.bucket,
+                    noncurrent_expire_after_days=retention.noncurrent_expire_after_days,
+                    lifecycle_rules=landing_lifecycle(config) if layer == "landing" else (),
+                    removal_policy=removal,
+                    bucket_name=replica_bucket_name(config, layer),
+                ),
+            )
+            acknowledge(
+                replica.bucket,
+                rules=BUCKET_REPLICATION,
+                reason=f"This is the DR replica of the {layer} bucket; a replica of a replica adds nothing.",
+            )
+            self.buckets[layer] = replica.bucket

@@ -1,0 +1,125 @@
+"""Lakehouse-<env>-Orchestration: the daily pipeline, weekly maintenance, their schedules and alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk.config import EnvironmentConfig
+from cdk.constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
+from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
+from cdk.log_retention import log_retention
+from stacks.compute import ComputeStack
+from stacks.storage import StorageStack
+
+PIPELINE_JOBS = ("bronze", "silver", "gold")
+MAINTENANCE_JOBS = ("maintenance",)
+
+
+class OrchestrationStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        storage: StorageStack,
+        compute: ComputeStack,
+        alert_topic: sns.ITopic,
+        alert_publish_policy: iam.IManagedPolicy,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        names = {"Pipeline": f"{config.prefix}-pipeline", "Maintenance": f"{config.prefix}-maintenance"}
+        arguments = compute.job_arguments(storage, config)
+
+        def pipeline(construct_id: str, jobs: tuple[str, ...]) -> SparkPipeline:
+            return SparkPipeline(
+                self,
+                construct_id,
+                props=SparkPipelineProps(
+                    state_machine_name=names[construct_id],
+                    application=compute.application,
+                    steps=[
+                        SparkJobStep(
+                            name=job,
+                            role=compute.job_roles[job],
+                            entrypoint=compute.job_assets.entrypoint_uri(job),
+                            arguments=arguments,
+                            spark_submit_parameters=compute.spark_submit_parameters,
+                        )
+                        for job in jobs
+                    ],
+                    writer_state_machine_names=tuple(names.values()),
+                    job_runner_policy=compute.job_runner_policy,
+                    alert_topic=alert_topic,
+                    alert_publish_policy=alert_publish_policy,
+                    encryption_key=storage.key,
+                    log_retention=log_retention(config.retention.log_group_retention_days),
+                    job_timeout_minutes=config.emr.job_timeout_minutes,
+                    retry_attempts=config.emr.job_retry_attempts,
+                ),
+            )
+
+        self.pipeline = pipeline("Pipeline", PIPELINE_JOBS)
+        self.maintenance = pipeline("Maintenance", MAINTENANCE_JOBS)
+        workflows = (self.pipeline, self.maintenance)
+        schedule_role = iam.Role(
+            self,
+            "ScheduleRole",
+            description="Lets the EventBridge schedules start the pipeline and maintenance state machines.",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
+            ),
+            managed_policies=[
+                iam.ManagedPolicy(
+                    self,
+                    "SchedulePolicy",
+                    description="Start executions of the lakehouse state machines.",
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["states:StartExecution"],
+                            resources=[w.state_machine.state_machine_arn for w in workflows],
+                        )
+                    ],
+                )
+            ],
+        )
+        self.schedules = [
+            events.Rule(
+                self,
+                f"{construct_id_}Schedule",
+                rule_name=f"{names[construct_id_]}-schedule",
+                description=f"Starts {names[construct_id_]} ({expression}).",
+                schedule=events.Schedule.expression(expression),
+                enabled=config.schedule.enabled,
+                targets=[
+                    targets.SfnStateMachine(
+                        workflow.state_machine, retry_attempts=2, role=schedule_role.without_policy_updates()
+                    )
+                ],
+            )
+            for construct_id_, workflow, expression in (
+                ("Pipeline", self.pipeline, config.schedule.pipeline),
+                ("Maintenance", self.maintenance, config.schedule.maintenance),
+            )
+        ]
+        self.alarms = PipelineAlarms(
+            self,
+            "Alarms",
+            props=PipelineAlarmsProps(
+                alarm_prefix=config.prefix,
+                application=compute.application,
+                state_machines={
+                    "Pipeline": self.pipeline.state_machine,
+                    "Maintenance": self.maintenance.state_machine,
+                },
+                topic=alert_topic,
+            ),
+        )

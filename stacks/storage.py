@@ -1,0 +1,253 @@
+"""Lakehouse-<env>-Storage: the data key, the layer buckets, access logs, the gold catalog and Athena."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk.compliance import BUCKET_REPLICATION, acknowledge
+from cdk.config import LAYERS, EnvironmentConfig
+from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
+from cdk.constructs.athena_workgroup import AnalyticsWorkgroup, AnalyticsWorkgroupProps
+from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
+from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
+from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
+from job_assets.contracts.gold import GOLD_TABLES
+
+REPLICATED_BUCKETS = ("landing", *LAYERS)
+EMR_LOGS_PREFIX = "emr-logs/"
+JOBS_PREFIX = "jobs/"
+ATHENA_RESULTS_PREFIX = "athena-results/"
+
+
+def replica_bucket_name(config: EnvironmentConfig, layer: str) -> str:
+    """Replica buckets are named, so the source side can address them without a cross-region lookup."""
+    return f"{config.prefix}-{layer}-replica-{config.account}-{config.dr_region}"
+
+
+def landing_lifecycle(config: EnvironmentConfig) -> tuple[s3.LifecycleRule, ...]:
+    """Raw landing files: Infrequent Access, then Glacier, then gone. Landing holds no Delta tables."""
+    landing = config.retention.landing
+    return (
+        s3.LifecycleRule(
+            id="landing-tiering-and-expiry",
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                    transition_after=Duration.days(landing.infrequent_access_after_days),
+                ),
+                s3.Transition(
+                    storage_class=s3.StorageClass.GLACIER,
+                    transition_after=Duration.days(landing.glacier_after_days),
+                ),
+            ],
+            expiration=Duration.days(landing.expire_after_days),
+        ),
+    )
+
+
+class StorageStack(Stack):
+    """Buckets: landing, bronze/silver/gold (Delta tables), artifacts (jobs, EMR logs, Athena), logs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        replica_key: kms.IKey | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            alias=f"alias/{config.prefix}-data",
+            description=f"Encrypts the {config.prefix} lake buckets, EMR logs and Athena results.",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=removal,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsForThisAccountsLogGroups",
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        self.access_logs = AccessLogsBucket(
+            self,
+            "AccessLogs",
+            props=AccessLogsBucketProps(
+                expire_after_days=config.retention.access_logs_expire_after_days, removal_policy=removal
+            ),
+        ).bucket
+
+        # Referenced by ARN on this side, so the replication roles' KMS and S3 grants stay in this stack's
+        # IAM policies instead of reaching back into the DR stack's key policy (a dependency cycle).
+        local_replica_key = kms.Key.from_key_arn(self, "ReplicaKeyRef", replica_key.key_arn) if replica_key else None
+        self.buckets: dict[str, s3.Bucket] = {}
+        for layer in REPLICATED_BUCKETS:
+            retention = config.retention.landing if layer == "landing" else config.retention.layer(layer)
+            target = (
+                ReplicationTarget(
+                    bucket=s3.Bucket.from_bucket_attributes(
+                        self,
+                        f"{layer.capitalize()}ReplicaRef",
+                        bucket_name=replica_bucket_name(config, layer),
+                        account=config.account,
+                        region=config.dr_region,
+                    ),
+                    encryption_key=local_replica_key,
+                    region=config.dr_region,
+                )
+                if local_replica_key
+                else None
+            )
+            self.buckets[layer] = self._bucket(
+                layer,
+                config=config,
+                removal=removal,
+                noncurrent_days=retention.noncurrent_expire_after_days,
+                lifecycle=landing_lifecycle(config) if layer == "landing" else (),
+                replication=target,
+            )
+        self.artifacts = self._bucket(
+            "artifacts",
+            config=config,
+            removal=removal,
+            noncurrent_days=config.retention.landing.noncurrent_expire_after_days,
+            lifecycle=(
+                s3.LifecycleRule(
+                    id="expire-emr-logs",
+                    prefix=EMR_LOGS_PREFIX,
+                    expiration=Duration.days(config.retention.log_group_retention_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-athena-results",
+                    prefix=ATHENA_RESULTS_PREFIX,
+                    expiration=Duration.days(config.retention.log_group_retention_days),
+                ),
+            ),
+            replication=None,
+        )
+        acknowledge(
+            self.artifacts,
+            rules=BUCKET_REPLICATION,
+            reason="Artifacts are rebuilt from git by cdk deploy; logs and query results need no DR copy.",
+        )
+
+        self.catalog = GoldCatalog(
+            self,
+            "GoldCatalog",
+            props=GoldCatalogProps(
+                database_name=f"{config.project}_{config.name}_gold".replace("-", "_"),
+                bucket=self.buckets["gold"],
+                tables=GOLD_TABLES,
+            ),
+        )
+        self.workgroup = AnalyticsWorkgroup(
+            self,
+            "Analytics",
+            props=AnalyticsWorkgroupProps(
+                name=f"{config.prefix}-analytics",
+                results_bucket=self.artifacts,
+                results_prefix=ATHENA_RESULTS_PREFIX,
+                encryption_key=self.key,
+            ),
+        )
+
+        # Access is published as managed policies next to the data; other stacks attach them to roles.
+        self.read_policies: dict[str, iam.IManagedPolicy] = {}
+        self.read_write_policies: dict[str, iam.IManagedPolicy] = {}
+        for layer, bucket in self.buckets.items():
+            self.read_policies[layer] = self._policy(f"{layer.capitalize()}Read", bucket, f"Read {layer}", read=[""])
+            if layer in LAYERS:
+                self.read_write_policies[layer] = self._policy(
+                    f"{layer.capitalize()}ReadWrite", bucket, f"Read, write and delete in {layer}", write=[""]
+                )
+        self.spark_runtime_policy = self._policy(
+            "SparkRuntime",
+            self.artifacts,
+            "Spark jobs: read job releases, write EMR Serverless logs",
+            read=[JOBS_PREFIX],
+            write=[EMR_LOGS_PREFIX],
+        )
+        self.job_publisher_policy = self._policy(
+            "JobPublisher", self.artifacts, "Publish job releases under jobs/", write=[JOBS_PREFIX]
+        )
+
+    def _policy(
+        self,
+        construct_id: str,
+        bucket: s3.Bucket,
+        description: str,
+        *,
+        read: Sequence[str] = (),
+        write: Sequence[str] = (),
+    ) -> iam.IManagedPolicy:
+        return BucketAccessPolicy(
+            self,
+            f"{construct_id}Policy",
+            props=BucketAccessPolicyProps(
+                bucket=bucket,
+                encryption_key=self.key,
+                description=f"{description}.",
+                read_prefixes=read,
+                write_prefixes=write,
+            ),
+        ).policy
+
+    def _bucket(
+        self,
+        name: str,
+        *,
+        config: EnvironmentConfig,
+        removal: RemovalPolicy,
+        noncurrent_days: int,
+        lifecycle: tuple[s3.LifecycleRule, ...],
+        replication: ReplicationTarget | None,
+    ) -> s3.Bucket:
+        bucket = LakeBucket(
+            self,
+            name.capitalize(),
+            props=LakeBucketProps(
+                encryption_key=self.key,
+                access_logs_bucket=self.access_logs,
+                noncurrent_expire_after_days=noncurrent_days,
+                lifecycle_rules=lifecycle,
+                removal_policy=removal,
+                replication=replication,
+            ),
+        ).bucket
+        if replication is None and name != "artifacts":
+            acknowledge(
+                bucket,
+                rules=BUCKET_REPLICATION,
+                reason=f"DR replication is off for {config.name} (features.replication in cdk.json).",
+            )
+        return bucket

@@ -1,0 +1,154 @@
+"""cdk.json validation: each kind of mistake stops synth with a message naming the key."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from cdk_testkit import REPO_ROOT, cdk_context
+
+from cdk.config import ConfigError, load_config
+
+DELETE = object()
+ENV = "lakehouse.environments"
+
+
+def mutate(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(raw)
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node[part]
+    if value is DELETE:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return data
+
+
+def test_committed_cdk_json_is_valid(raw_config: dict[str, Any]) -> None:
+    config = load_config(raw_config)
+    assert set(config.environments) == {"dev", "staging", "prod"}
+    prod = config.environments["prod"]
+    assert prod.features.allow_destroy is False
+    assert prod.stack_name("Storage") == "Lakehouse-prod-Storage"
+    assert prod.emr.release_label == "emr-7.12.0"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key", "message"),
+    [
+        ("environments.dev.region", "mars-1", f"{ENV}.dev.region", "not a valid AWS region"),
+        ("environments.prod.dr_region", "eu-west-1", f"{ENV}.prod.dr_region", "must differ from region"),
+        ("environments.dev.account", "1234", f"{ENV}.dev.account", "12-digit"),
+        (
+            "environments.prod.budget.monthly_limit_usd",
+            -5,
+            f"{ENV}.prod.budget.monthly_limit_usd",
+            "positive",
+        ),
+        (
+            "environments.dev.budget.monthly_limit_usd",
+            "100",
+            f"{ENV}.dev.budget.monthly_limit_usd",
+            "expected float",
+        ),
+        ("environments.dev.budget.alert_emails", [], f"{ENV}.dev.budget.alert_emails", "at least one"),
+        (
+            "environments.dev.budget.alert_emails",
+            ["not-an-email"],
+            f"{ENV}.dev.budget.alert_emails[0]",
+            "e-mail",
+        ),
+        ("environments.staging.emr", DELETE, f"{ENV}.staging.emr", "missing required section"),
+        (
+            "environments.staging.emr.max_vcpu",
+            DELETE,
+            f"{ENV}.staging.emr.max_vcpu",
+            "missing required field",
+        ),
+        ("environments.dev.emr.max_vcpu", 0, f"{ENV}.dev.emr.max_vcpu", "between 1 and"),
+        ("environments.dev.emr.max_vcpu", True, f"{ENV}.dev.emr.max_vcpu", "expected int"),
+        ("environments.dev.emr.release_label", "7.12", f"{ENV}.dev.emr.release_label", "EMR release label"),
+        ("environments.dev.emr.job_timeout_minutes", 0, f"{ENV}.dev.emr.job_timeout_minutes", "between 5"),
+        (
+            "environments.dev.schedule.pipeline",
+            "daily",
+            f"{ENV}.dev.schedule.pipeline",
+            "schedule expression",
+        ),
+        ("environments.dev.schedule.enabled", "yes", f"{ENV}.dev.schedule.enabled", "expected bool"),
+        (
+            "environments.dev.retention.landing.glacier_after_days",
+            10,
+            f"{ENV}.dev.retention.landing.glacier_after_days",
+            "later than infrequent_access_after_days",
+        ),
+        (
+            "environments.dev.retention.landing.infrequent_access_after_days",
+            7,
+            f"{ENV}.dev.retention.landing.infrequent_access_after_days",
+            ">= 30",
+        ),
+        (
+            "environments.dev.retention.log_group_retention_days",
+            10,
+            f"{ENV}.dev.retention.log_group_retention_days",
+            "retention period",
+        ),
+        (
+            "environments.prod.features.allow_destroy",
+            True,
+            f"{ENV}.prod.features.allow_destroy",
+            "always retained",
+        ),
+        ("environments.dev.features.replicate", True, f"{ENV}.dev.features.replicate", "unknown field"),
+        ("environments.qa", {}, f"{ENV}.qa", "unknown environment"),
+        ("environments.prod", DELETE, f"{ENV}.prod", "missing required environment"),
+        ("project", "Lake House", "lakehouse.project", "project name"),
+        ("cost_center", " ", "lakehouse.cost_center", "must not be empty"),
+    ],
+)
+def test_invalid_config_names_the_key(
+    raw_config: dict[str, Any], path: str, value: Any, key: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(mutate(raw_config, path, value))
+    assert error.value.key == key
+    assert str(error.value).startswith(f"{key}: ")
+    assert message in str(error.value)
+
+
+def test_missing_context_block() -> None:
+    with pytest.raises(ConfigError, match=r"^lakehouse: missing context block"):
+        load_config(None)
+
+
+def test_unknown_environment_lists_the_known_ones(raw_config: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match=r"^env: unknown environment 'qa'; expected one of: dev, staging, prod, all"):
+        load_config(raw_config).select("qa")
+
+
+def test_select_all_returns_every_environment(raw_config: dict[str, Any]) -> None:
+    assert [e.name for e in load_config(raw_config).select("all")] == ["dev", "staging", "prod"]
+
+
+def test_app_fails_fast_on_unknown_env(tmp_path: Any) -> None:
+    """app.py (the only context reader) exits non-zero before building any stack."""
+    context = dict(cdk_context(), env="qa")
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "env: unknown environment 'qa'" in result.stderr

@@ -1,0 +1,41 @@
+"""Bad operator input: one clear line naming the input, a non-zero exit, nothing started."""
+
+from __future__ import annotations
+
+from lakehouse.cli import main
+
+
+def test_run_without_landing_folder(tmp_path, capsys):
+    assert main(["run", "--lake-root", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "--lake-root" in err and "no landing folder" in err
+
+
+def test_history_of_unknown_table(tmp_path, capsys):
+    assert main(["history", "silver.nope", "--lake-root", str(tmp_path)]) == 2
+    assert "unknown table 'silver.nope'" in capsys.readouterr().err
+
+
+def test_history_of_table_not_yet_written(tmp_path, capsys):
+    assert main(["history", "silver.orders", "--lake-root", str(tmp_path)]) == 2
+    assert "no Delta table" in capsys.readouterr().err
+
+
+def test_generate_rejects_bad_numbers(tmp_path, capsys):
+    assert main(["generate", "--records", "10", "--lake-root", str(tmp_path)]) == 2
+    assert "--records 10" in capsys.readouterr().err
+    assert main(["generate", "--records", "5000", "--bad-ratio", "0.9", "--lake-root", str(tmp_path)]) == 2
+    assert "--bad-ratio 0.9" in capsys.readouterr().err
+
+
+def test_run_rejects_bad_flag_and_layer(tmp_path, capsys):
+    (tmp_path / "landing").mkdir()
+    assert main(["run", "--lake-root", str(tmp_path), "--flag", "nokey"]) == 2
+    assert "--flag 'nokey'" in capsys.readouterr().err
+    assert main(["run", "--lake-root", str(tmp_path), "--layers", "bronze,platinum"]) == 2
+    assert "platinum" in capsys.readouterr().err
+
+
+def test_status_of_empty_lake(tmp_path, capsys):
+    assert main(["status", "--lake-root", str(tmp_path)]) == 0
+    assert "no tables" in capsys.readouterr().out

@@ -1,0 +1,81 @@
+"""The contracts are the single source of truth: check they are internally consistent."""
+
+from __future__ import annotations
+
+import pytest
+
+from job_assets.contracts import (
+    ALL_TABLES,
+    BRONZE_TABLES,
+    ERROR_CODES,
+    LANDING_ENTITIES,
+    REGISTRY,
+    SILVER_CURRENT,
+    contract,
+)
+from job_assets.contracts.model import Rule
+from job_assets.contracts.spark_schema import schema_of
+
+
+def test_every_table_has_owner_description_grain_and_schema():
+    for t in ALL_TABLES:
+        assert t.owner and t.description and t.grain, t.name
+        assert len(schema_of(t).fields) == len(t.columns)
+        assert len(set(t.column_names)) == len(t.column_names), f"{t.name}: duplicate column"
+        assert set(t.keys) <= set(t.column_names), f"{t.name}: keys not in columns"
+
+
+def test_rules_reference_existing_columns_and_tables():
+    for t in ALL_TABLES:
+        for r in t.rules:
+            if r.column:
+                assert r.column in t.column_names, f"{t.name}.{r.name} -> {r.column}"
+            if r.kind == "ref":
+                parent = contract(r.ref_table)
+                assert r.ref_column in parent.column_names
+                assert r.ref_table in t.upstream, f"{t.name}: {r.ref_table} missing from upstream"
+
+
+def test_silver_sources_every_landing_field_and_derives_rules_from_it():
+    for c in SILVER_CURRENT:
+        sources = {col.source for col in c.columns if col.source}
+        assert sources == set(c.landing.field_names), c.name
+        not_null = {r.column for r in c.rules if r.kind == "not_null" and r.severity == "quarantine"}
+        required = {col.name for col in c.columns if col.source in {f.name for f in c.landing.fields if f.required}}
+        assert required <= not_null, f"{c.name}: required fields without a not_null rule"
+        casts = {r.column for r in c.rules if r.kind == "cast"}
+        assert casts == {col.name for col in c.columns if col.source and col.type != "string"}
+
+
+def test_bronze_table_per_landing_entity_with_metadata():
+    assert {b.landing.name for b in BRONZE_TABLES} == {e.name for e in LANDING_ENTITIES}
+    for b in BRONZE_TABLES:
+        assert {"_ingest_ts", "_source_file", "_batch_id", "_record_hash", "_extra"} <= set(b.column_names)
+        assert all(col.type == "string" for col in b.columns if col.source)
+
+
+def test_lineage_points_at_real_columns():
+    for t in ALL_TABLES:
+        for out_col, inputs in t.lineage:
+            assert out_col in t.column_names, f"{t.name}: lineage for unknown column {out_col}"
+            for ref in inputs:
+                layer, table, col = ref.split(".", 2)
+                if layer == "landing":
+                    continue
+                parent = contract(f"{layer}.{table}")
+                assert col in parent.column_names, f"{t.name}.{out_col} <- {ref}"
+
+
+def test_error_codes_are_a_closed_set():
+    with pytest.raises(ValueError, match="closed set"):
+        Rule("x", "not_null", "a", "quarantine", "something_new")
+    with pytest.raises(ValueError, match="severity"):
+        Rule("x", "not_null", "a", "block", "missing_required")
+    used = {r.error for t in ALL_TABLES for r in t.rules}
+    assert used <= set(ERROR_CODES)
+
+
+def test_unknown_table_names_the_known_ones():
+    with pytest.raises(KeyError, match=r"silver\.orders"):
+        contract("silver.order")
+    assert "gold.revenue_attribution" in REGISTRY

@@ -1,0 +1,84 @@
+"""Landing file parsing: encodings, line endings, quoting, bad records (plain Python, no Spark)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from job_assets.contracts.landing import ACCOUNTS, CUSTOMERS
+from job_assets.transforms.bronze import classify_landing_path, parse_file
+
+F_ACC = ACCOUNTS.field_names
+F_CUS = CUSTOMERS.field_names
+
+
+def rows(name, data, fmt, fields):
+    return list(parse_file(name, data, fmt, fields))
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("gz", [False, True])
+def test_jsonl_any_line_ending_bom_and_gzip(eol, bom, gz):
+    lines = [
+        json.dumps({"Id": "A1", "Name": "Zürich AG", "AnnualRevenue": 10.50, "IsDeleted": False}),
+        json.dumps({"Id": "A2", "Name": "B"}),
+    ]
+    data = bom + (eol.join(lines) + eol).encode()
+    name = "crm/accounts/dt=2024-01-01/a.jsonl" + (".gz" if gz else "")
+    out = rows(name, gzip.compress(data) if gz else data, "jsonl", F_ACC)
+    assert [r[1] for r in out] == [1, 2]
+    first = dict(zip(F_ACC, out[0][2]))
+    assert first["Id"] == "A1" and first["Name"] == "Zürich AG"
+    assert first["AnnualRevenue"] == "10.5"  # numbers keep their JSON text
+    assert first["IsDeleted"] == "false"
+    assert all(r[4] is None for r in out)
+
+
+def test_jsonl_unparseable_and_extra_fields():
+    data = b'{"Id":"A1","Name":"x","Foo":1}\n{"Id": "A2", "Name": "tru\n[1,2]\n\n'
+    out = rows("crm/accounts/dt=2024-01-01/a.jsonl", data, "jsonl", F_ACC)
+    assert [(r[1], r[4]) for r in out] == [(1, None), (2, "unparseable_record"), (3, "unparseable_record")]
+    assert json.loads(out[0][3]) == {"Foo": "1"}
+    assert out[1][6] == '{"Id": "A2", "Name": "tru'  # the raw line is kept for the quarantine
+
+
+def test_csv_rfc4180_quoting_header_drift_and_wrong_width():
+    data = (
+        "\ufeffCUSTOMER_ID,CRM_ACCOUNT_ID,EMAIL,COUNTRY,SEGMENT,CREATED_AT,UPDATED_AT,NOTES\r\n"
+        '1,,a@x.com,DE,SMB,2024-01-01 00:00:00,2024-01-01 00:00:00,"comma, and\r\nnewline ""quoted"""\r\n'
+        "2,A1,b@x.com,DE,SMB,2024-01-01 00:00:00,2024-01-01 00:00:00\r\n"
+        "3,A1,c@x.com,DE,SMB,2024-01-01 00:00:00,2024-01-01 00:00:00,,EXTRA\r\n"
+    ).encode()
+    out = rows("snowflake/customers/dt=2024-01-01/c.csv", data, "csv", F_CUS)
+    assert [r[4] for r in out] == [None, "wrong_column_count", "wrong_column_count"]
+    rec = dict(zip(F_CUS, out[0][2]))
+    assert rec["CUSTOMER_ID"] == "1" and rec["CRM_ACCOUNT_ID"] is None  # empty field = null
+    assert json.loads(out[0][3]) == {"NOTES": 'comma, and\r\nnewline "quoted"'}
+
+
+def test_header_only_and_empty_files_have_no_records():
+    assert rows("snowflake/customers/dt=2024-01-01/c.csv", b"CUSTOMER_ID,SEGMENT\n", "csv", F_CUS) == []
+    assert rows("crm/accounts/dt=2024-01-01/a.jsonl.gz", gzip.compress(b""), "jsonl", F_ACC) == []
+
+
+def test_non_utf8_is_refused_record_by_record():
+    out = rows("crm/accounts/dt=2024-01-01/a.jsonl", b'{"Id":"\xff"}\n{"Id":"ok"}\n', "jsonl", F_ACC)
+    assert [r[4] for r in out] == ["unparseable_record", "unparseable_record"]
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("crm/accounts/dt=2024-01-01/a.jsonl", ""),
+        ("snowflake/orders/dt=2024-01-01/o.csv.gz", ""),
+        ("crm/leads/dt=2024-01-01/a.jsonl", "unknown source/entity crm/leads"),
+        ("crm/accounts/2024-01-01/a.jsonl", "path is not"),
+        ("crm/accounts/dt=2024-01-01/a.parquet", "extension not one of"),
+    ],
+)
+def test_classify_landing_path(path, problem):
+    _, _, found = classify_landing_path(path)
+    assert found.startswith(problem) if problem else found == ""
