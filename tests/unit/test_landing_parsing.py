@@ -30,7 +30,7 @@ def test_jsonl_any_line_ending_bom_and_gzip(eol, bom, gz):
     name = "crm/accounts/dt=2024-01-01/a.jsonl" + (".gz" if gz else "")
     out = rows(name, gzip.compress(data) if gz else data, "jsonl", F_ACC)
     assert [r[1] for r in out] == [1, 2]
-    first = dict(zip(F_ACC, out[0][2]))
+    first = dict(zip(F_ACC, out[0][2], strict=False))
     assert first["Id"] == "A1" and first["Name"] == "Zürich AG"
     assert first["AnnualRevenue"] == "10.5"  # numbers keep their JSON text
     assert first["IsDeleted"] == "false"
@@ -54,7 +54,7 @@ def test_csv_rfc4180_quoting_header_drift_and_wrong_width():
     ).encode()
     out = rows("snowflake/customers/dt=2024-01-01/c.csv", data, "csv", F_CUS)
     assert [r[4] for r in out] == [None, "wrong_column_count", "wrong_column_count"]
-    rec = dict(zip(F_CUS, out[0][2]))
+    rec = dict(zip(F_CUS, out[0][2], strict=False))
     assert rec["CUSTOMER_ID"] == "1" and rec["CRM_ACCOUNT_ID"] is None  # empty field = null
     assert json.loads(out[0][3]) == {"NOTES": 'comma, and\r\nnewline "quoted"'}
 
