@@ -177,6 +177,7 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     empty = {f.rel for f in accepted if counts.get(f.rel, (0, 0))[0] == 0}
     for rel in empty:
         messages[rel] = "file holds no records"
+        counts[rel] = (0, 0)
     final = _log_rows(
         ctx,
         batch,

@@ -1,0 +1,179 @@
+"""Pipeline benchmark: prints figures, asserts nothing.
+
+For each size (100k and 1M records; 10M with BENCH_10M=1 or --sizes): generate a landing set, run the
+whole pipeline (`lakehouse run`, a fresh process: JVM start-up included) and record wall time, records/s
+and the peak RSS of the whole process tree (Python driver, JVM, Python workers); then deliver 1% new and
+changed records and time the incremental re-run; then run a DuckDB implementation of the same gold
+computations on the same landing files and print the ratio.
+
+    python benchmarks/pipeline.py [--sizes 100000,1000000] [--workdir .bench] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lakehouse.generator import generate  # noqa: E402
+
+
+def run_measured(cmd: list[str]) -> tuple[float, int]:
+    """(wall seconds, peak RSS bytes of the process tree)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    took = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.read().decode()[-3000:]}")
+    return took, peak
+
+
+def duckdb_gold_from_landing(lake: Path) -> tuple[float, dict]:
+    """Type, deduplicate, convert and aggregate straight from the landing files in DuckDB."""
+    import duckdb
+
+    from tests.functional.lake_checks import gold_sql
+
+    land = lake / "landing"
+
+    def files(entity: str) -> list[str]:
+        return [str(p) for p in sorted((land / entity).glob("dt=*/*")) if p.stat().st_size > 40]
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    csv = "header=true, all_varchar=true, union_by_name=true, ignore_errors=true, strict_mode=false"
+    con.execute(f"CREATE VIEW fx_raw AS SELECT * FROM read_csv({files('reference/fx_rates')}, {csv})")
+    con.execute(f"CREATE VIEW cust_raw AS SELECT * FROM read_csv({files('snowflake/customers')}, {csv})")
+    con.execute(f"CREATE VIEW ord_raw AS SELECT * FROM read_csv({files('snowflake/orders')}, {csv})")
+    con.execute(
+        f"CREATE VIEW opp_raw AS SELECT * FROM read_json({files('crm/opportunities')}, format='newline_delimited', "
+        "ignore_errors=true, union_by_name=true, columns={Id:'VARCHAR', AccountId:'VARCHAR', StageName:'VARCHAR', "
+        "Amount:'VARCHAR', CurrencyIsoCode:'VARCHAR', CloseDate:'VARCHAR', LeadSource:'VARCHAR', "
+        "LastModifiedDate:'VARCHAR', IsDeleted:'VARCHAR'})"
+    )
+    con.execute("""
+        CREATE TABLE fx AS SELECT CURRENCY AS currency, TRY_CAST(VALID_FROM AS DATE) AS valid_from,
+               TRY_CAST(RATE_TO_USD AS DECIMAL(18,8)) AS rate FROM fx_raw""")
+    con.execute("""
+        CREATE TABLE customers AS SELECT * FROM (
+            SELECT TRY_CAST(CUSTOMER_ID AS BIGINT) AS customer_id, nullif(CRM_ACCOUNT_ID, '') AS crm_account_id,
+                   SEGMENT AS segment, TRY_CAST(UPDATED_AT AS TIMESTAMP) AS updated_at
+            FROM cust_raw WHERE SEGMENT IN ('SMB', 'MidMarket', 'Enterprise'))
+        WHERE customer_id IS NOT NULL AND updated_at IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY updated_at DESC) = 1""")
+    con.execute("""
+        CREATE TABLE orders AS
+        WITH t AS (
+            SELECT TRY_CAST(ORDER_ID AS BIGINT) AS order_id, TRY_CAST(CUSTOMER_ID AS BIGINT) AS customer_id,
+                   TRY_CAST(ORDER_TS AS TIMESTAMP) AS order_ts, STATUS AS status, CURRENCY AS currency,
+                   TRY_CAST(TOTAL_AMOUNT AS DECIMAL(18,2)) AS total_amount,
+                   TRY_CAST(UPDATED_AT AS TIMESTAMP) AS updated_at
+            FROM ord_raw),
+        v AS (
+            SELECT *, CAST(order_ts AS DATE) AS order_date FROM t
+            WHERE order_id IS NOT NULL AND customer_id IS NOT NULL AND order_ts IS NOT NULL AND updated_at IS NOT NULL
+              AND total_amount >= 0 AND status IN ('completed', 'pending', 'cancelled', 'refunded')
+              AND currency IN ('USD', 'EUR', 'GBP', 'JPY')
+            QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY updated_at DESC) = 1)
+        SELECT v.*,
+               round(v.total_amount * coalesce(f.rate, CASE WHEN v.currency = 'USD' THEN 1 END), 2) AS total_amount_usd
+        FROM v ASOF LEFT JOIN fx f ON v.currency = f.currency AND v.order_date >= f.valid_from
+        WHERE v.customer_id IN (SELECT customer_id FROM customers)""")
+    con.execute("""
+        CREATE TABLE opportunities AS
+        WITH t AS (
+            SELECT Id AS opportunity_id, AccountId AS account_id, StageName AS stage_name,
+                   TRY_CAST(Amount AS DECIMAL(18,2)) AS amount, CurrencyIsoCode AS currency,
+                   TRY_CAST(CloseDate AS DATE) AS close_date, LeadSource AS lead_source,
+                   TRY_CAST(LastModifiedDate AS TIMESTAMPTZ) AS last_modified_at, IsDeleted = 'true' AS is_deleted
+            FROM opp_raw WHERE Id IS NOT NULL),
+        v AS (SELECT * FROM t WHERE close_date IS NOT NULL AND last_modified_at IS NOT NULL
+              QUALIFY row_number() OVER (PARTITION BY opportunity_id ORDER BY last_modified_at DESC) = 1)
+        SELECT v.*, round(v.amount * coalesce(f.rate, CASE WHEN v.currency = 'USD' THEN 1 END), 2) AS amount_usd
+        FROM v ASOF LEFT JOIN fx f ON v.currency = f.currency AND v.close_date >= f.valid_from
+        WHERE NOT coalesce(v.is_deleted, false)""")
+    gold = gold_sql(con)
+    return time.perf_counter() - t0, {k: v.num_rows for k, v in gold.items()}
+
+
+def bench(size: int, workdir: Path, keep: bool) -> dict:
+    lake = workdir / f"lake-{size}"
+    shutil.rmtree(lake, ignore_errors=True)
+    t0 = time.perf_counter()
+    generate(lake, size, seed=42, bad_ratio=0.01)
+    gen_s = time.perf_counter() - t0
+    cli = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake)]
+    full_s, full_rss = run_measured([*cli, "--batch-id", "bench-full"])
+    generate(lake, max(1000, size // 100), seed=42, bad_ratio=0.01, increment=1)
+    inc_s, inc_rss = run_measured([*cli, "--batch-id", "bench-incr"])
+    duck_s, duck_rows = duckdb_gold_from_landing(lake)
+    if not keep:
+        shutil.rmtree(lake, ignore_errors=True)
+    return {
+        "records": size,
+        "generate_s": round(gen_s, 1),
+        "pipeline_s": round(full_s, 1),
+        "records_per_s": round(size / full_s),
+        "peak_rss_gb": round(full_rss / 1e9, 2),
+        "rerun_1pct_s": round(inc_s, 1),
+        "rerun_ratio": round(inc_s / full_s, 3),
+        "rerun_peak_rss_gb": round(inc_rss / 1e9, 2),
+        "duckdb_gold_s": round(duck_s, 1),
+        "spark_to_duckdb_ratio": round(full_s / duck_s, 1),
+        "duckdb_gold_rows": duck_rows,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = "100000,1000000" + (",10000000" if os.environ.get("BENCH_10M") else "")
+    p.add_argument("--sizes", default=default)
+    p.add_argument("--workdir", default=str(ROOT / ".bench"))
+    p.add_argument("--keep", action="store_true", help="keep the benchmark lakes")
+    args = p.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"cores={os.cpu_count()} python={sys.version.split()[0]} load={os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        r = bench(size, workdir, args.keep)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    if len(results) > 1:
+        base = next((r for r in results if r["records"] == 1_000_000), None)
+        big = next((r for r in results if r["records"] == 10_000_000), None)
+        if base and big:
+            print(f"10M / 1M time ratio: {big['pipeline_s'] / base['pipeline_s']:.2f} (target <= 7)")
+    (workdir / "results.json").write_text(json.dumps(results, indent=2))
+    print(
+        f"{'records':>10} {'pipeline s':>10} {'rec/s':>9} {'peak GB':>8} {'1% rerun':>9} {'ratio':>6} {'duckdb s':>9}"
+    )
+    for r in results:
+        print(
+            f"{r['records']:>10,} {r['pipeline_s']:>10} {r['records_per_s']:>9,} {r['peak_rss_gb']:>8} "
+            f"{r['rerun_1pct_s']:>9} {r['rerun_ratio']:>6} {r['duckdb_gold_s']:>9}"
+        )
+
+
+if __name__ == "__main__":
+    main()
