@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ..context import RunContext
-from ..contracts import LANDING_ENTITIES, contract
+from ..contracts import LANDING_ENTITIES, LandingEntity, contract
 from ..contracts.bronze import bronze_contract
 from ..contracts.ops import INGESTION_LOG
 from ..contracts.spark_schema import schema_of
@@ -90,6 +92,61 @@ def _log_rows(ctx: RunContext, batch: str, files: List[FileInfo], status: str, c
     return rows_frame(ctx, INGESTION_LOG.name, rows)
 
 
+def _ingest_entity(
+    ctx: RunContext, entity: LandingEntity, files: List[FileInfo], batch: str, ts
+) -> Tuple[TableStats, DataFrame, Dict[str, Tuple[int, int]]]:
+    """Parse one entity's files, append valid records to its bronze table; return stats and quarantine rows."""
+    engine = ctx.engine
+    c = bronze_contract(entity)
+    parsed = materialize(parse_landing(ctx.spark, entity, [(f.uri, f.rel) for f in files]))
+    groups = (
+        parsed.groupBy("_source_file", "_error")
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum(F.when(F.col("_extra").isNotNull(), 1).otherwise(0)).alias("x"),
+        )
+        .collect()
+    )
+    stats = TableStats(c.name)
+    counts: Dict[str, Tuple[int, int]] = {}
+    extra_rows = 0
+    for g in groups:
+        n, q = counts.get(g["_source_file"], (0, 0))
+        bad = g["_error"] is not None
+        counts[g["_source_file"]] = (n + int(g["n"]), q + (int(g["n"]) if bad else 0))
+        stats.rows_in += int(g["n"])
+        if bad:
+            stats.rows_quarantined += int(g["n"])
+            stats.errors[g["_error"]] = stats.errors.get(g["_error"], 0) + int(g["n"])
+        else:
+            extra_rows += int(g["x"] or 0)
+    uri = ctx.uri(c.name)
+    write = engine.append(uri, to_bronze(parsed, entity, batch, ts), txn=Txn(f"{JOB}:{batch}", 1))
+    engine.create_if_missing(uri, schema_of(c))
+    stats.committed = write.committed
+    stats.version = engine.version(uri)
+    stats.rows_out = stats.rows_in - stats.rows_quarantined
+    for rule in c.rules:
+        if rule.kind == "parse":
+            stats.dq.append(RuleStat(c.name, rule, stats.rows_in, stats.rows_quarantined))
+        elif rule.kind == "no_extra_columns":
+            stats.dq.append(RuleStat(c.name, rule, stats.rows_out, extra_rows))
+            if extra_rows:
+                stats.errors["unexpected_column"] = extra_rows
+        elif rule.kind == "freshness":
+            stats.dq.append(RuleStat(c.name, rule, 1, 0))  # ingested just now, by construction
+    return stats, to_quarantine(parsed, c.name, batch, ts), counts
+
+
+def parallelism(ctx: RunContext, tasks: int) -> int:
+    """How many tables a job works on at once (flag ``parallelism``; default 4)."""
+    try:
+        wanted = int(ctx.flags.get("parallelism", 4))
+    except ValueError:
+        raise ValueError(f"flag parallelism={ctx.flags['parallelism']!r}: expected a whole number") from None
+    return max(1, min(wanted, tasks))
+
+
 def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     result = JobResult(JOB, ctx.batch_id, engine=ctx.engine.name)
     batch, files, why = plan(ctx)
@@ -103,7 +160,7 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
 
     accepted, rejected, messages = [], [], {}
     for f in files:
-        entity, _, problem = classify_landing_path(f.rel)
+        _, _, problem = classify_landing_path(f.rel)
         if problem:
             rejected.append(f)
             messages[f.rel] = problem
@@ -123,48 +180,23 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     for f in accepted:
         by_entity[classify_landing_path(f.rel)[0].name].append(f)
     entities = [e for e in LANDING_ENTITIES if e.name in by_entity]
-    for i, entity in enumerate(entities):
+    done = [0]
+    lock = threading.Lock()
+
+    def ingest(entity: LandingEntity) -> Tuple[TableStats, DataFrame, Dict[str, Tuple[int, int]]]:
+        out = _ingest_entity(ctx, entity, by_entity[entity.name], batch, ts)
         if progress:
-            progress(f"bronze {entity.name}", i, len(entities))
-        c = bronze_contract(entity)
-        efiles = by_entity[entity.name]
-        parsed = materialize(parse_landing(ctx.spark, entity, [(f.uri, f.rel) for f in efiles]))
-        per_file = parsed.groupBy("_source_file").agg(
-            F.count(F.lit(1)).alias("n"),
-            F.sum(F.when(F.col("_error").isNotNull(), 1).otherwise(0)).alias("q"),
-            F.sum(F.when(F.col("_error").isNull() & F.col("_extra").isNotNull(), 1).otherwise(0)).alias("x"),
-        )
-        errors = {
-            r["_error"]: r["n"]
-            for r in parsed.filter("_error IS NOT NULL").groupBy("_error").agg(F.count(F.lit(1)).alias("n")).collect()
-        }
-        stats = TableStats(c.name)
-        extra_rows = 0
-        for r in per_file.collect():
-            counts[r["_source_file"]] = (int(r["n"]), int(r["q"]))
-            stats.rows_in += int(r["n"])
-            stats.rows_quarantined += int(r["q"])
-            extra_rows += int(r["x"])
-        stats.errors = {k: int(v) for k, v in errors.items()}
-        write = engine.append(ctx.uri(c.name), to_bronze(parsed, entity, batch, ts), txn=Txn(f"{JOB}:{batch}", 1))
-        if not write.committed and not engine.exists(ctx.uri(c.name)):
-            engine.create_if_missing(ctx.uri(c.name), schema_of(c))
-        stats.committed = write.committed
-        stats.version = write.version if write.version is not None else engine.version(ctx.uri(c.name))
-        stats.rows_out = stats.rows_in - stats.rows_quarantined
-        valid = stats.rows_out
-        for rule in c.rules:
-            if rule.kind == "parse":
-                stats.dq.append(RuleStat(c.name, rule, stats.rows_in, stats.rows_quarantined))
-            elif rule.kind == "no_extra_columns":
-                stats.dq.append(RuleStat(c.name, rule, valid, extra_rows))
-                if extra_rows:
-                    stats.errors["unexpected_column"] = extra_rows
-            elif rule.kind == "freshness":
-                stats.dq.append(RuleStat(c.name, rule, 1, 0))  # ingested just now, by construction
-        quarantine_frames.append(to_quarantine(parsed, c.name, batch, ts))
-        result.tables.append(stats)
-        parsed.unpersist()
+            with lock:
+                done[0] += 1
+                progress(f"bronze {entity.name}", done[0], len(entities))
+        return out
+
+    # entities are independent: ingest them concurrently (Spark schedules the jobs side by side)
+    with ThreadPoolExecutor(max_workers=parallelism(ctx, len(entities))) as pool:
+        for stats, qframe, file_counts in pool.map(ingest, entities):
+            result.tables.append(stats)
+            quarantine_frames.append(qframe)
+            counts.update(file_counts)
 
     q_uri = ctx.uri("bronze.quarantine")
     if quarantine_frames:

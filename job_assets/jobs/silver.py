@@ -20,7 +20,8 @@ on purpose — skips what was committed and writes what was not.
 from __future__ import annotations
 
 import logging
-from typing import List, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -41,6 +42,7 @@ from ..transforms.silver import (
     standardize,
     to_table_columns,
 )
+from .bronze import parallelism
 from .common import JobResult, Progress, TableStats, completed_batches, write_ops
 
 log = logging.getLogger("lakehouse.jobs.silver")
@@ -98,13 +100,10 @@ def _quarantine_rows(df: DataFrame, table: str, batch: str, ts, status: str) -> 
 
 
 def _raw_bronze_view(std: DataFrame, c: TableContract) -> List:
-    """Columns to rebuild the bronze-shaped payload of a row (raw strings) for the quarantine."""
+    """Columns of the quarantine payload: the raw landing fields plus the record's identity."""
     cols = [F.col(f"`__raw_{col.name}`").alias(col.source) for col in c.columns if col.source]
-    meta = [
-        F.col(m)
-        for m in ("_extra", "_source_file", "_line_no", "_ingest_ts", "_batch_id", "_record_hash")
-        if m in std.columns
-    ]
+    # the record itself, not the run that ingested it: a replayed batch writes the same payload
+    meta = [F.col(m) for m in ("_extra", "_source_file", "_line_no", "_record_hash") if m in std.columns]
     return cols + meta
 
 
@@ -310,20 +309,42 @@ def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> N
     )
 
 
+PRODUCER = {"silver.accounts_history": "silver.accounts"}
+
+
+def levels(tables: Sequence[TableContract]) -> List[List[TableContract]]:
+    """Group tables so each one's silver upstreams are in an earlier group (parents before children)."""
+    names = {t.name for t in tables}
+    deps = {t.name: {PRODUCER.get(u, u) for u in t.upstream if PRODUCER.get(u, u) in names} for t in tables}
+    out: List[List[TableContract]] = []
+    placed: set = set()
+    while len(placed) < len(tables):
+        ready = [t for t in tables if t.name not in placed and deps[t.name] <= placed]
+        if not ready:
+            raise ValueError(f"cyclic silver dependencies among {sorted(names - placed)}")
+        out.append(ready)
+        placed |= {t.name for t in ready}
+    return out
+
+
 def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = None) -> JobResult:
     result = JobResult(JOB, batch, engine=ctx.engine.name)
     q_frames: List[DataFrame] = []
-    fx = None
     tables = list(SILVER_CURRENT)
-    for i, c in enumerate(tables):
+    by_name: Dict[str, TableStats] = {}
+    done = 0
+    for level in levels(tables):
+        fx = ctx.engine.read_or_empty(ctx.uri("silver.fx_rates"), schema_of(contract("silver.fx_rates")))
         if progress:
-            progress(f"silver {c.table} ({batch})", i, len(tables))
-        if c.name in ("silver.orders", "silver.opportunities"):
-            fx = ctx.engine.read_or_empty(ctx.uri("silver.fx_rates"), schema_of(contract("silver.fx_rates")))
-        stats, frames, _ = process_table(ctx, c, batch, fx)
-        result.tables.append(stats)
-        q_frames.extend(frames)
-        log.info("silver %s: %s", c.name, stats)
+            progress(f"silver {', '.join(c.table for c in level)} ({batch})", done, len(tables))
+        # tables of one level don't depend on each other: process them concurrently
+        with ThreadPoolExecutor(max_workers=parallelism(ctx, len(level))) as pool:
+            for c, (stats, frames, _) in zip(level, pool.map(lambda c, fx=fx: process_table(ctx, c, batch, fx), level)):
+                by_name[c.name] = stats
+                q_frames.extend(frames)
+                log.info("silver %s: %s", c.name, stats)
+        done += len(level)
+    result.tables = [by_name[c.name] for c in tables]
     _merge_quarantine(ctx, q_frames, batch)
     write_ops(ctx, "silver", result, batch)
     if progress:
