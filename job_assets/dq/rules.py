@@ -83,15 +83,15 @@ def flag_rows(
     quarantine rule, in contract order). Lazy: no Spark action."""
     rules = [r for r in (rules if rules is not None else contract.rules) if r.kind in ROW_KINDS]
     none = F.lit(None).cast("string")
-    out = df
-    for i, r in enumerate(rules):
-        out = out.withColumn(f"__dq{i}", failed_expr(r, df.columns))
+    # one select, not a withColumn per rule: each withColumn re-analyses the whole (wide) plan
+    out = df.select("*", *[failed_expr(r, df.columns).alias(f"__dq{i}") for i, r in enumerate(rules)])
     quarantine = [(i, r) for i, r in enumerate(rules) if r.severity == "quarantine"]
-    error = (
-        F.coalesce(*[F.when(F.col(f"__dq{i}"), F.lit(r.error)) for i, r in quarantine], none) if quarantine else none
-    )
-    name = F.coalesce(*[F.when(F.col(f"__dq{i}"), F.lit(r.name)) for i, r in quarantine], none) if quarantine else none
-    return out.withColumn("_error", error).withColumn("_rule", name), rules
+    error = none
+    name = none
+    if quarantine:
+        error = F.coalesce(*[F.when(F.col(f"__dq{i}"), F.lit(r.error)) for i, r in quarantine], none)
+        name = F.coalesce(*[F.when(F.col(f"__dq{i}"), F.lit(r.name)) for i, r in quarantine], none)
+    return out.select("*", error.alias("_error"), name.alias("_rule")), rules
 
 
 def flag_aggregates(rules: Sequence[Rule]) -> List[Column]:

@@ -100,6 +100,16 @@ class TableEngine(abc.ABC):
     @abc.abstractmethod
     def append(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult: ...
 
+    def append_rows(
+        self, uri: str, rows: Sequence[Dict[str, Any]], schema: StructType, *, txn: Optional[Txn] = None
+    ) -> WriteResult:
+        """Append a few Python rows (operational records). Engines may skip Spark for this."""
+        from pyspark.sql import Row
+
+        names = schema.fieldNames()
+        df = self.spark.createDataFrame([Row(*[r.get(n) for n in names]) for r in rows], schema)
+        return self.append(uri, df, txn=txn)
+
     @abc.abstractmethod
     def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult: ...
 

@@ -29,7 +29,7 @@ from ..engine import Txn
 from ..lake_fs import FileInfo, list_files
 from ..spark import materialize
 from ..transforms.bronze import classify_landing_path, parse_landing, to_bronze, to_quarantine
-from .common import JobResult, Progress, TableStats, rows_frame, write_ops
+from .common import JobResult, Progress, TableStats, write_ops
 
 log = logging.getLogger("lakehouse.jobs.bronze")
 JOB = "bronze"
@@ -89,7 +89,7 @@ def _log_rows(ctx: RunContext, batch: str, files: List[FileInfo], status: str, c
                 "message": (messages or {}).get(f.rel),
             }
         )
-    return rows_frame(ctx, INGESTION_LOG.name, rows)
+    return rows
 
 
 def _ingest_entity(
@@ -167,9 +167,11 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
         else:
             accepted.append(f)
     # 1. claim (write-ahead): the files of this batch are fixed from here on
-    engine.append(
+    log_schema = schema_of(INGESTION_LOG)
+    engine.append_rows(
         log_uri,
         _log_rows(ctx, batch, files, "claimed", messages=messages),
+        log_schema,
         txn=Txn(f"{JOB}:{batch}:claim", 1),
     )
 
@@ -218,7 +220,7 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
         counts=counts,
         messages=messages,
     )
-    engine.append(log_uri, final, txn=Txn(f"{JOB}:{batch}:done", 1))
+    engine.append_rows(log_uri, final, log_schema, txn=Txn(f"{JOB}:{batch}:done", 1))
     if empty or rejected:
         result.message = f"{len(empty)} empty file(s), {len(rejected)} rejected file(s)"
         if empty:

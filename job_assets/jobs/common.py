@@ -96,7 +96,9 @@ def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> 
     txn = Txn(f"{result.job}:{batch_id}:ops", 1)
     dq_rows = results_rows(result.dq, batch_id, result.job, ts)
     if dq_rows:
-        ctx.engine.append(ctx.uri(f"{layer}.dq_results"), rows_frame(ctx, f"{layer}.dq_results", dq_rows), txn=txn)
+        ctx.engine.append_rows(
+            ctx.uri(f"{layer}.dq_results"), dq_rows, schema_of(contract(f"{layer}.dq_results")), txn=txn
+        )
     started = dt.datetime.fromtimestamp(result.started, dt.timezone.utc).replace(tzinfo=None)
     ended = dt.datetime.fromtimestamp(result.ended, dt.timezone.utc).replace(tzinfo=None)
     base = {
@@ -125,8 +127,9 @@ def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> 
         for t in result.tables
     ]
     summary = ctx.uri(f"{layer}.run_summary")
+    summary_schema = schema_of(contract(f"{layer}.run_summary"))
     if rows:
-        ctx.engine.append(summary, rows_frame(ctx, f"{layer}.run_summary", rows), txn=txn)
+        ctx.engine.append_rows(summary, rows, summary_schema, txn=txn)
     tot = result.totals()
     total_row = {
         **base,
@@ -137,11 +140,7 @@ def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> 
         "table_version": None,
         "message": result.message or None,
     }
-    ctx.engine.append(
-        summary,
-        rows_frame(ctx, f"{layer}.run_summary", [total_row]),
-        txn=Txn(f"{result.job}:{batch_id}:done", 1),
-    )
+    ctx.engine.append_rows(summary, [total_row], summary_schema, txn=Txn(f"{result.job}:{batch_id}:done", 1))
 
 
 def completed_batches(ctx: RunContext, layer: str, job: str) -> List[str]:

@@ -56,14 +56,17 @@ def pending_batches(ctx: RunContext) -> List[str]:
     return [b for b in completed_batches(ctx, "bronze", "bronze") if b not in done]
 
 
-def _held(ctx: RunContext, c: TableContract) -> DataFrame:
+def _held(ctx: RunContext, c: TableContract, batch: str) -> DataFrame:
     """Orphans held for ``c``, turned back into bronze-shaped rows (their payload) + _quarantine_id."""
     bronze = contract(c.landing.bronze_table)
     schema = schema_of(bronze)
     q_uri = ctx.uri(Q_TABLE)
     if not ctx.engine.exists(q_uri):
         return ctx.spark.createDataFrame([], schema).withColumn("_quarantine_id", F.lit(None).cast("string"))
-    q = ctx.engine.read(q_uri).filter((F.col("_table") == c.name) & (F.col("_status") == "held"))
+    # held by EARLIER batches: a re-run of this batch must not see the orphans it already quarantined
+    q = ctx.engine.read(q_uri).filter(
+        (F.col("_table") == c.name) & (F.col("_status") == "held") & (F.col("_batch_id") != batch)
+    )
     parsed = q.select(F.from_json("_payload", schema).alias("p"), "_quarantine_id")
     return parsed.select("p.*", "_quarantine_id")
 
@@ -118,7 +121,7 @@ def process_table(
     bronze_schema = schema_of(contract(c.landing.bronze_table))
     new = engine.read_or_empty(bronze_uri, bronze_schema).filter(F.col("_batch_id") == batch)
     new = new.withColumn("_quarantine_id", F.lit(None).cast("string"))
-    held = _held(ctx, c)
+    held = _held(ctx, c, batch)
     candidates = new.unionByName(held.select(*new.columns))
 
     std = derive(c, standardize(candidates, c), fx)
@@ -271,40 +274,33 @@ def _history(ctx: RunContext, valid: DataFrame, batch: str) -> None:
 
 
 def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> None:
+    """Append this batch's refused rows; mark held orphans whose parent arrived as released.
+
+    Two commits, each tagged with the batch: a re-run skips whichever already happened.
+    """
     uri = ctx.uri(Q_TABLE)
     schema = schema_of(contract(Q_TABLE))
     ctx.engine.create_if_missing(uri, schema)
-    inserts = [f for f in frames if "_table" in f.columns]
-    releases = [f for f in frames if "_table" not in f.columns]
-    if not inserts and not releases:
-        return
+    names = schema.fieldNames()
     new = ctx.spark.createDataFrame([], schema)
-    for f in inserts:
-        new = new.unionByName(f.select(*schema.fieldNames()))
-    current = ctx.engine.read(uri)
-    rel = ctx.spark.createDataFrame([], "_quarantine_id string, _released_batch_id string, _status string")
-    for f in releases:
-        rel = rel.unionByName(f.select("_quarantine_id", "_released_batch_id", "_status"))
-    released = current.join(
-        rel.withColumnRenamed("_status", "__s").withColumnRenamed("_released_batch_id", "__r"),
-        "_quarantine_id",
-    ).select(
-        *[
-            F.col("__s").alias(c)
-            if c == "_status"
-            else F.col("__r").alias(c)
-            if c == "_released_batch_id"
-            else F.col(c)
-            for c in schema.fieldNames()
-        ]
-    )
-    src = new.select(*schema.fieldNames()).unionByName(released)
+    for f in (f for f in frames if "_table" in f.columns):
+        new = new.unionByName(f.select(*names))
+    ctx.engine.append(uri, new, txn=Txn(f"{JOB}:{batch}", 1))
+
+    released = [f.select("_quarantine_id") for f in frames if "_table" not in f.columns]
+    ids = set()
+    for f in released:
+        ids.update(r[0] for r in f.collect())
+    if not ids:
+        return
+    current = ctx.engine.read(uri).filter(F.col("_quarantine_id").isin(sorted(ids)))
+    updates = current.withColumn("_status", F.lit("released")).withColumn("_released_batch_id", F.lit(batch))
     ctx.engine.merge(
         uri,
-        src,
+        updates.select(*names),
         ["_quarantine_id"],
         update_condition="NOT (s._status <=> t._status)",
-        txn=Txn(f"{JOB}:{batch}", 1),
+        txn=Txn(f"{JOB}:{batch}:release", 1),
         source_keys_unique=True,
     )
 
