@@ -32,15 +32,21 @@ SESSION_DEFAULTS = {
 }
 
 
+def jvm_class_loadable(spark: SparkSession, name: str) -> bool:
+    """True when the driver JVM can load class ``name`` (py4j is the only way to ask it)."""
+    jvm = spark._jvm
+    try:
+        jvm.java.lang.Class.forName(name, True, jvm.Thread.currentThread().getContextClassLoader())
+        return True
+    except Exception as exc:
+        if "ClassNotFoundException" in str(exc) or "NoClassDefFoundError" in str(exc):
+            return False
+        raise  # anything else (a dead gateway, a py4j error) is not an answer: say so
+
+
 def delta_classes_loadable(spark: SparkSession) -> bool:
     """True when Delta's JVM classes are on the driver's classpath (EMR, or jars passed with spark.jars)."""
-    try:
-        spark._jvm.java.lang.Class.forName(
-            "io.delta.tables.DeltaTable", True, spark._jvm.Thread.currentThread().getContextClassLoader()
-        )
-        return True
-    except Exception:
-        return False
+    return jvm_class_loadable(spark, "io.delta.tables.DeltaTable")
 
 
 class DeltaSparkEngine(TableEngine):

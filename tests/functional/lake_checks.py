@@ -49,6 +49,11 @@ def duckdb_gold(root: Path) -> dict[str, pa.Table]:
     con = duckdb.connect()
     for name in ("orders", "customers", "opportunities"):
         con.register(name, table(root, f"silver.{name}"))
+    return gold_sql(con)
+
+
+def gold_sql(con) -> dict[str, pa.Table]:
+    """Run the gold definitions over relations named orders, customers and opportunities."""
     q = {}
     q["gold.revenue_attribution"] = """
         WITH o AS (
@@ -124,7 +129,7 @@ def duckdb_gold(root: Path) -> dict[str, pa.Table]:
                     THEN sum(CASE WHEN stage_name = 'Closed Won' THEN 1 ELSE 0 END) * 1.0
                          / sum(CASE WHEN stage_name IN ('Closed Won', 'Closed Lost') THEN 1 ELSE 0 END) END AS win_rate
         FROM opportunities GROUP BY 1"""
-    return {name: con.execute(sql).to_arrow_table() for name, sql in q.items()}
+    return {name: con.sql(sql).to_arrow_table() for name, sql in q.items()}
 
 
 def checksum(spark, engine, uri: str) -> tuple[int, int]:

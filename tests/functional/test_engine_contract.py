@@ -158,3 +158,15 @@ def test_unreferenced_files_are_invisible_and_vacuumed(engine, spark, tmp_path):
     removed = engine.vacuum(uri, retention_hours=168)
     assert any("w-killed" in p for p in removed)
     assert not list(stray.glob("*.parquet"))
+
+
+def test_auto_detection_asks_the_jvm(spark):
+    """`auto` must tell "Delta is absent" from "the probe is broken": probe a class that surely loads."""
+    from job_assets.engine.delta_spark import delta_classes_loadable, jvm_class_loadable
+
+    assert jvm_class_loadable(spark, "org.apache.spark.sql.SparkSession")
+    assert not jvm_class_loadable(spark, "io.delta.tables.NoSuchClass")
+    expected = "delta-spark" if delta_classes_loadable(spark) else "delta-rs"
+    assert make_engine(spark, "auto").name == expected
+    with pytest.raises(ValueError, match="unknown table engine"):
+        make_engine(spark, "iceberg")
