@@ -6,9 +6,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
-
-from pyspark.sql import DataFrame, Row
+from typing import Callable, Dict, List, Optional
 
 from ..context import RunContext
 from ..contracts import contract
@@ -76,13 +74,6 @@ class JobResult:
             for k, v in t.errors.items():
                 out[k] = out.get(k, 0) + v
         return out
-
-
-def rows_frame(ctx: RunContext, table: str, rows: Sequence[Dict[str, object]]) -> DataFrame:
-    """Python rows -> a DataFrame with the contract's schema (missing keys are null)."""
-    schema = schema_of(contract(table))
-    names = schema.fieldNames()
-    return ctx.spark.createDataFrame([Row(*[r.get(n) for n in names]) for r in rows], schema)
 
 
 def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> None:

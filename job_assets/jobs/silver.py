@@ -112,8 +112,8 @@ def _raw_bronze_view(std: DataFrame, c: TableContract) -> List:
 
 def process_table(
     ctx: RunContext, c: TableContract, batch: str, fx: Optional[DataFrame]
-) -> Tuple[TableStats, List[DataFrame], List[RuleStat]]:
-    """Returns (stats, quarantine frames to merge, extra dq stats)."""
+) -> Tuple[TableStats, List[DataFrame]]:
+    """Returns (stats, quarantine frames to merge)."""
     engine = ctx.engine
     ts = ctx.timestamp()
     stats = TableStats(c.name)
@@ -127,125 +127,117 @@ def process_table(
     std = derive(c, standardize(candidates, c), fx)
     flagged, rules = flag_rows(std, c)
     evaluated = materialize(flagged)
-    try:
-        is_held = F.col("_quarantine_id").isNotNull()
-        groups = [
-            r.asDict()
-            for r in evaluated.groupBy(is_held.alias("held"), "_error")
-            .agg(F.count(F.lit(1)).alias("n"), *flag_aggregates(rules))
-            .collect()
-        ]
-        row_stats = stats_from_groups(c, rules, groups)  # raises DataQualityError: nothing written yet
-        stats.rows_in = sum(g["n"] for g in groups if not g["held"])
-        stats.rows_quarantined = sum(g["n"] for g in groups if not g["held"] and g["_error"] is not None)
-        for g in groups:
-            if not g["held"] and g["_error"] is not None:
-                stats.errors[g["_error"]] = stats.errors.get(g["_error"], 0) + g["n"]
-        n_valid = sum(g["n"] for g in groups if g["_error"] is None)
-        n_valid_held = sum(g["n"] for g in groups if g["held"] and g["_error"] is None)
-        if n_valid == 0 and stats.rows_quarantined == 0:
-            engine.create_if_missing(ctx.uri(c.name), schema_of(c))
-            stats.version = engine.version(ctx.uri(c.name))
-            stats.dq = row_stats
-            return stats, [], []
-        q_frames: List[DataFrame] = []
-        invalid_new = evaluated.filter(F.col("_error").isNotNull() & F.col("_quarantine_id").isNull())
-        q_frames.append(
-            _quarantine_rows(
-                invalid_new.select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
-                c.name,
-                batch,
-                ts,
-                "quarantined",
-            )
+    is_held = F.col("_quarantine_id").isNotNull()
+    groups = [
+        r.asDict()
+        for r in evaluated.groupBy(is_held.alias("held"), "_error")
+        .agg(F.count(F.lit(1)).alias("n"), *flag_aggregates(rules))
+        .collect()
+    ]
+    row_stats = stats_from_groups(c, rules, groups)  # raises DataQualityError: nothing written yet
+    stats.rows_in = sum(g["n"] for g in groups if not g["held"])
+    stats.rows_quarantined = sum(g["n"] for g in groups if not g["held"] and g["_error"] is not None)
+    for g in groups:
+        if not g["held"] and g["_error"] is not None:
+            stats.errors[g["_error"]] = stats.errors.get(g["_error"], 0) + g["n"]
+    n_valid = sum(g["n"] for g in groups if g["_error"] is None)
+    n_valid_held = sum(g["n"] for g in groups if g["held"] and g["_error"] is None)
+    if n_valid == 0 and stats.rows_quarantined == 0:
+        engine.create_if_missing(ctx.uri(c.name), schema_of(c))
+        stats.version = engine.version(ctx.uri(c.name))
+        stats.dq = row_stats
+        return stats, []
+    q_frames: List[DataFrame] = []
+    invalid_new = evaluated.filter(F.col("_error").isNotNull() & F.col("_quarantine_id").isNull())
+    q_frames.append(
+        _quarantine_rows(
+            invalid_new.select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
+            c.name,
+            batch,
+            ts,
+            "quarantined",
         )
+    )
 
-        valid = evaluated.filter(F.col("_error").isNull())
-        winners = latest_per_key(valid, c.keys, c.version_column)
+    valid = evaluated.filter(F.col("_error").isNull())
+    winners = latest_per_key(valid, c.keys, c.version_column)
 
-        # reference rules: a quarantine-severity miss holds the row as an orphan; a warn miss is counted
-        ref_rules = [r for r in c.rules if r.kind == "ref"]
-        held_rules = [r for r in ref_rules if r.severity == "quarantine"]
-        for rule in ref_rules:
-            parent = engine.read_or_empty(ctx.uri(rule.ref_table), schema_of(contract(rule.ref_table)))
-            keys = parent.select(F.col(rule.ref_column).alias("__pk")).distinct()
-            winners = winners.join(keys, F.col(rule.column) == F.col("__pk"), "left")
-            winners = winners.withColumn(
-                f"__orphan_{rule.name}", F.col(rule.column).isNotNull() & F.col("__pk").isNull()
-            ).drop("__pk")
-        orphan = F.lit(False)
-        for rule in held_rules:
-            orphan = orphan | F.col(f"__orphan_{rule.name}")
-        winners = materialize(winners.withColumn("__orphan", orphan))
+    # reference rules: a quarantine-severity miss holds the row as an orphan; a warn miss is counted
+    ref_rules = [r for r in c.rules if r.kind == "ref"]
+    held_rules = [r for r in ref_rules if r.severity == "quarantine"]
+    for rule in ref_rules:
+        parent = engine.read_or_empty(ctx.uri(rule.ref_table), schema_of(contract(rule.ref_table)))
+        keys = parent.select(F.col(rule.ref_column).alias("__pk")).distinct()
+        winners = winners.join(keys, F.col(rule.column) == F.col("__pk"), "left")
+        winners = winners.withColumn(
+            f"__orphan_{rule.name}", F.col(rule.column).isNotNull() & F.col("__pk").isNull()
+        ).drop("__pk")
+    orphan = F.lit(False)
+    for rule in held_rules:
+        orphan = orphan | F.col(f"__orphan_{rule.name}")
+    winners = materialize(winners.withColumn("__orphan", orphan))
 
-        # Accounting (every new record lands in exactly one bucket):
-        #   rows_in + released = rows_out + quarantined (row rules + new orphans) + superseded
-        #   superseded = older versions that lost within the batch + rows the table already had at an
-        #   equal or newer version (or deletes of unknown keys)
-        w = winners.agg(
-            F.count(F.lit(1)).alias("n"),
-            F.sum(F.when(F.col("__orphan") & ~is_held, 1).otherwise(0)).alias("o_new"),
-            F.sum(F.when(F.col("__orphan") & is_held, 1).otherwise(0)).alias("o_held"),
-            *[
-                F.sum(F.when(F.col(f"__orphan_{r.name}"), 1).otherwise(0)).alias(f"r{i}")
-                for i, r in enumerate(ref_rules)
-            ],
-        ).collect()[0]
-        n_winners = int(w["n"])
-        o_new, o_held = int(w["o_new"] or 0), int(w["o_held"] or 0)
-        ref_stats = [RuleStat(c.name, r, n_winners, int(w[f"r{i}"] or 0)) for i, r in enumerate(ref_rules)]
-        stats.rows_released = n_valid_held - o_held
-        if o_new:
-            stats.errors["orphan_reference"] = stats.errors.get("orphan_reference", 0) + o_new
-        stats.rows_quarantined += o_new
+    # Accounting (every new record lands in exactly one bucket):
+    #   rows_in + released = rows_out + quarantined (row rules + new orphans) + superseded
+    #   superseded = older versions that lost within the batch + rows the table already had at an
+    #   equal or newer version (or deletes of unknown keys)
+    w = winners.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(F.when(F.col("__orphan") & ~is_held, 1).otherwise(0)).alias("o_new"),
+        F.sum(F.when(F.col("__orphan") & is_held, 1).otherwise(0)).alias("o_held"),
+        *[F.sum(F.when(F.col(f"__orphan_{r.name}"), 1).otherwise(0)).alias(f"r{i}") for i, r in enumerate(ref_rules)],
+    ).collect()[0]
+    n_winners = int(w["n"])
+    o_new, o_held = int(w["o_new"] or 0), int(w["o_held"] or 0)
+    ref_stats = [RuleStat(c.name, r, n_winners, int(w[f"r{i}"] or 0)) for i, r in enumerate(ref_rules)]
+    stats.rows_released = n_valid_held - o_held
+    if o_new:
+        stats.errors["orphan_reference"] = stats.errors.get("orphan_reference", 0) + o_new
+    stats.rows_quarantined += o_new
 
-        orphans = winners.filter(F.col("__orphan"))
-        rule_name = (
-            F.coalesce(*[F.when(F.col(f"__orphan_{r.name}"), F.lit(r.name)) for r in held_rules])
-            if held_rules
-            else F.lit("ref")
+    orphans = winners.filter(F.col("__orphan"))
+    rule_name = (
+        F.coalesce(*[F.when(F.col(f"__orphan_{r.name}"), F.lit(r.name)) for r in held_rules])
+        if held_rules
+        else F.lit("ref")
+    )
+    q_frames.append(
+        _quarantine_rows(
+            orphans.filter(~is_held)
+            .withColumn("_error", F.lit("orphan_reference"))
+            .withColumn("_rule", rule_name)
+            .select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
+            c.name,
+            batch,
+            ts,
+            "held",
         )
-        q_frames.append(
-            _quarantine_rows(
-                orphans.filter(~is_held)
-                .withColumn("_error", F.lit("orphan_reference"))
-                .withColumn("_rule", rule_name)
-                .select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
-                c.name,
-                batch,
-                ts,
-                "held",
-            )
-        )
-        # held rows that are no longer orphans leave the quarantine as 'released' (merged below, or
-        # superseded by a newer version of the same key)
-        released_ids = (
-            valid.filter(is_held)
-            .select("_quarantine_id")
-            .join(orphans.filter(is_held).select("_quarantine_id"), "_quarantine_id", "left_anti")
-        )
-        q_frames.append(
-            released_ids.withColumn("_released_batch_id", F.lit(batch)).withColumn("_status", F.lit("released"))
-        )
+    )
+    # held rows that are no longer orphans leave the quarantine as 'released' (merged below, or
+    # superseded by a newer version of the same key)
+    released_ids = (
+        valid.filter(is_held)
+        .select("_quarantine_id")
+        .join(orphans.filter(is_held).select("_quarantine_id"), "_quarantine_id", "left_anti")
+    )
+    q_frames.append(
+        released_ids.withColumn("_released_batch_id", F.lit(batch)).withColumn("_status", F.lit("released"))
+    )
 
-        source = winners.filter(~F.col("__orphan"))
-        out = to_table_columns(source, c).withColumn("_batch_id", F.lit(batch)).select(*c.column_names)
-        uri = ctx.uri(c.name)
-        res = engine.merge(
-            uri, out, c.keys, txn=Txn(f"{JOB}:{batch}", 1), source_keys_unique=True, **merge_conditions(c)
-        )
-        engine.create_if_missing(uri, schema_of(c))
-        stats.committed = res.committed
-        stats.version = engine.version(uri)
-        stats.rows_out = res.inserted + res.updated + res.deleted
-        n_source = n_winners - o_new - o_held
-        stats.rows_superseded = (n_valid - n_winners) + (n_source - stats.rows_out)
-        if c.name == "silver.accounts":
-            _history(ctx, valid, batch)
-        stats.dq = row_stats + ref_stats
-        return stats, q_frames, []
-    finally:
-        evaluated.unpersist()
+    source = winners.filter(~F.col("__orphan"))
+    out = to_table_columns(source, c).withColumn("_batch_id", F.lit(batch)).select(*c.column_names)
+    uri = ctx.uri(c.name)
+    res = engine.merge(uri, out, c.keys, txn=Txn(f"{JOB}:{batch}", 1), source_keys_unique=True, **merge_conditions(c))
+    engine.create_if_missing(uri, schema_of(c))
+    stats.committed = res.committed
+    stats.version = engine.version(uri)
+    stats.rows_out = res.inserted + res.updated + res.deleted
+    n_source = n_winners - o_new - o_held
+    stats.rows_superseded = (n_valid - n_winners) + (n_source - stats.rows_out)
+    if c.name == "silver.accounts":
+        _history(ctx, valid, batch)
+    stats.dq = row_stats + ref_stats
+    return stats, q_frames
 
 
 def _history(ctx: RunContext, valid: DataFrame, batch: str) -> None:
@@ -335,7 +327,7 @@ def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = No
             progress(f"silver {', '.join(c.table for c in level)} ({batch})", done, len(tables))
         # tables of one level don't depend on each other: process them concurrently
         with ThreadPoolExecutor(max_workers=parallelism(ctx, len(level))) as pool:
-            for c, (stats, frames, _) in zip(level, pool.map(lambda c, fx=fx: process_table(ctx, c, batch, fx), level)):
+            for c, (stats, frames) in zip(level, pool.map(lambda c, fx=fx: process_table(ctx, c, batch, fx), level)):
                 by_name[c.name] = stats
                 q_frames.extend(frames)
                 log.info("silver %s: %s", c.name, stats)
