@@ -1,0 +1,188 @@
+"""Read a Delta table's transaction log straight from S3: versions, commit times, the live file set.
+
+Enough of the Delta protocol (reader 1 / writer 2, classic checkpoints) for monitoring, without Spark
+or delta-rs: ``_last_checkpoint`` says where to start, the newest ``NNNNNNNNNNNNNNNNNNNN.json`` is the
+latest version, and the live files are the checkpoint's ``add`` actions with the later commits' ``add``
+and ``remove`` actions applied. Only :func:`snapshot` reads Parquet (a checkpoint), so only it imports
+pyarrow (shipped to the functions that need it as a layer).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+LOG_DIR = "_delta_log/"
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
+
+
+class DeltaLogError(RuntimeError):
+    """The log is not readable as a Delta table (names the table and what is wrong)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogListing:
+    commits: dict[int, str]
+    """version -> key of ``<version>.json``"""
+    checkpoints: dict[int, tuple[str, ...]]
+    """version -> keys of its checkpoint part(s), complete sets only"""
+    last_modified: dict[int, float]
+    """version -> epoch seconds the commit file was written (S3 LastModified)"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commit:
+    table: str
+    version: int
+    timestamp_ms: int
+    """``commitInfo.timestamp`` (writer clock), else the log file's S3 LastModified."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    table: str
+    version: int
+    files: dict[str, int]
+    """live data files: S3 key -> size in bytes (``-1`` when the log does not say)"""
+
+
+def table_prefix(prefix: str) -> str:
+    return prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+
+def _version_key(prefix: str, version: int, suffix: str = ".json") -> str:
+    return f"{table_prefix(prefix)}{LOG_DIR}{version:020d}{suffix}"
+
+
+def _read(s3: Any, bucket: str, key: str) -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def last_checkpoint_version(s3: Any, bucket: str, prefix: str) -> int | None:
+    try:
+        body = _read(s3, bucket, f"{table_prefix(prefix)}{LOG_DIR}_last_checkpoint")
+    except s3.exceptions.NoSuchKey:
+        return None
+    except Exception as error:  # moto/S3 raise ClientError 404 for a missing key on some paths
+        if getattr(error, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    try:
+        return int(json.loads(body)["version"])
+    except (ValueError, KeyError, TypeError) as bad:
+        raise DeltaLogError(f"s3://{bucket}/{table_prefix(prefix)}{LOG_DIR}_last_checkpoint is not valid: {bad}")
+
+
+def list_log(s3: Any, bucket: str, prefix: str, *, from_version: int = 0) -> LogListing:
+    """Commit and checkpoint files at or after ``from_version`` (S3 lists keys in lexical = version order)."""
+    log_prefix = f"{table_prefix(prefix)}{LOG_DIR}"
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": log_prefix}
+    if from_version > 0:
+        kwargs["StartAfter"] = f"{log_prefix}{from_version - 1:020d}.zzzz"
+    commits: dict[int, str] = {}
+    modified: dict[int, float] = {}
+    parts: dict[int, dict[str, Any]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
+        for obj in page.get("Contents", []):
+            name = obj["Key"][len(log_prefix) :]
+            if m := _COMMIT.match(name):
+                version = int(m.group(1))
+                commits[version] = obj["Key"]
+                modified[version] = obj["LastModified"].timestamp()
+            elif m := _CHECKPOINT.match(name):
+                version = int(m.group(1))
+                entry = parts.setdefault(version, {"total": int(m.group(3) or 1), "keys": []})
+                entry["keys"].append(obj["Key"])
+    checkpoints = {v: tuple(sorted(e["keys"])) for v, e in parts.items() if len(e["keys"]) == e["total"]}
+    return LogListing(commits=commits, checkpoints=checkpoints, last_modified=modified)
+
+
+def find_tables(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+    """Table prefixes directly under ``prefix`` that hold a ``_delta_log/`` (sorted)."""
+    tables = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=table_prefix(prefix), Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            candidate = common["Prefix"]
+            probe = s3.list_objects_v2(Bucket=bucket, Prefix=f"{candidate}{LOG_DIR}", MaxKeys=1)
+            if probe.get("KeyCount", 0) > 0:
+                tables.append(candidate.rstrip("/"))
+    return sorted(tables)
+
+
+def _actions(body: bytes, where: str) -> list[dict[str, Any]]:
+    actions = []
+    for number, line in enumerate(body.decode("utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                actions.append(json.loads(line))
+            except json.JSONDecodeError as bad:
+                raise DeltaLogError(f"{where} line {number} is not JSON: {bad.msg}") from None
+    return actions
+
+
+def latest_commit(s3: Any, bucket: str, prefix: str) -> Commit | None:
+    """The newest version and when it was committed; ``None`` when the prefix holds no Delta log."""
+    start = last_checkpoint_version(s3, bucket, prefix) or 0
+    listing = list_log(s3, bucket, prefix, from_version=start)
+    if not listing.commits and start:
+        listing = list_log(s3, bucket, prefix)  # a stale _last_checkpoint: list everything
+    if not listing.commits:
+        return None
+    version = max(listing.commits)
+    key = listing.commits[version]
+    timestamp_ms = int(listing.last_modified[version] * 1000)
+    for action in _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"):
+        info = action.get("commitInfo")
+        if info and isinstance(info.get("timestamp"), int):
+            timestamp_ms = info["timestamp"]
+            break
+    return Commit(table=table_prefix(prefix).rstrip("/"), version=version, timestamp_ms=timestamp_ms)
+
+
+def _data_key(prefix: str, path: str, bucket: str) -> str:
+    if "://" in path:
+        parsed = urlparse(path)
+        if parsed.netloc != bucket:
+            raise DeltaLogError(f"file {path} lives outside bucket {bucket}")
+        return unquote(parsed.path.lstrip("/"))
+    return f"{table_prefix(prefix)}{unquote(path)}"
+
+
+def snapshot(s3: Any, bucket: str, prefix: str, *, version: int | None = None) -> Snapshot:
+    """The live data files at ``version`` (default: the newest version the log holds)."""
+    where = f"s3://{bucket}/{table_prefix(prefix)}{LOG_DIR}"
+    listing = list_log(s3, bucket, prefix)
+    if not listing.commits and not listing.checkpoints:
+        raise DeltaLogError(f"{where} holds no Delta log")
+    target = max(listing.commits or listing.checkpoints) if version is None else version
+    usable = [v for v in listing.checkpoints if v <= target]
+    base = max(usable) if usable else -1
+    files: dict[str, int] = {}
+    if base >= 0:
+        import pyarrow.parquet as pq  # only here: the verifier's layer ships pyarrow
+
+        for key in listing.checkpoints[base]:
+            table = pq.read_table(io.BytesIO(_read(s3, bucket, key)), columns=["add"])
+            for add in table.column("add").to_pylist():
+                if add and add.get("path"):
+                    files[_data_key(prefix, add["path"], bucket)] = int(add.get("size") or -1)
+    missing = [v for v in range(base + 1, target + 1) if v not in listing.commits]
+    if missing:
+        raise DeltaLogError(
+            f"{where} cannot be read at version {target}: commit {missing[0]:020d}.json is missing "
+            f"and no checkpoint covers it"
+        )
+    for v in range(base + 1, target + 1):
+        key = listing.commits[v]
+        for action in _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"):
+            if add := action.get("add"):
+                files[_data_key(prefix, add["path"], bucket)] = int(add.get("size") or -1)
+            elif remove := action.get("remove"):
+                files.pop(_data_key(prefix, remove["path"], bucket), None)
+    return Snapshot(table=table_prefix(prefix).rstrip("/"), version=target, files=files)
