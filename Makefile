@@ -35,7 +35,14 @@ $(NPM_STAMP): package.json package-lock.json
 	@npm ci --silent --no-audit --no-fund
 	@touch $(NPM_STAMP)
 
-install: check-tools $(STAMP) $(NPM_STAMP)  ## create .venv, install the project and the pinned CDK CLI (idempotent)
+LAMBDA_STAMP := build/lambda/.installed
+
+# The operational Lambdas' pinned dependencies, as wheels for the Lambda platform (python3.14, arm64).
+$(LAMBDA_STAMP): $(STAMP) lambdas/requirements.txt lambdas/requirements-arrow.txt cdk/lambda_packaging.py
+	@$(BIN)/python -m cdk.lambda_packaging
+	@touch $(LAMBDA_STAMP)
+
+install: check-tools $(STAMP) $(NPM_STAMP) $(LAMBDA_STAMP)  ## create .venv, install the project, the pinned CDK CLI and the Lambda dependencies (idempotent)
 
 run: install  ## generate 100k records and run the whole pipeline on the local lake
 	$(BIN)/lakehouse generate --records $(RECORDS) --seed 7 --bad-ratio 0.01 --lake-root $(LAKE) --clean

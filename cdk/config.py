@@ -29,6 +29,7 @@ _RELEASE = re.compile(r"^emr-\d+\.\d+\.\d+$")
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+_HTTPS_URL = re.compile(r"^https://[^\s]+/$")
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
     1,
@@ -129,6 +130,29 @@ class FeatureFlags:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OpsConfig:
+    """The operational Lambdas: landing intake queue, monitors' schedules, where runbooks live."""
+
+    intake_max_receive_count: int
+    """Deliveries of one landing event before it moves to the intake dead-letter queue."""
+    intake_batch_size: int
+    intake_batching_window_seconds: int
+    freshness_schedule: str
+    replica_check_schedule: str
+    runbook_base_url: str
+    """Ends with ``/``; alarm descriptions and alerts link ``<base><runbook>.md``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmrPricing:
+    """EMR Serverless list prices (USD) in one region for the application's architecture (arm64)."""
+
+    vcpu_hour: float
+    memory_gb_hour: float
+    storage_gb_hour: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     name: str
     project: str
@@ -141,6 +165,8 @@ class EnvironmentConfig:
     budget: BudgetConfig
     retention: RetentionConfig
     features: FeatureFlags
+    ops: OpsConfig
+    pricing: EmrPricing
 
     @property
     def prefix(self) -> str:
@@ -304,7 +330,45 @@ def _features(s: _Section) -> FeatureFlags:
     return cfg
 
 
-def _environment(name: str, s: _Section, *, project: str, cost_center: str) -> EnvironmentConfig:
+def _ops(s: _Section) -> OpsConfig:
+    what = "EventBridge schedule expression like rate(15 minutes)"
+    batch_size = s.integer("intake_batch_size", minimum=1, maximum=10000)
+    window = s.integer("intake_batching_window_seconds", minimum=0, maximum=300)
+    if batch_size > 10 and window == 0:
+        raise ConfigError(s.key("intake_batching_window_seconds"), "must be > 0 when intake_batch_size > 10 (SQS)")
+    cfg = OpsConfig(
+        intake_max_receive_count=s.integer("intake_max_receive_count", minimum=1, maximum=1000),
+        intake_batch_size=batch_size,
+        intake_batching_window_seconds=window,
+        freshness_schedule=s.matching("freshness_schedule", _SCHEDULE, what),
+        replica_check_schedule=s.matching("replica_check_schedule", _SCHEDULE, what),
+        runbook_base_url=s.matching("runbook_base_url", _HTTPS_URL, "https URL ending with '/'"),
+    )
+    s.close()
+    return cfg
+
+
+def _pricing(s: _Section) -> dict[str, EmrPricing]:
+    prices: dict[str, EmrPricing] = {}
+    for region in s.raw:
+        if not _REGION.match(region):
+            raise ConfigError(s.key(region), "is not an AWS region like eu-west-1")
+        r = s.section(region)
+        values = {}
+        for name in ("vcpu_hour", "memory_gb_hour", "storage_gb_hour"):
+            value = r.get(name, float)
+            if value < 0:
+                raise ConfigError(r.key(name), f"must be >= 0 USD, got {value:g}")
+            values[name] = value
+        r.close()
+        prices[region] = EmrPricing(**values)
+    s.close()
+    return prices
+
+
+def _environment(
+    name: str, s: _Section, *, project: str, cost_center: str, pricing: Mapping[str, EmrPricing], pricing_key: str
+) -> EnvironmentConfig:
     region = s.matching("region", _REGION, "AWS region like eu-west-1")
     dr_region = s.matching("dr_region", _REGION, "AWS region like eu-central-1")
     if dr_region == region:
@@ -321,11 +385,19 @@ def _environment(name: str, s: _Section, *, project: str, cost_center: str) -> E
         budget=_budget(s.section("budget")),
         retention=_retention(s.section("retention")),
         features=_features(s.section("features")),
+        ops=_ops(s.section("ops")),
+        pricing=_region_pricing(region, pricing, pricing_key),
     )
     if name == "prod" and cfg.features.allow_destroy:
         raise ConfigError(s.key("features.allow_destroy"), "prod data is always retained; set it to false")
     s.close()
     return cfg
+
+
+def _region_pricing(region: str, pricing: Mapping[str, EmrPricing], key: str) -> EmrPricing:
+    if region not in pricing:
+        raise ConfigError(key, f"no EMR Serverless prices for region {region}; add a {region!r} entry")
+    return pricing[region]
 
 
 def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
@@ -337,12 +409,20 @@ def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
     cost_center = root.get("cost_center", str)
     if not cost_center.strip():
         raise ConfigError(root.key("cost_center"), "must not be empty")
+    pricing = _pricing(root.section("emr_pricing"))
     envs = root.section("environments")
     environments: dict[str, EnvironmentConfig] = {}
     for name in envs.raw:
         if name not in ENVIRONMENT_NAMES:
             raise ConfigError(envs.key(name), f"unknown environment; expected one of {', '.join(ENVIRONMENT_NAMES)}")
-        environments[name] = _environment(name, envs.section(name), project=project, cost_center=cost_center)
+        environments[name] = _environment(
+            name,
+            envs.section(name),
+            project=project,
+            cost_center=cost_center,
+            pricing=pricing,
+            pricing_key=root.key("emr_pricing"),
+        )
     missing = [n for n in ENVIRONMENT_NAMES if n not in environments]
     if missing:
         raise ConfigError(envs.key(missing[0]), "missing required environment")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from . import aws_names
+
 # Outside a terminal (CI logs, `make run | tee`) rich would wrap at 80 columns: give tables room instead.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -97,6 +99,19 @@ def cmd_history(args: argparse.Namespace) -> int:
     return print_history(_lake_root(args.lake_root), args.table, args.limit, console)
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from .dlq import DlqError, redrive, status
+
+    try:
+        if args.dlq_command == "status":
+            return status(args.env, project=args.project, region=args.region, console=console)
+        return redrive(
+            args.env, project=args.project, region=args.region, rate=args.rate, yes=args.yes, console=console
+        )
+    except DlqError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description="Operate the lakehouse: generate, run, inspect.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -133,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--lake-root", default=DEFAULT_LAKE)
     h.add_argument("--limit", type=int, default=20)
     h.set_defaults(func=cmd_history)
+
+    d = sub.add_parser("dlq", help="the landing intake's dead-letter queue on AWS: status, redrive")
+    dsub = d.add_subparsers(dest="dlq_command", required=True, metavar="{status,redrive}")
+    for name, text in (
+        ("status", "intake queue and DLQ depths, message move tasks"),
+        ("redrive", "move the DLQ's messages back to the intake queue"),
+    ):
+        c = dsub.add_parser(name, help=text)
+        c.add_argument("--env", required=True, help="environment name as deployed: dev, staging, prod")
+        c.add_argument("--project", default=aws_names.DEFAULT_PROJECT, help="project prefix of the physical names")
+        c.add_argument("--region", default=None, help="AWS region (default: the AWS configuration's)")
+        if name == "redrive":
+            c.add_argument("--rate", type=int, default=None, help="max messages per second (1..500; default: SQS)")
+            c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        c.set_defaults(func=cmd_dlq)
     return p
 
 

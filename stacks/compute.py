@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk.compliance import acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.emr_spark_application import EmrSparkApplication, EmrSparkApplicationProps
 from cdk.constructs.job_assets import JobAssets, JobAssetsProps
@@ -107,6 +108,23 @@ class ComputeStack(Stack):
             "JobRunner",
             props=JobRunnerPolicyProps(application=self.application, job_roles=list(self.job_roles.values())),
         ).policy
+        application_id = self.resolve(self.get_logical_id(self.application.application))
+        self.job_run_reader_policy = iam.ManagedPolicy(
+            self,
+            "JobRunReaderPolicy",
+            description=f"Read job runs of the {self.application.name} application (alerts, cost reporting).",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadJobRuns", actions=["emr-serverless:GetJobRun"], resources=[self.application.job_runs_arn]
+                )
+            ],
+        )
+        acknowledge(
+            self.job_run_reader_policy,
+            rules=["AwsSolutions-IAM5"],
+            findings=[f"Resource::<{application_id}.Arn>/jobruns/*"],
+            reason="Job run ids are created per run; reading stays within this one application's job runs.",
+        )
 
     def job_arguments(self, storage: StorageStack, config: EnvironmentConfig) -> tuple[str, ...]:
         """The layer URIs and environment every entrypoint takes (``--batch-id`` is added per run)."""

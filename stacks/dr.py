@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -12,6 +13,7 @@ from constructs import Construct
 from cdk.compliance import BUCKET_REPLICATION, acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
+from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
 from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name
 
@@ -39,6 +41,8 @@ class DrStack(Stack):
             ),
         )
         self.buckets: dict[str, s3.IBucket] = {}
+        self.read_policies: dict[str, iam.IManagedPolicy] = {}
+        """Read access to a replica (the DR replica verifier in the primary region attaches these)."""
         for layer in REPLICATED_BUCKETS:
             retention = config.retention.landing if layer == "landing" else config.retention.layer(layer)
             replica = LakeBucket(
@@ -59,3 +63,13 @@ class DrStack(Stack):
                 reason=f"This is the DR replica of the {layer} bucket; a replica of a replica adds nothing.",
             )
             self.buckets[layer] = replica.bucket
+            self.read_policies[layer] = BucketAccessPolicy(
+                self,
+                f"{layer.capitalize()}ReplicaRead",
+                props=BucketAccessPolicyProps(
+                    bucket=replica.bucket,
+                    encryption_key=self.key,
+                    description=f"Read the {layer} replica in {config.dr_region}.",
+                    read_prefixes=[""],
+                ),
+            ).policy

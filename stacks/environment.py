@@ -9,9 +9,12 @@ from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
 from cdk.config import EnvironmentConfig
+from cdk.lambda_packaging import BUILD_DIR as LAMBDA_BUILD_DIR
+from cdk.lambda_packaging import bundle_lambda_code
 from stacks.alerting import AlertingStack
 from stacks.compute import ComputeStack
 from stacks.dr import DrStack
+from stacks.ops import OpsStack
 from stacks.orchestration import OrchestrationStack
 from stacks.storage import StorageStack
 
@@ -26,6 +29,7 @@ class EnvironmentStacks:
     alerting: AlertingStack
     compute: ComputeStack
     orchestration: OrchestrationStack
+    ops: OpsStack
     dr: DrStack | None
 
     def all(self) -> tuple[Stack, ...]:
@@ -35,6 +39,7 @@ class EnvironmentStacks:
             self.alerting,
             self.compute,
             self.orchestration,
+            self.ops,
         )
         return tuple(s for s in stacks if s is not None)
 
@@ -45,6 +50,7 @@ def build_environment(
     *,
     package_dir: Path = JOB_ASSETS_DIR,
     build_dir: Path = BUILD_DIR,
+    lambda_build_dir: Path = LAMBDA_BUILD_DIR,
 ) -> EnvironmentStacks:
     primary = Environment(account=config.account, region=config.region)
     replication = config.features.replication
@@ -104,7 +110,25 @@ def build_environment(
         description=f"{config.prefix}: pipeline and maintenance state machines, schedules, alarms.",
         **name("Orchestration"),
     )
-    stacks = EnvironmentStacks(storage=storage, alerting=alerting, compute=compute, orchestration=orchestration, dr=dr)
+    ops = OpsStack(
+        scope,
+        config.stack_name("Ops"),
+        config=config,
+        storage=storage,
+        compute=compute,
+        orchestration=orchestration,
+        alert_topic=alerting.topic,
+        alert_publish_policy=alerting.publish_policy,
+        dr=dr,
+        lambda_build=bundle_lambda_code(lambda_build_dir / "code", build_dir=lambda_build_dir),
+        env=primary,
+        cross_region_references=replication,
+        description=f"{config.prefix}: landing intake, failure notifier, freshness, DR verifier, cost reporter.",
+        **name("Ops"),
+    )
+    stacks = EnvironmentStacks(
+        storage=storage, alerting=alerting, compute=compute, orchestration=orchestration, ops=ops, dr=dr
+    )
     for stack in stacks.all():
         component = stack.stack_name.rsplit("-", 1)[1]
         for key, value in (

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from cdk.compliance import acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
@@ -67,6 +68,7 @@ class OrchestrationStack(Stack):
                 ),
             )
 
+        self.state_machine_names = tuple(names.values())
         self.pipeline = pipeline("Pipeline", PIPELINE_JOBS)
         self.maintenance = pipeline("Maintenance", MAINTENANCE_JOBS)
         workflows = (self.pipeline, self.maintenance)
@@ -110,6 +112,34 @@ class OrchestrationStack(Stack):
                 ("Maintenance", self.maintenance, config.schedule.maintenance),
             )
         ]
+        executions = [
+            self.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{name}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name in self.state_machine_names
+        ]
+        self.execution_reader_policy = iam.ManagedPolicy(
+            self,
+            "ExecutionReaderPolicy",
+            description="Describe executions of the pipeline and maintenance state machines (failure alerts).",
+            statements=[
+                iam.PolicyStatement(
+                    sid="DescribeExecutions", actions=["states:DescribeExecution"], resources=executions
+                )
+            ],
+        )
+        acknowledge(
+            self.execution_reader_policy,
+            rules=["AwsSolutions-IAM5"],
+            findings=[
+                f"Resource::arn:aws:states:{self.region}:{self.account}:execution:{n}:*"
+                for n in self.state_machine_names
+            ],
+            reason="Execution names are batch ids created per run; access stays within these two state machines.",
+        )
         self.alarms = PipelineAlarms(
             self,
             "Alarms",

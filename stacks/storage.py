@@ -136,6 +136,13 @@ class StorageStack(Stack):
                 lifecycle=landing_lifecycle(config) if layer == "landing" else (),
                 replication=target,
             )
+        # New landing objects go to EventBridge (native CloudFormation, no notification custom resource):
+        # the Ops stack's rule routes "Object Created" events to the landing intake queue.
+        landing = self.buckets["landing"].node.default_child
+        assert isinstance(landing, s3.CfnBucket)
+        landing.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
         self.artifacts = self._bucket(
             "artifacts",
             config=config,

@@ -75,7 +75,9 @@ def last_checkpoint_version(s3: Any, bucket: str, prefix: str) -> int | None:
     try:
         return int(json.loads(body)["version"])
     except (ValueError, KeyError, TypeError) as bad:
-        raise DeltaLogError(f"s3://{bucket}/{table_prefix(prefix)}{LOG_DIR}_last_checkpoint is not valid: {bad}")
+        raise DeltaLogError(
+            f"s3://{bucket}/{table_prefix(prefix)}{LOG_DIR}_last_checkpoint is not valid: {bad}"
+        ) from None
 
 
 def list_log(s3: Any, bucket: str, prefix: str, *, from_version: int = 0) -> LogListing:
@@ -134,7 +136,11 @@ def latest_commit(s3: Any, bucket: str, prefix: str) -> Commit | None:
         listing = list_log(s3, bucket, prefix)  # a stale _last_checkpoint: list everything
     if not listing.commits:
         return None
-    version = max(listing.commits)
+    return commit_at(s3, bucket, prefix, listing, max(listing.commits))
+
+
+def commit_at(s3: Any, bucket: str, prefix: str, listing: LogListing, version: int) -> Commit:
+    """When ``version`` (a commit of ``listing``) was committed: its ``commitInfo.timestamp``, else LastModified."""
     key = listing.commits[version]
     timestamp_ms = int(listing.last_modified[version] * 1000)
     for action in _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"):
@@ -143,6 +149,17 @@ def latest_commit(s3: Any, bucket: str, prefix: str) -> Commit | None:
             timestamp_ms = info["timestamp"]
             break
     return Commit(table=table_prefix(prefix).rstrip("/"), version=version, timestamp_ms=timestamp_ms)
+
+
+def readable_version(listing: LogListing) -> int | None:
+    """The newest version a reader can reconstruct from ``listing``: a complete checkpoint, or a commit whose
+    predecessors back to the nearest complete checkpoint (or to version 0) are all present. ``None`` when no
+    version is. Below the newest commit when a commit is missing (e.g. a replica mid-replication)."""
+    readable: set[int] = set()
+    for version in sorted(set(listing.commits) | set(listing.checkpoints)):
+        if version in listing.checkpoints or version == 0 or version - 1 in readable:
+            readable.add(version)
+    return max(readable) if readable else None
 
 
 def _data_key(prefix: str, path: str, bucket: str) -> str:
@@ -154,15 +171,31 @@ def _data_key(prefix: str, path: str, bucket: str) -> str:
     return f"{table_prefix(prefix)}{unquote(path)}"
 
 
-def snapshot(s3: Any, bucket: str, prefix: str, *, version: int | None = None) -> Snapshot:
-    """The live data files at ``version`` (default: the newest version the log holds)."""
+def _size(action: dict[str, Any]) -> int:
+    size = action.get("size")
+    return -1 if size is None else int(size)
+
+
+def snapshot(
+    s3: Any, bucket: str, prefix: str, *, version: int | None = None, listing: LogListing | None = None
+) -> Snapshot:
+    """The live data files at ``version`` (default: the newest version the log holds).
+
+    ``listing``: a full :func:`list_log` of the table already made by the caller (saves listing it again).
+    """
     where = f"s3://{bucket}/{table_prefix(prefix)}{LOG_DIR}"
-    listing = list_log(s3, bucket, prefix)
+    listing = list_log(s3, bucket, prefix) if listing is None else listing
     if not listing.commits and not listing.checkpoints:
         raise DeltaLogError(f"{where} holds no Delta log")
     target = max(listing.commits or listing.checkpoints) if version is None else version
     usable = [v for v in listing.checkpoints if v <= target]
     base = max(usable) if usable else -1
+    missing = [v for v in range(base + 1, target + 1) if v not in listing.commits]
+    if missing:
+        raise DeltaLogError(
+            f"{where} cannot be read at version {target}: commit {missing[0]:020d}.json is missing "
+            f"and no checkpoint covers it"
+        )
     files: dict[str, int] = {}
     if base >= 0:
         import pyarrow.parquet as pq  # only here: the verifier's layer ships pyarrow
@@ -171,18 +204,59 @@ def snapshot(s3: Any, bucket: str, prefix: str, *, version: int | None = None) -
             table = pq.read_table(io.BytesIO(_read(s3, bucket, key)), columns=["add"])
             for add in table.column("add").to_pylist():
                 if add and add.get("path"):
-                    files[_data_key(prefix, add["path"], bucket)] = int(add.get("size") or -1)
-    missing = [v for v in range(base + 1, target + 1) if v not in listing.commits]
-    if missing:
-        raise DeltaLogError(
-            f"{where} cannot be read at version {target}: commit {missing[0]:020d}.json is missing "
-            f"and no checkpoint covers it"
-        )
+                    files[_data_key(prefix, add["path"], bucket)] = _size(add)
     for v in range(base + 1, target + 1):
         key = listing.commits[v]
         for action in _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"):
             if add := action.get("add"):
-                files[_data_key(prefix, add["path"], bucket)] = int(add.get("size") or -1)
+                files[_data_key(prefix, add["path"], bucket)] = _size(add)
             elif remove := action.get("remove"):
                 files.pop(_data_key(prefix, remove["path"], bucket), None)
     return Snapshot(table=table_prefix(prefix).rstrip("/"), version=target, files=files)
+
+
+def read_rows(
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    columns: list[str] | tuple[str, ...],
+    filters: dict[str, Any] | None = None,
+    *,
+    version: int | None = None,
+    listing: LogListing | None = None,
+) -> list[dict[str, Any]]:
+    """``columns`` of the table's rows at ``version`` (default: the newest) that match ``filters``.
+
+    ``filters``: column -> value; a row is kept when every one is equal (a null never matches). The live
+    files come from :func:`snapshot`; each is read with pyarrow (only the needed columns). A file that lacks
+    a filter column has no matching row; a missing projected column reads as ``None`` (a column added
+    later). Meant for small operational tables: partition columns (not stored in the Parquet files) and
+    deletion vectors (reader 3) are not supported. Rows come file by file, in key order.
+    """
+    import pyarrow as pa  # only here, like snapshot(): the functions that read Parquet get the pyarrow layer
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    filters = dict(filters or {})
+    wanted = list(dict.fromkeys([*columns, *filters]))
+    rows: list[dict[str, Any]] = []
+    for key in sorted(snapshot(s3, bucket, prefix, version=version, listing=listing).files):
+        try:
+            parquet = pq.ParquetFile(io.BytesIO(_read(s3, bucket, key)))
+        except pa.ArrowException as bad:
+            raise DeltaLogError(f"s3://{bucket}/{key} is not a readable Parquet file: {bad}") from None
+        names = set(parquet.schema_arrow.names)
+        if any(name not in names for name in filters):
+            continue
+        table = parquet.read(columns=[c for c in wanted if c in names])
+        for name in columns:
+            if name not in names:
+                table = table.append_column(name, pa.nulls(table.num_rows))
+        mask = None
+        for name, value in filters.items():
+            equal = pc.fill_null(pc.equal(table.column(name), pa.scalar(value)), False)
+            mask = equal if mask is None else pc.and_(mask, equal)
+        if mask is not None:
+            table = table.filter(mask)
+        rows.extend(table.select(list(columns)).to_pylist())
+    return rows

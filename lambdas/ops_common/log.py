@@ -11,7 +11,7 @@ from typing import Any
 def log(level: str, message: str, **fields: Any) -> dict[str, Any]:
     """Write ``{"ts", "level", "message", **fields}`` to stdout and return it (tests read it back)."""
     record = {
-        "ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         "level": level.upper(),
         "message": message,
         **fields,

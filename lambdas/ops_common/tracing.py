@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from aws_xray_sdk.core import patch, xray_recorder
 
-_patched = False
-
 
 def init_tracing() -> None:
-    """Idempotent: patch botocore (and so boto3) for X-Ray."""
-    global _patched
-    if not _patched:
-        patch(("botocore",))
-        _patched = True
+    """Patch botocore (and so boto3) for X-Ray.
+
+    Idempotent (the SDK records what it patched) and a no-op while the SDK is disabled, so a later call
+    with the SDK enabled still patches.
+    """
+    patch(("botocore",))
 
 
 def annotate(**annotations: str | int | float | bool) -> None:

@@ -1,0 +1,1 @@
+"""Cost reporter: each successful EMR Serverless job run -> JobCostUSD and CostPerMillionRecords metrics."""

@@ -1,0 +1,257 @@
+"""Price each successful EMR Serverless job run; publish ``JobCostUSD`` and ``CostPerMillionRecords``.
+
+Invoked (asynchronously) by EventBridge for ``aws.emr-serverless`` / ``EMR Serverless Job Run State Change``
+events with ``detail.state`` SUCCESS:
+
+1. ``GetJobRun`` gives the run's name (``<job>-<batch id>``), its ``--batch-id`` entry-point argument and
+   ``billedResourceUtilization`` (``vCPUHour``, ``memoryGBHour``, ``storageGBHour``: what AWS bills, with
+   the one-minute minimum and the free 20 GB of storage per worker already applied).
+2. ``JobCostUSD = vCPUHour * vcpu_hour + memoryGBHour * memory_gb_hour + storageGBHour * storage_gb_hour``
+   with the region's list prices from ``PRICES``, in ``Decimal``, rounded half-up to 6 decimals.
+3. Records: the ``rows_in`` of the job's row for that batch in ``<layer>.run_summary`` (the Delta table at
+   ``s3://<layer bucket>/run_summary``, layer = the job's name: bronze, silver, gold): the job-total row
+   (``table_name = '*'``) when there is one, else the sum over the per-table rows. Read from the table's
+   Delta log and Parquet files (:func:`ops_common.delta_log.read_rows`).
+4. ``CostPerMillionRecords = cost / (records / 1e6)``, rounded the same way; skipped with a log line when
+   the job keeps no run summary (maintenance), the batch has no row, or it read 0 records.
+
+Both are published with dimensions ``Environment`` and ``Job``, timestamped at the job run's end.
+
+Bad input (not a SUCCESS job run state change, a missing field, another application) is logged with the
+reason and nothing is published. ``GetJobRun`` and S3 errors raise *before* anything is published, so
+Lambda's asynchronous retries (then the dead-letter queue) publish each figure once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from ops_common import delta_log
+from ops_common import log as oplog
+from ops_common import metric_names as m
+from ops_common.aws import client, error_code
+from ops_common.job_runs import job_and_batch
+from ops_common.metrics import Datum, put_metrics
+
+from job_assets.contracts.ops import RUN_SUMMARY_COLUMNS
+
+EMR_SOURCE = "aws.emr-serverless"
+EMR_DETAIL_TYPE = "EMR Serverless Job Run State Change"
+RUN_SUMMARY_PREFIX = "run_summary"
+"""``<layer>.run_summary`` lives at ``s3://<layer bucket>/run_summary`` (``LakeLocations.table_uri``)."""
+SUMMARY_COLUMNS = ("table_name", "status", "rows_in", "ended_ts")
+FILTER_COLUMNS = ("batch_id", "job")
+JOB_TOTAL = "*"
+"""``table_name`` of the job-total row ``write_ops`` writes last (its ``rows_in`` is the sum of the tables')."""
+SIX_PLACES = Decimal("0.000001")
+MAX_METRIC_AGE = dt.timedelta(days=14)
+"""CloudWatch refuses data points older than two weeks: an older job run is published at "now"."""
+UTILIZATION_KEYS = ("vCPUHour", "memoryGBHour", "storageGBHour")
+
+
+class CostReportError(RuntimeError):
+    """The job run cannot be priced (e.g. no billed utilization): raised so the event is retried."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prices:
+    """USD list prices of EMR Serverless in one region for the application's architecture."""
+
+    vcpu_hour: Decimal
+    memory_gb_hour: Decimal
+    storage_gb_hour: Decimal
+
+    @classmethod
+    def of(cls, vcpu_hour: float | str, memory_gb_hour: float | str, storage_gb_hour: float | str) -> Prices:
+        return cls(
+            vcpu_hour=Decimal(str(vcpu_hour)),
+            memory_gb_hour=Decimal(str(memory_gb_hour)),
+            storage_gb_hour=Decimal(str(storage_gb_hour)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Records:
+    count: int | None
+    """records the job read for the batch; ``None`` when unknown"""
+    reason: str
+    """why ``count`` is what it is (a log ``reason``)"""
+    detail: str
+
+
+def job_cost(utilization: Mapping[str, Any], prices: Prices) -> Decimal:
+    """The billed utilization priced: USD rounded half-up to 6 decimals."""
+    vcpu, memory, storage = (Decimal(str(utilization.get(key) or 0)) for key in UTILIZATION_KEYS)
+    total = vcpu * prices.vcpu_hour + memory * prices.memory_gb_hour + storage * prices.storage_gb_hour
+    return total.quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
+
+
+def cost_per_million(cost: Decimal, records: int) -> Decimal:
+    return (cost * Decimal(1_000_000) / Decimal(records)).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
+
+
+def batch_records(s3: Any, bucket: str, job: str, batch_id: str) -> Records:
+    """What ``job`` read in ``batch_id``, from ``s3://<bucket>/run_summary``."""
+    where = f"s3://{bucket}/{RUN_SUMMARY_PREFIX}"
+    listing = delta_log.list_log(s3, bucket, RUN_SUMMARY_PREFIX)
+    if not listing.commits and not listing.checkpoints:
+        return Records(count=None, reason="no_run_summary_table", detail=f"{where} holds no Delta table yet")
+    rows = delta_log.read_rows(
+        s3, bucket, RUN_SUMMARY_PREFIX, SUMMARY_COLUMNS, {"batch_id": batch_id, "job": job}, listing=listing
+    )
+    if not rows:
+        return Records(
+            count=None, reason="no_run_summary_rows", detail=f"{where} has no row for job {job} batch {batch_id}"
+        )
+    totals = [r for r in rows if r["table_name"] == JOB_TOTAL]
+    if totals:
+        newest = max(totals, key=_ended)
+        count = int(newest["rows_in"] or 0)
+        detail = f"job-total row of {where} (status {newest['status']})"
+    else:
+        per_table: dict[str, dict[str, Any]] = {}
+        for row in sorted(rows, key=_ended):
+            per_table[row["table_name"]] = row
+        count = sum(int(r["rows_in"] or 0) for r in per_table.values())
+        detail = f"sum of {len(per_table)} per-table rows of {where} (no job-total row)"
+    if count <= 0:
+        return Records(count=0, reason="zero_records", detail=detail)
+    return Records(count=count, reason="records_read", detail=detail)
+
+
+def _ended(row: Mapping[str, Any]) -> tuple[bool, Any]:
+    ended = row.get("ended_ts")
+    return (ended is not None, ended if ended is not None else 0)
+
+
+def report_cost(
+    event: Any,
+    *,
+    environment: str,
+    prices: Prices,
+    layer_buckets: Mapping[str, str],
+    application_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Price the job run of ``event`` and publish its metrics; returns what was published (and why not)."""
+    problem = _malformed(event)
+    if problem:
+        oplog.warning("not a job run state change: nothing published", reason="malformed_event", problem=problem)
+        return {"published": {}, "reason": "malformed_event", "problem": problem}
+    detail = event["detail"]
+    app, run_id, state = (detail[k].strip() for k in ("applicationId", "jobRunId", "state"))
+    if application_id and app != application_id:
+        oplog.info(
+            "job run of another EMR Serverless application: ignored",
+            reason="other_application",
+            application_id=app,
+            job_run_id=run_id,
+            expected_application_id=application_id,
+        )
+        return {"published": {}, "reason": "other_application"}
+    if state.upper() != "SUCCESS":
+        oplog.info(f"job run state {state} is not SUCCESS: nothing to price", reason="not_success", job_run_id=run_id)
+        return {"published": {}, "reason": "not_success"}
+
+    try:
+        run = client("emr-serverless").get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]
+    except Exception as error:
+        oplog.error(
+            "GetJobRun failed: raising so the event is retried",
+            reason="get_job_run_failed",
+            application_id=app,
+            job_run_id=run_id,
+            error_code=error_code(error),
+            error=str(error),
+        )
+        raise
+    utilization = run.get("billedResourceUtilization")
+    if not isinstance(utilization, Mapping) or not any(k in utilization for k in UTILIZATION_KEYS):
+        oplog.error("the job run has no billed utilization", reason="no_billed_utilization", job_run_id=run_id)
+        raise CostReportError(f"job run {run_id} of application {app} has no billedResourceUtilization yet")
+    name = (run.get("name") or detail.get("jobRunName") or "").strip()
+    arguments = ((run.get("jobDriver") or {}).get("sparkSubmit") or {}).get("entryPointArguments") or ()
+    job, batch_id = job_and_batch(name, arguments)
+    job = job or "unknown"
+    cost = job_cost(utilization, prices)
+
+    bucket = layer_buckets.get(job)
+    if bucket is None:
+        records = Records(
+            count=None,
+            reason="no_run_summary_for_job",
+            detail=f"job {job} keeps no run summary (no layer bucket for it in LAYER_BUCKETS)",
+        )
+    elif not batch_id:
+        records = Records(count=None, reason="no_batch_id", detail=f"job run name {name!r} holds no batch id")
+    else:
+        records = batch_records(client("s3"), bucket, job, batch_id)  # S3 errors raise: nothing published yet
+
+    when = _metric_time(run, now)
+    dimensions = {m.ENVIRONMENT: environment, m.JOB: job}
+    datums = [Datum(name=m.JOB_COST_USD, value=float(cost), dimensions=dimensions, timestamp=when)]
+    published: dict[str, float] = {m.JOB_COST_USD: float(cost)}
+    skipped: dict[str, str] = {}
+    if records.count:
+        per_million = cost_per_million(cost, records.count)
+        datums.append(
+            Datum(name=m.COST_PER_MILLION_RECORDS, value=float(per_million), dimensions=dimensions, timestamp=when)
+        )
+        published[m.COST_PER_MILLION_RECORDS] = float(per_million)
+    else:
+        skipped[m.COST_PER_MILLION_RECORDS] = records.reason
+        oplog.info(
+            f"{m.COST_PER_MILLION_RECORDS} skipped: {records.detail}",
+            reason=records.reason,
+            job=job,
+            batch_id=batch_id,
+            job_run_id=run_id,
+        )
+    put_metrics(datums)
+    result = {
+        "job": job,
+        "batch_id": batch_id,
+        "job_run_id": run_id,
+        "utilization": {k: utilization.get(k, 0) for k in UTILIZATION_KEYS},
+        "cost_usd": float(cost),
+        "records": records.count,
+        "records_source": records.detail,
+        "published": published,
+        "skipped": skipped,
+    }
+    oplog.info("job run priced", reason="job_cost_published", **{k: v for k, v in result.items() if k != "skipped"})
+    return result
+
+
+def _malformed(event: Any) -> str:
+    if not isinstance(event, Mapping):
+        return f"the event is a {type(event).__name__}, not a JSON object"
+    if (event.get("source"), event.get("detail-type")) != (EMR_SOURCE, EMR_DETAIL_TYPE):
+        return f"source {event.get('source')!r} / detail-type {event.get('detail-type')!r} is not {EMR_DETAIL_TYPE}"
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        return "the event has no detail object"
+    missing = [k for k in ("applicationId", "jobRunId", "state") if not str(detail.get(k) or "").strip()]
+    if missing or not all(isinstance(detail[k], str) for k in ("applicationId", "jobRunId", "state")):
+        return f"detail lacks {', '.join(missing) or 'string fields'}"
+    return ""
+
+
+def _metric_time(run: Mapping[str, Any], now: dt.datetime | None) -> dt.datetime:
+    now = now or dt.datetime.now(dt.UTC)
+    ended = run.get("endedAt") or run.get("updatedAt")
+    if isinstance(ended, dt.datetime):
+        ended = ended if ended.tzinfo else ended.replace(tzinfo=dt.UTC)
+        if now - MAX_METRIC_AGE < ended <= now + dt.timedelta(minutes=5):
+            return ended
+    return now
+
+
+def contract_columns_missing() -> list[str]:
+    """Columns this module reads that ``RUN_SUMMARY_COLUMNS`` lacks (empty: the contract still matches)."""
+    names = {c.name for c in RUN_SUMMARY_COLUMNS}
+    return [c for c in (*SUMMARY_COLUMNS, *FILTER_COLUMNS) if c not in names]

@@ -1,0 +1,1 @@
+"""Failure notifier: failed EMR Serverless job runs and pipeline executions -> one readable alert (SNS)."""

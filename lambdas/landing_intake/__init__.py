@@ -1,0 +1,1 @@
+"""Landing intake: S3 "Object Created" -> SQS (+ DLQ) -> this function -> intake manifest + pipeline start."""

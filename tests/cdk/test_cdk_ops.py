@@ -1,0 +1,274 @@
+"""Ops stack: the operational Lambdas, their queues, rules, schedules and alarms (template assertions)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdk_testkit import Synthesized, resources
+
+from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
+
+FUNCTIONS = {
+    "landing-intake": "landing_intake.handler.handler",
+    "failure-notifier": "failure_notifier.handler.handler",
+    "cost-reporter": "cost_reporter.handler.handler",
+    "freshness-monitor": "freshness_monitor.handler.handler",
+    "replica-verifier": "replica_verifier.handler.handler",
+}
+ENVS = ("dev", "staging", "prod")
+RUNBOOKS_DIR = Path(__file__).resolve().parents[2] / "runbooks"
+
+
+def _ops(lakehouse: Synthesized, env: str) -> dict[str, Any]:
+    return lakehouse.template(lakehouse.environments[env].ops)
+
+
+def _our_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Our functions by name (CDK's own cross-region reference handler has no FunctionName)."""
+    return {
+        f["Properties"]["FunctionName"]: f
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if "FunctionName" in f["Properties"]
+    }
+
+
+def _expected(env: str, env_config: dict[str, Any]) -> dict[str, str]:
+    expected = dict(FUNCTIONS)
+    if not env_config[env].features.replication:
+        expected.pop("replica-verifier")
+    return {f"lakehouse-{env}-{name}": handler for name, handler in expected.items()}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_function_is_traced_arm64_latest_python_with_own_role(
+    lakehouse: Synthesized, env_config: dict[str, Any], env: str
+) -> None:
+    template = _ops(lakehouse, env)
+    functions = _our_functions(template)
+    assert {n: f["Properties"]["Handler"] for n, f in functions.items()} == _expected(env, env_config)
+    roles = set()
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert props["Runtime"] == "python3.14" and props["Architectures"] == ["arm64"], name
+        assert props["ReservedConcurrentExecutions"] >= 1, name
+        assert props["Environment"]["Variables"]["ENVIRONMENT"] == env, name
+        roles.add(props["Role"]["Fn::GetAtt"][0])
+    assert len(roles) == len(functions), "one role per function"
+    for function in resources(template, "AWS::Lambda::Function").values():  # CDK's own handlers too
+        if "FunctionName" not in function["Properties"]:
+            assert function["Properties"]["Handler"] == "__entrypoint__.handler", "only CDK's provider is untraced"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_function_has_a_retained_encrypted_log_group_and_an_errors_alarm(
+    lakehouse: Synthesized, env_config: dict[str, Any], env: str
+) -> None:
+    template = _ops(lakehouse, env)
+    config = env_config[env]
+    groups = {g["Properties"]["LogGroupName"]: g for g in resources(template, "AWS::Logs::LogGroup").values()}
+    alarms = {a["Properties"]["AlarmName"]: a for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    for name in _our_functions(template):
+        group = groups[f"/aws/lambda/{name}"]
+        assert group["Properties"]["RetentionInDays"] == config.retention.log_group_retention_days
+        assert "KmsKeyId" in group["Properties"]
+        assert group["DeletionPolicy"] == ("Delete" if config.features.allow_destroy else "Retain")
+        alarm = alarms[f"{name}-errors"]["Properties"]
+        assert alarm["MetricName"] == "Errors" and alarm["Namespace"] == "AWS/Lambda"
+        assert alarm["Threshold"] == 1
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_alarm_notifies_and_links_its_runbook(lakehouse: Synthesized, env: str) -> None:
+    template = _ops(lakehouse, env)
+    for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] and props["OKActions"], name
+        assert "Runbook: https://" in props["AlarmDescription"] and props["AlarmDescription"].endswith(".md"), name
+        runbook = props["AlarmDescription"].rsplit("/", 1)[1]
+        assert (RUNBOOKS_DIR / runbook).is_file(), f"{name} links runbooks/{runbook}, which does not exist"
+
+
+def test_alarm_counts(lakehouse: Synthesized, env_config: dict[str, Any]) -> None:
+    slo_tables = [c for c in (*SILVER_TABLES, *GOLD_TABLES) if c.freshness_slo_minutes is not None]
+    assert len(slo_tables) >= 10
+    for env in ENVS:
+        alarms = resources(_ops(lakehouse, env), "AWS::CloudWatch::Alarm")
+        replication = env_config[env].features.replication
+        functions = 5 if replication else 4
+        # errors per function + freshness per table + two dead-letter queues (+ replica consistency)
+        assert len(alarms) == functions + len(slo_tables) + 2 + (1 if replication else 0), env
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_freshness_alarm_per_table_at_its_contract_slo(lakehouse: Synthesized, env: str) -> None:
+    alarms = [
+        a["Properties"]
+        for a in resources(_ops(lakehouse, env), "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "FreshnessMinutes"
+    ]
+    by_table = {{d["Name"]: d["Value"] for d in a["Dimensions"]}["Table"]: a for a in alarms}
+    expected = {c.name: c.freshness_slo_minutes for c in (*SILVER_TABLES, *GOLD_TABLES) if c.freshness_slo_minutes}
+    assert {t: a["Threshold"] for t, a in by_table.items()} == expected
+    for table, alarm in by_table.items():
+        assert alarm["Namespace"] == "Lakehouse" and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Environment": env, "Table": table}
+
+
+def test_replica_alarm_waits_out_the_replication_time_control_window(
+    lakehouse: Synthesized, env_config: dict[str, Any]
+) -> None:
+    for env in ENVS:
+        alarms = [
+            a["Properties"]
+            for a in resources(_ops(lakehouse, env), "AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("MetricName") == "ReplicaConsistent"
+        ]
+        if not env_config[env].features.replication:
+            assert alarms == [], env
+            continue
+        (alarm,) = alarms
+        assert alarm["Statistic"] == "Minimum" and alarm["ComparisonOperator"] == "LessThanThreshold"
+        assert alarm["Threshold"] == 1
+        assert alarm["Period"] * alarm["EvaluationPeriods"] > 15 * 60
+        assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+        assert alarm["Dimensions"] == [{"Name": "Environment", "Value": env}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_queue_is_encrypted_tls_only_and_has_a_dead_letter_queue(lakehouse: Synthesized, env: str) -> None:
+    template = _ops(lakehouse, env)
+    queues = resources(template, "AWS::SQS::Queue")
+    dead_letter_targets = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    for f in resources(template, "AWS::Lambda::Function").values():
+        if "DeadLetterConfig" in f["Properties"]:
+            dead_letter_targets.add(f["Properties"]["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0])
+    for rule in resources(template, "AWS::Events::Rule").values():
+        for target in rule["Properties"]["Targets"]:
+            assert "DeadLetterConfig" in target, rule["Properties"]["Name"]
+            dead_letter_targets.add(target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    policies = [p["Properties"] for p in resources(template, "AWS::SQS::QueuePolicy").values()]
+    for queue_id, queue in queues.items():
+        props = queue["Properties"]
+        assert "KmsMasterKeyId" in props, queue_id
+        assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
+        assert "RedrivePolicy" in props or queue_id in dead_letter_targets, f"{queue_id}: no DLQ and not a DLQ"
+        assert any(
+            {"Ref": queue_id} in p["Queues"]
+            and any(
+                s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                for s in p["PolicyDocument"]["Statement"]
+            )
+            for p in policies
+        ), f"{queue_id}: TLS not enforced"
+    assert dead_letter_targets <= set(queues)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_landing_events_reach_the_intake_with_partial_batch_responses(
+    lakehouse: Synthesized, env_config: dict[str, Any], env: str
+) -> None:
+    config = env_config[env]
+    storage = lakehouse.template(lakehouse.environments[env].storage)
+    landing = [
+        b for b in resources(storage, "AWS::S3::Bucket").values() if b["Properties"].get("NotificationConfiguration")
+    ]
+    assert len(landing) == 1
+    assert landing[0]["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    template = _ops(lakehouse, env)
+    queues = {q["Properties"]["QueueName"]: (k, q) for k, q in resources(template, "AWS::SQS::Queue").items()}
+    intake_id, intake = queues[f"lakehouse-{env}-landing-intake"]
+    dlq_id, _ = queues[f"lakehouse-{env}-landing-intake-dlq"]
+    assert intake["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": config.ops.intake_max_receive_count,
+    }
+    assert (
+        intake["Properties"]["VisibilityTimeout"]
+        >= 6 * _our_functions(template)[f"lakehouse-{env}-landing-intake"]["Properties"]["Timeout"]
+    )
+    (mapping,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [intake_id, "Arn"]}
+    assert mapping["Properties"]["BatchSize"] == config.ops.intake_batch_size
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(template, "AWS::Events::Rule").values()}
+    rule = rules[f"lakehouse-{env}-landing-object-created"]
+    assert rule["EventPattern"]["source"] == ["aws.s3"] and rule["EventPattern"]["detail-type"] == ["Object Created"]
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [intake_id, "Arn"]}
+    (table,) = resources(template, "AWS::DynamoDB::GlobalTable").values()
+    assert table["Properties"]["SSESpecification"]["SSEType"] == "KMS"
+    assert table["Properties"]["Replicas"][0]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True
+    }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_failure_and_cost_rules_filter_on_this_application_and_states(lakehouse: Synthesized, env: str) -> None:
+    template = _ops(lakehouse, env)
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources(template, "AWS::Events::Rule").values()}
+    failed = rules[f"lakehouse-{env}-job-run-failed"]["EventPattern"]
+    assert failed["source"] == ["aws.emr-serverless"]
+    assert failed["detail"]["state"] == ["FAILED", "CANCELLED"] and len(failed["detail"]["applicationId"]) == 1
+    executions = rules[f"lakehouse-{env}-execution-failed"]["EventPattern"]
+    assert executions["detail"]["status"] == ["FAILED", "TIMED_OUT"]
+    assert len(executions["detail"]["stateMachineArn"]) == 2
+    succeeded = rules[f"lakehouse-{env}-job-run-succeeded"]["EventPattern"]
+    assert succeeded["detail"]["state"] == ["SUCCESS"]
+    for name in (f"lakehouse-{env}-freshness-monitor",):
+        assert rules[name]["ScheduleExpression"].startswith("rate(")
+
+
+def _identity_statements(lakehouse: Synthesized) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for stack, template in lakehouse.templates():
+        for cfn_type in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            for key, policy in resources(template, cfn_type).items():
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    found.append((f"{stack.stack_name}/{key}", statement))
+        for key, role in resources(template, "AWS::IAM::Role").items():
+            for inline in role["Properties"].get("Policies", []):
+                for statement in inline["PolicyDocument"]["Statement"]:
+                    found.append((f"{stack.stack_name}/{key}", statement))
+    return found
+
+
+def test_no_identity_policy_allows_a_wildcard_action(lakehouse: Synthesized) -> None:
+    statements = _identity_statements(lakehouse)
+    assert len(statements) > 50
+    for where, statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert "*" not in action, f"{where}: wildcard action {action}"
+
+
+def test_metric_publishing_is_scoped_to_our_namespace(lakehouse: Synthesized) -> None:
+    for where, statement in _identity_statements(lakehouse):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if "cloudwatch:PutMetricData" in actions:
+            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Lakehouse"}}, where
+
+
+def test_function_settings_match_what_the_code_reads(lakehouse: Synthesized, env_config: dict[str, Any]) -> None:
+    config = env_config["prod"]
+    functions = _our_functions(_ops(lakehouse, "prod"))
+    cost = functions["lakehouse-prod-cost-reporter"]["Properties"]["Environment"]["Variables"]
+    assert json.loads(cost["PRICES"]) == {
+        "vcpu_hour": config.pricing.vcpu_hour,
+        "memory_gb_hour": config.pricing.memory_gb_hour,
+        "storage_gb_hour": config.pricing.storage_gb_hour,
+    }
+    verifier = functions["lakehouse-prod-replica-verifier"]["Properties"]
+    assert verifier["Environment"]["Variables"]["REPLICA_REGION"] == config.dr_region
+    assert len(verifier["Layers"]) == 1 and len(functions["lakehouse-prod-cost-reporter"]["Properties"]["Layers"]) == 1
+    assert "Layers" not in functions["lakehouse-prod-landing-intake"]["Properties"]
