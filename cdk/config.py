@@ -30,6 +30,8 @@ _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|d
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 _HTTPS_URL = re.compile(r"^https://[^\s]+/$")
+RTC_WINDOW_MINUTES = 15
+"""S3 Replication Time Control replicates 99.99% of objects within 15 minutes."""
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
     1,
@@ -137,8 +139,10 @@ class OpsConfig:
     """Deliveries of one landing event before it moves to the intake dead-letter queue."""
     intake_batch_size: int
     intake_batching_window_seconds: int
-    freshness_schedule: str
-    replica_check_schedule: str
+    freshness_check_minutes: int
+    """How often the freshness monitor runs; also the period of the freshness alarms."""
+    replica_check_minutes: int
+    """How often the replica verifier runs; also the replica alarm's period (at most the 15-minute RTC window)."""
     runbook_base_url: str
     """Ends with ``/``; alarm descriptions and alerts link ``<base><runbook>.md``."""
 
@@ -331,7 +335,6 @@ def _features(s: _Section) -> FeatureFlags:
 
 
 def _ops(s: _Section) -> OpsConfig:
-    what = "EventBridge schedule expression like rate(15 minutes)"
     batch_size = s.integer("intake_batch_size", minimum=1, maximum=10000)
     window = s.integer("intake_batching_window_seconds", minimum=0, maximum=300)
     if batch_size > 10 and window == 0:
@@ -340,8 +343,9 @@ def _ops(s: _Section) -> OpsConfig:
         intake_max_receive_count=s.integer("intake_max_receive_count", minimum=1, maximum=1000),
         intake_batch_size=batch_size,
         intake_batching_window_seconds=window,
-        freshness_schedule=s.matching("freshness_schedule", _SCHEDULE, what),
-        replica_check_schedule=s.matching("replica_check_schedule", _SCHEDULE, what),
+        # A metric alarm spans at most one day: two periods of at most 12 hours.
+        freshness_check_minutes=s.integer("freshness_check_minutes", minimum=1, maximum=720),
+        replica_check_minutes=s.integer("replica_check_minutes", minimum=1, maximum=RTC_WINDOW_MINUTES),
         runbook_base_url=s.matching("runbook_base_url", _HTTPS_URL, "https URL ending with '/'"),
     )
     s.close()

@@ -33,3 +33,7 @@ def function_name(env: str, function: str, project: str = DEFAULT_PROJECT) -> st
 
 def pipeline_state_machine_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{prefix(env, project)}-pipeline"
+
+
+def maintenance_state_machine_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    return f"{prefix(env, project)}-maintenance"

@@ -23,10 +23,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.compliance import acknowledge
-from cdk.config import EnvironmentConfig
+from cdk.config import RTC_WINDOW_MINUTES, EnvironmentConfig
 from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsFunction, OpsFunctionProps
 from cdk.lambda_packaging import LambdaBuild
@@ -41,9 +42,6 @@ from stacks.orchestration import OrchestrationStack
 from stacks.storage import StorageStack
 
 DELTA_LAYERS = ("bronze", "silver", "gold")
-RTC_WINDOW_MINUTES = 15
-"""S3 Replication Time Control replicates 99.99% of objects within 15 minutes."""
-REPLICA_CHECK_PERIOD_MINUTES = 5
 INTAKE_TIMEOUT = Duration.seconds(60)
 
 
@@ -231,6 +229,7 @@ class OpsStack(Stack):
             reason="Point-in-time recovery (35 days) covers this operational manifest; it holds no business data.",
         )
         pipeline = orchestration.pipeline.state_machine
+        writers = [pipeline, orchestration.maintenance.state_machine]
         function = self._function(
             "landing-intake",
             "landing_intake.handler.handler",
@@ -239,6 +238,7 @@ class OpsStack(Stack):
                 "ENVIRONMENT": config.name,
                 "MANIFEST_TABLE": self.manifest.table_name,
                 "STATE_MACHINE_ARN": pipeline.state_machine_arn,
+                "WRITER_STATE_MACHINE_ARNS": ",".join(w.state_machine_arn for w in writers),
                 "LANDING_BUCKET": storage.buckets["landing"].bucket_name,
             },
             timeout=INTAKE_TIMEOUT,
@@ -255,7 +255,9 @@ class OpsStack(Stack):
                     resources=[queue.queue.queue_arn],
                 ),
                 iam.PolicyStatement(
-                    sid="RecordObjects", actions=["dynamodb:PutItem"], resources=[self.manifest.table_arn]
+                    sid="RecordObjectsAndPendingMarker",
+                    actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+                    resources=[self.manifest.table_arn],
                 ),
                 iam.PolicyStatement(
                     sid="UseOpsKey",
@@ -271,9 +273,12 @@ class OpsStack(Stack):
                     },
                 ),
                 iam.PolicyStatement(
-                    sid="StartPipeline",
-                    actions=["states:ListExecutions", "states:StartExecution"],
-                    resources=[pipeline.state_machine_arn],
+                    sid="FindRunningWriters",
+                    actions=["states:ListExecutions"],
+                    resources=[w.state_machine_arn for w in writers],
+                ),
+                iam.PolicyStatement(
+                    sid="StartPipeline", actions=["states:StartExecution"], resources=[pipeline.state_machine_arn]
                 ),
                 self._put_metrics(),
             ],
@@ -295,14 +300,31 @@ class OpsStack(Stack):
             event_pattern=events.EventPattern(
                 source=["aws.s3"], detail_type=["Object Created"], detail={"bucket": {"name": [landing.bucket_name]}}
             ),
-            targets=[
-                targets.SqsQueue(
-                    queue.queue,
-                    dead_letter_queue=self.failed_events.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(6),
-                )
-            ],
+            targets=[self._queue_target(queue.queue)],
+        )
+        # Objects that land while a writer runs wait (the pending marker) for that writer's end.
+        self.writer_ended_rule = events.Rule(
+            self,
+            "WriterEnded",
+            rule_name=f"{config.prefix}-writer-ended",
+            description="Pipeline and maintenance executions that end -> the landing intake queue (pending objects).",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [w.state_machine_arn for w in writers],
+                },
+            ),
+            targets=[self._queue_target(queue.queue)],
+        )
+
+    def _queue_target(self, queue: sqs.IQueue) -> targets.SqsQueue:
+        return targets.SqsQueue(
+            queue,
+            dead_letter_queue=self.failed_events.dead_letter_queue,
+            retry_attempts=8,
+            max_event_age=Duration.hours(6),
         )
 
     def _failure_notifier(
@@ -321,6 +343,7 @@ class OpsStack(Stack):
                 "RUNBOOK_BASE_URL": config.ops.runbook_base_url,
                 "LOG_GROUP": f"/aws/emr-serverless/{config.prefix}",
                 "APPLICATION_ID": application.application_id,
+                "PROJECT": config.project,
             },
             reserved_concurrency=2,
             managed_policies=[
@@ -425,8 +448,8 @@ class OpsStack(Stack):
             self,
             "FreshnessSchedule",
             rule_name=f"{config.prefix}-freshness-monitor",
-            description=f"Runs the freshness monitor ({config.ops.freshness_schedule}).",
-            schedule=events.Schedule.expression(config.ops.freshness_schedule),
+            description=f"Runs the freshness monitor every {config.ops.freshness_check_minutes} minutes.",
+            schedule=events.Schedule.rate(Duration.minutes(config.ops.freshness_check_minutes)),
             targets=[self._async_target(function)],
         )
         self.freshness_alarms = {}
@@ -444,10 +467,13 @@ class OpsStack(Stack):
                     metric_name=m.FRESHNESS_MINUTES,
                     dimensions_map={m.ENVIRONMENT: config.name, m.TABLE: table},
                     statistic="Maximum",
-                    period=Duration.minutes(15),
+                    period=Duration.minutes(config.ops.freshness_check_minutes),
                 ),
                 threshold=monitored.slo_minutes,
-                evaluation_periods=1,
+                # One check per period: a late invocation leaves one period empty; 1 of 2 rides it out
+                # instead of flapping to INSUFFICIENT_DATA.
+                evaluation_periods=2,
+                datapoints_to_alarm=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.MISSING,
             )
@@ -483,11 +509,11 @@ class OpsStack(Stack):
             self,
             "ReplicaCheckSchedule",
             rule_name=f"{config.prefix}-replica-verifier",
-            description=f"Runs the DR replica verifier ({config.ops.replica_check_schedule}).",
-            schedule=events.Schedule.expression(config.ops.replica_check_schedule),
+            description=f"Runs the DR replica verifier every {config.ops.replica_check_minutes} minutes.",
+            schedule=events.Schedule.rate(Duration.minutes(config.ops.replica_check_minutes)),
             targets=[self._async_target(function)],
         )
-        periods = RTC_WINDOW_MINUTES // REPLICA_CHECK_PERIOD_MINUTES + 1
+        periods = RTC_WINDOW_MINUTES // config.ops.replica_check_minutes + 1
         self.replica_alarm = self._alarm(
             "ReplicaInconsistent",
             name=f"{config.prefix}-replica-inconsistent",
@@ -500,7 +526,7 @@ class OpsStack(Stack):
                 metric_name=m.REPLICA_CONSISTENT,
                 dimensions_map={m.ENVIRONMENT: config.name},
                 statistic="Minimum",
-                period=Duration.minutes(REPLICA_CHECK_PERIOD_MINUTES),
+                period=Duration.minutes(config.ops.replica_check_minutes),
             ),
             threshold=1,
             evaluation_periods=periods,

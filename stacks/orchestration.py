@@ -16,6 +16,7 @@ from cdk.config import EnvironmentConfig
 from cdk.constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
 from cdk.log_retention import log_retention
+from lakehouse import aws_names
 from stacks.compute import ComputeStack
 from stacks.storage import StorageStack
 
@@ -37,7 +38,10 @@ class OrchestrationStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        names = {"Pipeline": f"{config.prefix}-pipeline", "Maintenance": f"{config.prefix}-maintenance"}
+        names = {
+            "Pipeline": aws_names.pipeline_state_machine_name(config.name, config.project),
+            "Maintenance": aws_names.maintenance_state_machine_name(config.name, config.project),
+        }
         arguments = compute.job_arguments(storage, config)
 
         def pipeline(construct_id: str, jobs: tuple[str, ...]) -> SparkPipeline:

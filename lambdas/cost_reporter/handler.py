@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ops_common.tracing import annotate, init_tracing
+from ops_common.tracing import annotate, init_tracing, traced_handler
 
 from .cost import Prices, report_cost
 
@@ -86,6 +86,7 @@ def _json_object(environ: Mapping[str, str], name: str, shape: str) -> dict[str,
     return value
 
 
+@traced_handler("cost-reporter")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     result = report_cost(

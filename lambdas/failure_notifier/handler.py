@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ops_common.tracing import annotate, init_tracing
+from ops_common.tracing import annotate, init_tracing, traced_handler
 
 from .notifier import NotifierSettings, notify_failure
 
@@ -81,6 +81,7 @@ def _required(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
+@traced_handler("failure-notifier")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""

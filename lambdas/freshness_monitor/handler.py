@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ops_common.tracing import annotate, init_tracing
+from ops_common.tracing import annotate, init_tracing, traced_handler
 
 from . import MONITORED_LAYERS
 from .freshness import check_freshness
@@ -48,6 +48,7 @@ class Settings:
         return cls(environment=environment, layer_buckets={layer: buckets[layer].strip() for layer in MONITORED_LAYERS})
 
 
+@traced_handler("freshness-monitor")
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     results = check_freshness(environment=settings.environment, layer_buckets=settings.layer_buckets)

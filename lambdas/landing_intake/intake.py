@@ -5,7 +5,9 @@ Input is an SQS batch (event source mapping with ``ReportBatchItemFailures``). A
 * an EventBridge ``Object Created`` event from ``aws.s3`` (how the Ops stack routes the landing bucket),
 * an S3 event notification (``{"Records": [{"eventSource": "aws:s3", ...}, ...]}``, possibly wrapped in an
   SNS envelope), which may hold several objects,
-* an ``s3:TestEvent`` (S3 sends one when a notification is configured): logged, nothing to record.
+* an ``s3:TestEvent`` (S3 sends one when a notification is configured): logged, nothing to record,
+* an EventBridge ``Step Functions Execution Status Change`` of a lake writer (the pipeline or maintenance)
+  that ended: the signal to start the pipeline for objects that arrived while that writer ran.
 
 Object keys arrive URL-encoded in both S3 formats (``dt%3D2025-01-01``, ``+`` for a space): they are decoded
 with :func:`urllib.parse.unquote_plus`.
@@ -19,11 +21,25 @@ What happens to a message:
 * **failed** (its messageId in ``batchItemFailures``; SQS redelivers it and after ``maxReceiveCount``
   receives moves it to the dead-letter queue, so nothing is dropped): the body is not JSON or not an S3
   event, an S3 record lacks a field, a manifest write was throttled or failed, the time budget ran out
-  before the message was reached, or the pipeline could not be started for an object it accepted.
+  before the message was reached, or, for a message that accepted an object or announced an ended writer,
+  the pending marker, the running-writer check or the pipeline start failed.
+
+Starting the pipeline (one writer at a time: the pipeline's guard fails fast while another writer runs):
+
+* New accepted objects first set the *pending* marker (one manifest item), then the intake looks for a
+  RUNNING execution of every lake writer. None: it starts the pipeline and clears the marker. One: it leaves
+  the marker and the message is done; a run already under way may have listed landing before the object
+  arrived, so the object waits for the next run, not for this one.
+* When a writer's execution ends, its status-change event reaches this queue; if the marker is set and no
+  writer runs, the intake starts the pipeline and clears the marker.
+* Set-then-check closes the race with a writer that ends in between: the end event's reader sees the
+  marker (strongly consistent read), or the setter sees no writer running and starts the pipeline itself.
+  The marker is cleared only if no newer object set it again (a conditional delete on its token), so an
+  object accepted while the new run starts triggers one more run after it.
 
 Redelivery (and a DLQ redrive) is idempotent: the manifest write is conditional on the object not being
-recorded yet (one item per object version), and the pipeline is started only when no execution is
-running, under a per-minute execution name (a concurrent start of the same name is the same execution).
+recorded yet (one item per object version), and the pipeline starts under a per-minute execution name
+(a concurrent start of the same name is the same execution).
 """
 
 from __future__ import annotations
@@ -31,6 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,12 +58,18 @@ from ops_common import log
 from ops_common import metric_names as m
 from ops_common.aws import client, error_code, is_throttling
 from ops_common.metrics import Datum, put_metrics
+from ops_common.tracing import annotate
 
 from job_assets.contracts.landing import KNOWN_EXTENSIONS, LANDING_BY_NAME
 from job_assets.contracts.model import LandingEntity
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
+PENDING_KEY = "#pipeline-pending"
+"""The pending marker's ``object_key``: no landing object has it (landing keys start with a source name)."""
+PENDING_VERSION = "-"
+WRITER_FINISHED = "Step Functions Execution Status Change"
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 SAFETY_MARGIN_MS = 10_000
 """Stop taking messages when less than this remains: the rest are reported failed, not timed out."""
 
@@ -80,7 +103,15 @@ class Settings:
     manifest_table: str
     state_machine_arn: str
     landing_bucket: str
+    writer_state_machine_arns: tuple[str, ...] = ()
+    """Every lake-writing state machine (the pipeline included): the pipeline starts only when none runs."""
     safety_margin_ms: int = SAFETY_MARGIN_MS
+
+    def __post_init__(self) -> None:
+        if self.state_machine_arn not in self.writer_state_machine_arns:
+            object.__setattr__(
+                self, "writer_state_machine_arns", (self.state_machine_arn, *self.writer_state_machine_arns)
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -90,13 +121,21 @@ class Settings:
                 raise SettingsError(f"environment variable {name} is missing or empty")
             return value
 
-        arn = required("STATE_MACHINE_ARN")
-        parts = arn.split(":")
-        if len(parts) < 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine":
-            raise SettingsError(
-                f"environment variable STATE_MACHINE_ARN={arn!r} is not a state machine ARN "
-                f"(arn:<partition>:states:<region>:<account>:stateMachine:<name>)"
-            )
+        def state_machine(name: str, arn: str) -> str:
+            parts = arn.split(":")
+            if len(parts) < 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine":
+                raise SettingsError(
+                    f"environment variable {name}={arn!r} is not a state machine ARN "
+                    f"(arn:<partition>:states:<region>:<account>:stateMachine:<name>)"
+                )
+            return arn
+
+        arn = state_machine("STATE_MACHINE_ARN", required("STATE_MACHINE_ARN"))
+        writers = tuple(
+            state_machine("WRITER_STATE_MACHINE_ARNS", item.strip())
+            for item in (environ.get("WRITER_STATE_MACHINE_ARNS") or "").split(",")
+            if item.strip()
+        )
         bucket = required("LANDING_BUCKET")
         if "/" in bucket or bucket.startswith("s3:"):
             raise SettingsError(f"environment variable LANDING_BUCKET={bucket!r} must be a bucket name, not a URI")
@@ -105,6 +144,7 @@ class Settings:
             manifest_table=required("MANIFEST_TABLE"),
             state_machine_arn=arn,
             landing_bucket=bucket,
+            writer_state_machine_arns=writers,
         )
 
 
@@ -211,6 +251,15 @@ class TestEvent:
     bucket: str
 
 
+@dataclass(frozen=True)
+class WriterEnded:
+    """A lake writer's execution ended: objects that arrived while it ran may now start the pipeline."""
+
+    state_machine_arn: str
+    execution_arn: str
+    status: str
+
+
 def _field(mapping: Any, path: str) -> Any:
     value = mapping
     for part in path.split("."):
@@ -294,8 +343,22 @@ def _from_eventbridge(body: dict[str, Any]) -> ObjectEvent:
     )
 
 
-def parse_body(body: Any) -> list[ObjectEvent] | TestEvent:
-    """The objects a message body announces (or the S3 test event); :class:`MalformedMessageError` if none can be."""
+def _writer_ended(body: dict[str, Any]) -> WriterEnded:
+    status = _text(body, "detail.status")
+    if status not in ENDED:
+        raise MalformedMessageError(f"detail.status={status!r} is not an ended execution ({', '.join(sorted(ENDED))})")
+    return WriterEnded(
+        state_machine_arn=_text(body, "detail.stateMachineArn"),
+        execution_arn=_text(body, "detail.executionArn"),
+        status=status,
+    )
+
+
+def parse_body(body: Any) -> list[ObjectEvent] | TestEvent | WriterEnded:
+    """What a message body announces: objects, the S3 test event, or an ended writer execution.
+
+    :class:`MalformedMessageError` (naming the field) when it is none of them.
+    """
     if not isinstance(body, str):
         raise MalformedMessageError("the message has no body")
     try:
@@ -318,9 +381,12 @@ def parse_body(body: Any) -> list[ObjectEvent] | TestEvent:
         return [_from_notification(record, i) for i, record in enumerate(records)]
     if parsed.get("source") == "aws.s3" and "detail-type" in parsed:
         return [_from_eventbridge(parsed)]
+    if parsed.get("source") == "aws.states" and parsed.get("detail-type") == WRITER_FINISHED:
+        return _writer_ended(parsed)
     keys = ", ".join(sorted(map(str, parsed))[:8]) or "none"
     raise MalformedMessageError(
-        f"the body is neither an S3 event notification nor an EventBridge aws.s3 event (top-level keys: {keys})"
+        "the body is neither an S3 event notification, an EventBridge aws.s3 event nor a Step Functions "
+        f"execution status change (top-level keys: {keys})"
     )
 
 
@@ -386,37 +452,98 @@ def batch_id(now: dt.datetime, *, precision: str = "minute") -> str:
 class PipelineResult:
     ok: bool
     action: str
-    """``already_running``, ``started`` or ``failed``."""
+    """``started``, ``waiting`` (a writer runs; the marker stays), ``not_needed`` (nothing pending) or ``failed``."""
     execution_arn: str = ""
 
 
-def ensure_pipeline(settings: Settings, now: dt.datetime) -> PipelineResult:
-    """Start the pipeline unless an execution is running (that one, or the next run, ingests the objects)."""
-    sfn = client("stepfunctions")
-    arn = settings.state_machine_arn
+class _UnavailableError(Exception):
+    """An AWS call of the pipeline start failed; logged where it happened."""
+
+
+def _pending_item_key() -> dict[str, dict[str, str]]:
+    return {"object_key": {"S": PENDING_KEY}, "object_version": {"S": PENDING_VERSION}}
+
+
+def mark_pending(settings: Settings, now: dt.datetime) -> None:
+    """Set the pending marker (a new token each time; ``since`` keeps the oldest waiting object's time)."""
+    stamp = now.isoformat(timespec="milliseconds")
     try:
-        running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
+        client("dynamodb").update_item(
+            TableName=settings.manifest_table,
+            Key=_pending_item_key(),
+            UpdateExpression="SET pending_token = :token, updated_at = :now, since = if_not_exists(since, :now)",
+            ExpressionAttributeValues={":token": {"S": uuid.uuid4().hex}, ":now": {"S": stamp}},
+        )
     except (ClientError, BotoCoreError) as error:
         log.error(
-            "pipeline not started: cannot list running executions",
-            reason="pipeline_list_failed",
+            "pending marker not set",
+            reason="pending_mark_failed",
             throttled=is_throttling(error),
             error=str(error),
-            state_machine=arn,
         )
-        return PipelineResult(ok=False, action="failed")
-    if running:
-        execution = running[0]["executionArn"]
-        log.info(
-            "pipeline already running: it or the next run ingests the new objects",
-            reason="pipeline_running",
-            execution=execution,
+        raise _UnavailableError from error
+
+
+def pending_token(settings: Settings) -> str | None:
+    """The pending marker's token, or None when nothing waits for a run (strongly consistent read)."""
+    try:
+        item = (
+            client("dynamodb")
+            .get_item(TableName=settings.manifest_table, Key=_pending_item_key(), ConsistentRead=True)
+            .get("Item")
         )
-        return PipelineResult(ok=True, action="already_running", execution_arn=execution)
+    except (ClientError, BotoCoreError) as error:
+        log.error("pending marker not read", reason="pending_read_failed", error=str(error))
+        raise _UnavailableError from error
+    return item["pending_token"]["S"] if item and "pending_token" in item else None
+
+
+def clear_pending(settings: Settings, token: str) -> None:
+    """Delete the marker unless an object set it again since ``token`` was read (then one more run follows)."""
+    try:
+        client("dynamodb").delete_item(
+            TableName=settings.manifest_table,
+            Key=_pending_item_key(),
+            ConditionExpression="pending_token = :token",
+            ExpressionAttributeValues={":token": {"S": token}},
+        )
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            log.info("pending marker set again while starting: it stays for the next run", reason="pending_renewed")
+            return
+        # The run started: a marker left behind costs at most one extra run after it, never a lost object.
+        log.warning("pending marker not cleared", reason="pending_clear_failed", error=str(error))
+    except BotoCoreError as error:
+        log.warning("pending marker not cleared", reason="pending_clear_failed", error=str(error))
+
+
+def running_writer(settings: Settings) -> str | None:
+    """The ARN of a RUNNING execution of any lake writer, or None."""
+    sfn = client("stepfunctions")
+    for arn in settings.writer_state_machine_arns:
+        try:
+            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
+        except (ClientError, BotoCoreError) as error:
+            log.error(
+                "pipeline not started: cannot list running executions",
+                reason="pipeline_list_failed",
+                throttled=is_throttling(error),
+                error=str(error),
+                state_machine=arn,
+            )
+            raise _UnavailableError from error
+        if running:
+            return str(running[0]["executionArn"])
+    return None
+
+
+def start_pipeline(settings: Settings, now: dt.datetime) -> str:
+    """Start the pipeline under this minute's batch id (or this second's); the execution ARN."""
+    arn = settings.state_machine_arn
     for precision in ("minute", "second"):
         name = batch_id(now, precision=precision)
         try:
-            response = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
+            response = client("stepfunctions").start_execution(stateMachineArn=arn, name=name, input="{}")
         except ClientError as error:
             if error_code(error) == "ExecutionAlreadyExists":
                 # Same name and input while RUNNING is the same execution (StartExecution succeeds), so this
@@ -434,14 +561,42 @@ def ensure_pipeline(settings: Settings, now: dt.datetime) -> PipelineResult:
                 error=str(error),
                 batch_id=name,
             )
-            return PipelineResult(ok=False, action="failed")
+            raise _UnavailableError from error
         except BotoCoreError as error:
             log.error("pipeline not started", reason="pipeline_start_failed", error=str(error), batch_id=name)
-            return PipelineResult(ok=False, action="failed")
-        log.info("pipeline started", reason="new_objects", batch_id=name, execution=response["executionArn"])
-        return PipelineResult(ok=True, action="started", execution_arn=response["executionArn"])
+            raise _UnavailableError from error
+        log.info("pipeline started", reason="pending_objects", batch_id=name, execution=response["executionArn"])
+        return str(response["executionArn"])
     log.error("pipeline not started: both execution names are taken", reason="pipeline_start_failed")
-    return PipelineResult(ok=False, action="failed")
+    raise _UnavailableError
+
+
+def ensure_pipeline(settings: Settings, now: dt.datetime, *, new_objects: bool) -> PipelineResult:
+    """Make sure a pipeline run will ingest every accepted object (see the module docstring).
+
+    ``new_objects``: this batch accepted objects (set the marker first); otherwise a writer ended and the
+    pipeline starts only if the marker is set. ``failed``: the caller reports the messages for retry.
+    """
+    try:
+        if new_objects:
+            mark_pending(settings, now)
+        token = pending_token(settings)
+        if token is None:
+            log.info("no objects wait for a run", reason="nothing_pending")
+            return PipelineResult(ok=True, action="not_needed")
+        execution = running_writer(settings)
+        if execution is not None:
+            log.info(
+                "a lake writer is running: the pipeline starts when it ends",
+                reason="writer_running",
+                execution=execution,
+            )
+            return PipelineResult(ok=True, action="waiting", execution_arn=execution)
+        execution = start_pipeline(settings, now)
+    except _UnavailableError:
+        return PipelineResult(ok=False, action="failed")
+    clear_pending(settings, token)
+    return PipelineResult(ok=True, action="started", execution_arn=execution)
 
 
 # --- the batch --------------------------------------------------------------------------------------------
@@ -452,6 +607,7 @@ class BatchSummary:
     messages: int = 0
     failed: list[str] = field(default_factory=list)
     accepted_messages: list[str] = field(default_factory=list)
+    writer_ended_messages: list[str] = field(default_factory=list)
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -484,6 +640,18 @@ def process_message(record: dict[str, Any], settings: Settings, summary: BatchSu
         return False
     if isinstance(parsed, TestEvent):
         log.info("S3 test event: nothing to record", reason="s3_test_event", bucket=parsed.bucket, **context)
+        return True
+    if isinstance(parsed, WriterEnded):
+        known = parsed.state_machine_arn in settings.writer_state_machine_arns
+        log.info(
+            "a lake writer's execution ended" if known else "an execution of another state machine ended: ignored",
+            reason="writer_ended" if known else "not_a_writer",
+            execution=parsed.execution_arn,
+            status=parsed.status,
+            **context,
+        )
+        if known:
+            summary.writer_ended_messages.append(message_id)
         return True
     accepted_any = False
     for obj in parsed:
@@ -584,12 +752,15 @@ def process_batch(
             ok = False
         if not ok:
             summary.fail([message_id])
-    if summary.accepted_messages:
-        result = ensure_pipeline(settings, now)
+    if summary.accepted_messages or summary.writer_ended_messages:
+        result = ensure_pipeline(settings, now, new_objects=bool(summary.accepted_messages))
         summary.pipeline = result.action
         if not result.ok:
-            summary.fail(summary.accepted_messages)
+            summary.fail([*summary.accepted_messages, *summary.writer_ended_messages])
     _publish(settings, summary)
+    annotate(
+        accepted=summary.accepted, rejected=summary.rejected, failed=len(summary.failed), pipeline=summary.pipeline
+    )
     log.info(
         "intake batch done",
         reason="batch_done",

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ops_common.tracing import annotate, init_tracing
+from ops_common.tracing import annotate, init_tracing, traced_handler
 
 from .verifier import BucketPair, verify_replicas
 
@@ -65,6 +65,7 @@ def _required(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
+@traced_handler("replica-verifier")
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     results = verify_replicas(

@@ -77,6 +77,18 @@ def test_committed_cdk_json_is_valid(raw_config: dict[str, Any]) -> None:
         ("environments.dev.emr.release_label", "7.12", f"{ENV}.dev.emr.release_label", "EMR release label"),
         ("environments.dev.emr.job_timeout_minutes", 0, f"{ENV}.dev.emr.job_timeout_minutes", "between 5"),
         (
+            "environments.prod.ops.replica_check_minutes",
+            20,
+            f"{ENV}.prod.ops.replica_check_minutes",
+            "between 1 and 15",
+        ),
+        (
+            "environments.dev.ops.freshness_check_minutes",
+            0,
+            f"{ENV}.dev.ops.freshness_check_minutes",
+            "between 1 and 720",
+        ),
+        (
             "environments.dev.schedule.pipeline",
             "daily",
             f"{ENV}.dev.schedule.pipeline",

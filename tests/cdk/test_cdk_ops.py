@@ -104,7 +104,10 @@ def test_alarm_counts(lakehouse: Synthesized, env_config: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_freshness_alarm_per_table_at_its_contract_slo(lakehouse: Synthesized, env: str) -> None:
+def test_freshness_alarm_per_table_at_its_contract_slo(
+    lakehouse: Synthesized, env_config: dict[str, Any], env: str
+) -> None:
+    minutes = env_config[env].ops.freshness_check_minutes
     alarms = [
         a["Properties"]
         for a in resources(_ops(lakehouse, env), "AWS::CloudWatch::Alarm").values()
@@ -116,6 +119,13 @@ def test_freshness_alarm_per_table_at_its_contract_slo(lakehouse: Synthesized, e
     for table, alarm in by_table.items():
         assert alarm["Namespace"] == "Lakehouse" and alarm["ComparisonOperator"] == "GreaterThanThreshold"
         assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Environment": env, "Table": table}
+        # one datapoint per check: the period is the schedule, and 1 of 2 periods tolerates a late check
+        assert alarm["Period"] == minutes * 60
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (2, 1)
+    rules = {
+        r["Properties"]["Name"]: r["Properties"] for r in resources(_ops(lakehouse, env), "AWS::Events::Rule").values()
+    }
+    assert rules[f"lakehouse-{env}-freshness-monitor"]["ScheduleExpression"] == f"rate({minutes} minutes)"
 
 
 def test_replica_alarm_waits_out_the_replication_time_control_window(
@@ -133,6 +143,7 @@ def test_replica_alarm_waits_out_the_replication_time_control_window(
         (alarm,) = alarms
         assert alarm["Statistic"] == "Minimum" and alarm["ComparisonOperator"] == "LessThanThreshold"
         assert alarm["Threshold"] == 1
+        assert alarm["Period"] == env_config[env].ops.replica_check_minutes * 60
         assert alarm["Period"] * alarm["EvaluationPeriods"] > 15 * 60
         assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
         assert alarm["Dimensions"] == [{"Name": "Environment", "Value": env}]
@@ -204,11 +215,52 @@ def test_landing_events_reach_the_intake_with_partial_batch_responses(
     rule = rules[f"lakehouse-{env}-landing-object-created"]
     assert rule["EventPattern"]["source"] == ["aws.s3"] and rule["EventPattern"]["detail-type"] == ["Object Created"]
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [intake_id, "Arn"]}
+    writer_ended = rules[f"lakehouse-{env}-writer-ended"]
+    assert writer_ended["EventPattern"]["source"] == ["aws.states"]
+    assert writer_ended["EventPattern"]["detail"]["status"] == ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+    assert writer_ended["Targets"][0]["Arn"] == {"Fn::GetAtt": [intake_id, "Arn"]}
+    orchestration = lakehouse.template(lakehouse.environments[env].orchestration)
+    machines = {
+        m["Properties"]["StateMachineName"]: m
+        for m in resources(orchestration, "AWS::StepFunctions::StateMachine").values()
+    }
+    assert set(machines) == {f"lakehouse-{env}-pipeline", f"lakehouse-{env}-maintenance"}
+    assert len(writer_ended["EventPattern"]["detail"]["stateMachineArn"]) == len(machines)
+    variables = _our_functions(template)[f"lakehouse-{env}-landing-intake"]["Properties"]["Environment"]["Variables"]
+    pipeline_arn, maintenance_arn = (_import_of(orchestration, name) for name in ("Pipeline", "Maintenance"))
+    assert variables["STATE_MACHINE_ARN"] == pipeline_arn
+    assert variables["WRITER_STATE_MACHINE_ARNS"] == {"Fn::Join": ["", [pipeline_arn, ",", maintenance_arn]]}
+    statements = {
+        st["Sid"]: st
+        for pol in resources(template, "AWS::IAM::ManagedPolicy").values()
+        for st in pol["Properties"]["PolicyDocument"]["Statement"]
+        if st.get("Sid") in ("FindRunningWriters", "StartPipeline", "RecordObjectsAndPendingMarker")
+    }
+    assert sorted(map(json.dumps, statements["FindRunningWriters"]["Resource"])) == sorted(
+        map(json.dumps, [pipeline_arn, maintenance_arn])
+    )
+    assert statements["StartPipeline"]["Resource"] == pipeline_arn  # never maintenance
+    assert statements["RecordObjectsAndPendingMarker"]["Action"] == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
     (table,) = resources(template, "AWS::DynamoDB::GlobalTable").values()
     assert table["Properties"]["SSESpecification"]["SSEType"] == "KMS"
     assert table["Properties"]["Replicas"][0]["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": True
     }
+
+
+def _import_of(orchestration: dict[str, Any], construct: str) -> dict[str, str]:
+    """``Fn::ImportValue`` of the Orchestration stack's export of ``<construct>StateMachine``'s ARN."""
+    (export,) = [
+        o["Export"]["Name"]
+        for key, o in orchestration.get("Outputs", {}).items()
+        if key.startswith(f"ExportsOutputRef{construct}StateMachine")
+    ]
+    return {"Fn::ImportValue": export}
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -221,6 +273,8 @@ def test_failure_and_cost_rules_filter_on_this_application_and_states(lakehouse:
     executions = rules[f"lakehouse-{env}-execution-failed"]["EventPattern"]
     assert executions["detail"]["status"] == ["FAILED", "TIMED_OUT"]
     assert len(executions["detail"]["stateMachineArn"]) == 2
+    notifier = _our_functions(template)[f"lakehouse-{env}-failure-notifier"]["Properties"]["Environment"]["Variables"]
+    assert notifier["PROJECT"] == "lakehouse"  # the alert subject's [<project>-<env>] tag
     succeeded = rules[f"lakehouse-{env}-job-run-succeeded"]["EventPattern"]
     assert succeeded["detail"]["state"] == ["SUCCESS"]
     for name in (f"lakehouse-{env}-freshness-monitor",):

@@ -29,6 +29,7 @@ ENV = "test"
 BUCKET = "lakehouse-test-landing"
 TABLE = aws_names.intake_manifest_table_name(ENV)
 STATE_MACHINE = aws_names.pipeline_state_machine_name(ENV)
+MAINTENANCE = aws_names.maintenance_state_machine_name(ENV)
 MAX_RECEIVE_COUNT = 3
 NOW = dt.datetime(2026, 11, 22, 3, 15, 42, 123456, tzinfo=dt.UTC)
 GOOD_KEY = "crm/accounts/dt=2025-01-01/accounts-001.jsonl"
@@ -41,6 +42,7 @@ GOOD_KEY = "crm/accounts/dt=2025-01-01/accounts-001.jsonl"
 class Landing:
     settings: Settings
     state_machine_arn: str
+    maintenance_arn: str
     queue_url: str
     dlq_url: str
 
@@ -77,16 +79,23 @@ def landing(aws, monkeypatch) -> Landing:
         BillingMode="PAY_PER_REQUEST",
     )
     definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    arn = client("stepfunctions").create_state_machine(
-        name=STATE_MACHINE,
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/pipeline",
-    )["stateMachineArn"]
+    arn, maintenance = (
+        client("stepfunctions").create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/pipeline"
+        )["stateMachineArn"]
+        for name in (STATE_MACHINE, MAINTENANCE)
+    )
     queue_url, dlq_url = create_intake_queues()
-    environ = {"ENVIRONMENT": ENV, "MANIFEST_TABLE": TABLE, "STATE_MACHINE_ARN": arn, "LANDING_BUCKET": BUCKET}
+    environ = {
+        "ENVIRONMENT": ENV,
+        "MANIFEST_TABLE": TABLE,
+        "STATE_MACHINE_ARN": arn,
+        "WRITER_STATE_MACHINE_ARNS": f"{arn},{maintenance}",
+        "LANDING_BUCKET": BUCKET,
+    }
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    return Landing(Settings.from_env(environ), arn, queue_url, dlq_url)
+    return Landing(Settings.from_env(environ), arn, maintenance, queue_url, dlq_url)
 
 
 def put_object(key: str, body: bytes = b'{"Id": "001"}\n', bucket: str = BUCKET) -> dict[str, Any]:
@@ -156,14 +165,47 @@ def sqs_event(*bodies: Any, receive_count: int = 1) -> dict[str, Any]:
     }
 
 
+def writer_ended(execution_arn: str, status: str = "SUCCEEDED") -> dict[str, Any]:
+    """The EventBridge event Step Functions sends when an execution ends (the Ops stack routes writers' here)."""
+    state_machine_arn = execution_arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-22T04:00:00Z",
+        "region": REGION,
+        "resources": [execution_arn],
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": state_machine_arn,
+            "name": execution_arn.rsplit(":", 1)[1],
+            "status": status,
+            "startDate": 1795316400000,
+            "stopDate": 1795320000000,
+            "input": "{}",
+            "output": None,
+        },
+    }
+
+
+def pending() -> dict[str, Any] | None:
+    """The pending marker (plain values), or None."""
+    key = {"object_key": {"S": intake.PENDING_KEY}, "object_version": {"S": intake.PENDING_VERSION}}
+    item = client("dynamodb").get_item(TableName=TABLE, Key=key, ConsistentRead=True).get("Item")
+    return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+
+
 def failures(response: dict[str, Any]) -> list[str]:
     return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
 
 def manifest() -> dict[str, dict[str, Any]]:
-    """object_key -> the item (plain values); asserts one item per key."""
+    """object_key -> the item (plain values) of every recorded object; asserts one item per key."""
     items = client("dynamodb").scan(TableName=TABLE)["Items"]
     plain = [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+    plain = [item for item in plain if item["object_key"] != intake.PENDING_KEY]
     keys = [item["object_key"] for item in plain]
     assert len(keys) == len(set(keys)), f"more than one manifest item per object: {keys}"
     return {item["object_key"]: item for item in plain}
@@ -246,6 +288,11 @@ def test_settings_name_the_missing_or_bad_variable():
         Settings.from_env({**good, "STATE_MACHINE_ARN": "pipeline"})
     with pytest.raises(intake.SettingsError, match="LANDING_BUCKET"):
         Settings.from_env({**good, "LANDING_BUCKET": "s3://b/landing"})
+    with pytest.raises(intake.SettingsError, match="WRITER_STATE_MACHINE_ARNS"):
+        Settings.from_env({**good, "WRITER_STATE_MACHINE_ARNS": f"{good['STATE_MACHINE_ARN']},maintenance"})
+    maintenance = f"arn:aws:states:{REGION}:123456789012:stateMachine:m"
+    writers = Settings.from_env({**good, "WRITER_STATE_MACHINE_ARNS": f" {maintenance} "}).writer_state_machine_arns
+    assert writers == (good["STATE_MACHINE_ARN"], maintenance)  # the pipeline itself is always a writer
 
 
 def test_handler_without_settings_fails_loudly(monkeypatch, lambda_context):
@@ -337,7 +384,7 @@ def test_valid_object_is_accepted_recorded_and_starts_the_pipeline(landing, lamb
     assert metric_sum(m.INTAKE_ACCEPTED) == 1 and metric_sum(m.INTAKE_REJECTED) == 0
     lines = log_lines(capsys)
     assert any(line["message"] == "object accepted" and line["key"] == GOOD_KEY for line in lines)
-    assert any(line["reason"] == "new_objects" and line["batch_id"] == started[0]["name"] for line in lines)
+    assert any(line["reason"] == "pending_objects" and line["batch_id"] == started[0]["name"] for line in lines)
 
 
 def test_eventbridge_object_created_events_are_accepted(landing, lambda_context):
@@ -416,7 +463,7 @@ def test_poison_messages_fail_exactly_while_valid_ones_succeed(landing, lambda_c
     errors = {line["message_id"]: line["reason"] for line in log_lines(capsys) if line["level"] == "ERROR"}
     assert "not JSON" in errors["m1"]
     assert "not an object" in errors["m2"]
-    assert "neither an S3 event notification nor an EventBridge" in errors["m3"]
+    assert "neither an S3 event notification, an EventBridge aws.s3 event nor a Step Functions" in errors["m3"]
     assert "missing field Records[0].s3.object.size" in errors["m4"]
     assert "missing field s3.object.key" in errors["m5"]
     assert "missing field s3.bucket" in errors["m7"]
@@ -488,15 +535,112 @@ def test_not_an_sqs_event_is_logged_not_crashed(landing, lambda_context, capsys)
 # --- the pipeline and idempotency -------------------------------------------------------------------------
 
 
-def test_running_pipeline_is_not_started_again(landing, lambda_context, capsys):
-    running = client("stepfunctions").start_execution(stateMachineArn=landing.state_machine_arn, name="scheduled-run")
+@pytest.mark.parametrize("writer", ["pipeline", "maintenance"])
+def test_object_landing_while_a_writer_runs_starts_the_pipeline_when_it_ends(writer, landing, lambda_context, capsys):
+    sfn = client("stepfunctions")
+    machine = landing.state_machine_arn if writer == "pipeline" else landing.maintenance_arn
+    running = sfn.start_execution(stateMachineArn=machine, name="scheduled-run")["executionArn"]
 
-    response = process_batch(sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings)
+    response = process_batch(sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings, now=NOW)
+
+    # A run under way may have listed landing before the object arrived: the object waits for the next run,
+    # and the message is done (the marker, not a redelivery, carries the wait).
+    assert failures(response) == []
+    assert [e["name"] for e in executions(landing.state_machine_arn)] == (
+        ["scheduled-run"] if writer == "pipeline" else []
+    )
+    assert pending() is not None and pending()["since"] == NOW.isoformat(timespec="milliseconds")
+    line = next(line for line in log_lines(capsys) if line["reason"] == "writer_running")
+    assert line["execution"] == running
+
+    sfn.stop_execution(executionArn=running)
+    later = NOW + dt.timedelta(minutes=20)
+    ended = process_batch(sqs_event(writer_ended(running, "ABORTED")), lambda_context, landing.settings, now=later)
+
+    assert failures(ended) == []
+    started = executions(landing.state_machine_arn, "RUNNING")
+    assert [e["name"] for e in started] == [batch_id(later)]
+    assert pending() is None
+    assert any(line["reason"] == "writer_ended" and line["status"] == "ABORTED" for line in log_lines(capsys))
+
+
+def test_writer_ended_with_nothing_pending_starts_nothing(landing, lambda_context, capsys):
+    done = client("stepfunctions").start_execution(stateMachineArn=landing.state_machine_arn, name="nightly")
+    client("stepfunctions").stop_execution(executionArn=done["executionArn"])
+
+    response = process_batch(sqs_event(writer_ended(done["executionArn"])), lambda_context, landing.settings, now=NOW)
 
     assert failures(response) == []
-    assert [e["name"] for e in executions(landing.state_machine_arn)] == ["scheduled-run"]
-    line = next(line for line in log_lines(capsys) if line["reason"] == "pipeline_running")
-    assert line["execution"] == running["executionArn"]
+    assert [e["name"] for e in executions(landing.state_machine_arn)] == ["nightly"]  # no run after a run
+    assert any(line["reason"] == "nothing_pending" for line in log_lines(capsys))
+
+
+def test_an_ended_execution_of_another_state_machine_is_ignored(landing, lambda_context, capsys):
+    process_batch(sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings, now=NOW)
+    client("dynamodb").put_item(  # an object is waiting (as if it landed during the run just started)
+        TableName=TABLE,
+        Item={"object_key": {"S": intake.PENDING_KEY}, "object_version": {"S": "-"}, "pending_token": {"S": "t"}},
+    )
+    other = f"arn:aws:states:{REGION}:123456789012:execution:someone-elses:run-1"
+
+    response = process_batch(sqs_event(writer_ended(other)), lambda_context, landing.settings, now=NOW)
+
+    assert failures(response) == []
+    assert len(executions(landing.state_machine_arn)) == 1 and pending() is not None
+    assert any(line["reason"] == "not_a_writer" for line in log_lines(capsys))
+
+
+def test_writer_event_that_did_not_end_is_malformed(landing, lambda_context, capsys):
+    arn = f"arn:aws:states:{REGION}:123456789012:execution:{STATE_MACHINE}:run-1"
+
+    response = process_batch(sqs_event(writer_ended(arn, "RUNNING")), lambda_context, landing.settings, now=NOW)
+
+    assert failures(response) == ["m0"]
+    line = next(line for line in log_lines(capsys) if line["level"] == "ERROR")
+    assert "detail.status='RUNNING'" in line["reason"]
+
+
+def test_marker_set_again_during_the_start_stays_for_one_more_run(landing, lambda_context):
+    """An object accepted while the pipeline starts keeps the marker: the run just started may miss it."""
+    sfn = client("stepfunctions")
+
+    def concurrent_intake(**_):
+        intake.mark_pending(landing.settings, NOW)  # another invocation, between our read and our clear
+
+    sfn.meta.events.register("before-call.sfn.StartExecution", concurrent_intake, unique_id="test-concurrent")
+    try:
+        response = process_batch(
+            sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings, now=NOW
+        )
+    finally:
+        sfn.meta.events.unregister("before-call.sfn.StartExecution", unique_id="test-concurrent")
+
+    assert failures(response) == []
+    [run] = executions(landing.state_machine_arn, "RUNNING")
+    assert pending() is not None
+    sfn.stop_execution(executionArn=run["executionArn"])
+    later = NOW + dt.timedelta(minutes=5)
+    process_batch(sqs_event(writer_ended(run["executionArn"])), lambda_context, landing.settings, now=later)
+    assert [e["name"] for e in executions(landing.state_machine_arn, "RUNNING")] == [batch_id(later)]
+    assert pending() is None
+
+
+@pytest.mark.parametrize("failing", ["ListExecutions", "UpdateItem", "GetItem"])
+def test_unavailable_writer_check_or_marker_retries_the_messages(failing, landing, lambda_context, capsys):
+    done = client("stepfunctions").start_execution(stateMachineArn=landing.maintenance_arn, name="weekly")
+    client("stepfunctions").stop_execution(executionArn=done["executionArn"])
+    bodies = [notification(put_object(GOOD_KEY)), writer_ended(done["executionArn"])]
+    service = client("stepfunctions") if failing == "ListExecutions" else client("dynamodb")
+    remove = fail_calls(
+        service, failing, "ThrottlingException" if failing == "ListExecutions" else "InternalServerError"
+    )
+
+    response = process_batch(sqs_event(*bodies), lambda_context, landing.settings, now=NOW)
+    remove()
+
+    assert failures(response) == ["m0", "m1"]  # the accepted object's message and the writer's end
+    assert executions(landing.state_machine_arn) == []
+    assert manifest()[GOOD_KEY]["status"] == "accepted"
 
 
 def test_duplicate_delivery_records_once_and_starts_once(landing, lambda_context, capsys):
@@ -510,6 +654,9 @@ def test_duplicate_delivery_records_once_and_starts_once(landing, lambda_context
     assert list(manifest()) == [GOOD_KEY]
     assert manifest()[GOOD_KEY]["message_id"] == "m0"
     assert len(executions(landing.state_machine_arn)) == 1
+    # A redelivery cannot tell whether the first delivery reached the pipeline start, so it leaves the
+    # marker while that run goes on: at most one extra run afterwards, never an object left behind.
+    assert pending() is not None
     assert sum(line["reason"] == "duplicate" for line in log_lines(capsys)) == 2
     assert metric_sum(m.INTAKE_ACCEPTED) == 1
 
