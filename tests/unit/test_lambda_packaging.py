@@ -45,7 +45,11 @@ def test_pruned_pyarrow_still_reads_parquet(tmp_path: Path) -> None:
         "import io, sys; import pyarrow as pa, pyarrow.parquet as pq; "
         f"assert pa.__file__.startswith({str(site)!r}), pa.__file__; "
         "b = io.BytesIO(); pq.write_table(pa.table({'add': [{'path': 'p', 'size': 3}, None]}), b); b.seek(0); "
-        "print(pq.read_table(b, columns=['add']).column('add').to_pylist())"
+        "print(pq.read_table(b, columns=['add']).column('add').to_pylist(), flush=True); "
+        # pyarrow 26 sometimes aborts during interpreter shutdown ("terminate called without an active
+        # exception"), pruned or not (measured: 2-4 in 20 runs of the full wheel too). The check is the
+        # read above, so the process leaves without finalization.
+        "import os; os._exit(0)"
     )
     out = subprocess.run(
         [sys.executable, "-S", "-c", code], env={"PYTHONPATH": str(site)}, capture_output=True, text=True, check=False
