@@ -37,3 +37,21 @@ def pipeline_state_machine_name(env: str, project: str = DEFAULT_PROJECT) -> str
 
 def maintenance_state_machine_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{prefix(env, project)}-maintenance"
+
+
+def failed_events_queue_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """Asynchronous invocations of the operational Lambdas that still failed (a DLQ only)."""
+    return f"{prefix(env, project)}-ops-failed-events"
+
+
+def emr_application_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    return f"{prefix(env, project)}-spark"
+
+
+def replica_bucket_name(env: str, layer: str, *, account: str, dr_region: str, project: str = DEFAULT_PROJECT) -> str:
+    """Replica buckets are named, so the source side can address them without a cross-region lookup."""
+    return f"{prefix(env, project)}-{layer}-replica-{account}-{dr_region}"
+
+
+OPS_FUNCTIONS = ("landing-intake", "failure-notifier", "cost-reporter", "freshness-monitor", "replica-verifier")
+"""The operational Lambdas (``function_name(env, f)``); the replica verifier only where replication is on."""

@@ -112,6 +112,32 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from .dashboards import ExportError, stale_files, write_files
+
+    root = Path(args.repo).resolve()
+    try:
+        if args.check:
+            stale = stale_files(root)
+            for path in stale:
+                err.print(f"stale: {path}")
+            if stale:
+                err.print("run `lakehouse dashboards export` and commit the result")
+                return 1
+            console.print("dashboards and docs/METRICS.md match the metric catalog")
+            return 0
+        written, removed = write_files(root)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from exc
+    for path in written:
+        console.print(f"wrote {path}")
+    for path in removed:
+        console.print(f"removed {path}")
+    if not written and not removed:
+        console.print("dashboards and docs/METRICS.md already match the metric catalog")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description="Operate the lakehouse: generate, run, inspect.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -163,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--rate", type=int, default=None, help="max messages per second (1..500; default: SQS)")
             c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         c.set_defaults(func=cmd_dlq)
+
+    b = sub.add_parser("dashboards", help="CloudWatch and Grafana dashboards from the metric catalog")
+    bsub = b.add_subparsers(dest="dashboards_command", required=True, metavar="{export}")
+    e = bsub.add_parser("export", help="write dashboards/cloudwatch, dashboards/grafana and docs/METRICS.md")
+    e.add_argument("--repo", default=".", help="the repository checkout (with cdk.json); default: here")
+    e.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is stale")
+    e.set_defaults(func=cmd_dashboards)
     return p
 
 

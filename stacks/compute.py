@@ -17,6 +17,8 @@ from cdk.constructs.job_assets import JobAssets, JobAssetsProps
 from cdk.constructs.job_runner_policy import JobRunnerPolicy, JobRunnerPolicyProps
 from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
 from cdk.log_retention import log_retention
+from job_assets.contracts import metrics as catalog
+from lakehouse import aws_names
 from stacks.storage import EMR_LOGS_PREFIX, StorageStack
 
 JOBS = ("bronze", "silver", "gold", "maintenance")
@@ -60,7 +62,7 @@ class ComputeStack(Stack):
             self,
             "Spark",
             props=EmrSparkApplicationProps(
-                name=f"{config.prefix}-spark",
+                name=aws_names.emr_application_name(config.name, config.project),
                 release_label=config.emr.release_label,
                 max_vcpu=config.emr.max_vcpu,
                 max_memory_gb=config.emr.max_memory_gb,
@@ -84,6 +86,26 @@ class ComputeStack(Stack):
                 log_retention=log_retention(config.retention.log_group_retention_days),
             ),
         )
+        namespace = catalog.our_namespace(config.name)
+        self.metrics_publisher_policy = iam.ManagedPolicy(
+            self,
+            "JobMetricsPolicy",
+            description=f"Publish the jobs' end-of-run metrics to {namespace} (and no other namespace).",
+            statements=[
+                iam.PolicyStatement(
+                    sid="PublishRunMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+                )
+            ],
+        )
+        acknowledge(
+            self.metrics_publisher_policy,
+            rules=["AwsSolutions-IAM5"],
+            findings=["Resource::*"],
+            reason="PutMetricData has no resource-level permissions; the namespace condition scopes it.",
+        )
         self.job_roles: dict[str, iam.IRole] = {}
         for job in JOBS:
             self.job_roles[job] = SparkJobRole(
@@ -100,6 +122,7 @@ class ComputeStack(Stack):
                         *(storage.read_write_policies[layer] for layer in WRITES[job]),
                         storage.spark_runtime_policy,
                         self.application.job_logging_policy,
+                        self.metrics_publisher_policy,
                     ),
                 ),
             ).role
@@ -131,7 +154,7 @@ class ComputeStack(Stack):
         arguments: list[str] = []
         for layer in ("landing", "bronze", "silver", "gold"):
             arguments += [f"--{layer}-uri", f"s3://{storage.buckets[layer].bucket_name}/"]
-        return (*arguments, "--env", config.name)
+        return (*arguments, "--env", config.name, "--metrics", "cloudwatch")
 
     @property
     def spark_submit_parameters(self) -> str:

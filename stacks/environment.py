@@ -14,6 +14,7 @@ from cdk.lambda_packaging import bundle_lambda_code
 from stacks.alerting import AlertingStack
 from stacks.compute import ComputeStack
 from stacks.dr import DrStack
+from stacks.observability import ObservabilityStack
 from stacks.ops import OpsStack
 from stacks.orchestration import OrchestrationStack
 from stacks.storage import StorageStack
@@ -30,6 +31,7 @@ class EnvironmentStacks:
     compute: ComputeStack
     orchestration: OrchestrationStack
     ops: OpsStack
+    observability: ObservabilityStack
     dr: DrStack | None
 
     def all(self) -> tuple[Stack, ...]:
@@ -40,6 +42,7 @@ class EnvironmentStacks:
             self.compute,
             self.orchestration,
             self.ops,
+            self.observability,
         )
         return tuple(s for s in stacks if s is not None)
 
@@ -126,8 +129,24 @@ def build_environment(
         description=f"{config.prefix}: landing intake, failure notifier, freshness, DR verifier, cost reporter.",
         **name("Ops"),
     )
+    observability = ObservabilityStack(
+        scope,
+        config.stack_name("Observability"),
+        config=config,
+        alert_topic=alerting.topic,
+        health_alarms=[*orchestration.alarms.alarms, *ops.alarms],
+        env=primary,
+        description=f"{config.prefix}: dashboards, DQ and cost alarms, pipeline-unhealthy, Logs Insights queries.",
+        **name("Observability"),
+    )
     stacks = EnvironmentStacks(
-        storage=storage, alerting=alerting, compute=compute, orchestration=orchestration, ops=ops, dr=dr
+        storage=storage,
+        alerting=alerting,
+        compute=compute,
+        orchestration=orchestration,
+        ops=ops,
+        observability=observability,
+        dr=dr,
     )
     for stack in stacks.all():
         component = stack.stack_name.rsplit("-", 1)[1]

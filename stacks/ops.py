@@ -14,7 +14,6 @@ from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -28,6 +27,7 @@ from constructs import Construct
 
 from cdk.compliance import acknowledge
 from cdk.config import RTC_WINDOW_MINUTES, EnvironmentConfig
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps
 from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsFunction, OpsFunctionProps
 from cdk.lambda_packaging import LambdaBuild
@@ -81,10 +81,12 @@ class OpsStack(Stack):
             self,
             "FailedEvents",
             props=EncryptedQueueProps(
-                queue_name=f"{config.prefix}-ops-failed-events",
+                queue_name=aws_names.failed_events_queue_name(config.name, config.project),
                 encryption_key=self.key,
                 alarm_topic=alert_topic,
-                runbook_url=self.runbook(runbooks.LAMBDA_ERRORS),
+                metrics_environment=config.name,
+                runbook_base_url=config.ops.runbook_base_url,
+                runbook=runbooks.runbook_file(runbooks.LAMBDA_ERRORS),
             ),
         )
         self.functions: dict[str, OpsFunction] = {}
@@ -98,9 +100,6 @@ class OpsStack(Stack):
         self.alarms += [f.errors_alarm for f in self.functions.values()]
 
     # --- shared pieces ---------------------------------------------------------------------------
-
-    def runbook(self, incident: str) -> str:
-        return runbooks.runbook_url(self.config.ops.runbook_base_url, incident)
 
     def _key(self, config: EnvironmentConfig, removal: RemovalPolicy) -> kms.Key:
         key = kms.Key(
@@ -153,7 +152,8 @@ class OpsStack(Stack):
                 encryption_key=self.key,
                 log_retention=log_retention(self.config.retention.log_group_retention_days),
                 alarm_topic=self.topic,
-                runbook_url=self.runbook(runbooks.LAMBDA_ERRORS),
+                metrics_environment=self.config.name,
+                runbook_base_url=self.config.ops.runbook_base_url,
                 removal_policy=self.removal,
                 **props,
             ),
@@ -166,18 +166,23 @@ class OpsStack(Stack):
             sid="PublishLakehouseMetrics",
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": m.NAMESPACE}},
+            conditions={"StringEquals": {"cloudwatch:namespace": m.namespace(self.config.name)}},
         )
 
-    def _alarm(
-        self, construct_id: str, *, name: str, description: str, metric: cloudwatch.IMetric, **kwargs: Any
-    ) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self, construct_id, alarm_name=name, alarm_description=description, metric=metric, **kwargs
+    def _alarm(self, construct_id: str, *, metric_key: str, name: str, subject: str, **props: Any) -> CatalogAlarm:
+        alarm = CatalogAlarm(
+            self,
+            construct_id,
+            props=CatalogAlarmProps(
+                metric_key=metric_key,
+                environment=self.config.name,
+                alarm_name=name,
+                subject=subject,
+                topic=self.topic,
+                runbook_base_url=self.config.ops.runbook_base_url,
+                **props,
+            ),
         )
-        action = actions.SnsAction(self.topic)
-        alarm.add_alarm_action(action)
-        alarm.add_ok_action(action)
         self.alarms.append(alarm)
         return alarm
 
@@ -200,7 +205,8 @@ class OpsStack(Stack):
                 queue_name=aws_names.intake_queue_name(config.name, config.project),
                 encryption_key=self.key,
                 alarm_topic=self.topic,
-                runbook_url=self.runbook(runbooks.INTAKE_DLQ_NOT_EMPTY),
+                metrics_environment=config.name,
+                runbook_base_url=config.ops.runbook_base_url,
                 max_receive_count=config.ops.intake_max_receive_count,
                 # AWS: at least 6x the function timeout, so a retried batch is not received twice at once.
                 visibility_timeout=Duration.seconds(INTAKE_TIMEOUT.to_seconds() * 6),
@@ -457,25 +463,13 @@ class OpsStack(Stack):
             table = monitored.name
             self.freshness_alarms[table] = self._alarm(
                 f"Freshness{''.join(p.capitalize() for p in table.replace('.', '_').split('_'))}",
+                metric_key="freshness_minutes",
                 name=f"{config.prefix}-freshness-{table.replace('.', '-').replace('_', '-')}",
-                description=(
-                    f"{table} has not been committed for more than its freshness SLO of "
-                    f"{monitored.slo_minutes} minutes. Runbook: {self.runbook(runbooks.FRESHNESS_BREACH)}"
-                ),
-                metric=cloudwatch.Metric(
-                    namespace=m.NAMESPACE,
-                    metric_name=m.FRESHNESS_MINUTES,
-                    dimensions_map={m.ENVIRONMENT: config.name, m.TABLE: table},
-                    statistic="Maximum",
-                    period=Duration.minutes(config.ops.freshness_check_minutes),
-                ),
+                subject=table,
+                dimensions={m.ENVIRONMENT: config.name, m.TABLE: table},
                 threshold=monitored.slo_minutes,
-                # One check per period: a late invocation leaves one period empty; 1 of 2 rides it out
-                # instead of flapping to INSUFFICIENT_DATA.
-                evaluation_periods=2,
-                datapoints_to_alarm=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+                # One check per period (the catalog: 1 of 2 periods, so a late check does not flap).
+                period=Duration.minutes(config.ops.freshness_check_minutes),
             )
 
     def _replica_verifier(self, storage: StorageStack, dr: DrStack) -> None:
@@ -516,21 +510,10 @@ class OpsStack(Stack):
         periods = RTC_WINDOW_MINUTES // config.ops.replica_check_minutes + 1
         self.replica_alarm = self._alarm(
             "ReplicaInconsistent",
+            metric_key="replica_consistent",
             name=f"{config.prefix}-replica-inconsistent",
-            description=(
-                f"A DR replica table has referenced files missing for longer than the {RTC_WINDOW_MINUTES}-minute "
-                f"Replication Time Control window. Runbook: {self.runbook(runbooks.REPLICA_INCONSISTENT)}"
-            ),
-            metric=cloudwatch.Metric(
-                namespace=m.NAMESPACE,
-                metric_name=m.REPLICA_CONSISTENT,
-                dimensions_map={m.ENVIRONMENT: config.name},
-                statistic="Minimum",
-                period=Duration.minutes(config.ops.replica_check_minutes),
-            ),
-            threshold=1,
+            subject=f"every replicated table in {config.dr_region}",
+            dimensions={m.ENVIRONMENT: config.name},
+            period=Duration.minutes(config.ops.replica_check_minutes),
             evaluation_periods=periods,
-            datapoints_to_alarm=periods,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
         )

@@ -149,11 +149,13 @@ class OrchestrationStack(Stack):
             "Alarms",
             props=PipelineAlarmsProps(
                 alarm_prefix=config.prefix,
+                environment=config.name,
                 application=compute.application,
                 state_machines={
                     "Pipeline": self.pipeline.state_machine,
                     "Maintenance": self.maintenance.state_machine,
                 },
                 topic=alert_topic,
+                runbook_base_url=config.ops.runbook_base_url,
             ),
         )

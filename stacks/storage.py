@@ -19,6 +19,7 @@ from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccess
 from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
 from job_assets.contracts.gold import GOLD_TABLES
+from lakehouse import aws_names
 
 REPLICATED_BUCKETS = ("landing", *LAYERS)
 EMR_LOGS_PREFIX = "emr-logs/"
@@ -28,7 +29,9 @@ ATHENA_RESULTS_PREFIX = "athena-results/"
 
 def replica_bucket_name(config: EnvironmentConfig, layer: str) -> str:
     """Replica buckets are named, so the source side can address them without a cross-region lookup."""
-    return f"{config.prefix}-{layer}-replica-{config.account}-{config.dr_region}"
+    return aws_names.replica_bucket_name(
+        config.name, layer, account=config.account, dr_region=config.dr_region, project=config.project
+    )
 
 
 def landing_lifecycle(config: EnvironmentConfig) -> tuple[s3.LifecycleRule, ...]:

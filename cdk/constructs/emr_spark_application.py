@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_emrserverless as emrserverless
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -112,13 +110,3 @@ class EmrSparkApplication(Construct):
     @property
     def job_runs_arn(self) -> str:
         return f"{self.application_arn}/jobruns/*"
-
-    def metric_failed_jobs(self) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace="AWS/EMRServerless",
-            metric_name="FailedJobs",
-            dimensions_map={"ApplicationId": self.application_id, "ApplicationName": self.name},
-            statistic="Sum",
-            period=Duration.minutes(5),
-            region=Stack.of(self).region,
-        )

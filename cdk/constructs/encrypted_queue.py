@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps
+from job_assets.contracts import metrics as catalog
 
 MAX_RETENTION = Duration.days(14)
 
@@ -20,8 +21,11 @@ class EncryptedQueueProps:
     queue_name: str
     encryption_key: kms.IKey
     alarm_topic: sns.ITopic
-    runbook_url: str
-    """Linked from the dead-letter depth alarm."""
+    metrics_environment: str
+    """The environment of the dead-letter depth alarm (catalog entry ``dlq_depth``)."""
+    runbook_base_url: str
+    runbook: str | None = None
+    """The runbook the depth alarm links, when not the catalog's (``intake-dlq-not-empty.md``)."""
     max_receive_count: int | None = None
     """Receives before a message moves to the dead-letter queue (``None``: this queue *is* a DLQ only)."""
     visibility_timeout: Duration = field(default_factory=lambda: Duration.seconds(30))
@@ -57,22 +61,17 @@ class EncryptedQueue(Construct):
                 ),
                 **common,
             )
-        self.depth_alarm = cloudwatch.Alarm(
+        self.depth_alarm = CatalogAlarm(
             self,
             "DeadLetterDepthAlarm",
-            alarm_name=f"{dlq_name}-not-empty",
-            alarm_description=(
-                f"Messages wait in the dead-letter queue {dlq_name}: they failed every attempt. "
-                f"Runbook: {props.runbook_url}"
+            props=CatalogAlarmProps(
+                metric_key="dlq_depth",
+                environment=props.metrics_environment,
+                dimensions={catalog.QUEUE_NAME: self.dead_letter_queue.queue_name},
+                alarm_name=f"{dlq_name}-not-empty",
+                subject=f"dead-letter queue {dlq_name}",
+                topic=props.alarm_topic,
+                runbook_base_url=props.runbook_base_url,
+                runbook=props.runbook,
             ),
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        action = actions.SnsAction(props.alarm_topic)
-        self.depth_alarm.add_alarm_action(action)
-        self.depth_alarm.add_ok_action(action)

@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -17,6 +15,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps
+from job_assets.contracts import metrics as catalog
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 """The newest Python runtime the pinned aws-cdk-lib knows (cdk/lambda_packaging.py builds wheels for it)."""
@@ -36,8 +36,10 @@ class OpsFunctionProps:
     """Encrypts the log group and the failed-event queue."""
     log_retention: logs.RetentionDays
     alarm_topic: sns.ITopic
-    runbook_url: str
-    """Linked from the error alarm's description."""
+    metrics_environment: str
+    """The environment of the Errors alarm (catalog entry ``lambda_errors``)."""
+    runbook_base_url: str
+    """The Errors alarm links ``<base>lambda-errors.md``."""
     reserved_concurrency: int
     timeout: Duration = field(default_factory=lambda: Duration.minutes(1))
     memory_mb: int = 256
@@ -148,20 +150,19 @@ class OpsFunction(Construct):
                 rules=LAMBDA_DLQ,
                 reason="Invoked by an SQS event source mapping: failed messages go to that queue's dead-letter queue.",
             )
-        self.errors_alarm = cloudwatch.Alarm(
+        self.errors_alarm = CatalogAlarm(
             self,
             "ErrorsAlarm",
-            alarm_name=f"{props.function_name}-errors",
-            alarm_description=f"The {props.function_name} Lambda function failed. Runbook: {props.runbook_url}",
-            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            props=CatalogAlarmProps(
+                metric_key="lambda_errors",
+                environment=props.metrics_environment,
+                dimensions={catalog.FUNCTION_NAME: self.function.function_name},
+                alarm_name=f"{props.function_name}-errors",
+                subject=f"Lambda function {props.function_name}",
+                topic=props.alarm_topic,
+                runbook_base_url=props.runbook_base_url,
+            ),
         )
-        action = actions.SnsAction(props.alarm_topic)
-        self.errors_alarm.add_alarm_action(action)
-        self.errors_alarm.add_ok_action(action)
 
     def add_statements(self, *statements: iam.PolicyStatement) -> None:
         self.policy.add_statements(*statements)

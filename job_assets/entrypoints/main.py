@@ -28,6 +28,12 @@ def parse_args(job: str, argv: Optional[List[str]] = None) -> argparse.Namespace
     p.add_argument("--engine", default="auto", choices=("auto", "delta-rs", "delta-spark"))
     p.add_argument("--flag", action="append", default=[], help="feature flag key=value (repeatable)")
     p.add_argument("--local", action="store_true", help="start a local SparkSession (default with --lake-root)")
+    p.add_argument(
+        "--metrics",
+        default="none",
+        choices=("none", "cloudwatch"),
+        help="where the end-of-run metrics go besides the run summary (EMR: cloudwatch)",
+    )
     args = p.parse_args(argv)
     layer_uris = [args.landing_uri, args.bronze_uri, args.silver_uri, args.gold_uri]
     if args.lake_root and any(layer_uris):
@@ -80,6 +86,16 @@ def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
         "message": result.message,
     }
     print(json.dumps(summary))  # the run summary, one JSON line, for logs and the cost reporter
+    for reason, records in sorted(result.errors().items()):  # Logs Insights: the quarantine-reasons query
+        print(
+            json.dumps(
+                {"event": "quarantined", "job": job, "batch_id": result.batch_id, "reason": reason, "records": records}
+            )
+        )
+    if args.metrics == "cloudwatch":
+        from ..run_metrics import publish
+
+        publish(result, args.env)
     return 0
 
 

@@ -211,7 +211,7 @@ def report_cost(
             batch_id=batch_id,
             job_run_id=run_id,
         )
-    put_metrics(datums)
+    put_metrics(datums, namespace=m.namespace(environment))
     result = {
         "job": job,
         "batch_id": batch_id,

@@ -157,7 +157,7 @@ def check_freshness(
             freshness_minutes=minutes,
             slo_minutes=table.slo_minutes,
         )
-    put_metrics(datums)
+    put_metrics(datums, namespace=m.namespace(environment))
     failed = [r.table for r in results if r.status == ERROR]
     oplog.info(
         "freshness check done",

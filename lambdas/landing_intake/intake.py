@@ -706,7 +706,8 @@ def _publish(settings: Settings, summary: BatchSummary) -> None:
             [
                 Datum(name=m.INTAKE_ACCEPTED, value=summary.accepted, unit="Count", dimensions=dimensions),
                 Datum(name=m.INTAKE_REJECTED, value=summary.rejected, unit="Count", dimensions=dimensions),
-            ]
+            ],
+            namespace=m.namespace(settings.environment),
         )
     except (ClientError, BotoCoreError) as error:
         # The manifest is the record; a lost data point must not make SQS redeliver recorded objects.

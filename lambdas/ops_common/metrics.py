@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ops_common.aws import client
-from ops_common.metric_names import NAMESPACE
 
 MAX_DATUMS_PER_CALL = 1000
 
@@ -32,8 +31,8 @@ class Datum:
         return datum
 
 
-def put_metrics(datums: Sequence[Datum], *, namespace: str = NAMESPACE) -> int:
-    """Publish every datum; returns how many were sent."""
+def put_metrics(datums: Sequence[Datum], *, namespace: str) -> int:
+    """Publish every datum under ``namespace`` (ours: ``metric_names.namespace(env)``); returns how many were sent."""
     cloudwatch = client("cloudwatch")
     for start in range(0, len(datums), MAX_DATUMS_PER_CALL):
         chunk = datums[start : start + MAX_DATUMS_PER_CALL]

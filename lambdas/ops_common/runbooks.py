@@ -18,6 +18,8 @@ the incident keys and the file names below are a stable interface: rename one on
 * ``intake_dlq_not_empty`` -> ``intake-dlq-not-empty.md``: landing events reached the intake dead-letter queue
 * ``lambda_errors`` -> ``lambda-errors.md``: an operational Lambda's Errors alarm
 * ``job_cost`` -> ``job-cost.md``: cost alarms on ``JobCostUSD`` / ``CostPerMillionRecords``
+* ``dq_score_low`` -> ``dq-score-low.md``: a table's ``DQScore`` fell below the threshold
+* ``pipeline_unhealthy`` -> ``pipeline-unhealthy.md``: the composite of the pipeline's health alarms
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ REPLICA_INCONSISTENT = "replica_inconsistent"
 INTAKE_DLQ_NOT_EMPTY = "intake_dlq_not_empty"
 LAMBDA_ERRORS = "lambda_errors"
 JOB_COST = "job_cost"
+DQ_SCORE_LOW = "dq_score_low"
+PIPELINE_UNHEALTHY = "pipeline_unhealthy"
 
 RUNBOOKS: dict[str, str] = {
     EMR_JOB_FAILED: "emr-job-failed.md",
@@ -44,6 +48,8 @@ RUNBOOKS: dict[str, str] = {
     INTAKE_DLQ_NOT_EMPTY: "intake-dlq-not-empty.md",
     LAMBDA_ERRORS: "lambda-errors.md",
     JOB_COST: "job-cost.md",
+    DQ_SCORE_LOW: "dq-score-low.md",
+    PIPELINE_UNHEALTHY: "pipeline-unhealthy.md",
 }
 
 

@@ -406,5 +406,5 @@ def _publish(environment: str, results: list[TableCheck], *, complete: bool, now
                 timestamp=now,
             )
         )
-    put_metrics(datums)
+    put_metrics(datums, namespace=m.namespace(environment))
     return env_consistent

@@ -56,7 +56,14 @@ def test_alert_topic_is_encrypted_tls_only_and_open_to_budgets(
 def test_stack_names_and_tags(lakehouse: Synthesized) -> None:
     for env, stacks in lakehouse.environments.items():
         parts = [s.stack_name.removeprefix(f"Lakehouse-{env}-") for s in stacks.all()]
-        assert parts == (["Dr"] if stacks.dr else []) + ["Storage", "Alerting", "Compute", "Orchestration", "Ops"]
+        assert parts == (["Dr"] if stacks.dr else []) + [
+            "Storage",
+            "Alerting",
+            "Compute",
+            "Orchestration",
+            "Ops",
+            "Observability",
+        ]
         for stack in stacks.all():
             component = stack.stack_name.rsplit("-", 1)[1]
             assert stack.tags.tag_values() == {

@@ -117,7 +117,7 @@ def test_freshness_alarm_per_table_at_its_contract_slo(
     expected = {c.name: c.freshness_slo_minutes for c in (*SILVER_TABLES, *GOLD_TABLES) if c.freshness_slo_minutes}
     assert {t: a["Threshold"] for t, a in by_table.items()} == expected
     for table, alarm in by_table.items():
-        assert alarm["Namespace"] == "Lakehouse" and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["Namespace"] == f"Lakehouse/{env}" and alarm["ComparisonOperator"] == "GreaterThanThreshold"
         assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Environment": env, "Table": table}
         # one datapoint per check: the period is the schedule, and 1 of 2 periods tolerates a late check
         assert alarm["Period"] == minutes * 60
@@ -306,11 +306,15 @@ def test_no_identity_policy_allows_a_wildcard_action(lakehouse: Synthesized) -> 
             assert "*" not in action, f"{where}: wildcard action {action}"
 
 
-def test_metric_publishing_is_scoped_to_our_namespace(lakehouse: Synthesized) -> None:
+def test_metric_publishing_is_scoped_to_the_environments_namespace(lakehouse: Synthesized) -> None:
+    publishers = set()
     for where, statement in _identity_statements(lakehouse):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if "cloudwatch:PutMetricData" in actions:
-            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Lakehouse"}}, where
+            env = where.split("/")[0].split("-")[1]  # Lakehouse-<env>-<Part>/<resource>
+            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": f"Lakehouse/{env}"}}, where
+            publishers.add(where.split("/")[0].rsplit("-", 1)[1])
+    assert publishers == {"Compute", "Ops"}  # the Spark jobs' run metrics and the Lambdas' metrics
 
 
 def test_function_settings_match_what_the_code_reads(lakehouse: Synthesized, env_config: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ STACKS = [
     for stack in [
         env.stack_name(part)
         for part in (("Dr",) if env.features.replication else ())
-        + ("Storage", "Alerting", "Compute", "Orchestration", "Ops")
+        + ("Storage", "Alerting", "Compute", "Orchestration", "Ops", "Observability")
     ]
 ]
 

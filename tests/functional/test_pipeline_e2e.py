@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -101,6 +102,60 @@ def test_quarantine_rows_name_reason_rule_file_and_batch(lake):
         for r in table(lake["root"], f"{layer}.quarantine").to_pylist():
             assert r["_error"] in allowed and r["_rule"] and r["_source_file"] and r["_batch_id"] == "b1"
             assert r["_payload"]
+
+
+def test_run_metrics_published_on_aws_equal_the_run_summary(lake, monkeypatch, caplog):
+    """The figures the jobs send to CloudWatch on EMR (moto here) are the ones the run summary holds."""
+    import boto3
+    from moto import mock_aws
+
+    from job_assets.contracts import metrics as catalog
+    from job_assets.run_metrics import publish
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    silver = next(r for r in lake["results"] if r.job == "silver")
+    summary = [r for r in table(lake["root"], "silver.run_summary").to_pylist() if r["batch_id"] == "b1"]
+    by_table = {r["table_name"]: r for r in summary if r["table_name"] != "*"}
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+        assert publish(silver, "dev", client=cloudwatch)
+        listed = cloudwatch.list_metrics(Namespace="Lakehouse/dev")["Metrics"]
+        assert {m["MetricName"] for m in listed} == {
+            catalog.metric(k).name
+            for k in ("records_in", "records_out", "records_quarantined", "dq_score", "job_duration")
+        } | {catalog.metric("quarantined_by_reason").name}
+
+        def value(key: str, **dims: str) -> float:
+            spec = catalog.metric(key)
+            stats = cloudwatch.get_metric_statistics(
+                Namespace="Lakehouse/dev",
+                MetricName=spec.name,
+                Dimensions=[{"Name": n, "Value": dims[n]} for n in spec.dimensions],
+                StartTime=silver_end - dt.timedelta(minutes=5),
+                EndTime=silver_end + dt.timedelta(minutes=5),
+                Period=600,
+                Statistics=["Sum"],
+            )["Datapoints"]
+            return sum(point["Sum"] for point in stats)
+
+        silver_end = dt.datetime.fromtimestamp(silver.ended, dt.UTC)
+        job = {"Environment": "dev", "Job": "silver"}
+        for name, row in by_table.items():
+            assert value("records_in", **job, Table=name) == row["rows_in"], name
+            assert value("records_out", **job, Table=name) == row["rows_out"], name
+            assert value("records_quarantined", **job, Table=name) == row["rows_quarantined"], name
+        reasons = {m["Dimensions"][2]["Value"] for m in listed if m["MetricName"] == "QuarantinedByReason"}
+        assert reasons and reasons <= set(ERROR_CODES)
+        total = sum(value("quarantined_by_reason", **job, Reason=reason) for reason in reasons)
+        assert total == sum(r["rows_quarantined"] for r in by_table.values())
+
+        class Refusing:
+            def put_metric_data(self, **_):
+                raise PermissionError("AccessDenied: cloudwatch:PutMetricData")
+
+        assert publish(silver, "dev", client=Refusing()) is False  # logged, never raised
+        assert "run metrics not published to Lakehouse/dev" in caplog.text
 
 
 def test_rerunning_a_batch_changes_nothing(lake, spark, rs_engine):

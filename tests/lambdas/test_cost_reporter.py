@@ -187,7 +187,7 @@ def metric_values(name: str, job: str) -> list[tuple[float, float]]:
     """(Sum, SampleCount) per data point of ``name`` for ``Job=job`` over the last day."""
     now = dt.datetime.now(dt.UTC)
     stats = boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
-        Namespace=m.NAMESPACE,
+        Namespace=m.namespace("prod"),
         MetricName=name,
         Dimensions=[{"Name": m.ENVIRONMENT, "Value": "prod"}, {"Name": m.JOB, "Value": job}],
         StartTime=now - dt.timedelta(days=1),
@@ -199,7 +199,7 @@ def metric_values(name: str, job: str) -> list[tuple[float, float]]:
 
 
 def published_metric_names() -> list[str]:
-    listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=m.NAMESPACE)["Metrics"]
+    listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=m.namespace("prod"))["Metrics"]
     return sorted(metric["MetricName"] for metric in listed)
 
 

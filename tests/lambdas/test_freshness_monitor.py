@@ -58,7 +58,7 @@ def _logs(capsys) -> list[dict]:
 def _datapoints(table: str, now: dt.datetime) -> list[dict]:
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     response = cloudwatch.get_metric_statistics(
-        Namespace=m.NAMESPACE,
+        Namespace=m.namespace(ENV),
         MetricName=m.FRESHNESS_MINUTES,
         Dimensions=[{"Name": m.ENVIRONMENT, "Value": ENV}, {"Name": m.TABLE, "Value": table}],
         StartTime=now - dt.timedelta(minutes=10),
@@ -124,7 +124,7 @@ def test_publishes_minutes_since_the_last_commit_per_table(s3, tmp_path, capsys)
     assert by_table["silver.customers"].status == "no_delta_log"
     assert by_table["silver.customers"].freshness_minutes is None
     assert _datapoints("silver.customers", now) == []
-    metrics = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=m.NAMESPACE)["Metrics"]
+    metrics = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=m.namespace(ENV))["Metrics"]
     published = {d["Value"] for metric in metrics for d in metric["Dimensions"] if d["Name"] == m.TABLE}
     assert published == {"silver.orders", "gold.win_rates"}
     warnings = [line for line in _logs(capsys) if line["level"] == "WARNING"]

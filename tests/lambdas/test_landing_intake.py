@@ -218,7 +218,7 @@ def executions(arn: str, status: str | None = None) -> list[dict[str, Any]]:
 
 def metric_sum(name: str) -> float:
     stats = client("cloudwatch").get_metric_statistics(
-        Namespace=m.NAMESPACE,
+        Namespace=m.namespace(ENV),
         MetricName=name,
         Dimensions=[{"Name": m.ENVIRONMENT, "Value": ENV}],
         StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
@@ -379,7 +379,7 @@ def test_valid_object_is_accepted_recorded_and_starts_the_pipeline(landing, lamb
     started = executions(landing.state_machine_arn)
     assert len(started) == 1
     assert started[0]["name"].startswith("b") and started[0]["name"].endswith("00000000Z")
-    names = {m_["MetricName"] for m_ in client("cloudwatch").list_metrics(Namespace=m.NAMESPACE)["Metrics"]}
+    names = {m_["MetricName"] for m_ in client("cloudwatch").list_metrics(Namespace=m.namespace(ENV))["Metrics"]}
     assert {m.INTAKE_ACCEPTED, m.INTAKE_REJECTED} <= names
     assert metric_sum(m.INTAKE_ACCEPTED) == 1 and metric_sum(m.INTAKE_REJECTED) == 0
     lines = log_lines(capsys)

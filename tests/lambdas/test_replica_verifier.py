@@ -105,7 +105,7 @@ def _stat(name: str, now: dt.datetime, table: str | None = None) -> list[float]:
     dims = [{"Name": m.ENVIRONMENT, "Value": ENV}]
     if table is not None:
         dims.append({"Name": m.TABLE, "Value": table})
-    metric = {"Namespace": m.NAMESPACE, "MetricName": name, "Dimensions": dims}
+    metric = {"Namespace": m.namespace(ENV), "MetricName": name, "Dimensions": dims}
     response = boto3.client("cloudwatch", region_name=SOURCE_REGION).get_metric_data(
         MetricDataQueries=[{"Id": "q", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Minimum"}}],
         StartTime=now - dt.timedelta(minutes=5),

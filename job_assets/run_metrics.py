@@ -1,0 +1,79 @@
+"""A job's end-of-run figures as CloudWatch metrics (the catalog's job metrics), published on AWS.
+
+Locally the same figures are the run summary (``<layer>.run_summary``) and nothing is sent. On EMR the
+entrypoint passes ``--metrics cloudwatch`` and the driver calls ``PutMetricData`` once the run summary is
+committed: records in/out/quarantined and the DQ score per table, records quarantined per reason, and
+the job's duration, under ``Lakehouse/<env>`` with the catalog's names, dimensions and units.
+
+Publishing never fails the job: the run summary is the record, and a metric that cannot be sent (no
+boto3 on the image, no permission, throttling) is logged with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Dict, List, Optional
+
+from .contracts import metrics as catalog
+from .jobs.common import JobResult
+
+log = logging.getLogger("lakehouse.metrics")
+
+MAX_PER_CALL = 1000
+"""PutMetricData takes up to 1,000 metrics per call."""
+
+
+def _datum(key: str, value: float, dims: Dict[str, str], when: dt.datetime) -> Dict[str, Any]:
+    spec = catalog.metric(key)
+    if set(dims) != set(spec.dimensions):
+        raise ValueError(f"metric {key!r} takes dimensions {spec.dimensions}, got {tuple(dims)}")
+    return {
+        "MetricName": spec.name,
+        "Dimensions": [{"Name": name, "Value": dims[name]} for name in spec.dimensions],
+        "Value": float(value),
+        "Unit": spec.unit,
+        "Timestamp": when,
+    }
+
+
+def run_datums(result: JobResult, env: str) -> List[Dict[str, Any]]:
+    """The ``MetricData`` entries of one finished run (timestamped at its end)."""
+    ended = result.ended or result.started + result.duration_s
+    when = dt.datetime.fromtimestamp(ended, dt.timezone.utc)
+    job = {catalog.ENVIRONMENT: env, catalog.JOB: result.job}
+    data = [_datum("job_duration", round(result.duration_s, 3), job, when)]
+    for table in result.tables:
+        dims = {**job, catalog.TABLE: table.table}
+        data.append(_datum("records_in", table.rows_in, dims, when))
+        data.append(_datum("records_out", table.rows_out, dims, when))
+        data.append(_datum("records_quarantined", table.rows_quarantined, dims, when))
+        if table.dq_score is not None:
+            data.append(_datum("dq_score", table.dq_score, dims, when))
+    for reason, count in sorted(result.errors().items()):
+        data.append(_datum("quarantined_by_reason", count, {**job, catalog.REASON: reason}, when))
+    return data
+
+
+def publish(result: JobResult, env: str, client: Optional[Any] = None) -> bool:
+    """Send the run's metrics; True when every call succeeded. Never raises."""
+    data = run_datums(result, env)
+    namespace = catalog.our_namespace(env)
+    try:
+        if client is None:
+            import boto3  # on EMR only; the local lake never publishes
+
+            client = boto3.client("cloudwatch")
+        for start in range(0, len(data), MAX_PER_CALL):
+            client.put_metric_data(Namespace=namespace, MetricData=data[start : start + MAX_PER_CALL])
+    except Exception as error:  # the run summary holds the figures; a lost data point is not a failed run
+        log.warning(
+            "run metrics not published to %s (%d data points): %s: %s",
+            namespace,
+            len(data),
+            type(error).__name__,
+            error,
+        )
+        return False
+    log.info("published %d run metrics to %s", len(data), namespace)
+    return True

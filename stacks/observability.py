@@ -1,0 +1,166 @@
+"""Lakehouse-<env>-Observability: dashboards, catalog alarms on the jobs' figures, the composite health alarm,
+and Logs Insights queries.
+
+Everything here comes from the metric catalog (``job_assets/contracts/metrics.py``): the dashboards are the
+bodies ``lakehouse dashboards export`` writes to ``dashboards/cloudwatch/`` (one renderer), the DQ-score and
+cost alarms are catalog alarms, and ``<prefix>-pipeline-unhealthy`` is any of the catalog alarms marked
+``in_pipeline_health``, whichever stack owns them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk.config import EnvironmentConfig
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps, runbook_url
+from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
+from job_assets.contracts import metrics as catalog
+from lakehouse import aws_names
+from lakehouse.dashboards import LAYERS, Targets, cloudwatch_body, cloudwatch_dashboard_name, dashboards
+from lambdas.ops_common import runbooks
+
+PIPELINE_UNHEALTHY_RUNBOOK = runbooks.runbook_file(runbooks.PIPELINE_UNHEALTHY)
+
+QUERIES = {
+    "errors-by-job-run": (
+        "Spark driver and executor lines at ERROR or with a stack trace, counted per log stream "
+        "(the stream names the job run and the worker).",
+        "fields @timestamp, @logStream, @message\n"
+        "| filter @message like /ERROR|Exception|Traceback/\n"
+        "| stats count(*) as errors, earliest(@message) as first_error by @logStream\n"
+        "| sort errors desc\n"
+        "| limit 50",
+    ),
+    "slowest-job-runs": (
+        "The pipeline's stages are its jobs: each run's summary line (JSON) with its duration, slowest first.",
+        "fields @timestamp, job, batch_id, status, duration_s, rows_in, rows_out, rows_quarantined\n"
+        "| filter ispresent(duration_s) and ispresent(batch_id)\n"
+        "| sort duration_s desc\n"
+        "| limit 50",
+    ),
+    "quarantine-reasons": (
+        "Records quarantined per job and reason, from the jobs' quarantine lines (JSON).",
+        'fields job, reason, records\n| filter event = "quarantined"\n'
+        "| stats sum(records) as quarantined by job, reason\n| sort quarantined desc",
+    ),
+    "lambda-cold-starts": (
+        "Operational Lambdas: invocations, cold starts and init time per hour (REPORT lines).",
+        'filter @type = "REPORT"\n'
+        "| stats count(*) as invocations, sum(ispresent(@initDuration)) as cold_starts,\n"
+        "  avg(@initDuration) as avg_init_ms, max(@initDuration) as max_init_ms by bin(1h)\n"
+        "| sort bin(1h) desc",
+    ),
+}
+
+
+class ObservabilityStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        alert_topic: sns.ITopic,
+        health_alarms: Sequence[CatalogAlarm],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.topic = alert_topic
+        targets = Targets.from_config(config)
+        self.dashboards = {
+            board.key: cloudwatch.CfnDashboard(
+                self,
+                f"{board.key.capitalize()}Dashboard",
+                dashboard_name=cloudwatch_dashboard_name(board, targets),
+                dashboard_body=json.dumps(cloudwatch_body(board, targets), sort_keys=True),
+            )
+            for board in dashboards(targets)
+        }
+        self.alarms: list[CatalogAlarm] = []
+        for contract in (*SILVER_TABLES, *GOLD_TABLES):
+            if not contract.rules:
+                continue  # no checks, no score
+            layer = contract.name.split(".", 1)[0]
+            self.alarms.append(
+                self._alarm(
+                    f"DqScore{''.join(p.capitalize() for p in contract.name.replace('.', '_').split('_'))}",
+                    metric_key="dq_score",
+                    name=f"{config.prefix}-dq-{contract.name.replace('.', '-').replace('_', '-')}",
+                    subject=contract.name,
+                    dimensions={catalog.ENVIRONMENT: config.name, catalog.JOB: layer, catalog.TABLE: contract.name},
+                )
+            )
+        for job in LAYERS:
+            self.alarms.append(
+                self._alarm(
+                    f"CostPerMillion{job.capitalize()}",
+                    metric_key="cost_per_million_records",
+                    name=f"{config.prefix}-cost-per-million-{job}",
+                    subject=f"the {job} job",
+                    dimensions={catalog.ENVIRONMENT: config.name, catalog.JOB: job},
+                )
+            )
+        members = [a for a in (*health_alarms, *self.alarms) if a.in_pipeline_health]
+        self.pipeline_unhealthy = cloudwatch.CompositeAlarm(
+            self,
+            "PipelineUnhealthy",
+            composite_alarm_name=f"{config.prefix}-pipeline-unhealthy",
+            alarm_description=(
+                f"The {config.prefix} pipeline is unhealthy: one of its {len(members)} health alarms (failed or "
+                "timed-out runs, failed EMR jobs, stale tables, dead letters, low DQ scores) is in ALARM. "
+                f"Runbook: {runbook_url(config.ops.runbook_base_url, PIPELINE_UNHEALTHY_RUNBOOK)}"
+            ),
+            alarm_rule=cloudwatch.AlarmRule.any_of(
+                *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in members)
+            ),
+        )
+        action = actions.SnsAction(alert_topic)
+        self.pipeline_unhealthy.add_alarm_action(action)
+        self.pipeline_unhealthy.add_ok_action(action)
+        self.health_members = members
+        self.queries = self._queries(targets)
+
+    def _alarm(self, construct_id: str, *, metric_key: str, name: str, subject: str, **props: Any) -> CatalogAlarm:
+        return CatalogAlarm(
+            self,
+            construct_id,
+            props=CatalogAlarmProps(
+                metric_key=metric_key,
+                environment=self.config.name,
+                alarm_name=name,
+                subject=subject,
+                topic=self.topic,
+                runbook_base_url=self.config.ops.runbook_base_url,
+                **props,
+            ),
+        )
+
+    def _queries(self, targets: Targets) -> dict[str, logs.CfnQueryDefinition]:
+        emr = [f"/aws/emr-serverless/{targets.prefix}"]
+        lambdas = [f"/aws/lambda/{name}" for name in targets.functions]
+        groups = {
+            "errors-by-job-run": emr,
+            "slowest-job-runs": emr,
+            "quarantine-reasons": emr,
+            "lambda-cold-starts": lambdas,
+        }
+        return {
+            name: logs.CfnQueryDefinition(
+                self,
+                "".join(part.capitalize() for part in name.split("-")) + "Query",
+                name=f"{aws_names.prefix(targets.env, targets.project)}/{name}",
+                query_string=f"# {description}\n{query}",
+                log_group_names=groups[name],
+            )
+            for name, (description, query) in QUERIES.items()
+        }
