@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 NPM_STAMP := node_modules/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help install run test test-slow lint fmt check-tools bench synth clean
+.PHONY: help install run test test-slow lint fmt check-tools bench synth clean chromium report
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -47,6 +47,7 @@ install: check-tools $(STAMP) $(NPM_STAMP) $(LAMBDA_STAMP)  ## create .venv, ins
 run: install  ## generate 100k records and run the whole pipeline on the local lake
 	$(BIN)/lakehouse generate --records $(RECORDS) --seed 7 --bad-ratio 0.01 --lake-root $(LAKE) --clean
 	$(BIN)/lakehouse run --lake-root $(LAKE)
+	$(BIN)/lakehouse report --lake-root $(LAKE)
 
 lint: install  ## ruff (lint + format check)
 	$(BIN)/ruff check .
@@ -59,8 +60,17 @@ fmt: install  ## apply ruff fixes and formatting
 test: install lint  ## lint, then the default test suite (unit + functional)
 	$(BIN)/python -m pytest -q
 
-test-slow: install  ## slow suite: 20 kill trials, larger volumes
+test-slow: install chromium  ## slow suite: 20 kill trials, larger volumes, the report in headless Chromium
 	$(BIN)/python -m pytest -q -m slow
+
+chromium:  ## Debian's Chromium, for the report's browser test (needs root or sudo for apt-get)
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium \
+		|| { echo "error: could not install Debian's chromium (apt-get install chromium) for the browser test"; exit 1; }; }
+
+report: install  ## write the HTML report of the local lake ($(LAKE)/report.html)
+	$(BIN)/lakehouse report --lake-root $(LAKE)
 
 bench: install  ## pipeline benchmark at 100k and 1M records (BENCH_10M=1 adds 10M)
 	$(BIN)/python benchmarks/pipeline.py

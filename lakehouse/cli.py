@@ -112,6 +112,18 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import ReportError, write_report
+
+    root = _lake_root(args.lake_root)
+    try:
+        path = write_report(root, Path(args.output).resolve() if args.output else None)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from exc
+    console.print(f"report: {path}")
+    return 0
+
+
 def cmd_dashboards(args: argparse.Namespace) -> int:
     from .dashboards import ExportError, stale_files, write_files
 
@@ -174,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--lake-root", default=DEFAULT_LAKE)
     h.add_argument("--limit", type=int, default=20)
     h.set_defaults(func=cmd_history)
+
+    rep = sub.add_parser("report", help="write a self-contained HTML report of the local lake (charts, no CDN)")
+    rep.add_argument("--lake-root", default=DEFAULT_LAKE)
+    rep.add_argument("--output", default=None, help="where to write it (default: <lake-root>/report.html)")
+    rep.set_defaults(func=cmd_report)
 
     d = sub.add_parser("dlq", help="the landing intake's dead-letter queue on AWS: status, redrive")
     dsub = d.add_subparsers(dest="dlq_command", required=True, metavar="{status,redrive}")

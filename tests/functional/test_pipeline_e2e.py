@@ -8,6 +8,7 @@ import collections
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,93 @@ def test_run_metrics_published_on_aws_equal_the_run_summary(lake, monkeypatch, c
 
         assert publish(silver, "dev", client=Refusing()) is False  # logged, never raised
         assert "run metrics not published to Lakehouse/dev" in caplog.text
+
+
+def test_report_shows_every_run_and_the_quarantine_of_the_lake(lake, tmp_path):
+    from lakehouse.report import load, outline, write_report
+
+    root = lake["root"]
+    path = write_report(root, tmp_path / "report.html")
+    page = outline(path.read_text(encoding="utf-8"))
+    summaries = [r for layer in ("bronze", "silver", "gold") for r in table(root, f"{layer}.run_summary").to_pylist()]
+    runs = [r for r in summaries if r["table_name"] == "*"]
+    data = load(root)
+    assert len(data.runs) == len(runs) >= 3
+    succeeded_layer_runs = sum(1 for r in runs if r["status"] == "succeeded" and r["job"] != "maintenance")
+    assert page.marks["records-per-layer"] == page.marks["job-durations"] == succeeded_layer_runs
+    held_or_quarantined = sum(
+        1
+        for layer in ("bronze", "silver")
+        for r in table(root, f"{layer}.quarantine").to_pylist()
+        if r["_status"] != "released"
+    )
+    assert sum(data.quarantine.values()) == held_or_quarantined > 0
+    assert page.marks["quarantine-by-reason"] == len(data.quarantine)
+    slo_tables = [c for c in (*SILVER_TABLES, *GOLD_TABLES) if c.freshness_slo_minutes is not None]
+    assert page.marks["freshness"] == len(slo_tables)
+    assert page.external == [] and page.scripts == 0
+
+
+@pytest.mark.slow
+def test_report_charts_are_drawn_in_headless_chromium(lake, tmp_path):
+    """Chromium (Debian's, `make test-slow` installs it) lays out every chart with every mark visible."""
+    import shutil
+    import subprocess
+
+    from lakehouse.report import write_report
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed: `make test-slow` installs it (apt-get install chromium)"
+    page = write_report(lake["root"], tmp_path / "report.html").read_text(encoding="utf-8")
+    probe = (
+        "<script>addEventListener('load',()=>{for(const s of document.querySelectorAll('svg.chart')){"
+        "const b=s.getBoundingClientRect();const marks=[...s.querySelectorAll('.mark')];"
+        "s.dataset.width=Math.round(b.width);s.dataset.marks=marks.length;"
+        "s.dataset.visible=marks.filter(m=>{const r=m.getBoundingClientRect();return r.width>0&&r.height>0}).length;}"
+        "document.body.dataset.probed='yes'});</script>"
+    )
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1000,3000",
+    ]
+    dom = subprocess.run(
+        [chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert 'data-probed="yes"' in dom
+    charts = re.findall(
+        r'<svg class="chart" id="([^"]+)"[^>]*data-width="(\d+)" data-marks="(\d+)" data-visible="(\d+)"', dom
+    )
+    assert {c[0] for c in charts} == {
+        "records-per-layer",
+        "quarantine-by-reason",
+        "dq-score-trend",
+        "job-durations",
+        "freshness",
+    }
+    for chart_id, width, marks, visible in charts:
+        assert int(width) > 300 and int(marks) > 0 and visible == marks, (chart_id, width, marks, visible)
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={shot}", (tmp_path / "report.html").as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 10_000
 
 
 def test_rerunning_a_batch_changes_nothing(lake, spark, rs_engine):
