@@ -24,8 +24,10 @@ from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
 from lakehouse import aws_names
 
-GRAFANA_SCHEMA_VERSION = 39
-"""Grafana 11's dashboard schema; newer Grafana migrates it on import."""
+GRAFANA_SCHEMA_VERSION = 42
+"""The classic dashboard JSON model as Grafana 12.3 and 13 export it (``schemaVersion`` 42). It imports on
+every current Grafana and is the format of grafana.com/dashboards; Grafana's V2 resource model is still in
+public preview."""
 GRID_WIDTH = 24
 """Both CloudWatch and Grafana lay dashboards out on a 24-column grid."""
 LAYERS = ("bronze", "silver", "gold")
