@@ -16,12 +16,18 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from .contracts import metrics as catalog
+from .contracts.ops import OPS_TABLES
+from .dq.rules import DataQualityError, dq_score
 from .jobs.common import JobResult
 
 log = logging.getLogger("lakehouse.metrics")
 
 MAX_PER_CALL = 1000
 """PutMetricData takes up to 1,000 metrics per call."""
+NOT_RECORDS = frozenset(c.name for c in OPS_TABLES)
+"""Operational tables (the ingestion log, ...) a job reports on but that hold no records of the data."""
+NOT_QUARANTINE = frozenset({"empty_file"})
+"""Error codes counted in files, not records: never part of QuarantinedByReason."""
 
 
 def _datum(key: str, value: float, dims: Dict[str, str], when: dt.datetime) -> Dict[str, Any]:
@@ -44,6 +50,8 @@ def run_datums(result: JobResult, env: str) -> List[Dict[str, Any]]:
     job = {catalog.ENVIRONMENT: env, catalog.JOB: result.job}
     data = [_datum("job_duration", round(result.duration_s, 3), job, when)]
     for table in result.tables:
+        if table.table in NOT_RECORDS:
+            continue
         dims = {**job, catalog.TABLE: table.table}
         data.append(_datum("records_in", table.rows_in, dims, when))
         data.append(_datum("records_out", table.rows_out, dims, when))
@@ -51,19 +59,41 @@ def run_datums(result: JobResult, env: str) -> List[Dict[str, Any]]:
         if table.dq_score is not None:
             data.append(_datum("dq_score", table.dq_score, dims, when))
     for reason, count in sorted(result.errors().items()):
-        data.append(_datum("quarantined_by_reason", count, {**job, catalog.REASON: reason}, when))
+        if reason not in NOT_QUARANTINE:
+            data.append(_datum("quarantined_by_reason", count, {**job, catalog.REASON: reason}, when))
+    return data
+
+
+def refused_datums(job: str, env: str, error: DataQualityError, started: float, ended: float) -> List[Dict[str, Any]]:
+    """A run stopped by a ``fail`` rule writes nothing, but its DQ score and duration are still published.
+
+    Without this the DQ-score alarm could never see a refused run (a gold table's rules are all ``fail``).
+    """
+    when = dt.datetime.fromtimestamp(ended, dt.timezone.utc)
+    dims = {catalog.ENVIRONMENT: env, catalog.JOB: job}
+    data = [_datum("job_duration", round(ended - started, 3), dims, when)]
+    score = dq_score(error.stats)
+    if score is not None:
+        data.append(_datum("dq_score", score, {**dims, catalog.TABLE: error.table}, when))
     return data
 
 
 def publish(result: JobResult, env: str, client: Optional[Any] = None) -> bool:
     """Send the run's metrics; True when every call succeeded. Never raises."""
-    data = run_datums(result, env)
+    return send(run_datums(result, env), env, client)
+
+
+def send(data: List[Dict[str, Any]], env: str, client: Optional[Any] = None) -> bool:
+    """``PutMetricData`` in chunks under ``Lakehouse/<env>``; True when every call succeeded. Never raises."""
     namespace = catalog.our_namespace(env)
     try:
         if client is None:
             import boto3  # on EMR only; the local lake never publishes
+            from botocore.config import Config
 
-            client = boto3.client("cloudwatch")
+            # Short timeouts and few retries: a slow endpoint must not hold the finished driver for minutes.
+            config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+            client = boto3.client("cloudwatch", config=config)
         for start in range(0, len(data), MAX_PER_CALL):
             client.put_metric_data(Namespace=namespace, MetricData=data[start : start + MAX_PER_CALL])
     except Exception as error:  # the run summary holds the figures; a lost data point is not a failed run

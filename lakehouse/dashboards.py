@@ -174,14 +174,16 @@ def dashboards(t: Targets) -> tuple[Dashboard, ...]:
             ),
             Panel(
                 "Quarantined by reason",
-                tuple(Line("quarantined_by_reason", {**env, catalog.JOB: job}) for job in ("bronze", "silver")),
+                tuple(
+                    Line("quarantined_by_reason", {**env, catalog.JOB: job}, label=job) for job in ("bronze", "silver")
+                ),
                 width=12,
                 stacked=True,
                 description="Records refused per run, by reason code; every one is in its layer's quarantine table.",
             ),
             Panel(
                 "DQ score (silver, gold)",
-                tuple(Line("dq_score", {**env, catalog.JOB: job}) for job in ("silver", "gold")),
+                tuple(Line("dq_score", {**env, catalog.JOB: job}, label=job) for job in ("silver", "gold")),
                 width=12,
                 thresholds=_alarm_line("dq_score", t.env),
                 description="Share of each table's rule checks that passed per run (1 = all passed).",
@@ -309,13 +311,12 @@ _NOT_IN_LABELS = (catalog.APPLICATION_ID, catalog.SOURCE_BUCKET, catalog.RULE_ID
 
 
 def _label(line: Line) -> str:
-    """A fixed label, or a dynamic one naming what tells the searched series apart (e.g. the table)."""
-    if line.label:
-        return line.label
+    """The line's label, followed by what tells its searched series apart (e.g. the table), if anything."""
     varying = [d for d in _searched(line) if d not in _NOT_IN_LABELS]
-    if varying:
-        return " ".join("${PROP('Dim." + d + "')}" for d in varying)
-    return catalog.metric(line.metric).title
+    dynamic = " ".join("${PROP('Dim." + d + "')}" for d in varying)
+    if dynamic:
+        return f"{line.label} {dynamic}" if line.label else dynamic
+    return line.label or catalog.metric(line.metric).title
 
 
 def _searched(line: Line) -> tuple[str, ...]:
@@ -379,8 +380,13 @@ def cloudwatch_dashboard_name(board: Dashboard, t: Targets) -> str:
 
 
 def grafana_dashboard(board: Dashboard, t: Targets) -> dict[str, Any]:
-    """A Grafana dashboard on the CloudWatch data source (chosen on import: the ``datasource`` variable)."""
-    datasource = {"type": "cloudwatch", "uid": "${datasource}"}
+    """A Grafana dashboard on the CloudWatch data source, in the shareable export form.
+
+    ``__inputs`` makes Grafana's import dialog ask which CloudWatch data source to use (``DS_CLOUDWATCH``).
+    Every query is an exact-schema search (``matchExact``): ``*`` stands for the dimension values known only
+    after deploy, and a series with more dimensions (EMR's per-job series) never adds to a panel.
+    """
+    datasource = {"type": "cloudwatch", "uid": "${DS_CLOUDWATCH}"}
     panels = []
     for n, (panel, (x, y)) in enumerate(zip(board.panels, _positions(board.panels), strict=True), start=1):
         targets = []
@@ -399,7 +405,7 @@ def grafana_dashboard(board: Dashboard, t: Targets) -> dict[str, Any]:
                     "namespace": spec.namespace_for(t.env),
                     "metricName": spec.name,
                     "dimensions": dims,
-                    "matchExact": not searched,
+                    "matchExact": True,
                     "statistic": spec.statistic,
                     "period": str(spec.period_seconds),
                     "region": line.region or "default",
@@ -443,18 +449,21 @@ def grafana_dashboard(board: Dashboard, t: Targets) -> dict[str, Any]:
         "editable": True,
         "time": {"from": "now-7d", "to": "now"},
         "refresh": "5m",
-        "templating": {
-            "list": [
-                {
-                    "name": "datasource",
-                    "label": "CloudWatch",
-                    "type": "datasource",
-                    "query": "cloudwatch",
-                    "current": {},
-                    "hide": 0,
-                }
-            ]
-        },
+        "__inputs": [
+            {
+                "name": "DS_CLOUDWATCH",
+                "label": "CloudWatch",
+                "description": f"CloudWatch of the {t.env} account ({t.account}), region {t.region}",
+                "type": "datasource",
+                "pluginId": "cloudwatch",
+                "pluginName": "CloudWatch",
+            }
+        ],
+        "__requires": [
+            {"type": "datasource", "id": "cloudwatch", "name": "CloudWatch", "version": "1.0.0"},
+            {"type": "panel", "id": "timeseries", "name": "Time series", "version": ""},
+        ],
+        "templating": {"list": []},
         "annotations": {"list": []},
         "panels": panels,
     }

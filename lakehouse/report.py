@@ -232,7 +232,7 @@ def grouped_bars(
 def horizontal_bars(
     chart_id: str, title: str, items: Sequence[tuple[str, float, str]], unit: str, *, marker: str = ""
 ) -> str:
-    """One bar per (label, value, series) item, longest scale first; ``marker`` names a threshold drawn per item."""
+    """One bar per (label, value, series) item, in the given order; ``marker`` is a note printed under the chart."""
     height = TOP + BOTTOM // 2 + 22 * max(len(items), 1)
     x_max = _nice_max(max((v for _, v, _ in items), default=0))
     # about 6.5 px per character of an 11 px label; the bars get the rest

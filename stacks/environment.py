@@ -139,6 +139,9 @@ def build_environment(
         description=f"{config.prefix}: dashboards, DQ and cost alarms, pipeline-unhealthy, Logs Insights queries.",
         **name("Observability"),
     )
+    # The composite alarm names members of these stacks (by ARN, no exports): they deploy first.
+    observability.add_dependency(orchestration)
+    observability.add_dependency(ops)
     stacks = EnvironmentStacks(
         storage=storage,
         alerting=alerting,

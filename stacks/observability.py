@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_logs as logs
@@ -110,7 +110,23 @@ class ObservabilityStack(Stack):
                     dimensions={catalog.ENVIRONMENT: config.name, catalog.JOB: job},
                 )
             )
-        members = [a for a in (*health_alarms, *self.alarms) if a.in_pipeline_health]
+        # Members of other stacks by their deterministic ARNs, not by cross-stack exports: an export in use
+        # would block the owning stack from ever removing or renaming an alarm (a table dropped, say).
+        members: list[cloudwatch.IAlarm] = [
+            cloudwatch.Alarm.from_alarm_arn(
+                self,
+                f"Member{a.name}",
+                self.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=a.name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            )
+            for a in health_alarms
+            if a.in_pipeline_health
+        ]
+        members += [a for a in self.alarms if a.in_pipeline_health]
         self.pipeline_unhealthy = cloudwatch.CompositeAlarm(
             self,
             "PipelineUnhealthy",

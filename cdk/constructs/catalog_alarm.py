@@ -115,6 +115,8 @@ class CatalogAlarm(cloudwatch.Alarm):
             treat_missing_data=_MISSING[rule.missing_data],
         )
         self.metric_key = props.metric_key
+        self.name = props.alarm_name
+        """The plain alarm name (``alarm_name`` is a token): other stacks address the alarm by it."""
         self.runbook = runbook
         self.in_pipeline_health = rule.in_pipeline_health
         action = actions.SnsAction(props.topic)

@@ -169,8 +169,11 @@ METRICS: Tuple[Metric, ...] = (
         dimensions=(ENVIRONMENT, JOB, TABLE),
         unit="None",
         statistic="Minimum",
-        period_seconds=3600,
-        description="Share of a table's data-quality rule checks that passed in one run, 0..1.",
+        period_seconds=86400,
+        description=(
+            "Share of a table's data-quality rule checks that passed in one run, 0..1 (per day: the worst run; "
+            "a run stopped by a fail rule reports its score too)."
+        ),
         publisher=JOBS,
         label="DQ score",
         alarm=Alarm(

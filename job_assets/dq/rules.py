@@ -24,9 +24,11 @@ ROW_KINDS = ("not_null", "cast", "accepted_values", "range", "pattern")
 class DataQualityError(RuntimeError):
     """A ``fail``-severity rule failed: the job stops and the table is left unchanged."""
 
-    def __init__(self, table: str, failures: Sequence[RuleStat]) -> None:
+    def __init__(self, table: str, failures: Sequence[RuleStat], stats: Sequence[RuleStat] = ()) -> None:
         self.table = table
         self.failures = list(failures)
+        self.stats = list(stats) or list(failures)
+        """Every rule checked on the table (the DQ score of the refused run), not only the failing ones."""
         detail = "; ".join(
             f"{s.rule.name} ({s.rule.kind} on {s.rule.column}): {s.failed} of {s.checked} rows" for s in failures
         )
@@ -106,7 +108,7 @@ def stats_from_groups(
     stats = [RuleStat(contract.name, r, n, sum(int(g[f"__dq{i}"] or 0) for g in groups)) for i, r in enumerate(rules)]
     failing = [s for s in stats if s.rule.severity == "fail" and s.failed]
     if failing:
-        raise DataQualityError(contract.name, failing)
+        raise DataQualityError(contract.name, failing, stats)
     return stats
 
 
@@ -149,7 +151,7 @@ def table_checks(df: DataFrame, contract: TableContract, now: dt.datetime) -> Li
             stats.append(RuleStat(contract.name, r, 1, int(stale)))
     failing = [s for s in stats if s.rule.severity == "fail" and s.failed]
     if failing:
-        raise DataQualityError(contract.name, failing)
+        raise DataQualityError(contract.name, failing, stats)
     return stats
 
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from typing import Callable, Dict, List, Optional
 
 from ..context import LakeLocations, RunContext
@@ -69,11 +70,16 @@ def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(job, argv)
     ctx = build_context(args)
+    started = time.time()
     try:
         result = run(ctx)
     except DataQualityError as exc:
         log.error("%s", exc)
         print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": str(exc)}))
+        if args.metrics == "cloudwatch":
+            from ..run_metrics import refused_datums, send
+
+            send(refused_datums(job, args.env, exc, started, time.time()), args.env)
         return 2
     summary = {
         "job": job,

@@ -63,13 +63,30 @@ def test_every_alarm_comes_from_the_catalog_and_the_counts_match(
     counts = Counter(_catalog_key(a, env) for a in alarms)
     assert counts == +_expected_counts(env, env_config)
     assert set(counts) | ({"replica_consistent"} if env == "dev" else set()) == {m.key for m in catalog.alarmed()}
+    ops = env_config[env].ops
     for alarm in alarms:
-        rule = catalog.metric(_catalog_key(alarm, env)).alarm
+        name, key = alarm["AlarmName"], _catalog_key(alarm, env)
+        spec = catalog.metric(key)
+        rule = spec.alarm
         assert rule is not None
-        assert alarm["ComparisonOperator"] == rule.comparison, alarm["AlarmName"]
-        assert alarm["TreatMissingData"] == rule.missing_data, alarm["AlarmName"]
+        assert alarm["ComparisonOperator"] == rule.comparison, name
+        assert alarm["TreatMissingData"] == rule.missing_data, name
+        assert alarm["Statistic"] == spec.statistic, name
         if rule.threshold is not None:
-            assert alarm["Threshold"] == rule.threshold_for(env), alarm["AlarmName"]
+            assert alarm["Threshold"] == rule.threshold_for(env), name
+        # the two monitors run on configured intervals: their alarms follow the config, the rest the catalog
+        if key == "freshness_minutes":
+            period, evaluation, datapoints = ops.freshness_check_minutes * 60, 2, 1
+        elif key == "replica_consistent":
+            spans = 15 // ops.replica_check_minutes + 1  # longer than the RTC window
+            period, evaluation, datapoints = ops.replica_check_minutes * 60, spans, spans
+        else:
+            period, evaluation, datapoints = spec.period_seconds, rule.evaluation_periods, rule.datapoints_to_alarm
+        assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+            period,
+            evaluation,
+            datapoints,
+        ), name
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -78,9 +95,9 @@ def test_every_alarm_notifies_the_topic_and_links_an_existing_runbook(lakehouse:
     assert every
     for alarm in every:
         name = alarm["AlarmName"]
-        assert alarm["AlarmActions"] and alarm["OKActions"], name
+        assert len(alarm["AlarmActions"]) == 1 and alarm["OKActions"] == alarm["AlarmActions"], name
         topic = json.dumps(alarm["AlarmActions"])
-        assert "Alerts" in topic or "alerts" in topic.lower(), f"{name}: not the alert topic ({topic})"
+        assert "Alerting:ExportsOutputRefAlerts" in topic, f"{name}: not the alert topic ({topic})"
         match = RUNBOOK_LINK.search(alarm["AlarmDescription"])
         assert match, f"{name}: description does not end with its runbook link"
         assert (REPO_ROOT / "runbooks" / match.group(1)).is_file(), f"{name}: runbooks/{match.group(1)} missing"
@@ -99,6 +116,10 @@ def test_pipeline_unhealthy_is_any_of_the_health_alarms(lakehouse: Synthesized, 
     ]
     assert members and rule.count("ALARM(") == len(members)
     assert " OR " in rule and " AND " not in rule
+    assert "ImportValue" not in rule  # members by ARN: no export pins their stacks
+    for member in members:
+        if "-dq-" not in member["AlarmName"]:  # this stack's own alarms are referenced directly
+            assert f":alarm:{member['AlarmName']}" in rule, member["AlarmName"]
 
 
 @pytest.mark.parametrize("env", ENVS)
