@@ -40,6 +40,33 @@ def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, rs_e
     assert version(root, "silver.fx_rates") == fx_version
 
 
+def test_emr_entrypoint_publishes_the_refused_runs_dq_score(tmp_path, spark, rs_engine, monkeypatch, capsys):
+    """On EMR (`--metrics cloudwatch`) a run stopped by a fail rule still sends its DQ score and duration."""
+    from job_assets import run_metrics
+    from job_assets.entrypoints.main import main
+
+    root = tmp_path / "lake"
+    generate(root, 1_000, seed=5, bad_ratio=0.0)
+    bad = root / "landing" / "reference" / "fx_rates" / "dt=2099-01-01"
+    bad.mkdir(parents=True)
+    (bad / "fx_fix.csv").write_text("CURRENCY,RATE_TO_USD,VALID_FROM\nEUR,-1.05,2099-01-01\n")
+    bronze.run(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b1"))
+    sent = []
+    monkeypatch.setattr(run_metrics, "send", lambda data, env, client=None: sent.append((env, data)) or True)
+    argv = ["--lake-root", str(root), "--batch-id", "b1", "--env", "dev", "--engine", "delta-rs"]
+
+    assert main("silver", silver.run, [*argv, "--metrics", "cloudwatch"]) == 2
+    [(env, data)] = sent
+    by = {d["MetricName"]: d for d in data}
+    assert env == "dev" and set(by) == {"DQScore", "JobDurationSeconds"}
+    assert [x["Value"] for x in by["DQScore"]["Dimensions"]] == ["dev", "silver", "silver.fx_rates"]
+    assert 0 < by["DQScore"]["Value"] < 1
+    assert '"status": "failed"' in capsys.readouterr().out
+    sent.clear()
+    assert main("silver", silver.run, argv) == 2  # locally (no --metrics): nothing is sent
+    assert sent == []
+
+
 def test_cli_exits_non_zero_on_a_data_quality_failure(tmp_path, capsys):
     root = tmp_path / "lake"
     generate(root, 1_000, seed=6, bad_ratio=0.0)
