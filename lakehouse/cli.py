@@ -124,6 +124,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_operate(args: argparse.Namespace) -> int:
+    from . import operate
+
+    common = {"project": args.project, "region": args.region, "console": console}
+    try:
+        if args.command == "alarms":
+            return operate.alarms(args.env, every=args.all, **common)
+        if args.command == "metric":
+            dims = operate.parse_dimensions(args.dim or [])
+            return operate.metric(args.env, args.key, dims=dims, hours=args.hours, **common)
+        if args.pipeline_command == "runs":
+            return operate.pipeline_runs(args.env, machine=args.machine, limit=args.limit, **common)
+        return operate.start_pipeline(args.env, machine=args.machine, **common)
+    except operate.OperateError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def cmd_dashboards(args: argparse.Namespace) -> int:
     from .dashboards import ExportError, stale_files, write_files
 
@@ -206,6 +223,31 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--rate", type=int, default=None, help="max messages per second (1..500; default: SQS)")
             c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         c.set_defaults(func=cmd_dlq)
+
+    def deployed(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--env", required=True, help="environment name as deployed: dev, staging, prod")
+        c.add_argument("--project", default=aws_names.DEFAULT_PROJECT, help="project prefix of the physical names")
+        c.add_argument("--region", default=None, help="AWS region (default: the AWS configuration's)")
+        c.set_defaults(func=cmd_operate)
+
+    a = sub.add_parser("alarms", help="AWS: the environment's alarms in ALARM, with reason and runbook")
+    a.add_argument("--all", action="store_true", help="every alarm of the environment, whatever its state")
+    deployed(a)
+
+    pl = sub.add_parser("pipeline", help="AWS: the pipeline's (or maintenance's) executions; start one")
+    plsub = pl.add_subparsers(dest="pipeline_command", required=True, metavar="{runs,start}")
+    for name, text in (("runs", "the latest executions"), ("start", "start an execution unless a writer runs")):
+        c = plsub.add_parser(name, help=text)
+        c.add_argument("--machine", default="pipeline", choices=("pipeline", "maintenance"))
+        if name == "runs":
+            c.add_argument("--limit", type=int, default=10)
+        deployed(c)
+
+    mt = sub.add_parser("metric", help="AWS: a catalog metric (docs/METRICS.md) over the last hours")
+    mt.add_argument("key", help="catalog key, e.g. dq_score, job_cost_usd, freshness_minutes")
+    mt.add_argument("--dim", action="append", help="Name=Value of a dimension (Environment is implied); repeat")
+    mt.add_argument("--hours", type=int, default=24)
+    deployed(mt)
 
     b = sub.add_parser("dashboards", help="CloudWatch and Grafana dashboards from the metric catalog")
     bsub = b.add_subparsers(dest="dashboards_command", required=True, metavar="{export}")

@@ -1,0 +1,257 @@
+"""Operator commands on a deployed environment: alarms, pipeline runs, metrics (what the runbooks use).
+
+Every name comes from :mod:`lakehouse.aws_names` and the metric catalog, the same sources the stacks use,
+so ``--env`` (and ``--project``, ``--region``) is all an operator types. Errors an operator can fix (no
+credentials, no region, an environment that is not deployed there) are one :class:`OperateError` line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from rich.console import Console
+from rich.table import Table
+
+from job_assets.contracts import metrics as catalog
+
+from . import aws_names
+
+MACHINES = ("pipeline", "maintenance")
+_RUNBOOK = re.compile(r"Runbook: (\S+)$")
+
+
+class OperateError(Exception):
+    """Something the operator must fix; printed as one line, exit code 2."""
+
+
+def _session(region: str | None) -> boto3.session.Session:
+    try:
+        return boto3.session.Session(region_name=region)
+    except BotoCoreError as error:
+        raise OperateError(f"AWS configuration: {error}") from error
+
+
+def _fail(error: Exception, env: str, what: str) -> OperateError:
+    if isinstance(error, NoCredentialsError):
+        return OperateError(f"--env {env}: no AWS credentials for {what}: configure a profile or AWS_* variables")
+    if isinstance(error, NoRegionError):
+        return OperateError(f"--env {env}: no AWS region for {what}: pass --region or set AWS_REGION")
+    return OperateError(f"--env {env}: {what} failed: {error}")
+
+
+def _ts(value: Any) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else ""
+
+
+# --- alarms ---------------------------------------------------------------------------------------------------
+
+
+def alarms(
+    env: str,
+    *,
+    project: str = aws_names.DEFAULT_PROJECT,
+    region: str | None = None,
+    every: bool = False,
+    console: Console,
+) -> int:
+    """The environment's alarms in ALARM (``every``: all of them), each with its reason and runbook."""
+    prefix = f"{aws_names.prefix(env, project)}-"
+    kwargs: dict[str, Any] = {"AlarmNamePrefix": prefix, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
+    if not every:
+        kwargs["StateValue"] = "ALARM"
+    try:
+        cloudwatch = _session(region).client("cloudwatch")
+        found: list[dict[str, Any]] = []
+        for page in cloudwatch.get_paginator("describe_alarms").paginate(**kwargs):
+            found += page.get("CompositeAlarms", []) + page.get("MetricAlarms", [])
+    except (BotoCoreError, ClientError) as error:
+        raise _fail(error, env, "DescribeAlarms") from error
+    if not found:
+        what = "alarms" if every else "alarms in ALARM"
+        console.print(f"no {what} named {prefix}* in {cloudwatch.meta.region_name}")
+        return 0
+    table = Table(title=f"{prefix}* alarms" + ("" if every else " in ALARM"))
+    for column in ("alarm", "state", "since (UTC)", "reason", "runbook"):
+        table.add_column(column, overflow="fold")
+    composite_first = sorted(found, key=lambda a: ("AlarmRule" not in a, a["AlarmName"]))
+    for a in composite_first:
+        runbook = _RUNBOOK.search(a.get("AlarmDescription") or "")
+        table.add_row(
+            a["AlarmName"],
+            a.get("StateValue", ""),
+            _ts(a.get("StateUpdatedTimestamp")),
+            (a.get("StateReason") or "")[:160],
+            runbook.group(1) if runbook else "",
+        )
+    console.print(table)
+    return 0
+
+
+# --- pipeline runs ---------------------------------------------------------------------------------------------
+
+
+def _machine_arn(session: boto3.session.Session, env: str, project: str, machine: str) -> str:
+    name = (
+        aws_names.pipeline_state_machine_name(env, project)
+        if machine == "pipeline"
+        else aws_names.maintenance_state_machine_name(env, project)
+    )
+    account = session.client("sts").get_caller_identity()["Account"]
+    return f"arn:aws:states:{session.region_name}:{account}:stateMachine:{name}"
+
+
+def pipeline_runs(
+    env: str,
+    *,
+    machine: str = "pipeline",
+    limit: int = 10,
+    project: str = aws_names.DEFAULT_PROJECT,
+    region: str | None = None,
+    console: Console,
+) -> int:
+    """The state machine's latest executions: name (the batch id), status, start and stop."""
+    session = _session(region)
+    try:
+        arn = _machine_arn(session, env, project, machine)
+        executions = session.client("stepfunctions").list_executions(stateMachineArn=arn, maxResults=limit)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "StateMachineDoesNotExist":
+            raise OperateError(
+                f"--env {env}: no state machine {arn.rsplit(':', 1)[1]} in {session.region_name}"
+            ) from error
+        raise _fail(error, env, "ListExecutions") from error
+    except BotoCoreError as error:
+        raise _fail(error, env, "ListExecutions") from error
+    rows = executions["executions"]
+    if not rows:
+        console.print(f"{arn.rsplit(':', 1)[1]}: no executions yet")
+        return 0
+    table = Table(title=f"{arn.rsplit(':', 1)[1]}: last {len(rows)} executions")
+    for column in ("execution (batch id)", "status", "started (UTC)", "stopped (UTC)"):
+        table.add_column(column)
+    for e in rows:
+        table.add_row(e["name"], e["status"], _ts(e.get("startDate")), _ts(e.get("stopDate")))
+    console.print(table)
+    return 0
+
+
+def start_pipeline(
+    env: str,
+    *,
+    machine: str = "pipeline",
+    project: str = aws_names.DEFAULT_PROJECT,
+    region: str | None = None,
+    now: dt.datetime | None = None,
+    console: Console,
+) -> int:
+    """Start ``machine`` unless a lake writer runs (its single-writer guard would refuse it anyway)."""
+    session = _session(region)
+    sfn = session.client("stepfunctions")
+    try:
+        arns = {m: _machine_arn(session, env, project, m) for m in MACHINES}
+        for m, arn in arns.items():
+            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
+            if running:
+                console.print(
+                    f"not started: {m} execution {running[0]['name']} is running (one writer at a time); "
+                    f"the landing intake starts the pipeline when it ends if new objects wait"
+                )
+                return 1
+        name = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("b%Y%m%dT%H%M%S%fZ")
+        started = sfn.start_execution(stateMachineArn=arns[machine], name=name, input="{}")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "StateMachineDoesNotExist":
+            raise OperateError(
+                f"--env {env}: the {machine} state machine is not deployed in {session.region_name}"
+            ) from error
+        raise _fail(error, env, "StartExecution") from error
+    except BotoCoreError as error:
+        raise _fail(error, env, "StartExecution") from error
+    console.print(f"started {machine} execution {name}: {started['executionArn']}")
+    return 0
+
+
+# --- metrics ---------------------------------------------------------------------------------------------------
+
+
+def parse_dimensions(items: Sequence[str]) -> dict[str, str]:
+    dims = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise OperateError(f"--dim {item!r}: expected Name=Value, e.g. Job=silver")
+        dims[name] = value
+    return dims
+
+
+def metric(
+    env: str,
+    key: str,
+    *,
+    dims: Mapping[str, str] = (),
+    hours: int = 24,
+    project: str = aws_names.DEFAULT_PROJECT,
+    region: str | None = None,
+    now: dt.datetime | None = None,
+    console: Console,
+) -> int:
+    """A catalog metric over the last ``hours``: per period, or the series to choose from when dims are open."""
+    try:
+        spec = catalog.metric(key)
+    except KeyError as error:
+        raise OperateError(str(error.args[0])) from error
+    given = {**({catalog.ENVIRONMENT: env} if spec.ours else {}), **dict(dims)}
+    unknown = set(given) - set(spec.dimensions)
+    if unknown:
+        raise OperateError(
+            f"{key}: {', '.join(sorted(unknown))} not among its dimensions ({', '.join(spec.dimensions)})"
+        )
+    namespace = spec.namespace_for(env)
+    cloudwatch = _session(region).client("cloudwatch")
+    try:
+        if set(given) != set(spec.dimensions):  # open dimensions: list the series that exist
+            filters = [{"Name": k, "Value": v} for k, v in given.items()]
+            listed = cloudwatch.list_metrics(Namespace=namespace, MetricName=spec.name, Dimensions=filters)["Metrics"]
+            series = [
+                {d["Name"]: d["Value"] for d in m["Dimensions"]}
+                for m in listed
+                if {d["Name"] for d in m["Dimensions"]} == set(spec.dimensions)
+            ]
+            if not series:
+                console.print(f"{namespace} {spec.name}: no series with {given or 'any dimensions'}")
+                return 0
+            table = Table(title=f"{namespace} {spec.name}: {len(series)} series (add --dim to pick one)")
+            for name in spec.dimensions:
+                table.add_column(name)
+            for s in sorted(series, key=lambda s: tuple(s[n] for n in spec.dimensions)):
+                table.add_row(*(s[n] for n in spec.dimensions))
+            console.print(table)
+            return 0
+        end = now or dt.datetime.now(dt.UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=spec.name,
+            Dimensions=[{"Name": n, "Value": given[n]} for n in spec.dimensions],
+            StartTime=end - dt.timedelta(hours=hours),
+            EndTime=end,
+            Period=spec.period_seconds,
+            Statistics=[spec.statistic],
+        )["Datapoints"]
+    except (BotoCoreError, ClientError) as error:
+        raise _fail(error, env, "CloudWatch") from error
+    label = ", ".join(f"{k}={v}" for k, v in given.items())
+    if not points:
+        console.print(f"{namespace} {spec.name} ({label}): no data in the last {hours} h")
+        return 0
+    table = Table(title=f"{namespace} {spec.name} ({label}), {spec.statistic} per {spec.period_seconds // 60} min")
+    table.add_column("period start (UTC)")
+    table.add_column(f"{spec.statistic} ({spec.unit})", justify="right")
+    for p in sorted(points, key=lambda p: p["Timestamp"]):
+        table.add_row(_ts(p["Timestamp"]), f"{p[spec.statistic]:,.4g}")
+    console.print(table)
+    return 0

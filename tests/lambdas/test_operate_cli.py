@@ -1,0 +1,72 @@
+"""`lakehouse alarms | pipeline runs|start | metric` against moto: what an operator sees, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ops_common.aws import client
+
+from lakehouse import aws_names
+from lakehouse.cli import main
+
+ENV = "test"
+
+
+@pytest.fixture
+def machines(aws) -> dict[str, str]:
+    sfn = client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    return {
+        m: sfn.create_state_machine(name=name, definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
+            "stateMachineArn"
+        ]
+        for m, name in (
+            ("pipeline", aws_names.pipeline_state_machine_name(ENV)),
+            ("maintenance", aws_names.maintenance_state_machine_name(ENV)),
+        )
+    }
+
+
+def test_start_refuses_while_any_writer_runs_and_starts_under_a_batch_id(machines, capsys):
+    sfn = client("stepfunctions")
+    running = sfn.start_execution(stateMachineArn=machines["maintenance"], name="weekly")
+    assert main(["pipeline", "start", "--env", ENV]) == 1
+    assert "maintenance execution weekly is running" in capsys.readouterr().out
+    assert sfn.list_executions(stateMachineArn=machines["pipeline"])["executions"] == []
+    sfn.stop_execution(executionArn=running["executionArn"])
+    assert main(["pipeline", "start", "--env", ENV]) == 0
+    [started] = sfn.list_executions(stateMachineArn=machines["pipeline"])["executions"]
+    assert started["name"].startswith("b") and started["name"].endswith("Z") and len(started["name"]) == 23
+    assert main(["pipeline", "runs", "--env", ENV]) == 0
+    assert started["name"] in capsys.readouterr().out
+
+
+def test_an_environment_that_is_not_deployed_is_one_clear_line(aws, capsys):
+    assert main(["pipeline", "runs", "--env", "qa"]) == 2
+    assert "--env qa: no state machine lakehouse-qa-pipeline in eu-west-1" in capsys.readouterr().err
+    assert main(["alarms", "--env", "qa"]) == 0
+    assert "no alarms in ALARM named lakehouse-qa-*" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["metric", "records_inn", "--env", ENV], "no metric 'records_inn' in the catalog; known: "),
+        (["metric", "dq_score", "--env", ENV, "--dim", "Job"], "--dim 'Job': expected Name=Value"),
+        (["metric", "job_cost_usd", "--env", ENV, "--dim", "Table=x"], "Table not among its dimensions"),
+    ],
+)
+def test_metric_input_errors_name_the_input(aws, capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_metric_without_credentials_says_so(monkeypatch, tmp_path, capsys):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["metric", "dq_score", "--env", ENV]) == 2
+    assert "--env test: no AWS credentials for CloudWatch" in capsys.readouterr().err

@@ -1,0 +1,140 @@
+"""Every `lakehouse ...` command a runbook tells an operator to type runs, exactly as written.
+
+The commands are read from runbooks/*.md. AWS commands run against moto with the environment the stacks
+would have deployed (the state machines, an alarm in ALARM with its runbook link, the queues, data points of
+the catalog metrics); local commands run against a small generated lake. Placeholders an operator fills in
+are filled with values that exist: `E` (the environment), `.lake`, `<table>`, `<reason>`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from ops_common.aws import client
+from test_dlq_cli import (
+    move_tasks,  # noqa: F401  (fixture: moto gap filler for SQS message move tasks)
+    queues,  # noqa: F401  (fixture: the intake queue and its DLQ)
+)
+
+from job_assets.contracts import metrics as catalog
+from lakehouse import aws_names
+from lakehouse.cli import main
+from lakehouse.generator import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = "test"
+COMMAND = re.compile(r"`(lakehouse [^`]+)`")
+
+
+def runbook_commands() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((ROOT / "runbooks").glob("*.md")):
+        if path.name == "README.md":
+            continue
+        found += [(path.name, command) for command in COMMAND.findall(path.read_text(encoding="utf-8"))]
+    return found
+
+
+COMMANDS = runbook_commands()
+
+
+def argv_of(command: str, lake: Path) -> list[str]:
+    filled = command.replace("<table>", "silver.orders").replace("<reason>", "invalid_enum")
+    argv = [str(lake) if a == ".lake" else a for a in shlex.split(filled)[1:]]
+    argv = [ENV if a == "E" and i and argv[i - 1] == "--env" else a for i, a in enumerate(argv)]
+    if argv[:2] == ["dlq", "redrive"]:
+        argv.append("--yes")  # at a terminal the operator answers the confirmation prompt
+    return argv
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runbook-lake")
+    generate(root, 1_000, seed=3, bad_ratio=0.05)
+    return root
+
+
+@pytest.fixture
+def deployed(aws, queues, move_tasks):  # noqa: F811 (fixtures imported above)
+    """What the stacks deploy for environment `test`, with a little history."""
+    sfn = client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    for name in (aws_names.pipeline_state_machine_name(ENV), aws_names.maintenance_state_machine_name(ENV)):
+        arn = sfn.create_state_machine(name=name, definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn")[
+            "stateMachineArn"
+        ]
+        done = sfn.start_execution(stateMachineArn=arn, name="b20261122T020000000000Z")
+        sfn.stop_execution(executionArn=done["executionArn"])
+    cloudwatch = client("cloudwatch")
+    name = f"{aws_names.prefix(ENV)}-freshness-silver-orders"
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription="A table is stale. Runbook: https://example.org/runbooks/freshness-breach.md",
+        Namespace=catalog.our_namespace(ENV),
+        MetricName="FreshnessMinutes",
+        Dimensions=[{"Name": "Environment", "Value": ENV}, {"Name": "Table", "Value": "silver.orders"}],
+        Statistic="Maximum",
+        Period=900,
+        EvaluationPeriods=2,
+        Threshold=60,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold crossed: 1 datapoint")
+    now = dt.datetime.now(dt.UTC)
+    data = {
+        "freshness_minutes": ({"Table": "silver.orders"}, 95.0),
+        "dq_score": ({"Job": "silver", "Table": "silver.orders"}, 0.93),
+        "quarantined_by_reason": ({"Job": "silver", "Reason": "invalid_enum"}, 41),
+        "job_cost_usd": ({"Job": "silver"}, 0.42),
+        "cost_per_million_records": ({"Job": "silver"}, 3.1),
+    }
+    for key, (dims, value) in data.items():
+        spec = catalog.metric(key)
+        dimensions = [{"Name": "Environment", "Value": ENV}] + [{"Name": k, "Value": v} for k, v in dims.items()]
+        cloudwatch.put_metric_data(
+            Namespace=catalog.our_namespace(ENV),
+            MetricData=[
+                {"MetricName": spec.name, "Dimensions": dimensions, "Value": value, "Unit": spec.unit, "Timestamp": now}
+            ],
+        )
+    client("sqs").send_message(QueueUrl=queues["dlq"], MessageBody='{"dead": "letter"}')
+
+
+def finish_running_executions() -> None:
+    sfn = client("stepfunctions")
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")["executions"]:
+            sfn.stop_execution(executionArn=e["executionArn"])
+
+
+def test_runbooks_name_commands_of_ours() -> None:
+    assert len(COMMANDS) >= 15
+    used = {shlex.split(c)[1] for _, c in COMMANDS}
+    assert {"alarms", "pipeline", "metric", "dlq", "run", "status"} <= used
+
+
+@pytest.mark.usefixtures("deployed")
+def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
+    outputs = {}
+    for runbook, command in COMMANDS:
+        argv = argv_of(command, lake)
+        code = main(argv)
+        captured = capsys.readouterr()
+        assert code == 0, f"{runbook}: `{command}` exited {code}: {captured.err.strip()}"
+        assert captured.out.strip(), f"{runbook}: `{command}` printed nothing"
+        outputs[command] = captured.out
+        if argv[:2] == ["pipeline", "start"]:
+            finish_running_executions()  # the started run ends before the next runbook is followed
+    # what the operator reads is the thing the step is about
+    assert "freshness-breach.md" in outputs["lakehouse alarms --env E"]
+    assert "silver.orders" in outputs["lakehouse metric freshness_minutes --env E"]
+    assert "95" in outputs["lakehouse metric freshness_minutes --env E --dim Table=<table>"]
+    assert "invalid_enum" in outputs["lakehouse metric quarantined_by_reason --env E --dim Job=silver"]
+    assert "started pipeline execution b" in outputs["lakehouse pipeline start --env E"]
+    assert "started maintenance execution b" in outputs["lakehouse pipeline start --env E --machine maintenance"]
+    assert "b20261122T020000000000Z" in outputs["lakehouse pipeline runs --env E"]
