@@ -19,6 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from job_assets.flags import FlagError
+from job_assets.flags import validate as validate_flags
+
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 ALL_ENVIRONMENTS = "all"
 LAYERS = ("bronze", "silver", "gold")
@@ -169,6 +172,8 @@ class EnvironmentConfig:
     budget: BudgetConfig
     retention: RetentionConfig
     features: FeatureFlags
+    job_flags: Mapping[str, str]
+    """Job feature flags (``job_assets/flags.py``), passed to every job as ``--flag key=value``."""
     ops: OpsConfig
     pricing: EmrPricing
 
@@ -389,6 +394,7 @@ def _environment(
         budget=_budget(s.section("budget")),
         retention=_retention(s.section("retention")),
         features=_features(s.section("features")),
+        job_flags=_job_flags(s.section("job_flags")),
         ops=_ops(s.section("ops")),
         pricing=_region_pricing(region, pricing, pricing_key),
     )
@@ -396,6 +402,18 @@ def _environment(
         raise ConfigError(s.key("features.allow_destroy"), "prod data is always retained; set it to false")
     s.close()
     return cfg
+
+
+def _job_flags(s: _Section) -> dict[str, str]:
+    flags = {}
+    for name in s.raw:
+        value = s.get(name, str)
+        try:
+            flags.update(validate_flags({name: value}))
+        except FlagError as error:
+            raise ConfigError(s.key(name), str(error)) from None
+    s.close()
+    return flags
 
 
 def _region_pricing(region: str, pricing: Mapping[str, EmrPricing], key: str) -> EmrPricing:

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from job_assets.flags import FlagError
+from job_assets.flags import validate as validate_flags
+
 from . import aws_names
 
 # Outside a terminal (CI logs, `make run | tee`) rich would wrap at 80 columns: give tables room instead.
@@ -76,6 +79,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(f"--flag {item!r}: expected key=value")
         k, v = item.split("=", 1)
         flags[k.strip()] = v.strip()
+    try:
+        flags = validate_flags(flags)
+    except FlagError as exc:
+        raise UsageError(f"--flag: {exc}") from exc
     return run_local(
         root,
         layers=layers,

@@ -154,6 +154,8 @@ class ComputeStack(Stack):
         arguments: list[str] = []
         for layer in ("landing", "bronze", "silver", "gold"):
             arguments += [f"--{layer}-uri", f"s3://{storage.buckets[layer].bucket_name}/"]
+        for name, value in sorted(config.job_flags.items()):
+            arguments += ["--flag", f"{name}={value}"]
         return (*arguments, "--env", config.name, "--metrics", "cloudwatch")
 
     @property

@@ -15,6 +15,8 @@ from typing import Callable, Dict, List, Optional
 
 from ..context import LakeLocations, RunContext
 from ..dq import DataQualityError
+from ..flags import FlagError
+from ..flags import validate as validate_flags
 
 log = logging.getLogger("lakehouse.entrypoint")
 
@@ -45,6 +47,10 @@ def parse_args(job: str, argv: Optional[List[str]] = None) -> argparse.Namespace
     for item in args.flag:
         if "=" not in item:
             p.error(f"--flag {item!r}: expected key=value")
+    try:
+        validate_flags(dict(item.split("=", 1) for item in args.flag))
+    except FlagError as error:
+        p.error(f"--flag: {error}")
     return args
 
 

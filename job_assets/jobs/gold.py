@@ -19,6 +19,7 @@ from ..contracts import contract
 from ..contracts.spark_schema import schema_of
 from ..dq.rules import table_checks
 from ..engine import Txn
+from ..flags import flag
 from ..spark import materialize
 from ..transforms import gold as G
 from ..transforms.silver import to_table_columns
@@ -36,7 +37,7 @@ def build(silver: Dict[str, DataFrame], flags: Optional[Dict[str, str]] = None) 
         silver["silver.customers"],
         silver["silver.opportunities"],
     )
-    model = flags.get("attribution_model", "last_touch")
+    model = flag(flags, "attribution_model")
     builders: Dict[str, Callable[[], DataFrame]] = {
         "gold.revenue_attribution": lambda: G.revenue_attribution(orders, customers, opps, model),
         "gold.customer_segments": lambda: G.customer_segments(orders, customers),

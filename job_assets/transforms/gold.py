@@ -6,8 +6,9 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from ..contracts.landing import OPEN_STAGES
+from ..flags import FLAGS
 
-ATTRIBUTION_MODELS = ("last_touch", "first_touch")
+ATTRIBUTION_MODELS = FLAGS["attribution_model"].values
 UNATTRIBUTED = "Unattributed"
 UNKNOWN_SOURCE = "Unknown"
 

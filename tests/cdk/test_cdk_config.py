@@ -77,6 +77,14 @@ def test_committed_cdk_json_is_valid(raw_config: dict[str, Any]) -> None:
         ("environments.dev.emr.release_label", "7.12", f"{ENV}.dev.emr.release_label", "EMR release label"),
         ("environments.dev.emr.job_timeout_minutes", 0, f"{ENV}.dev.emr.job_timeout_minutes", "between 5"),
         (
+            "environments.dev.job_flags.attribution_model",
+            "middle_touch",
+            f"{ENV}.dev.job_flags.attribution_model",
+            "is not one of last_touch, first_touch",
+        ),
+        ("environments.prod.job_flags.colour", "blue", f"{ENV}.prod.job_flags.colour", "unknown flag 'colour'"),
+        ("environments.staging.job_flags", DELETE, f"{ENV}.staging.job_flags", "missing required section"),
+        (
             "environments.prod.ops.replica_check_minutes",
             20,
             f"{ENV}.prod.ops.replica_check_minutes",

@@ -92,7 +92,9 @@ def test_jobs_retry_time_out_and_notify_on_failure(
             arguments = job["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPointArguments.$"]
             for flag in ("--landing-uri", "--bronze-uri", "--silver-uri", "--gold-uri"):
                 assert f"'{flag}', 's3://TOKEN/'" in arguments
-            assert f"'--env', '{env}', '--metrics', 'cloudwatch', '--batch-id', $.run.batchId)" in arguments
+            flags = "".join(f"'--flag', '{k}={v}', " for k, v in sorted(config.job_flags.items()))
+            assert config.job_flags  # the environment's job flags reach every job
+            assert f"{flags}'--env', '{env}', '--metrics', 'cloudwatch', '--batch-id', $.run.batchId)" in arguments
             job_name = name.removeprefix("Run").lower()
             entrypoint = job["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPoint"]
             assert entrypoint.endswith(f"/entrypoints/{job_name}.py") and "/jobs/" in entrypoint

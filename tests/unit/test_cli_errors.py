@@ -34,6 +34,10 @@ def test_run_rejects_bad_flag_and_layer(tmp_path, capsys):
     assert "--flag 'nokey'" in capsys.readouterr().err
     assert main(["run", "--lake-root", str(tmp_path), "--layers", "bronze,platinum"]) == 2
     assert "platinum" in capsys.readouterr().err
+    assert main(["run", "--lake-root", str(tmp_path), "--flag", "attribution_model=middle_touch"]) == 2
+    assert "flag attribution_model='middle_touch' is not one of last_touch, first_touch" in capsys.readouterr().err
+    assert main(["run", "--lake-root", str(tmp_path), "--flag", "color=blue"]) == 2
+    assert "unknown flag 'color'; flags are: attribution_model" in capsys.readouterr().err
 
 
 def test_status_of_empty_lake(tmp_path, capsys):

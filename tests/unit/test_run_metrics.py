@@ -95,3 +95,14 @@ def test_send_never_raises_and_chunks_at_the_api_limit(caplog) -> None:
 
     assert send(many, "dev", client=Throttled()) is False
     assert "run metrics not published to Lakehouse/dev" in caplog.text
+
+
+def test_the_entrypoint_refuses_a_flag_the_registry_does_not_know() -> None:
+    base = ["--batch-id", "b1", "--env", "dev", "--lake-root", "/tmp/lake"]
+    assert parse_args("gold", [*base, "--flag", "attribution_model=first_touch"]).flag == [
+        "attribution_model=first_touch"
+    ]
+    for bad in ("attribution_model=middle_touch", "colour=blue"):
+        with pytest.raises(SystemExit) as exit_:
+            parse_args("gold", [*base, "--flag", bad])
+        assert exit_.value.code == 2
