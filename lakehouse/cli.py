@@ -148,6 +148,28 @@ def cmd_operate(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def cmd_env_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from .envdiff import EnvDiffError, diff_environments, load, render, synthesize
+
+    root = Path(args.repo).resolve()
+    try:
+        raw, config = load(root)
+        for name in (args.a, args.b):
+            if name not in config.environments:
+                raise EnvDiffError(f"unknown environment {name!r}; cdk.json has: {', '.join(config.environments)}")
+        templates = synthesize(root, config, (args.a, args.b))
+        diff = diff_environments(raw, config.environments, templates, args.a, args.b)
+    except EnvDiffError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(diff.as_dict(), indent=2, sort_keys=True, default=str))
+    else:
+        render(diff, console)
+    return 0
+
+
 def cmd_dashboards(args: argparse.Namespace) -> int:
     from .dashboards import ExportError, stale_files, write_files
 
@@ -255,6 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--dim", action="append", help="Name=Value of a dimension (Environment is implied); repeat")
     mt.add_argument("--hours", type=int, default=24)
     deployed(mt)
+
+    ev = sub.add_parser("env", help="compare environments: settings and what they deploy")
+    evsub = ev.add_subparsers(dest="env_command", required=True, metavar="{diff}")
+    ed = evsub.add_parser("diff", help="cdk.json settings and synthesized resources that differ between A and B")
+    ed.add_argument("a", help="an environment of cdk.json, e.g. dev")
+    ed.add_argument("b", help="another, e.g. prod")
+    ed.add_argument("--json", action="store_true", help="machine-readable output")
+    ed.add_argument("--repo", default=".", help="the repository checkout (with cdk.json); default: here")
+    ed.set_defaults(func=cmd_env_diff)
 
     b = sub.add_parser("dashboards", help="CloudWatch and Grafana dashboards from the metric catalog")
     bsub = b.add_subparsers(dest="dashboards_command", required=True, metavar="{export}")

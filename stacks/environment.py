@@ -140,8 +140,8 @@ def build_environment(
         **name("Observability"),
     )
     # The composite alarm names members of these stacks (by ARN, no exports): they deploy first.
-    observability.add_dependency(orchestration)
-    observability.add_dependency(ops)
+    observability.add_stack_dependency(orchestration)
+    observability.add_stack_dependency(ops)
     stacks = EnvironmentStacks(
         storage=storage,
         alerting=alerting,

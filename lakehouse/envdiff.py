@@ -1,0 +1,239 @@
+"""`lakehouse env diff A B`: how two environments differ, in their configuration and in what they deploy.
+
+Two views:
+
+* **config**: every ``cdk.json`` setting of ``environments.<A>`` and ``<B>`` by dotted path, where the
+  values differ or one side lacks it;
+* **templates**: both environments synthesized (no AWS call, no cdk-nag), stacks paired by their part
+  (``Lakehouse-A-Storage`` with ``Lakehouse-B-Storage``), resources by logical id, properties by path.
+  Values are compared after each side's own names are replaced by placeholders (``<prefix>``,
+  ``<account>``, ``<region>``, ``<dr_region>``), so what shows is what really differs (capacity, retention,
+  replication, alarms), not the environment's name in every ARN.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MISSING = "<absent>"
+
+
+class EnvDiffError(Exception):
+    """Unknown environment, no checkout here, an invalid cdk.json: one line."""
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    a: Any
+    b: Any
+
+
+@dataclass
+class StackDiff:
+    part: str
+    only_in_a: list[str] = field(default_factory=list)
+    """``LogicalId (Type)`` of resources only A deploys."""
+    only_in_b: list[str] = field(default_factory=list)
+    changed: dict[str, list[Change]] = field(default_factory=dict)
+    """Logical id -> its property changes."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.only_in_a or self.only_in_b or self.changed)
+
+
+@dataclass
+class EnvDiff:
+    a: str
+    b: str
+    config: list[Change]
+    stacks_only_in_a: list[str]
+    stacks_only_in_b: list[str]
+    stacks: list[StackDiff]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Leaf values by dotted path (list items as ``[i]``)."""
+    if isinstance(value, Mapping):
+        if not value and prefix:
+            yield prefix, {}
+        for key in sorted(value):
+            yield from flatten(value[key], f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        if not value and prefix:
+            yield prefix, []
+        for i, item in enumerate(value):
+            yield from flatten(item, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
+    left, right = dict(flatten(a)), dict(flatten(b))
+    return [
+        Change(path, left.get(path, MISSING), right.get(path, MISSING))
+        for path in sorted(set(left) | set(right))
+        if left.get(path, MISSING) != right.get(path, MISSING)
+    ]
+
+
+def _placeholders(config: Any) -> list[tuple[str, str]]:
+    """Longest first, so ``lakehouse-dev`` is replaced before anything it contains."""
+    pairs = [
+        (f"Lakehouse-{config.name}-", "Lakehouse-<env>-"),
+        (f"Lakehouse/{config.name}", "Lakehouse/<env>"),  # our metric namespace
+        (f'\\"{config.name}\\"', '\\"<env>\\"'),  # the name as a whole string inside a JSON string
+        (f'"{config.name}"', '"<env>"'),  # the name as a whole value (the Environment tag, --env's value)
+        (f"'{config.name}'", "'<env>'"),  # the name inside Step Functions intrinsic arrays
+        (config.prefix, "<prefix>"),
+        (config.account, "<account>"),
+        (config.dr_region, "<dr_region>"),
+        (config.region, "<region>"),
+    ]
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def normalize(value: Any, placeholders: list[tuple[str, str]]) -> Any:
+    text = json.dumps(value, sort_keys=True)
+    for old, new in placeholders:
+        text = text.replace(old, new)
+    return json.loads(text)
+
+
+def template_diff(part: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> StackDiff:
+    diff = StackDiff(part)
+    ra, rb = a.get("Resources", {}), b.get("Resources", {})
+    diff.only_in_a = [f"{k} ({ra[k]['Type']})" for k in sorted(set(ra) - set(rb))]
+    diff.only_in_b = [f"{k} ({rb[k]['Type']})" for k in sorted(set(rb) - set(ra))]
+    for key in sorted(set(ra) & set(rb)):
+        changes = compare(ra[key], rb[key])
+        if changes:
+            diff.changed[key] = changes
+    return diff
+
+
+def diff_environments(
+    raw: Mapping[str, Any],
+    configs: Mapping[str, Any],
+    templates: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    a: str,
+    b: str,
+) -> EnvDiff:
+    """``raw``: the ``lakehouse`` context block; ``templates``: env -> stack part -> template."""
+    envs = raw.get("environments", {})
+    for name in (a, b):
+        if name not in envs:
+            raise EnvDiffError(f"unknown environment {name!r}; cdk.json has: {', '.join(envs)}")
+    config = compare(envs[a], envs[b])
+    norm = {
+        env: {part: normalize(t, _placeholders(configs[env])) for part, t in templates[env].items()} for env in (a, b)
+    }
+    parts_a, parts_b = set(norm[a]), set(norm[b])
+    stacks = [template_diff(part, norm[a][part], norm[b][part]) for part in sorted(parts_a & parts_b)]
+    return EnvDiff(
+        a=a,
+        b=b,
+        config=config,
+        stacks_only_in_a=sorted(parts_a - parts_b),
+        stacks_only_in_b=sorted(parts_b - parts_a),
+        stacks=[s for s in stacks if not s.empty],
+    )
+
+
+def load(repo_root: Path) -> tuple[dict[str, Any], Any]:
+    """The raw ``lakehouse`` block of the checkout's cdk.json and its validated configuration."""
+    cdk_json = repo_root / "cdk.json"
+    if not cdk_json.is_file():
+        raise EnvDiffError(f"{cdk_json} not found: run from the repository checkout (the folder with cdk.json)")
+    if str(repo_root) not in sys.path:
+        sys.path.insert(0, str(repo_root))
+    from cdk.config import ConfigError, load_config
+
+    try:
+        context = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
+        return context["lakehouse"], load_config(context["lakehouse"])
+    except (ValueError, KeyError, ConfigError) as error:
+        raise EnvDiffError(f"{cdk_json}: {error}") from error
+
+
+def synthesize(repo_root: Path, config: Any, envs: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+    """env -> stack part -> CloudFormation template, synthesized in a scratch folder."""
+    from aws_cdk import App
+
+    from stacks.environment import build_environment
+
+    with tempfile.TemporaryDirectory(prefix="lakehouse-env-diff-") as tmp:
+        context = json.loads((repo_root / "cdk.json").read_text(encoding="utf-8"))["context"]
+        app = App(outdir=tmp, context=context)
+        built = {env: build_environment(app, config.environments[env], build_dir=Path(tmp) / "assets") for env in envs}
+        assembly = app.synth()
+        return {
+            env: {
+                s.stack_name.removeprefix(f"Lakehouse-{env}-"): assembly.get_stack_by_name(s.stack_name).template
+                for s in stacks.all()
+            }
+            for env, stacks in built.items()
+        }
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _short(value: Any, other: Any = None, width: int = 70) -> str:
+    """``value`` cut to ``width``; a long one around where it first differs from ``other``."""
+    text = _text(value)
+    if len(text) <= width:
+        return text
+    start = 0
+    if other is not None:
+        theirs = _text(other)
+        first = next(
+            (i for i, (x, y) in enumerate(zip(text, theirs, strict=False)) if x != y), min(len(text), len(theirs))
+        )
+        start = max(0, first - width // 3)
+    piece = text[start : start + width - 2]
+    return ("…" if start else "") + piece + ("…" if start + len(piece) < len(text) else "")
+
+
+def render(diff: EnvDiff, console: Any) -> None:
+    from rich.table import Table
+
+    a, b = diff.a, diff.b
+    if diff.config:
+        table = Table(title=f"cdk.json: environments.{a} vs environments.{b}")
+        for column in ("setting", a, b):
+            table.add_column(column, overflow="fold")
+        for c in diff.config:
+            table.add_row(c.path, _short(c.a, c.b), _short(c.b, c.a))
+        console.print(table)
+    else:
+        console.print(f"cdk.json: {a} and {b} have the same settings")
+    for part in diff.stacks_only_in_a:
+        console.print(f"stack Lakehouse-{a}-{part}: only {a} deploys it")
+    for part in diff.stacks_only_in_b:
+        console.print(f"stack Lakehouse-{b}-{part}: only {b} deploys it")
+    for stack in diff.stacks:
+        table = Table(title=f"Lakehouse-<env>-{stack.part}: {a} vs {b}")
+        for column in ("resource", "property", a, b):
+            table.add_column(column, overflow="fold")
+        for resource in stack.only_in_a:
+            table.add_row(resource, "", "deployed", MISSING)
+        for resource in stack.only_in_b:
+            table.add_row(resource, "", MISSING, "deployed")
+        for key, changes in stack.changed.items():
+            for c in changes:
+                table.add_row(key, c.path, _short(c.a, c.b), _short(c.b, c.a))
+        console.print(table)
+    if not (diff.config or diff.stacks or diff.stacks_only_in_a or diff.stacks_only_in_b):
+        console.print(f"{a} and {b} deploy the same resources with the same properties")
