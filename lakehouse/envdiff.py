@@ -14,6 +14,7 @@ Two views:
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -88,26 +89,64 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
 
 
 def _placeholders(config: Any) -> list[tuple[str, str]]:
-    """Longest first, so ``lakehouse-dev`` is replaced before anything it contains."""
+    """Every form the stacks spell an environment's own names in, longest first."""
+    env, project = config.name, config.project
+    compact = lambda region: region.replace("-", "")  # noqa: E731  (eu-central-1 -> eucentral1, in export names)
     pairs = [
-        (f"Lakehouse-{config.name}-", "Lakehouse-<env>-"),
-        (f"Lakehouse/{config.name}", "Lakehouse/<env>"),  # our metric namespace
-        (f'\\"{config.name}\\"', '\\"<env>\\"'),  # the name as a whole string inside a JSON string
-        (f'"{config.name}"', '"<env>"'),  # the name as a whole value (the Environment tag, --env's value)
-        (f"'{config.name}'", "'<env>'"),  # the name inside Step Functions intrinsic arrays
+        (f"Lakehouse-{env}-", "Lakehouse-<env>-"),  # stack names
+        (f"Lakehouse{env}", "Lakehouse<env>"),  # stack names inside generated ids (Sids, export names)
+        (f"Lakehouse{env.capitalize()}", "Lakehouse<Env>"),  # PascalCase state and construct names
+        (f"{project}{env.capitalize()}", "<Prefix>"),
+        (f"{project}{env}", "<prefix>"),
+        (f"{project}_{env}", "<prefix_>"),  # Glue database names
+        (f"Lakehouse/{env}", "Lakehouse/<env>"),  # our metric namespace
         (config.prefix, "<prefix>"),
         (config.account, "<account>"),
         (config.dr_region, "<dr_region>"),
+        (compact(config.dr_region), "<dr_region>"),
         (config.region, "<region>"),
+        (compact(config.region), "<region>"),
     ]
     return sorted(pairs, key=lambda p: -len(p[0]))
 
 
-def normalize(value: Any, placeholders: list[tuple[str, str]]) -> Any:
-    text = json.dumps(value, sort_keys=True)
+_HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
+_DERIVED = re.compile(r"[A-Za-z0-9]*(?:Lakehouse<(?:env|Env)>|<(?:prefix|Prefix)>)[A-Za-z0-9<>_]*")
+_HASHES = re.compile(r"(?:[0-9A-F]{8})+$")
+_CR_OWNED = re.compile(r"aws-cdk:cr-owned:[^\\\"]*")
+
+
+def normalize_text(text: str, config: Any, placeholders: list[tuple[str, str]]) -> str:
     for old, new in placeholders:
         text = text.replace(old, new)
-    return json.loads(text)
+    # the environment's name as a whole string value, at any JSON escaping depth (tags, --env, SEARCH terms)
+    text = re.sub(rf'(\\*")({re.escape(config.name)})(\\*")', r"\1<env>\3", text)
+    text = re.sub(rf"'{re.escape(config.name)}'", "'<env>'", text)
+    # CDK ends names it derives from a path with hashes of that path, and the path names the stack:
+    # such a name (export, Sid, logical id) keeps its meaning without them.
+    text = _DERIVED.sub(lambda m: _HASHES.sub("", m.group(0)), text)
+    return _CR_OWNED.sub("aws-cdk:cr-owned:<hash>", text)
+
+
+def normalize(value: Any, config: Any) -> Any:
+    return json.loads(normalize_text(json.dumps(value, sort_keys=True), config, _placeholders(config)))
+
+
+def normalize_template(template: Mapping[str, Any], config: Any) -> dict[str, Any]:
+    """The template with placeholders, its resources keyed by logical ids that no longer name the environment.
+
+    CDK derives some logical ids from paths that contain the stack name (event-source permissions, for one),
+    and ends them with a hash of that path: such an id pairs across environments without its hash.
+    """
+    placeholders = _placeholders(config)
+    normalized = normalize(template, config)
+    resources = {}
+    for logical_id, resource in normalized.get("Resources", {}).items():
+        key = normalize_text(logical_id, config, placeholders)
+        if key != logical_id:
+            key = _HASH_SUFFIX.sub("", key)
+        resources[key] = resource
+    return {**normalized, "Resources": resources}
 
 
 def template_diff(part: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> StackDiff:
@@ -135,9 +174,7 @@ def diff_environments(
         if name not in envs:
             raise EnvDiffError(f"unknown environment {name!r}; cdk.json has: {', '.join(envs)}")
     config = compare(envs[a], envs[b])
-    norm = {
-        env: {part: normalize(t, _placeholders(configs[env])) for part, t in templates[env].items()} for env in (a, b)
-    }
+    norm = {env: {part: normalize_template(t, configs[env]) for part, t in templates[env].items()} for env in (a, b)}
     parts_a, parts_b = set(norm[a]), set(norm[b])
     stacks = [template_diff(part, norm[a][part], norm[b][part]) for part in sorted(parts_a & parts_b)]
     return EnvDiff(

@@ -8,6 +8,7 @@ credentials, no region, an environment that is not deployed there) are one :clas
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -62,18 +63,28 @@ def alarms(
     """The environment's alarms in ALARM (``every``: all of them), each with its reason and runbook."""
     prefix = f"{aws_names.prefix(env, project)}-"
     kwargs: dict[str, Any] = {"AlarmNamePrefix": prefix, "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
-    if not every:
-        kwargs["StateValue"] = "ALARM"
+
+    def describe(**extra: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for page in cloudwatch.get_paginator("describe_alarms").paginate(**kwargs, **extra):
+            found += page.get("CompositeAlarms", []) + page.get("MetricAlarms", [])
+        return found
+
     try:
         cloudwatch = _session(region).client("cloudwatch")
-        found: list[dict[str, Any]] = []
-        for page in cloudwatch.get_paginator("describe_alarms").paginate(**kwargs):
-            found += page.get("CompositeAlarms", []) + page.get("MetricAlarms", [])
+        found = describe() if every else describe(StateValue="ALARM")
+        # An empty answer must mean "healthy", not "wrong account or region": the environment's alarms exist.
+        deployed = bool(found) or bool(describe())
     except (BotoCoreError, ClientError) as error:
         raise _fail(error, env, "DescribeAlarms") from error
+    where = cloudwatch.meta.region_name
+    if not deployed:
+        raise OperateError(
+            f"--env {env}: no alarms named {prefix}* in {where}: is the environment deployed in this account "
+            f"and region? (--region and --project select another)"
+        )
     if not found:
-        what = "alarms" if every else "alarms in ALARM"
-        console.print(f"no {what} named {prefix}* in {cloudwatch.meta.region_name}")
+        console.print(f"no alarms in ALARM among {prefix}* in {where}: all OK or INSUFFICIENT_DATA")
         return 0
     table = Table(title=f"{prefix}* alarms" + ("" if every else " in ALARM"))
     for column in ("alarm", "state", "since (UTC)", "reason", "runbook"):
@@ -84,7 +95,7 @@ def alarms(
         table.add_row(
             a["AlarmName"],
             a.get("StateValue", ""),
-            _ts(a.get("StateUpdatedTimestamp")),
+            _ts(a.get("StateTransitionedTimestamp") or a.get("StateUpdatedTimestamp")),
             (a.get("StateReason") or "")[:160],
             runbook.group(1) if runbook else "",
         )
@@ -101,8 +112,9 @@ def _machine_arn(session: boto3.session.Session, env: str, project: str, machine
         if machine == "pipeline"
         else aws_names.maintenance_state_machine_name(env, project)
     )
-    account = session.client("sts").get_caller_identity()["Account"]
-    return f"arn:aws:states:{session.region_name}:{account}:stateMachine:{name}"
+    identity = session.client("sts").get_caller_identity()
+    partition = identity["Arn"].split(":")[1]  # aws, aws-cn, aws-us-gov
+    return f"arn:{partition}:states:{session.region_name}:{identity['Account']}:stateMachine:{name}"
 
 
 def pipeline_runs(
@@ -132,10 +144,10 @@ def pipeline_runs(
         console.print(f"{arn.rsplit(':', 1)[1]}: no executions yet")
         return 0
     table = Table(title=f"{arn.rsplit(':', 1)[1]}: last {len(rows)} executions")
-    for column in ("execution (batch id)", "status", "started (UTC)", "stopped (UTC)"):
-        table.add_column(column)
+    for column in ("execution (batch id)", "status", "started (UTC)", "stopped (UTC)", "execution ARN"):
+        table.add_column(column, overflow="fold")
     for e in rows:
-        table.add_row(e["name"], e["status"], _ts(e.get("startDate")), _ts(e.get("stopDate")))
+        table.add_row(e["name"], e["status"], _ts(e.get("startDate")), _ts(e.get("stopDate")), e["executionArn"])
     console.print(table)
     return 0
 
@@ -151,15 +163,20 @@ def start_pipeline(
 ) -> int:
     """Start ``machine`` unless a lake writer runs (its single-writer guard would refuse it anyway)."""
     session = _session(region)
-    sfn = session.client("stepfunctions")
     try:
+        sfn = session.client("stepfunctions")
         arns = {m: _machine_arn(session, env, project, m) for m in MACHINES}
         for m, arn in arns.items():
             running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
             if running:
+                after = (
+                    "the landing intake starts the pipeline when it ends if new objects wait"
+                    if machine == "pipeline"
+                    else "start maintenance again once it has ended (`lakehouse pipeline runs --env "
+                    f"{env} --machine {m}`)"
+                )
                 console.print(
-                    f"not started: {m} execution {running[0]['name']} is running (one writer at a time); "
-                    f"the landing intake starts the pipeline when it ends if new objects wait"
+                    f"not started: {m} execution {running[0]['name']} is running (one writer at a time); {after}"
                 )
                 return 1
         name = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("b%Y%m%dT%H%M%S%fZ")
@@ -173,6 +190,10 @@ def start_pipeline(
     except BotoCoreError as error:
         raise _fail(error, env, "StartExecution") from error
     console.print(f"started {machine} execution {name}: {started['executionArn']}")
+    console.print(
+        f"its single-writer guard fails it if another writer started meanwhile: "
+        f"`lakehouse pipeline runs --env {env}{'' if machine == 'pipeline' else ' --machine ' + machine}` shows it"
+    )
     return 0
 
 
@@ -205,6 +226,10 @@ def metric(
         spec = catalog.metric(key)
     except KeyError as error:
         raise OperateError(str(error.args[0])) from error
+    if hours < 1:
+        raise OperateError(f"--hours {hours}: give 1 or more")
+    if spec.ours and catalog.ENVIRONMENT in dims:
+        raise OperateError(f"{key}: the Environment dimension is --env's; do not pass it with --dim")
     given = {**({catalog.ENVIRONMENT: env} if spec.ours else {}), **dict(dims)}
     unknown = set(given) - set(spec.dimensions)
     if unknown:
@@ -212,18 +237,30 @@ def metric(
             f"{key}: {', '.join(sorted(unknown))} not among its dimensions ({', '.join(spec.dimensions)})"
         )
     namespace = spec.namespace_for(env)
-    cloudwatch = _session(region).client("cloudwatch")
+    prefix = aws_names.prefix(env, project)
     try:
+        cloudwatch = _session(region).client("cloudwatch")
+        if spec.ours and not cloudwatch.list_metrics(Namespace=namespace).get("Metrics"):
+            raise OperateError(
+                f"--env {env}: nothing was ever published to {namespace} in {cloudwatch.meta.region_name}: is the "
+                f"environment deployed in this account and region? (--region selects another)"
+            )
         if set(given) != set(spec.dimensions):  # open dimensions: list the series that exist
             filters = [{"Name": k, "Value": v} for k, v in given.items()]
-            listed = cloudwatch.list_metrics(Namespace=namespace, MetricName=spec.name, Dimensions=filters)["Metrics"]
+            listed = []
+            for page in cloudwatch.get_paginator("list_metrics").paginate(
+                Namespace=namespace, MetricName=spec.name, Dimensions=filters
+            ):
+                listed += page["Metrics"]
             series = [
                 {d["Name"]: d["Value"] for d in m["Dimensions"]}
                 for m in listed
                 if {d["Name"] for d in m["Dimensions"]} == set(spec.dimensions)
             ]
+            if not spec.ours:  # AWS namespaces hold every environment: keep this one's resources
+                series = [s for s in series if any(prefix in v for v in s.values())]
             if not series:
-                console.print(f"{namespace} {spec.name}: no series with {given or 'any dimensions'}")
+                console.print(f"{namespace} {spec.name}: no series of {prefix} with {given or 'any dimensions'}")
                 return 0
             table = Table(title=f"{namespace} {spec.name}: {len(series)} series (add --dim to pick one)")
             for name in spec.dimensions:
@@ -233,13 +270,15 @@ def metric(
             console.print(table)
             return 0
         end = now or dt.datetime.now(dt.UTC)
+        # GetMetricStatistics returns at most 1,440 points: a longer range takes a longer period.
+        period = max(spec.period_seconds, math.ceil(hours * 3600 / 1440 / 60) * 60)
         points = cloudwatch.get_metric_statistics(
             Namespace=namespace,
             MetricName=spec.name,
             Dimensions=[{"Name": n, "Value": given[n]} for n in spec.dimensions],
             StartTime=end - dt.timedelta(hours=hours),
             EndTime=end,
-            Period=spec.period_seconds,
+            Period=period,
             Statistics=[spec.statistic],
         )["Datapoints"]
     except (BotoCoreError, ClientError) as error:
@@ -248,7 +287,7 @@ def metric(
     if not points:
         console.print(f"{namespace} {spec.name} ({label}): no data in the last {hours} h")
         return 0
-    table = Table(title=f"{namespace} {spec.name} ({label}), {spec.statistic} per {spec.period_seconds // 60} min")
+    table = Table(title=f"{namespace} {spec.name} ({label}), {spec.statistic} per {period // 60} min")
     table.add_column("period start (UTC)")
     table.add_column(f"{spec.statistic} ({spec.unit})", justify="right")
     for p in sorted(points, key=lambda p: p["Timestamp"]):

@@ -48,6 +48,27 @@ def test_resources_and_properties_that_differ_and_nothing_that_only_names_the_en
             assert not (c.a == "dev" and c.b == "prod"), c
 
 
+def test_staging_and_prod_differ_only_where_their_settings_do(lakehouse: Synthesized) -> None:
+    """Both replicate: every difference left must come from a cdk.json value, none from names or hashes."""
+    raw = cdk_context()["lakehouse"]
+    diff = diff_environments(raw, lakehouse.config.environments, templates(lakehouse), "staging", "prod")
+    from_settings = (
+        "RetentionInDays",  # retention.log_group_retention_days
+        "ExpirationInDays",  # retention.*_expire_after_days
+        "MaximumCapacity.Cpu",  # emr.max_vcpu
+        "MaximumCapacity.Disk",
+        "MaximumCapacity.Memory",
+        "BudgetLimit.Amount",  # budget.monthly_limit_usd
+        "DashboardBody",  # the cost board's budget line
+    )
+    changes = [(s.part, key, c.path) for s in diff.stacks for key, cs in s.changed.items() for c in cs]
+    assert changes
+    for part, key, path in changes:
+        assert path.endswith(from_settings), f"{part}/{key}: {path} differs but no setting explains it"
+    only = [r for s in diff.stacks for r in (*s.only_in_a, *s.only_in_b)]
+    assert only and all(r.endswith("(AWS::SNS::Subscription)") for r in only)  # budget.alert_emails
+
+
 def test_an_environment_against_itself_is_empty_and_an_unknown_one_is_named(lakehouse: Synthesized) -> None:
     raw = cdk_context()["lakehouse"]
     same = diff_environments(raw, lakehouse.config.environments, templates(lakehouse), "staging", "staging")

@@ -45,8 +45,13 @@ def test_start_refuses_while_any_writer_runs_and_starts_under_a_batch_id(machine
 def test_an_environment_that_is_not_deployed_is_one_clear_line(aws, capsys):
     assert main(["pipeline", "runs", "--env", "qa"]) == 2
     assert "--env qa: no state machine lakehouse-qa-pipeline in eu-west-1" in capsys.readouterr().err
-    assert main(["alarms", "--env", "qa"]) == 0
-    assert "no alarms in ALARM named lakehouse-qa-*" in capsys.readouterr().out
+    # a wrong account or region must not read as "healthy"
+    assert main(["alarms", "--env", "qa"]) == 2
+    assert (
+        "--env qa: no alarms named lakehouse-qa-* in eu-west-1: is the environment deployed" in capsys.readouterr().err
+    )
+    assert main(["metric", "dq_score", "--env", "qa"]) == 2
+    assert "nothing was ever published to Lakehouse/qa in eu-west-1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -55,6 +60,8 @@ def test_an_environment_that_is_not_deployed_is_one_clear_line(aws, capsys):
         (["metric", "records_inn", "--env", ENV], "no metric 'records_inn' in the catalog; known: "),
         (["metric", "dq_score", "--env", ENV, "--dim", "Job"], "--dim 'Job': expected Name=Value"),
         (["metric", "job_cost_usd", "--env", ENV, "--dim", "Table=x"], "Table not among its dimensions"),
+        (["metric", "job_cost_usd", "--env", ENV, "--dim", "Environment=prod"], "the Environment dimension is --env's"),
+        (["metric", "job_cost_usd", "--env", ENV, "--hours", "0"], "--hours 0: give 1 or more"),
     ],
 )
 def test_metric_input_errors_name_the_input(aws, capsys, argv, message):
@@ -70,3 +77,44 @@ def test_metric_without_credentials_says_so(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["metric", "dq_score", "--env", ENV]) == 2
     assert "--env test: no AWS credentials for CloudWatch" in capsys.readouterr().err
+
+
+def test_aws_metrics_list_only_this_environments_resources(aws, capsys):
+    cloudwatch = client("cloudwatch")
+    for env in (ENV, "prod"):
+        function = aws_names.function_name(env, "landing-intake")
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {"MetricName": "Errors", "Value": 1, "Dimensions": [{"Name": "FunctionName", "Value": function}]}
+            ],
+        )
+    assert main(["metric", "lambda_errors", "--env", ENV]) == 0
+    out = capsys.readouterr().out
+    assert "lakehouse-test-landing-intake" in out and "lakehouse-prod" not in out
+
+
+def test_a_long_range_uses_a_longer_period(aws, capsys):
+    assert (
+        main(
+            [
+                "metric",
+                "emr_running_workers",
+                "--env",
+                ENV,
+                "--dim",
+                "ApplicationId=a",
+                "--dim",
+                "ApplicationName=lakehouse-test-spark",
+                "--dim",
+                "WorkerType=Spark_Driver",
+                "--dim",
+                "CapacityAllocationType=OnDemandCapacity",
+                "--hours",
+                "168",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "no data in the last 168 h" in out  # a 60 s metric over a week: 420 s periods, within 1,440 points

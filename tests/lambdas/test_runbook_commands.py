@@ -130,8 +130,14 @@ def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
         outputs[command] = captured.out
         if argv[:2] == ["pipeline", "start"]:
             finish_running_executions()  # the started run ends before the next runbook is followed
-    # what the operator reads is the thing the step is about
+    # what the operator reads is the thing the step is about: the seeded alarm and figures
     assert "freshness-breach.md" in outputs["lakehouse alarms --env E"]
+    assert "ALARM" in outputs["lakehouse alarms --env E --all"]
+    assert "silver.orders" in outputs["lakehouse metric dq_score --env E"]
+    assert "0.42" in outputs["lakehouse metric job_cost_usd --env E --dim Job=silver --hours 168"]
+    assert "3.1" in outputs["lakehouse metric cost_per_million_records --env E --dim Job=silver --hours 168"]
+    reason = "lakehouse metric quarantined_by_reason --env E --dim Job=silver --dim Reason=<reason> --hours 168"
+    assert "41" in outputs[reason]
     assert "silver.orders" in outputs["lakehouse metric freshness_minutes --env E"]
     assert "95" in outputs["lakehouse metric freshness_minutes --env E --dim Table=<table>"]
     assert "invalid_enum" in outputs["lakehouse metric quarantined_by_reason --env E --dim Job=silver"]
