@@ -85,7 +85,7 @@ def deployed(aws, queues, move_tasks):  # noqa: F811 (fixtures imported above)
         ComparisonOperator="GreaterThanThreshold",
     )
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold crossed: 1 datapoint")
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # moto ends a range at the whole second before EndTime
     data = {
         "freshness_minutes": ({"Table": "silver.orders"}, 95.0),
         "dq_score": ({"Job": "silver", "Table": "silver.orders"}, 0.93),
