@@ -14,7 +14,6 @@ Pure Python (no CDK, no AWS calls): the stacks and the CLI both render with it.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
 from lakehouse import aws_names
+from lakehouse.checkout import CheckoutError, load_cdk_config
 
 GRAFANA_SCHEMA_VERSION = 42
 """The classic dashboard JSON model as Grafana 12.3 and 13 export it (``schemaVersion`` 42). It imports on
@@ -542,18 +542,10 @@ class ExportError(Exception):
 
 def load_targets(repo_root: Path) -> tuple[Targets, ...]:
     """Every environment of the checkout's ``cdk.json``, validated as ``cdk synth`` validates it."""
-    cdk_json = repo_root / "cdk.json"
-    if not cdk_json.is_file():
-        raise ExportError(f"{cdk_json} not found: run from the repository checkout (the folder with cdk.json)")
-    if str(repo_root) not in sys.path:
-        sys.path.insert(0, str(repo_root))
-    from cdk.config import ConfigError, load_config
-
     try:
-        raw = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]["lakehouse"]
-        config = load_config(raw)
-    except (ValueError, KeyError, ConfigError) as error:
-        raise ExportError(f"{cdk_json}: {error}") from error
+        _, config = load_cdk_config(repo_root)
+    except CheckoutError as error:
+        raise ExportError(str(error)) from error
     return tuple(Targets.from_config(c) for c in config.environments.values())
 
 

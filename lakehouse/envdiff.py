@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .checkout import CheckoutError, load_cdk_config
 
 MISSING = "<absent>"
 
@@ -189,18 +190,10 @@ def diff_environments(
 
 def load(repo_root: Path) -> tuple[dict[str, Any], Any]:
     """The raw ``lakehouse`` block of the checkout's cdk.json and its validated configuration."""
-    cdk_json = repo_root / "cdk.json"
-    if not cdk_json.is_file():
-        raise EnvDiffError(f"{cdk_json} not found: run from the repository checkout (the folder with cdk.json)")
-    if str(repo_root) not in sys.path:
-        sys.path.insert(0, str(repo_root))
-    from cdk.config import ConfigError, load_config
-
     try:
-        context = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
-        return context["lakehouse"], load_config(context["lakehouse"])
-    except (ValueError, KeyError, ConfigError) as error:
-        raise EnvDiffError(f"{cdk_json}: {error}") from error
+        return load_cdk_config(repo_root)
+    except CheckoutError as error:
+        raise EnvDiffError(str(error)) from error
 
 
 def synthesize(repo_root: Path, config: Any, envs: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
