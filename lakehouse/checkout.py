@@ -13,7 +13,7 @@ class CheckoutError(Exception):
 
 
 def load_cdk_config(repo_root: Path) -> tuple[dict[str, Any], Any]:
-    """The raw ``lakehouse`` context block of ``<repo_root>/cdk.json`` and its configuration, validated as
+    """The CDK context of ``<repo_root>/cdk.json`` and its ``lakehouse`` configuration, validated as
     ``cdk synth`` validates it (``cdk.config.load_config``)."""
     cdk_json = repo_root / "cdk.json"
     if not cdk_json.is_file():
@@ -23,7 +23,7 @@ def load_cdk_config(repo_root: Path) -> tuple[dict[str, Any], Any]:
     from cdk.config import ConfigError, load_config
 
     try:
-        raw = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]["lakehouse"]
-        return raw, load_config(raw)
+        context = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
+        return context, load_config(context["lakehouse"])
     except (ValueError, KeyError, ConfigError) as error:
         raise CheckoutError(f"{cdk_json}: {error}") from error

@@ -155,12 +155,12 @@ def cmd_env_diff(args: argparse.Namespace) -> int:
 
     root = Path(args.repo).resolve()
     try:
-        raw, config = load(root)
+        context, config = load(root)
         for name in (args.a, args.b):
             if name not in config.environments:
                 raise EnvDiffError(f"unknown environment {name!r}; cdk.json has: {', '.join(config.environments)}")
-        templates = synthesize(root, config, (args.a, args.b))
-        diff = diff_environments(raw, config.environments, templates, args.a, args.b)
+        templates = synthesize(context, config, (args.a, args.b))
+        diff = diff_environments(context["lakehouse"], config.environments, templates, args.a, args.b)
     except EnvDiffError as exc:
         raise UsageError(str(exc)) from exc
     if args.json:

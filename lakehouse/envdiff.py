@@ -189,22 +189,21 @@ def diff_environments(
 
 
 def load(repo_root: Path) -> tuple[dict[str, Any], Any]:
-    """The raw ``lakehouse`` block of the checkout's cdk.json and its validated configuration."""
+    """The checkout's CDK context (``cdk.json``) and its validated configuration."""
     try:
         return load_cdk_config(repo_root)
     except CheckoutError as error:
         raise EnvDiffError(str(error)) from error
 
 
-def synthesize(repo_root: Path, config: Any, envs: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+def synthesize(context: Mapping[str, Any], config: Any, envs: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
     """env -> stack part -> CloudFormation template, synthesized in a scratch folder."""
     from aws_cdk import App
 
     from stacks.environment import build_environment
 
     with tempfile.TemporaryDirectory(prefix="lakehouse-env-diff-") as tmp:
-        context = json.loads((repo_root / "cdk.json").read_text(encoding="utf-8"))["context"]
-        app = App(outdir=tmp, context=context)
+        app = App(outdir=tmp, context=dict(context))
         built = {env: build_environment(app, config.environments[env], build_dir=Path(tmp) / "assets") for env in envs}
         assembly = app.synth()
         return {

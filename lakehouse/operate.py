@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from rich.console import Console
 from rich.table import Table
 
+from job_assets.context import new_batch_id
 from job_assets.contracts import metrics as catalog
 
 from . import aws_names
@@ -179,7 +180,7 @@ def start_pipeline(
                     f"not started: {m} execution {running[0]['name']} is running (one writer at a time); {after}"
                 )
                 return 1
-        name = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("b%Y%m%dT%H%M%S%fZ")
+        name = new_batch_id(now.astimezone(dt.UTC) if now else None)  # the jobs' batch id format
         started = sfn.start_execution(stateMachineArn=arns[machine], name=name, input="{}")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "StateMachineDoesNotExist":

@@ -21,14 +21,12 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk.config import EnvironmentConfig
-from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps, runbook_url
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
 from lakehouse import aws_names
 from lakehouse.dashboards import LAYERS, Targets, cloudwatch_body, cloudwatch_dashboard_name, dashboards
 from lambdas.ops_common import runbooks
-
-PIPELINE_UNHEALTHY_RUNBOOK = runbooks.runbook_file(runbooks.PIPELINE_UNHEALTHY)
 
 QUERIES = {
     "errors-by-job-run": (
@@ -74,8 +72,9 @@ class ObservabilityStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.config = config
-        self.topic = alert_topic
+        self.alarm_factory = CatalogAlarmFactory(
+            environment=config.name, topic=alert_topic, runbook_base_url=config.ops.runbook_base_url
+        )
         targets = Targets.from_config(config)
         self.dashboards = {
             board.key: cloudwatch.CfnDashboard(
@@ -92,7 +91,8 @@ class ObservabilityStack(Stack):
                 continue  # no checks, no score
             layer = contract.name.split(".", 1)[0]
             self.alarms.append(
-                self._alarm(
+                self.alarm_factory.alarm(
+                    self,
                     f"DqScore{''.join(p.capitalize() for p in contract.name.replace('.', '_').split('_'))}",
                     metric_key="dq_score",
                     name=f"{config.prefix}-dq-{contract.name.replace('.', '-').replace('_', '-')}",
@@ -102,7 +102,8 @@ class ObservabilityStack(Stack):
             )
         for job in LAYERS:
             self.alarms.append(
-                self._alarm(
+                self.alarm_factory.alarm(
+                    self,
                     f"CostPerMillion{job.capitalize()}",
                     metric_key="cost_per_million_records",
                     name=f"{config.prefix}-cost-per-million-{job}",
@@ -134,7 +135,7 @@ class ObservabilityStack(Stack):
             alarm_description=(
                 f"The {config.prefix} pipeline is unhealthy: one of its {len(members)} health alarms (failed or "
                 "timed-out runs, failed EMR jobs, stale tables, dead letters, low DQ scores) is in ALARM. "
-                f"Runbook: {runbook_url(config.ops.runbook_base_url, PIPELINE_UNHEALTHY_RUNBOOK)}"
+                f"Runbook: {runbooks.runbook_url(config.ops.runbook_base_url, runbooks.PIPELINE_UNHEALTHY)}"
             ),
             alarm_rule=cloudwatch.AlarmRule.any_of(
                 *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in members)
@@ -145,21 +146,6 @@ class ObservabilityStack(Stack):
         self.pipeline_unhealthy.add_ok_action(action)
         self.health_members = members
         self.queries = self._queries(targets)
-
-    def _alarm(self, construct_id: str, *, metric_key: str, name: str, subject: str, **props: Any) -> CatalogAlarm:
-        return CatalogAlarm(
-            self,
-            construct_id,
-            props=CatalogAlarmProps(
-                metric_key=metric_key,
-                environment=self.config.name,
-                alarm_name=name,
-                subject=subject,
-                topic=self.topic,
-                runbook_base_url=self.config.ops.runbook_base_url,
-                **props,
-            ),
-        )
 
     def _queries(self, targets: Targets) -> dict[str, logs.CfnQueryDefinition]:
         emr = [f"/aws/emr-serverless/{targets.prefix}"]

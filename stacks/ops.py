@@ -27,7 +27,7 @@ from constructs import Construct
 
 from cdk.compliance import acknowledge
 from cdk.config import RTC_WINDOW_MINUTES, EnvironmentConfig
-from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
 from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsFunction, OpsFunctionProps
 from cdk.lambda_packaging import LambdaBuild
@@ -64,6 +64,9 @@ class OpsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         self.topic = alert_topic
+        self.alarm_factory = CatalogAlarmFactory(
+            environment=config.name, topic=alert_topic, runbook_base_url=config.ops.runbook_base_url
+        )
         removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
         self.removal = removal
         self.key = self._key(config, removal)
@@ -83,9 +86,7 @@ class OpsStack(Stack):
             props=EncryptedQueueProps(
                 queue_name=aws_names.failed_events_queue_name(config.name, config.project),
                 encryption_key=self.key,
-                alarm_topic=alert_topic,
-                metrics_environment=config.name,
-                runbook_base_url=config.ops.runbook_base_url,
+                alarms=self.alarm_factory,
                 runbook=runbooks.runbook_file(runbooks.LAMBDA_ERRORS),
             ),
         )
@@ -151,9 +152,7 @@ class OpsStack(Stack):
                 code=self.code,
                 encryption_key=self.key,
                 log_retention=log_retention(self.config.retention.log_group_retention_days),
-                alarm_topic=self.topic,
-                metrics_environment=self.config.name,
-                runbook_base_url=self.config.ops.runbook_base_url,
+                alarms=self.alarm_factory,
                 removal_policy=self.removal,
                 **props,
             ),
@@ -169,20 +168,8 @@ class OpsStack(Stack):
             conditions={"StringEquals": {"cloudwatch:namespace": m.namespace(self.config.name)}},
         )
 
-    def _alarm(self, construct_id: str, *, metric_key: str, name: str, subject: str, **props: Any) -> CatalogAlarm:
-        alarm = CatalogAlarm(
-            self,
-            construct_id,
-            props=CatalogAlarmProps(
-                metric_key=metric_key,
-                environment=self.config.name,
-                alarm_name=name,
-                subject=subject,
-                topic=self.topic,
-                runbook_base_url=self.config.ops.runbook_base_url,
-                **props,
-            ),
-        )
+    def _alarm(self, construct_id: str, **props: Any) -> CatalogAlarm:
+        alarm = self.alarm_factory.alarm(self, construct_id, **props)
         self.alarms.append(alarm)
         return alarm
 
@@ -204,9 +191,7 @@ class OpsStack(Stack):
             props=EncryptedQueueProps(
                 queue_name=aws_names.intake_queue_name(config.name, config.project),
                 encryption_key=self.key,
-                alarm_topic=self.topic,
-                metrics_environment=config.name,
-                runbook_base_url=config.ops.runbook_base_url,
+                alarms=self.alarm_factory,
                 max_receive_count=config.ops.intake_max_receive_count,
                 # AWS: at least 6x the function timeout, so a retried batch is not received twice at once.
                 visibility_timeout=Duration.seconds(INTAKE_TIMEOUT.to_seconds() * 6),

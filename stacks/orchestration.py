@@ -13,6 +13,7 @@ from constructs import Construct
 
 from cdk.compliance import acknowledge
 from cdk.config import EnvironmentConfig
+from cdk.constructs.catalog_alarm import CatalogAlarmFactory
 from cdk.constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
 from cdk.log_retention import log_retention
@@ -149,13 +150,13 @@ class OrchestrationStack(Stack):
             "Alarms",
             props=PipelineAlarmsProps(
                 alarm_prefix=config.prefix,
-                environment=config.name,
                 application=compute.application,
                 state_machines={
                     "Pipeline": self.pipeline.state_machine,
                     "Maintenance": self.maintenance.state_machine,
                 },
-                topic=alert_topic,
-                runbook_base_url=config.ops.runbook_base_url,
+                alarms=CatalogAlarmFactory(
+                    environment=config.name, topic=alert_topic, runbook_base_url=config.ops.runbook_base_url
+                ),
             ),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -18,6 +19,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from job_assets.contracts import metrics as catalog
+from lambdas.ops_common import runbooks
 
 _MISSING = {
     "breaching": cloudwatch.TreatMissingData.BREACHING,
@@ -55,10 +57,6 @@ def catalog_metric(
         statistic=spec.statistic,
         period=period or Duration.seconds(spec.period_seconds),
     )
-
-
-def runbook_url(base: str, runbook: str) -> str:
-    return f"{base.rstrip('/')}/{runbook}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +101,7 @@ class CatalogAlarm(cloudwatch.Alarm):
             alarm_name=props.alarm_name,
             alarm_description=(
                 f"{rule.summary} Watches {props.subject}: {spec.name} {_SYMBOL[rule.comparison]} {threshold:g}. "
-                f"Runbook: {runbook_url(props.runbook_base_url, runbook)}"
+                f"Runbook: {runbooks.file_url(props.runbook_base_url, runbook)}"
             ),
             metric=catalog_metric(
                 props.metric_key, environment=props.environment, dimensions=props.dimensions, period=props.period
@@ -122,3 +120,39 @@ class CatalogAlarm(cloudwatch.Alarm):
         action = actions.SnsAction(props.topic)
         self.add_alarm_action(action)
         self.add_ok_action(action)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogAlarmFactory:
+    """What every alarm of one environment shares (its environment, the alert topic, where runbooks live),
+    so the constructs and stacks that own alarms pass one value instead of three."""
+
+    environment: str
+    topic: sns.ITopic
+    runbook_base_url: str
+
+    def alarm(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        metric_key: str,
+        name: str,
+        subject: str,
+        dimensions: Mapping[str, str],
+        **props: Any,
+    ) -> CatalogAlarm:
+        return CatalogAlarm(
+            scope,
+            construct_id,
+            props=CatalogAlarmProps(
+                metric_key=metric_key,
+                environment=self.environment,
+                dimensions=dimensions,
+                alarm_name=name,
+                subject=subject,
+                topic=self.topic,
+                runbook_base_url=self.runbook_base_url,
+                **props,
+            ),
+        )

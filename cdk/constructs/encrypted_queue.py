@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 
 from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps
+from cdk.constructs.catalog_alarm import CatalogAlarmFactory
 from job_assets.contracts import metrics as catalog
 
 MAX_RETENTION = Duration.days(14)
@@ -20,10 +19,8 @@ MAX_RETENTION = Duration.days(14)
 class EncryptedQueueProps:
     queue_name: str
     encryption_key: kms.IKey
-    alarm_topic: sns.ITopic
-    metrics_environment: str
-    """The environment of the dead-letter depth alarm (catalog entry ``dlq_depth``)."""
-    runbook_base_url: str
+    alarms: CatalogAlarmFactory
+    """Builds the dead-letter depth alarm (catalog entry ``dlq_depth``)."""
     runbook: str | None = None
     """The runbook the depth alarm links, when not the catalog's (``intake-dlq-not-empty.md``)."""
     max_receive_count: int | None = None
@@ -61,17 +58,12 @@ class EncryptedQueue(Construct):
                 ),
                 **common,
             )
-        self.depth_alarm = CatalogAlarm(
+        self.depth_alarm = props.alarms.alarm(
             self,
             "DeadLetterDepthAlarm",
-            props=CatalogAlarmProps(
-                metric_key="dlq_depth",
-                environment=props.metrics_environment,
-                dimensions={catalog.QUEUE_NAME: self.dead_letter_queue.queue_name},
-                alarm_name=f"{dlq_name}-not-empty",
-                subject=f"dead-letter queue {dlq_name}",
-                topic=props.alarm_topic,
-                runbook_base_url=props.runbook_base_url,
-                runbook=props.runbook,
-            ),
+            metric_key="dlq_depth",
+            name=f"{dlq_name}-not-empty",
+            subject=f"dead-letter queue {dlq_name}",
+            dimensions={catalog.QUEUE_NAME: self.dead_letter_queue.queue_name},
+            runbook=props.runbook,
         )

@@ -10,12 +10,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
-from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps
+from cdk.constructs.catalog_alarm import CatalogAlarmFactory
 from job_assets.contracts import metrics as catalog
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -35,11 +34,8 @@ class OpsFunctionProps:
     encryption_key: kms.IKey
     """Encrypts the log group and the failed-event queue."""
     log_retention: logs.RetentionDays
-    alarm_topic: sns.ITopic
-    metrics_environment: str
-    """The environment of the Errors alarm (catalog entry ``lambda_errors``)."""
-    runbook_base_url: str
-    """The Errors alarm links ``<base>lambda-errors.md``."""
+    alarms: CatalogAlarmFactory
+    """Builds the Errors alarm (catalog entry ``lambda_errors``, runbook ``lambda-errors.md``)."""
     reserved_concurrency: int
     timeout: Duration = field(default_factory=lambda: Duration.minutes(1))
     memory_mb: int = 256
@@ -150,18 +146,13 @@ class OpsFunction(Construct):
                 rules=LAMBDA_DLQ,
                 reason="Invoked by an SQS event source mapping: failed messages go to that queue's dead-letter queue.",
             )
-        self.errors_alarm = CatalogAlarm(
+        self.errors_alarm = props.alarms.alarm(
             self,
             "ErrorsAlarm",
-            props=CatalogAlarmProps(
-                metric_key="lambda_errors",
-                environment=props.metrics_environment,
-                dimensions={catalog.FUNCTION_NAME: self.function.function_name},
-                alarm_name=f"{props.function_name}-errors",
-                subject=f"Lambda function {props.function_name}",
-                topic=props.alarm_topic,
-                runbook_base_url=props.runbook_base_url,
-            ),
+            metric_key="lambda_errors",
+            name=f"{props.function_name}-errors",
+            subject=f"Lambda function {props.function_name}",
+            dimensions={catalog.FUNCTION_NAME: self.function.function_name},
         )
 
     def add_statements(self, *statements: iam.PolicyStatement) -> None:

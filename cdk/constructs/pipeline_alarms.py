@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmProps
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
 from cdk.constructs.emr_spark_application import EmrSparkApplication
 from job_assets.contracts import metrics as catalog
 
@@ -17,12 +16,10 @@ from job_assets.contracts import metrics as catalog
 @dataclass(frozen=True, kw_only=True)
 class PipelineAlarmsProps:
     alarm_prefix: str
-    environment: str
     application: EmrSparkApplication
     state_machines: Mapping[str, sfn.IStateMachine]
     """Label (e.g. ``Pipeline``) -> state machine."""
-    topic: sns.ITopic
-    runbook_base_url: str
+    alarms: CatalogAlarmFactory
 
 
 class PipelineAlarms(Construct):
@@ -39,18 +36,8 @@ class PipelineAlarms(Construct):
 
         def alarm(construct_id: str, key: str, name: str, subject: str, dimensions: Mapping[str, str]) -> None:
             self.alarms.append(
-                CatalogAlarm(
-                    self,
-                    construct_id,
-                    props=CatalogAlarmProps(
-                        metric_key=key,
-                        environment=props.environment,
-                        dimensions=dimensions,
-                        alarm_name=name,
-                        subject=subject,
-                        topic=props.topic,
-                        runbook_base_url=props.runbook_base_url,
-                    ),
+                props.alarms.alarm(
+                    self, construct_id, metric_key=key, name=name, subject=subject, dimensions=dimensions
                 )
             )
 

@@ -61,6 +61,11 @@ def runbook_file(incident: str) -> str:
         raise KeyError(f"no runbook for incident {incident!r}; known: {', '.join(sorted(RUNBOOKS))}") from None
 
 
+def file_url(base: str, file: str) -> str:
+    """``<base>/<file>`` (one ``/`` between them whether or not ``base`` ends with one)."""
+    return f"{base.rstrip('/')}/{file}"
+
+
 def runbook_url(base: str, incident: str) -> str:
-    """``<base>/<runbook file>`` (one ``/`` between them whether or not ``base`` ends with one)."""
-    return f"{base.rstrip('/')}/{runbook_file(incident)}"
+    """The URL of ``incident``'s runbook under ``base``."""
+    return file_url(base, runbook_file(incident))
