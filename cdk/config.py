@@ -151,6 +151,23 @@ class OpsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PromotionConfig:
+    """Gates of ``lakehouse promote`` (docs/PROMOTION.md): the audited version's shadow gold against the
+    published gold."""
+
+    max_row_count_change_pct: float
+    """Largest change of any gold table's row count, in percent of the published count."""
+    max_metric_change_pct: float
+    """Largest change of any key gold metric (``job_assets.contracts.gold.KEY_METRICS``), in percent."""
+    metric_change_pct: Mapping[str, float]
+    """Per-metric overrides of ``max_metric_change_pct`` (keys are key-metric names)."""
+    requires_passed_in: str
+    """Environment a version must have passed its gates in before it may be promoted here ("" = none)."""
+    confirm: bool
+    """Ask the operator before publishing (``--yes`` answers for them)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EmrPricing:
     """EMR Serverless list prices (USD) in one region for the application's architecture (arm64)."""
 
@@ -175,6 +192,7 @@ class EnvironmentConfig:
     job_flags: Mapping[str, str]
     """Job feature flags (``job_assets/flags.py``), passed to every job as ``--flag key=value``."""
     ops: OpsConfig
+    promotion: PromotionConfig
     pricing: EmrPricing
 
     @property
@@ -189,6 +207,8 @@ class EnvironmentConfig:
 @dataclass(frozen=True, kw_only=True)
 class LakehouseConfig:
     environments: Mapping[str, EnvironmentConfig]
+    local_promotion: PromotionConfig
+    """Gates of ``lakehouse promote --env local`` (the local lake)."""
 
     def select(self, name: str) -> tuple[EnvironmentConfig, ...]:
         """One environment by name, or every one for ``all``; an unknown name lists the known ones."""
@@ -357,6 +377,36 @@ def _ops(s: _Section) -> OpsConfig:
     return cfg
 
 
+def _promotion(s: _Section, environments: tuple[str, ...]) -> PromotionConfig:
+    from job_assets.contracts.gold import KEY_METRICS
+
+    def percent(r: _Section, name: str) -> float:
+        value = r.get(name, float)
+        if not 0 <= value <= 100:
+            raise ConfigError(r.key(name), f"must be a percentage between 0 and 100, got {value:g}")
+        return value
+
+    overrides = s.section("metric_change_pct")
+    metric_change = {}
+    for name in overrides.raw:
+        if name not in KEY_METRICS:
+            raise ConfigError(overrides.key(name), f"unknown key metric; expected one of {', '.join(KEY_METRICS)}")
+        metric_change[name] = percent(overrides, name)
+    overrides.close()
+    requires = s.get("requires_passed_in", str)
+    if requires and requires not in environments:
+        raise ConfigError(s.key("requires_passed_in"), f"{requires!r} is not one of {', '.join(environments)} or ''")
+    cfg = PromotionConfig(
+        max_row_count_change_pct=percent(s, "max_row_count_change_pct"),
+        max_metric_change_pct=percent(s, "max_metric_change_pct"),
+        metric_change_pct=metric_change,
+        requires_passed_in=requires,
+        confirm=s.get("confirm", bool),
+    )
+    s.close()
+    return cfg
+
+
 def _pricing(s: _Section) -> dict[str, EmrPricing]:
     prices: dict[str, EmrPricing] = {}
     for region in s.raw:
@@ -396,10 +446,13 @@ def _environment(
         features=_features(s.section("features")),
         job_flags=_job_flags(s.section("job_flags")),
         ops=_ops(s.section("ops")),
+        promotion=_promotion(s.section("promotion"), ENVIRONMENT_NAMES),
         pricing=_region_pricing(region, pricing, pricing_key),
     )
     if name == "prod" and cfg.features.allow_destroy:
         raise ConfigError(s.key("features.allow_destroy"), "prod data is always retained; set it to false")
+    if cfg.promotion.requires_passed_in == name:
+        raise ConfigError(s.key("promotion.requires_passed_in"), "an environment cannot require itself")
     s.close()
     return cfg
 
@@ -448,5 +501,6 @@ def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
     missing = [n for n in ENVIRONMENT_NAMES if n not in environments]
     if missing:
         raise ConfigError(envs.key(missing[0]), "missing required environment")
+    local_promotion = _promotion(root.section("local_promotion"), ())
     root.close()
-    return LakehouseConfig(environments=environments)
+    return LakehouseConfig(environments=environments, local_promotion=local_promotion)

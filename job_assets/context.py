@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Dict, Optional
@@ -12,6 +13,25 @@ from pyspark.sql import SparkSession
 from .engine import TableEngine
 
 LAYERS = ("landing", "bronze", "silver", "gold")
+SLOTS = ("blue", "green")
+CONTROL_DIR = "_control"
+SLOTS_FILE = "slots.json"
+
+
+def active_slot(root: str) -> str:
+    """The published gold slot of a local lake: ``<root>/_control/slots.json`` (the stand-in for the SSM
+    parameter ``/lakehouse/<env>/slots``), ``blue`` when nobody has promoted yet."""
+    path = os.path.join(root, CONTROL_DIR, SLOTS_FILE)
+    if not os.path.exists(path):
+        return SLOTS[0]
+    try:
+        with open(path, encoding="utf-8") as fh:
+            active = json.load(fh)["active"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a slots document ({error})") from error
+    if active not in SLOTS:
+        raise ValueError(f"{path}: active slot {active!r} is not one of {', '.join(SLOTS)}")
+    return str(active)
 
 
 @dataclass(frozen=True)
@@ -24,9 +44,17 @@ class LakeLocations:
     gold: str
 
     @classmethod
-    def for_root(cls, root: str) -> LakeLocations:
+    def for_root(cls, root: str, gold_slot: Optional[str] = None) -> LakeLocations:
+        """Every layer under one folder; gold is the published slot's folder ``<root>/gold/<slot>``
+        (``gold_slot`` picks another one, e.g. the audit's shadow slot)."""
         root = root.rstrip("/") if "://" in root else os.path.abspath(root)
-        return cls(**{layer: f"{root}/{layer}" for layer in LAYERS})
+        if gold_slot is None:
+            gold_slot = SLOTS[0] if "://" in root else active_slot(root)
+        if gold_slot not in SLOTS:
+            raise ValueError(f"unknown gold slot {gold_slot!r}; slots are {', '.join(SLOTS)}")
+        uris = {layer: f"{root}/{layer}" for layer in LAYERS}
+        uris["gold"] = f"{root}/gold/{gold_slot}"
+        return cls(**uris)
 
     def layer(self, layer: str) -> str:
         if layer not in LAYERS:

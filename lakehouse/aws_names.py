@@ -55,3 +55,50 @@ def replica_bucket_name(env: str, layer: str, *, account: str, dr_region: str, p
 
 OPS_FUNCTIONS = ("landing-intake", "failure-notifier", "cost-reporter", "freshness-monitor", "replica-verifier")
 """The operational Lambdas (``function_name(env, f)``); the replica verifier only where replication is on."""
+
+
+# --- Blue/green promotion (docs/PROMOTION.md) -------------------------------------------------------
+SLOTS = ("blue", "green")
+"""The two slots of an environment. Gold of slot ``s`` lives under ``s3://<gold-bucket>/<s>/``."""
+
+
+def slots_parameter_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """SSM String parameter naming the active slot and each slot's job-assets version, as JSON::
+
+        {"active": "blue", "slots": {"blue": "<version>", "green": "<version>"}, ...}
+
+    A slot's version ``""`` means "the version this stack deployed" (an environment nobody promoted to
+    yet). CloudFormation creates it once with a constant value; ``lakehouse promote`` and ``lakehouse
+    rollback`` write it; the state machines read it at the start of every execution.
+    """
+    return f"/{project}/{env}/slots"
+
+
+def deployment_parameter_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """SSM String parameter, rewritten by every deploy, describing how the state machines run a job::
+
+        {"version": "<deployed job-assets version>", "application_id": "...",
+         "artifacts_uri": "s3://<artifacts>/jobs/", "gold_uri": "s3://<gold-bucket>/",
+         "job_role_arns": {"gold": "arn:..."}, "arguments": ["--landing-uri", ...],
+         "spark_submit_parameters": "--conf spark.submit.pyFiles=s3://<artifacts>/jobs/{version}/job_assets.zip ..."}
+
+    ``lakehouse promote`` starts the audit job run from it, exactly as the pipeline would start the job.
+    """
+    return f"/{project}/{env}/deployment"
+
+
+def promotions_table_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """DynamoDB table (``pk``/``sk`` strings): promotion history (``pk="history"``) and the lock (``pk="lock"``)."""
+    return f"{prefix(env, project)}-promotions"
+
+
+def gold_slot_prefix(slot: str) -> str:
+    """Key prefix of a slot's gold tables in the gold bucket: ``blue/``."""
+    if slot not in SLOTS:
+        raise ValueError(f"unknown slot {slot!r}; slots are {', '.join(SLOTS)}")
+    return f"{slot}/"
+
+
+def gold_database_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """Glue database of the gold tables (Athena): ``lakehouse_dev_gold``."""
+    return f"{project}_{env}_gold".replace("-", "_")

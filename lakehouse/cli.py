@@ -293,7 +293,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--repo", default=".", help="the repository checkout (with cdk.json); default: here")
     e.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is stale")
     e.set_defaults(func=cmd_dashboards)
+
+    from .promotions_cli import add_parsers
+
+    add_parsers(sub, DEFAULT_LAKE, _promotion_command)
     return p
+
+
+def _promotion_command(fn: object) -> object:
+    """Adapt a promotion command: its refusals and AWS errors become one clear line and exit 2."""
+
+    def call(args: argparse.Namespace) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from .promotion import PromotionError
+
+        try:
+            return int(fn(args, console))  # type: ignore[operator]
+        except PromotionError as exc:
+            raise UsageError(str(exc)) from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise UsageError(f"--env {getattr(args, 'env', None) or getattr(args, 'to_env', '')}: AWS: {exc}") from exc
+
+    return call
 
 
 def main(argv: Sequence[str] | None = None) -> int:

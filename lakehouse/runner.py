@@ -133,6 +133,9 @@ def run_local(
 
         raise UsageError(f"--layers: unknown layer(s) {', '.join(unknown)}; choose from {', '.join(LAYERS)}")
     console = console or Console()
+    pinned = _pinned_version(root)
+    if pinned is not None:
+        return _run_version(root, pinned, layers, batch_id or new_batch_id(), flags or {}, console)
     ctx = make_context(root, batch_id, engine, env, flags)
     console.print(f"lake [bold]{root}[/] · engine [bold]{ctx.engine.name}[/] · batch [bold]{ctx.batch_id}[/]")
     try:
@@ -145,4 +148,44 @@ def run_local(
     for r in results:
         if r.message:
             console.print(f"{r.job}: {r.message}")
+    return 0
+
+
+def _pinned_version(root: Path) -> tuple[str, str] | None:
+    """(slot, version) when the lake's active slot runs a promoted version other than this checkout's code."""
+    from .promotion import LocalControl, checkout_version
+
+    state = LocalControl(root).read()
+    version = state.slots.get(state.active, "")
+    if not version or version == checkout_version():
+        return None
+    return state.active, version
+
+
+def _run_version(
+    root: Path, pinned: tuple[str, str], layers: Sequence[str], batch_id: str, flags: dict[str, str], console: Console
+) -> int:
+    """Run the active slot's version (what `lakehouse promote` published), one child process per job."""
+    import json
+
+    from .promotion import CONTROL_DIR, LocalAuditor
+
+    slot, version = pinned
+    auditor = LocalAuditor(root)
+    auditor.ensure(version)
+    console.print(
+        f"lake [bold]{root}[/] · slot [bold]{slot}[/] runs version [bold]{version}[/] · batch [bold]{batch_id}[/]"
+    )
+    for layer in [x for x in LAYERS if x in layers]:
+        log = root / CONTROL_DIR / "runs" / f"{batch_id}-{layer}.log"
+        with console.status(f"{layer} (version {version})"):
+            run = auditor.run_job(
+                version, layer, batch_id=batch_id, gold_uri=str(root / "gold" / slot), log=log, flags=flags
+            )
+        console.print(f"{layer}: {json.dumps(run.summary)}")
+        if not run.ok:
+            console.print(
+                f"[bold red]failed:[/] {layer} of version {version}: {run.summary.get('error', '')} (log: {log})"
+            )
+            return 1
     return 0

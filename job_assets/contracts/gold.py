@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Dict
+
 from .model import Column, Rule, TableContract
 
 C = Column
@@ -167,3 +170,29 @@ WIN_RATES = TableContract(
 )
 
 GOLD_TABLES = (REVENUE_ATTRIBUTION, CUSTOMER_SEGMENTS, CUSTOMER_LTV_COHORTS, SALES_PIPELINE, WIN_RATES)
+
+
+@dataclass(frozen=True)
+class KeyMetric:
+    """A business figure of gold that a promotion must not move by surprise (docs/PROMOTION.md).
+
+    Its value is ``sum(<column>)`` over ``<table>``; ``lakehouse promote`` compares the audited version's
+    value with the published one against ``promotion.max_metric_change_pct``.
+    """
+
+    name: str
+    table: str
+    column: str
+    description: str
+
+
+KEY_METRICS: Dict[str, KeyMetric] = {
+    m.name: m
+    for m in (
+        KeyMetric("revenue_usd", "gold.revenue_attribution", "revenue_usd", "USD revenue of completed orders"),
+        KeyMetric("completed_orders", "gold.revenue_attribution", "order_count", "Completed orders"),
+        KeyMetric("cohort_revenue_usd", "gold.customer_ltv_cohorts", "revenue_usd", "Revenue over all cohorts"),
+        KeyMetric("open_pipeline_usd", "gold.sales_pipeline", "open_amount_usd", "Open opportunity amount"),
+        KeyMetric("won_opportunities", "gold.win_rates", "won_count", "Closed Won opportunities"),
+    )
+}

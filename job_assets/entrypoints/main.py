@@ -72,8 +72,23 @@ def build_context(args: argparse.Namespace) -> RunContext:
     return RunContext(spark, make_engine(spark, args.engine), locations, args.batch_id, args.env, flags)
 
 
+def check_archive() -> None:
+    """A promotion audit runs a packaged version: make sure that version's code is what got imported."""
+    import os
+
+    expected = os.environ.get("LAKEHOUSE_EXPECT_ARCHIVE")
+    if not expected:
+        return
+    import job_assets
+
+    here = os.path.abspath(job_assets.__file__)
+    if not here.startswith(os.path.abspath(expected) + os.sep):
+        raise SystemExit(f"LAKEHOUSE_EXPECT_ARCHIVE={expected}: imported job_assets from {here} instead")
+
+
 def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_archive()
     args = parse_args(job, argv)
     ctx = build_context(args)
     started = time.time()

@@ -1,0 +1,943 @@
+"""Blue/green promotion with write-audit-publish (docs/PROMOTION.md).
+
+An environment has two slots, blue and green. Each names a job-assets version (the content hash of the
+package, ``cdk/packaging.py``) and owns a gold folder (``<gold>/<slot>/``); the *active* slot is the one
+the pipeline runs and readers read. ``promote`` writes the candidate version to the inactive slot, runs its
+gold job there (the audit: shadow gold, never the published tables), compares the shadow with the published
+gold (gates), and only when every gate passes flips the active slot: one atomic write of the slots document
+(locally ``<lake>/_control/slots.json``; on AWS the SSM parameter the state machines read at the start of
+every execution). ``rollback`` flips back.
+
+Two control planes implement the same few operations: :class:`LocalControl` (files under the lake) and
+:class:`AwsControl` (SSM, DynamoDB, Glue, S3). Two auditors run a version's gold job: :class:`LocalAuditor`
+(a subprocess with the version's archive on ``PYTHONPATH``) and :class:`AwsAuditor` (an EMR Serverless job
+run started like the pipeline starts it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from job_assets.context import CONTROL_DIR, LAYERS, SLOTS, SLOTS_FILE
+from job_assets.contracts import GOLD_TABLES
+from job_assets.contracts.gold import KEY_METRICS
+
+from . import aws_names
+
+AUDIT_JOB = "gold"
+DQ_REFUSAL = "data quality failure in "
+"""How a job's refusal by a ``fail`` rule starts (``job_assets.dq.DataQualityError``)."""
+LOCK_TTL_SECONDS = 6 * 3600
+"""A lock older than this is stale (the audit job's timeout is far shorter)."""
+
+
+class PromotionError(Exception):
+    """A promotion or rollback that cannot go ahead: one clear line for the operator (exit 2)."""
+
+
+class LockedError(PromotionError):
+    """Another promotion or rollback holds the environment's lock."""
+
+
+# --- the slots document ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotState:
+    """The slots document: which slot is published and which version each slot runs.
+
+    ``slots[s] == ""`` means "the deployed version" (nobody promoted to this slot yet). ``rollback`` is the
+    slot whose gold was published before and is still intact, or ``None`` (a promotion attempt clears the
+    inactive slot, so after a failed one there is nothing to roll back to).
+    """
+
+    active: str
+    slots: Mapping[str, str]
+    rollback: str | None = None
+    updated_at: str = ""
+    updated_by: str = ""
+    change: str = ""
+
+    @property
+    def inactive(self) -> str:
+        return next(s for s in SLOTS if s != self.active)
+
+    def version(self, slot: str, deployed: str) -> str:
+        return self.slots.get(slot) or deployed
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self) | {"slots": dict(self.slots)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> SlotState:
+        try:
+            raw = json.loads(text)
+        except ValueError as error:
+            raise PromotionError(f"{source}: not JSON ({error})") from None
+        if not isinstance(raw, dict) or raw.get("active") not in SLOTS:
+            raise PromotionError(f"{source}: 'active' must be one of {', '.join(SLOTS)}, got {raw!r:.200}")
+        slots = raw.get("slots")
+        if (
+            not isinstance(slots, dict)
+            or set(slots) != set(SLOTS)
+            or not all(isinstance(v, str) for v in slots.values())
+        ):
+            raise PromotionError(f"{source}: 'slots' must map {' and '.join(SLOTS)} to version strings, got {slots!r}")
+        rollback = raw.get("rollback")
+        if rollback not in (None, *SLOTS) or rollback == raw["active"]:
+            raise PromotionError(f"{source}: 'rollback' must be the inactive slot or null, got {rollback!r}")
+        return cls(
+            active=raw["active"],
+            slots=dict(slots),
+            rollback=rollback,
+            updated_at=str(raw.get("updated_at", "")),
+            updated_by=str(raw.get("updated_by", "")),
+            change=str(raw.get("change", "")),
+        )
+
+
+INITIAL_STATE = SlotState(active=SLOTS[0], slots={s: "" for s in SLOTS})
+
+
+# --- records -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Gate:
+    name: str
+    passed: bool
+    detail: str
+    published: float | None = None
+    candidate: float | None = None
+    change_pct: float | None = None
+    limit_pct: float | None = None
+
+
+@dataclass
+class Record:
+    """One promotion or rollback, as ``lakehouse promotions`` lists it."""
+
+    id: str
+    env: str
+    action: str  # promote | rollback
+    version: str
+    from_slot: str
+    to_slot: str
+    actor: str
+    started_at: str
+    ended_at: str = ""
+    result: str = ""  # published | refused | rolled-back | failed
+    message: str = ""
+    previous_version: str = ""
+    source_env: str = ""
+    gates: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class AuditRun:
+    ok: bool
+    batch_id: str
+    summary: dict[str, Any]
+    """The gold job's run summary (its JSON line), or ``{"status": "failed", "error": ...}``."""
+    log: str = ""
+    """Where the job's output is (a file locally, the job run on AWS)."""
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_actor() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+# --- control planes ----------------------------------------------------------------------------------
+
+
+class Control(Protocol):
+    env: str
+
+    def read(self) -> SlotState: ...
+    def write(self, state: SlotState) -> None: ...
+    def deployed_version(self) -> str: ...
+    def gold_uri(self, slot: str) -> str: ...
+    def clear_gold(self, slot: str) -> None: ...
+    def publish_readers(self, slot: str) -> list[str]: ...
+    def lock(self, record: Record) -> Any: ...
+    def record(self, record: Record) -> None: ...
+    def history(self) -> list[Record]: ...
+    def storage_options(self) -> dict[str, str] | None: ...
+
+
+class LocalControl:
+    """The local lake's control plane: ``<lake>/_control/`` holds the slots document (the stand-in for the
+    SSM parameter), ``promotions.jsonl`` (history), ``promotion.lock`` and the packaged ``versions/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.env = "local"
+        self.root = root
+        self.dir = root / CONTROL_DIR
+        self.slots_path = self.dir / SLOTS_FILE
+        self.history_path = self.dir / "promotions.jsonl"
+        self.lock_path = self.dir / "promotion.lock"
+
+    def read(self) -> SlotState:
+        if not self.slots_path.exists():
+            return INITIAL_STATE
+        return SlotState.from_json(self.slots_path.read_text(encoding="utf-8"), str(self.slots_path))
+
+    def write(self, state: SlotState) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.slots_path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(state.to_json())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.slots_path)  # atomic: readers see the old document or the new one
+
+    def deployed_version(self) -> str:
+        """Locally "deployed" is the checkout's code: the version ``lakehouse package`` gives it."""
+        return checkout_version()
+
+    def gold_uri(self, slot: str) -> str:
+        return str(self.root / "gold" / slot)
+
+    def clear_gold(self, slot: str) -> None:
+        shutil.rmtree(self.gold_uri(slot), ignore_errors=True)
+
+    def publish_readers(self, slot: str) -> list[str]:
+        return []  # local readers resolve gold through the slots document itself (LakeLocations.for_root)
+
+    @contextmanager
+    def lock(self, record: Record) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        holder = {
+            "id": record.id,
+            "action": record.action,
+            "actor": record.actor,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": record.started_at,
+            "epoch": time.time(),
+        }
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                current = self._holder()
+                if current is not None and not _stale(current):
+                    raise LockedError(
+                        f"--env local: {current.get('action', 'a promotion')} {current.get('id')} by "
+                        f"{current.get('actor')} (pid {current.get('pid')}) has held {self.lock_path} since "
+                        f"{current.get('started_at')}; wait for it to finish"
+                    ) from None
+                self.lock_path.unlink(missing_ok=True)  # its holder is gone: take the lock over
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(holder, fh)
+            break
+        else:
+            raise LockedError(f"--env local: could not take {self.lock_path}")
+        try:
+            yield
+        finally:
+            self.lock_path.unlink(missing_ok=True)
+
+    def _holder(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.lock_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def record(self, record: Record) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.history_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def history(self) -> list[Record]:
+        if not self.history_path.exists():
+            return []
+        lines = self.history_path.read_text(encoding="utf-8").splitlines()
+        return [Record(**json.loads(line)) for line in lines if line.strip()]
+
+    def storage_options(self) -> dict[str, str] | None:
+        return None
+
+
+def _stale(holder: Mapping[str, Any]) -> bool:
+    if time.time() - float(holder.get("epoch", 0)) > LOCK_TTL_SECONDS:
+        return True
+    if holder.get("host") == socket.gethostname():
+        try:
+            os.kill(int(holder.get("pid", 0)), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError):
+            return False
+    return False
+
+
+class AwsControl:
+    """An AWS environment's control plane: the slots SSM parameter (which the state machines read), the
+    promotions DynamoDB table (history and lock), the gold Glue tables (readers) and the gold bucket."""
+
+    def __init__(self, env: str, *, project: str = aws_names.DEFAULT_PROJECT, session: Any) -> None:
+        self.env = env
+        self.project = project
+        self.session = session
+        self.ssm = session.client("ssm")
+        self.table = aws_names.promotions_table_name(env, project)
+        self.slots_parameter = aws_names.slots_parameter_name(env, project)
+        self._deployment: dict[str, Any] | None = None
+
+    def _client_error(self, error: Exception, what: str) -> PromotionError:
+        return PromotionError(f"--env {self.env}: {what}: {error}")
+
+    def deployment(self) -> dict[str, Any]:
+        if self._deployment is None:
+            name = aws_names.deployment_parameter_name(self.env, self.project)
+            try:
+                value = self.ssm.get_parameter(Name=name)["Parameter"]["Value"]
+            except self.ssm.exceptions.ParameterNotFound:
+                raise PromotionError(
+                    f"--env {self.env}: SSM parameter {name} not found in {self.session.region_name}: "
+                    f"is the environment deployed (cdk deploy -c env={self.env})?"
+                ) from None
+            try:
+                doc = json.loads(value)
+                for key in (
+                    "version",
+                    "application_id",
+                    "artifacts_uri",
+                    "gold_uri",
+                    "job_role_arns",
+                    "arguments",
+                    "spark_submit_parameters",
+                ):
+                    doc[key]
+            except (ValueError, KeyError, TypeError) as error:
+                raise PromotionError(
+                    f"--env {self.env}: SSM parameter {name} is not a deployment document ({error!r})"
+                ) from None
+            self._deployment = doc
+        return self._deployment
+
+    def read(self) -> SlotState:
+        try:
+            value = self.ssm.get_parameter(Name=self.slots_parameter)["Parameter"]["Value"]
+        except self.ssm.exceptions.ParameterNotFound:
+            raise PromotionError(
+                f"--env {self.env}: SSM parameter {self.slots_parameter} not found in {self.session.region_name}: "
+                f"is the environment deployed (cdk deploy -c env={self.env})?"
+            ) from None
+        return SlotState.from_json(value, f"SSM parameter {self.slots_parameter}")
+
+    def write(self, state: SlotState) -> None:
+        self.ssm.put_parameter(Name=self.slots_parameter, Value=state.to_json(), Type="String", Overwrite=True)
+
+    def deployed_version(self) -> str:
+        return str(self.deployment()["version"])
+
+    def gold_uri(self, slot: str) -> str:
+        return str(self.deployment()["gold_uri"]).rstrip("/") + "/" + aws_names.gold_slot_prefix(slot)
+
+    def _bucket_prefix(self, slot: str) -> tuple[str, str]:
+        uri = self.gold_uri(slot)
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        return bucket, prefix
+
+    def clear_gold(self, slot: str) -> None:
+        bucket, prefix = self._bucket_prefix(slot)
+        s3 = self.session.client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+    def publish_readers(self, slot: str) -> list[str]:
+        """Point every gold Glue table at ``slot`` (Athena reads through them). Returns the tables moved."""
+        glue = self.session.client("glue")
+        database = aws_names.gold_database_name(self.env, self.project)
+        moved = []
+        for contract in GOLD_TABLES:
+            name = contract.name.split(".", 1)[1]
+            try:
+                table = glue.get_table(DatabaseName=database, Name=name)["Table"]
+            except glue.exceptions.EntityNotFoundException:
+                raise PromotionError(f"--env {self.env}: Glue table {database}.{name} not found") from None
+            location = f"{self.gold_uri(slot)}{name}/"
+            descriptor = dict(table["StorageDescriptor"])
+            if descriptor.get("Location") == location:
+                continue
+            descriptor["Location"] = location
+            serde = dict(descriptor.get("SerdeInfo", {}))
+            if "Parameters" in serde and "path" in serde["Parameters"]:
+                serde["Parameters"] = {**serde["Parameters"], "path": location}
+                descriptor["SerdeInfo"] = serde
+            keep = ("Name", "Description", "Owner", "Retention", "PartitionKeys", "TableType", "Parameters")
+            table_input = {k: table[k] for k in keep if k in table} | {"StorageDescriptor": descriptor}
+            glue.update_table(DatabaseName=database, TableInput=table_input)
+            moved.append(f"{database}.{name}")
+        return moved
+
+    @contextmanager
+    def lock(self, record: Record) -> Iterator[None]:
+        ddb = self.session.client("dynamodb")
+        now = int(time.time())
+        try:
+            ddb.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": "lock"},
+                    "sk": {"S": "lock"},
+                    "id": {"S": record.id},
+                    "action": {"S": record.action},
+                    "actor": {"S": record.actor},
+                    "started_at": {"S": record.started_at},
+                    "expires_at": {"N": str(now + LOCK_TTL_SECONDS)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ddb.exceptions.ConditionalCheckFailedException:
+            item = ddb.get_item(TableName=self.table, Key={"pk": {"S": "lock"}, "sk": {"S": "lock"}}).get("Item", {})
+            holder = {k: next(iter(v.values())) for k, v in item.items()}
+            raise LockedError(
+                f"--env {self.env}: {holder.get('action', 'a promotion')} {holder.get('id')} by {holder.get('actor')} "
+                f"holds the promotion lock since {holder.get('started_at')}; wait for it to finish"
+            ) from None
+        except ddb.exceptions.ResourceNotFoundException:
+            raise PromotionError(
+                f"--env {self.env}: DynamoDB table {self.table} not found: is the environment deployed?"
+            ) from None
+        try:
+            yield
+        finally:
+            ddb.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": "lock"}, "sk": {"S": "lock"}},
+                ConditionExpression="id = :id",
+                ExpressionAttributeValues={":id": {"S": record.id}},
+            )
+
+    def record(self, record: Record) -> None:
+        self.session.client("dynamodb").put_item(
+            TableName=self.table,
+            Item={
+                "pk": {"S": "history"},
+                "sk": {"S": f"{record.started_at}#{record.id}"},
+                "record": {"S": json.dumps(asdict(record), sort_keys=True)},
+                "version": {"S": record.version},
+                "result": {"S": record.result},
+            },
+        )
+
+    def history(self) -> list[Record]:
+        ddb = self.session.client("dynamodb")
+        records: list[Record] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "history"}},
+        }
+        try:
+            while True:
+                page = ddb.query(**kwargs)
+                records += [Record(**json.loads(item["record"]["S"])) for item in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    return records
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except ddb.exceptions.ResourceNotFoundException:
+            raise PromotionError(
+                f"--env {self.env}: DynamoDB table {self.table} not found: is the environment deployed?"
+            ) from None
+
+    def storage_options(self) -> dict[str, str] | None:
+        creds = self.session.get_credentials()
+        if creds is None:
+            return None
+        frozen = creds.get_frozen_credentials()
+        options = {
+            "AWS_REGION": self.session.region_name,
+            "AWS_ACCESS_KEY_ID": frozen.access_key,
+            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        }
+        if frozen.token:
+            options["AWS_SESSION_TOKEN"] = frozen.token
+        return options
+
+
+# --- versions and auditors ---------------------------------------------------------------------------
+
+
+def _checkout_packaging() -> Any:
+    """``cdk/packaging.py`` of the checkout this CLI runs from (the one CDK deploys with)."""
+    repo = Path(__file__).resolve().parent.parent
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from cdk import packaging
+
+    return packaging
+
+
+def package_dir() -> Path:
+    import job_assets
+
+    return Path(job_assets.__file__).resolve().parent
+
+
+def checkout_version() -> str:
+    packaging = _checkout_packaging()
+    return packaging.archive_version(packaging.build_archive(package_dir()))
+
+
+def package(root: Path, source: Path | None = None) -> tuple[str, Path]:
+    """Package ``source`` (default: this checkout's ``job_assets``) into the local lake's version store."""
+    packaging = _checkout_packaging()
+    source = (source or package_dir()).resolve()
+    bundle = packaging.bundle_job_assets(source, root / CONTROL_DIR / "versions")
+    return bundle.version, bundle.directory
+
+
+class LocalAuditor:
+    """Runs a packaged version's jobs on the local lake in a child process, with its archive first on the
+    path: exactly the code EMR would run, never this checkout's."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.versions = root / CONTROL_DIR / "versions"
+
+    def ensure(self, version: str) -> None:
+        packaging = _checkout_packaging()
+        if not (self.versions / version / packaging.ARCHIVE_NAME).is_file():
+            known = (
+                sorted(p.name for p in self.versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+                if self.versions.is_dir()
+                else []
+            )
+            raise PromotionError(
+                f"--version {version}: not in the local version store {self.versions} "
+                f"(known: {', '.join(known) or 'none'}); build it with `lakehouse package --lake-root {self.root}`"
+            )
+
+    def run_job(
+        self, version: str, job: str, *, batch_id: str, gold_uri: str, log: Path, flags: Mapping[str, str] | None = None
+    ) -> AuditRun:
+        packaging = _checkout_packaging()
+        bundle = self.versions / version
+        archive = bundle / packaging.ARCHIVE_NAME
+        script = bundle / packaging.ENTRYPOINTS_DIR / f"{job}.py"
+        if not script.is_file():
+            raise PromotionError(f"--version {version}: has no {job} entrypoint ({script})")
+        arguments = [sys.executable, "-B", str(script)]
+        for layer in LAYERS:
+            uri = gold_uri if layer == "gold" else str(self.root / layer)
+            arguments += [f"--{layer}-uri", uri]
+        for key, value in sorted((flags or {}).items()):
+            arguments += ["--flag", f"{key}={value}"]
+        arguments += ["--env", "local", "--local", "--batch-id", batch_id]
+        env = dict(os.environ, PYTHONPATH=str(archive), LAKEHOUSE_EXPECT_ARCHIVE=str(archive))
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w", encoding="utf-8") as out:
+            proc = subprocess.run(
+                arguments, check=False, cwd=bundle, env=env, stdout=subprocess.PIPE, stderr=out, text=True
+            )
+            out.write(proc.stdout)
+        return AuditRun(
+            ok=proc.returncode == 0,
+            batch_id=batch_id,
+            summary=_summary_line(proc.stdout, proc.returncode),
+            log=str(log),
+        )
+
+    def run(self, version: str, *, slot_uri: str, batch_id: str) -> AuditRun:
+        return self.run_job(
+            version,
+            AUDIT_JOB,
+            batch_id=batch_id,
+            gold_uri=slot_uri,
+            log=self.root / CONTROL_DIR / "audits" / f"{batch_id}.log",
+        )
+
+
+def _summary_line(stdout: str, returncode: int) -> dict[str, Any]:
+    for line in reversed(stdout.splitlines()):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and "status" in doc and "job" in doc:
+            return doc
+    return {"status": "failed", "error": f"the job exited with {returncode} and printed no run summary"}
+
+
+class AwsAuditor:
+    """Starts the version's gold job on the environment's EMR Serverless application, as the pipeline does,
+    with ``--gold-uri`` on the shadow slot, and waits for it."""
+
+    def __init__(self, control: AwsControl, *, poll_seconds: float = 20.0, timeout_seconds: float = 4 * 3600) -> None:
+        self.control = control
+        self.emr = control.session.client("emr-serverless")
+        self.s3 = control.session.client("s3")
+        self.poll_seconds = poll_seconds
+        self.timeout_seconds = timeout_seconds
+
+    def _artifact(self, version: str, key: str) -> tuple[str, str]:
+        uri = str(self.control.deployment()["artifacts_uri"]).rstrip("/") + f"/{version}/{key}"
+        bucket, _, path = uri.removeprefix("s3://").partition("/")
+        return bucket, path
+
+    def ensure(self, version: str) -> None:
+        bucket, key = self._artifact(version, "job_assets.zip")
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+        except self.s3.exceptions.ClientError:
+            raise PromotionError(
+                f"--version {version}: s3://{bucket}/{key} not found; "
+                f"versions are shipped by `cdk deploy -c env={self.control.env}`"
+            ) from None
+
+    def run(self, version: str, *, slot_uri: str, batch_id: str) -> AuditRun:
+        d = self.control.deployment()
+        bucket, key = self._artifact(version, f"entrypoints/{AUDIT_JOB}.py")
+        arguments = [*d["arguments"], "--gold-uri", slot_uri, "--batch-id", batch_id]
+        started = self.emr.start_job_run(
+            applicationId=d["application_id"],
+            executionRoleArn=d["job_role_arns"][AUDIT_JOB],
+            name=f"audit-{AUDIT_JOB}-{batch_id}",
+            clientToken=batch_id,
+            jobDriver={
+                "sparkSubmit": {
+                    "entryPoint": f"s3://{bucket}/{key}",
+                    "entryPointArguments": arguments,
+                    "sparkSubmitParameters": str(d["spark_submit_parameters"]).replace("{version}", version),
+                }
+            },
+            tags={"Job": AUDIT_JOB, "Purpose": "promotion-audit", "Version": version},
+        )
+        run_id = started["jobRunId"]
+        deadline = time.time() + self.timeout_seconds
+        while True:
+            run = self.emr.get_job_run(applicationId=d["application_id"], jobRunId=run_id)["jobRun"]
+            state = run["state"]
+            if state in ("SUCCESS", "FAILED", "CANCELLED"):
+                break
+            if time.time() > deadline:
+                self.emr.cancel_job_run(applicationId=d["application_id"], jobRunId=run_id)
+                state = "TIMED OUT"
+                break
+            time.sleep(self.poll_seconds)
+        where = f"EMR Serverless job run {run_id} of application {d['application_id']}"
+        if state != "SUCCESS":
+            return AuditRun(
+                False, batch_id, {"status": "failed", "error": f"{state}: {run.get('stateDetails', '')}"}, where
+            )
+        return AuditRun(True, batch_id, {"status": "succeeded"}, where)
+
+
+# --- gates -------------------------------------------------------------------------------------------
+
+
+def _read(uri: str, storage_options: dict[str, str] | None, columns: Sequence[str] | None = None) -> Any:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(uri, storage_options=storage_options).to_pyarrow_table(
+            columns=list(columns) if columns else None
+        )
+    except TableNotFoundError:
+        return None
+
+
+def _sum(table: Any, column: str) -> float | None:
+    import pyarrow.compute as pc
+
+    return None if table is None else float(pc.sum(table[column]).as_py() or 0)
+
+
+def _change_pct(published: float, candidate: float) -> float:
+    if published == 0:
+        return 0.0 if candidate == 0 else 100.0
+    return abs(candidate - published) / abs(published) * 100.0
+
+
+def evaluate_gates(
+    audit: AuditRun,
+    *,
+    published_uri: str,
+    candidate_uri: str,
+    thresholds: Any,
+    storage_options: dict[str, str] | None = None,
+) -> list[Gate]:
+    """Audit run, DQ rules, row counts per gold table, key metrics: candidate (shadow) vs published."""
+    error = str(audit.summary.get("error", "the gold job failed"))
+    if not audit.ok and error.startswith(DQ_REFUSAL):
+        return [
+            Gate("audit run", True, "the gold job ran; a fail-severity rule refused its write"),
+            Gate("dq rules", False, error),
+        ]
+    gates = [
+        Gate(
+            "audit run",
+            audit.ok and audit.summary.get("status") == "succeeded",
+            "the gold job succeeded" if audit.ok else error,
+        )
+    ]
+    if not gates[0].passed:
+        return gates
+
+    def rules(uri: str, batch: str | None) -> dict[str, int] | None:
+        table = _read(f"{uri}/dq_results", storage_options)
+        if table is None or table.num_rows == 0:
+            return None
+        rows = table.to_pylist()
+        batch = batch or max(r["batch_id"] for r in rows)
+        return {f"{r['table_name']}:{r['rule']}": int(r["failed"]) for r in rows if r["batch_id"] == batch}
+
+    candidate_rules = rules(candidate_uri, None) or {}  # the shadow slot was cleared: only the audit wrote it
+    published_rules = rules(published_uri, None) or {}
+    failing = {k: v for k, v in candidate_rules.items() if v}
+    new = sorted(k for k in failing if not published_rules.get(k))
+    gates.append(
+        Gate(
+            "dq rules",
+            bool(candidate_rules) and not failing,
+            (
+                f"{len(candidate_rules)} rules, all passed"
+                if candidate_rules and not failing
+                else "no DQ results for the audit batch"
+                if not candidate_rules
+                else "failing: "
+                + ", ".join(f"{k} ({v} rows{', new' if k in new else ''})" for k, v in sorted(failing.items()))
+            ),
+            published=float(sum(1 for v in published_rules.values() if v)),
+            candidate=float(len(failing)),
+        )
+    )
+
+    limit_rows = float(thresholds.max_row_count_change_pct)
+    sums: dict[str, tuple[float | None, float | None]] = {}
+    for contract in GOLD_TABLES:
+        name = contract.name.split(".", 1)[1]
+        columns = sorted({m.column for m in KEY_METRICS.values() if m.table == contract.name}) or [contract.keys[0]]
+        published = _read(f"{published_uri}/{name}", storage_options, columns)
+        candidate = _read(f"{candidate_uri}/{name}", storage_options, columns)
+        for m in KEY_METRICS.values():
+            if m.table == contract.name:
+                sums[m.name] = (_sum(published, m.column), _sum(candidate, m.column))
+        if candidate is None:
+            gates.append(Gate(f"rows {name}", False, "the audit wrote no table"))
+            continue
+        if published is None:
+            gates.append(
+                Gate(
+                    f"rows {name}",
+                    True,
+                    "nothing published yet: nothing to compare",
+                    candidate=float(candidate.num_rows),
+                )
+            )
+            continue
+        change = _change_pct(published.num_rows, candidate.num_rows)
+        gates.append(
+            Gate(
+                f"rows {name}",
+                change <= limit_rows,
+                f"{published.num_rows:,} -> {candidate.num_rows:,}",
+                float(published.num_rows),
+                float(candidate.num_rows),
+                round(change, 3),
+                limit_rows,
+            )
+        )
+    for metric_name, (published_value, candidate_value) in sums.items():
+        limit = float(thresholds.metric_change_pct.get(metric_name, thresholds.max_metric_change_pct))
+        if candidate_value is None:
+            gates.append(Gate(f"metric {metric_name}", False, "the audit wrote no value"))
+        elif published_value is None:
+            gates.append(Gate(f"metric {metric_name}", True, "nothing published yet", candidate=candidate_value))
+        else:
+            change = _change_pct(published_value, candidate_value)
+            gates.append(
+                Gate(
+                    f"metric {metric_name}",
+                    change <= limit,
+                    f"{published_value:,.2f} -> {candidate_value:,.2f}",
+                    published_value,
+                    candidate_value,
+                    round(change, 3),
+                    limit,
+                )
+            )
+    return gates
+
+
+# --- the operations ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    record: Record
+    gates: list[Gate]
+    state: SlotState
+
+
+def _new_id(action: str) -> str:
+    return f"{action[:4]}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+def promote(
+    control: Control,
+    auditor: Any,
+    version: str,
+    *,
+    thresholds: Any,
+    actor: str,
+    source_env: str = "",
+    confirm: Any = None,
+) -> Outcome:
+    """Write-audit-publish ``version`` into ``control``'s environment (see the module docstring).
+
+    ``confirm(record, gates) -> bool`` is asked after the gates passed and before publishing.
+    """
+    auditor.ensure(version)
+    record = Record(
+        id=_new_id("promote"),
+        env=control.env,
+        action="promote",
+        version=version,
+        from_slot="",
+        to_slot="",
+        actor=actor,
+        started_at=now_iso(),
+        source_env=source_env,
+    )
+    with control.lock(record):
+        state = control.read()
+        deployed = control.deployed_version()
+        active_version = state.version(state.active, deployed)
+        if version == active_version:
+            raise PromotionError(
+                f"--version {version}: already the active version of --env {control.env} (slot {state.active})"
+            )
+        target = state.inactive
+        record.from_slot, record.to_slot, record.previous_version = state.active, target, active_version
+        # 1. the candidate goes to the inactive slot (the active slot is pinned: "" would follow deploys)
+        staged = replace(
+            state,
+            slots={state.active: active_version, target: version},
+            rollback=None,
+            updated_at=now_iso(),
+            updated_by=actor,
+            change=f"{record.id}: auditing {version} in {target}",
+        )
+        control.write(staged)
+        # 2. audit: the version's gold job writes the shadow (inactive) slot, never the published one
+        control.clear_gold(target)
+        audit = auditor.run(version, slot_uri=control.gold_uri(target), batch_id=f"audit-{record.id}")
+        # 3. gates
+        gates = evaluate_gates(
+            audit,
+            published_uri=control.gold_uri(state.active).rstrip("/"),
+            candidate_uri=control.gold_uri(target).rstrip("/"),
+            thresholds=thresholds,
+            storage_options=control.storage_options(),
+        )
+        record.gates = [asdict(g) for g in gates]
+        passed = all(g.passed for g in gates)
+        if passed and confirm is not None and not confirm(record, gates):
+            passed, record.message = False, "not confirmed by the operator"
+            record.result = "cancelled"
+        elif not passed:
+            record.result = "refused"
+            record.message = "; ".join(f"{g.name}: {g.detail}" for g in gates if not g.passed)
+        if passed:
+            # 4. publish: one write flips the active slot, then the readers' catalog follows
+            final = replace(
+                staged,
+                active=target,
+                rollback=state.active,
+                updated_at=now_iso(),
+                change=f"{record.id}: published {version} in {target}",
+            )
+            control.write(final)
+            moved = control.publish_readers(target)
+            record.result = "published"
+            record.message = f"active slot {state.active} -> {target}" + (
+                f"; re-pointed {len(moved)} Glue tables" if moved else ""
+            )
+        else:
+            final = replace(
+                staged,
+                updated_at=now_iso(),
+                change=f"{record.id}: {record.result}; {target} holds the audit of {version}",
+            )
+            control.write(final)
+        record.ended_at = now_iso()
+        control.record(record)
+    return Outcome(record, gates, final)
+
+
+def rollback(control: Control, *, actor: str) -> Outcome:
+    """Flip back to the slot published before, whose gold is still as it was when it was left."""
+    record = Record(
+        id=_new_id("rollback"),
+        env=control.env,
+        action="rollback",
+        version="",
+        from_slot="",
+        to_slot="",
+        actor=actor,
+        started_at=now_iso(),
+    )
+    with control.lock(record):
+        state = control.read()
+        if state.rollback is None:
+            raise PromotionError(
+                f"--env {control.env}: nothing to roll back to: slot {state.inactive} holds no published gold "
+                f"(no promotion yet, or a promotion attempt replaced it: {state.change or 'initial state'})"
+            )
+        deployed = control.deployed_version()
+        target = state.rollback
+        record.from_slot, record.to_slot = state.active, target
+        record.previous_version, record.version = state.version(state.active, deployed), state.version(target, deployed)
+        final = replace(
+            state,
+            active=target,
+            rollback=state.active,
+            updated_at=now_iso(),
+            updated_by=actor,
+            change=f"{record.id}: rolled back {state.active} -> {target}",
+        )
+        control.write(final)
+        moved = control.publish_readers(target)
+        record.result = "rolled-back"
+        record.message = f"active slot {state.active} -> {target}" + (
+            f"; re-pointed {len(moved)} Glue tables" if moved else ""
+        )
+        record.ended_at = now_iso()
+        control.record(record)
+    return Outcome(record, [], final)
+
+
+def proven(history: Sequence[Record], version: str) -> Record | None:
+    """The newest record of ``version`` passing every gate and being published in that environment."""
+    passed = [r for r in history if r.action == "promote" and r.version == version and r.result == "published"]
+    return max(passed, key=lambda r: r.started_at) if passed else None

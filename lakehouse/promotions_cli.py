@@ -1,0 +1,281 @@
+"""The promotion commands: package, promote, rollback, promotions, slots (docs/PROMOTION.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from . import aws_names
+from .promotion import (
+    AwsAuditor,
+    AwsControl,
+    Gate,
+    LocalAuditor,
+    LocalControl,
+    PromotionError,
+    Record,
+    SlotState,
+    local_actor,
+    package,
+    promote,
+    proven,
+    rollback,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _thresholds(env: str) -> Any:
+    from .checkout import CheckoutError, load_cdk_config
+
+    try:
+        _, config = load_cdk_config(REPO)
+    except CheckoutError as error:
+        raise PromotionError(str(error)) from None
+    if env == "local":
+        return config.local_promotion
+    if env not in config.environments:
+        raise PromotionError(
+            f"--env {env}: unknown environment; expected local or one of {', '.join(config.environments)}"
+        )
+    return config.environments[env].promotion
+
+
+def _session(args: argparse.Namespace, profile: str | None = None) -> Any:
+    import boto3
+
+    return boto3.session.Session(region_name=args.region, profile_name=profile)
+
+
+def _aws_actor(session: Any) -> str:
+    try:
+        return str(session.client("sts").get_caller_identity()["Arn"])
+    except Exception:
+        return local_actor()
+
+
+def control_for(args: argparse.Namespace, env: str, profile: str | None = None) -> tuple[Any, Any, str]:
+    """(control plane, auditor, actor) of one environment."""
+    if env == "local":
+        root = Path(args.lake_root).expanduser().resolve()
+        if not (root / "landing").is_dir():
+            raise PromotionError(f"--lake-root {root}: not a lake (no landing folder)")
+        return LocalControl(root), LocalAuditor(root), local_actor()
+    session = _session(args, profile)
+    control = AwsControl(env, project=args.project, session=session)
+    return control, AwsAuditor(control), _aws_actor(session)
+
+
+def _gates_table(gates: list[Gate] | list[dict[str, Any]]) -> Table:
+    table = Table(title="Gates: audited version (shadow slot) vs published gold")
+    for col in ("gate", "result", "published", "candidate", "change %", "limit %", "detail"):
+        table.add_column(col, justify="right" if col in ("published", "candidate", "change %", "limit %") else "left")
+    for g in gates:
+        g = g if isinstance(g, dict) else asdict(g)
+
+        def num(v: Any) -> str:
+            return "-" if v is None else f"{v:,.2f}"
+
+        table.add_row(
+            g["name"],
+            "[green]pass[/]" if g["passed"] else "[bold red]FAIL[/]",
+            num(g["published"]),
+            num(g["candidate"]),
+            num(g["change_pct"]),
+            num(g["limit_pct"]),
+            g["detail"],
+        )
+    return table
+
+
+def cmd_package(args: argparse.Namespace, console: Console) -> int:
+    root = Path(args.lake_root).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    source = Path(args.source).resolve() if args.source else None
+    try:
+        version, directory = package(root, source)
+    except FileNotFoundError as error:
+        raise PromotionError(f"--source: {error}") from None
+    console.print(f"version [bold]{version}[/] packaged at {directory}")
+    console.print(f"promote it with: lakehouse promote --env local --version {version} --lake-root {args.lake_root}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, console: Console) -> int:
+    if bool(args.env) == bool(args.from_env or args.to_env):
+        raise PromotionError("give either --env E --version V, or --from A --to B [--version V]")
+    if (args.from_env and not args.to_env) or (args.to_env and not args.from_env):
+        raise PromotionError("stage promotion needs both --from and --to")
+    target_env = args.env or args.to_env
+    version = args.version
+    source_env = ""
+    if args.from_env:
+        if "local" in (args.from_env, args.to_env):
+            raise PromotionError("stage promotion is between deployed environments (dev, staging, prod), not local")
+        source_env = args.from_env
+        source, _, _ = control_for(args, args.from_env, args.from_profile)
+        if version is None:
+            state = source.read()
+            version = state.version(state.active, source.deployed_version())
+        record = proven(source.history(), version)
+        if record is None:
+            raise PromotionError(
+                f"--version {version}: never passed its gates and got published in {args.from_env}; "
+                f"promote it there first (lakehouse promotions --env {args.from_env} lists what did)"
+            )
+        console.print(
+            f"version [bold]{version}[/] passed its gates in {args.from_env} ({record.id}, {record.ended_at})"
+        )
+    elif version is None:
+        raise PromotionError("--version is required with --env (lakehouse package prints it locally)")
+    thresholds = _thresholds(target_env)
+    if thresholds.requires_passed_in and source_env != thresholds.requires_passed_in:
+        raise PromotionError(
+            f"--env {target_env}: versions reach it from {thresholds.requires_passed_in} only: "
+            f"lakehouse promote --from {thresholds.requires_passed_in} --to {target_env}"
+        )
+    control, auditor, actor = control_for(args, target_env)
+
+    def confirm(record: Record, gates: list[Gate]) -> bool:
+        console.print(_gates_table(gates))
+        if args.yes or not thresholds.confirm:
+            return True
+        answer = console.input(
+            f"publish version {record.version} to [bold]{target_env}[/] "
+            f"(slot {record.from_slot} -> {record.to_slot})? [y/N] "
+        )
+        return answer.strip().lower() in ("y", "yes")
+
+    console.print(f"promoting version [bold]{version}[/] to [bold]{target_env}[/]: audit in the inactive slot ...")
+    outcome = promote(
+        control, auditor, version, thresholds=thresholds, actor=actor, source_env=source_env, confirm=confirm
+    )
+    record = outcome.record
+    if record.result != "published":
+        if record.result == "refused":
+            console.print(_gates_table(outcome.gates))
+        console.print(f"[bold red]{record.result}:[/] {record.message}")
+        console.print(
+            f"published gold and the active slot ({outcome.state.active}) are unchanged; "
+            f"the audit's output: {record.to_slot} slot ({control.gold_uri(record.to_slot)})"
+        )
+        return 1
+    console.print(f"[bold green]published[/] version {version} on {target_env}: {record.message} ({record.id})")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
+    control, _, actor = control_for(args, args.env)
+    outcome = rollback(control, actor=actor)
+    r = outcome.record
+    console.print(f"[bold green]rolled back[/] {args.env}: {r.message}; now running version {r.version} ({r.id})")
+    return 0
+
+
+def cmd_promotions(args: argparse.Namespace, console: Console) -> int:
+    control, _, _ = control_for(args, args.env)
+    records = sorted(control.history(), key=lambda r: r.started_at, reverse=True)[: args.limit]
+    if args.json:
+        print(json.dumps([asdict(r) for r in records], indent=2))
+        return 0
+    table = Table(title=f"Promotions and rollbacks of {args.env} (newest first)")
+    for col in ("id", "action", "result", "version", "slots", "by", "started", "ended", "gates / message"):
+        table.add_column(col)
+    for r in records:
+        failed = [g["name"] for g in r.gates if not g["passed"]]
+        gates = f"{len(r.gates) - len(failed)}/{len(r.gates)} passed" if r.gates else ""
+        detail = "; ".join(x for x in (gates, r.message) if x)
+        source = f" from {r.source_env}" if r.source_env else ""
+        table.add_row(
+            r.id,
+            r.action + source,
+            r.result,
+            r.version,
+            f"{r.from_slot} -> {r.to_slot}",
+            r.actor,
+            r.started_at,
+            r.ended_at,
+            detail,
+        )
+    console.print(table)
+    if not records:
+        console.print(f"no promotion or rollback recorded for {args.env} yet")
+    return 0
+
+
+def cmd_slots(args: argparse.Namespace, console: Console) -> int:
+    control, _, _ = control_for(args, args.env)
+    state: SlotState = control.read()
+    deployed = control.deployed_version()
+    if args.slots_command == "sync":
+        moved = control.publish_readers(state.active)
+        console.print(
+            f"readers point at slot {state.active}" + (f": re-pointed {', '.join(moved)}" if moved else " already")
+        )
+        return 0
+    table = Table(title=f"Slots of {args.env}")
+    for col in ("slot", "state", "version", "gold"):
+        table.add_column(col)
+    for slot in aws_names.SLOTS:
+        label = (
+            "active (published)"
+            if slot == state.active
+            else ("rollback target" if slot == state.rollback else "inactive")
+        )
+        pinned = state.slots.get(slot) or (f"{deployed} (deployed)" if slot == state.active else "(empty)")
+        table.add_row(slot, label, pinned, control.gold_uri(slot))
+    console.print(table)
+    console.print(f"last change: {state.change or 'none'} {state.updated_at} {state.updated_by}".rstrip())
+    return 0
+
+
+def add_parsers(sub: Any, lake_default: str, run: Any) -> None:
+    """Register the commands on the ``lakehouse`` parser; ``run(fn)`` adapts a command to ``func``."""
+
+    def target(c: argparse.ArgumentParser, *, required: bool = True) -> None:
+        c.add_argument("--env", required=required, help="local (the lake at --lake-root), dev, staging or prod")
+        c.add_argument("--lake-root", default=lake_default, help="with --env local: the local lake")
+        c.add_argument("--project", default=aws_names.DEFAULT_PROJECT, help="AWS: project prefix of the names")
+        c.add_argument("--region", default=None, help="AWS: region (default: the AWS configuration's)")
+
+    pk = sub.add_parser("package", help="package job_assets as a version in the local lake's version store")
+    pk.add_argument("--lake-root", default=lake_default)
+    pk.add_argument("--source", default=None, help="a job_assets package folder (default: this checkout's)")
+    pk.set_defaults(func=run(cmd_package))
+
+    pr = sub.add_parser("promote", help="write-audit-publish a job-assets version into an environment's inactive slot")
+    target(pr, required=False)
+    pr.add_argument(
+        "--version", default=None, help="job-assets version (content hash); with --from: default its active one"
+    )
+    pr.add_argument("--from", dest="from_env", default=None, help="stage promotion: the environment it passed in")
+    pr.add_argument("--to", dest="to_env", default=None, help="stage promotion: the environment to promote to")
+    pr.add_argument("--from-profile", default=None, help="AWS profile for --from when it lives in another account")
+    pr.add_argument("--yes", action="store_true", help="publish without asking (environments with promotion.confirm)")
+    pr.set_defaults(func=run(cmd_promote))
+
+    rb = sub.add_parser("rollback", help="flip back to the previously published slot and its gold")
+    target(rb)
+    rb.set_defaults(func=run(cmd_rollback))
+
+    ps = sub.add_parser("promotions", help="the environment's promotions and rollbacks: who, when, version, gates")
+    target(ps)
+    ps.add_argument("--limit", type=int, default=20)
+    ps.add_argument("--json", action="store_true")
+    ps.set_defaults(func=run(cmd_promotions))
+
+    sl = sub.add_parser("slots", help="the environment's blue and green slots; sync the readers' catalog")
+    slsub = sl.add_subparsers(dest="slots_command", required=True, metavar="{show,sync}")
+    for name, text in (
+        ("show", "which slot is published, which version each runs"),
+        ("sync", "AWS: point the gold Glue tables at the active slot (after a deploy)"),
+    ):
+        c = slsub.add_parser(name, help=text)
+        target(c)
+        c.set_defaults(func=run(cmd_slots))
