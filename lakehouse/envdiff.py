@@ -101,6 +101,7 @@ def _placeholders(config: Any) -> list[tuple[str, str]]:
         (f"{project}{env}", "<prefix>"),
         (f"{project}_{env}", "<prefix_>"),  # Glue database names
         (f"Lakehouse/{env}", "Lakehouse/<env>"),  # our metric namespace
+        (f"/{project}/{env}/", "/<project>/<env>/"),  # SSM parameter names (aws_names.slots_parameter_name)
         (config.prefix, "<prefix>"),
         (config.account, "<account>"),
         (config.dr_region, "<dr_region>"),

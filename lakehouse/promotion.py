@@ -158,7 +158,8 @@ class AuditRun:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC with milliseconds: records sort by it, and two rollbacks can happen within one second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def local_actor() -> str:
@@ -181,6 +182,7 @@ class Control(Protocol):
     def record(self, record: Record) -> None: ...
     def history(self) -> list[Record]: ...
     def storage_options(self) -> dict[str, str] | None: ...
+    def table_exists(self, uri: str) -> bool: ...
 
 
 class LocalControl:
@@ -278,6 +280,9 @@ class LocalControl:
 
     def storage_options(self) -> dict[str, str] | None:
         return None
+
+    def table_exists(self, uri: str) -> bool:
+        return (Path(uri) / "_delta_log").is_dir()
 
 
 def _stale(holder: Mapping[str, Any]) -> bool:
@@ -468,6 +473,13 @@ class AwsControl:
                 f"--env {self.env}: DynamoDB table {self.table} not found: is the environment deployed?"
             ) from None
 
+    def table_exists(self, uri: str) -> bool:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        page = self.session.client("s3").list_objects_v2(
+            Bucket=bucket, Prefix=f"{key.rstrip('/')}/_delta_log/", MaxKeys=1
+        )
+        return bool(page.get("KeyCount"))
+
     def storage_options(self) -> dict[str, str] | None:
         creds = self.session.get_credentials()
         if creds is None:
@@ -480,6 +492,9 @@ class AwsControl:
         }
         if frozen.token:
             options["AWS_SESSION_TOKEN"] = frozen.token
+        endpoint = self.session.client("s3").meta.endpoint_url  # AWS_ENDPOINT_URL(_S3) reaches delta-rs too
+        if endpoint and not endpoint.endswith(".amazonaws.com"):
+            options["AWS_ENDPOINT_URL"] = endpoint
         return options
 
 
@@ -654,16 +669,14 @@ class AwsAuditor:
 # --- gates -------------------------------------------------------------------------------------------
 
 
-def _read(uri: str, storage_options: dict[str, str] | None, columns: Sequence[str] | None = None) -> Any:
+def _read(control: Any, uri: str, columns: Sequence[str] | None = None) -> Any:
+    """A Delta table as Arrow, or None when there is no table at ``uri``."""
     from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
 
-    try:
-        return DeltaTable(uri, storage_options=storage_options).to_pyarrow_table(
-            columns=list(columns) if columns else None
-        )
-    except TableNotFoundError:
+    if not control.table_exists(uri):
         return None
+    table = DeltaTable(uri, storage_options=control.storage_options())
+    return table.to_pyarrow_table(columns=list(columns) if columns else None)
 
 
 def _sum(table: Any, column: str) -> float | None:
@@ -684,7 +697,7 @@ def evaluate_gates(
     published_uri: str,
     candidate_uri: str,
     thresholds: Any,
-    storage_options: dict[str, str] | None = None,
+    control: Control,
 ) -> list[Gate]:
     """Audit run, DQ rules, row counts per gold table, key metrics: candidate (shadow) vs published."""
     error = str(audit.summary.get("error", "the gold job failed"))
@@ -704,7 +717,7 @@ def evaluate_gates(
         return gates
 
     def rules(uri: str, batch: str | None) -> dict[str, int] | None:
-        table = _read(f"{uri}/dq_results", storage_options)
+        table = _read(control, f"{uri}/dq_results")
         if table is None or table.num_rows == 0:
             return None
         rows = table.to_pylist()
@@ -737,8 +750,8 @@ def evaluate_gates(
     for contract in GOLD_TABLES:
         name = contract.name.split(".", 1)[1]
         columns = sorted({m.column for m in KEY_METRICS.values() if m.table == contract.name}) or [contract.keys[0]]
-        published = _read(f"{published_uri}/{name}", storage_options, columns)
-        candidate = _read(f"{candidate_uri}/{name}", storage_options, columns)
+        published = _read(control, f"{published_uri}/{name}", columns)
+        candidate = _read(control, f"{candidate_uri}/{name}", columns)
         for m in KEY_METRICS.values():
             if m.table == contract.name:
                 sums[m.name] = (_sum(published, m.column), _sum(candidate, m.column))
@@ -858,7 +871,7 @@ def promote(
             published_uri=control.gold_uri(state.active).rstrip("/"),
             candidate_uri=control.gold_uri(target).rstrip("/"),
             thresholds=thresholds,
-            storage_options=control.storage_options(),
+            control=control,
         )
         record.gates = [asdict(g) for g in gates]
         passed = all(g.passed for g in gates)

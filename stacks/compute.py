@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk.compliance import acknowledge
@@ -150,14 +151,20 @@ class ComputeStack(Stack):
         )
 
     def job_arguments(self, storage: StorageStack, config: EnvironmentConfig) -> tuple[str, ...]:
-        """The layer URIs and environment every entrypoint takes (``--batch-id`` is added per run)."""
+        """The arguments every entrypoint takes, except the two an execution adds: ``--gold-uri`` (gold lives
+        under the slot the execution runs, ``<gold_uri><slot>/``) and ``--batch-id``."""
         arguments: list[str] = []
-        for layer in ("landing", "bronze", "silver", "gold"):
-            arguments += [f"--{layer}-uri", f"s3://{storage.buckets[layer].bucket_name}/"]
+        for layer in ("landing", "bronze", "silver"):
+            arguments += [f"--{layer}-uri", bucket_uri(storage.buckets[layer])]
         for name, value in sorted(config.job_flags.items()):
             arguments += ["--flag", f"{name}={value}"]
         return (*arguments, "--env", config.name, "--metrics", "cloudwatch")
 
-    @property
-    def spark_submit_parameters(self) -> str:
-        return f"--conf spark.submit.pyFiles={self.job_assets.py_files_uri}"
+    def spark_submit_parameters(self, version: str | None = None) -> str:
+        """For release ``version`` (default: this deploy's); ``version`` may be the ``{version}`` placeholder."""
+        return f"--conf spark.submit.pyFiles={self.job_assets.py_files_uri(version)}"
+
+
+def bucket_uri(bucket: s3.IBucket) -> str:
+    """``s3://<bucket>/``."""
+    return f"s3://{bucket.bucket_name}/"

@@ -5,6 +5,10 @@
 * freshness monitor: every silver/gold table's minutes since its last commit, an alarm per table at its SLO
 * DR replica verifier (when replication is on): replica consistency and lag, an alarm past the RTC window
 * cost reporter: each successful job run's cost and cost per million records
+
+Gold is kept per blue/green slot; the freshness monitor and the cost reporter read the active slot from the
+environment's SSM slots parameter (``aws_names.slots_parameter_name``), created by another stack and
+addressed here by its deterministic name and ARN (no cross-stack reference).
 """
 
 from __future__ import annotations
@@ -70,6 +74,10 @@ class OpsStack(Stack):
         removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
         self.removal = removal
         self.key = self._key(config, removal)
+        self.slots_parameter_name = aws_names.slots_parameter_name(config.name, config.project)
+        self.slots_parameter_arn = self.format_arn(
+            service="ssm", resource="parameter", resource_name=self.slots_parameter_name.lstrip("/")
+        )
         self.code = lambda_.Code.from_asset(str(lambda_build.code_dir))
         self.arrow_layer = lambda_.LayerVersion(
             self,
@@ -166,6 +174,12 @@ class OpsStack(Stack):
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
             conditions={"StringEquals": {"cloudwatch:namespace": m.namespace(self.config.name)}},
+        )
+
+    def _read_active_slot(self) -> iam.PolicyStatement:
+        """GetParameter on exactly the slots parameter (a String: no KMS key to decrypt)."""
+        return iam.PolicyStatement(
+            sid="ReadActiveSlot", actions=["ssm:GetParameter"], resources=[self.slots_parameter_arn]
         )
 
     def _alarm(self, construct_id: str, **props: Any) -> CatalogAlarm:
@@ -393,6 +407,7 @@ class OpsStack(Stack):
                     }
                 ),
                 "LAYER_BUCKETS": json.dumps({layer: storage.buckets[layer].bucket_name for layer in DELTA_LAYERS}),
+                "SLOTS_PARAMETER": self.slots_parameter_name,
             },
             timeout=Duration.minutes(2),
             memory_mb=1024,
@@ -403,7 +418,7 @@ class OpsStack(Stack):
                 *(storage.read_policies[layer] for layer in DELTA_LAYERS),
             ],
             failed_events_queue=self.failed_events.dead_letter_queue,
-            statements=[self._put_metrics()],
+            statements=[self._put_metrics(), self._read_active_slot()],
         )
         self.cost_rule = events.Rule(
             self,
@@ -428,12 +443,13 @@ class OpsStack(Stack):
             environment={
                 "ENVIRONMENT": config.name,
                 "LAYER_BUCKETS": json.dumps({layer: storage.buckets[layer].bucket_name for layer in layers}),
+                "SLOTS_PARAMETER": self.slots_parameter_name,
             },
             timeout=Duration.minutes(2),
             reserved_concurrency=1,
             managed_policies=[storage.read_policies[layer] for layer in layers],
             failed_events_queue=self.failed_events.dead_letter_queue,
-            statements=[self._put_metrics()],
+            statements=[self._put_metrics(), self._read_active_slot()],
         )
         self.freshness_schedule = events.Rule(
             self,

@@ -1,10 +1,11 @@
-"""Lakehouse-<env>-Orchestration: the daily pipeline, weekly maintenance, their schedules and alarms."""
+"""Lakehouse-<env>-Orchestration: the daily pipeline, weekly maintenance, their schedules and alarms; the release
+state of blue/green promotion (slots parameter, deployment parameter, promotions table)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -14,11 +15,14 @@ from constructs import Construct
 from cdk.compliance import acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.catalog_alarm import CatalogAlarmFactory
+from cdk.constructs.deployment_parameter import DeploymentParameter, DeploymentParameterProps
 from cdk.constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
+from cdk.constructs.promotions_table import PromotionsTable, PromotionsTableProps
+from cdk.constructs.release_slots import SLOT_PLACEHOLDER, VERSION_PLACEHOLDER, ReleaseSlots, ReleaseSlotsProps
 from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
 from cdk.log_retention import log_retention
 from lakehouse import aws_names
-from stacks.compute import ComputeStack
+from stacks.compute import ComputeStack, bucket_uri
 from stacks.storage import StorageStack
 
 PIPELINE_JOBS = ("bronze", "silver", "gold")
@@ -43,7 +47,43 @@ class OrchestrationStack(Stack):
             "Pipeline": aws_names.pipeline_state_machine_name(config.name, config.project),
             "Maintenance": aws_names.maintenance_state_machine_name(config.name, config.project),
         }
-        arguments = compute.job_arguments(storage, config)
+        # Release state of blue/green promotion (docs/PROMOTION.md): which slot runs which job-assets
+        # version, how a job is run (for the promotion audit run), and the promotion history and lock.
+        self.release_slots = ReleaseSlots(
+            self,
+            "ReleaseSlots",
+            props=ReleaseSlotsProps(
+                parameter_name=aws_names.slots_parameter_name(config.name, config.project), prefix=config.prefix
+            ),
+        )
+        common_arguments = compute.job_arguments(storage, config)
+        gold_uri = bucket_uri(storage.buckets["gold"])
+        self.deployment = DeploymentParameter(
+            self,
+            "Deployment",
+            props=DeploymentParameterProps(
+                parameter_name=aws_names.deployment_parameter_name(config.name, config.project),
+                prefix=config.prefix,
+                version=compute.job_assets.version,
+                application_id=compute.application.application_id,
+                artifacts_uri=compute.job_assets.releases_uri,
+                gold_uri=gold_uri,
+                job_role_arns={job: role.role_arn for job, role in compute.job_roles.items()},
+                arguments=common_arguments,
+                spark_submit_parameters=compute.spark_submit_parameters(VERSION_PLACEHOLDER),
+            ),
+        )
+        self.promotions = PromotionsTable(
+            self,
+            "Promotions",
+            props=PromotionsTableProps(
+                table_name=aws_names.promotions_table_name(config.name, config.project),
+                encryption_key=storage.key,
+                removal_policy=RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN,
+            ),
+        )
+        # What the deployment parameter describes, with the execution's slot in the gold URI.
+        arguments = (*common_arguments, "--gold-uri", f"{gold_uri}{SLOT_PLACEHOLDER}/")
 
         def pipeline(construct_id: str, jobs: tuple[str, ...]) -> SparkPipeline:
             return SparkPipeline(
@@ -56,9 +96,9 @@ class OrchestrationStack(Stack):
                         SparkJobStep(
                             name=job,
                             role=compute.job_roles[job],
-                            entrypoint=compute.job_assets.entrypoint_uri(job),
+                            entrypoint=compute.job_assets.entrypoint_uri(job, VERSION_PLACEHOLDER),
                             arguments=arguments,
-                            spark_submit_parameters=compute.spark_submit_parameters,
+                            spark_submit_parameters=compute.spark_submit_parameters(VERSION_PLACEHOLDER),
                         )
                         for job in jobs
                     ],
@@ -66,6 +106,8 @@ class OrchestrationStack(Stack):
                     job_runner_policy=compute.job_runner_policy,
                     alert_topic=alert_topic,
                     alert_publish_policy=alert_publish_policy,
+                    release_slots=self.release_slots,
+                    deployed_version=compute.job_assets.version,
                     encryption_key=storage.key,
                     log_retention=log_retention(config.retention.log_group_retention_days),
                     job_timeout_minutes=config.emr.job_timeout_minutes,

@@ -175,9 +175,11 @@ class StorageStack(Stack):
             self,
             "GoldCatalog",
             props=GoldCatalogProps(
-                database_name=f"{config.project}_{config.name}_gold".replace("-", "_"),
+                database_name=aws_names.gold_database_name(config.name, config.project),
                 bucket=self.buckets["gold"],
                 tables=GOLD_TABLES,
+                # Gold is per blue/green slot; the tables start on blue and follow promotions (see GoldCatalog).
+                key_prefix=aws_names.gold_slot_prefix(aws_names.SLOTS[0]),
             ),
         )
         self.workgroup = AnalyticsWorkgroup(

@@ -30,10 +30,22 @@ class GoldCatalogProps:
     database_name: str
     bucket: s3.IBucket
     tables: Sequence[TableContract]
+    key_prefix: str = ""
+    """Where the tables are at deploy time: ``blue/`` puts table ``t`` at ``s3://<gold-bucket>/blue/t/``."""
 
 
 class GoldCatalog(Construct):
-    """Tables live at ``s3://<gold-bucket>/<table>/``; their names are the contracts' table names."""
+    """Tables live at ``s3://<gold-bucket>/<key_prefix><table>/``; their names are the contracts' table names.
+
+    Gold is kept per blue/green slot (``s3://<gold-bucket>/<slot>/<table>/``). CloudFormation creates the
+    tables pointing at the initial slot (``key_prefix``, ``blue/``); ``lakehouse promote`` and ``lakehouse
+    rollback`` re-point them at the slot they publish with ``glue:UpdateTable``, outside CloudFormation.
+
+    Caveat: a deploy that changes a gold table's definition (columns, description, parameters) makes
+    CloudFormation update that table with the template's location, the initial slot, whichever slot is
+    active. After such a deploy run ``lakehouse slots sync --env <env>``: it re-points every gold table at
+    the active slot. A deploy that leaves a table's definition as it is leaves its location alone.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: GoldCatalogProps) -> None:
         super().__init__(scope, construct_id)
@@ -50,7 +62,7 @@ class GoldCatalog(Construct):
         )
         self.tables: dict[str, glue.CfnTable] = {}
         for contract in props.tables:
-            location = props.bucket.s3_url_for_object(f"{contract.table}/")
+            location = props.bucket.s3_url_for_object(f"{props.key_prefix}{contract.table}/")
             table = glue.CfnTable(
                 self,
                 _pascal(contract.table),

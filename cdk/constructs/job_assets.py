@@ -43,6 +43,7 @@ class JobAssets(Construct):
         self.version = bundle.version
         self.entrypoints = bundle.entrypoints
         self.bucket = props.bucket
+        self.prefix = props.prefix
         self.key_prefix = f"{props.prefix}/{bundle.version}/"
 
         asset = s3_assets.Asset(self, "Bundle", path=str(bundle.directory))
@@ -95,11 +96,17 @@ class JobAssets(Construct):
         self._acknowledge_handler()
 
     @property
-    def py_files_uri(self) -> str:
-        return f"s3://{self.bucket.bucket_name}/{self.key_prefix}{ARCHIVE_NAME}"
+    def releases_uri(self) -> str:
+        """``s3://<artifacts>/jobs/``: release ``v`` (this one or any older one) lives under ``<releases_uri>v/``."""
+        return f"s3://{self.bucket.bucket_name}/{self.prefix}/"
 
-    def entrypoint_uri(self, job: str) -> str:
-        return f"s3://{self.bucket.bucket_name}/{self.key_prefix}{ENTRYPOINTS_DIR}/{job}.py"
+    def py_files_uri(self, version: str | None = None) -> str:
+        """The archive of release ``version`` (default: this deploy's); ``version`` may be a placeholder."""
+        return f"{self.releases_uri}{version or self.version}/{ARCHIVE_NAME}"
+
+    def entrypoint_uri(self, job: str, version: str | None = None) -> str:
+        """The entrypoint of ``job`` in release ``version`` (default: this deploy's)."""
+        return f"{self.releases_uri}{version or self.version}/{ENTRYPOINTS_DIR}/{job}.py"
 
     def _acknowledge_handler(self) -> None:
         """BucketDeployment's handler is a stack-wide singleton Lambda that CDK owns; acknowledge it there."""

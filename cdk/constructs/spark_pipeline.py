@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from constructs import Construct
 
 from cdk.compliance import acknowledge
 from cdk.constructs.emr_spark_application import EmrSparkApplication
+from cdk.constructs.release_slots import SLOT_PLACEHOLDER, SLOTS, VERSION_PLACEHOLDER, ReleaseSlots
 
 START_JOB_RUN_SYNC = "arn:aws:states:::emr-serverless:startJobRun.sync"
 # Vended-log delivery and X-Ray APIs take no resource ARN: AWS documents "*" for them.
@@ -36,11 +38,24 @@ XRAY_ACTIONS = (
     "xray:GetSamplingTargets",
 )
 BATCH_ID_PATH = "$.run.batchId"
+SLOTS_DOCUMENT_PATH = "$.slots.document"
+"""Where ``ReadSlots`` puts the parsed slots parameter."""
+RELEASE_PATH = "$.release"
+"""``{"slot": <slot>, "version": <job-assets version>}``: what every job of the execution runs."""
+RELEASE_FIELDS = {VERSION_PLACEHOLDER: f"{RELEASE_PATH}.version", SLOT_PLACEHOLDER: f"{RELEASE_PATH}.slot"}
+# CDK's string-token marker (``${Token[...]}``): left as is, it resolves to a bucket name at deploy time.
+_TOKEN = re.compile(r"(\$\{Token\[[a-zA-Z0-9:._-]+\]\})")
+_PLACEHOLDER = re.compile("(" + "|".join(re.escape(p) for p in RELEASE_FIELDS) + ")")
+_RESERVED = re.compile(r"([\\'{}])")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SparkJobStep:
-    """One ``spark-submit``: ``entrypoint`` with ``arguments`` plus ``--batch-id <execution name>``."""
+    """One ``spark-submit``: ``entrypoint`` with ``arguments`` plus ``--batch-id <execution name>``.
+
+    ``entrypoint``, each argument and ``spark_submit_parameters`` are templates: ``{version}`` and
+    ``{slot}`` stand for the job-assets version and the slot the execution resolved at its start.
+    """
 
     name: str
     role: iam.IRole
@@ -61,6 +76,10 @@ class SparkPipelineProps:
     alert_topic: sns.ITopic
     alert_publish_policy: iam.IManagedPolicy
     """Publish to ``alert_topic`` (published by the stack that owns it)."""
+    release_slots: ReleaseSlots
+    """The environment's slots parameter, read at the start of every execution."""
+    deployed_version: str
+    """The job-assets version of this deploy: what a slot with version ``""`` runs."""
     encryption_key: kms.IKey
     log_retention: logs.RetentionDays
     job_timeout_minutes: int
@@ -69,12 +88,21 @@ class SparkPipelineProps:
 
 
 class SparkPipeline(Construct):
-    """guard -> job 1 -> job 2 -> ... ; any failure notifies the alert topic and fails the execution.
+    """guard -> release -> job 1 -> job 2 -> ... ; any failure notifies the alert topic and fails the execution.
 
     The single-writer guard lists RUNNING executions of every lake-writing state machine and fails fast
     when this execution is not the only one: two writers on the same Delta tables on S3 could lose data.
     The batch id is the execution name: a redriven execution keeps its name, so it re-runs the same batch
     (the jobs' writes are idempotent per batch id).
+
+    Then the release: ``ReadSlots`` reads the slots parameter, ``ActiveSlot`` picks the active slot and its
+    version into ``$.release`` (``SelectBlueSlot`` / ``SelectGreenSlot``), and a slot that names no version
+    yet runs the version this stack deployed (``UseDeployedVersion``). It is read after the guard, right
+    before the first job: an execution the guard rejects never reads it, and the value read is the newest
+    one. Every job of the execution runs that slot and version: its entry point and ``--py-files`` under
+    ``jobs/<version>/``, its gold under ``<gold bucket>/<slot>/``. A redriven execution keeps the
+    ``$.release`` it resolved, so a batch never mixes versions even when a promotion happened in between.
+    A slots parameter whose active slot is neither blue nor green notifies and fails before any job.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: SparkPipelineProps) -> None:
@@ -123,6 +151,7 @@ class SparkPipeline(Construct):
             for name in props.writer_state_machine_names
         ]
         chain = self._single_writer_guard(start, props, guard_arns)
+        chain = self._release(chain, props, notify)
         for step in props.steps:
             job = self._job_state(step, props)
             job.add_retry(
@@ -161,9 +190,16 @@ class SparkPipeline(Construct):
         own = iam.ManagedPolicy(
             self,
             "ExecutionPolicy",
-            description=f"{props.state_machine_name}: single-writer guard, execution logs and X-Ray traces.",
+            description=(
+                f"{props.state_machine_name}: single-writer guard, release slots, execution logs and X-Ray traces."
+            ),
             statements=[
                 iam.PolicyStatement(sid="SingleWriterGuard", actions=["states:ListExecutions"], resources=guard_arns),
+                iam.PolicyStatement(
+                    sid="ReadReleaseSlots",
+                    actions=["ssm:GetParameter"],
+                    resources=[props.release_slots.parameter_arn],
+                ),
                 iam.PolicyStatement(sid="DeliverExecutionLogs", actions=[*LOG_DELIVERY_ACTIONS], resources=["*"]),
                 iam.PolicyStatement(sid="Tracing", actions=[*XRAY_ACTIONS], resources=["*"]),
             ],
@@ -217,8 +253,66 @@ class SparkPipeline(Construct):
         chain.next(choice)
         return choice.afterwards(include_otherwise=True)
 
+    def _release(self, chain: sfn.Chain, props: SparkPipelineProps, notify: sfn.IChainable) -> sfn.Chain:
+        """ReadSlots -> ActiveSlot -> Select<Slot>Slot -> SlotVersionSet [-> UseDeployedVersion]: ``$.release``."""
+        read = tasks.CallAwsService(
+            self,
+            "ReadSlots",
+            comment="The active blue/green slot and each slot's job-assets version (lakehouse promote writes it).",
+            service="ssm",
+            action="getParameter",
+            parameters={"Name": props.release_slots.parameter_name},
+            iam_resources=[props.release_slots.parameter_arn],
+            iam_action="ssm:GetParameter",
+            result_selector={"document.$": "States.StringToJson($.Parameter.Value)"},
+            result_path="$.slots",
+        )
+        read.add_retry(
+            errors=["Ssm.SsmException", "Ssm.InternalServerErrorException"],
+            interval=Duration.seconds(2),
+            max_attempts=3,
+            backoff_rate=2.0,
+        )
+        read.add_catch(notify, errors=["States.ALL"], result_path="$.error")
+        unknown = sfn.Pass(
+            self,
+            "UnknownActiveSlot",
+            comment="The slots parameter names no active slot this state machine knows.",
+            parameters={
+                "Error": "Lakehouse.UnknownActiveSlot",
+                "Cause": f"The active slot in {props.release_slots.parameter_name} is not one of "
+                f"{', '.join(SLOTS)}; no job was started.",
+            },
+            result_path="$.error",
+        )
+        unknown.next(notify)
+        version_set = sfn.Choice(self, "SlotVersionSet", comment='A slot version "" runs the deployed version.')
+        version_set.when(
+            sfn.Condition.string_equals(f"{RELEASE_PATH}.version", ""),
+            sfn.Pass(
+                self,
+                "UseDeployedVersion",
+                comment="Nobody promoted to this slot yet: run the job-assets version this stack deployed.",
+                parameters={"slot.$": f"{RELEASE_PATH}.slot", "version": props.deployed_version},
+                result_path=RELEASE_PATH,
+            ),
+        )
+        active = sfn.Choice(self, "ActiveSlot", comment="Run the active slot's version; write its gold.")
+        for slot in SLOTS:
+            select = sfn.Pass(
+                self,
+                f"Select{slot.capitalize()}Slot",
+                parameters={"slot": slot, "version.$": f"{SLOTS_DOCUMENT_PATH}.slots.{slot}"},
+                result_path=RELEASE_PATH,
+            )
+            select.next(version_set)
+            active.when(sfn.Condition.string_equals(f"{SLOTS_DOCUMENT_PATH}.active", slot), select)
+        active.otherwise(unknown)
+        chain.next(read).next(active)
+        return version_set.afterwards(include_otherwise=True)
+
     def _job_state(self, step: SparkJobStep, props: SparkPipelineProps) -> sfn.CustomState:
-        quoted = ", ".join(f"'{argument}'" for argument in step.arguments)
+        arguments = ", ".join(intrinsic(argument) for argument in step.arguments)
         return sfn.CustomState(
             self,
             f"Run{_pascal(step.name)}",
@@ -229,22 +323,53 @@ class SparkPipeline(Construct):
                 "Parameters": {
                     "ApplicationId": props.application.application_id,
                     "ExecutionRoleArn": step.role.role_arn,
-                    "Name.$": f"States.Format('{step.name}-{{}}', {BATCH_ID_PATH})",
+                    "Name.$": f"States.Format('{_escape(step.name)}-{{}}', {BATCH_ID_PATH})",
                     "ClientToken.$": "States.UUID()",
                     "ExecutionTimeoutMinutes": props.job_timeout_minutes,
                     "JobDriver": {
                         "SparkSubmit": {
-                            "EntryPoint": step.entrypoint,
-                            "EntryPointArguments.$": f"States.Array({quoted}, '--batch-id', {BATCH_ID_PATH})",
-                            "SparkSubmitParameters": step.spark_submit_parameters,
+                            "EntryPoint.$": intrinsic(step.entrypoint),
+                            "EntryPointArguments.$": f"States.Array({arguments}, '--batch-id', {BATCH_ID_PATH})",
+                            "SparkSubmitParameters.$": intrinsic(step.spark_submit_parameters),
                         }
                     },
-                    "Tags": {"Job": step.name},
+                    "Tags": {
+                        "Job": step.name,
+                        "Slot.$": f"{RELEASE_PATH}.slot",
+                        "Version.$": f"{RELEASE_PATH}.version",
+                    },
                 },
                 "ResultPath": f"$.jobs.{step.name}",
                 "TimeoutSeconds": (props.job_timeout_minutes + 15) * 60,
             },
         )
+
+
+def intrinsic(template: str) -> str:
+    """``template`` as an intrinsic-function argument: a string literal, or ``States.Format`` over ``$.release``.
+
+    ``{version}`` and ``{slot}`` become ``{}`` with ``$.release.version`` / ``$.release.slot`` as arguments;
+    the reserved characters ``' { } \\`` of the literal text are escaped with a backslash. CDK tokens are
+    left as they are: they resolve to bucket names, which never hold a reserved character.
+    """
+    text: list[str] = []
+    paths: list[str] = []
+    for part in _TOKEN.split(template):
+        if _TOKEN.fullmatch(part):
+            text.append(part)
+            continue
+        for piece in _PLACEHOLDER.split(part):
+            if piece in RELEASE_FIELDS:
+                text.append("{}")
+                paths.append(RELEASE_FIELDS[piece])
+            else:
+                text.append(_escape(piece))
+    literal = "'" + "".join(text) + "'"
+    return f"States.Format({literal}, {', '.join(paths)})" if paths else literal
+
+
+def _escape(text: str) -> str:
+    return _RESERVED.sub(r"\\\1", text)
 
 
 def _pascal(text: str) -> str:

@@ -9,17 +9,21 @@ events with ``detail.state`` SUCCESS:
 2. ``JobCostUSD = vCPUHour * vcpu_hour + memoryGBHour * memory_gb_hour + storageGBHour * storage_gb_hour``
    with the region's list prices from ``PRICES``, in ``Decimal``, rounded half-up to 6 decimals.
 3. Records: the ``rows_in`` of the job's row for that batch in ``<layer>.run_summary`` (the Delta table at
-   ``s3://<layer bucket>/run_summary``, layer = the job's name: bronze, silver, gold): the job-total row
-   (``table_name = '*'``) when there is one, else the sum over the per-table rows. Read from the table's
-   Delta log and Parquet files (:func:`ops_common.delta_log.read_rows`).
+   ``s3://<layer bucket>/run_summary``, layer = the job's name: bronze, silver, gold; gold is kept per
+   blue/green slot, so gold's is ``s3://<gold bucket>/<active slot>/run_summary``, the active slot read
+   from the SSM slots parameter, see ``ops_common.slots``): the job-total row (``table_name = '*'``) when
+   there is one, else the sum over the per-table rows. Read from the table's Delta log and Parquet files
+   (:func:`ops_common.delta_log.read_rows`).
 4. ``CostPerMillionRecords = cost / (records / 1e6)``, rounded the same way; skipped with a log line when
    the job keeps no run summary (maintenance), the batch has no row, or it read 0 records.
 
 Both are published with dimensions ``Environment`` and ``Job``, timestamped at the job run's end.
 
 Bad input (not a SUCCESS job run state change, a missing field, another application) is logged with the
-reason and nothing is published. ``GetJobRun`` and S3 errors raise *before* anything is published, so
-Lambda's asynchronous retries (then the dead-letter queue) publish each figure once.
+reason and nothing is published. ``GetJobRun`` and S3 errors, and a slots parameter that is missing or
+names no ``blue``/``green`` active slot (a gold job run; :class:`ops_common.slots.SlotsParameterError` names
+the parameter and what is wrong), raise *before* anything is published, so Lambda's asynchronous retries
+(then the dead-letter queue) publish each figure once.
 """
 
 from __future__ import annotations
@@ -36,13 +40,15 @@ from ops_common import metric_names as m
 from ops_common.aws import client, error_code
 from ops_common.job_runs import job_and_batch
 from ops_common.metrics import Datum, put_metrics
+from ops_common.slots import ACTIVE_SLOT_UNKNOWN, SlotsParameterError, is_slotted, read_active_slot, table_location
 
 from job_assets.contracts.ops import RUN_SUMMARY_COLUMNS
 
 EMR_SOURCE = "aws.emr-serverless"
 EMR_DETAIL_TYPE = "EMR Serverless Job Run State Change"
 RUN_SUMMARY_PREFIX = "run_summary"
-"""``<layer>.run_summary`` lives at ``s3://<layer bucket>/run_summary`` (``LakeLocations.table_uri``)."""
+"""``<layer>.run_summary`` lives at ``s3://<layer bucket>/run_summary`` (``LakeLocations.table_uri``), gold's
+at ``s3://<gold bucket>/<slot>/run_summary`` (:func:`ops_common.slots.table_location`)."""
 SUMMARY_COLUMNS = ("table_name", "status", "rows_in", "ended_ts")
 FILTER_COLUMNS = ("batch_id", "job")
 JOB_TOTAL = "*"
@@ -94,15 +100,13 @@ def cost_per_million(cost: Decimal, records: int) -> Decimal:
     return (cost * Decimal(1_000_000) / Decimal(records)).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
 
 
-def batch_records(s3: Any, bucket: str, job: str, batch_id: str) -> Records:
-    """What ``job`` read in ``batch_id``, from ``s3://<bucket>/run_summary``."""
-    where = f"s3://{bucket}/{RUN_SUMMARY_PREFIX}"
-    listing = delta_log.list_log(s3, bucket, RUN_SUMMARY_PREFIX)
+def batch_records(s3: Any, bucket: str, job: str, batch_id: str, *, prefix: str = RUN_SUMMARY_PREFIX) -> Records:
+    """What ``job`` read in ``batch_id``, from the run summary ``s3://<bucket>/<prefix>``."""
+    where = f"s3://{bucket}/{prefix}"
+    listing = delta_log.list_log(s3, bucket, prefix)
     if not listing.commits and not listing.checkpoints:
         return Records(count=None, reason="no_run_summary_table", detail=f"{where} holds no Delta table yet")
-    rows = delta_log.read_rows(
-        s3, bucket, RUN_SUMMARY_PREFIX, SUMMARY_COLUMNS, {"batch_id": batch_id, "job": job}, listing=listing
-    )
+    rows = delta_log.read_rows(s3, bucket, prefix, SUMMARY_COLUMNS, {"batch_id": batch_id, "job": job}, listing=listing)
     if not rows:
         return Records(
             count=None, reason="no_run_summary_rows", detail=f"{where} has no row for job {job} batch {batch_id}"
@@ -134,10 +138,14 @@ def report_cost(
     environment: str,
     prices: Prices,
     layer_buckets: Mapping[str, str],
+    slots_parameter: str,
     application_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Price the job run of ``event`` and publish its metrics; returns what was published (and why not)."""
+    """Price the job run of ``event`` and publish its metrics; returns what was published (and why not).
+
+    ``slots_parameter``: the SSM parameter naming the active slot, read (once) only for a gold job run.
+    """
     problem = _malformed(event)
     if problem:
         oplog.warning("not a job run state change: nothing published", reason="malformed_event", problem=problem)
@@ -180,6 +188,7 @@ def report_cost(
     cost = job_cost(utilization, prices)
 
     bucket = layer_buckets.get(job)
+    slot: str | None = None
     if bucket is None:
         records = Records(
             count=None,
@@ -189,7 +198,11 @@ def report_cost(
     elif not batch_id:
         records = Records(count=None, reason="no_batch_id", detail=f"job run name {name!r} holds no batch id")
     else:
-        records = batch_records(client("s3"), bucket, job, batch_id)  # S3 errors raise: nothing published yet
+        if is_slotted(job):
+            slot = _active_slot(slots_parameter, job=job, batch_id=batch_id, job_run_id=run_id)
+        prefix = table_location(job, RUN_SUMMARY_PREFIX, slot)
+        # S3 errors raise: nothing published yet
+        records = batch_records(client("s3"), bucket, job, batch_id, prefix=prefix)
 
     when = _metric_time(run, now)
     dimensions = {m.ENVIRONMENT: environment, m.JOB: job}
@@ -216,6 +229,7 @@ def report_cost(
         "job": job,
         "batch_id": batch_id,
         "job_run_id": run_id,
+        "slot": slot,
         "utilization": {k: utilization.get(k, 0) for k in UTILIZATION_KEYS},
         "cost_usd": float(cost),
         "records": records.count,
@@ -225,6 +239,22 @@ def report_cost(
     }
     oplog.info("job run priced", reason="job_cost_published", **{k: v for k, v in result.items() if k != "skipped"})
     return result
+
+
+def _active_slot(slots_parameter: str, **context: str) -> str:
+    """The active slot, or an error line and :class:`SlotsParameterError` (raised before anything is published)."""
+    try:
+        return read_active_slot(slots_parameter)
+    except SlotsParameterError as error:
+        oplog.error(
+            "cannot tell the active slot, so not which run summary to read: raising so the event is retried",
+            reason=ACTIVE_SLOT_UNKNOWN,
+            parameter=slots_parameter,
+            error_code=(error_code(error.__cause__) or None) if error.__cause__ else None,
+            error=str(error),
+            **context,
+        )
+        raise
 
 
 def _malformed(event: Any) -> str:

@@ -32,6 +32,8 @@ class Settings:
     """``PRICES``: JSON ``{"vcpu_hour": 0.04210, "memory_gb_hour": 0.00462, "storage_gb_hour": 0.000111}``"""
     layer_buckets: Mapping[str, str]
     """``LAYER_BUCKETS``: JSON ``{"bronze": "<bucket>", "silver": "<bucket>", "gold": "<bucket>"}``"""
+    slots_parameter: str
+    """``SLOTS_PARAMETER``: the SSM parameter naming the active blue/green slot (gold's run summary is per slot)"""
     application_id: str | None = None
     """``APPLICATION_ID`` (optional): job runs of any other EMR Serverless application are ignored"""
 
@@ -55,6 +57,7 @@ class Settings:
         for layer, bucket in buckets.items():
             if not isinstance(bucket, str) or not bucket.strip():
                 raise SettingsError(f"environment variable LAYER_BUCKETS has no bucket for layer {layer!r}")
+        slots_parameter = _required(environ, "SLOTS_PARAMETER")
         application_id = environ.get("APPLICATION_ID", "").strip() or None
         if application_id is not None and not _APPLICATION_ID.match(application_id):
             raise SettingsError(
@@ -64,6 +67,7 @@ class Settings:
             environment=environment,
             prices=Prices.of(**values),
             layer_buckets={layer: bucket.strip() for layer, bucket in buckets.items()},
+            slots_parameter=slots_parameter,
             application_id=application_id,
         )
 
@@ -94,6 +98,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         environment=settings.environment,
         prices=settings.prices,
         layer_buckets=settings.layer_buckets,
+        slots_parameter=settings.slots_parameter,
         application_id=settings.application_id,
     )
     annotate(published=len(result.get("published", {})), job=str(result.get("job", "")))

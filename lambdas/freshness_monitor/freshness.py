@@ -1,7 +1,9 @@
 """Minutes since each monitored table's last Delta commit, published as ``FreshnessMinutes``.
 
 For every table of :func:`monitored_tables` (silver and gold contracts with a freshness SLO) the newest
-commit is read from the table's Delta log on S3 (``s3://<layer bucket>/<table>/_delta_log/``) and
+commit is read from the table's Delta log on S3 (``s3://<layer bucket>/<table>/_delta_log/``; gold is kept
+per blue/green slot, so a gold table is read from the *active* slot: ``s3://<gold bucket>/<slot>/<table>/``,
+the slot named by the SSM slots parameter, read once per check, see ``ops_common.slots``) and
 
     FreshnessMinutes = (now - commit timestamp) / 60 s, rounded to 0.1 (never negative)
 
@@ -14,6 +16,10 @@ the maximum over a period exceeds the contract's ``freshness_slo_minutes``.
 * A log that cannot be read (corrupt commit, access denied): an error line naming the table, the other
   tables are still checked and published, and then :class:`FreshnessCheckError` is raised so the
   function's Errors alarm fires.
+* A slots parameter that is missing, unreadable or names no ``blue``/``green`` active slot: an error line
+  naming the parameter and what is wrong, every gold table gets status ``active_slot_unknown`` and **no**
+  datum (no slot is guessed: the inactive slot could make stale gold look fresh), silver is still checked
+  and published, and then :class:`FreshnessCheckError` is raised (the Errors alarm fires).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from ops_common import log as oplog
 from ops_common import metric_names as m
 from ops_common.aws import client, error_code
 from ops_common.metrics import Datum, put_metrics
+from ops_common.slots import ACTIVE_SLOT_UNKNOWN, SlotsParameterError, is_slotted, read_active_slot, table_location
 
 from . import MONITORED_LAYERS, MonitoredTable, monitored_tables
 
@@ -44,10 +51,12 @@ __all__ = [
 OK = "ok"
 NO_LOG = "no_delta_log"
 ERROR = "unreadable_log"
+SLOT_UNKNOWN = ACTIVE_SLOT_UNKNOWN
 
 
 class FreshnessCheckError(RuntimeError):
-    """At least one table's log could not be read (the others were published); ``results`` has every table."""
+    """At least one table's log (or the active slot) could not be read (the others were published);
+    ``results`` has every table."""
 
     def __init__(self, message: str, results: list[TableFreshness]) -> None:
         super().__init__(message)
@@ -60,7 +69,11 @@ class TableFreshness:
     layer: str
     slo_minutes: int
     status: str
-    """``ok``, ``no_delta_log`` or ``unreadable_log``"""
+    """``ok``, ``no_delta_log``, ``unreadable_log`` or ``active_slot_unknown`` (gold only)"""
+    location: str | None = None
+    """``s3://<bucket>/<prefix>/`` read (``None`` when the active slot was unknown)"""
+    slot: str | None = None
+    """the active slot read, for a table of a slotted layer (gold)"""
     version: int | None = None
     committed_at: str | None = None
     freshness_minutes: float | None = None
@@ -90,23 +103,34 @@ def check_freshness(
     *,
     environment: str,
     layer_buckets: Mapping[str, str],
+    slots_parameter: str,
     tables: Iterable[MonitoredTable] | None = None,
     now: dt.datetime | None = None,
 ) -> list[TableFreshness]:
-    """Read every table's last commit, publish ``FreshnessMinutes``; raise after publishing if any log failed."""
+    """Read every table's last commit, publish ``FreshnessMinutes``; raise after publishing if any log failed.
+
+    ``slots_parameter``: the SSM parameter naming the active slot; read once, when a gold table is checked.
+    """
     now = _utc(now)
     tables = monitored_tables() if tables is None else tuple(tables)
     unknown = sorted({t.layer for t in tables} - set(layer_buckets))
     if unknown:
         raise ValueError(f"no bucket for layer(s) {', '.join(unknown)}; buckets are given for {sorted(layer_buckets)}")
+    slot, slot_problem = _active_slot(slots_parameter, tables)
     s3 = client("s3")
     results: list[TableFreshness] = []
     datums: list[Datum] = []
     for table in tables:
         bucket = layer_buckets[table.layer]
-        where = f"s3://{bucket}/{table.prefix}/"
+        slotted = is_slotted(table.layer)
+        if slotted and slot is None:
+            results.append(_result(table, status=SLOT_UNKNOWN, error=slot_problem))
+            continue
+        prefix = table_location(table.layer, table.prefix, slot)
+        where = f"s3://{bucket}/{prefix}/"
+        located = {"location": where, "slot": slot if slotted else None}
         try:
-            commit = delta_log.latest_commit(s3, bucket, table.prefix)
+            commit = delta_log.latest_commit(s3, bucket, prefix)
         except Exception as error:  # one table's broken log must not hide the others
             oplog.error(
                 "cannot read the table's Delta log",
@@ -117,7 +141,7 @@ def check_freshness(
                 error_code=error_code(error) or None,
                 error=str(error),
             )
-            results.append(_result(table, status=ERROR, error=f"{type(error).__name__}: {error}"))
+            results.append(_result(table, status=ERROR, error=f"{type(error).__name__}: {error}", **located))
             continue
         if commit is None:
             oplog.warning(
@@ -126,13 +150,14 @@ def check_freshness(
                 table=table.name,
                 location=where,
             )
-            results.append(_result(table, status=NO_LOG))
+            results.append(_result(table, status=NO_LOG, **located))
             continue
         minutes = freshness_minutes(now, commit.timestamp_ms)
         committed_at = dt.datetime.fromtimestamp(commit.timestamp_ms / 1000, dt.UTC)
         result = _result(
             table,
             status=OK,
+            **located,
             version=commit.version,
             committed_at=committed_at.isoformat(timespec="milliseconds"),
             freshness_minutes=minutes,
@@ -152,6 +177,7 @@ def check_freshness(
             "table freshness",
             reason="freshness_slo_breached" if result.breached else "freshness_measured",
             table=table.name,
+            location=where,
             version=commit.version,
             committed_at=result.committed_at,
             freshness_minutes=minutes,
@@ -159,21 +185,47 @@ def check_freshness(
         )
     put_metrics(datums, namespace=m.namespace(environment))
     failed = [r.table for r in results if r.status == ERROR]
+    unslotted = [r.table for r in results if r.status == SLOT_UNKNOWN]
     oplog.info(
         "freshness check done",
         reason="freshness_check_done",
         published=len(datums),
+        active_slot=slot,
         no_log=[r.table for r in results if r.status == NO_LOG],
         breached=[r.table for r in results if r.breached],
         failed=failed,
+        active_slot_unknown=unslotted,
     )
-    if failed:
+    if failed or unslotted:
+        problems = []
+        if unslotted:
+            problems.append(f"{len(unslotted)} gold table(s) not checked: {slot_problem}")
+        if failed:
+            problems.append(f"could not read the Delta log of {len(failed)} table(s): {', '.join(failed)}")
         raise FreshnessCheckError(
-            f"could not read the Delta log of {len(failed)} table(s): {', '.join(failed)} "
-            f"(the other {len(datums)} freshness datum(s) were published)",
+            f"{'; '.join(problems)} (the other {len(datums)} freshness datum(s) were published)",
             results,
         )
     return results
+
+
+def _active_slot(slots_parameter: str, tables: Iterable[MonitoredTable]) -> tuple[str | None, str | None]:
+    """(the active slot, None), or (None, what is wrong) with an error line; (None, None) when no table needs it."""
+    if not any(is_slotted(t.layer) for t in tables):
+        return None, None
+    try:
+        slot = read_active_slot(slots_parameter)
+    except SlotsParameterError as error:
+        oplog.error(
+            "cannot tell the active slot: gold tables are not checked and get no freshness datum",
+            reason=SLOT_UNKNOWN,
+            parameter=slots_parameter,
+            error_code=(error_code(error.__cause__) or None) if error.__cause__ else None,
+            error=str(error),
+        )
+        return None, str(error)
+    oplog.info("active slot read", reason="active_slot_read", parameter=slots_parameter, active_slot=slot)
+    return slot, None
 
 
 def _result(table: MonitoredTable, **fields: Any) -> TableFreshness:

@@ -26,6 +26,8 @@ class Settings:
     """``ENVIRONMENT``: the metrics' ``Environment`` dimension (dev, staging, prod)"""
     layer_buckets: Mapping[str, str]
     """``LAYER_BUCKETS``: JSON ``{"silver": "<bucket>", "gold": "<bucket>"}``"""
+    slots_parameter: str
+    """``SLOTS_PARAMETER``: the SSM parameter naming the active blue/green slot (``/<project>/<env>/slots``)"""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -45,15 +47,28 @@ class Settings:
             bucket = buckets.get(layer)
             if not isinstance(bucket, str) or not bucket.strip():
                 raise SettingsError(f"environment variable LAYER_BUCKETS has no bucket for layer {layer!r}")
-        return cls(environment=environment, layer_buckets={layer: buckets[layer].strip() for layer in MONITORED_LAYERS})
+        slots_parameter = environ.get("SLOTS_PARAMETER", "").strip()
+        if not slots_parameter:
+            raise SettingsError("environment variable SLOTS_PARAMETER is missing or empty")
+        return cls(
+            environment=environment,
+            layer_buckets={layer: buckets[layer].strip() for layer in MONITORED_LAYERS},
+            slots_parameter=slots_parameter,
+        )
 
 
 @traced_handler("freshness-monitor")
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
-    results = check_freshness(environment=settings.environment, layer_buckets=settings.layer_buckets)
+    results = check_freshness(
+        environment=settings.environment,
+        layer_buckets=settings.layer_buckets,
+        slots_parameter=settings.slots_parameter,
+    )
+    slots = {r.slot for r in results if r.slot is not None}
     summary = {
         "environment": settings.environment,
+        "active_slot": slots.pop() if slots else None,
         "tables": [r.as_dict() for r in results],
         "published": sum(1 for r in results if r.freshness_minutes is not None),
         "breached": [r.table for r in results if r.breached],

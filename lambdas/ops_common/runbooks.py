@@ -52,6 +52,9 @@ RUNBOOKS: dict[str, str] = {
     PIPELINE_UNHEALTHY: "pipeline-unhealthy.md",
 }
 
+PROCEDURES: tuple[str, ...] = ("promotion.md", "rollback.md")
+"""Runbooks of planned operations, followed on purpose rather than linked from an alert."""
+
 
 def runbook_file(incident: str) -> str:
     """The runbook file name of ``incident``; an unknown incident is a ``KeyError`` naming the known ones."""

@@ -1,7 +1,9 @@
 """Is the DR copy of every Delta table readable, and how far behind is it?
 
 For each layer's bucket pair (source in the function's region, replica in the DR region), every table that
-either bucket holds (a prefix with a ``_delta_log/``) is checked:
+either bucket holds (a prefix with a ``_delta_log/``) is checked. Gold is kept per blue/green slot
+(``s3://<gold bucket>/<slot>/<table>/``): for gold the tables under both slots' prefixes are checked too,
+whichever slot is active (a rollback publishes the other one), as ``gold.blue/win_rates``:
 
 1. **Consistency.** The replica's log is listed once; the newest version a reader can reconstruct from it
    (:func:`ops_common.delta_log.readable_version`: a complete checkpoint plus every later commit) is
@@ -52,6 +54,7 @@ from ops_common import metric_names as m
 from ops_common.aws import client, error_code
 from ops_common.delta_log import DeltaLogError, LogListing
 from ops_common.metrics import Datum, put_metrics
+from ops_common.slots import SLOTS, is_slotted, slot_prefix
 
 MAX_LOGGED_FILES = 20
 """Missing or wrong-size files logged one line each per table; the rest are only counted."""
@@ -137,8 +140,8 @@ def verify_replicas(
     failed_layers: list[str] = []
     for layer, pair in bucket_pairs.items():
         try:
-            in_source = set(delta_log.find_tables(source_s3, pair.source))
-            in_replica = set(delta_log.find_tables(replica_s3, pair.replica))
+            in_source = set(_find_tables(source_s3, pair.source, layer))
+            in_replica = set(_find_tables(replica_s3, pair.replica, layer))
         except Exception as error:
             oplog.error(
                 "cannot list the layer's tables",
@@ -178,6 +181,15 @@ def verify_replicas(
         parts += [f"layer(s) {', '.join(failed_layers)}"] if failed_layers else []
         raise ReplicaCheckError(f"could not check {' and '.join(parts)} (the rest were published)", results)
     return results
+
+
+def _find_tables(s3: Any, bucket: str, layer: str) -> list[str]:
+    """Table prefixes at the bucket's root and, for a slotted layer (gold), under each slot (``blue/win_rates``)."""
+    found = delta_log.find_tables(s3, bucket)
+    if is_slotted(layer):
+        for slot in SLOTS:
+            found += delta_log.find_tables(s3, bucket, slot_prefix(slot))
+    return found
 
 
 class _TableChecker:

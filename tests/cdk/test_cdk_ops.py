@@ -10,6 +10,7 @@ import pytest
 from cdk_testkit import Synthesized, resources
 
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
+from lakehouse import aws_names
 
 FUNCTIONS = {
     "landing-intake": "landing_intake.handler.handler",
@@ -19,6 +20,8 @@ FUNCTIONS = {
     "replica-verifier": "replica_verifier.handler.handler",
 }
 ENVS = ("dev", "staging", "prod")
+SLOT_READERS = ("cost-reporter", "freshness-monitor")
+"""The functions that read gold, so the active blue/green slot (the SSM slots parameter)."""
 RUNBOOKS_DIR = Path(__file__).resolve().parents[2] / "runbooks"
 
 
@@ -330,3 +333,84 @@ def test_function_settings_match_what_the_code_reads(lakehouse: Synthesized, env
     assert verifier["Environment"]["Variables"]["REPLICA_REGION"] == config.dr_region
     assert len(verifier["Layers"]) == 1 and len(functions["lakehouse-prod-cost-reporter"]["Properties"]["Layers"]) == 1
     assert "Layers" not in functions["lakehouse-prod-landing-intake"]["Properties"]
+
+
+def _flatten_arn(value: Any) -> str:
+    """An ARN as text: ``Fn::Join`` joined, ``AWS::Partition`` as ``aws``; any other intrinsic fails the test."""
+    if isinstance(value, str):
+        return value
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_flatten_arn(p) for p in parts)
+    raise AssertionError(f"not a deterministic ARN: {json.dumps(value)}")
+
+
+def _exported_policies(lakehouse: Synthesized, env: str) -> dict[str, dict[str, Any]]:
+    """Export name (or cross-region export parameter) -> the managed policy it exports, over the env's stacks."""
+    found = {}
+    for _stack, template in lakehouse.templates(env):
+        stack_resources = template.get("Resources", {})
+        exports = {o["Export"]["Name"]: o["Value"] for o in template.get("Outputs", {}).values() if "Export" in o}
+        for writer in resources(template, "Custom::CrossRegionExportWriter").values():
+            exports.update(writer["Properties"]["WriterProps"]["exports"])
+        for name, value in exports.items():
+            resource = stack_resources.get(value.get("Ref", "")) if isinstance(value, dict) else None
+            if resource and resource["Type"] == "AWS::IAM::ManagedPolicy":
+                found[name] = resource
+    return found
+
+
+def _function_statements(lakehouse: Synthesized, env: str) -> dict[str, list[dict[str, Any]]]:
+    """Every statement of every managed policy attached to each function's role (its own and imported ones)."""
+    template = _ops(lakehouse, env)
+    exported = _exported_policies(lakehouse, env)
+    roles = resources(template, "AWS::IAM::Role")
+    statements: dict[str, list[dict[str, Any]]] = {}
+    for name, function in _our_functions(template).items():
+        role = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert "Policies" not in role, f"{name}: inline policies"
+        found = []
+        for arn in role["ManagedPolicyArns"]:
+            if "Ref" in arn:
+                policy = template["Resources"][arn["Ref"]]
+            elif "Fn::ImportValue" in arn:
+                policy = exported[arn["Fn::ImportValue"]]
+            elif "Fn::GetAtt" in arn and arn["Fn::GetAtt"][0].startswith("ExportsReader"):  # cross-region (DR)
+                policy = exported[arn["Fn::GetAtt"][1]]
+            else:
+                raise AssertionError(f"{name}: unexpected managed policy {json.dumps(arn)}")
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+        statements[name.removeprefix(f"lakehouse-{env}-")] = found
+    return statements
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_the_gold_readers_may_read_the_slots_parameter_and_only_it(
+    lakehouse: Synthesized, env_config: dict[str, Any], env: str
+) -> None:
+    config = env_config[env]
+    parameter = aws_names.slots_parameter_name(env, config.project)
+    assert parameter == f"/lakehouse/{env}/slots"
+    parameter_arn = f"arn:aws:ssm:{config.region}:{config.account}:parameter{parameter}"
+    functions = _our_functions(_ops(lakehouse, env))
+    statements = _function_statements(lakehouse, env)
+    assert set(SLOT_READERS) <= set(statements)
+    for name, found in statements.items():
+        variables = functions[f"lakehouse-{env}-{name}"]["Properties"]["Environment"]["Variables"]
+        ssm = [st for st in found if any(a.startswith("ssm:") for a in _actions(st))]
+        if name in SLOT_READERS:
+            assert variables["SLOTS_PARAMETER"] == parameter, name
+            assert len(ssm) == 1, f"{name}: {ssm}"
+            (statement,) = ssm
+            assert statement["Effect"] == "Allow" and "Condition" not in statement, name
+            assert _actions(statement) == ["ssm:GetParameter"], name
+            assert _flatten_arn(statement["Resource"]) == parameter_arn, name  # exactly it: not a path, no wildcard
+        else:
+            assert "SLOTS_PARAMETER" not in variables, name
+            assert ssm == [], f"{name} may use SSM: {ssm}"
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

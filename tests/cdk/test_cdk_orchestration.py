@@ -1,4 +1,5 @@
-"""Step Functions: bronze -> silver -> gold with retries, catch -> notify -> fail, the single-writer guard."""
+"""Step Functions: bronze -> silver -> gold with retries, catch -> notify -> fail, the single-writer guard, the
+release (slot and version) read before the first job."""
 
 from __future__ import annotations
 
@@ -23,29 +24,44 @@ def definition(props: dict[str, Any]) -> dict[str, Any]:
     return json.loads(flatten_join(props["DefinitionString"]))
 
 
-def walk(states: dict[str, Any], start: str) -> list[str]:
-    """The happy path: follow Next (and a Choice's Default) until an end state."""
+def walk(states: dict[str, Any], start: str, choose: dict[str, str] | None = None) -> list[str]:
+    """The happy path: follow Next, and a Choice's Default unless ``choose`` names one of its rules' Next."""
+    choose = choose or {}
     path, current = [], start
     while current:
         path.append(current)
         state = states[current]
-        current = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
+        if state["Type"] == "Choice":
+            current = choose.get(current, state["Default"])
+            assert current in {c["Next"] for c in state["Choices"]} | {state["Default"]}, current
+        else:
+            current = state.get("Next")
     return path
+
+
+# A fresh environment: blue active, no version promoted yet, so the deployed version runs.
+FRESH = {"ActiveSlot": "SelectBlueSlot", "SlotVersionSet": "UseDeployedVersion"}
+RELEASE = ["ReadSlots", "ActiveSlot", "SelectBlueSlot", "SlotVersionSet", "UseDeployedVersion"]
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_pipeline_runs_the_three_jobs_in_order_after_the_guard(lakehouse: Synthesized, env: str) -> None:
     asl = definition(state_machines(lakehouse, env)[f"lakehouse-{env}-pipeline"])
-    assert walk(asl["States"], asl["StartAt"]) == [
+    assert walk(asl["States"], asl["StartAt"], FRESH) == [
         "StartBatch",
         f"ListRunningLakehouse{env.capitalize()}Pipeline",
         f"ListRunningLakehouse{env.capitalize()}Maintenance",
         "OnlyWriter",
+        *RELEASE,
         "RunBronze",
         "RunSilver",
         "RunGold",
         "Done",
     ]
+    # A promoted green slot skips the fallback.
+    promoted = walk(asl["States"], asl["StartAt"], {"ActiveSlot": "SelectGreenSlot"})
+    assert promoted[4:8] == ["ReadSlots", "ActiveSlot", "SelectGreenSlot", "SlotVersionSet"]
+    assert promoted[8:] == ["RunBronze", "RunSilver", "RunGold", "Done"]
     assert asl["States"]["StartBatch"]["Parameters"] == {"batchId.$": "$$.Execution.Name"}
 
 
@@ -90,16 +106,21 @@ def test_jobs_retry_time_out_and_notify_on_failure(
             (catch,) = job["Catch"]
             assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "NotifyFailure"
             arguments = job["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPointArguments.$"]
-            for flag in ("--landing-uri", "--bronze-uri", "--silver-uri", "--gold-uri"):
+            for flag in ("--landing-uri", "--bronze-uri", "--silver-uri"):
                 assert f"'{flag}', 's3://TOKEN/'" in arguments
             flags = "".join(f"'--flag', '{k}={v}', " for k, v in sorted(config.job_flags.items()))
             assert config.job_flags  # the environment's job flags reach every job
-            assert f"{flags}'--env', '{env}', '--metrics', 'cloudwatch', '--batch-id', $.run.batchId)" in arguments
+            assert (
+                f"{flags}'--env', '{env}', '--metrics', 'cloudwatch', "
+                "'--gold-uri', States.Format('s3://TOKEN/{}/', $.release.slot), '--batch-id', $.run.batchId)"
+            ) in arguments
+            # Entry point and py-files of the execution's release (tests/cdk/test_cdk_release.py in detail).
             job_name = name.removeprefix("Run").lower()
-            entrypoint = job["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPoint"]
-            assert entrypoint.endswith(f"/entrypoints/{job_name}.py") and "/jobs/" in entrypoint
-            submit = job["Parameters"]["JobDriver"]["SparkSubmit"]["SparkSubmitParameters"]
-            assert submit.startswith("--conf spark.submit.pyFiles=s3://") and submit.endswith("/job_assets.zip")
+            entrypoint = job["Parameters"]["JobDriver"]["SparkSubmit"]["EntryPoint.$"]
+            assert entrypoint == f"States.Format('s3://TOKEN/jobs/{{}}/entrypoints/{job_name}.py', $.release.version)"
+            submit = job["Parameters"]["JobDriver"]["SparkSubmit"]["SparkSubmitParameters.$"]
+            assert submit.startswith("States.Format('--conf spark.submit.pyFiles=s3://")
+            assert submit.endswith("/jobs/{}/job_assets.zip', $.release.version)")
         notify = states["NotifyFailure"]
         assert notify["Resource"].endswith(":states:::sns:publish") and notify["Next"] == "Failed"
         assert states["Failed"]["Type"] == "Fail"
@@ -107,7 +128,15 @@ def test_jobs_retry_time_out_and_notify_on_failure(
 
 def test_maintenance_runs_the_maintenance_job(lakehouse: Synthesized) -> None:
     asl = definition(state_machines(lakehouse, "prod")["lakehouse-prod-maintenance"])
-    assert walk(asl["States"], asl["StartAt"])[-2:] == ["RunMaintenance", "Done"]
+    assert walk(asl["States"], asl["StartAt"], FRESH)[-7:] == [*RELEASE, "RunMaintenance", "Done"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_failure_of_the_new_states_notifies_then_fails(lakehouse: Synthesized, env: str) -> None:
+    for props in state_machines(lakehouse, env).values():
+        states = definition(props)["States"]
+        assert [c["Next"] for c in states["ReadSlots"]["Catch"]] == ["NotifyFailure"]
+        assert walk(states, "ActiveSlot") == ["ActiveSlot", "UnknownActiveSlot", "NotifyFailure", "Failed"]
 
 
 def test_state_machines_log_all_and_trace(lakehouse: Synthesized) -> None:

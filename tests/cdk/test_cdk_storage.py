@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cdk_testkit import Synthesized, resources
+from cdk_testkit import Synthesized, flatten_join, readable_token, resources
 
 from job_assets.contracts.gold import GOLD_TABLES
 
@@ -177,8 +177,10 @@ def test_gold_tables_are_delta_tables_from_the_contracts(lakehouse: Synthesized,
         assert table_input["Parameters"]["spark.sql.sources.provider"] == "delta"
         columns = table_input["StorageDescriptor"]["Columns"]
         assert [(c["Name"], c["Type"]) for c in columns] == [(c.name, c.type) for c in contract.columns]
-        location = json.dumps(table_input["StorageDescriptor"]["Location"])
-        assert f"/{contract.table}/" in location and "GoldBucket" in location
+        # Gold is per blue/green slot: the tables start on blue; promotions re-point them (glue:UpdateTable).
+        location = table_input["StorageDescriptor"]["Location"]
+        assert flatten_join(location, readable_token) == f"s3://GoldBucket/blue/{contract.table}/"
+        assert table_input["StorageDescriptor"]["SerdeInfo"]["Parameters"] == {"path": location}
 
 
 def test_athena_workgroup_engine_v3_with_encrypted_results(lakehouse: Synthesized) -> None:

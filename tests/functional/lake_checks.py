@@ -9,23 +9,29 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from job_assets.context import LakeLocations
+
 VOLATILE = {"_ingest_ts", "_batch_id", "_quarantined_ts", "_released_batch_id", "_line_no_volatile"}
 
 
+def table_path(root: Path, name: str) -> str:
+    """Where ``layer.table`` lives in a local lake (gold: in the published slot)."""
+    return LakeLocations.for_root(str(root)).table_uri(name)
+
+
 def table(root: Path, name: str) -> pa.Table:
-    layer, t = name.split(".", 1)
-    return DeltaTable(str(root / layer / t)).to_pyarrow_table()
+    return DeltaTable(table_path(root, name)).to_pyarrow_table()
 
 
 def version(root: Path, name: str) -> int:
-    layer, t = name.split(".", 1)
-    return DeltaTable(str(root / layer / t)).version()
+    return DeltaTable(table_path(root, name)).version()
 
 
 def all_versions(root: Path) -> dict[str, int]:
     out = {}
+    locations = LakeLocations.for_root(str(root))
     for layer in ("bronze", "silver", "gold"):
-        d = root / layer
+        d = Path(locations.layer(layer))
         if d.is_dir():
             for t in sorted(p.name for p in d.iterdir() if (p / "_delta_log").is_dir()):
                 out[f"{layer}.{t}"] = version(root, f"{layer}.{t}")

@@ -3,6 +3,8 @@
 moto's GetJobRun reports zero utilization, so the tests set a known one on moto's job run (the API then
 returns it as AWS would). The run summary is a real Delta table written by delta-rs with the contract's
 columns, uploaded to the (moto) layer bucket, with rows of other batches and jobs that must not count.
+Gold's run summary is per blue/green slot (``s3://<gold bucket>/<slot>/run_summary``); the active slot is
+the ``active`` key of the SSM slots parameter (moto SSM).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.emrserverless.models import emrserverless_backends
 from ops_common import delta_log
 from ops_common import metric_names as m
+from ops_common.slots import SlotsParameterError
 
 from job_assets.contracts.ops import RUN_SUMMARY_COLUMNS
+from lakehouse import aws_names
 
 REGION = "eu-west-1"
 ACCOUNT = DEFAULT_ACCOUNT_ID
@@ -41,6 +45,7 @@ ARROW_TYPES = {
 }
 SUMMARY_SCHEMA = pa.schema([pa.field(c.name, ARROW_TYPES[c.type], True) for c in RUN_SUMMARY_COLUMNS])
 T0 = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)
+SLOTS_PARAMETER = aws_names.slots_parameter_name("prod")
 
 
 # -- run summary tables ------------------------------------------------------------------------------------
@@ -80,14 +85,27 @@ def upload(s3, local: Path, bucket: str, prefix: str = "run_summary") -> None:
             s3.put_object(Bucket=bucket, Key=f"{prefix}/{path.relative_to(local).as_posix()}", Body=path.read_bytes())
 
 
+def set_slots(value: str | dict | None) -> None:
+    """Write the slots parameter (``None``: delete it)."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    if value is None:
+        ssm.delete_parameter(Name=SLOTS_PARAMETER)
+        return
+    body = value if isinstance(value, str) else json.dumps(value)
+    ssm.put_parameter(Name=SLOTS_PARAMETER, Type="String", Value=body, Overwrite=True)
+
+
 @pytest.fixture
 def lake(aws, monkeypatch):
+    """The layer buckets, the function's settings, and the slots parameter with blue active."""
     s3 = boto3.client("s3", region_name=REGION)
     for bucket in BUCKETS.values():
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    set_slots({"active": "blue", "slots": {"blue": "", "green": ""}})
     monkeypatch.setenv("ENVIRONMENT", "prod")
     monkeypatch.setenv("PRICES", json.dumps(PRICES))
     monkeypatch.setenv("LAYER_BUCKETS", json.dumps(BUCKETS))
+    monkeypatch.setenv("SLOTS_PARAMETER", SLOTS_PARAMETER)
     monkeypatch.delenv("APPLICATION_ID", raising=False)
     return s3
 
@@ -266,6 +284,73 @@ def test_a_layer_without_a_run_summary_table_yet(emr, lambda_context):
     result = invoke(success_event(emr["app_id"], run_id), lambda_context)
     assert result["published"] == {m.JOB_COST_USD: KNOWN_COST}
     assert result["skipped"] == {m.COST_PER_MILLION_RECORDS: "no_run_summary_table"}
+    assert result["records_source"] == "s3://lakehouse-prod-gold/blue/run_summary holds no Delta table yet"
+
+
+# -- blue/green: gold's run summary is the active slot's ---------------------------------------------------
+
+
+@pytest.fixture
+def gold_summaries(lake, tmp_path):
+    """gold.run_summary of both slots for this batch (blue read 200,000, green 400,000), and a leftover at the
+    bucket root (where gold no longer lives) that must never count."""
+    for prefix, rows_in in (("blue/run_summary", 200_000), ("green/run_summary", 400_000), ("run_summary", 1_000)):
+        local = tmp_path / prefix.replace("/", "_")
+        write_summary(local, [summary_row(BATCH, "gold", "*", rows_in, minute=5)])
+        upload(lake, local, BUCKETS["gold"], prefix)
+
+
+def test_gold_records_come_from_the_active_slot_and_flipping_it_changes_them(emr, gold_summaries, lambda_context):
+    run_id = emr["run"]("gold")
+
+    blue = invoke(success_event(emr["app_id"], run_id), lambda_context)
+    set_slots({"active": "green", "slots": {"blue": "v1", "green": "v2"}})  # a promotion
+    green = invoke(success_event(emr["app_id"], run_id), lambda_context)
+
+    assert (blue["slot"], blue["records"]) == ("blue", 200_000)
+    assert "s3://lakehouse-prod-gold/blue/run_summary" in blue["records_source"]
+    assert blue["published"] == {m.JOB_COST_USD: KNOWN_COST, m.COST_PER_MILLION_RECORDS: 0.946725}
+    assert (green["slot"], green["records"]) == ("green", 400_000)
+    assert "s3://lakehouse-prod-gold/green/run_summary" in green["records_source"]
+    assert green["published"] == {m.JOB_COST_USD: KNOWN_COST, m.COST_PER_MILLION_RECORDS: 0.473363}
+
+
+def test_other_layers_do_not_read_the_slots_parameter(emr, silver_summary, lambda_context):
+    set_slots(None)  # silver is not slotted: no parameter needed
+    result = invoke(success_event(emr["app_id"], emr["run"]("silver")), lambda_context)
+    assert (result["slot"], result["records"]) == (None, 150_000)
+    assert "s3://lakehouse-prod-silver/run_summary" in result["records_source"]
+
+
+def test_a_missing_slots_parameter_raises_naming_it_before_anything_is_published(
+    emr, gold_summaries, lambda_context, capsys
+):
+    set_slots(None)
+    run_id = emr["run"]("gold")
+    with pytest.raises(SlotsParameterError, match=f"SSM parameter {SLOTS_PARAMETER} does not exist"):
+        invoke(success_event(emr["app_id"], run_id), lambda_context)
+    assert published_metric_names() == []  # the retry publishes each figure once
+    error = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (error["level"], error["reason"], error["parameter"]) == ("ERROR", "active_slot_unknown", SLOTS_PARAMETER)
+    assert (error["error_code"], error["job_run_id"], error["batch_id"]) == ("ParameterNotFound", run_id, BATCH)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('"blue"', "holds a JSON str, not an object"),
+        ('{"slots": {"blue": "", "green": ""}}', 'has no "active" key'),
+        ('{"active": "red", "slots": {}}', "names active slot 'red'; expected \"active\": 'blue' or 'green'"),
+    ],
+)
+def test_a_malformed_slots_parameter_raises_naming_what_is_wrong(emr, gold_summaries, lambda_context, value, problem):
+    set_slots(value)
+    with pytest.raises(SlotsParameterError) as raised:
+        invoke(success_event(emr["app_id"], emr["run"]("gold")), lambda_context)
+    assert str(raised.value) == f"SSM parameter {SLOTS_PARAMETER} {raised.value.problem}"
+    assert problem in str(raised.value)
+    assert published_metric_names() == []
 
 
 # -- bad input ---------------------------------------------------------------------------------------------
@@ -360,17 +445,30 @@ def test_read_rows_filters_a_checkpointed_table(lake, silver_summary):
         ("LAYER_BUCKETS", "{}", "LAYER_BUCKETS names no layer bucket"),
         ("LAYER_BUCKETS", '{"silver": ""}', "LAYER_BUCKETS has no bucket for layer 'silver'"),
         ("APPLICATION_ID", "Not An Id", "APPLICATION_ID is not an EMR Serverless application id"),
+        ("SLOTS_PARAMETER", "", "SLOTS_PARAMETER is missing or empty"),
     ],
 )
 def test_settings_name_the_bad_variable(name, value, message):
-    environ = {"ENVIRONMENT": "prod", "PRICES": json.dumps(PRICES), "LAYER_BUCKETS": json.dumps(BUCKETS), name: value}
+    environ = {
+        "ENVIRONMENT": "prod",
+        "PRICES": json.dumps(PRICES),
+        "LAYER_BUCKETS": json.dumps(BUCKETS),
+        "SLOTS_PARAMETER": SLOTS_PARAMETER,
+        name: value,
+    }
     with pytest.raises(cost_handler.SettingsError, match=message):
         cost_handler.Settings.from_env(environ)
 
 
 def test_settings_parse_prices_and_buckets():
     settings = cost_handler.Settings.from_env(
-        {"ENVIRONMENT": "prod", "PRICES": json.dumps(PRICES), "LAYER_BUCKETS": json.dumps(BUCKETS)}
+        {
+            "ENVIRONMENT": "prod",
+            "PRICES": json.dumps(PRICES),
+            "LAYER_BUCKETS": json.dumps(BUCKETS),
+            "SLOTS_PARAMETER": SLOTS_PARAMETER,
+        }
     )
     assert settings.prices == cost.Prices.of(0.052624, 0.0057785, 0.000111)
     assert settings.layer_buckets == BUCKETS and settings.application_id is None
+    assert settings.slots_parameter == "/lakehouse/prod/slots"

@@ -3,7 +3,11 @@
 The commands are read from runbooks/*.md. AWS commands run against moto with the environment the stacks
 would have deployed (the state machines, an alarm in ALARM with its runbook link, the queues, data points of
 the catalog metrics); local commands run against a small generated lake. Placeholders an operator fills in
-are filled with values that exist: `E` (the environment), `.lake`, `<table>`, `<reason>`.
+are filled with values that exist: `E` (the environment), `.lake`, `<table>`, `<reason>`, `<version>`.
+
+The promotion commands read their gates from cdk.json, which knows dev, staging and prod only: for them `E`
+is `dev`, deployed as tests/lambdas/test_promotion_aws.py deploys it (moto's EMR job runs write no gold, so
+a promotion there is refused by its gates: the step ran as written, and says so).
 """
 
 from __future__ import annotations
@@ -20,11 +24,16 @@ from test_dlq_cli import (
     move_tasks,  # noqa: F401  (fixture: moto gap filler for SQS message move tasks)
     queues,  # noqa: F401  (fixture: the intake queue and its DLQ)
 )
+from test_promotion_aws import V1, V2
+from test_promotion_aws import deploy as deploy_promotion
 
 from job_assets.contracts import metrics as catalog
 from lakehouse import aws_names
 from lakehouse.cli import main
 from lakehouse.generator import generate
+
+PROMOTION_COMMANDS = {"promote", "rollback", "promotions", "slots"}
+PROMOTION_ENV = "dev"
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "test"
@@ -44,9 +53,10 @@ COMMANDS = runbook_commands()
 
 
 def argv_of(command: str, lake: Path) -> list[str]:
-    filled = command.replace("<table>", "silver.orders").replace("<reason>", "invalid_enum")
+    filled = command.replace("<table>", "silver.orders").replace("<reason>", "invalid_enum").replace("<version>", V2)
     argv = [str(lake) if a == ".lake" else a for a in shlex.split(filled)[1:]]
-    argv = [ENV if a == "E" and i and argv[i - 1] == "--env" else a for i, a in enumerate(argv)]
+    env = PROMOTION_ENV if argv[0] in PROMOTION_COMMANDS else ENV
+    argv = [env if a == "E" and i and argv[i - 1] in ("--env", "--to") else a for i, a in enumerate(argv)]
     if argv[:2] == ["dlq", "redrive"]:
         argv.append("--yes")  # at a terminal the operator answers the confirmation prompt
     return argv
@@ -103,6 +113,41 @@ def deployed(aws, queues, move_tasks):  # noqa: F811 (fixtures imported above)
             ],
         )
     client("sqs").send_message(QueueUrl=queues["dlq"], MessageBody='{"dead": "letter"}')
+    deploy_promotion(PROMOTION_ENV)
+    deploy_promotion("staging")
+    promoted_before("staging")
+    published_in_staging = {
+        "id": "prom-s1",
+        "env": "staging",
+        "action": "promote",
+        "version": V2,
+        "from_slot": "blue",
+        "to_slot": "green",
+        "actor": "ci",
+        "started_at": "2026-11-29T10:00:00.000Z",
+        "ended_at": "2026-11-29T10:20:00.000Z",
+        "result": "published",
+        "message": "",
+        "previous_version": V1,
+        "source_env": "",
+        "gates": [],
+    }
+    client("dynamodb").put_item(
+        TableName=aws_names.promotions_table_name("staging"),
+        Item={
+            "pk": {"S": "history"},
+            "sk": {"S": "2026-11-29T10:00:00.000Z#prom-s1"},
+            "record": {"S": json.dumps(published_in_staging)},
+            "version": {"S": V2},
+            "result": {"S": "published"},
+        },
+    )
+
+
+def promoted_before(env: str = PROMOTION_ENV) -> None:
+    """The environment as a published promotion of V2 leaves it: the other slot is the rollback target."""
+    value = json.dumps({"active": "green", "slots": {"blue": V1, "green": V2}, "rollback": "blue"})
+    client("ssm").put_parameter(Name=aws_names.slots_parameter_name(env), Value=value, Type="String", Overwrite=True)
 
 
 def finish_running_executions() -> None:
@@ -115,7 +160,18 @@ def finish_running_executions() -> None:
 def test_runbooks_name_commands_of_ours() -> None:
     assert len(COMMANDS) >= 15
     used = {shlex.split(c)[1] for _, c in COMMANDS}
-    assert {"alarms", "pipeline", "metric", "dlq", "run", "status"} <= used
+    assert {
+        "alarms",
+        "pipeline",
+        "metric",
+        "dlq",
+        "run",
+        "status",
+        "promote",
+        "rollback",
+        "promotions",
+        "slots",
+    } <= used
 
 
 @pytest.mark.usefixtures("deployed")
@@ -123,8 +179,15 @@ def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
     outputs = {}
     for runbook, command in COMMANDS:
         argv = argv_of(command, lake)
+        if argv[0] == "rollback":
+            promoted_before()
         code = main(argv)
         captured = capsys.readouterr()
+        if argv[0] == "promote":  # moto's job run wrote no shadow gold: the gates refuse, nothing changes
+            assert code == 1 and "refused" in captured.out and "the audit wrote no table" in captured.out, (
+                f"{runbook}: `{command}` exited {code}: {captured.err.strip()}"
+            )
+            continue
         assert code == 0, f"{runbook}: `{command}` exited {code}: {captured.err.strip()}"
         assert captured.out.strip(), f"{runbook}: `{command}` printed nothing"
         outputs[command] = captured.out
@@ -144,3 +207,7 @@ def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
     assert "started pipeline execution b" in outputs["lakehouse pipeline start --env E"]
     assert "started maintenance execution b" in outputs["lakehouse pipeline start --env E --machine maintenance"]
     assert "b20261122T020000000000Z" in outputs["lakehouse pipeline runs --env E"]
+    assert "active (published)" in outputs["lakehouse slots show --env E"]
+    assert "prom-" in outputs["lakehouse promotions --env E"]
+    assert "rolled back" in outputs["lakehouse rollback --env E"]
+    assert "readers point at slot" in outputs["lakehouse slots sync --env E"]
