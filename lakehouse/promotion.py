@@ -39,6 +39,8 @@ from job_assets.contracts.gold import KEY_METRICS
 from . import aws_names
 
 AUDIT_JOB = "gold"
+CONTRACT_RULES = frozenset((c.name, r.name) for c in GOLD_TABLES for r in c.rules)
+"""The gold rules the ``dq rules`` gate judges: the contracts' own (not profiling's ``profile:*`` warnings)."""
 DQ_REFUSAL = "data quality failure in "
 """How a job's refusal by a ``fail`` rule starts (``job_assets.dq.DataQualityError``)."""
 LOCK_TTL_SECONDS = 6 * 3600
@@ -722,7 +724,11 @@ def evaluate_gates(
             return None
         rows = table.to_pylist()
         batch = batch or max(r["batch_id"] for r in rows)
-        return {f"{r['table_name']}:{r['rule']}": int(r["failed"]) for r in rows if r["batch_id"] == batch}
+        return {
+            f"{r['table_name']}:{r['rule']}": int(r["failed"])
+            for r in rows
+            if r["batch_id"] == batch and (r["table_name"], r["rule"]) in CONTRACT_RULES
+        }
 
     candidate_rules = rules(candidate_uri, None) or {}  # the shadow slot was cleared: only the audit wrote it
     published_rules = rules(published_uri, None) or {}

@@ -38,6 +38,11 @@ def test_committed_cdk_json_is_valid(raw_config: dict[str, Any]) -> None:
     assert prod.features.allow_destroy is False
     assert prod.stack_name("Storage") == "Lakehouse-prod-Storage"
     assert prod.emr.release_label == "emr-7.12.0"
+    # Promotion: versions reach prod only from staging, and prod asks before publishing.
+    assert (prod.promotion.requires_passed_in, prod.promotion.confirm) == ("staging", True)
+    assert config.environments["staging"].promotion.requires_passed_in == "dev"
+    assert config.environments["dev"].promotion.requires_passed_in == ""
+    assert config.local_promotion.confirm is False
 
 
 @pytest.mark.parametrize(
@@ -130,6 +135,32 @@ def test_committed_cdk_json_is_valid(raw_config: dict[str, Any]) -> None:
         ("environments.dev.features.replicate", True, f"{ENV}.dev.features.replicate", "unknown field"),
         ("environments.qa", {}, f"{ENV}.qa", "unknown environment"),
         ("environments.prod", DELETE, f"{ENV}.prod", "missing required environment"),
+        (
+            "environments.dev.promotion.max_row_count_change_pct",
+            150,
+            f"{ENV}.dev.promotion.max_row_count_change_pct",
+            "percentage between 0 and 100",
+        ),
+        (
+            "environments.prod.promotion.metric_change_pct",
+            {"revenue": 1.0},
+            f"{ENV}.prod.promotion.metric_change_pct.revenue",
+            "unknown key metric",
+        ),
+        (
+            "environments.prod.promotion.requires_passed_in",
+            "qa",
+            f"{ENV}.prod.promotion.requires_passed_in",
+            "is not one of dev, staging, prod",
+        ),
+        (
+            "environments.staging.promotion.requires_passed_in",
+            "staging",
+            f"{ENV}.staging.promotion.requires_passed_in",
+            "cannot require itself",
+        ),
+        ("environments.prod.promotion", DELETE, f"{ENV}.prod.promotion", "missing required section"),
+        ("local_promotion.confirm", "no", "lakehouse.local_promotion.confirm", "expected bool"),
         ("project", "Lake House", "lakehouse.project", "project name"),
         ("cost_center", " ", "lakehouse.cost_center", "must not be empty"),
     ],
