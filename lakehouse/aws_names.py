@@ -92,6 +92,11 @@ def promotions_table_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{prefix(env, project)}-promotions"
 
 
+AUDIT_PREFIX = "audit/"
+"""Key prefix in the gold bucket where ``lakehouse promote`` has the candidate version write its gold (the
+audit); on publish it is copied into the inactive slot. Not a slot: nothing reads it but the gates."""
+
+
 def gold_slot_prefix(slot: str) -> str:
     """Key prefix of a slot's gold tables in the gold bucket: ``blue/``."""
     if slot not in SLOTS:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import logging
 import os
 import shutil
 import socket
@@ -39,6 +40,8 @@ from job_assets.contracts.gold import KEY_METRICS
 from . import aws_names
 
 AUDIT_JOB = "gold"
+AUDIT_DIR = aws_names.AUDIT_PREFIX.rstrip("/")
+log = logging.getLogger("lakehouse.promotion")
 CONTRACT_RULES = frozenset((c.name, r.name) for c in GOLD_TABLES for r in c.rules)
 """The gold rules the ``dq rules`` gate judges: the contracts' own (not profiling's ``profile:*`` warnings)."""
 DQ_REFUSAL = "data quality failure in "
@@ -147,6 +150,8 @@ class Record:
     previous_version: str = ""
     source_env: str = ""
     gates: list[dict[str, Any]] = field(default_factory=list)
+    previous_state: str = ""
+    """The slots document before a promotion (``lakehouse promotions --recover`` restores it)."""
 
 
 @dataclass
@@ -178,9 +183,13 @@ class Control(Protocol):
     def write(self, state: SlotState) -> None: ...
     def deployed_version(self) -> str: ...
     def gold_uri(self, slot: str) -> str: ...
-    def clear_gold(self, slot: str) -> None: ...
+    def audit_uri(self) -> str: ...
+    def clear_audit(self) -> None: ...
+    def move_audit_to(self, slot: str) -> None: ...
     def publish_readers(self, slot: str) -> list[str]: ...
     def lock(self, record: Record) -> Any: ...
+    def release_abandoned(self, promotion_id: str) -> bool: ...
+    def check_no_writer_running(self) -> None: ...
     def record(self, record: Record) -> None: ...
     def history(self) -> list[Record]: ...
     def storage_options(self) -> dict[str, str] | None: ...
@@ -220,52 +229,67 @@ class LocalControl:
     def gold_uri(self, slot: str) -> str:
         return str(self.root / "gold" / slot)
 
-    def clear_gold(self, slot: str) -> None:
+    def audit_uri(self) -> str:
+        return str(self.root / "gold" / AUDIT_DIR)
+
+    def clear_audit(self) -> None:
+        shutil.rmtree(self.audit_uri(), ignore_errors=True)
+
+    def move_audit_to(self, slot: str) -> None:
+        """The audited gold becomes ``slot``'s gold (the slot is not published: nobody reads it)."""
         shutil.rmtree(self.gold_uri(slot), ignore_errors=True)
+        os.rename(self.audit_uri(), self.gold_uri(slot))  # Delta logs hold relative paths: tables move whole
 
     def publish_readers(self, slot: str) -> list[str]:
         return []  # local readers resolve gold through the slots document itself (LakeLocations.for_root)
 
+    def check_no_writer_running(self) -> None:
+        return None  # a local lake has one writer at a time by convention (docs/PIPELINE.md)
+
     @contextmanager
     def lock(self, record: Record) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        holder = {
-            "id": record.id,
-            "action": record.action,
-            "actor": record.actor,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": record.started_at,
-            "epoch": time.time(),
-        }
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                current = self._holder()
-                if current is not None and not _stale(current):
-                    raise LockedError(
-                        f"--env local: {current.get('action', 'a promotion')} {current.get('id')} by "
-                        f"{current.get('actor')} (pid {current.get('pid')}) has held {self.lock_path} since "
-                        f"{current.get('started_at')}; wait for it to finish"
-                    ) from None
-                self.lock_path.unlink(missing_ok=True)  # its holder is gone: take the lock over
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(holder, fh)
-            break
-        else:
-            raise LockedError(f"--env local: could not take {self.lock_path}")
-        try:
-            yield
-        finally:
-            self.lock_path.unlink(missing_ok=True)
+        """An exclusive ``flock`` on ``promotion.lock``: the kernel releases it when its holder exits, so a
+        crashed promotion never leaves the lake locked; the file names the holder for whoever is refused."""
+        import fcntl
 
-    def _holder(self) -> dict[str, Any] | None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            return json.loads(self.lock_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self._holder()
+                raise LockedError(
+                    f"--env local: {holder.get('action', 'a promotion')} {holder.get('id', '(starting)')} by "
+                    f"{holder.get('actor', '?')} (pid {holder.get('pid', '?')}) holds {self.lock_path} since "
+                    f"{holder.get('started_at', '?')}; wait for it to finish"
+                ) from None
+            holder = {
+                "id": record.id,
+                "action": record.action,
+                "actor": record.actor,
+                "pid": os.getpid(),
+                "started_at": record.started_at,
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _holder(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.lock_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def release_abandoned(self, promotion_id: str) -> bool:
+        """Locally a dead holder's lock is already free (flock); nothing to release."""
+        return False
 
     def record(self, record: Record) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -275,29 +299,25 @@ class LocalControl:
             os.fsync(fh.fileno())
 
     def history(self) -> list[Record]:
+        """Every record, the newest state of each (a promotion is written when it starts and when it ends)."""
         if not self.history_path.exists():
             return []
-        lines = self.history_path.read_text(encoding="utf-8").splitlines()
-        return [Record(**json.loads(line)) for line in lines if line.strip()]
+        records: dict[str, Record] = {}
+        for number, line in enumerate(self.history_path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = Record(**json.loads(line))
+            except (ValueError, TypeError) as error:
+                raise PromotionError(f"{self.history_path}:{number}: not a promotion record ({error})") from None
+            records[record.id] = record
+        return list(records.values())
 
     def storage_options(self) -> dict[str, str] | None:
         return None
 
     def table_exists(self, uri: str) -> bool:
         return (Path(uri) / "_delta_log").is_dir()
-
-
-def _stale(holder: Mapping[str, Any]) -> bool:
-    if time.time() - float(holder.get("epoch", 0)) > LOCK_TTL_SECONDS:
-        return True
-    if holder.get("host") == socket.gethostname():
-        try:
-            os.kill(int(holder.get("pid", 0)), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, ValueError):
-            return False
-    return False
 
 
 class AwsControl:
@@ -364,18 +384,61 @@ class AwsControl:
     def gold_uri(self, slot: str) -> str:
         return str(self.deployment()["gold_uri"]).rstrip("/") + "/" + aws_names.gold_slot_prefix(slot)
 
-    def _bucket_prefix(self, slot: str) -> tuple[str, str]:
-        uri = self.gold_uri(slot)
+    def audit_uri(self) -> str:
+        return str(self.deployment()["gold_uri"]).rstrip("/") + "/" + aws_names.AUDIT_PREFIX
+
+    @staticmethod
+    def _split(uri: str) -> tuple[str, str]:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         return bucket, prefix
 
-    def clear_gold(self, slot: str) -> None:
-        bucket, prefix = self._bucket_prefix(slot)
+    def _delete_prefix(self, uri: str) -> None:
+        bucket, prefix = self._split(uri)
         s3 = self.session.client("s3")
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+    def clear_audit(self) -> None:
+        self._delete_prefix(self.audit_uri())
+
+    def move_audit_to(self, slot: str) -> None:
+        """Copy the audited gold into ``slot`` (unpublished: nobody reads it yet), then drop the audit copy.
+        Delta logs hold paths relative to the table, so copied tables are whole tables."""
+        target = self.gold_uri(slot)
+        self._delete_prefix(target)
+        bucket, source_prefix = self._split(self.audit_uri())
+        _, target_prefix = self._split(target)
+        s3 = self.session.client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=source_prefix):
+            for item in page.get("Contents", []):
+                key = target_prefix + item["Key"][len(source_prefix) :]
+                s3.copy({"Bucket": bucket, "Key": item["Key"]}, bucket, key)
+        self.clear_audit()
+
+    def check_no_writer_running(self) -> None:
+        """Refuse while the pipeline or maintenance runs: its gold would straddle the flip, and the audit
+        would be compared with gold built from another silver state."""
+        sfn = self.session.client("stepfunctions")
+        account = self.session.client("sts").get_caller_identity()["Account"]
+        partition = self.session.get_partition_for_region(self.session.region_name)
+        for name in (
+            aws_names.pipeline_state_machine_name(self.env, self.project),
+            aws_names.maintenance_state_machine_name(self.env, self.project),
+        ):
+            arn = f"arn:{partition}:states:{self.session.region_name}:{account}:stateMachine:{name}"
+            try:
+                running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
+            except sfn.exceptions.StateMachineDoesNotExist:
+                raise PromotionError(
+                    f"--env {self.env}: state machine {name} not found: is the environment deployed?"
+                ) from None
+            if running:
+                raise PromotionError(
+                    f"--env {self.env}: {name} execution {running[0]['name']} is running; promote or roll back "
+                    "when it has finished (lakehouse pipeline runs --env {env})".replace("{env}", self.env)
+                )
 
     def publish_readers(self, slot: str) -> list[str]:
         """Point every gold Glue table at ``slot`` (Athena reads through them). Returns the tables moved."""
@@ -436,12 +499,26 @@ class AwsControl:
         try:
             yield
         finally:
+            self._release(ddb, record.id)
+
+    def _release(self, ddb: Any, promotion_id: str) -> bool:
+        try:
             ddb.delete_item(
                 TableName=self.table,
                 Key={"pk": {"S": "lock"}, "sk": {"S": "lock"}},
                 ConditionExpression="id = :id",
-                ExpressionAttributeValues={":id": {"S": record.id}},
+                ExpressionAttributeValues={":id": {"S": promotion_id}},
             )
+            return True
+        except ddb.exceptions.ConditionalCheckFailedException:
+            return False  # not ours (any more): never delete another holder's lock
+        except Exception as error:
+            log.warning("could not release the promotion lock %s of %s: %s", promotion_id, self.table, error)
+            return False
+
+    def release_abandoned(self, promotion_id: str) -> bool:
+        """Delete the lock only if ``promotion_id`` holds it (its process died or was killed)."""
+        return self._release(self.session.client("dynamodb"), promotion_id)
 
     def record(self, record: Record) -> None:
         self.session.client("dynamodb").put_item(
@@ -554,7 +631,16 @@ class LocalAuditor:
             )
 
     def run_job(
-        self, version: str, job: str, *, batch_id: str, gold_uri: str, log: Path, flags: Mapping[str, str] | None = None
+        self,
+        version: str,
+        job: str,
+        *,
+        batch_id: str,
+        gold_uri: str,
+        log: Path,
+        flags: Mapping[str, str] | None = None,
+        env: str = "local",
+        engine: str = "auto",
     ) -> AuditRun:
         packaging = _checkout_packaging()
         bundle = self.versions / version
@@ -568,12 +654,12 @@ class LocalAuditor:
             arguments += [f"--{layer}-uri", uri]
         for key, value in sorted((flags or {}).items()):
             arguments += ["--flag", f"{key}={value}"]
-        arguments += ["--env", "local", "--local", "--batch-id", batch_id]
-        env = dict(os.environ, PYTHONPATH=str(archive), LAKEHOUSE_EXPECT_ARCHIVE=str(archive))
+        arguments += ["--env", env, "--engine", engine, "--local", "--batch-id", batch_id]
+        environ = dict(os.environ, PYTHONPATH=str(archive), LAKEHOUSE_EXPECT_ARCHIVE=str(archive))
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w", encoding="utf-8") as out:
             proc = subprocess.run(
-                arguments, check=False, cwd=bundle, env=env, stdout=subprocess.PIPE, stderr=out, text=True
+                arguments, check=False, cwd=bundle, env=environ, stdout=subprocess.PIPE, stderr=out, text=True
             )
             out.write(proc.stdout)
         return AuditRun(
@@ -633,7 +719,10 @@ class AwsAuditor:
     def run(self, version: str, *, slot_uri: str, batch_id: str) -> AuditRun:
         d = self.control.deployment()
         bucket, key = self._artifact(version, f"entrypoints/{AUDIT_JOB}.py")
-        arguments = [*d["arguments"], "--gold-uri", slot_uri, "--batch-id", batch_id]
+        arguments = list(d["arguments"])
+        if "--metrics" in arguments:  # an audit is not production: no alarms or dashboards from its figures
+            arguments[arguments.index("--metrics") + 1] = "none"
+        arguments += ["--gold-uri", slot_uri, "--batch-id", batch_id]
         started = self.emr.start_job_run(
             applicationId=d["application_id"],
             executionRoleArn=d["job_role_arns"][AUDIT_JOB],
@@ -646,20 +735,27 @@ class AwsAuditor:
                     "sparkSubmitParameters": str(d["spark_submit_parameters"]).replace("{version}", version),
                 }
             },
-            tags={"Job": AUDIT_JOB, "Purpose": "promotion-audit", "Version": version},
+            tags={"Job": AUDIT_JOB, "Purpose": "promotion-audit", "Version": version, "Slot": "audit"},
         )
         run_id = started["jobRunId"]
         deadline = time.time() + self.timeout_seconds
-        while True:
-            run = self.emr.get_job_run(applicationId=d["application_id"], jobRunId=run_id)["jobRun"]
-            state = run["state"]
-            if state in ("SUCCESS", "FAILED", "CANCELLED"):
-                break
-            if time.time() > deadline:
-                self.emr.cancel_job_run(applicationId=d["application_id"], jobRunId=run_id)
-                state = "TIMED OUT"
-                break
-            time.sleep(self.poll_seconds)
+        state, run = "SUBMITTED", {}
+        try:
+            while True:
+                run = self.emr.get_job_run(applicationId=d["application_id"], jobRunId=run_id)["jobRun"]
+                state = run["state"]
+                if state in ("SUCCESS", "FAILED", "CANCELLED"):
+                    break
+                if time.time() > deadline:
+                    state = "TIMED OUT"
+                    break
+                time.sleep(self.poll_seconds)
+        finally:
+            if state not in ("SUCCESS", "FAILED", "CANCELLED"):  # timed out, interrupted, or an AWS error
+                try:
+                    self.emr.cancel_job_run(applicationId=d["application_id"], jobRunId=run_id)
+                except Exception as error:
+                    log.warning("could not cancel audit job run %s: %s", run_id, error)
         where = f"EMR Serverless job run {run_id} of application {d['application_id']}"
         if state != "SUCCESS":
             return AuditRun(
@@ -834,7 +930,9 @@ def promote(
 ) -> Outcome:
     """Write-audit-publish ``version`` into ``control``'s environment (see the module docstring).
 
-    ``confirm(record, gates) -> bool`` is asked after the gates passed and before publishing.
+    ``confirm(record, gates) -> bool`` is asked after the gates passed and before publishing. Until the
+    flip nothing readers see changes, and a refusal, a cancellation or an error puts the slots document
+    back exactly as it was (the inactive slot's gold, the rollback target, is never touched before publish).
     """
     auditor.ensure(version)
     record = Record(
@@ -849,6 +947,7 @@ def promote(
         source_env=source_env,
     )
     with control.lock(record):
+        control.check_no_writer_running()
         state = control.read()
         deployed = control.deployed_version()
         active_version = state.version(state.active, deployed)
@@ -858,60 +957,110 @@ def promote(
             )
         target = state.inactive
         record.from_slot, record.to_slot, record.previous_version = state.active, target, active_version
-        # 1. the candidate goes to the inactive slot (the active slot is pinned: "" would follow deploys)
+        record.previous_state, record.result = state.to_json(), "in-progress"
+        control.record(record)  # an interrupted promotion is on record, with the document to restore
         staged = replace(
             state,
             slots={state.active: active_version, target: version},
-            rollback=None,
+            rollback=None,  # no rollback to a slot whose version is being replaced
             updated_at=now_iso(),
             updated_by=actor,
-            change=f"{record.id}: auditing {version} in {target}",
+            change=f"{record.id}: auditing {version} for {target}",
         )
-        control.write(staged)
-        # 2. audit: the version's gold job writes the shadow (inactive) slot, never the published one
-        control.clear_gold(target)
-        audit = auditor.run(version, slot_uri=control.gold_uri(target), batch_id=f"audit-{record.id}")
-        # 3. gates
-        gates = evaluate_gates(
-            audit,
-            published_uri=control.gold_uri(state.active).rstrip("/"),
-            candidate_uri=control.gold_uri(target).rstrip("/"),
-            thresholds=thresholds,
-            control=control,
-        )
-        record.gates = [asdict(g) for g in gates]
-        passed = all(g.passed for g in gates)
-        if passed and confirm is not None and not confirm(record, gates):
-            passed, record.message = False, "not confirmed by the operator"
-            record.result = "cancelled"
-        elif not passed:
-            record.result = "refused"
-            record.message = "; ".join(f"{g.name}: {g.detail}" for g in gates if not g.passed)
-        if passed:
-            # 4. publish: one write flips the active slot, then the readers' catalog follows
-            final = replace(
-                staged,
-                active=target,
-                rollback=state.active,
-                updated_at=now_iso(),
-                change=f"{record.id}: published {version} in {target}",
+        flipped = False
+        final = state
+        try:
+            # 1. the candidate is written to the inactive slot (the active one pinned: "" would follow deploys)
+            control.write(staged)
+            # 2. audit: the candidate's gold job writes the audit location, never a slot readers can see
+            control.clear_audit()
+            audit = auditor.run(version, slot_uri=control.audit_uri(), batch_id=f"audit-{record.id}")
+            # 3. gates
+            gates = evaluate_gates(
+                audit,
+                published_uri=control.gold_uri(state.active).rstrip("/"),
+                candidate_uri=control.audit_uri().rstrip("/"),
+                thresholds=thresholds,
+                control=control,
             )
-            control.write(final)
-            moved = control.publish_readers(target)
-            record.result = "published"
-            record.message = f"active slot {state.active} -> {target}" + (
-                f"; re-pointed {len(moved)} Glue tables" if moved else ""
-            )
-        else:
-            final = replace(
-                staged,
-                updated_at=now_iso(),
-                change=f"{record.id}: {record.result}; {target} holds the audit of {version}",
-            )
-            control.write(final)
+            record.gates = [asdict(g) for g in gates]
+            passed = all(g.passed for g in gates)
+            if passed and confirm is not None and not confirm(record, gates):
+                passed, record.result, record.message = False, "cancelled", "not confirmed by the operator"
+            elif not passed:
+                record.result = "refused"
+                record.message = "; ".join(f"{g.name}: {g.detail}" for g in gates if not g.passed)
+            if passed:
+                # 4. publish: the audited gold becomes the inactive slot's, then one write flips the active slot
+                control.move_audit_to(target)
+                final = replace(
+                    staged,
+                    active=target,
+                    rollback=state.active,
+                    updated_at=now_iso(),
+                    change=f"{record.id}: published {version} in {target}",
+                )
+                control.write(final)
+                flipped = True
+                record.result = "published"
+                record.message = f"active slot {state.active} -> {target}"
+                moved = control.publish_readers(target)
+                if moved:
+                    record.message += f"; re-pointed {len(moved)} Glue tables"
+        except BaseException as error:
+            if not flipped:
+                control.write(state)  # nothing published: back to exactly where it was
+            record.result = "published" if flipped else "failed"
+            record.message = (record.message + "; " if flipped else "") + f"{type(error).__name__}: {error}"
+            record.ended_at = now_iso()
+            control.record(record)
+            raise
+        if not flipped:
+            control.write(state)
+            control.clear_audit()
         record.ended_at = now_iso()
         control.record(record)
     return Outcome(record, gates, final)
+
+
+def recover(control: Control, promotion_id: str, *, actor: str) -> Record:
+    """Finish an interrupted promotion: restore the slots document it replaced and release its lock.
+
+    Only for a promotion recorded ``in-progress`` whose process is gone (killed, lost laptop): the document
+    is restored only if it still is the one that promotion wrote.
+    """
+    records = {r.id: r for r in control.history()}
+    record = records.get(promotion_id)
+    if record is None or record.action != "promote":
+        raise PromotionError(
+            f"--recover {promotion_id}: no promotion with that id in the history of --env {control.env}"
+        )
+    if record.result != "in-progress":
+        raise PromotionError(f"--recover {promotion_id}: it ended ({record.result}); nothing to recover")
+    released = control.release_abandoned(promotion_id)
+    holder = Record(
+        id=f"recover-{promotion_id}",
+        env=control.env,
+        action="recover",
+        version=record.version,
+        from_slot=record.from_slot,
+        to_slot=record.to_slot,
+        actor=actor,
+        started_at=now_iso(),
+    )
+    with control.lock(holder):  # refused if the promotion is in fact still running
+        state = control.read()
+        if state.change.startswith(f"{promotion_id}: auditing") and record.previous_state:
+            control.write(SlotState.from_json(record.previous_state, f"record {promotion_id}"))
+            restored = "restored the slots document it replaced"
+        else:
+            restored = f"left the slots document as it is ({state.change or 'initial state'})"
+        control.clear_audit()
+        record.result = "failed"
+        record.message = f"interrupted; recovered by {actor}: {restored}" + ("; released its lock" if released else "")
+        record.ended_at = now_iso()
+        control.record(record)
+    return record
 
 
 def rollback(control: Control, *, actor: str) -> Outcome:
@@ -957,6 +1106,18 @@ def rollback(control: Control, *, actor: str) -> Outcome:
 
 
 def proven(history: Sequence[Record], version: str) -> Record | None:
-    """The newest record of ``version`` passing every gate and being published in that environment."""
+    """The newest record of ``version`` passing every gate and being published in that environment, unless
+    that environment rolled back away from it afterwards (it misbehaved there)."""
     passed = [r for r in history if r.action == "promote" and r.version == version and r.result == "published"]
-    return max(passed, key=lambda r: r.started_at) if passed else None
+    if not passed:
+        return None
+    newest = max(passed, key=lambda r: r.started_at)
+    rolled_away = [
+        r
+        for r in history
+        if r.action == "rollback"
+        and r.result == "rolled-back"
+        and r.previous_version == version
+        and r.started_at > newest.started_at
+    ]
+    return None if rolled_away else newest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,19 @@ from .promotion import (
     package,
     promote,
     proven,
+    recover,
     rollback,
 )
 
 REPO = Path(__file__).resolve().parent.parent
+VERSION = re.compile(r"^[0-9a-f]{16}$")
+"""A job-assets version: the first 16 hex digits of the archive's SHA-256 (cdk/packaging.py)."""
+
+
+def _checked_version(version: str) -> str:
+    if not VERSION.match(version):
+        raise PromotionError(f"--version {version!r}: not a job-assets version (16 lowercase hex digits)")
+    return version
 
 
 def _thresholds(env: str) -> Any:
@@ -126,7 +136,8 @@ def cmd_promote(args: argparse.Namespace, console: Console) -> int:
         record = proven(source.history(), version)
         if record is None:
             raise PromotionError(
-                f"--version {version}: never passed its gates and got published in {args.from_env}; "
+                f"--version {version}: never passed its gates and got published in {args.from_env} "
+                f"(or {args.from_env} rolled back away from it since); "
                 f"promote it there first (lakehouse promotions --env {args.from_env} lists what did)"
             )
         console.print(
@@ -134,6 +145,7 @@ def cmd_promote(args: argparse.Namespace, console: Console) -> int:
         )
     elif version is None:
         raise PromotionError("--version is required with --env (lakehouse package prints it locally)")
+    _checked_version(version)
     thresholds = _thresholds(target_env)
     if thresholds.requires_passed_in and source_env != thresholds.requires_passed_in:
         raise PromotionError(
@@ -179,7 +191,11 @@ def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_promotions(args: argparse.Namespace, console: Console) -> int:
-    control, _, _ = control_for(args, args.env)
+    control, _, actor = control_for(args, args.env)
+    if args.recover:
+        record = recover(control, args.recover, actor=actor)
+        console.print(f"recovered {record.id}: {record.message}")
+        return 0
     records = sorted(control.history(), key=lambda r: r.started_at, reverse=True)[: args.limit]
     if args.json:
         print(json.dumps([asdict(r) for r in records], indent=2))
@@ -268,6 +284,12 @@ def add_parsers(sub: Any, lake_default: str, run: Any) -> None:
     target(ps)
     ps.add_argument("--limit", type=int, default=20)
     ps.add_argument("--json", action="store_true")
+    ps.add_argument(
+        "--recover",
+        metavar="ID",
+        default=None,
+        help="finish an interrupted promotion (its process died): restore the slots document, release its lock",
+    )
     ps.set_defaults(func=run(cmd_promotions))
 
     sl = sub.add_parser("slots", help="the environment's blue and green slots; sync the readers' catalog")

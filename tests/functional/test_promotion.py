@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from deltalake import DeltaTable
 
 from job_assets.context import RunContext
 from job_assets.jobs.pipeline import run_pipeline
-from lakehouse import promotions_cli
+from lakehouse import promotion, promotions_cli
 from lakehouse.cli import main as cli_main
 from lakehouse.generator import generate
 from lakehouse.promotion import LocalControl, LockedError, Record, now_iso
@@ -76,31 +78,20 @@ def test_write_audit_publish_rollback(lake: Path, tmp_path: Path, capsys, monkey
     assert "Unattributed" in published_lead_sources(lake)
     before = tree_digest(lake / "gold" / "blue")
     current = packaged(capsys, lake)
+    initial = control.read()
 
     # The active version cannot be "promoted" again.
     assert cli_main(["promote", "--env", "local", "--version", current, "--lake-root", str(lake)]) == 2
     assert "already the active version" in capsys.readouterr().err
 
-    # 1. A version that breaks a fail rule is stopped with a report; published gold is untouched.
-    bad = packaged(
-        capsys,
-        lake,
-        variant(
-            tmp_path,
-            "bad",
-            '_money(F.sum("total_amount_usd")).alias("revenue_usd")',
-            '_money(-F.sum("total_amount_usd")).alias("revenue_usd")',
-        ),
-    )
+    # 1. A version that breaks a fail rule is stopped with a report; nothing changes, byte for byte.
+    bad = packaged(capsys, lake, variant(tmp_path, "bad", REVENUE, NEGATIVE_REVENUE))
     assert cli_main(["promote", "--env", "local", "--version", bad, "--lake-root", str(lake)]) == 1
     out = capsys.readouterr().out
-    assert "refused" in out and "revenue_non_negative" in out and "dq rules" in out
-    assert "unchanged" in out
+    assert "refused" in out and "revenue_non_negative" in out and "dq rules" in out and "unchanged" in out
     assert tree_digest(lake / "gold" / "blue") == before
-    state = control.read()
-    assert (state.active, state.slots["green"], state.rollback) == ("blue", bad, None)
-    # ... and the failed attempt used up the rollback target: rollback says so instead of guessing.
-    assert cli_main(["rollback", "--env", "local", "--lake-root", str(lake)]) == 2
+    assert control.read() == initial and not (lake / "gold" / "audit").exists()
+    assert cli_main(["rollback", "--env", "local", "--lake-root", str(lake)]) == 2  # no promotion yet
     assert "nothing to roll back to" in capsys.readouterr().err
 
     # 2. A good version (a relabelled attribution bucket): the operator declines, then accepts.
@@ -113,7 +104,7 @@ def test_write_audit_publish_rollback(lake: Path, tmp_path: Path, capsys, monkey
     assert cli_main(["promote", "--env", "local", "--version", good, "--lake-root", str(lake)]) == 1
     out = capsys.readouterr().out
     assert "cancelled" in out and "not confirmed" in out
-    assert tree_digest(lake / "gold" / "blue") == before and control.read().active == "blue"
+    assert tree_digest(lake / "gold" / "blue") == before and control.read() == initial
 
     assert cli_main(["promote", "--env", "local", "--version", good, "--lake-root", str(lake), "--yes"]) == 0
     out = capsys.readouterr().out
@@ -125,13 +116,20 @@ def test_write_audit_publish_rollback(lake: Path, tmp_path: Path, capsys, monkey
     lead_sources = published_lead_sources(lake)  # readers now resolve gold to the green slot
     assert "No attribution" in lead_sources and "Unattributed" not in lead_sources
     assert tree_digest(lake / "gold" / "blue") == before  # the previous gold waits, untouched, for a rollback
+    published = tree_digest(lake / "gold" / "green")
 
-    # 3. The next run runs the active slot's version (a child process with its archive), in its slot.
+    # 3. A refused promotion now keeps both the published gold and the rollback target as they are.
+    assert cli_main(["promote", "--env", "local", "--version", bad, "--lake-root", str(lake), "--yes"]) == 1
+    capsys.readouterr()
+    assert control.read() == state
+    assert tree_digest(lake / "gold" / "green") == published and tree_digest(lake / "gold" / "blue") == before
+
+    # 4. The next run runs the active slot's version (a child process with its archive), in its slot.
     assert cli_main(["run", "--lake-root", str(lake), "--layers", "gold"]) == 0
     out = capsys.readouterr().out
     assert f"slot green runs version {good}" in out and '"job": "gold"' in out
 
-    # 4. Rollback: the previous slot and its gold, in one command; and forward again.
+    # 5. Rollback: the previous slot and its gold, in one command; and forward again.
     assert cli_main(["rollback", "--env", "local", "--lake-root", str(lake)]) == 0
     assert f"now running version {current}" in capsys.readouterr().out
     assert control.read().active == "blue" and "Unattributed" in published_lead_sources(lake)
@@ -140,25 +138,29 @@ def test_write_audit_publish_rollback(lake: Path, tmp_path: Path, capsys, monkey
     assert control.read().active == "green" and "No attribution" in published_lead_sources(lake)
     capsys.readouterr()
 
-    # 5. History: who, when, version, gate figures, result — newest first.
+    # 6. History: who, when, version, gate figures, result; newest first.
     assert cli_main(["promotions", "--env", "local", "--lake-root", str(lake), "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    summary = [(r["action"], r["version"], r["result"]) for r in records]
-    assert summary == [
+    assert [(r["action"], r["version"], r["result"]) for r in records] == [
         ("rollback", good, "rolled-back"),
         ("rollback", current, "rolled-back"),
+        ("promote", bad, "refused"),
         ("promote", good, "published"),
         ("promote", good, "cancelled"),
         ("promote", bad, "refused"),
     ]
-    published = records[2]
-    assert published["actor"] and published["started_at"] <= published["ended_at"]
-    rows = {g["name"]: g for g in published["gates"]}
+    published_record = records[3]
+    assert published_record["actor"] and published_record["started_at"] <= published_record["ended_at"]
+    rows = {g["name"]: g for g in published_record["gates"]}
     assert rows["rows revenue_attribution"]["published"] == rows["rows revenue_attribution"]["candidate"] > 0
     assert rows["metric revenue_usd"]["change_pct"] == 0.0  # a relabelled bucket moves no revenue
     assert rows["metric revenue_usd"]["limit_pct"] == real_thresholds("local").max_metric_change_pct
-    refused = {g["name"]: g for g in records[4]["gates"]}
+    refused = {g["name"]: g for g in records[-1]["gates"]}
     assert refused["dq rules"]["passed"] is False and "revenue_non_negative" in refused["dq rules"]["detail"]
+
+
+REVENUE = '_money(F.sum("total_amount_usd")).alias("revenue_usd")'
+NEGATIVE_REVENUE = '_money(-F.sum("total_amount_usd")).alias("revenue_usd")'
 
 
 def _confirming(thresholds):
@@ -167,47 +169,85 @@ def _confirming(thresholds):
     return replace(thresholds, confirm=True)
 
 
-def test_a_second_promotion_is_refused_while_one_runs(lake: Path, capsys) -> None:
+def test_an_error_mid_promotion_changes_nothing_and_is_recorded(lake: Path, capsys) -> None:
+    class Interrupted:
+        def ensure(self, version: str) -> None:
+            pass
+
+        def run(self, version: str, *, slot_uri: str, batch_id: str):
+            assert promotion.LocalControl(lake).read().slots[promotion.LocalControl(lake).read().inactive] == version
+            raise KeyboardInterrupt  # the operator pressed Ctrl-C during the audit
+
     control = LocalControl(lake)
-    holder = Record(
-        id="prom-held",
+    before = control.read()
+    with pytest.raises(KeyboardInterrupt):
+        promotion.promote(control, Interrupted(), "abcdefabcdef0000", thresholds=None, actor="tester")
+    assert control.read() == before
+    last = max(control.history(), key=lambda r: r.started_at)
+    assert (last.version, last.result, last.message) == ("abcdefabcdef0000", "failed", "KeyboardInterrupt: ")
+
+
+def test_a_killed_promotion_is_recovered(lake: Path, capsys) -> None:
+    """A promotion whose process died mid-audit: its lock is gone with it (flock); `--recover` restores."""
+    control = LocalControl(lake)
+    before = control.read()
+    record = Record(
+        id="prom-killed",
         env="local",
         action="promote",
-        version="v0",
-        from_slot="blue",
-        to_slot="green",
-        actor="someone@elsewhere",
+        version="abcdefabcdef1111",
+        from_slot=before.active,
+        to_slot=before.inactive,
+        actor="someone",
         started_at=now_iso(),
+        result="in-progress",
+        previous_state=before.to_json(),
     )
+    control.record(record)
+    staged = promotion.replace(
+        before,
+        slots={before.active: before.slots[before.active] or "x" * 16, before.inactive: record.version},
+        rollback=None,
+        change="prom-killed: auditing abcdefabcdef1111 for x",
+    )
+    control.write(staged)
+    assert cli_main(["promotions", "--env", "local", "--lake-root", str(lake), "--recover", "prom-killed"]) == 0
+    assert "restored the slots document" in capsys.readouterr().out
+    assert control.read() == before
+    assert {r.id: r.result for r in control.history()}["prom-killed"] == "failed"
+    assert cli_main(["promotions", "--env", "local", "--lake-root", str(lake), "--recover", "prom-killed"]) == 2
+    assert "nothing to recover" in capsys.readouterr().err
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from lakehouse.promotion import LocalControl, Record, now_iso
+record = Record(id="prom-held", env="local", action="promote", version="v0", from_slot="blue", to_slot="green",
+                actor="someone@elsewhere", started_at=now_iso())
+with LocalControl(Path(sys.argv[1])).lock(record):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_promotion_is_refused_while_one_runs(lake: Path, capsys) -> None:
+    """Another process holds the lock (a promotion auditing): this one is refused; when it dies, it is free."""
+    control = LocalControl(lake)
     version = packaged(capsys, lake)
     state = control.read()
-    with control.lock(holder):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lake)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
         assert cli_main(["promote", "--env", "local", "--version", version, "--lake-root", str(lake)]) == 2
         err = capsys.readouterr().err
         assert "prom-held" in err and "someone@elsewhere" in err and "wait for it to finish" in err
-        with pytest.raises(LockedError), control.lock(holder):
-            pass
         assert cli_main(["rollback", "--env", "local", "--lake-root", str(lake)]) == 2
-    assert control.read() == state  # nothing changed while the lock was held
-    assert not control.lock_path.exists()
-
-
-def test_a_dead_holders_lock_is_taken_over(lake: Path) -> None:
-    control = LocalControl(lake)
-    control.dir.mkdir(parents=True, exist_ok=True)
-    import socket
-
-    control.lock_path.write_text(
-        json.dumps(
-            {
-                "id": "prom-crashed",
-                "pid": 2**22 + 12345,
-                "host": socket.gethostname(),
-                "epoch": __import__("time").time(),
-            }
-        )
-    )
-    holder = Record(
+        assert control.read() == state  # nothing changed while the lock was held
+    finally:
+        holder.kill()  # dies holding the lock: the kernel releases it
+        holder.wait()
+    mine = Record(
         id="prom-next",
         env="local",
         action="promote",
@@ -217,6 +257,6 @@ def test_a_dead_holders_lock_is_taken_over(lake: Path) -> None:
         actor="me",
         started_at=now_iso(),
     )
-    with control.lock(holder):
-        assert json.loads(control.lock_path.read_text())["id"] == "prom-next"
-    assert not control.lock_path.exists()
+    # a second open file description of the same file: flock refuses it too, even in the same process
+    with control.lock(mine), pytest.raises(LockedError), LocalControl(lake).lock(mine):
+        pass

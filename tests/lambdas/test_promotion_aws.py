@@ -88,6 +88,11 @@ def deploy(env: str) -> dict[str, str]:
                 },
             },
         )
+    sfn = client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    for name in (aws_names.pipeline_state_machine_name(env), aws_names.maintenance_state_machine_name(env)):
+        arn = sfn.create_state_machine(name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn")
+        names[name] = arn["stateMachineArn"]
     return names | {"application_id": app["applicationId"]}
 
 
@@ -133,13 +138,18 @@ def test_promote_audits_in_the_shadow_slot_and_refuses_without_gold(aws, capsys)
         == f"--conf spark.submit.pyFiles=s3://{names['artifacts']}/jobs/{V2}/job_assets.zip"
     )
     arguments = submit["entryPointArguments"]
-    assert arguments[arguments.index("--gold-uri") + 1] == f"s3://{names['gold']}/green/"
+    assert arguments[arguments.index("--gold-uri") + 1] == f"s3://{names['gold']}/audit/"  # not a slot
+    assert arguments[arguments.index("--metrics") + 1] == "none"  # an audit feeds no alarm
     assert arguments[arguments.index("--batch-id") + 1].startswith("audit-prom-")
     assert job["executionRole"].endswith("role/lakehouse-dev-gold-job")
 
-    # Nothing published: blue stays active; green holds the failed audit; the history says why.
-    doc = slots("dev")
-    assert (doc["active"], doc["slots"], doc["rollback"]) == ("blue", {"blue": V1, "green": V2}, None)
+    # Nothing published, nothing changed: the slots document is back as it was; the history says why.
+    assert slots("dev") == json.loads(INITIAL_VALUE) | {
+        "rollback": None,
+        "updated_at": "",
+        "updated_by": "",
+        "change": "",
+    }
     assert {loc for loc, _ in glue_locations("dev")} == {
         f"s3://{names['gold']}/blue/{t.name.split('.')[1]}/" for t in GOLD_TABLES
     }
@@ -150,6 +160,7 @@ def test_promote_audits_in_the_shadow_slot_and_refuses_without_gold(aws, capsys)
         "refused",
         V1,
     )
+    assert json.loads(record["previous_state"])["slots"] == {"blue": "", "green": ""}
     assert record["actor"].startswith("arn:aws:") and record["gates"]
     assert "Item" not in client("dynamodb").get_item(
         TableName=aws_names.promotions_table_name("dev"), Key={"pk": {"S": "lock"}, "sk": {"S": "lock"}}
@@ -210,7 +221,86 @@ def test_a_held_lock_refuses_and_an_expired_one_is_taken_over(aws, capsys):
     assert slots("dev")["slots"] == {"blue": "", "green": ""}  # untouched
     lock(time.time() - 1)
     assert main(["promote", "--env", "dev", "--version", V2]) == 1  # ran (and was refused by its gates)
-    assert slots("dev")["slots"]["green"] == V2
+    assert [r["result"] for r in history("dev", capsys)] == ["refused"]
+
+
+def test_promotion_waits_for_a_running_pipeline(aws, capsys):
+    names = deploy("dev")
+    sfn = client("stepfunctions")
+    running = sfn.start_execution(stateMachineArn=names[aws_names.pipeline_state_machine_name("dev")], name="b1")
+    assert main(["promote", "--env", "dev", "--version", V2]) == 2
+    assert "lakehouse-dev-pipeline execution b1 is running" in capsys.readouterr().err
+    assert history("dev", capsys) == []  # refused before anything started
+    sfn.stop_execution(executionArn=running["executionArn"])
+    assert main(["rollback", "--env", "dev"]) == 2  # a rollback does not wait for executions, but needs a target
+    assert "nothing to roll back to" in capsys.readouterr().err
+
+
+def test_an_interrupted_promotion_is_recovered(aws, capsys):
+    deploy("dev")
+    before = {"active": "green", "slots": {"blue": V1, "green": V2}, "rollback": "blue"}
+    ssm = client("ssm")
+    name = aws_names.slots_parameter_name("dev")
+    # What a promotion killed during its audit leaves: its lock, its in-progress record, the staged document.
+    ssm.put_parameter(
+        Name=name,
+        Overwrite=True,
+        Type="String",
+        Value=json.dumps(
+            {
+                "active": "green",
+                "slots": {"blue": "5555eeee6666ffff", "green": V2},
+                "rollback": None,
+                "change": "prom-dead: auditing 5555eeee6666ffff for blue",
+            }
+        ),
+    )
+    record = {
+        "id": "prom-dead",
+        "env": "dev",
+        "action": "promote",
+        "version": "5555eeee6666ffff",
+        "from_slot": "green",
+        "to_slot": "blue",
+        "actor": "bob",
+        "started_at": "2026-11-30T10:00:00.000Z",
+        "result": "in-progress",
+        "previous_version": V2,
+        "previous_state": json.dumps(before),
+    }
+    client("dynamodb").put_item(
+        TableName=aws_names.promotions_table_name("dev"),
+        Item={
+            "pk": {"S": "history"},
+            "sk": {"S": "2026-11-30T10:00:00.000Z#prom-dead"},
+            "record": {"S": json.dumps(record)},
+            "version": {"S": record["version"]},
+            "result": {"S": "in-progress"},
+        },
+    )
+    client("dynamodb").put_item(
+        TableName=aws_names.promotions_table_name("dev"),
+        Item={
+            "pk": {"S": "lock"},
+            "sk": {"S": "lock"},
+            "id": {"S": "prom-dead"},
+            "action": {"S": "promote"},
+            "actor": {"S": "bob"},
+            "started_at": {"S": "2026-11-30T10:00:00.000Z"},
+            "expires_at": {"N": str(int(time.time()) + 3600)},
+        },
+    )
+    assert main(["rollback", "--env", "dev"]) == 2  # the dead promotion's lock still stands
+    assert "prom-dead" in capsys.readouterr().err
+    assert main(["promotions", "--env", "dev", "--recover", "prom-other"]) == 2
+    assert "no promotion with that id" in capsys.readouterr().err
+    assert main(["promotions", "--env", "dev", "--recover", "prom-dead"]) == 0
+    assert "restored the slots document" in capsys.readouterr().out
+    doc = slots("dev")
+    assert (doc["active"], doc["slots"], doc["rollback"]) == ("green", {"blue": V1, "green": V2}, "blue")
+    [recovered] = history("dev", capsys)
+    assert (recovered["id"], recovered["result"]) == ("prom-dead", "failed")
+    assert main(["rollback", "--env", "dev"]) == 0  # the rollback target survived
 
 
 def test_stage_promotion_accepts_only_a_version_proven_in_staging(aws, capsys):
@@ -256,12 +346,36 @@ def test_stage_promotion_accepts_only_a_version_proven_in_staging(aws, capsys):
     [prod_record] = history("prod", capsys)
     assert (prod_record["source_env"], prod_record["version"]) == ("staging", V2)
 
+    # Staging then rolled back away from V2 (it misbehaved there): V2 is no longer proven.
+    rolled = record | {
+        "id": "roll-s2",
+        "action": "rollback",
+        "version": V1,
+        "previous_version": V2,
+        "started_at": "2026-11-29T12:00:00.000Z",
+        "result": "rolled-back",
+    }
+    client("dynamodb").put_item(
+        TableName=aws_names.promotions_table_name("staging"),
+        Item={
+            "pk": {"S": "history"},
+            "sk": {"S": "2026-11-29T12:00:00.000Z#roll-s2"},
+            "record": {"S": json.dumps(rolled)},
+            "version": {"S": V1},
+            "result": {"S": "rolled-back"},
+        },
+    )
+    assert main(["promote", "--from", "staging", "--to", "prod", "--version", V2, "--yes"]) == 2
+    assert "never passed its gates" in capsys.readouterr().err
+
 
 def test_an_undeployed_environment_is_refused(aws, capsys):
     assert main(["slots", "show", "--env", "dev"]) == 2
     assert "/lakehouse/dev/slots not found" in capsys.readouterr().err
     assert main(["promote", "--env", "local", "--version", V2, "--lake-root", "/nonexistent"]) == 2
     assert "not a lake" in capsys.readouterr().err
+    assert main(["promote", "--env", "dev", "--version", "../../etc"]) == 2
+    assert "not a job-assets version" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from test_dlq_cli import (
 from test_promotion_aws import V1, V2
 from test_promotion_aws import deploy as deploy_promotion
 
+from cdk.constructs.release_slots import INITIAL_VALUE
 from job_assets.contracts import metrics as catalog
 from lakehouse import aws_names
 from lakehouse.cli import main
@@ -34,6 +35,7 @@ from lakehouse.generator import generate
 
 PROMOTION_COMMANDS = {"promote", "rollback", "promotions", "slots"}
 PROMOTION_ENV = "dev"
+STALE = "prom-20261130T100000000Z-dead00"
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "test"
@@ -53,7 +55,12 @@ COMMANDS = runbook_commands()
 
 
 def argv_of(command: str, lake: Path) -> list[str]:
-    filled = command.replace("<table>", "silver.orders").replace("<reason>", "invalid_enum").replace("<version>", V2)
+    filled = (
+        command.replace("<table>", "silver.orders")
+        .replace("<reason>", "invalid_enum")
+        .replace("<version>", V2)
+        .replace("<id>", STALE)
+    )
     argv = [str(lake) if a == ".lake" else a for a in shlex.split(filled)[1:]]
     env = PROMOTION_ENV if argv[0] in PROMOTION_COMMANDS else ENV
     argv = [env if a == "E" and i and argv[i - 1] in ("--env", "--to") else a for i, a in enumerate(argv)]
@@ -144,6 +151,49 @@ def deployed(aws, queues, move_tasks):  # noqa: F811 (fixtures imported above)
     )
 
 
+def interrupted_promotion() -> None:
+    """What a promotion killed mid-audit leaves: its lock, its in-progress record, its staged document."""
+    promoted_before()
+    table = aws_names.promotions_table_name(PROMOTION_ENV)
+    previous = json.dumps({"active": "green", "slots": {"blue": V1, "green": V2}, "rollback": "blue"})
+    record = {
+        "id": STALE,
+        "env": PROMOTION_ENV,
+        "action": "promote",
+        "version": V1,
+        "from_slot": "green",
+        "to_slot": "blue",
+        "actor": "bob",
+        "started_at": "2026-11-30T10:00:00.000Z",
+        "result": "in-progress",
+        "previous_version": V2,
+        "previous_state": previous,
+    }
+    ddb = client("dynamodb")
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "history"},
+            "sk": {"S": f"{record['started_at']}#{STALE}"},
+            "record": {"S": json.dumps(record)},
+            "version": {"S": V1},
+            "result": {"S": "in-progress"},
+        },
+    )
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "lock"},
+            "sk": {"S": "lock"},
+            "id": {"S": STALE},
+            "action": {"S": "promote"},
+            "actor": {"S": "bob"},
+            "started_at": {"S": record["started_at"]},
+            "expires_at": {"N": "9999999999"},
+        },
+    )
+
+
 def promoted_before(env: str = PROMOTION_ENV) -> None:
     """The environment as a published promotion of V2 leaves it: the other slot is the rollback target."""
     value = json.dumps({"active": "green", "slots": {"blue": V1, "green": V2}, "rollback": "blue"})
@@ -181,6 +231,12 @@ def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
         argv = argv_of(command, lake)
         if argv[0] == "rollback":
             promoted_before()
+        if "--recover" in argv:
+            interrupted_promotion()
+        if argv[0] == "promote":  # as deployed: nothing promoted to dev yet
+            client("ssm").put_parameter(
+                Name=aws_names.slots_parameter_name(PROMOTION_ENV), Value=INITIAL_VALUE, Type="String", Overwrite=True
+            )
         code = main(argv)
         captured = capsys.readouterr()
         if argv[0] == "promote":  # moto's job run wrote no shadow gold: the gates refuse, nothing changes
@@ -211,3 +267,4 @@ def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
     assert "prom-" in outputs["lakehouse promotions --env E"]
     assert "rolled back" in outputs["lakehouse rollback --env E"]
     assert "readers point at slot" in outputs["lakehouse slots sync --env E"]
+    assert f"recovered {STALE}" in outputs["lakehouse promotions --env E --recover <id>"]
