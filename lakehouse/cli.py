@@ -297,7 +297,30 @@ def build_parser() -> argparse.ArgumentParser:
     from .promotions_cli import add_parsers
 
     add_parsers(sub, DEFAULT_LAKE, _promotion_command)
+
+    from .catalog import add_parser as add_catalog_parser
+    from .lineage import add_parser as add_lineage_parser
+
+    plain = lambda fn: lambda args: fn(args, console)  # noqa: E731 - these commands raise UsageError themselves
+    add_catalog_parser(sub, plain)
+    add_lineage_parser(sub, plain)
+
+    from .profile import add_parser as add_profile_parser
+
+    add_profile_parser(sub, _profile_command, DEFAULT_LAKE)
     return p
+
+
+def _profile_command(fn: object) -> object:
+    def call(args: argparse.Namespace) -> int:
+        from .profile import ProfileError
+
+        try:
+            return int(fn(args, console))  # type: ignore[operator]
+        except ProfileError as exc:
+            raise UsageError(str(exc)) from exc
+
+    return call
 
 
 def _promotion_command(fn: object) -> object:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from job_assets import lineage
 from job_assets.context import LakeLocations, RunContext, new_batch_id
 from job_assets.dq import DataQualityError
 from job_assets.jobs.common import JobResult
@@ -48,6 +49,12 @@ def run_jobs(ctx: RunContext, layers: Sequence[str], console: Console | None = N
         disable=console is None,
         transient=False,
     )
+    try:  # OpenLineage run events: <lake>/_lineage/events.jsonl unless $LAKEHOUSE_LINEAGE says otherwise
+        transport = lineage.transport_from(None, str(Path(ctx.locations.landing).parent))
+    except ValueError as error:
+        from .cli import UsageError
+
+        raise UsageError(f"LAKEHOUSE_LINEAGE: {error}") from error
     with progress:
         for layer in [x for x in LAYERS if x in layers]:
             task = progress.add_task("starting", total=1, job=layer)
@@ -55,7 +62,9 @@ def run_jobs(ctx: RunContext, layers: Sequence[str], console: Console | None = N
             def update(msg: str, done: int, total: int, task=task) -> None:
                 progress.update(task, description=msg, completed=done, total=max(total, 1))
 
-            r = JOBS[layer](ctx, update)
+            r = lineage.run_with_lineage(
+                transport, layer, ctx, lambda layer=layer, update=update: JOBS[layer](ctx, update)
+            )
             progress.update(task, description=f"{r.status} in {r.duration_s:.1f} s", completed=1, total=1)
             results.append(r)
     return results
@@ -135,7 +144,7 @@ def run_local(
     console = console or Console()
     pinned = _pinned_version(root)
     if pinned is not None:
-        return _run_version(root, pinned, layers, batch_id or new_batch_id(), flags or {}, console)
+        return _run_version(root, pinned, layers, batch_id or new_batch_id(), flags or {}, console, env, engine)
     ctx = make_context(root, batch_id, engine, env, flags)
     console.print(f"lake [bold]{root}[/] · engine [bold]{ctx.engine.name}[/] · batch [bold]{ctx.batch_id}[/]")
     try:
@@ -163,7 +172,14 @@ def _pinned_version(root: Path) -> tuple[str, str] | None:
 
 
 def _run_version(
-    root: Path, pinned: tuple[str, str], layers: Sequence[str], batch_id: str, flags: dict[str, str], console: Console
+    root: Path,
+    pinned: tuple[str, str],
+    layers: Sequence[str],
+    batch_id: str,
+    flags: dict[str, str],
+    console: Console,
+    env: str,
+    engine: str,
 ) -> int:
     """Run the active slot's version (what `lakehouse promote` published), one child process per job."""
     import json
@@ -180,7 +196,14 @@ def _run_version(
         log = root / CONTROL_DIR / "runs" / f"{batch_id}-{layer}.log"
         with console.status(f"{layer} (version {version})"):
             run = auditor.run_job(
-                version, layer, batch_id=batch_id, gold_uri=str(root / "gold" / slot), log=log, flags=flags
+                version,
+                layer,
+                batch_id=batch_id,
+                gold_uri=str(root / "gold" / slot),
+                log=log,
+                flags=flags,
+                env=env,
+                engine=engine,
             )
         console.print(f"{layer}: {json.dumps(run.summary)}")
         if not run.ok:

@@ -1,4 +1,5 @@
-"""Gold: business tables. Metric definitions live in docs/GLOSSARY.md and must match these transforms."""
+"""Gold: business tables. Metric definitions live in glossary.py (rendered to docs/data_catalog/GLOSSARY.md by
+`lakehouse catalog`) and must match these transforms."""
 
 from __future__ import annotations
 

@@ -112,6 +112,44 @@ def run_summary_contract(layer: str) -> TableContract:
     )
 
 
+PROFILES_COLUMNS = (
+    Column("batch_id", "string", False, "The profile's id: the gold batch, or a new id per `lakehouse profile`"),
+    Column("table_name", "string", False, "The profiled table, layer.table"),
+    Column("column_name", "string", False, "A column of the table (one row per column)"),
+    Column("column_type", "string", False, "Spark SQL type of the column"),
+    Column("row_count", "bigint", False, "Rows in the table (same on every row of one profile)"),
+    Column("null_count", "bigint", False, ""),
+    Column("null_pct", "double", True, "100 * null_count / row_count; null for an empty table"),
+    Column("distinct_count", "bigint", False, "Exact count of distinct non-null values"),
+    Column("min_value", "string", True, "Smallest non-null value, cast to string"),
+    Column("max_value", "string", True, "Largest non-null value, cast to string"),
+    Column("mean_value", "double", True, "Mean of a numeric column"),
+    Column("p05", "string", True, "5th percentile (percentile_approx; numeric, date, timestamp columns)"),
+    Column("p25", "string", True, "25th percentile"),
+    Column("p50", "string", True, "Median"),
+    Column("p75", "string", True, "75th percentile"),
+    Column("p95", "string", True, "95th percentile"),
+    Column("top_values", "string", False, 'JSON list of the most frequent values: [{"value": "...", "count": n}]'),
+    Column("source", "string", False, "gold job | cli"),
+    Column("profiled_ts", "timestamp", False, ""),
+)
+
+
+def profiles_contract(layer: str) -> TableContract:
+    return TableContract(
+        name=f"{layer}.profiles",
+        description=f"Column profiles of {layer} tables with history (job_assets/profiling.py, docs/PROFILING.md): "
+        "null %, distinct count, min, max, quantiles, top values; anomalies are judged against earlier profiles.",
+        owner="data-platform@quality",
+        grain="one column of one table per profile",
+        keys=("batch_id", "table_name", "column_name"),
+        columns=PROFILES_COLUMNS,
+    )
+
+
+PROFILE_TABLES = tuple(profiles_contract(layer) for layer in LAYERS)
+"""``<layer>.profiles``: the gold job profiles gold after each run; ``lakehouse profile`` any layer's table."""
+
 OPS_TABLES = (
     INGESTION_LOG,
     *tuple(
@@ -119,4 +157,5 @@ OPS_TABLES = (
         for layer in LAYERS
         for c in (quarantine_contract(layer), dq_results_contract(layer), run_summary_contract(layer))
     ),
+    *PROFILE_TABLES,
 )

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional
 
+from .. import lineage
 from ..context import LakeLocations, RunContext
 from ..dq import DataQualityError
 from ..flags import FlagError
@@ -36,6 +37,12 @@ def parse_args(job: str, argv: Optional[List[str]] = None) -> argparse.Namespace
         default="none",
         choices=("none", "cloudwatch"),
         help="where the end-of-run metrics go besides the run summary (EMR: cloudwatch)",
+    )
+    p.add_argument(
+        "--lineage",
+        default=None,
+        help="where the OpenLineage run events go: none, file:<dir>, http:<url> or openlineage (default: "
+        "$LAKEHOUSE_LINEAGE, else $OPENLINEAGE_URL, else <lake-root>/_lineage with --lake-root, else none)",
     )
     args = p.parse_args(argv)
     layer_uris = [args.landing_uri, args.bronze_uri, args.silver_uri, args.gold_uri]
@@ -91,10 +98,17 @@ def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
     check_archive()
     args = parse_args(job, argv)
     ctx = build_context(args)
+    try:
+        transport = lineage.transport_from(args.lineage, args.lake_root)
+    except Exception as error:
+        log.warning("lineage: %s", error)
+        transport = None
+    lineage.emit_start(transport, job, args.batch_id, ctx.locations, args.env)
     started = time.time()
     try:
         result = run(ctx)
     except DataQualityError as exc:
+        lineage.emit_run(exc, job, args.batch_id, ctx.locations, transport, args.env)
         log.error("%s", exc)
         print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": str(exc)}))
         if args.metrics == "cloudwatch":
@@ -102,6 +116,10 @@ def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
 
             send(refused_datums(job, args.env, exc, started, time.time()), args.env)
         return 2
+    except Exception as exc:
+        lineage.emit_run(exc, job, args.batch_id, ctx.locations, transport, args.env)
+        raise
+    lineage.emit_run(result, job, args.batch_id, ctx.locations, transport, args.env)
     summary = {
         "job": job,
         "batch_id": result.batch_id,

@@ -4,6 +4,10 @@ Gold is a pure function of silver, so each gold table is recomputed and overwrit
 tagged with the silver batch it was built from (``gold:<batch>``): rebuilding the same silver state
 makes no commit. Fail-severity rules run on the computed frame BEFORE the write, so a failing rule
 leaves the published table exactly as it was.
+
+After the writes every gold table is profiled (job_assets/profiling.py: all tables in two Spark
+actions), the profiles are appended to ``gold.profiles`` and compared with the earlier ones; anomalies
+become ``warn`` rules named ``profile:*`` in ``gold.dq_results`` and the job result: never a failure.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..contracts.spark_schema import schema_of
 from ..dq.rules import table_checks
 from ..engine import Txn
 from ..flags import flag
+from ..profiling import profile_job_tables
 from ..spark import materialize
 from ..transforms import gold as G
 from ..transforms.silver import to_table_columns
@@ -67,6 +72,7 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     for n in names:
         silver[n] = ctx.engine.read_or_empty(ctx.uri(n), schema_of(contract(n))).persist(StorageLevel.MEMORY_AND_DISK)
     frames = build(silver, ctx.flags)
+    written = []
     for i, (name, df) in enumerate(frames.items()):
         if progress:
             progress(f"gold {name.split('.', 1)[1]}", i, len(frames))
@@ -78,8 +84,11 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
         stats.committed, stats.version = w.committed, ctx.engine.version(ctx.uri(name))
         stats.rows_in = stats.rows_out = w.rows_added if w.committed else df.count()
         result.tables.append(stats)
-        df.unpersist()
+        written.append((df, c))  # materialized: exactly what the table now holds
     for df in silver.values():
+        df.unpersist()
+    profile_job_tables(ctx, "gold", result, batch, written)  # anomalies -> warn rules in the tables' DQ stats
+    for df, _ in written:
         df.unpersist()
     if progress:
         progress("gold done", len(frames), len(frames))

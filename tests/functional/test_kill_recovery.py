@@ -28,7 +28,9 @@ from lakehouse.generator import generate
 from .lake_checks import checksum
 
 pytestmark = pytest.mark.spark
-DATA_TABLES = [t.name for t in ALL_TABLES if not t.name.endswith(("run_summary", "dq_results", "ingestion_log"))]
+DATA_TABLES = [
+    t.name for t in ALL_TABLES if not t.name.endswith(("run_summary", "dq_results", "ingestion_log", "profiles"))
+]
 
 
 def _commits(root: Path) -> int:
