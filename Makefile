@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 NPM_STAMP := node_modules/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help install run test test-slow lint fmt check-tools bench synth clean chromium report
+.PHONY: help install run test test-slow lint fmt check-tools bench synth clean chromium report notebooks catalog
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -71,6 +71,12 @@ chromium:  ## Debian's Chromium, for the report's browser test (needs root or su
 
 report: install  ## write the HTML report of the local lake ($(LAKE)/report.html)
 	$(BIN)/lakehouse report --lake-root $(LAKE)
+
+notebooks: install  ## execute notebooks/*.ipynb on the local lake ($(LAKE); `make run` first) into HTML under build/notebooks/
+	$(BIN)/python -m lakehouse.notebook --lake-root $(LAKE) --output build/notebooks
+
+catalog: install  ## regenerate the data catalog (docs/data_catalog/) and the glossary from the contracts
+	$(BIN)/lakehouse catalog
 
 bench: install  ## pipeline benchmark at 100k and 1M records (BENCH_10M=1 adds 10M)
 	$(BIN)/python benchmarks/pipeline.py
