@@ -187,6 +187,7 @@ class Control(Protocol):
     def clear_audit(self) -> None: ...
     def move_audit_to(self, slot: str) -> None: ...
     def publish_readers(self, slot: str) -> list[str]: ...
+    def readers_elsewhere(self, slot: str) -> list[str]: ...
     def lock(self, record: Record) -> Any: ...
     def release_abandoned(self, promotion_id: str) -> bool: ...
     def check_no_writer_running(self) -> None: ...
@@ -242,6 +243,9 @@ class LocalControl:
 
     def publish_readers(self, slot: str) -> list[str]:
         return []  # local readers resolve gold through the slots document itself (LakeLocations.for_root)
+
+    def readers_elsewhere(self, slot: str) -> list[str]:
+        return []
 
     def check_no_writer_running(self) -> None:
         return None  # a local lake has one writer at a time by convention (docs/PIPELINE.md)
@@ -439,6 +443,22 @@ class AwsControl:
                     f"--env {self.env}: {name} execution {running[0]['name']} is running; promote or roll back "
                     "when it has finished (lakehouse pipeline runs --env {env})".replace("{env}", self.env)
                 )
+
+    def readers_elsewhere(self, slot: str) -> list[str]:
+        """Gold Glue tables not pointing at ``slot`` (a deploy reset them): ``database.table -> location``."""
+        glue = self.session.client("glue")
+        database = aws_names.gold_database_name(self.env, self.project)
+        found = []
+        for contract in GOLD_TABLES:
+            name = contract.name.split(".", 1)[1]
+            try:
+                location = glue.get_table(DatabaseName=database, Name=name)["Table"]["StorageDescriptor"]["Location"]
+            except glue.exceptions.EntityNotFoundException:
+                found.append(f"{database}.{name} -> (missing)")
+                continue
+            if location != f"{self.gold_uri(slot)}{name}/":
+                found.append(f"{database}.{name} -> {location}")
+        return found
 
     def publish_readers(self, slot: str) -> list[str]:
         """Point every gold Glue table at ``slot`` (Athena reads through them). Returns the tables moved."""

@@ -248,6 +248,13 @@ def cmd_slots(args: argparse.Namespace, console: Console) -> int:
         table.add_row(slot, label, pinned, control.gold_uri(slot))
     console.print(table)
     console.print(f"last change: {state.change or 'none'} {state.updated_at} {state.updated_by}".rstrip())
+    elsewhere = control.readers_elsewhere(state.active)
+    if elsewhere:
+        console.print(
+            f"[bold yellow]readers do not read the active slot {state.active}:[/] {'; '.join(elsewhere)}; "
+            f"point them back with `lakehouse slots sync --env {args.env}`"
+        )
+        return 1
     return 0
 
 

@@ -153,6 +153,11 @@ def notify_failure(event: Any, settings: NotifierSettings) -> dict[str, Any]:
     }
 
 
+PROMOTION_AUDIT = "promotion-audit"
+"""The ``Purpose`` tag of the job runs ``lakehouse promote`` starts (lakehouse/promotion.py AwsAuditor)."""
+PROMOTION_AUDIT_NAME_PREFIX = "audit-"
+
+
 def build_alert(event: Any, settings: NotifierSettings) -> Alert:
     if not isinstance(event, Mapping):
         raise UnrecognisedEventError(f"the event is a {type(event).__name__}, not a JSON object")
@@ -189,6 +194,14 @@ def _emr_alert(event: Mapping[str, Any], detail: Mapping[str, Any], settings: No
     region = _region(event, detail.get("arn"), settings)
     run, unavailable = _get_job_run(application_id, run_id)
     name = _text(run.get("name")) or _text(detail.get("jobRunName"))
+    tags = run.get("tags") or {}
+    if tags.get("Purpose") == PROMOTION_AUDIT or (name or "").startswith(PROMOTION_AUDIT_NAME_PREFIX):
+        raise IgnoredEventError(
+            "promotion audit job run: `lakehouse promote` reports its outcome with the gates; no alert",
+            "promotion_audit",
+            job_run_id=run_id,
+            state=state,
+        )
     arguments = (((run.get("jobDriver") or {}).get("sparkSubmit") or {}).get("entryPointArguments")) or ()
     job, batch_id = job_and_batch(name, arguments)
     error = _text(run.get("stateDetails")) or _text(detail.get("stateDetails"))

@@ -82,11 +82,13 @@ def emr(topic, monkeypatch):
     monkeypatch.setenv("APPLICATION_ID", app_id)
     backend = emrserverless_backends[ACCOUNT][REGION]
 
-    def run(job: str = "silver", *, state: str = "FAILED", details: str | None = SPARK_ERROR) -> str:
+    def run(
+        job: str = "silver", *, state: str = "FAILED", details: str | None = SPARK_ERROR, name: str | None = None
+    ) -> str:
         run_id = client.start_job_run(
             applicationId=app_id,
             executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/lakehouse-prod-{job}-job",
-            name=f"{job}-{BATCH}",
+            name=name or f"{job}-{BATCH}",
             jobDriver={
                 "sparkSubmit": {
                     "entryPoint": f"s3://lakehouse-prod-artifacts/jobs/abc/entrypoints/{job}.py",
@@ -283,6 +285,16 @@ def test_a_state_that_is_not_a_failure_is_ignored(emr, topic, lambda_context):
     run_id = emr["run"]("silver", state="SUCCESS", details=None)
     assert invoke(emr_event(emr["app_id"], run_id, state="SUCCESS"), lambda_context)["reason"] == "not_a_failure"
     assert delivered(topic) == []
+
+
+def test_a_failed_promotion_audit_is_not_an_incident(emr, topic, lambda_context, capsys):
+    """`lakehouse promote` starts audit runs and reports their outcome as gates; on-call is not paged."""
+    run_id = emr["run"]("gold", name="audit-gold-audit-prom-20261130T100000000Z-abc123")
+    result = invoke(emr_event(emr["app_id"], run_id), lambda_context)
+    assert result == {"published": False, "reason": "promotion_audit"}
+    assert delivered(topic) == []
+    regular = emr["run"]("gold")  # the pipeline's own gold run still alerts
+    assert invoke(emr_event(emr["app_id"], regular), lambda_context)["published"] is True
 
 
 # -- Step Functions executions ----------------------------------------------------------------------------------

@@ -175,7 +175,10 @@ def test_rollback_flips_the_parameter_and_repoints_glue(aws, capsys):
         Type="String",
         Value=json.dumps({"active": "green", "slots": {"blue": V1, "green": V2}, "rollback": "blue"}),
     )
-    assert main(["slots", "sync", "--env", "dev"]) == 0  # after a deploy reset the catalog to blue
+    assert main(["slots", "show", "--env", "dev"]) == 1  # a deploy left the catalog on blue: said, with the fix
+    out = capsys.readouterr().out
+    assert "readers do not read the active slot green" in out and "lakehouse slots sync --env dev" in out
+    assert main(["slots", "sync", "--env", "dev"]) == 0
     assert all(loc == path and "/green/" in loc for loc, path in glue_locations("dev"))
     assert main(["rollback", "--env", "dev"]) == 0
     assert f"now running version {V1}" in capsys.readouterr().out

@@ -198,6 +198,12 @@ def promoted_before(env: str = PROMOTION_ENV) -> None:
     """The environment as a published promotion of V2 leaves it: the other slot is the rollback target."""
     value = json.dumps({"active": "green", "slots": {"blue": V1, "green": V2}, "rollback": "blue"})
     client("ssm").put_parameter(Name=aws_names.slots_parameter_name(env), Value=value, Type="String", Overwrite=True)
+    if env == PROMOTION_ENV:  # and its readers on the published slot, as the promotion left them
+        import boto3
+
+        from lakehouse.promotion import AwsControl
+
+        AwsControl(env, session=boto3.session.Session(region_name="eu-west-1")).publish_readers("green")
 
 
 def finish_running_executions() -> None:
