@@ -69,10 +69,10 @@ OPS_NAMES = frozenset(c.name for c in OPS_TABLES)
 OPS_OUTPUTS: Dict[str, Tuple[str, ...]] = {
     "bronze": ("bronze.ingestion_log", "bronze.quarantine", "bronze.dq_results", "bronze.run_summary"),
     "silver": ("silver.quarantine", "silver.dq_results", "silver.run_summary"),
-    "gold": ("gold.dq_results", "gold.run_summary"),
+    "gold": ("gold.dq_results", "gold.run_summary", "gold.profiles"),
 }
 """Operational tables each job writes (job code, not contracts: jobs/common.py ``write_ops`` and the
-quarantine writes of bronze and silver). They get a schema facet, no column lineage."""
+quarantine writes of bronze and silver; gold's profiling step). They get a schema facet, no column lineage."""
 
 Event = Dict[str, Any]
 

@@ -136,7 +136,11 @@ def open_lake(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) 
     local_root: Path | None = None
     if env.get(ENV_URI):
         root = env[ENV_URI].rstrip("/")
-        slot = slot or SLOTS[0]
+        if slot is None:  # the published slot lives in SSM on AWS: never guess it
+            raise NotebookError(
+                f"{ENV_URI} is set: also set {ENV_SLOT} to the published gold slot "
+                "(`lakehouse slots show --env <env>` names it)"
+            )
     else:
         local_root = Path(env.get(ENV_ROOT) or DEFAULT_ROOT).expanduser()
         local_root = (local_root if local_root.is_absolute() else base / local_root).resolve()

@@ -661,6 +661,7 @@ class LocalAuditor:
         flags: Mapping[str, str] | None = None,
         env: str = "local",
         engine: str = "auto",
+        lineage: str | None = None,
     ) -> AuditRun:
         packaging = _checkout_packaging()
         bundle = self.versions / version
@@ -676,6 +677,8 @@ class LocalAuditor:
             arguments += ["--flag", f"{key}={value}"]
         arguments += ["--env", env, "--engine", engine, "--local", "--batch-id", batch_id]
         environ = dict(os.environ, PYTHONPATH=str(archive), LAKEHOUSE_EXPECT_ARCHIVE=str(archive))
+        if lineage:  # by environment, not argument: a version that predates --lineage ignores it
+            environ["LAKEHOUSE_LINEAGE"] = lineage
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w", encoding="utf-8") as out:
             proc = subprocess.run(

@@ -51,10 +51,10 @@ def run_jobs(ctx: RunContext, layers: Sequence[str], console: Console | None = N
     )
     try:  # OpenLineage run events: <lake>/_lineage/events.jsonl unless $LAKEHOUSE_LINEAGE says otherwise
         transport = lineage.transport_from(None, str(Path(ctx.locations.landing).parent))
-    except ValueError as error:
-        from .cli import UsageError
-
-        raise UsageError(f"LAKEHOUSE_LINEAGE: {error}") from error
+    except Exception as error:  # lineage never stops a run (as on EMR): say so and go on without it
+        transport = None
+        if console is not None:
+            console.print(f"[yellow]lineage off for this run:[/] {error}")
     with progress:
         for layer in [x for x in LAYERS if x in layers]:
             task = progress.add_task("starting", total=1, job=layer)
@@ -204,6 +204,7 @@ def _run_version(
                 flags=flags,
                 env=env,
                 engine=engine,
+                lineage=f"file:{root / lineage.LINEAGE_DIR}",
             )
         console.print(f"{layer}: {json.dumps(run.summary)}")
         if not run.ok:

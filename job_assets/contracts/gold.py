@@ -32,15 +32,21 @@ REVENUE_ATTRIBUTION = TableContract(
     freshness_slo_minutes=26 * 60,
     upstream=("silver.orders", "silver.customers", "silver.opportunities"),
     lineage=(
-        ("order_month", ("silver.orders.order_date",)),
+        ("order_month", ("silver.orders.order_date", "silver.orders.status")),
         (
             "lead_source",
-            (
+            (  # the picked opportunity: join, Closed Won filter, close-date window and tie-breaks
                 "silver.opportunities.lead_source",
                 "silver.opportunities.stage_name",
                 "silver.opportunities.close_date",
+                "silver.opportunities.account_id",
+                "silver.opportunities.last_modified_at",
+                "silver.opportunities.opportunity_id",
+                "silver.customers.customer_id",
                 "silver.customers.crm_account_id",
+                "silver.orders.customer_id",
                 "silver.orders.order_date",
+                "silver.orders.status",
             ),
         ),
         ("revenue_usd", ("silver.orders.total_amount_usd", "silver.orders.status")),
@@ -114,12 +120,26 @@ CUSTOMER_LTV_COHORTS = TableContract(
     upstream=("silver.orders",),
     lineage=(
         ("cohort_month", ("silver.orders.order_date", "silver.orders.status")),
-        ("months_since_first", ("silver.orders.order_date",)),
-        ("cohort_size", ("silver.orders.customer_id",)),
-        ("active_customers", ("silver.orders.customer_id", "silver.orders.order_date")),
-        ("revenue_usd", ("silver.orders.total_amount_usd",)),
-        ("cumulative_revenue_usd", ("silver.orders.total_amount_usd",)),
-        ("cumulative_revenue_per_customer", ("silver.orders.total_amount_usd", "silver.orders.customer_id")),
+        ("months_since_first", ("silver.orders.order_date", "silver.orders.customer_id", "silver.orders.status")),
+        ("cohort_size", ("silver.orders.customer_id", "silver.orders.order_date", "silver.orders.status")),
+        (
+            "active_customers",
+            ("silver.orders.customer_id", "silver.orders.order_date", "silver.orders.status"),
+        ),
+        ("revenue_usd", ("silver.orders.total_amount_usd", "silver.orders.order_date", "silver.orders.status")),
+        (
+            "cumulative_revenue_usd",
+            ("silver.orders.total_amount_usd", "silver.orders.order_date", "silver.orders.status"),
+        ),
+        (
+            "cumulative_revenue_per_customer",
+            (
+                "silver.orders.total_amount_usd",
+                "silver.orders.customer_id",
+                "silver.orders.order_date",
+                "silver.orders.status",
+            ),
+        ),
     ),
 )
 
@@ -144,6 +164,9 @@ SALES_PIPELINE = TableContract(
     lineage=(
         ("close_month", ("silver.opportunities.close_date",)),
         ("stage_name", ("silver.opportunities.stage_name",)),
+        ("is_open", ("silver.opportunities.stage_name",)),
+        ("opportunity_count", ("silver.opportunities.opportunity_id",)),
+        ("open_count", ("silver.opportunities.stage_name",)),
         ("open_amount_usd", ("silver.opportunities.amount_usd", "silver.opportunities.stage_name")),
         ("amount_usd", ("silver.opportunities.amount_usd",)),
     ),
@@ -166,6 +189,8 @@ WIN_RATES = TableContract(
     upstream=("silver.opportunities",),
     lineage=(
         ("lead_source", ("silver.opportunities.lead_source",)),
+        ("won_count", ("silver.opportunities.stage_name",)),
+        ("lost_count", ("silver.opportunities.stage_name",)),
         ("win_rate", ("silver.opportunities.stage_name", "silver.opportunities.lead_source")),
     ),
 )

@@ -174,6 +174,14 @@ def results_rows(stats: Sequence[RuleStat], batch_id: str, job: str, ts: dt.date
     ]
 
 
+PROFILE_RULE_PREFIX = "profile:"
+"""Profiling's anomaly warnings (job_assets/profiling.py): recorded with the rules, not scored."""
+
+
 def dq_score(stats: Sequence[RuleStat]) -> Optional[float]:
-    checked = sum(s.checked for s in stats)
-    return None if checked == 0 else round(sum(s.passed for s in stats) / checked, 6)
+    """Share of rule checks passed, over the contracts' rules. Profiling anomalies (``profile:*``) are
+    warnings about drift, not checks of records: they stay in dq_results but do not move the score (the
+    DQScore alarms would page on-call for a warning)."""
+    scored = [s for s in stats if not s.rule.name.startswith(PROFILE_RULE_PREFIX)]
+    checked = sum(s.checked for s in scored)
+    return None if checked == 0 else round(sum(s.passed for s in scored) / checked, 6)

@@ -98,7 +98,11 @@ def test_local_lake_relative_to_the_checkout_and_the_published_slot(tmp_path):
 
 
 def test_s3_lake_by_root_or_per_layer_uri(tmp_path):
-    one = lh.open_lake({lh.ENV_URI: "s3://lake-bucket/prefix/", lh.ENV_ROOT: "/ignored"}, cwd=tmp_path)
+    with pytest.raises(lh.NotebookError, match="LAKEHOUSE_GOLD_SLOT"):  # the published slot is in SSM: no guess
+        lh.open_lake({lh.ENV_URI: "s3://lake-bucket/prefix/"}, cwd=tmp_path)
+    one = lh.open_lake(
+        {lh.ENV_URI: "s3://lake-bucket/prefix/", lh.ENV_ROOT: "/ignored", lh.ENV_SLOT: "blue"}, cwd=tmp_path
+    )
     assert one.uri("bronze.quarantine") == "s3://lake-bucket/prefix/bronze/quarantine"
     assert one.uri("gold.revenue_attribution") == "s3://lake-bucket/prefix/gold/blue/revenue_attribution"
     assert one.local_root is None and one.output_dir == (tmp_path / "build" / "notebooks" / "exports").resolve()

@@ -231,7 +231,7 @@ def test_injected_anomalies_are_dq_warnings_not_failures(lake, spark, rs_engine,
     assert not expected & CONTRACT_RULES  # the promotion gate judges contract rules only
     summary = DeltaTable(table_path(root, "gold.run_summary")).to_pyarrow_table().to_pylist()
     ra = next(r for r in summary if r["batch_id"] == "b2" and r["table_name"] == "gold.revenue_attribution")
-    assert ra["dq_score"] < 1  # the run summary sees the warning
+    assert ra["dq_score"] == 1.0  # a drift warning is recorded, not scored: the DQScore alarm stays quiet
     assert {r["batch_id"] for r in _profiles(root)} == {"b1", "b2"}
 
 
