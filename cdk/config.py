@@ -33,6 +33,7 @@ _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|d
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 _HTTPS_URL = re.compile(r"^https://[^\s]+/$")
+_LINEAGE = re.compile(r"^(none|http:https://[^\s]+)$")
 RTC_WINDOW_MINUTES = 15
 """S3 Replication Time Control replicates 99.99% of objects within 15 minutes."""
 # CloudWatch Logs accepts only these retention periods (days).
@@ -193,6 +194,9 @@ class EnvironmentConfig:
     """Job feature flags (``job_assets/flags.py``), passed to every job as ``--flag key=value``."""
     ops: OpsConfig
     promotion: PromotionConfig
+    lineage: str
+    """Where the jobs send OpenLineage run events: ``none`` or ``http:<https URL of an OpenLineage API>``
+    (e.g. Marquez), passed to every job as ``--lineage`` (docs/LINEAGE.md)."""
     pricing: EmrPricing
 
     @property
@@ -447,6 +451,7 @@ def _environment(
         job_flags=_job_flags(s.section("job_flags")),
         ops=_ops(s.section("ops")),
         promotion=_promotion(s.section("promotion"), ENVIRONMENT_NAMES),
+        lineage=s.matching("lineage", _LINEAGE, "lineage target: none, or http:<https URL>"),
         pricing=_region_pricing(region, pricing, pricing_key),
     )
     if name == "prod" and cfg.features.allow_destroy:

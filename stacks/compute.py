@@ -158,7 +158,7 @@ class ComputeStack(Stack):
             arguments += [f"--{layer}-uri", bucket_uri(storage.buckets[layer])]
         for name, value in sorted(config.job_flags.items()):
             arguments += ["--flag", f"{name}={value}"]
-        return (*arguments, "--env", config.name, "--metrics", "cloudwatch")
+        return (*arguments, "--env", config.name, "--metrics", "cloudwatch", "--lineage", config.lineage)
 
     def spark_submit_parameters(self, version: str | None = None) -> str:
         """For release ``version`` (default: this deploy's); ``version`` may be the ``{version}`` placeholder."""

@@ -161,6 +161,8 @@ def test_committed_cdk_json_is_valid(raw_config: dict[str, Any]) -> None:
         ),
         ("environments.prod.promotion", DELETE, f"{ENV}.prod.promotion", "missing required section"),
         ("local_promotion.confirm", "no", "lakehouse.local_promotion.confirm", "expected bool"),
+        ("environments.dev.lineage", "file:/tmp/events", f"{ENV}.dev.lineage", "lineage target"),
+        ("environments.prod.lineage", "http:http://marquez", f"{ENV}.prod.lineage", "https URL"),
         ("project", "Lake House", "lakehouse.project", "project name"),
         ("cost_center", " ", "lakehouse.cost_center", "must not be empty"),
     ],

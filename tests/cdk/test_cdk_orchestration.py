@@ -111,7 +111,7 @@ def test_jobs_retry_time_out_and_notify_on_failure(
             flags = "".join(f"'--flag', '{k}={v}', " for k, v in sorted(config.job_flags.items()))
             assert config.job_flags  # the environment's job flags reach every job
             assert (
-                f"{flags}'--env', '{env}', '--metrics', 'cloudwatch', "
+                f"{flags}'--env', '{env}', '--metrics', 'cloudwatch', '--lineage', 'none', "
                 "'--gold-uri', States.Format('s3://TOKEN/{}/', $.release.slot), '--batch-id', $.run.batchId)"
             ) in arguments
             # Entry point and py-files of the execution's release (tests/cdk/test_cdk_release.py in detail).

@@ -124,6 +124,8 @@ def test_deployment_parameter_describes_how_jobs_run(
         env,
         "--metrics",
         "cloudwatch",
+        "--lineage",
+        "none",
     ]
     assert (
         document["spark_submit_parameters"]
@@ -252,6 +254,7 @@ def test_job_states_build_their_run_from_the_release(
             assert submit["EntryPointArguments.$"] == (
                 "States.Array('--landing-uri', 's3://LandingBucket/', '--bronze-uri', 's3://BronzeBucket/', "
                 f"'--silver-uri', 's3://SilverBucket/', {flags}'--env', '{env}', '--metrics', 'cloudwatch', "
+                "'--lineage', 'none', "
                 "'--gold-uri', States.Format('s3://GoldBucket/{}/', $.release.slot), '--batch-id', $.run.batchId)"
             )
             assert state["Parameters"]["Tags"] == {
