@@ -1,12 +1,14 @@
 """Column profiles of a table, stored with history, and anomalies judged against that history.
 
 ``profile(df, contract)`` computes, per column: null count and %, exact distinct count, min, max, mean
-(numeric), quantiles (numeric, date, timestamp) and the most frequent values, in two Spark actions whatever
-the table's width (``profile_tables``: several tables in the same two actions):
+(numeric), quantiles (numeric, date, timestamp) and the most frequent values, in a fixed number of Spark
+actions whatever the table's width (``profile_tables``: several tables in the same actions):
 
 1. one ``select`` of aggregates over every column: count, min, max, mean and ``percentile_approx``;
-2. one value-count pass: every column's values stacked as ``(column, value as string)``, grouped, ranked
-   per column: the number of groups is the exact distinct count, the first ``TOP_VALUES`` the top values.
+2. one value-count pass: every column's values stacked as ``(column, value as string)`` and grouped (kept
+   cached): the number of groups per column is the exact distinct count; the groups of columns with at
+   most ``TOP_VALUES_MAX_DISTINCT`` distinct values are ranked for the first ``TOP_VALUES`` top values
+   (a column with more, typically a key, gets none: ranking would sort all its values in one task).
 
 Accuracy, on purpose: distinct counts are EXACT (the value-count pass that the top values need anyway gives
 them for free; no ``approx_count_distinct`` error to explain). Quantiles come from ``percentile_approx``
@@ -39,6 +41,9 @@ log = logging.getLogger("lakehouse.profiling")
 # --- the figures and the thresholds, in one place ----------------------------------------------------
 TOP_VALUES = 5
 """Most frequent values kept per column (ties: the smaller value, as a string, first)."""
+TOP_VALUES_MAX_DISTINCT = 100_000
+"""Columns with more distinct values get no top values (``[]``): ranking sorts a column's distinct values
+in one task, which a key of a large table (a customer id in ``customer_segments``) must not cost every run."""
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 """Stored as p05, p25, p50, p75, p95."""
 QUANTILE_ACCURACY = 10_000
@@ -129,14 +134,14 @@ def _quantiled(t: T.DataType) -> bool:
 
 
 def profile(df: DataFrame, contract: TableContract, top_values: int = TOP_VALUES) -> List[Dict[str, Any]]:
-    """One stat row per column of ``contract`` present in ``df`` (contract order); two Spark actions."""
+    """One stat row per column of ``contract`` present in ``df`` (contract order)."""
     return profile_tables([(df, contract)], top_values)
 
 
 def profile_tables(
     tables: Sequence[Tuple[DataFrame, TableContract]], top_values: int = TOP_VALUES
 ) -> List[Dict[str, Any]]:
-    """``profile`` of several tables in the same two Spark actions (a job's tables: one round trip, not N)."""
+    """``profile`` of several tables in the same few Spark actions (a job's tables: one round trip, not N)."""
     if not tables:
         return []
     plans = []
@@ -172,19 +177,26 @@ def profile_tables(
         part = df.select(F.explode(F.array(*cells)).alias("x")).select("x.c", "x.v")
         stacked = part if stacked is None else stacked.unionByName(part)
     counts = stacked.where(F.col("v").isNotNull()).groupBy("c", "v").agg(F.count(F.lit(1)).alias("k"))
-    per_column = Window.partitionBy("c")
-    ranked = counts.select(
-        "c",
-        "v",
-        "k",
-        F.count(F.lit(1)).over(per_column).alias("d"),
-        F.row_number().over(per_column.orderBy(F.col("k").desc(), F.col("v").asc())).alias("r"),
-    ).where(F.col("r") <= top_values)
-    distinct: Dict[int, int] = {}
-    top: Dict[int, List[Dict[str, Any]]] = {}
-    for row in sorted(ranked.collect(), key=lambda r: (r["c"], r["r"])):
-        distinct[row["c"]] = int(row["d"])
-        top.setdefault(row["c"], []).append({"value": row["v"], "count": int(row["k"])})
+    counts = counts.persist()
+    try:
+        # exact distinct counts: a distributed aggregation, one small row per column
+        distinct: Dict[int, int] = {
+            int(r["c"]): int(r["d"]) for r in counts.groupBy("c").agg(F.count(F.lit(1)).alias("d")).collect()
+        }
+        # top values: ranking sorts a column's distinct values in one task, so only where they are few
+        ranked_columns = [c for c, d in distinct.items() if d <= TOP_VALUES_MAX_DISTINCT]
+        top: Dict[int, List[Dict[str, Any]]] = {}
+        if ranked_columns:
+            per_column = Window.partitionBy("c").orderBy(F.col("k").desc(), F.col("v").asc())
+            ranked = (
+                counts.where(F.col("c").isin(ranked_columns))
+                .select("c", "v", "k", F.row_number().over(per_column).alias("r"))
+                .where(F.col("r") <= top_values)
+            )
+            for row in sorted(ranked.collect(), key=lambda r: (r["c"], r["r"])):
+                top.setdefault(row["c"], []).append({"value": row["v"], "count": int(row["k"])})
+    finally:
+        counts.unpersist()
 
     out = []
     for j, (contract, types, columns) in enumerate(plans):

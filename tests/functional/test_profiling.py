@@ -155,6 +155,23 @@ def test_profile_figures_equal_a_direct_computation(tmp_path, spark, rs_engine):
         )
 
 
+def test_columns_with_too_many_distinct_values_get_no_top_values(tmp_path, spark, rs_engine, monkeypatch):
+    uri = str(tmp_path / "probe")
+    rs_engine.overwrite(uri, spark.createDataFrame(_probe_rows(300), schema_of(WIDE)))
+    data = DeltaTable(uri).to_pyarrow_table().to_pydict()
+    distinct = {c: len({v for v in data[c] if v is not None}) for c in WIDE.column_names}
+    cap = sorted(set(distinct.values()))[len(set(distinct.values())) // 2]  # some columns above, some below
+    monkeypatch.setattr(P, "TOP_VALUES_MAX_DISTINCT", cap)
+    stats = {s["column_name"]: s for s in P.profile(rs_engine.read(uri), WIDE)}
+    above = [c for c, d in distinct.items() if d > cap]
+    below = [c for c, d in distinct.items() if 0 < d <= cap]
+    assert above and below
+    for c in above:  # no ranking, still an exact distinct count
+        assert (stats[c]["top_values"], stats[c]["distinct_count"]) == ("[]", distinct[c]), c
+    for c in below:
+        assert json.loads(stats[c]["top_values"]) and stats[c]["distinct_count"] == distinct[c], c
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory, spark, rs_engine):
     root = tmp_path_factory.mktemp("profiling") / "lake"
