@@ -990,7 +990,7 @@ def promote(
             updated_by=actor,
             change=f"{record.id}: auditing {version} for {target}",
         )
-        flipped = False
+        flipped = moving = False
         final = state
         try:
             # 1. the candidate is written to the inactive slot (the active one pinned: "" would follow deploys)
@@ -1015,6 +1015,7 @@ def promote(
                 record.message = "; ".join(f"{g.name}: {g.detail}" for g in gates if not g.passed)
             if passed:
                 # 4. publish: the audited gold becomes the inactive slot's, then one write flips the active slot
+                moving = True  # from here the inactive slot's previous gold (the rollback target) is replaced
                 control.move_audit_to(target)
                 final = replace(
                     staged,
@@ -1031,8 +1032,8 @@ def promote(
                 if moved:
                     record.message += f"; re-pointed {len(moved)} Glue tables"
         except BaseException as error:
-            if not flipped:
-                control.write(state)  # nothing published: back to exactly where it was
+            if not flipped:  # nothing published: back to where it was (without a half-replaced rollback target)
+                control.write(replace(state, rollback=None) if moving else state)
             record.result = "published" if flipped else "failed"
             record.message = (record.message + "; " if flipped else "") + f"{type(error).__name__}: {error}"
             record.ended_at = now_iso()

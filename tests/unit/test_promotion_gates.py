@@ -165,3 +165,42 @@ def test_slots_document_is_validated(text: str, message: str) -> None:
         "b",
         state,
     )
+
+
+class WritesGold:
+    """An auditor whose 'job' writes the given gold into the audit location (the real job is exercised by
+    tests/functional/test_promotion.py; here the control flow around it is under test)."""
+
+    def __init__(self, **gold) -> None:
+        self.gold = gold
+
+    def ensure(self, version: str) -> None:
+        pass
+
+    def run(self, version: str, *, slot_uri: str, batch_id: str) -> AuditRun:
+        write_gold(Path(slot_uri), **self.gold)
+        return AuditRun(True, batch_id, {"status": "succeeded"})
+
+
+def test_publish_then_a_failed_publish_keeps_no_half_replaced_rollback_target(lake: LocalControl, monkeypatch) -> None:
+    from lakehouse import promotion
+
+    write_gold(Path(lake.gold_uri("blue")))
+    monkeypatch.setattr(promotion, "checkout_version", lambda: "a" * 16)
+    done = promotion.promote(lake, WritesGold(), "b" * 16, thresholds=Thresholds(), actor="t")
+    assert (done.record.result, done.state.active, done.state.rollback) == ("published", "green", "blue")
+    assert not Path(lake.audit_uri()).exists() and (Path(lake.gold_uri("green")) / "win_rates").is_dir()
+
+    def broken_move(slot: str) -> None:
+        import shutil
+
+        shutil.rmtree(lake.gold_uri(slot))  # the old gold is gone, the new one never arrives
+        raise OSError("disk full")
+
+    monkeypatch.setattr(lake, "move_audit_to", broken_move)
+    with pytest.raises(OSError):
+        promotion.promote(lake, WritesGold(), "c" * 16, thresholds=Thresholds(), actor="t")
+    state = lake.read()
+    assert (state.active, state.slots["green"], state.rollback) == ("green", "b" * 16, None)  # no rollback to nothing
+    last = max(lake.history(), key=lambda r: r.started_at)
+    assert (last.version, last.result, last.message) == ("c" * 16, "failed", "OSError: disk full")
