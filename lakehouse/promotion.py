@@ -3,10 +3,11 @@
 An environment has two slots, blue and green. Each names a job-assets version (the content hash of the
 package, ``cdk/packaging.py``) and owns a gold folder (``<gold>/<slot>/``); the *active* slot is the one
 the pipeline runs and readers read. ``promote`` writes the candidate version to the inactive slot, runs its
-gold job there (the audit: shadow gold, never the published tables), compares the shadow with the published
-gold (gates), and only when every gate passes flips the active slot: one atomic write of the slots document
-(locally ``<lake>/_control/slots.json``; on AWS the SSM parameter the state machines read at the start of
-every execution). ``rollback`` flips back.
+gold job into the audit location (``<gold>/audit/``: shadow gold, neither slot), compares the shadow with
+the published gold (gates), and only when every gate passes moves the shadow into the inactive slot and
+flips the active slot: one atomic write of the slots document (locally ``<lake>/_control/slots.json``; on
+AWS the SSM parameter the state machines read at the start of every execution). Otherwise the document is
+written back as it was. ``rollback`` flips back.
 
 Two control planes implement the same few operations: :class:`LocalControl` (files under the lake) and
 :class:`AwsControl` (SSM, DynamoDB, Glue, S3). Two auditors run a version's gold job: :class:`LocalAuditor`
@@ -66,8 +67,8 @@ class SlotState:
     """The slots document: which slot is published and which version each slot runs.
 
     ``slots[s] == ""`` means "the deployed version" (nobody promoted to this slot yet). ``rollback`` is the
-    slot whose gold was published before and is still intact, or ``None`` (a promotion attempt clears the
-    inactive slot, so after a failed one there is nothing to roll back to).
+    slot whose gold was published before and is still intact, or ``None`` (nothing published yet, or a
+    promotion in progress).
     """
 
     active: str
@@ -715,7 +716,7 @@ def _summary_line(stdout: str, returncode: int) -> dict[str, Any]:
 
 class AwsAuditor:
     """Starts the version's gold job on the environment's EMR Serverless application, as the pipeline does,
-    with ``--gold-uri`` on the shadow slot, and waits for it."""
+    with ``--gold-uri`` on the audit location, and waits for it."""
 
     def __init__(self, control: AwsControl, *, poll_seconds: float = 20.0, timeout_seconds: float = 4 * 3600) -> None:
         self.control = control
@@ -849,7 +850,7 @@ def evaluate_gates(
             if r["batch_id"] == batch and (r["table_name"], r["rule"]) in CONTRACT_RULES
         }
 
-    candidate_rules = rules(candidate_uri, None) or {}  # the shadow slot was cleared: only the audit wrote it
+    candidate_rules = rules(candidate_uri, None) or {}  # the audit location was cleared: only the audit wrote it
     published_rules = rules(published_uri, None) or {}
     failing = {k: v for k, v in candidate_rules.items() if v}
     new = sorted(k for k in failing if not published_rules.get(k))
