@@ -22,6 +22,8 @@ from job_assets.contracts import glossary as g
 from job_assets.contracts.gold import KEY_METRICS
 from job_assets.contracts.model import Rule
 
+from . import generated
+
 CATALOG_DIR = "docs/data_catalog"
 POINTER = "docs/GLOSSARY.md"
 LAYER_FILES = {"bronze": "Bronze.md", "silver": "Silver.md", "gold": "Gold.md"}
@@ -385,37 +387,18 @@ def catalog_files() -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def _strays(repo_root: Path, files: dict[str, str]) -> list[str]:
-    folder = repo_root / CATALOG_DIR
-    found = (p.relative_to(repo_root).as_posix() for p in sorted(folder.glob("*.md")))
-    return [path for path in found if path not in files]
+OWNED = (f"{CATALOG_DIR}/*.md",)
+"""What ``lakehouse catalog`` owns: a Markdown file there it no longer generates is stale (and removed)."""
 
 
 def stale_files(repo_root: Path) -> list[str]:
     """Generated files that are missing or differ from what the contracts render now, plus strays."""
-    files = catalog_files()
-    stale = [path for path, content in files.items() if _read(repo_root / path) != content]
-    return sorted(stale + _strays(repo_root, files))
+    return generated.stale_files(repo_root, catalog_files(), OWNED)
 
 
 def write_files(repo_root: Path) -> tuple[list[str], list[str]]:
     """Write the generated files; remove Markdown files of the catalog folder it no longer generates."""
-    files = catalog_files()
-    written = []
-    for relative, content in files.items():
-        path = repo_root / relative
-        if _read(path) != content:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-            written.append(relative)
-    removed = _strays(repo_root, files)
-    for relative in removed:
-        (repo_root / relative).unlink()
-    return written, removed
-
-
-def _read(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.is_file() else None
+    return generated.write_files(repo_root, catalog_files(), OWNED)
 
 
 # --- CLI -------------------------------------------------------------------------------------------------------
@@ -435,23 +418,17 @@ def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
             _err.print(f"glossary: {line}")
         _err.print(f"error: the glossary does not cover the gold tables: fix {g.SOURCE_FILE}")
         return 2
-    if args.check:
-        stale = stale_files(root)
-        for path in stale:
-            _err.print(f"stale: {path}")
-        if stale:
-            _err.print("run `lakehouse catalog` and commit the result")
-            return 1
-        console.print("the data catalog and docs/GLOSSARY.md match the contracts")
-        return 0
-    written, removed = write_files(root)
-    for path in written:
-        console.print(f"wrote {path}")
-    for path in removed:
-        console.print(f"removed {path}")
-    if not written and not removed:
-        console.print("the data catalog and docs/GLOSSARY.md already match the contracts")
-    return 0
+    return generated.sync(
+        root,
+        catalog_files(),
+        OWNED,
+        check=args.check,
+        what="the data catalog and docs/GLOSSARY.md",
+        source="the contracts",
+        command="lakehouse catalog",
+        console=console,
+        err=_err,
+    )
 
 
 def add_parser(sub: Any, run: Callable[[Callable[[argparse.Namespace, Console], int]], Any]) -> None:

@@ -171,29 +171,25 @@ def cmd_env_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
-    from .dashboards import ExportError, stale_files, write_files
+    from . import generated
+    from .dashboards import OWNED, ExportError, export_files
 
     root = Path(args.repo).resolve()
     try:
-        if args.check:
-            stale = stale_files(root)
-            for path in stale:
-                err.print(f"stale: {path}")
-            if stale:
-                err.print("run `lakehouse dashboards export` and commit the result")
-                return 1
-            console.print("dashboards and docs/METRICS.md match the metric catalog")
-            return 0
-        written, removed = write_files(root)
+        files = export_files(root)
     except ExportError as exc:
         raise UsageError(str(exc)) from exc
-    for path in written:
-        console.print(f"wrote {path}")
-    for path in removed:
-        console.print(f"removed {path}")
-    if not written and not removed:
-        console.print("dashboards and docs/METRICS.md already match the metric catalog")
-    return 0
+    return generated.sync(
+        root,
+        files,
+        OWNED,
+        check=args.check,
+        what="dashboards and docs/METRICS.md",
+        source="the metric catalog",
+        command="lakehouse dashboards export",
+        console=console,
+        err=err,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ from typing import Any
 
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
-from lakehouse import aws_names
+from lakehouse import aws_names, generated
 from lakehouse.checkout import CheckoutError, load_cdk_config
 
 GRAFANA_SCHEMA_VERSION = 42
@@ -556,37 +556,15 @@ def export_files(repo_root: Path) -> dict[str, str]:
     return files
 
 
+OWNED = ("dashboards/cloudwatch/*.json", "dashboards/grafana/*.json")
+"""What ``lakehouse dashboards export`` owns: a dashboard file there no environment has is stale (removed)."""
+
+
 def stale_files(repo_root: Path) -> list[str]:
     """Generated files that are missing or differ from what the catalog renders now, plus strays."""
-    files = export_files(repo_root)
-    stale = [path for path, text in files.items() if _read(repo_root / path) != text]
-    for folder in ("dashboards/cloudwatch", "dashboards/grafana"):
-        for path in sorted((repo_root / folder).glob("*.json")):
-            relative = path.relative_to(repo_root).as_posix()
-            if relative not in files:
-                stale.append(relative)
-    return sorted(stale)
+    return generated.stale_files(repo_root, export_files(repo_root), OWNED)
 
 
 def write_files(repo_root: Path) -> tuple[list[str], list[str]]:
     """Write the generated files; remove dashboard files no environment has any more. (written, removed)."""
-    files = export_files(repo_root)
-    written = []
-    for relative, text in files.items():
-        path = repo_root / relative
-        if _read(path) != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            written.append(relative)
-    removed = []
-    for folder in ("dashboards/cloudwatch", "dashboards/grafana"):
-        for path in sorted((repo_root / folder).glob("*.json")):
-            relative = path.relative_to(repo_root).as_posix()
-            if relative not in files:
-                path.unlink()
-                removed.append(relative)
-    return sorted(written), removed
-
-
-def _read(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.is_file() else None
+    return generated.write_files(repo_root, export_files(repo_root), OWNED)

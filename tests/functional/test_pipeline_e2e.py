@@ -187,13 +187,9 @@ def test_report_shows_every_run_and_the_quarantine_of_the_lake(lake, tmp_path):
 @pytest.mark.slow
 def test_report_charts_are_drawn_in_headless_chromium(lake, tmp_path):
     """Chromium (Debian's, `make test-slow` installs it) lays out every chart with every mark visible."""
-    import shutil
-    import subprocess
-
     from lakehouse.report import write_report
+    from tests.browser import dump_dom, screenshot
 
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed: `make test-slow` installs it (apt-get install chromium)"
     page = write_report(lake["root"], tmp_path / "report.html").read_text(encoding="utf-8")
     probe = (
         "<script>addEventListener('load',()=>{for(const s of document.querySelectorAll('svg.chart')){"
@@ -204,25 +200,7 @@ def test_report_charts_are_drawn_in_headless_chromium(lake, tmp_path):
     )
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1000,3000",
-    ]
-    dom = subprocess.run(
-        [chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    dom = dump_dom(probed, tmp_path, window="1000,3000")
     assert 'data-probed="yes"' in dom
     charts = re.findall(
         r'<svg class="chart" id="([^"]+)"[^>]*data-width="(\d+)" data-marks="(\d+)" data-visible="(\d+)"', dom
@@ -237,12 +215,7 @@ def test_report_charts_are_drawn_in_headless_chromium(lake, tmp_path):
     for chart_id, width, marks, visible in charts:
         assert int(width) > 300 and int(marks) > 0 and visible == marks, (chart_id, width, marks, visible)
     shot = tmp_path / "report.png"
-    subprocess.run(
-        [chromium, *flags, f"--screenshot={shot}", (tmp_path / "report.html").as_uri()],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
+    screenshot(tmp_path / "report.html", shot, tmp_path, window="1000,3000")
     assert shot.stat().st_size > 10_000
 
 

@@ -96,6 +96,32 @@ def deploy(env: str) -> dict[str, str]:
     return names | {"application_id": app["applicationId"]}
 
 
+def record(env: str, **fields) -> dict:
+    """A history record, written the way the CLI writes it (AwsControl.record); returns its fields."""
+    import boto3
+
+    from lakehouse.promotion import AwsControl, Record
+
+    defaults = {"env": env, "action": "promote", "from_slot": "blue", "to_slot": "green", "actor": "ci"}
+    written = Record(**(defaults | fields))
+    AwsControl(env, session=boto3.session.Session(region_name="eu-west-1")).record(written)
+    return vars(written)
+
+
+def hold_lock(env: str, promotion_id: str, *, actor: str, expires: float) -> None:
+    """The promotion lock item as a running (or dead) promotion holds it."""
+    item = {"id": promotion_id, "action": "promote", "actor": actor, "started_at": "2026-11-30T10:00:00.000Z"}
+    client("dynamodb").put_item(
+        TableName=aws_names.promotions_table_name(env),
+        Item={
+            "pk": {"S": "lock"},
+            "sk": {"S": "lock"},
+            **{k: {"S": v} for k, v in item.items()},
+            "expires_at": {"N": str(int(expires))},
+        },
+    )
+
+
 def job_runs(application_id: str) -> list[dict]:
     emr = client("emr-serverless")
     try:
@@ -199,22 +225,9 @@ def test_rollback_flips_the_parameter_and_repoints_glue(aws, capsys):
 
 def test_a_held_lock_refuses_and_an_expired_one_is_taken_over(aws, capsys):
     deploy("dev")
-    table = aws_names.promotions_table_name("dev")
-    ddb = client("dynamodb")
 
     def lock(expires: float) -> None:
-        ddb.put_item(
-            TableName=table,
-            Item={
-                "pk": {"S": "lock"},
-                "sk": {"S": "lock"},
-                "id": {"S": "prom-other"},
-                "action": {"S": "promote"},
-                "actor": {"S": "arn:aws:iam::1:user/alice"},
-                "started_at": {"S": "2026-11-30T10:00:00Z"},
-                "expires_at": {"N": str(int(expires))},
-            },
-        )
+        hold_lock("dev", "prom-other", actor="arn:aws:iam::1:user/alice", expires=expires)
 
     lock(time.time() + 3600)
     assert main(["promote", "--env", "dev", "--version", V2]) == 2
@@ -258,41 +271,19 @@ def test_an_interrupted_promotion_is_recovered(aws, capsys):
             }
         ),
     )
-    record = {
-        "id": "prom-dead",
-        "env": "dev",
-        "action": "promote",
-        "version": "5555eeee6666ffff",
-        "from_slot": "green",
-        "to_slot": "blue",
-        "actor": "bob",
-        "started_at": "2026-11-30T10:00:00.000Z",
-        "result": "in-progress",
-        "previous_version": V2,
-        "previous_state": json.dumps(before),
-    }
-    client("dynamodb").put_item(
-        TableName=aws_names.promotions_table_name("dev"),
-        Item={
-            "pk": {"S": "history"},
-            "sk": {"S": "2026-11-30T10:00:00.000Z#prom-dead"},
-            "record": {"S": json.dumps(record)},
-            "version": {"S": record["version"]},
-            "result": {"S": "in-progress"},
-        },
+    record(
+        "dev",
+        id="prom-dead",
+        version="5555eeee6666ffff",
+        from_slot="green",
+        to_slot="blue",
+        actor="bob",
+        started_at="2026-11-30T10:00:00.000Z",
+        result="in-progress",
+        previous_version=V2,
+        previous_state=json.dumps(before),
     )
-    client("dynamodb").put_item(
-        TableName=aws_names.promotions_table_name("dev"),
-        Item={
-            "pk": {"S": "lock"},
-            "sk": {"S": "lock"},
-            "id": {"S": "prom-dead"},
-            "action": {"S": "promote"},
-            "actor": {"S": "bob"},
-            "started_at": {"S": "2026-11-30T10:00:00.000Z"},
-            "expires_at": {"N": str(int(time.time()) + 3600)},
-        },
-    )
+    hold_lock("dev", "prom-dead", actor="bob", expires=time.time() + 3600)
     assert main(["rollback", "--env", "dev"]) == 2  # the dead promotion's lock still stands
     assert "prom-dead" in capsys.readouterr().err
     assert main(["promotions", "--env", "dev", "--recover", "prom-other"]) == 2
@@ -316,31 +307,14 @@ def test_stage_promotion_accepts_only_a_version_proven_in_staging(aws, capsys):
     assert job_runs(deploy_prod["application_id"]) == []
 
     # Staging published V2 (recorded by its promotion): now prod may audit it.
-    record = {
-        "id": "prom-s1",
-        "env": "staging",
-        "action": "promote",
-        "version": V2,
-        "from_slot": "blue",
-        "to_slot": "green",
-        "actor": "ci",
-        "started_at": "2026-11-29T10:00:00.000Z",
-        "ended_at": "2026-11-29T10:20:00.000Z",
-        "result": "published",
-        "message": "",
-        "previous_version": V1,
-        "source_env": "",
-        "gates": [],
-    }
-    client("dynamodb").put_item(
-        TableName=aws_names.promotions_table_name("staging"),
-        Item={
-            "pk": {"S": "history"},
-            "sk": {"S": "2026-11-29T10:00:00.000Z#prom-s1"},
-            "record": {"S": json.dumps(record)},
-            "version": {"S": V2},
-            "result": {"S": "published"},
-        },
+    published = record(
+        "staging",
+        id="prom-s1",
+        version=V2,
+        started_at="2026-11-29T10:00:00.000Z",
+        ended_at="2026-11-29T10:20:00.000Z",
+        result="published",
+        previous_version=V1,
     )
     assert main(["promote", "--from", "staging", "--to", "prod", "--version", V2, "--yes"]) == 1
     out = capsys.readouterr().out
@@ -350,23 +324,14 @@ def test_stage_promotion_accepts_only_a_version_proven_in_staging(aws, capsys):
     assert (prod_record["source_env"], prod_record["version"]) == ("staging", V2)
 
     # Staging then rolled back away from V2 (it misbehaved there): V2 is no longer proven.
-    rolled = record | {
-        "id": "roll-s2",
-        "action": "rollback",
-        "version": V1,
-        "previous_version": V2,
-        "started_at": "2026-11-29T12:00:00.000Z",
-        "result": "rolled-back",
-    }
-    client("dynamodb").put_item(
-        TableName=aws_names.promotions_table_name("staging"),
-        Item={
-            "pk": {"S": "history"},
-            "sk": {"S": "2026-11-29T12:00:00.000Z#roll-s2"},
-            "record": {"S": json.dumps(rolled)},
-            "version": {"S": V1},
-            "result": {"S": "rolled-back"},
-        },
+    record(
+        "staging",
+        id="roll-s2",
+        action="rollback",
+        version=V1,
+        previous_version=published["version"],
+        started_at="2026-11-29T12:00:00.000Z",
+        result="rolled-back",
     )
     assert main(["promote", "--from", "staging", "--to", "prod", "--version", V2, "--yes"]) == 2
     assert "never passed its gates" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from test_dlq_cli import (
     move_tasks,  # noqa: F401  (fixture: moto gap filler for SQS message move tasks)
     queues,  # noqa: F401  (fixture: the intake queue and its DLQ)
 )
-from test_promotion_aws import V1, V2
+from test_promotion_aws import V1, V2, hold_lock, record
 from test_promotion_aws import deploy as deploy_promotion
 
 from cdk.constructs.release_slots import INITIAL_VALUE
@@ -123,75 +123,34 @@ def deployed(aws, queues, move_tasks):  # noqa: F811 (fixtures imported above)
     deploy_promotion(PROMOTION_ENV)
     deploy_promotion("staging")
     promoted_before("staging")
-    published_in_staging = {
-        "id": "prom-s1",
-        "env": "staging",
-        "action": "promote",
-        "version": V2,
-        "from_slot": "blue",
-        "to_slot": "green",
-        "actor": "ci",
-        "started_at": "2026-11-29T10:00:00.000Z",
-        "ended_at": "2026-11-29T10:20:00.000Z",
-        "result": "published",
-        "message": "",
-        "previous_version": V1,
-        "source_env": "",
-        "gates": [],
-    }
-    client("dynamodb").put_item(
-        TableName=aws_names.promotions_table_name("staging"),
-        Item={
-            "pk": {"S": "history"},
-            "sk": {"S": "2026-11-29T10:00:00.000Z#prom-s1"},
-            "record": {"S": json.dumps(published_in_staging)},
-            "version": {"S": V2},
-            "result": {"S": "published"},
-        },
+    record(
+        "staging",
+        id="prom-s1",
+        version=V2,
+        started_at="2026-11-29T10:00:00.000Z",
+        ended_at="2026-11-29T10:20:00.000Z",
+        result="published",
+        previous_version=V1,
     )
 
 
 def interrupted_promotion() -> None:
     """What a promotion killed mid-audit leaves: its lock, its in-progress record, its staged document."""
     promoted_before()
-    table = aws_names.promotions_table_name(PROMOTION_ENV)
     previous = json.dumps({"active": "green", "slots": {"blue": V1, "green": V2}, "rollback": "blue"})
-    record = {
-        "id": STALE,
-        "env": PROMOTION_ENV,
-        "action": "promote",
-        "version": V1,
-        "from_slot": "green",
-        "to_slot": "blue",
-        "actor": "bob",
-        "started_at": "2026-11-30T10:00:00.000Z",
-        "result": "in-progress",
-        "previous_version": V2,
-        "previous_state": previous,
-    }
-    ddb = client("dynamodb")
-    ddb.put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": "history"},
-            "sk": {"S": f"{record['started_at']}#{STALE}"},
-            "record": {"S": json.dumps(record)},
-            "version": {"S": V1},
-            "result": {"S": "in-progress"},
-        },
+    record(
+        PROMOTION_ENV,
+        id=STALE,
+        version=V1,
+        from_slot="green",
+        to_slot="blue",
+        actor="bob",
+        started_at="2026-11-30T10:00:00.000Z",
+        result="in-progress",
+        previous_version=V2,
+        previous_state=previous,
     )
-    ddb.put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": "lock"},
-            "sk": {"S": "lock"},
-            "id": {"S": STALE},
-            "action": {"S": "promote"},
-            "actor": {"S": "bob"},
-            "started_at": {"S": record["started_at"]},
-            "expires_at": {"N": "9999999999"},
-        },
-    )
+    hold_lock(PROMOTION_ENV, STALE, actor="bob", expires=9999999999)
 
 
 def promoted_before(env: str = PROMOTION_ENV) -> None:

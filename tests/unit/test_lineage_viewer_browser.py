@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from lakehouse.lineage import write_graph
+from tests.browser import dump_dom
 
 # Runs after the viewer's own script: drives it like a user and writes what it saw onto <body>.
 PROBE = """<script>
@@ -41,29 +40,10 @@ addEventListener('load', () => {
 
 @pytest.mark.slow
 def test_viewer_selects_tables_and_columns_zooms_and_pans(tmp_path: Path) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed: `make test-slow` installs it (apt-get install chromium)"
     page = write_graph(tmp_path / "lineage.html").read_text(encoding="utf-8")
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1400,900",
-    ]
-    dom = subprocess.run(
-        [chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    dom = dump_dom(probed, tmp_path, window="1400,900")
     body = re.search(r"<body([^>]*)>", dom).group(1)
     seen = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body))
     assert seen.get("probed") == "yes", body
