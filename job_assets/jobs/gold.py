@@ -13,7 +13,9 @@ become ``warn`` rules named ``profile:*`` in ``gold.dq_results`` and the job res
 from __future__ import annotations
 
 import logging
-from typing import Callable, Dict, Optional
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional, Tuple
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -21,13 +23,14 @@ from pyspark.sql import DataFrame
 from ..context import RunContext
 from ..contracts import contract
 from ..contracts.spark_schema import schema_of
-from ..dq.rules import table_checks
+from ..dq.rules import RuleStat, table_checks
 from ..engine import Txn
 from ..flags import flag
 from ..profiling import profile_job_tables
 from ..spark import materialize
 from ..transforms import gold as G
 from ..transforms.silver import to_table_columns
+from .bronze import parallelism
 from .common import JobResult, Progress, TableStats, completed_batches, write_ops
 
 log = logging.getLogger("lakehouse.jobs.gold")
@@ -67,24 +70,52 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
             engine=ctx.engine.name,
         )
     result = JobResult(JOB, batch, engine=ctx.engine.name)
-    names = ("silver.orders", "silver.customers", "silver.opportunities")
     silver = {}
-    for n in names:
+    for n in ("silver.orders", "silver.customers", "silver.opportunities"):
         silver[n] = ctx.engine.read_or_empty(ctx.uri(n), schema_of(contract(n))).persist(StorageLevel.MEMORY_AND_DISK)
     frames = build(silver, ctx.flags)
-    written = []
-    for i, (name, df) in enumerate(frames.items()):
+    names = list(frames)
+    lock = threading.Lock()
+    done = [0]
+
+    def step(label: str, name: str) -> None:
         if progress:
-            progress(f"gold {name.split('.', 1)[1]}", i, len(frames))
-        c = contract(name)
-        df = materialize(df)
-        stats = TableStats(name)
-        stats.dq = table_checks(df, c, ctx.timestamp())  # raises before the write on a `fail` rule
+            with lock:
+                done[0] += 1
+                progress(f"gold {label} {name.split('.', 1)[1]}", done[0], 2 * len(names))
+
+    def compute(name: str) -> Tuple[DataFrame, List[RuleStat]]:
+        df = materialize(frames[name])
+        dq = table_checks(df, contract(name), ctx.timestamp())  # raises on a `fail` rule
+        step("checked", name)
+        return df, dq
+
+    def publish(name: str) -> TableStats:
+        df, dq = computed[name]
+        stats = TableStats(name, dq=dq)
         w = ctx.engine.overwrite(ctx.uri(name), df, txn=Txn(f"{JOB}:{batch}", 1))
         stats.committed, stats.version = w.committed, ctx.engine.version(ctx.uri(name))
         stats.rows_in = stats.rows_out = w.rows_added if w.committed else df.count()
-        result.tables.append(stats)
-        written.append((df, c))  # materialized: exactly what the table now holds
+        step("wrote", name)
+        return stats
+
+    # tables are independent: compute and check them side by side, and write only when every table
+    # passed its fail rules, so a refused run leaves all of gold as it was
+    with ThreadPoolExecutor(max_workers=parallelism(ctx, len(names)), thread_name_prefix="gold") as pool:
+        checked = {n: pool.submit(compute, n) for n in names}
+        computed: Dict[str, Tuple[DataFrame, List[RuleStat]]] = {}
+        errors = []
+        for n in names:
+            try:
+                computed[n] = checked[n].result()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            for df, _ in computed.values():
+                df.unpersist()
+            raise errors[0]
+        result.tables = list(pool.map(publish, names))
+    written = [(computed[n][0], contract(n)) for n in names]  # materialized: exactly what the tables hold
     for df in silver.values():
         df.unpersist()
     profile_job_tables(ctx, "gold", result, batch, written)  # anomalies -> warn rules in the tables' DQ stats

@@ -20,8 +20,9 @@ on purpose — skips what was committed and writes what was not.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence, Tuple
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -111,9 +112,18 @@ def _raw_bronze_view(std: DataFrame, c: TableContract) -> List:
 
 
 def process_table(
-    ctx: RunContext, c: TableContract, batch: str, fx: Optional[DataFrame]
+    ctx: RunContext,
+    c: TableContract,
+    batch: str,
+    fx: Callable[[], Optional[DataFrame]],
+    parents_ready: Callable[[], None] = lambda: None,
 ) -> Tuple[TableStats, List[DataFrame]]:
-    """Returns (stats, quarantine frames to merge)."""
+    """Returns (stats, quarantine frames to merge).
+
+    ``fx()`` returns silver.fx_rates as of this batch (it blocks until fx_rates is merged);
+    ``parents_ready()`` blocks until every silver table this one references is merged. The table's own
+    work (typing, row rules) runs before that wait, so it overlaps with its parents' merges.
+    """
     engine = ctx.engine
     ts = ctx.timestamp()
     stats = TableStats(c.name)
@@ -124,7 +134,7 @@ def process_table(
     held = _held(ctx, c, batch)
     candidates = new.unionByName(held.select(*new.columns))
 
-    std = derive(c, standardize(candidates, c), fx)
+    std = derive(c, standardize(candidates, c), fx() if "silver.fx_rates" in c.upstream else None)
     flagged, rules = flag_rows(std, c)
     evaluated = materialize(flagged)
     is_held = F.col("_quarantine_id").isNotNull()
@@ -162,7 +172,9 @@ def process_table(
     valid = evaluated.filter(F.col("_error").isNull())
     winners = latest_per_key(valid, c.keys, c.version_column)
 
-    # reference rules: a quarantine-severity miss holds the row as an orphan; a warn miss is counted
+    # reference rules: a quarantine-severity miss holds the row as an orphan; a warn miss is counted.
+    # From here on the parents must hold this batch: wait for their merges.
+    parents_ready()
     ref_rules = [r for r in c.rules if r.kind == "ref"]
     held_rules = [r for r in ref_rules if r.severity == "quarantine"]
     for rule in ref_rules:
@@ -300,39 +312,86 @@ def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> N
 PRODUCER = {"silver.accounts_history": "silver.accounts"}
 
 
-def levels(tables: Sequence[TableContract]) -> List[List[TableContract]]:
-    """Group tables so each one's silver upstreams are in an earlier group (parents before children)."""
+class UpstreamFailedError(RuntimeError):
+    """A table was not merged because a silver table it depends on failed in the same batch."""
+
+
+def dependencies(tables: Sequence[TableContract]) -> Dict[str, Set[str]]:
+    """Each table's silver upstreams among ``tables`` (accounts_history counts as accounts); refuses cycles."""
     names = {t.name for t in tables}
     deps = {t.name: {PRODUCER.get(u, u) for u in t.upstream if PRODUCER.get(u, u) in names} for t in tables}
-    out: List[List[TableContract]] = []
-    placed: set = set()
+    placed: Set[str] = set()
     while len(placed) < len(tables):
-        ready = [t for t in tables if t.name not in placed and deps[t.name] <= placed]
+        ready = {n for n, d in deps.items() if n not in placed and d <= placed}
         if not ready:
             raise ValueError(f"cyclic silver dependencies among {sorted(names - placed)}")
-        out.append(ready)
-        placed |= {t.name for t in ready}
-    return out
+        placed |= ready
+    return deps
 
 
 def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = None) -> JobResult:
+    """Every silver table of one bronze batch, each on its own thread.
+
+    A table types and checks its rows at once and waits for its parents only before the reference
+    rules, so independent work runs side by side and a child's own work overlaps its parents' merges.
+    The first failure is raised (a parent's DataQualityError, not the children it stopped); tables
+    already merged keep their commits, tagged with the batch, and the re-run skips them.
+    """
     result = JobResult(JOB, batch, engine=ctx.engine.name)
-    q_frames: List[DataFrame] = []
     tables = list(SILVER_CURRENT)
-    by_name: Dict[str, TableStats] = {}
-    done = 0
-    for level in levels(tables):
-        fx = ctx.engine.read_or_empty(ctx.uri("silver.fx_rates"), schema_of(contract("silver.fx_rates")))
+    deps = dependencies(tables)
+    futures: Dict[str, Future] = {}
+    lock = threading.Lock()
+    done = [0]
+
+    # at most `parallelism` tables work at once; a table waiting for its parents gives its slot up
+    slots = threading.BoundedSemaphore(parallelism(ctx, len(tables)))
+
+    submitted = threading.Event()
+
+    def wait_for(names: Set[str], table: str) -> None:
+        slots.release()
+        try:
+            submitted.wait()
+            for name in sorted(names):
+                try:
+                    futures[name].result()
+                except Exception as exc:
+                    raise UpstreamFailedError(f"{table}: not merged because {name} failed ({exc})") from exc
+        finally:
+            slots.acquire()
+
+    fx_uri, fx_schema = ctx.uri("silver.fx_rates"), schema_of(contract("silver.fx_rates"))
+
+    def fx() -> DataFrame:
+        wait_for({"silver.fx_rates"}, "silver")
+        return ctx.engine.read_or_empty(fx_uri, fx_schema)
+
+    def work(c: TableContract) -> Tuple[TableStats, List[DataFrame]]:
+        with slots:
+            out = process_table(ctx, c, batch, fx, lambda: wait_for(deps[c.name], c.name))
+        log.info("silver %s: %s", c.name, out[0])
         if progress:
-            progress(f"silver {', '.join(c.table for c in level)} ({batch})", done, len(tables))
-        # tables of one level don't depend on each other: process them concurrently
-        with ThreadPoolExecutor(max_workers=parallelism(ctx, len(level))) as pool:
-            for c, (stats, frames) in zip(level, pool.map(lambda c, fx=fx: process_table(ctx, c, batch, fx), level)):
-                by_name[c.name] = stats
-                q_frames.extend(frames)
-                log.info("silver %s: %s", c.name, stats)
-        done += len(level)
-    result.tables = [by_name[c.name] for c in tables]
+            with lock:
+                done[0] += 1
+                progress(f"silver {c.table} ({batch})", done[0], len(tables))
+        return out
+
+    if progress:
+        progress(f"silver ({batch})", 0, len(tables))
+    # one thread per table: a thread waiting for its parents must not hold back one that can run
+    with ThreadPoolExecutor(max_workers=len(tables), thread_name_prefix="silver") as pool:
+        for c in tables:
+            futures[c.name] = pool.submit(work, c)
+        submitted.set()
+    failures = [f.exception() for f in futures.values() if f.exception() is not None]
+    if failures:
+        raise next((e for e in failures if not isinstance(e, UpstreamFailedError)), failures[0])
+    q_frames: List[DataFrame] = []
+    for c in tables:
+        stats, frames = futures[c.name].result()
+        result.tables.append(stats)
+        q_frames.extend(frames)
     _merge_quarantine(ctx, q_frames, batch)
     write_ops(ctx, "silver", result, batch)
     if progress:
