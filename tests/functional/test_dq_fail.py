@@ -76,3 +76,34 @@ def test_cli_exits_non_zero_on_a_data_quality_failure(tmp_path, capsys):
     assert cli_main(["run", "--lake-root", str(root), "--layers", "bronze,silver"]) == 1
     out = capsys.readouterr().out
     assert "data quality failure in silver.fx_rates" in out
+
+
+def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark, rs_engine, monkeypatch):
+    """Gold tables are computed side by side and written only when all pass their fail rules."""
+    from pyspark.sql import functions as F
+
+    from job_assets.contracts import GOLD_TABLES
+    from job_assets.jobs import gold
+    from job_assets.transforms import gold as G
+
+    root = tmp_path / "lake"
+    generate(root, 1_000, seed=6, bad_ratio=0.0)
+    loc = LakeLocations.for_root(str(root))
+    ctx = RunContext(spark, rs_engine, loc, "first")
+    for job in (bronze, silver, gold):
+        job.run(ctx)
+    before = {c.name: version(root, c.name) for c in GOLD_TABLES}
+
+    generate(root, 1_000, seed=6, bad_ratio=0.0, increment=1)  # silver moves on: gold must rebuild
+    ctx = RunContext(spark, rs_engine, loc, "second")
+    bronze.run(ctx)
+    silver.run(ctx)
+    real = G.win_rates
+    # the LAST table built breaks its fail rule; the four before it pass theirs
+    monkeypatch.setattr(G, "win_rates", lambda opps: real(opps).withColumn("win_rate", F.lit(1.5)))
+    with pytest.raises(DataQualityError, match=r"gold\.win_rates.*win_rate_in_range"):
+        gold.run(ctx)
+    assert {c.name: version(root, c.name) for c in GOLD_TABLES} == before
+    monkeypatch.setattr(G, "win_rates", real)
+    assert gold.run(ctx).status == "succeeded"  # the next run builds every table
+    assert all(version(root, c.name) == before[c.name] + 1 for c in GOLD_TABLES)

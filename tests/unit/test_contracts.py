@@ -79,3 +79,19 @@ def test_unknown_table_names_the_known_ones():
     with pytest.raises(KeyError, match=r"silver\.orders"):
         contract("silver.order")
     assert "gold.revenue_attribution" in REGISTRY
+
+
+def test_silver_dependencies_follow_the_contracts_and_refuse_cycles():
+    import dataclasses
+
+    from job_assets.jobs.silver import dependencies
+
+    deps = dependencies(list(SILVER_CURRENT))
+    assert deps["silver.order_items"] == {"silver.orders"}
+    assert deps["silver.orders"] == {"silver.customers", "silver.fx_rates"}
+    assert deps["silver.contacts"] == {"silver.accounts"}  # accounts_history is produced by accounts
+    assert deps["silver.fx_rates"] == set()
+    customers = contract("silver.customers")
+    looped = dataclasses.replace(customers, upstream=(*customers.upstream, "silver.orders"))
+    with pytest.raises(ValueError, match=r"cyclic silver dependencies among .*silver\.customers"):
+        dependencies([looped if c.name == customers.name else c for c in SILVER_CURRENT])
