@@ -42,12 +42,19 @@ def configure(spark: SparkSession) -> SparkSession:
 
 
 def local_session(
-    app_name: str = "lakehouse", cores: Optional[int] = None, shuffle_partitions: int = 4
+    app_name: str = "lakehouse", cores: Optional[int] = None, shuffle_partitions: Optional[int] = None
 ) -> SparkSession:
-    """A local SparkSession tuned for a laptop/CI: few shuffle partitions, no UI, quiet logs."""
+    """A local SparkSession tuned for a laptop/CI: few shuffle partitions, no UI, quiet logs.
+
+    Shuffle partitions default to the core count: locally every extra partition is another task and
+    another file per write, not more parallelism (1M-record pipeline on 2 cores: 61 s with 2, 65-68 s
+    with 4; docs/BENCHMARKS.md).
+    """
     # Python workers must be this interpreter (the one with job_assets installed), not whatever is on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    master = f"local[{cores or os.cpu_count() or 2}]"
+    cores = cores or os.cpu_count() or 2
+    shuffle_partitions = shuffle_partitions or cores
+    master = f"local[{cores}]"
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**LOCAL_CONF, **SESSION_CONF}.items():
         builder = builder.config(key, value)

@@ -17,7 +17,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Tuple
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from ..context import RunContext
@@ -70,9 +69,10 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
             engine=ctx.engine.name,
         )
     result = JobResult(JOB, batch, engine=ctx.engine.name)
+    # read each silver input once, before the tables that share it are computed side by side
     silver = {}
     for n in ("silver.orders", "silver.customers", "silver.opportunities"):
-        silver[n] = ctx.engine.read_or_empty(ctx.uri(n), schema_of(contract(n))).persist(StorageLevel.MEMORY_AND_DISK)
+        silver[n] = materialize(ctx.engine.read_or_empty(ctx.uri(n), schema_of(contract(n))))
     frames = build(silver, ctx.flags)
     names = list(frames)
     lock = threading.Lock()
