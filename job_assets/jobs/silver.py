@@ -273,6 +273,10 @@ def _history(ctx: RunContext, valid: DataFrame, batch: str) -> None:
         c.keys,
         update_condition="NOT (s.valid_to <=> t.valid_to) OR NOT (s.is_current <=> t.is_current)",
         txn=Txn(f"{JOB}:{batch}", 1),
+        # unique on (account_id, valid_from) by construction: one version per (account, LastModifiedDate),
+        # and existing rows the batch repeats are anti-joined away (scd2_history). The children's
+        # reference rules wait for this merge, so it skips the engine's duplicate check.
+        source_keys_unique=True,
     )
     ctx.engine.create_if_missing(uri, schema_of(c))
 
