@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Dict, Optional
@@ -27,12 +28,29 @@ LOCAL_CONF: Dict[str, str] = {
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
     "spark.hadoop.parquet.enable.summary-metadata": "false",
     "spark.sql.parquet.compression.codec": "snappy",
-    # C1 only: a local run is one short-lived JVM, and C2 compiles of Spark's and the generated code
-    # cost more CPU than they win back within it (1M-record pipeline: ~84 s of JIT threads on 2 cores;
-    # 69-74 s end to end with C1 only vs 77-78 s with tiered C2). EMR keeps the JVM default.
-    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR -XX:+UseParallelGC -XX:TieredStopAtLevel=1",
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR -XX:+UseParallelGC",
     "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
 }
+
+# A local run is one JVM that lives as long as the run. For a small lake, C2's compiles of Spark's and
+# the generated code cost more CPU than they win back (1M records on 2 cores: ~84 s of JIT threads;
+# 69-74 s end to end with C1 only against 77-78 s tiered), and every shuffle partition beyond the core
+# count is one more task and one more file per write (61 s with 2 partitions, 65-68 s with 4). A big
+# lake runs long enough for C2 and needs the smaller partitions (10M records: 353 s tiered with 4
+# partitions, 428 s C1-only with 2). The boundary sits between the two measured sizes (72 MB and
+# 797 MB of landing files); docs/BENCHMARKS.md.
+SMALL_LAKE_BYTES = 256 * 1024 * 1024
+C1_ONLY = "-XX:TieredStopAtLevel=1"
+
+
+def landing_bytes(lake_root: str) -> int:
+    """Bytes of every file under ``<lake_root>/landing`` (a local folder): the size of a local run's work."""
+    total = 0
+    for folder, _, names in os.walk(os.path.join(lake_root, "landing")):
+        for name in names:
+            with contextlib.suppress(OSError):  # gone since the listing: not part of the work
+                total += os.path.getsize(os.path.join(folder, name))
+    return total
 
 
 def configure(spark: SparkSession) -> SparkSession:
@@ -41,25 +59,36 @@ def configure(spark: SparkSession) -> SparkSession:
     return spark
 
 
+def local_conf(cores: int, workload_bytes: Optional[int], shuffle_partitions: Optional[int] = None) -> Dict[str, str]:
+    """LOCAL_CONF for ``cores`` and a run over ``workload_bytes`` of landing data (None: unknown, small)."""
+    small = workload_bytes is None or workload_bytes <= SMALL_LAKE_BYTES
+    partitions = shuffle_partitions or (cores if small else 2 * cores)
+    conf = dict(LOCAL_CONF)
+    if small:
+        conf["spark.driver.extraJavaOptions"] += f" {C1_ONLY}"
+    conf["spark.sql.shuffle.partitions"] = str(partitions)
+    conf["spark.default.parallelism"] = str(max(2, partitions))
+    return conf
+
+
 def local_session(
-    app_name: str = "lakehouse", cores: Optional[int] = None, shuffle_partitions: Optional[int] = None
+    app_name: str = "lakehouse",
+    cores: Optional[int] = None,
+    shuffle_partitions: Optional[int] = None,
+    workload_bytes: Optional[int] = None,
 ) -> SparkSession:
     """A local SparkSession tuned for a laptop/CI: few shuffle partitions, no UI, quiet logs.
 
-    Shuffle partitions default to the core count: locally every extra partition is another task and
-    another file per write, not more parallelism (1M-record pipeline on 2 cores: 61 s with 2, 65-68 s
-    with 4; docs/BENCHMARKS.md).
+    ``workload_bytes`` (the landing data a run covers, see :func:`landing_bytes`) picks the JIT and the
+    default shuffle partitions: up to SMALL_LAKE_BYTES (or unknown) C1 only and one partition per core,
+    above it tiered compilation and two per core.
     """
     # Python workers must be this interpreter (the one with job_assets installed), not whatever is on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     cores = cores or os.cpu_count() or 2
-    shuffle_partitions = shuffle_partitions or cores
-    master = f"local[{cores}]"
-    builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**LOCAL_CONF, **SESSION_CONF}.items():
+    builder = SparkSession.builder.master(f"local[{cores}]").appName(app_name)
+    for key, value in {**local_conf(cores, workload_bytes, shuffle_partitions), **SESSION_CONF}.items():
         builder = builder.config(key, value)
-    builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-    builder = builder.config("spark.default.parallelism", str(max(2, shuffle_partitions)))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return configure(spark)

@@ -24,9 +24,9 @@ def make_context(
     flags: dict[str, str] | None = None,
 ) -> RunContext:
     from job_assets.engine import make_engine
-    from job_assets.spark import local_session
+    from job_assets.spark import landing_bytes, local_session
 
-    spark = local_session("lakehouse-local")
+    spark = local_session("lakehouse-local", workload_bytes=landing_bytes(str(root)))
     return RunContext(
         spark=spark,
         engine=make_engine(spark, engine),

@@ -63,10 +63,11 @@ def parse_args(job: str, argv: Optional[List[str]] = None) -> argparse.Namespace
 
 def build_context(args: argparse.Namespace) -> RunContext:
     from ..engine import make_engine
-    from ..spark import configure, local_session
+    from ..spark import configure, landing_bytes, local_session
 
     if args.lake_root or args.local:
-        spark = local_session(f"lakehouse-{args.env}")
+        workload = landing_bytes(args.lake_root) if args.lake_root and "://" not in args.lake_root else None
+        spark = local_session(f"lakehouse-{args.env}", workload_bytes=workload)
     else:
         from pyspark.sql import SparkSession
 

@@ -1,0 +1,37 @@
+"""Local Spark tuning follows the size of the lake a run covers (figures: docs/BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+from job_assets.spark import C1_ONLY, SMALL_LAKE_BYTES, landing_bytes, local_conf
+
+
+def test_a_small_or_unknown_lake_gets_c1_only_and_one_partition_per_core():
+    for workload in (None, 72_000_000, SMALL_LAKE_BYTES):
+        conf = local_conf(2, workload)
+        assert C1_ONLY in conf["spark.driver.extraJavaOptions"].split()
+        assert conf["spark.sql.shuffle.partitions"] == "2"
+        assert conf["spark.default.parallelism"] == "2"
+
+
+def test_a_big_lake_gets_tiered_compilation_and_two_partitions_per_core():
+    conf = local_conf(2, SMALL_LAKE_BYTES + 1)
+    assert C1_ONLY not in conf["spark.driver.extraJavaOptions"]
+    assert "-XX:+UseParallelGC" in conf["spark.driver.extraJavaOptions"].split()
+    assert conf["spark.sql.shuffle.partitions"] == "4"
+    assert local_conf(8, 800_000_000)["spark.sql.shuffle.partitions"] == "16"
+
+
+def test_explicit_shuffle_partitions_win():
+    assert local_conf(2, None, shuffle_partitions=3)["spark.sql.shuffle.partitions"] == "3"
+    assert local_conf(2, 10**10, shuffle_partitions=1)["spark.default.parallelism"] == "2"
+
+
+def test_landing_bytes_counts_every_file_under_landing_only(tmp_path):
+    (tmp_path / "landing" / "crm" / "accounts" / "dt=2025-01-01").mkdir(parents=True)
+    (tmp_path / "landing" / "crm" / "accounts" / "dt=2025-01-01" / "a.jsonl").write_bytes(b"x" * 1000)
+    (tmp_path / "landing" / "snowflake").mkdir()
+    (tmp_path / "landing" / "snowflake" / "b.csv.gz").write_bytes(b"y" * 24)
+    (tmp_path / "bronze").mkdir()
+    (tmp_path / "bronze" / "part.parquet").write_bytes(b"z" * 5000)  # not landing: not counted
+    assert landing_bytes(str(tmp_path)) == 1024
+    assert landing_bytes(str(tmp_path / "missing")) == 0
