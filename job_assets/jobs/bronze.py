@@ -193,9 +193,13 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
                 progress(f"bronze {entity.name}", done[0], len(entities))
         return out
 
-    # entities are independent: ingest them concurrently (Spark schedules the jobs side by side)
+    # entities are independent: ingest them concurrently (Spark schedules the jobs side by side), the
+    # biggest first so that no big entity starts last and runs alone; results in contract order
+    by_size = sorted(entities, key=lambda e: -sum(f.size for f in by_entity[e.name]))
     with ThreadPoolExecutor(max_workers=parallelism(ctx, len(entities))) as pool:
-        for stats, qframe, file_counts in pool.map(ingest, entities):
+        futures = {e.name: pool.submit(ingest, e) for e in by_size}
+        for entity in entities:
+            stats, qframe, file_counts = futures[entity.name].result()
             result.tables.append(stats)
             quarantine_frames.append(qframe)
             counts.update(file_counts)
