@@ -111,7 +111,7 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
             except Exception as exc:
                 errors.append(exc)
         if errors:
-            for df, _ in computed.values():
+            for df in [*silver.values(), *(df for df, _ in computed.values())]:
                 df.unpersist()
             raise errors[0]
         result.tables = list(pool.map(publish, names))

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from job_assets.spark import C1_ONLY, SMALL_LAKE_BYTES, landing_bytes, local_conf
+from job_assets.spark import SMALL_LAKE_BYTES, landing_bytes, local_conf
 
 
 def test_a_small_or_unknown_lake_gets_c1_only_and_one_partition_per_core():
     for workload in (None, 72_000_000, SMALL_LAKE_BYTES):
         conf = local_conf(2, workload)
-        assert C1_ONLY in conf["spark.driver.extraJavaOptions"].split()
+        options = conf["spark.driver.extraJavaOptions"].split()
+        assert "-XX:TieredStopAtLevel=1" in options
+        assert "-XX:ReservedCodeCacheSize=240m" in options  # C1's default 48 MB fills in a long session
         assert conf["spark.sql.shuffle.partitions"] == "2"
         assert conf["spark.default.parallelism"] == "2"
 
 
 def test_a_big_lake_gets_tiered_compilation_and_two_partitions_per_core():
     conf = local_conf(2, SMALL_LAKE_BYTES + 1)
-    assert C1_ONLY not in conf["spark.driver.extraJavaOptions"]
+    assert "-XX:TieredStopAtLevel=1" not in conf["spark.driver.extraJavaOptions"]
     assert "-XX:+UseParallelGC" in conf["spark.driver.extraJavaOptions"].split()
     assert conf["spark.sql.shuffle.partitions"] == "4"
     assert local_conf(8, 800_000_000)["spark.sql.shuffle.partitions"] == "16"
