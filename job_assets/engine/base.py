@@ -74,6 +74,17 @@ class TableEngine(abc.ABC):
     def read(self, uri: str, version: Optional[int] = None) -> DataFrame:
         """The table (at ``version``) as a DataFrame; raises TableNotFoundError."""
 
+    def read_rows(self, uri: str, columns: Sequence[str]) -> List[Dict[str, Any]]:
+        """``columns`` of every row of a SMALL table (ingestion log, run summaries) as Python dicts.
+
+        Timestamps come back as naive UTC datetimes, whatever the engine. [] when there is no table.
+        Engines may read without Spark: jobs consult these tables before every run, and a Spark job
+        for a few thousand rows costs more than the rows.
+        """
+        if not self.exists(uri):
+            return []
+        return [r.asDict() for r in self.read(uri).select(*columns).collect()]
+
     def read_or_empty(self, uri: str, schema: StructType) -> DataFrame:
         if not self.exists(uri):
             return self.spark.createDataFrame([], schema)

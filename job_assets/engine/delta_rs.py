@@ -209,6 +209,19 @@ class DeltaRsEngine(TableEngine):
             return self.spark.createDataFrame([], schema)
         return self.spark.read.schema(schema).parquet(*files)
 
+    def read_rows(self, uri: str, columns: Sequence[str]) -> List[Dict[str, Any]]:
+        """Straight from the Parquet files through delta-rs and Arrow: no Spark job."""
+        if not self.exists(uri):
+            return []
+        import pyarrow as pa
+
+        table = self._table(uri).to_pyarrow_table(columns=list(columns))
+        utc = [i for i, f in enumerate(table.schema) if pa.types.is_timestamp(f.type) and f.type.tz is not None]
+        for i in utc:  # Spark (session time zone UTC) returns naive UTC datetimes: so does this
+            f = table.schema.field(i)
+            table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp(f.type.unit)))
+        return table.to_pylist()
+
     def transaction_version(self, uri: str, app_id: str) -> Optional[int]:
         return self._table(uri).transaction_version(app_id)
 

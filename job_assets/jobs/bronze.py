@@ -40,11 +40,11 @@ def _log_state(ctx: RunContext) -> Tuple[Dict[str, set], Dict[str, str]]:
     uri = ctx.uri(INGESTION_LOG.name)
     statuses: Dict[str, set] = defaultdict(set)
     batch_of: Dict[str, str] = {}
-    if ctx.engine.exists(uri):
-        for r in ctx.engine.read(uri).select("source_file", "status", "batch_id").collect():
-            statuses[r.source_file].add(r.status)
-            if r.status == "claimed" or r.source_file not in batch_of:
-                batch_of[r.source_file] = r.batch_id
+    for r in ctx.engine.read_rows(uri, ("source_file", "status", "batch_id")):
+        f = r["source_file"]
+        statuses[f].add(r["status"])
+        if r["status"] == "claimed" or f not in batch_of:
+            batch_of[f] = r["batch_id"]
     return statuses, batch_of
 
 

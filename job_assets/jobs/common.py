@@ -136,13 +136,8 @@ def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> 
 
 def completed_batches(ctx: RunContext, layer: str, job: str) -> List[str]:
     """Batches this job finished (its '*' row says succeeded), oldest first."""
-    uri = ctx.uri(f"{layer}.run_summary")
-    if not ctx.engine.exists(uri):
-        return []
-    rows = (
-        ctx.engine.read(uri)
-        .filter(f"job = '{job}' AND table_name = '*' AND status = 'succeeded'")
-        .select("batch_id", "ended_ts")
-        .collect()
+    rows = ctx.engine.read_rows(
+        ctx.uri(f"{layer}.run_summary"), ("job", "table_name", "status", "batch_id", "ended_ts")
     )
-    return [r.batch_id for r in sorted(rows, key=lambda r: (r.ended_ts, r.batch_id))]
+    done = [r for r in rows if r["job"] == job and r["table_name"] == "*" and r["status"] == "succeeded"]
+    return [r["batch_id"] for r in sorted(done, key=lambda r: (r["ended_ts"], r["batch_id"]))]

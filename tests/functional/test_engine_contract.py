@@ -45,6 +45,21 @@ def test_append_read_and_protocol(engine, spark, tmp_path):
     assert not p["reader_features"] and not p["writer_features"]
 
 
+def test_read_rows_of_a_small_table(engine, spark, tmp_path):
+    """read_rows: the same dicts as a Spark collect, timestamps as naive UTC, [] without a table."""
+    import datetime as dt
+
+    uri = str(tmp_path / "t")
+    assert engine.read_rows(uri, ["id"]) == []
+    data = spark.createDataFrame(
+        [(1, "a", dt.datetime(2025, 1, 2, 3, 4, 5, 6)), (2, None, None)], "id long, v string, ts timestamp"
+    )
+    engine.append(uri, data)
+    got = sorted(engine.read_rows(uri, ["ts", "id"]), key=lambda r: r["id"])
+    assert got == [{"ts": dt.datetime(2025, 1, 2, 3, 4, 5, 6), "id": 1}, {"ts": None, "id": 2}]
+    assert got == sorted((r.asDict() for r in engine.read(uri).select("ts", "id").collect()), key=lambda r: r["id"])
+
+
 def test_idempotent_append_replays_are_skipped(engine, spark, tmp_path):
     """Mirror of Delta's DeltaSuite 'idempotent write': txnVersion replays change nothing."""
     uri = str(tmp_path / "t")

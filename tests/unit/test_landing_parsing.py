@@ -82,3 +82,24 @@ def test_non_utf8_is_refused_record_by_record():
 def test_classify_landing_path(path, problem):
     _, _, found = classify_landing_path(path)
     assert found.startswith(problem) if problem else found == ""
+
+
+def test_every_parsed_record_fits_the_parsed_schema():
+    """parse_landing skips PySpark's per-row type check (verifySchema=False): the parsers must emit
+    PARSED_SCHEMA rows for every kind of input, good or bad, or Spark would store wrong values."""
+    from pyspark.sql.types import _make_type_verifier
+
+    from job_assets.transforms.bronze import PARSED_SCHEMA
+
+    verify = _make_type_verifier(PARSED_SCHEMA)
+    nested = b'{"Id":"A1","AnnualRevenue":1e3,"IsDeleted":true,"X":{"a":[1]}}\n'
+    samples = [
+        ("crm/accounts/dt=2024-01-01/a.jsonl", nested, "jsonl"),
+        ("crm/accounts/dt=2024-01-01/a.jsonl", b'{"Id":"A2","Name":null}\n{broken\n[1]\n"str"\n', "jsonl"),
+        ("crm/accounts/dt=2024-01-01/a.jsonl", b'{"Id":"\xff"}\n', "jsonl"),
+        ("snowflake/customers/dt=2024-01-01/c.csv", b"CUSTOMER_ID,SEGMENT,NEW\n1,SMB,x\n2\n3,,\n", "csv"),
+    ]
+    out = [r for name, data, fmt in samples for r in rows(name, data, fmt, F_ACC if fmt == "jsonl" else F_CUS)]
+    assert len(out) == 9 and {r[4] for r in out} == {None, "unparseable_record", "wrong_column_count"}
+    for record in out:
+        verify(record)  # raises TypeError/ValueError on a field of the wrong type or a missing one
