@@ -296,9 +296,12 @@ def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> N
     ctx.engine.append(uri, new, txn=Txn(f"{JOB}:{batch}", 1))
 
     released = [f.select("_quarantine_id") for f in frames if "_table" not in f.columns]
-    ids = set()
-    for f in released:
-        ids.update(r[0] for r in f.collect())
+    if not released:
+        return
+    union = released[0]
+    for f in released[1:]:
+        union = union.unionByName(f)
+    ids = {r[0] for r in union.collect()}  # one Spark job for every table's releases
     if not ids:
         return
     current = ctx.engine.read(uri).filter(F.col("_quarantine_id").isin(sorted(ids)))
