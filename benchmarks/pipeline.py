@@ -2,10 +2,9 @@
 
 For each size (100k and 1M records; 10M with BENCH_10M=1 or --sizes): generate a landing set, run the
 whole pipeline (`lakehouse run`, a fresh process: JVM start-up included) and record wall time, records/s
-and the peak resident memory of the whole process tree (Python driver, JVM, Python workers; shared pages
-counted once: see ``run_measured``); then deliver 1% new and changed records and time the incremental
-re-run; then run a DuckDB implementation of the same gold computations on the same landing files and
-print the ratio.
+and the peak RSS of the whole process tree (Python driver, JVM, Python workers: see ``run_measured``);
+then deliver 1% new and changed records and time the incremental re-run; then run a DuckDB
+implementation of the same gold computations on the same landing files and print the ratio.
 
     python benchmarks/pipeline.py [--sizes 100000,1000000] [--workdir .bench] [--keep]
 """
@@ -30,41 +29,51 @@ sys.path.insert(0, str(ROOT))
 from lakehouse.generator import generate  # noqa: E402
 
 
-def _role(proc: psutil.Process) -> str:
-    """jvm | workers (PySpark's daemon and the Python workers it forks) | driver (everything else)."""
-    if proc.name() == "java":
-        return "jvm"
-    return "workers" if "pyspark.daemon" in " ".join(proc.cmdline()) else "driver"
+def _tree(root: psutil.Process) -> dict[str, list[psutil.Process]]:
+    """The run's processes by role: jvm, workers (PySpark's daemon and the workers it forks), driver.
+
+    The JVM's other children are left out: they are Hadoop's short-lived `chmod`/`ls` launches, which
+    until their exec run inside the JVM's own address space, so counting them would count the JVM twice.
+    """
+    roles: dict[str, list[psutil.Process]] = {"driver": [root], "jvm": [], "workers": []}
+    for p in root.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "pyspark.daemon" in " ".join(p.cmdline()):
+                roles["workers"].append(p)
+            elif any(parent.name() == "java" for parent in p.parents()):
+                continue
+            else:
+                roles["jvm" if p.name() == "java" else "driver"].append(p)
+    return roles
 
 
-def run_measured(cmd: list[str]) -> tuple[float, dict[str, float]]:
-    """(wall seconds, peak memory figures in bytes) of ``cmd``'s process tree, sampled every 0.1 s.
+def run_measured(cmd: list[str]) -> tuple[float, dict[str, int]]:
+    """(wall seconds, peak RSS in bytes) of ``cmd``'s process tree, sampled every 0.1 s.
 
-    ``pss``: the peak of the tree's summed PSS (proportional set size: a page shared by n processes
-    counts 1/n in each), the memory the run really holds. ``rss_sum``: the peak of the summed RSS, which
-    counts shared pages once per process: forked Python workers share their daemon's pages, and the
-    JVM's process launches (Hadoop shells out for chmod) briefly run in the JVM's own address space,
-    so one sample can count the JVM twice. ``pss_<role>``: each role's peak PSS.
+    ``total`` is the peak of the tree's summed RSS; ``jvm``, ``driver`` and ``workers`` each role's own
+    peak. Forked Python workers share some pages with their daemon, which the sum counts once per process.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peaks: dict[str, float] = {"pss": 0, "rss_sum": 0}
+    peaks: dict[str, int] = {"total": 0}
     ps = psutil.Process(proc.pid)
+    listed = 0.0
     while proc.poll() is None:
-        try:
-            tree = [ps, *ps.children(recursive=True)]
-        except psutil.Error:
-            break
-        rss, by_role = 0, {}
-        for p in tree:
-            with contextlib.suppress(psutil.Error):
-                role = _role(p)
-                rss += p.memory_info().rss
-                by_role[role] = by_role.get(role, 0) + p.memory_full_info().pss
-        peaks["rss_sum"] = max(peaks["rss_sum"], rss)
-        peaks["pss"] = max(peaks["pss"], sum(by_role.values()))
-        for role, pss in by_role.items():
-            peaks[f"pss_{role}"] = max(peaks.get(f"pss_{role}", 0), pss)
+        if time.perf_counter() - listed >= 1.0:  # the processes are long-lived: list them once a second
+            try:
+                tree = _tree(ps)
+            except psutil.Error:
+                break
+            listed = time.perf_counter()
+        total = 0
+        for role, procs in tree.items():
+            rss = 0
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    rss += p.memory_info().rss
+            peaks[role] = max(peaks.get(role, 0), rss)
+            total += rss
+        peaks["total"] = max(peaks["total"], total)
         time.sleep(0.1)
     proc.wait()
     took = time.perf_counter() - t0
@@ -160,12 +169,11 @@ def bench(size: int, workdir: Path, keep: bool) -> dict:
         "generate_s": round(gen_s, 1),
         "pipeline_s": round(full_s, 1),
         "records_per_s": round(size / full_s),
-        "peak_rss_gb": round(full_mem["pss"] / 1e9, 2),
-        "peak_rss_sum_gb": round(full_mem["rss_sum"] / 1e9, 2),
-        "peak_gb_by_role": {k[4:]: round(v / 1e9, 2) for k, v in sorted(full_mem.items()) if k.startswith("pss_")},
+        "peak_rss_gb": round(full_mem["total"] / 1e9, 2),
+        "peak_rss_gb_by_role": {k: round(v / 1e9, 2) for k, v in sorted(full_mem.items()) if k != "total"},
         "rerun_1pct_s": round(inc_s, 1),
         "rerun_ratio": round(inc_s / full_s, 3),
-        "rerun_peak_rss_gb": round(inc_mem["pss"] / 1e9, 2),
+        "rerun_peak_rss_gb": round(inc_mem["total"] / 1e9, 2),
         "duckdb_gold_s": round(duck_s, 1),
         "spark_to_duckdb_ratio": round(full_s / duck_s, 1),
         "duckdb_gold_rows": duck_rows,
