@@ -316,6 +316,9 @@ def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> N
     )
 
 
+# A table that references accounts_history waits for the whole accounts task, history merge included:
+# contacts, opportunities and customers check their account against the history (a deleted account
+# keeps its children), so releasing them when the current table is merged holds valid rows as orphans.
 PRODUCER = {"silver.accounts_history": "silver.accounts"}
 
 
