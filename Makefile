@@ -36,13 +36,20 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $(NPM_STAMP)
 
 LAMBDA_STAMP := build/lambda/.installed
+JARS_STAMP := .jars/.installed
+
+# Delta Lake 3.3.2 (= emr-7.12.0) and the S3A client of pyspark's Hadoop 3.3.4, from Maven Central with the
+# machine's mvn, SHA-256 checked against lakehouse/jars.py, kept in .jars/ (later runs work offline).
+$(JARS_STAMP): $(STAMP) lakehouse/jars.py
+	@$(BIN)/python -m lakehouse.jars
+	@touch $(JARS_STAMP)
 
 # The operational Lambdas' pinned dependencies, as wheels for the Lambda platform (python3.14, arm64).
 $(LAMBDA_STAMP): $(STAMP) lambdas/requirements.txt lambdas/requirements-arrow.txt cdk/lambda_packaging.py
 	@$(BIN)/python -m cdk.lambda_packaging
 	@touch $(LAMBDA_STAMP)
 
-install: check-tools $(STAMP) $(NPM_STAMP) $(LAMBDA_STAMP)  ## create .venv, install the project, the pinned CDK CLI and the Lambda dependencies (idempotent)
+install: check-tools $(STAMP) $(JARS_STAMP) $(NPM_STAMP) $(LAMBDA_STAMP)  ## create .venv, install the project, the Delta/S3A jars, the pinned CDK CLI and the Lambda dependencies (idempotent)
 
 run: install  ## generate 100k records and run the whole pipeline on the local lake
 	$(BIN)/lakehouse generate --records $(RECORDS) --seed 7 --bad-ratio 0.01 --lake-root $(LAKE) --clean

@@ -1,11 +1,11 @@
-"""Table engines. ``make_engine(spark, "auto")`` picks delta-spark where Delta's JVM classes load
-(EMR), otherwise delta-rs (local default)."""
+"""Table engines. ``make_engine(spark, "auto")`` picks delta-spark where Delta's JVM classes load (EMR, and
+local sessions: ``make install`` fetched the jars), otherwise delta-rs."""
 
 from __future__ import annotations
 
 from pyspark.sql import SparkSession
 
-from .base import MergeResult, TableEngine, TableNotFoundError, Txn, WriteResult
+from .base import DuplicateKeyError, MergeResult, TableEngine, TableNotFoundError, Txn, WriteResult
 
 ENGINES = ("auto", "delta-rs", "delta-spark")
 
@@ -23,7 +23,7 @@ def make_engine(spark: SparkSession, name: str = "auto") -> TableEngine:
         if not delta_classes_loadable(spark):
             raise EngineUnavailableError(
                 "delta-spark: Delta's classes (io.delta.tables.DeltaTable) are not on the JVM classpath; on EMR they "
-                "ship in /usr/share/aws/delta/lib, elsewhere pass the jars with spark.jars (Maven is not reachable)"
+                "ship in /usr/share/aws/delta/lib (the application's spark.jars), locally `make install` fetches them"
             )
         from .delta_spark import DeltaSparkEngine
 
@@ -37,6 +37,7 @@ def make_engine(spark: SparkSession, name: str = "auto") -> TableEngine:
 
 __all__ = [
     "ENGINES",
+    "DuplicateKeyError",
     "EngineUnavailableError",
     "MergeResult",
     "TableEngine",

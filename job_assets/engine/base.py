@@ -1,18 +1,22 @@
 """The table engine interface: every Delta read and write in the jobs goes through it.
 
-Two engines implement it: ``delta-spark`` (Delta's own Spark APIs; used where the Delta classes load in
-the JVM, as on EMR) and ``delta-rs`` (Spark computes and writes Parquet, delta-rs commits; the local
-default, since delta-spark's jars cannot be fetched here). Both keep tables at protocol reader 1 /
-writer 2 with classic checkpoints, so a table written by one is read and written by the other.
+Two engines implement it: ``delta-spark`` (Delta Lake's own Spark integration, through Spark SQL and the
+DataFrame writer; EMR's engine and the local default once ``make install`` fetched the jars) and
+``delta-rs`` (Spark computes and writes Parquet, delta-rs commits). Both keep tables at protocol reader 1 /
+writer 2 with classic checkpoints, so a table written by one is read and written by the other; one
+contract suite (tests/functional/test_engine_contract.py) runs on both.
 
 Idempotency: every write may carry a :class:`Txn` (Delta "app transaction": ``txnAppId``/``txnVersion``).
 A write whose app id already has a version >= the given one is skipped and makes no commit, so
-replaying a batch changes nothing.
+replaying a batch changes nothing. Every commit that carries a Txn also records it in the commit's
+``userMetadata`` (``{"txn": "<app id>@<version>", ...}``), which is how either engine finds, on a replay,
+the commit that did the work and reports that commit's counts (:meth:`TableEngine.merge`).
 """
 
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -20,11 +24,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 PROTOCOL = {"min_reader_version": 1, "min_writer_version": 2}
+OWN_LEFTOVERS = ("_", ".", "part-", "w-")
+"""Names a killed write of ours may leave in a table folder before its first commit."""
 CHECKPOINT_INTERVAL = 10
 
 
 class TableNotFoundError(LookupError):
-    """Raised when a table location holds no Delta table."""
+    """Raised when a table location holds no Delta table (the message names the location)."""
+
+
+class NotADeltaTableError(ValueError):
+    """A table location holds files that are not a Delta table's (the message names the location)."""
+
+
+class DuplicateKeyError(ValueError):
+    """A MERGE source holds several rows for one key (the message names the table and the key)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,73 @@ class Txn:
 
     app_id: str
     version: int = 1
+
+    @property
+    def tag(self) -> str:
+        """``<app id>@<version>``: how commits record the Txn in ``userMetadata``."""
+        return f"{self.app_id}@{self.version}"
+
+
+HISTORY_KEYS = ("version", "timestamp", "operation", "operationParameters", "operationMetrics", "userMetadata")
+"""Every :meth:`TableEngine.history` entry has exactly these keys, whichever engine wrote the commit:
+``version`` (int), ``timestamp`` (int, ms since the epoch), ``operation`` (str, as the writing engine names
+it), ``operationParameters`` (dict str -> str), ``operationMetrics`` (dict str -> int, numbers only) and
+``userMetadata`` (dict: this project's commit metadata, ``{}`` when the commit has none)."""
+
+
+def commit_metadata(txn: Optional[Txn], operation: str, **counts: int) -> str:
+    """The ``userMetadata`` of one of our commits: the operation, its Txn, and counts the engine knows up front."""
+    doc: Dict[str, Any] = {"operation": operation, **{k: int(v) for k, v in counts.items()}}
+    if txn is not None:
+        doc["txn"] = txn.tag
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def parse_user_metadata(value: Any) -> Dict[str, Any]:
+    """``userMetadata`` as written by :func:`commit_metadata`; anything else (a person's note) -> {}."""
+    if isinstance(value, dict):
+        return dict(value)
+    if not isinstance(value, str) or not value.startswith("{"):
+        return {}
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def numeric_metrics(metrics: Any) -> Dict[str, int]:
+    """``operationMetrics`` with numeric values only, as ints (Spark reports strings, delta-rs numbers)."""
+    out: Dict[str, int] = {}
+    for key, value in dict(metrics or {}).items():
+        try:
+            out[str(key)] = int(value)
+        except (TypeError, ValueError):
+            try:
+                out[str(key)] = int(float(value))
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+MERGE_COUNT_METRICS = {
+    "inserted": ("numTargetRowsInserted", "num_target_rows_inserted"),
+    "updated": ("numTargetRowsUpdated", "num_target_rows_updated"),
+    "deleted": ("numTargetRowsDeleted", "num_target_rows_deleted"),
+}
+
+
+def merge_counts(entry: Dict[str, Any]) -> Dict[str, int]:
+    """inserted / updated / deleted of a MERGE commit (a normalised history entry), whichever engine wrote it:
+    our metadata when it has them (delta-rs), else Delta's merge metrics (delta-spark)."""
+    meta, metrics = entry.get("userMetadata") or {}, entry.get("operationMetrics") or {}
+    out = {}
+    for name, keys in MERGE_COUNT_METRICS.items():
+        if name in meta:
+            out[name] = int(meta[name])
+        else:
+            out[name] = next((int(metrics[k]) for k in keys if k in metrics), 0)
+    return out
 
 
 @dataclass
@@ -102,7 +183,64 @@ class TableEngine(abc.ABC):
 
     @abc.abstractmethod
     def history(self, uri: str, limit: Optional[int] = None) -> List[Dict[str, Any]]:
-        """Commits newest first: version, timestamp (ms), operation, parameters, metrics."""
+        """Commits newest first (at most ``limit``), each a dict of :data:`HISTORY_KEYS`, normalised the same
+        way by every engine whichever engine wrote the commit; raises TableNotFoundError."""
+
+    def txn_commit(self, uri: str, txn: Txn) -> Optional[Dict[str, Any]]:
+        """The history entry of the commit that carried ``txn`` (None when the log no longer has it)."""
+        for entry in self.history(uri):
+            if entry["userMetadata"].get("txn") == txn.tag:
+                return entry
+        return None
+
+    def replayed_merge(self, uri: str, txn: Txn) -> MergeResult:
+        """What :meth:`merge` returns for a Txn already committed: no commit, and the counts of the commit
+        that did the work (so a resumed batch accounts exactly as the interrupted one would have)."""
+        done = self.txn_commit(uri, txn)
+        counts = merge_counts(done) if done else {"inserted": 0, "updated": 0, "deleted": 0}
+        return MergeResult(
+            False,
+            self.version(uri),
+            skipped_reason=f"txn {txn.tag} committed" + ("" if done else " (its commit is no longer in the log)"),
+            **counts,
+        )
+
+    def refuse_non_delta_folder(self, uri: str) -> None:
+        """Before creating a table at ``uri``: refuse a location that holds someone else's files.
+
+        What a killed first write of ours leaves (Spark's ``part-*`` files, delta-rs's ``w-*`` folders, an
+        empty ``_delta_log/``) is fine: the write starts again and VACUUM removes the leftovers. Anything
+        else means ``uri`` is not where a table of ours belongs, and writing there would mix the two.
+        """
+        jvm = self.spark._jvm
+        path = jvm.org.apache.hadoop.fs.Path(uri if "://" in uri else f"file://{uri}")
+        fs = path.getFileSystem(self.spark._jsc.hadoopConfiguration())
+        if not fs.exists(path):
+            return
+        if not fs.getFileStatus(path).isDirectory():
+            raise NotADeltaTableError(f"{uri} is a file, not a Delta table folder")
+        foreign = sorted(
+            status.getPath().getName()
+            for status in fs.listStatus(path)
+            if not status.getPath().getName().startswith(OWN_LEFTOVERS)
+        )
+        if foreign:
+            raise NotADeltaTableError(
+                f"{uri} is not a Delta table (no _delta_log/) but holds {', '.join(foreign[:3])}"
+                + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+                + ": nothing was written; point the job at an empty location or move those files away"
+            )
+
+    def check_unique_keys(self, uri: str, source: DataFrame, keys: Sequence[str]) -> DataFrame:
+        """``source`` computed once, after checking it has one row per key (DuplicateKeyError otherwise)."""
+        from ..spark import materialize
+
+        source = materialize(source)
+        dup = source.groupBy(*keys).count().filter("count > 1").limit(1).collect()
+        if dup:
+            found = {k: v for k, v in dup[0].asDict().items() if k != "count"}
+            raise DuplicateKeyError(f"merge into {uri}: source has several rows for key {found}")
+        return source
 
     @abc.abstractmethod
     def protocol(self, uri: str) -> Dict[str, Any]: ...
@@ -147,6 +285,11 @@ class TableEngine(abc.ABC):
         WHEN MATCHED AND delete_condition THEN DELETE; WHEN MATCHED AND update_condition THEN UPDATE *;
         WHEN NOT MATCHED AND insert_condition THEN INSERT *. A None condition means TRUE for update and
         insert and "never" for delete. Rows matching no clause are left as they are.
+
+        The source is checked for duplicate keys (DuplicateKeyError) unless ``source_keys_unique`` vouches
+        for it. A merge that changes no rows reports zero counts; delta-rs then makes no commit, while
+        Delta's own MERGE commits its rewrite of the files the ON condition matched (``committed`` True). With ``txn`` already committed the merge makes
+        no commit and returns :meth:`replayed_merge`: ``committed`` False with the earlier commit's counts.
         """
 
     @abc.abstractmethod

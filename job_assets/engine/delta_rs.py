@@ -31,7 +31,10 @@ from .base import (
     TableNotFoundError,
     Txn,
     WriteResult,
+    commit_metadata,
     merge_keys_condition,
+    numeric_metrics,
+    parse_user_metadata,
 )
 
 TABLE_CONFIGURATION = {
@@ -120,6 +123,9 @@ class DeltaRsEngine(TableEngine):
         import pyarrow.fs as pafs
         import pyarrow.parquet as pq
 
+        if not self.exists(uri):
+            self.refuse_non_delta_folder(uri)
+
         folder = f"w-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}"
         target = f"{uri.rstrip('/')}/{folder}"
         df.write.mode("errorifexists").parquet(target)
@@ -153,6 +159,14 @@ class DeltaRsEngine(TableEngine):
             )
         return adds, rows
 
+    def _commit_properties(self, txn: Optional[Txn], operation: str, counts: Optional[Dict[str, int]] = None):
+        """The commit's app transaction and ``userMetadata`` (:func:`commit_metadata`), as delta-spark writes it."""
+        txm = self._dl.transaction
+        return txm.CommitProperties(
+            custom_metadata={"userMetadata": commit_metadata(txn, operation, **(counts or {}))},
+            app_transactions=[txm.Transaction(txn.app_id, txn.version)] if txn else None,
+        )
+
     def _commit(
         self,
         uri: str,
@@ -164,14 +178,7 @@ class DeltaRsEngine(TableEngine):
         metrics: Optional[Dict[str, Any]] = None,
     ) -> int:
         txm = self._dl.transaction
-        props = txm.CommitProperties(
-            custom_metadata={
-                "lakehouse.operation": operation,
-                **({"lakehouse.txn": f"{txn.app_id}@{txn.version}"} if txn else {}),
-                **{k: str(v) for k, v in (metrics or {}).items()},
-            },
-            app_transactions=[txm.Transaction(txn.app_id, txn.version)] if txn else None,
-        )
+        props = self._commit_properties(txn, operation, metrics)
         delta_schema = self._dl.Schema.from_json(_nullable(schema).json())
         hooks = self._dl.PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
         if not self.exists(uri):
@@ -226,7 +233,28 @@ class DeltaRsEngine(TableEngine):
         return self._table(uri).transaction_version(app_id)
 
     def history(self, uri: str, limit: Optional[int] = None) -> List[Dict[str, Any]]:
-        return list(self._table(uri).history(limit))
+        out = []
+        for raw in self._table(uri).history(limit):
+            meta = parse_user_metadata(raw.get("userMetadata"))
+            if not meta and "lakehouse.operation" in raw:  # commits of this project before userMetadata
+                meta = {k: raw[k] for k in ("inserted", "updated", "deleted", "rows") if k in raw}
+                meta["operation"] = raw["lakehouse.operation"]
+                if "lakehouse.txn" in raw:
+                    meta["txn"] = raw["lakehouse.txn"]
+            out.append(
+                {
+                    "version": int(raw["version"]),
+                    "timestamp": int(raw["timestamp"]),
+                    "operation": raw.get("operation", ""),
+                    "operationParameters": {
+                        str(k): v if isinstance(v, str) else json.dumps(v)
+                        for k, v in (raw.get("operationParameters") or {}).items()
+                    },
+                    "operationMetrics": numeric_metrics(raw.get("operationMetrics")),
+                    "userMetadata": meta,
+                }
+            )
+        return out
 
     def protocol(self, uri: str) -> Dict[str, Any]:
         p = self._table(uri).protocol()
@@ -272,15 +300,7 @@ class DeltaRsEngine(TableEngine):
 
         arrow_schema = pa.schema([pa.field(f.name, _arrow_type(f.dataType), True) for f in schema.fields])
         data = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema.fields} for r in rows], schema=arrow_schema)
-        txm = self._dl.transaction
-        props = txm.CommitProperties(
-            custom_metadata={
-                "lakehouse.operation": "APPEND",
-                "rows": str(len(rows)),
-                **({"lakehouse.txn": f"{txn.app_id}@{txn.version}"} if txn else {}),
-            },
-            app_transactions=[txm.Transaction(txn.app_id, txn.version)] if txn else None,
-        )
+        props = self._commit_properties(txn, "APPEND", {"rows": len(rows)})
         self._dl.write_deltalake(
             uri,
             data,
@@ -328,27 +348,13 @@ class DeltaRsEngine(TableEngine):
         txn: Optional[Txn] = None,
         source_keys_unique: bool = False,
     ) -> MergeResult:
-        skipped = self._skip(uri, txn)
-        if skipped:
-            # the batch already merged: report what that commit did, so replays account the same way
-            done = self._txn_commit(uri, txn)
-            return MergeResult(
-                False,
-                skipped.version,
-                skipped_reason=skipped.skipped_reason,
-                inserted=int(done.get("inserted", 0)),
-                updated=int(done.get("updated", 0)),
-                deleted=int(done.get("deleted", 0)),
-            )
+        if txn is not None and self.committed(uri, txn):
+            return self.replayed_merge(uri, txn)
         keys = list(keys)
         from ..spark import materialize
 
-        dup = []
         if not source_keys_unique:  # callers that vouch for unique keys also own the source's evaluation
-            source = materialize(source)
-            dup = source.groupBy(*keys).count().filter("count > 1").limit(1).collect()
-        if dup:
-            raise ValueError(f"merge into {uri}: source has several rows for key {dup[0].asDict()}")
+            source = self.check_unique_keys(uri, source, keys)
         if not self.exists(uri):
             # no target: nothing matches, so only the insert clause applies
             inserts = source.alias("s").filter(insert_condition) if insert_condition else source
@@ -433,14 +439,6 @@ class DeltaRsEngine(TableEngine):
         fs, base = self._fs(uri)
         for a in adds:
             fs.delete_file(f"{base.rstrip('/')}/{a.path}")
-
-    def _txn_commit(self, uri: str, txn: Txn) -> Dict[str, Any]:
-        """The commitInfo of the commit that carried ``txn`` (empty when it is gone from the log)."""
-        tag = f"{txn.app_id}@{txn.version}"
-        for h in self._table(uri).history():
-            if h.get("lakehouse.txn") == tag:
-                return h
-        return {}
 
     @staticmethod
     def _active_paths(dt) -> List[str]:

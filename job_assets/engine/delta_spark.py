@@ -1,15 +1,25 @@
-"""delta-spark engine: Delta Lake's own Spark APIs (EMR Serverless ships the jars).
+"""delta-spark engine: Delta Lake's own Spark integration, through Spark SQL and the DataFrame writer only.
 
-Idempotency uses Delta's app transactions: ``txnAppId``/``txnVersion`` writer options for appends and
-overwrites, and the ``spark.databricks.delta.write.txnAppId``/``txnVersion`` session settings for MERGE.
-New tables are pinned to protocol 1/2 (no table features) and Delta's default classic checkpoints, so
-the delta-rs engine reads and writes them too.
+No Python ``delta`` module: on EMR Serverless the application's ``spark.jars`` puts Delta's classes on the
+JVM classpath but not its Python package on the interpreter's path (docs/adr/0003-delta-without-python-api.md).
+So every operation is SQL (``MERGE INTO``, ``RESTORE``, ``OPTIMIZE``, ``VACUUM``, ``DESCRIBE HISTORY`` /
+``DETAIL``) or the DataFrame writer, and the few questions SQL cannot answer cheaply (is this a Delta
+table, its version, an app transaction's version) ask Delta's JVM classes through py4j.
+
+Idempotency: appends and overwrites carry ``txnAppId``/``txnVersion`` writer options. MERGE takes its
+app transaction from the session settings ``spark.databricks.delta.write.txnAppId``/``txnVersion``, which
+are session-wide; jobs merge several tables side by side in threads, so each MERGE runs in its own child
+session (a clone: same SparkContext, its own copy of the SQL settings) on a temp view of the source. Every commit's ``userMetadata`` records the operation and its Txn (:func:`commit_metadata`).
+
+New tables are pinned to protocol 1/2 (no table features) and classic checkpoints, so delta-rs reads and
+writes them too.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+import datetime as dt
+import uuid
+from typing import Any, Dict, List, Optional, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -21,7 +31,10 @@ from .base import (
     TableNotFoundError,
     Txn,
     WriteResult,
+    commit_metadata,
     merge_keys_condition,
+    numeric_metrics,
+    parse_user_metadata,
 )
 
 SESSION_DEFAULTS = {
@@ -29,7 +42,16 @@ SESSION_DEFAULTS = {
     "spark.databricks.delta.properties.defaults.minWriterVersion": "2",
     "spark.databricks.delta.properties.defaults.checkpointInterval": str(CHECKPOINT_INTERVAL),
     "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    "spark.databricks.delta.properties.defaults.logRetentionDuration": "interval 30 days",
+    "spark.databricks.delta.properties.defaults.deletedFileRetentionDuration": "interval 7 days",
+    # a table we create without a schema change stays writable by delta-rs: no column mapping, no CDF
+    "spark.databricks.delta.properties.defaults.columnMapping.mode": "none",
 }
+TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+SAFE_RETENTION_HOURS = 168
 
 
 def jvm_class_loadable(spark: SparkSession, name: str) -> bool:
@@ -49,64 +71,88 @@ def delta_classes_loadable(spark: SparkSession) -> bool:
     return jvm_class_loadable(spark, "io.delta.tables.DeltaTable")
 
 
+def _and(condition: Optional[str]) -> str:
+    return f" AND ({condition})" if condition else ""
+
+
+def _quote(uri: str) -> str:
+    """``delta.`<uri>``` with backticks in the path escaped."""
+    return "delta.`" + uri.replace("`", "``") + "`"
+
+
 class DeltaSparkEngine(TableEngine):
     name = "delta-spark"
 
     def __init__(self, spark: SparkSession) -> None:
         super().__init__(spark)
-        from delta.tables import DeltaTable  # the delta-spark Python API (needs the JVM classes)
-
-        self._DeltaTable = DeltaTable
         for key, value in SESSION_DEFAULTS.items():
             spark.conf.set(key, value)
 
-    def _table(self, uri: str):
+    # -- helpers -------------------------------------------------------------------------------------
+    def _child(self, settings: Dict[str, str]) -> SparkSession:
+        """A clone of this session (same SparkContext, a copy of its SQL settings and temp views) plus
+        ``settings``: session-wide Delta settings (a MERGE's Txn) then apply to one operation only, whatever
+        other threads do meanwhile. (``cloneSession`` is Scala ``private[sql]``, public to py4j.)"""
+        child = SparkSession(self.spark.sparkContext, self.spark._jsparkSession.cloneSession())
+        for key, value in settings.items():
+            child.conf.set(key, value)
+        return child
+
+    def _snapshot(self, uri: str):
+        """Delta's latest snapshot of ``uri`` (JVM object), refreshed from the log."""
+        jvm = self.spark._jvm
+        log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, uri)
+        return log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
+
+    def _require(self, uri: str) -> None:
         if not self.exists(uri):
             raise TableNotFoundError(f"no Delta table at {uri}")
-        return self._DeltaTable.forPath(self.spark, uri)
 
+    # -- reading -------------------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
-        return bool(self._DeltaTable.isDeltaTable(self.spark, uri))
+        jvm = self.spark._jvm
+        return bool(jvm.io.delta.tables.DeltaTable.isDeltaTable(self.spark._jsparkSession, uri))
 
     def version(self, uri: str) -> Optional[int]:
         if not self.exists(uri):
             return None
-        return int(self._table(uri).history(1).select("version").collect()[0][0])
+        return int(self._snapshot(uri).version())
 
     def read(self, uri: str, version: Optional[int] = None) -> DataFrame:
-        if not self.exists(uri):
-            raise TableNotFoundError(f"no Delta table at {uri}")
+        self._require(uri)
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
         return reader.load(uri)
 
     def transaction_version(self, uri: str, app_id: str) -> Optional[int]:
-        jvm = self.spark._jvm
-        log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, uri)
-        txns = log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty()).transactions()
-        found = txns.get(app_id)
+        found = self._snapshot(uri).transactions().get(app_id)
         return int(found.get()) if found.isDefined() else None
 
     def history(self, uri: str, limit: Optional[int] = None) -> List[Dict[str, Any]]:
-        df = self._table(uri).history(limit) if limit else self._table(uri).history()
+        self._require(uri)
+        sql = f"DESCRIBE HISTORY {_quote(uri)}" + (f" LIMIT {int(limit)}" if limit else "")
         out = []
-        for r in df.collect():
-            d = r.asDict(recursive=True)
+        for row in self.spark.sql(sql).collect():
+            d = row.asDict(recursive=True)
+            stamp = d["timestamp"]
+            if stamp.tzinfo is None:  # the session time zone is UTC: a naive timestamp is UTC
+                stamp = stamp.replace(tzinfo=dt.timezone.utc)
             out.append(
                 {
-                    "version": d["version"],
-                    "timestamp": int(d["timestamp"].timestamp() * 1000),
+                    "version": int(d["version"]),
+                    "timestamp": int(stamp.timestamp() * 1000),
                     "operation": d["operation"],
-                    "operationParameters": d.get("operationParameters") or {},
-                    "operationMetrics": d.get("operationMetrics") or {},
-                    "userMetadata": d.get("userMetadata"),
+                    "operationParameters": {str(k): str(v) for k, v in (d.get("operationParameters") or {}).items()},
+                    "operationMetrics": numeric_metrics(d.get("operationMetrics")),
+                    "userMetadata": parse_user_metadata(d.get("userMetadata")),
                 }
             )
-        return out
+        return sorted(out, key=lambda e: -e["version"])
 
     def protocol(self, uri: str) -> Dict[str, Any]:
-        d = self._table(uri).detail().collect()[0].asDict()
+        self._require(uri)
+        d = self.spark.sql(f"DESCRIBE DETAIL {_quote(uri)}").collect()[0].asDict()
         return {
             "min_reader_version": d["minReaderVersion"],
             "min_writer_version": d["minWriterVersion"],
@@ -114,50 +160,57 @@ class DeltaSparkEngine(TableEngine):
             "writer_features": d.get("writerFeatures") or None,
         }
 
+    # -- writing -------------------------------------------------------------------------------------
     def create_if_missing(self, uri: str, schema: StructType) -> bool:
         if self.exists(uri):
             return False
-        self.spark.createDataFrame([], schema).write.format("delta").mode("append").save(uri)
+        self.refuse_non_delta_folder(uri)
+        (
+            self.spark.createDataFrame([], schema)
+            .write.format("delta")
+            .mode("append")
+            .option("userMetadata", commit_metadata(None, "CREATE"))
+            .save(uri)
+        )
         return True
 
-    def _write(self, uri: str, df: DataFrame, mode: str, txn: Optional[Txn]) -> WriteResult:
+    def _write(self, uri: str, df: DataFrame, mode: str, txn: Optional[Txn], operation: str) -> WriteResult:
         if self.committed(uri, txn):
-            return WriteResult(False, self.version(uri), skipped_reason=f"txn {txn.app_id}@{txn.version} committed")
+            return WriteResult(False, self.version(uri), skipped_reason=f"txn {txn.tag} committed")
         before = self.version(uri)
-        writer = df.write.format("delta").mode(mode)
+        if before is None:
+            self.refuse_non_delta_folder(uri)
+        writer = df.write.format("delta").mode(mode).option("userMetadata", commit_metadata(txn, operation))
         if txn:
             writer = writer.option("txnAppId", txn.app_id).option("txnVersion", txn.version)
         writer.save(uri)
         after = self.version(uri)
-        metrics = self.history(uri, 1)[0]["operationMetrics"] if after != before else {}
+        if after == before:
+            return WriteResult(False, after, skipped_reason="no commit")
+        metrics = self.history(uri, 1)[0]["operationMetrics"]
         return WriteResult(
-            after != before,
+            True,
             after,
-            rows_added=int(metrics.get("numOutputRows", 0)),
-            files_added=int(metrics.get("numFiles", 0)),
+            rows_added=metrics.get("numOutputRows", 0),
+            rows_removed=metrics.get("numRemovedRows", 0) if mode == "overwrite" else 0,
+            files_added=metrics.get("numFiles", 0),
+            files_removed=metrics.get("numRemovedFiles", 0),
             metrics=metrics,
         )
 
     def append(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
         if self.exists(uri) and df.isEmpty():
             return WriteResult(False, self.version(uri), skipped_reason="no rows: no commit")
-        return self._write(uri, df, "append", txn)
+        return self._write(uri, df, "append", txn, "APPEND")
 
     def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
-        return self._write(uri, df, "overwrite", txn)
-
-    @contextmanager
-    def _session_txn(self, txn: Optional[Txn]) -> Iterator[None]:
-        if txn is None:
-            yield
-            return
-        self.spark.conf.set("spark.databricks.delta.write.txnAppId", txn.app_id)
-        self.spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn.version))
-        try:
-            yield
-        finally:
-            self.spark.conf.unset("spark.databricks.delta.write.txnAppId")
-            self.spark.conf.unset("spark.databricks.delta.write.txnVersion")
+        removed = 0
+        if self.exists(uri) and not self.committed(uri, txn):
+            removed = self.read(uri).count() if self.version(uri) is not None else 0
+        result = self._write(uri, df, "overwrite", txn, "OVERWRITE")
+        if result.committed:
+            result.rows_removed = removed
+        return result
 
     def merge(
         self,
@@ -171,41 +224,75 @@ class DeltaSparkEngine(TableEngine):
         txn: Optional[Txn] = None,
         source_keys_unique: bool = False,
     ) -> MergeResult:
-        if self.committed(uri, txn):
-            return MergeResult(False, self.version(uri), skipped_reason=f"txn {txn.app_id}@{txn.version} committed")
-        if not self.exists(uri):
-            self.create_if_missing(uri, source.schema)
+        if txn is not None and self.committed(uri, txn):
+            return self.replayed_merge(uri, txn)
+        if not source_keys_unique:
+            source = self.check_unique_keys(uri, source, keys)
+        self.create_if_missing(uri, source.schema)
         before = self.version(uri)
-        builder = self._table(uri).alias("t").merge(source.alias("s"), merge_keys_condition(keys))
-        if delete_condition:
-            builder = builder.whenMatchedDelete(condition=delete_condition)
-        builder = builder.whenMatchedUpdateAll(condition=update_condition)
-        builder = builder.whenNotMatchedInsertAll(condition=insert_condition)
-        with self._session_txn(txn):
-            builder.execute()
+        settings = {USER_METADATA: commit_metadata(txn, "MERGE")}
+        if txn is not None:
+            settings.update({TXN_APP_ID: txn.app_id, TXN_VERSION: str(txn.version)})
+        view = f"lh_merge_{uuid.uuid4().hex}"
+        clauses = [f"WHEN MATCHED AND ({delete_condition}) THEN DELETE"] if delete_condition else []
+        clauses.append(f"WHEN MATCHED{_and(update_condition)} THEN UPDATE SET *")
+        clauses.append(f"WHEN NOT MATCHED{_and(insert_condition)} THEN INSERT *")
+        statement = (
+            f"MERGE INTO {_quote(uri)} AS t USING {view} AS s ON {merge_keys_condition(keys)} "
+            + " ".join(clauses)
+        )
+        source.createOrReplaceTempView(view)  # before the clone, which copies it
+        try:
+            self._child(settings).sql(statement).collect()
+        finally:
+            self.spark.catalog.dropTempView(view)
         after = self.version(uri)
-        m = self.history(uri, 1)[0]["operationMetrics"] if after != before else {}
+        if after == before:
+            return MergeResult(False, after, skipped_reason="merge changed nothing: no commit")
+        entry = self.history(uri, 1)[0]
+        metrics = entry["operationMetrics"]
+        inserted = metrics.get("numTargetRowsInserted", 0)
+        updated = metrics.get("numTargetRowsUpdated", 0)
+        deleted = metrics.get("numTargetRowsDeleted", 0)
+        if inserted == updated == deleted == 0 and not metrics.get("numTargetFilesAdded", 0):
+            # Delta commits a MERGE that matched nothing: a no-op commit carrying the Txn. It changed no
+            # rows, so it stands (undoing it would lose the Txn), but it reports no work.
+            return MergeResult(True, after, metrics=metrics)
         return MergeResult(
-            after != before,
+            True,
             after,
-            inserted=int(m.get("numTargetRowsInserted", 0)),
-            updated=int(m.get("numTargetRowsUpdated", 0)),
-            deleted=int(m.get("numTargetRowsDeleted", 0)),
-            metrics=m,
+            rows_added=metrics.get("numTargetRowsInserted", 0) + metrics.get("numTargetRowsUpdated", 0),
+            files_added=metrics.get("numTargetFilesAdded", 0),
+            files_removed=metrics.get("numTargetFilesRemoved", 0),
+            inserted=inserted,
+            updated=updated,
+            deleted=deleted,
+            metrics=metrics,
         )
 
     def restore(self, uri: str, version: int) -> WriteResult:
-        self._table(uri).restoreToVersion(version)
-        return WriteResult(True, self.version(uri))
+        self._require(uri)
+        row = self.spark.sql(f"RESTORE TABLE {_quote(uri)} TO VERSION AS OF {int(version)}").collect()
+        return WriteResult(True, self.version(uri), metrics=numeric_metrics(row[0].asDict() if row else {}))
 
     def optimize(self, uri: str, zorder_by: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-        opt = self._table(uri).optimize()
-        df = opt.executeZOrderBy(*zorder_by) if zorder_by else opt.executeCompaction()
-        return df.collect()[0].asDict(recursive=True)
+        self._require(uri)
+        sql = f"OPTIMIZE {_quote(uri)}"
+        if zorder_by:
+            sql += " ZORDER BY (" + ", ".join(f"`{c}`" for c in zorder_by) + ")"
+        row = self.spark.sql(sql).collect()[0].asDict(recursive=True)
+        return dict(row.get("metrics") or {})
 
-    def vacuum(self, uri: str, retention_hours: int = 168, dry_run: bool = False) -> List[str]:
-        if dry_run:
-            rows = self.spark.sql(f"VACUUM delta.`{uri}` RETAIN {retention_hours} HOURS DRY RUN").collect()
-            return [r[0] for r in rows]
-        self._table(uri).vacuum(retention_hours / 1.0)
-        return []
+    def vacuum(self, uri: str, retention_hours: int = SAFE_RETENTION_HOURS, dry_run: bool = False) -> List[str]:
+        """Files removed (or, with ``dry_run``, that would be): unreferenced files older than the retention,
+        including files no commit ever referenced (a killed job's Parquet). Below Delta's 7-day safety
+        retention the check is lifted for this one call only (the single-writer guard makes it safe)."""
+        self._require(uri)
+        session = self.spark
+        if retention_hours < SAFE_RETENTION_HOURS:
+            session = self._child({RETENTION_CHECK: "false"})
+        statement = f"VACUUM {_quote(uri)} RETAIN {int(retention_hours)} HOURS"
+        doomed = [r[0] for r in session.sql(statement + " DRY RUN").collect()]
+        if not dry_run and doomed:
+            session.sql(statement).collect()
+        return doomed
