@@ -101,6 +101,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _verified(path: Path, jar: Jar) -> bool:
+    return path.is_file() and sha256_of(path) == jar.sha256
+
+
 def _mvn_copy(jar: Jar, into: Path, mvn: str) -> None:
     """``mvn dependency:copy`` of one artifact (strict checksums: Maven checks the repository's SHA-1 too)."""
     command = [
@@ -132,7 +136,7 @@ def install(target: Path | None = None, jars: Sequence[Jar] = JARS, mvn: str | N
     target = target or default_jars_dir()
     target.mkdir(parents=True, exist_ok=True)
     manifest = target / JARS_MANIFEST
-    missing = [j for j in jars if not ((target / j.file_name).is_file() and sha256_of(target / j.file_name) == j.sha256)]
+    missing = [j for j in jars if not _verified(target / j.file_name, j)]
     if missing:
         mvn = mvn or shutil.which("mvn")
         if not mvn:

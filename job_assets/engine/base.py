@@ -288,8 +288,9 @@ class TableEngine(abc.ABC):
 
         The source is checked for duplicate keys (DuplicateKeyError) unless ``source_keys_unique`` vouches
         for it. A merge that changes no rows reports zero counts; delta-rs then makes no commit, while
-        Delta's own MERGE commits its rewrite of the files the ON condition matched (``committed`` True). With ``txn`` already committed the merge makes
-        no commit and returns :meth:`replayed_merge`: ``committed`` False with the earlier commit's counts.
+        Delta's own MERGE commits its rewrite of the files the ON condition matched (``committed`` True).
+        With ``txn`` already committed the merge makes no commit and returns :meth:`replayed_merge`:
+        ``committed`` False with the earlier commit's counts.
         """
 
     @abc.abstractmethod

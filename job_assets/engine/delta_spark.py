@@ -9,7 +9,8 @@ table, its version, an app transaction's version) ask Delta's JVM classes throug
 Idempotency: appends and overwrites carry ``txnAppId``/``txnVersion`` writer options. MERGE takes its
 app transaction from the session settings ``spark.databricks.delta.write.txnAppId``/``txnVersion``, which
 are session-wide; jobs merge several tables side by side in threads, so each MERGE runs in its own child
-session (a clone: same SparkContext, its own copy of the SQL settings) on a temp view of the source. Every commit's ``userMetadata`` records the operation and its Txn (:func:`commit_metadata`).
+session (a clone: same SparkContext, its own copy of the SQL settings) on a temp view of the source.
+Every commit's ``userMetadata`` records the operation and its Txn (:func:`commit_metadata`).
 
 New tables are pinned to protocol 1/2 (no table features) and classic checkpoints, so delta-rs reads and
 writes them too.
@@ -237,9 +238,8 @@ class DeltaSparkEngine(TableEngine):
         clauses = [f"WHEN MATCHED AND ({delete_condition}) THEN DELETE"] if delete_condition else []
         clauses.append(f"WHEN MATCHED{_and(update_condition)} THEN UPDATE SET *")
         clauses.append(f"WHEN NOT MATCHED{_and(insert_condition)} THEN INSERT *")
-        statement = (
-            f"MERGE INTO {_quote(uri)} AS t USING {view} AS s ON {merge_keys_condition(keys)} "
-            + " ".join(clauses)
+        statement = f"MERGE INTO {_quote(uri)} AS t USING {view} AS s ON {merge_keys_condition(keys)} " + " ".join(
+            clauses
         )
         source.createOrReplaceTempView(view)  # before the clone, which copies it
         try:
