@@ -677,7 +677,15 @@ class LocalAuditor:
         for key, value in sorted((flags or {}).items()):
             arguments += ["--flag", f"{key}={value}"]
         arguments += ["--env", env, "--engine", engine, "--local", "--batch-id", batch_id]
-        environ = dict(os.environ, PYTHONPATH=str(archive), LAKEHOUSE_EXPECT_ARCHIVE=str(archive))
+        from job_assets.spark import JARS_DIR_ENV, default_jars_dir
+
+        # the version's code comes from its archive; the jars local Spark needs from this checkout's install
+        environ = dict(
+            os.environ,
+            PYTHONPATH=str(archive),
+            LAKEHOUSE_EXPECT_ARCHIVE=str(archive),
+            **{JARS_DIR_ENV: str(default_jars_dir())},
+        )
         if lineage:  # by environment, not argument: a version that predates --lineage ignores it
             environ["LAKEHOUSE_LINEAGE"] = lineage
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from job_assets import lineage
 from job_assets.context import LakeLocations, RunContext, new_batch_id
 from job_assets.dq import DataQualityError
 from job_assets.jobs.common import JobResult
-from job_assets.jobs.pipeline import JOBS, LAYERS
+from job_assets.jobs.pipeline import LAYERS, run_pipeline
 
 
 def make_context(
@@ -38,7 +38,8 @@ def make_context(
 
 
 def run_jobs(ctx: RunContext, layers: Sequence[str], console: Console | None = None) -> list[JobResult]:
-    results: list[JobResult] = []
+    """:func:`job_assets.jobs.pipeline.run_pipeline` with a progress bar per job (when ``console`` is given)
+    and the lake's lineage events (``<lake>/_lineage/events.jsonl`` unless $LAKEHOUSE_LINEAGE says otherwise)."""
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.fields[job]:<7}[/]"),
@@ -49,25 +50,27 @@ def run_jobs(ctx: RunContext, layers: Sequence[str], console: Console | None = N
         disable=console is None,
         transient=False,
     )
-    try:  # OpenLineage run events: <lake>/_lineage/events.jsonl unless $LAKEHOUSE_LINEAGE says otherwise
+    try:
         transport = lineage.transport_from(None, str(Path(ctx.locations.landing).parent))
     except Exception as error:  # lineage never stops a run (as on EMR): say so and go on without it
         transport = None
         if console is not None:
             console.print(f"[yellow]lineage off for this run:[/] {error}")
+    tasks: dict[str, TaskID] = {}
+
+    def progress_for(job: str) -> Callable[[str, int, int], None]:
+        tasks[job] = task = progress.add_task("starting", total=1, job=job)
+
+        def update(msg: str, done: int, total: int) -> None:
+            progress.update(task, description=msg, completed=done, total=max(total, 1))
+
+        return update
+
+    def finished(r: JobResult) -> None:
+        progress.update(tasks[r.job], description=f"{r.status} in {r.duration_s:.1f} s", completed=1, total=1)
+
     with progress:
-        for layer in [x for x in LAYERS if x in layers]:
-            task = progress.add_task("starting", total=1, job=layer)
-
-            def update(msg: str, done: int, total: int, task=task) -> None:
-                progress.update(task, description=msg, completed=done, total=max(total, 1))
-
-            r = lineage.run_with_lineage(
-                transport, layer, ctx, lambda layer=layer, update=update: JOBS[layer](ctx, update)
-            )
-            progress.update(task, description=f"{r.status} in {r.duration_s:.1f} s", completed=1, total=1)
-            results.append(r)
-    return results
+        return run_pipeline(ctx, layers, transport=transport, progress_for=progress_for, finished=finished)
 
 
 def summary_tables(results: Sequence[JobResult]) -> list[Table]:

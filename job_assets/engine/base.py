@@ -155,6 +155,10 @@ class TableEngine(abc.ABC):
     def read(self, uri: str, version: Optional[int] = None) -> DataFrame:
         """The table (at ``version``) as a DataFrame; raises TableNotFoundError."""
 
+    def spark_schema(self, uri: str, version: Optional[int] = None) -> StructType:
+        """The table's schema (at ``version``) as Spark types; raises TableNotFoundError."""
+        return self.read(uri, version).schema
+
     def read_rows(self, uri: str, columns: Sequence[str]) -> List[Dict[str, Any]]:
         """``columns`` of every row of a SMALL table (ingestion log, run summaries) as Python dicts.
 

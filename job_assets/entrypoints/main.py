@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from .. import lineage
 from ..context import LakeLocations, RunContext
@@ -94,7 +94,10 @@ def check_archive() -> None:
         raise SystemExit(f"LAKEHOUSE_EXPECT_ARCHIVE={expected}: imported job_assets from {here} instead")
 
 
-def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
+def main(job: str, argv: Optional[List[str]] = None) -> int:
+    """Run ``job`` as EMR Serverless starts it; 0 on success, 2 when data quality refused the run."""
+    from ..jobs.pipeline import run_pipeline
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     check_archive()
     args = parse_args(job, argv)
@@ -104,12 +107,10 @@ def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
     except Exception as error:
         log.warning("lineage: %s", error)
         transport = None
-    lineage.emit_start(transport, job, args.batch_id, ctx.locations, args.env)
     started = time.time()
     try:
-        result = run(ctx)
+        (result,) = run_pipeline(ctx, [job], transport=transport)
     except DataQualityError as exc:
-        lineage.emit_run(exc, job, args.batch_id, ctx.locations, transport, args.env)
         log.error("%s", exc)
         print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": str(exc)}))
         if args.metrics == "cloudwatch":
@@ -117,10 +118,6 @@ def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
 
             send(refused_datums(job, args.env, exc, started, time.time()), args.env)
         return 2
-    except Exception as exc:
-        lineage.emit_run(exc, job, args.batch_id, ctx.locations, transport, args.env)
-        raise
-    lineage.emit_run(result, job, args.batch_id, ctx.locations, transport, args.env)
     summary = {
         "job": job,
         "batch_id": result.batch_id,
@@ -146,7 +143,4 @@ def main(job: str, run: Callable, argv: Optional[List[str]] = None) -> int:
 
 
 def run_job(job: str) -> None:
-    from ..jobs import bronze, gold, maintenance, silver
-
-    runs = {"bronze": bronze.run, "silver": silver.run, "gold": gold.run, "maintenance": maintenance.run}
-    sys.exit(main(job, runs[job]))
+    sys.exit(main(job))

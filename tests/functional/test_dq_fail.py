@@ -15,11 +15,11 @@ from .lake_checks import version
 pytestmark = pytest.mark.spark
 
 
-def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, rs_engine):
+def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, default_engine):
     root = tmp_path / "lake"
     generate(root, 1_000, seed=5, bad_ratio=0.0)
     loc = LakeLocations.for_root(str(root))
-    ctx = RunContext(spark, rs_engine, loc, "good")
+    ctx = RunContext(spark, default_engine, loc, "good")
     bronze.run(ctx)
     silver.run(ctx)
     fx_version = version(root, "silver.fx_rates")
@@ -28,7 +28,7 @@ def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, rs_e
     bad = root / "landing" / "reference" / "fx_rates" / "dt=2099-01-01"
     bad.mkdir(parents=True)
     (bad / "fx_fix.csv").write_text("CURRENCY,RATE_TO_USD,VALID_FROM\nEUR,-1.05,2099-01-01\n")
-    ctx = RunContext(spark, rs_engine, loc, "bad")
+    ctx = RunContext(spark, default_engine, loc, "bad")
     bronze.run(ctx)
     with pytest.raises(DataQualityError, match=r"silver\.fx_rates.*rate_positive.*1 of 1 rows"):
         silver.run(ctx)
@@ -40,7 +40,7 @@ def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, rs_e
     assert version(root, "silver.fx_rates") == fx_version
 
 
-def test_emr_entrypoint_publishes_the_refused_runs_dq_score(tmp_path, spark, rs_engine, monkeypatch, capsys):
+def test_emr_entrypoint_publishes_the_refused_runs_dq_score(tmp_path, spark, default_engine, monkeypatch, capsys):
     """On EMR (`--metrics cloudwatch`) a run stopped by a fail rule still sends its DQ score and duration."""
     from job_assets import run_metrics
     from job_assets.entrypoints.main import main
@@ -50,12 +50,12 @@ def test_emr_entrypoint_publishes_the_refused_runs_dq_score(tmp_path, spark, rs_
     bad = root / "landing" / "reference" / "fx_rates" / "dt=2099-01-01"
     bad.mkdir(parents=True)
     (bad / "fx_fix.csv").write_text("CURRENCY,RATE_TO_USD,VALID_FROM\nEUR,-1.05,2099-01-01\n")
-    bronze.run(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b1"))
+    bronze.run(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b1"))
     sent = []
     monkeypatch.setattr(run_metrics, "send", lambda data, env, client=None: sent.append((env, data)) or True)
-    argv = ["--lake-root", str(root), "--batch-id", "b1", "--env", "dev", "--engine", "delta-rs"]
+    argv = ["--lake-root", str(root), "--batch-id", "b1", "--env", "dev", "--engine", "auto"]
 
-    assert main("silver", silver.run, [*argv, "--metrics", "cloudwatch"]) == 2
+    assert main("silver", [*argv, "--metrics", "cloudwatch"]) == 2
     [(env, data)] = sent
     by = {d["MetricName"]: d for d in data}
     assert env == "dev" and set(by) == {"DQScore", "JobDurationSeconds"}
@@ -63,7 +63,7 @@ def test_emr_entrypoint_publishes_the_refused_runs_dq_score(tmp_path, spark, rs_
     assert 0 < by["DQScore"]["Value"] < 1
     assert '"status": "failed"' in capsys.readouterr().out
     sent.clear()
-    assert main("silver", silver.run, argv) == 2  # locally (no --metrics): nothing is sent
+    assert main("silver", argv) == 2  # locally (no --metrics): nothing is sent
     assert sent == []
 
 
@@ -78,7 +78,7 @@ def test_cli_exits_non_zero_on_a_data_quality_failure(tmp_path, capsys):
     assert "data quality failure in silver.fx_rates" in out
 
 
-def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark, rs_engine, monkeypatch):
+def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark, default_engine, monkeypatch):
     """Gold tables are computed side by side and written only when all pass their fail rules."""
     from pyspark.sql import functions as F
 
@@ -89,13 +89,13 @@ def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark,
     root = tmp_path / "lake"
     generate(root, 1_000, seed=6, bad_ratio=0.0)
     loc = LakeLocations.for_root(str(root))
-    ctx = RunContext(spark, rs_engine, loc, "first")
+    ctx = RunContext(spark, default_engine, loc, "first")
     for job in (bronze, silver, gold):
         job.run(ctx)
     before = {c.name: version(root, c.name) for c in GOLD_TABLES}
 
     generate(root, 1_000, seed=6, bad_ratio=0.0, increment=1)  # silver moves on: gold must rebuild
-    ctx = RunContext(spark, rs_engine, loc, "second")
+    ctx = RunContext(spark, default_engine, loc, "second")
     bronze.run(ctx)
     silver.run(ctx)
     real = G.win_rates

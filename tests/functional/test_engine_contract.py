@@ -244,3 +244,43 @@ def test_auto_detection_asks_the_jvm(spark):
     assert make_engine(spark, "auto").name == "delta-spark"
     with pytest.raises(ValueError, match="unknown table engine"):
         make_engine(spark, "iceberg")
+
+
+@pytest.mark.parametrize(("writer", "other"), [("delta-rs", "delta-spark"), ("delta-spark", "delta-rs")])
+def test_each_engine_carries_on_the_others_table(writer, other, spark, tmp_path):
+    """A table one engine wrote is read, replayed, merged, checkpointed, optimized and vacuumed by the other,
+    and the first engine then reads all of that: tables move between local runs and EMR in both directions."""
+    w, o = make_engine(spark, writer), make_engine(spark, other)
+    uri = str(tmp_path / "t")
+    w.append(uri, df(spark, [(1, "a", 1, False), (2, "b", 1, False), (3, "c", 1, False)]), txn=Txn("bronze:b1"))
+    src = df(spark, [(1, "A", 2, False), (2, None, 2, True), (4, "d", 1, False)])
+    merge = dict(update_condition="s.ver > t.ver", delete_condition="s.deleted AND s.ver > t.ver")
+    first = w.merge(uri, src, ["id"], txn=Txn("silver:b1"), **merge)
+    assert (first.inserted, first.updated, first.deleted) == (1, 1, 1)
+
+    assert rows(o, uri) == rows(w, uri) == [(1, "A", 2, False), (3, "c", 1, False), (4, "d", 1, False)]
+    assert o.transaction_version(uri, "bronze:b1") == 1 and o.committed(uri, Txn("silver:b1"))
+    replay = o.merge(uri, src, ["id"], txn=Txn("silver:b1"), **merge)  # the other engine's replay accounts alike
+    assert not replay.committed and (replay.inserted, replay.updated, replay.deleted) == (1, 1, 1)
+    assert not o.append(uri, df(spark, [(9, "z", 1, False)]), txn=Txn("bronze:b1")).committed
+
+    later = o.merge(uri, df(spark, [(3, "C", 5, False), (5, "e", 1, False)]), ["id"], txn=Txn("silver:b2"), **merge)
+    assert later.committed and (later.inserted, later.updated, later.deleted) == (1, 1, 0)
+    for i in range(6, 14):  # past the 10th commit: the other engine writes the checkpoint
+        o.append(uri, df(spark, [(i, str(i), 1, False)]))
+    log = Path(uri) / "_delta_log"
+    last = json.loads((log / "_last_checkpoint").read_text())
+    assert last["version"] >= 9 and (log / f"{last['version']:020d}.checkpoint.parquet").exists()
+    expected = rows(o, uri)
+    o.optimize(uri)
+    o.vacuum(uri, retention_hours=0)
+    assert rows(o, uri) == expected and len(expected) == 12
+
+    assert rows(w, uri) == expected  # and back: the writer reads the other's checkpoint, compaction, vacuum
+    assert w.version(uri) == o.version(uri)
+    assert [h["version"] for h in w.history(uri)] == [h["version"] for h in o.history(uri)]
+    assert w.txn_commit(uri, Txn("silver:b2"))["version"] == o.txn_commit(uri, Txn("silver:b2"))["version"]
+    p = w.protocol(uri)
+    assert (p["min_reader_version"], p["min_writer_version"]) == (1, 2) and not p["writer_features"]
+    assert w.merge(uri, df(spark, [(4, "D", 9, False)]), ["id"], **merge).updated == 1
+    assert rows(o, uri) == sorted([*[r for r in expected if r[0] != 4], (4, "D", 9, False)])

@@ -4,7 +4,8 @@ Each trial starts `lakehouse run` in its own process group, SIGKILLs the whole g
 its JVM) at a random point — after a random number of Delta commits plus a random delay, so kills land
 between commits and in the middle of Parquet writes — checks every table still reads, re-runs the
 pipeline to completion (with the same batch id or a new one), and compares each table's row count and
-order-independent checksum with a clean, uninterrupted run. 5 trials here, 20 more in the slow suite.
+order-independent checksum with a clean, uninterrupted run. 5 trials here on the default engine
+(delta-spark), 20 more in the slow suite alternating delta-spark and delta-rs.
 """
 
 from __future__ import annotations
@@ -43,29 +44,41 @@ def _snapshot(spark, engine, root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory, spark, rs_engine):
+def clean(tmp_path_factory, spark, default_engine):
     base = tmp_path_factory.mktemp("kill")
     template = base / "template"
     generate(template, 3_000, seed=3, bad_ratio=0.03)
     root = base / "clean"
     shutil.copytree(template / "landing", root / "landing")
-    run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "clean"))
+    run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "clean"))
     return {
         "template": template,
-        "reference": _snapshot(spark, rs_engine, root),
+        "reference": _snapshot(spark, default_engine, root),
         "commits": _commits(root),
         "base": base,
     }
 
 
 def _trial(n: int, clean: dict, spark, engine) -> None:
+    """Kill a `lakehouse run --engine <engine>` at a random point, re-run on ``engine``, compare with clean."""
     rnd = random.Random(1000 + n)
     root = clean["base"] / f"trial{n}"
     shutil.copytree(clean["template"] / "landing", root / "landing")
     target = rnd.randint(1, clean["commits"] - 1)
     jitter = rnd.uniform(0.0, 1.5)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(root), "--batch-id", "killed"],
+        [
+            sys.executable,
+            "-m",
+            "lakehouse.cli",
+            "run",
+            "--lake-root",
+            str(root),
+            "--batch-id",
+            "killed",
+            "--engine",
+            engine.name,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the kill takes the JVM with it
@@ -96,11 +109,11 @@ def _trial(n: int, clean: dict, spark, engine) -> None:
 
 
 @pytest.mark.parametrize("n", range(5))
-def test_kill_at_random_point_then_rerun_matches_clean_run(n, clean, spark, rs_engine):
-    _trial(n, clean, spark, rs_engine)
+def test_kill_at_random_point_then_rerun_matches_clean_run(n, clean, spark, default_engine):
+    _trial(n, clean, spark, default_engine)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("n", range(5, 25))
-def test_kill_at_random_point_then_rerun_matches_clean_run_slow(n, clean, spark, rs_engine):
-    _trial(n, clean, spark, rs_engine)
+def test_kill_at_random_point_then_rerun_matches_clean_run_slow(n, clean, spark, default_engine, rs_engine):
+    _trial(n, clean, spark, default_engine if n % 2 else rs_engine)

@@ -25,10 +25,10 @@ RECORDS = 20_000
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark, rs_engine):
+def lake(tmp_path_factory, spark, default_engine):
     root = tmp_path_factory.mktemp("lake")
     manifest = generate(root, RECORDS, seed=11, bad_ratio=0.02)
-    ctx = RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b1")
+    ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b1")
     results = run_pipeline(ctx)
     return {"root": root, "ctx": ctx, "manifest": manifest, "results": results}
 
@@ -219,22 +219,22 @@ def test_report_charts_are_drawn_in_headless_chromium(lake, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
-def test_rerunning_a_batch_changes_nothing(lake, spark, rs_engine):
+def test_rerunning_a_batch_changes_nothing(lake, spark, default_engine):
     root = lake["root"]
     before = all_versions(root)
-    same = RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b1")
+    same = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b1")
     results = run_pipeline(same)
     assert [r.status for r in results] == ["skipped", "skipped", "skipped"]
-    fresh = RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b2")  # new id, no new files
+    fresh = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b2")  # new id, no new files
     assert [r.status for r in run_pipeline(fresh)] == ["skipped", "skipped", "skipped"]
     assert all_versions(root) == before  # no commit anywhere
 
 
-def test_incremental_run_with_new_and_changed_records(lake, spark, rs_engine):
+def test_incremental_run_with_new_and_changed_records(lake, spark, default_engine):
     root = lake["root"]
     manifest = generate(root, 4_000, seed=11, bad_ratio=0.02, increment=1)
     silver_before = {n: table(root, n).num_rows for n in manifest["expected_silver_rows"]}
-    results = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b3"))
+    results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b3"))
     assert [r.status for r in results] == ["succeeded", "succeeded", "succeeded"]
     silver = next(r for r in results if r.job == "silver")
     assert sum(t.rows_out for t in silver.tables) > 0
@@ -246,7 +246,7 @@ def test_incremental_run_with_new_and_changed_records(lake, spark, rs_engine):
     lake["manifest"] = manifest
 
 
-def test_late_arriving_parent_releases_held_orphans(lake, spark, rs_engine):
+def test_late_arriving_parent_releases_held_orphans(lake, spark, default_engine):
     root = lake["root"]
     held = [
         json.loads(r["_payload"])
@@ -264,7 +264,7 @@ def test_late_arriving_parent_releases_held_orphans(lake, spark, rs_engine):
         w.writerow(["CUSTOMER_ID", "CRM_ACCOUNT_ID", "EMAIL", "COUNTRY", "SEGMENT", "CREATED_AT", "UPDATED_AT"])
         for cid in customer_ids:
             w.writerow([cid, "", f"late{cid}@example.com", "DE", "SMB", "2023-01-01 00:00:00", "2023-01-01 00:00:00"])
-    results = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b4"))
+    results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b4"))
     silver = next(r for r in results if r.job == "silver")
     stats = next(t for t in silver.tables if t.table == "silver.orders")
     assert stats.rows_released == len(held) and stats.balanced()
@@ -283,21 +283,41 @@ def test_late_arriving_parent_releases_held_orphans(lake, spark, rs_engine):
     _gold_matches_duckdb(root)
 
 
-def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, rs_engine):
+def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, default_engine):
     from job_assets.contracts import ALL_TABLES
     from job_assets.jobs import maintenance
 
     from .lake_checks import checksum
 
     root = lake["root"]
-    ctx = RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "maint")
-    names = [t.name for t in ALL_TABLES if rs_engine.exists(ctx.uri(t.name))]
-    before = {n: checksum(spark, rs_engine, ctx.uri(n)) for n in names}
+    ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "maint")
+    names = [t.name for t in ALL_TABLES if default_engine.exists(ctx.uri(t.name))]
+    before = {n: checksum(spark, default_engine, ctx.uri(n)) for n in names}
     files_before = sum(1 for _ in root.glob("*/*/w-*/*.parquet"))
     result = maintenance.run(ctx, retention_hours=0)  # 0: also drop files only old versions reference
     assert any(t.committed for t in result.tables)  # something was compacted
-    assert {n: checksum(spark, rs_engine, ctx.uri(n)) for n in names} == before
+    assert {n: checksum(spark, default_engine, ctx.uri(n)) for n in names} == before
     assert sum(1 for _ in root.glob("*/*/w-*/*.parquet")) < files_before
     for n in ("silver.orders", "gold.revenue_attribution"):
-        p = rs_engine.protocol(ctx.uri(n))
+        p = default_engine.protocol(ctx.uri(n))
         assert (p["min_reader_version"], p["min_writer_version"]) == (1, 2)
+
+
+def test_the_second_engine_end_to_end_then_the_default_engine_carries_on(tmp_path, spark, rs_engine, default_engine):
+    """delta-rs stays correct end to end on a smaller lake (exact reconciliation, gold equal to DuckDB, a re-run
+    that commits nothing); then delta-spark runs the next delivery on delta-rs's tables and still reconciles."""
+    root = tmp_path / "lake"
+    manifest = generate(root, 5_000, seed=13, bad_ratio=0.02)
+    results = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "r1"))
+    assert [(r.status, r.engine) for r in results] == [("succeeded", "delta-rs")] * 3
+    _reconcile(root, manifest)
+    _gold_matches_duckdb(root)
+    before = all_versions(root)
+    again = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "r1"))
+    assert [r.status for r in again] == ["skipped"] * 3 and all_versions(root) == before
+
+    manifest = generate(root, 1_000, seed=13, bad_ratio=0.02, increment=1)
+    results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "r2"))
+    assert [(r.status, r.engine) for r in results] == [("succeeded", "delta-spark")] * 3
+    _reconcile(root, manifest)
+    _gold_matches_duckdb(root)

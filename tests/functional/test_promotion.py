@@ -63,12 +63,12 @@ def published_lead_sources(root: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark, rs_engine):
+def lake(tmp_path_factory, spark, default_engine):
     from job_assets.context import LakeLocations
 
     root = tmp_path_factory.mktemp("promotion") / "lake"
     generate(root, 2_000, seed=11, bad_ratio=0.0)
-    run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b1"))
+    run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b1"))
     return root
 
 
