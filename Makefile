@@ -44,12 +44,27 @@ $(JARS_STAMP): $(STAMP) lakehouse/jars.py
 	@$(BIN)/python -m lakehouse.jars
 	@touch $(JARS_STAMP)
 
+EMR_DEPS_STAMP := build/emr-deps/.installed
+EMR_PYTHON_STAMP := build/emr-python/.installed
+
+# The jobs' third-party modules on EMR (boto3 ...): pinned pure-Python wheels for EMR's Python 3.9 / ARM64,
+# shipped by the Compute stack as pydeps.zip (cdk/emr_requirements.txt, docs/adr/0002).
+$(EMR_DEPS_STAMP): $(STAMP) cdk/emr_requirements.txt cdk/packaging.py
+	@$(BIN)/python -m cdk.packaging
+	@touch $(EMR_DEPS_STAMP)
+
+# A bare CPython 3.9 (Debian bullseye's, unpacked here: no system change), the stand-in for EMR's image
+# Python that the archive tests run the jobs on (lakehouse/emr_python.py).
+$(EMR_PYTHON_STAMP): $(STAMP) lakehouse/emr_python.py
+	@$(BIN)/python -m lakehouse.emr_python --dest build/emr-python
+	@touch $(EMR_PYTHON_STAMP)
+
 # The operational Lambdas' pinned dependencies, as wheels for the Lambda platform (python3.14, arm64).
 $(LAMBDA_STAMP): $(STAMP) lambdas/requirements.txt lambdas/requirements-arrow.txt cdk/lambda_packaging.py
 	@$(BIN)/python -m cdk.lambda_packaging
 	@touch $(LAMBDA_STAMP)
 
-install: check-tools $(STAMP) $(JARS_STAMP) $(NPM_STAMP) $(LAMBDA_STAMP)  ## create .venv, install the project, the Delta/S3A jars, the pinned CDK CLI and the Lambda dependencies (idempotent)
+install: check-tools $(STAMP) $(JARS_STAMP) $(EMR_DEPS_STAMP) $(EMR_PYTHON_STAMP) $(NPM_STAMP) $(LAMBDA_STAMP)  ## create .venv, install the project, the Delta/S3A jars, the EMR job dependencies and Python 3.9, the pinned CDK CLI and the Lambda dependencies (idempotent)
 
 run: install  ## generate 100k records and run the whole pipeline on the local lake
 	$(BIN)/lakehouse generate --records $(RECORDS) --seed 7 --bad-ratio 0.01 --lake-root $(LAKE) --clean

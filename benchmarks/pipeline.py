@@ -1,12 +1,13 @@
 """Pipeline benchmark: prints figures, asserts nothing.
 
-For each size (100k and 1M records; 10M with BENCH_10M=1 or --sizes): generate a landing set, run the
-whole pipeline (`lakehouse run`, a fresh process: JVM start-up included) and record wall time, records/s
-and the peak RSS of the whole process tree (Python driver, JVM, Python workers: see ``run_measured``);
-then deliver 1% new and changed records and time the incremental re-run; then run a DuckDB
-implementation of the same gold computations on the same landing files and print the ratio.
+For each size (100k and 1M records; 10M with BENCH_10M=1 or --sizes) and each table engine (delta-spark,
+the default, and delta-rs): generate a landing set (once per size, copied for each engine), run the whole
+pipeline (`lakehouse run --engine E`, a fresh process: JVM start-up included) and record wall time,
+records/s and the peak memory of the whole process tree (Python driver, JVM, Python workers: summed PSS,
+and RSS by role, see ``run_measured``); then deliver 1% new and changed records and time the incremental
+re-run; then run a DuckDB implementation of the same gold computations on the same landing files.
 
-    python benchmarks/pipeline.py [--sizes 100000,1000000] [--workdir .bench] [--keep]
+    python benchmarks/pipeline.py [--sizes 100000,1000000] [--engines delta-spark,delta-rs] [--workdir .bench]
 """
 
 from __future__ import annotations
@@ -48,14 +49,15 @@ def _tree(root: psutil.Process) -> dict[str, list[psutil.Process]]:
 
 
 def run_measured(cmd: list[str]) -> tuple[float, dict[str, int]]:
-    """(wall seconds, peak RSS in bytes) of ``cmd``'s process tree, sampled every 0.1 s.
+    """(wall seconds, peak memory in bytes) of ``cmd``'s process tree, sampled every 0.25 s.
 
-    ``total`` is the peak of the tree's summed RSS; ``jvm``, ``driver`` and ``workers`` each role's own
-    peak. Forked Python workers share some pages with their daemon, which the sum counts once per process.
+    ``pss`` is the peak of the tree's summed PSS (proportional set size: a page shared by n processes counts
+    1/n in each, so forked Python workers and the JVM's shared libraries are not counted twice); ``total``
+    the peak of the summed RSS; ``jvm``, ``driver`` and ``workers`` each role's own RSS peak.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peaks: dict[str, int] = {"total": 0}
+    peaks: dict[str, int] = {"total": 0, "pss": 0}
     ps = psutil.Process(proc.pid)
     listed = 0.0
     while proc.poll() is None:
@@ -65,16 +67,19 @@ def run_measured(cmd: list[str]) -> tuple[float, dict[str, int]]:
             except psutil.Error:
                 break
             listed = time.perf_counter()
-        total = 0
+        total = pss = 0
         for role, procs in tree.items():
             rss = 0
             for p in procs:
                 with contextlib.suppress(psutil.Error):
-                    rss += p.memory_info().rss
+                    full = p.memory_full_info()
+                    rss += full.rss
+                    pss += full.pss
             peaks[role] = max(peaks.get(role, 0), rss)
             total += rss
         peaks["total"] = max(peaks["total"], total)
-        time.sleep(0.1)
+        peaks["pss"] = max(peaks["pss"], pss)
+        time.sleep(0.25)
     proc.wait()
     took = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -151,13 +156,11 @@ def duckdb_gold_from_landing(lake: Path) -> tuple[float, dict]:
     return time.perf_counter() - t0, {k: v.num_rows for k, v in gold.items()}
 
 
-def bench(size: int, workdir: Path, keep: bool) -> dict:
-    lake = workdir / f"lake-{size}"
+def bench(size: int, engine: str, template: Path, workdir: Path, keep: bool) -> dict:
+    lake = workdir / f"lake-{size}-{engine}"
     shutil.rmtree(lake, ignore_errors=True)
-    t0 = time.perf_counter()
-    generate(lake, size, seed=42, bad_ratio=0.01)
-    gen_s = time.perf_counter() - t0
-    cli = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake)]
+    shutil.copytree(template, lake)
+    cli = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--engine", engine]
     full_s, full_mem = run_measured([*cli, "--batch-id", "bench-full"])
     generate(lake, max(1000, size // 100), seed=42, bad_ratio=0.01, increment=1)
     inc_s, inc_mem = run_measured([*cli, "--batch-id", "bench-incr"])
@@ -166,14 +169,15 @@ def bench(size: int, workdir: Path, keep: bool) -> dict:
         shutil.rmtree(lake, ignore_errors=True)
     return {
         "records": size,
-        "generate_s": round(gen_s, 1),
+        "engine": engine,
         "pipeline_s": round(full_s, 1),
         "records_per_s": round(size / full_s),
+        "peak_pss_gb": round(full_mem["pss"] / 1e9, 2),
         "peak_rss_gb": round(full_mem["total"] / 1e9, 2),
-        "peak_rss_gb_by_role": {k: round(v / 1e9, 2) for k, v in sorted(full_mem.items()) if k != "total"},
+        "peak_rss_gb_by_role": {k: round(v / 1e9, 2) for k, v in sorted(full_mem.items()) if k not in ("total", "pss")},
         "rerun_1pct_s": round(inc_s, 1),
         "rerun_ratio": round(inc_s / full_s, 3),
-        "rerun_peak_rss_gb": round(inc_mem["total"] / 1e9, 2),
+        "rerun_peak_pss_gb": round(inc_mem["pss"] / 1e9, 2),
         "duckdb_gold_s": round(duck_s, 1),
         "spark_to_duckdb_ratio": round(full_s / duck_s, 1),
         "duckdb_gold_rows": duck_rows,
@@ -184,30 +188,47 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = "100000,1000000" + (",10000000" if os.environ.get("BENCH_10M") else "")
     p.add_argument("--sizes", default=default)
+    p.add_argument("--engines", default="delta-spark,delta-rs", help="the first is the default engine")
     p.add_argument("--workdir", default=str(ROOT / ".bench"))
     p.add_argument("--keep", action="store_true", help="keep the benchmark lakes")
     args = p.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     print(f"cores={os.cpu_count()} python={sys.version.split()[0]} load={os.getloadavg()[0]:.2f}", flush=True)
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
-        r = bench(size, workdir, args.keep)
-        results.append(r)
-        print(json.dumps(r), flush=True)
-    if len(results) > 1:
-        base = next((r for r in results if r["records"] == 1_000_000), None)
-        big = next((r for r in results if r["records"] == 10_000_000), None)
+        template = workdir / f"landing-{size}"
+        shutil.rmtree(template, ignore_errors=True)
+        t0 = time.perf_counter()
+        generate(template, size, seed=42, bad_ratio=0.01)
+        print(json.dumps({"records": size, "generate_s": round(time.perf_counter() - t0, 1)}), flush=True)
+        for engine in engines:
+            r = bench(size, engine, template, workdir, args.keep)
+            results.append(r)
+            print(json.dumps(r), flush=True)
+        shutil.rmtree(template, ignore_errors=True)
+    for engine in engines:
+        base = next((r for r in results if r["records"] == 1_000_000 and r["engine"] == engine), None)
+        big = next((r for r in results if r["records"] == 10_000_000 and r["engine"] == engine), None)
         if base and big:
-            print(f"10M / 1M time ratio: {big['pipeline_s'] / base['pipeline_s']:.2f} (target <= 7)")
+            print(f"{engine}: 10M / 1M time ratio {big['pipeline_s'] / base['pipeline_s']:.2f}")
+    default = next((r for r in results if r["records"] == 1_000_000 and r["engine"] == engines[0]), None)
+    if default:
+        print(
+            f"default engine {engines[0]} at 1M: {default['pipeline_s']} s (target <= 60), "
+            f"{default['peak_pss_gb']} GB summed PSS (target <= 6)"
+        )
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     print(
-        f"{'records':>10} {'pipeline s':>10} {'rec/s':>9} {'peak GB':>8} {'1% rerun':>9} {'ratio':>6} {'duckdb s':>9}"
+        f"{'records':>10} {'engine':>11} {'pipeline s':>10} {'rec/s':>9} {'PSS GB':>7} {'RSS GB':>7} "
+        f"{'1% rerun':>9} {'ratio':>6} {'duckdb s':>9}"
     )
     for r in results:
         print(
-            f"{r['records']:>10,} {r['pipeline_s']:>10} {r['records_per_s']:>9,} {r['peak_rss_gb']:>8} "
-            f"{r['rerun_1pct_s']:>9} {r['rerun_ratio']:>6} {r['duckdb_gold_s']:>9}"
+            f"{r['records']:>10,} {r['engine']:>11} {r['pipeline_s']:>10} {r['records_per_s']:>9,} "
+            f"{r['peak_pss_gb']:>7} {r['peak_rss_gb']:>7} {r['rerun_1pct_s']:>9} {r['rerun_ratio']:>6} "
+            f"{r['duckdb_gold_s']:>9}"
         )
 
 

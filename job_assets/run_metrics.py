@@ -88,7 +88,10 @@ def send(data: List[Dict[str, Any]], env: str, client: Optional[Any] = None) -> 
     namespace = catalog.our_namespace(env)
     try:
         if client is None:
-            import boto3  # on EMR only; the local lake never publishes
+            from .shipped import use_shipped_dependencies
+
+            use_shipped_dependencies()  # on EMR boto3 comes from the release's pydeps.zip (docs/adr/0002)
+            import boto3
             from botocore.config import Config
 
             # Short timeouts and few retries: a slow endpoint must not hold the finished driver for minutes.

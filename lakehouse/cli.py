@@ -94,16 +94,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
 
 
+def _lake(args: argparse.Namespace):
+    """The lake a read-only command looks at: ``--env`` (a deployed environment's S3 lake) or ``--lake-root``."""
+    from .status import aws_lake, local_lake
+
+    if getattr(args, "env", None) in (None, "local"):
+        return local_lake(_lake_root(args.lake_root))
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .promotion import PromotionError
+
+    try:
+        return aws_lake(args.env, project=args.project, session=boto3.session.Session(region_name=args.region))
+    except (PromotionError, BotoCoreError, ClientError) as exc:
+        raise UsageError(f"--env {args.env}: {exc}" if not str(exc).startswith("--env") else str(exc)) from exc
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from .status import print_status
 
-    return print_status(_lake_root(args.lake_root), console)
+    return print_status(_lake(args), console)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     from .status import print_history
 
-    return print_history(_lake_root(args.lake_root), args.table, args.limit, console)
+    return print_history(_lake(args), args.table, args.limit, console)
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
@@ -219,14 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--flag", action="append", help="feature flag key=value (repeatable)")
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("status", help="tables, versions, row counts and the last runs")
-    s.add_argument("--lake-root", default=DEFAULT_LAKE)
-    s.set_defaults(func=cmd_status)
-
-    h = sub.add_parser("history", help="a table's Delta commits")
+    s = sub.add_parser("status", help="tables, versions, row counts and the last runs (local lake or --env)")
+    h = sub.add_parser("history", help="a table's Delta commits (local lake or --env)")
     h.add_argument("table", help="layer.table, e.g. silver.orders")
-    h.add_argument("--lake-root", default=DEFAULT_LAKE)
     h.add_argument("--limit", type=int, default=20)
+    for c in (s, h):
+        where = c.add_mutually_exclusive_group()
+        where.add_argument("--lake-root", default=DEFAULT_LAKE, help="a local lake (default: %(default)s)")
+        where.add_argument("--env", default=None, help="a deployed environment: its S3 lake, gold of the active slot")
+        c.add_argument("--project", default=aws_names.DEFAULT_PROJECT, help="project prefix of the physical names")
+        c.add_argument("--region", default=None, help="AWS region (default: the AWS configuration's)")
+    s.set_defaults(func=cmd_status)
     h.set_defaults(func=cmd_history)
 
     rep = sub.add_parser("report", help="write a self-contained HTML report of the local lake (charts, no CDN)")

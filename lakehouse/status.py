@@ -1,9 +1,17 @@
-"""`lakehouse status` and `lakehouse history`: read Delta metadata directly (no Spark start-up)."""
+"""`lakehouse status` and `lakehouse history`: read Delta metadata directly with delta-rs (no Spark start-up).
+
+A local lake (``--lake-root``) or a deployed environment's S3 lake (``--env``): the layer buckets come from the
+environment's deployment parameter and gold from the active slot of its slots parameter, as the state
+machines resolve them. An S3-compatible endpoint in ``AWS_ENDPOINT_URL`` (MinIO, moto) is honoured.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -12,6 +20,65 @@ from rich.table import Table
 
 from job_assets.context import LakeLocations
 from job_assets.contracts import ALL_TABLES, contract
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lake:
+    """Where the tables are, how to name the lake in output, and what delta-rs needs to reach it."""
+
+    locations: LakeLocations
+    title: str
+    storage_options: dict[str, str] | None = None
+    hint: str = ""
+    """What to run when it holds no table yet."""
+
+    def table(self, uri: str) -> DeltaTable | None:
+        if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
+            return None
+        return DeltaTable(uri, storage_options=self.storage_options)
+
+
+def local_lake(root: Path) -> Lake:
+    return Lake(
+        locations=LakeLocations.for_root(str(root)),
+        title=f"Lake {root}",
+        hint=f"run `lakehouse run --lake-root {root}`",
+    )
+
+
+def s3_storage_options(region: str | None) -> dict[str, str]:
+    """delta-rs options for S3: the region, and an http endpoint override (``AWS_ENDPOINT_URL``) allowed."""
+    options = {"AWS_REGION": region} if region else {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    return options
+
+
+def aws_lake(env: str, *, project: str, session: Any) -> Lake:
+    """The S3 lake of a deployed environment (its deployment and slots SSM parameters say where)."""
+    from .promotion import AwsControl
+
+    control = AwsControl(env, project=project, session=session)
+    arguments = list(control.deployment()["arguments"])
+    uris = {
+        a[2:-4]: arguments[i + 1] for i, a in enumerate(arguments[:-1]) if a.startswith("--") and a.endswith("-uri")
+    }
+    missing = [layer for layer in ("landing", "bronze", "silver") if layer not in uris]
+    if missing:
+        from .promotion import PromotionError
+
+        raise PromotionError(f"--env {env}: the deployment parameter names no --{missing[0]}-uri")
+    slot = control.read().active
+    locations = LakeLocations(uris["landing"], uris["bronze"], uris["silver"], control.gold_uri(slot))
+    return Lake(
+        locations=locations,
+        title=f"Environment {env} (gold: {slot} slot)",
+        storage_options=s3_storage_options(session.region_name),
+        hint=f"start the pipeline: `lakehouse pipeline start --env {env}`",
+    )
 
 
 def _rows(t: DeltaTable) -> int:
@@ -23,23 +90,30 @@ def _ts(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def print_status(root: Path, console: Console) -> int:
-    loc = LakeLocations.for_root(str(root))
-    table = Table(title=f"Lake {root}")
+def _operation(h: dict[str, Any]) -> str:
+    from job_assets.engine.base import parse_user_metadata
+
+    ours = parse_user_metadata(h.get("userMetadata")).get("operation") or h.get("lakehouse.operation")
+    return str(ours or h.get("operation", ""))
+
+
+def print_status(lake: Lake, console: Console) -> int:
+    loc = lake.locations
+    table = Table(title=lake.title)
     for col in ("table", "version", "rows", "files", "last commit (UTC)", "operation"):
         table.add_column(col, justify="right" if col in ("version", "rows", "files") else "left")
     found = 0
     for c in ALL_TABLES:
-        uri = loc.table_uri(c.name)
-        if not DeltaTable.is_deltatable(uri):
+        t = lake.table(loc.table_uri(c.name))
+        if t is None:
             continue
         found += 1
-        t = DeltaTable(uri)
         h = t.history(1)[0]
-        op = h.get("lakehouse.operation") or h.get("operation", "")
-        table.add_row(c.name, str(t.version()), f"{_rows(t):,}", str(len(t.file_uris())), _ts(h["timestamp"]), op)
+        table.add_row(
+            c.name, str(t.version()), f"{_rows(t):,}", str(len(t.file_uris())), _ts(h["timestamp"]), _operation(h)
+        )
     if not found:
-        console.print(f"no tables under {root} yet: run `lakehouse run --lake-root {root}`")
+        console.print(f"no tables in {lake.title} yet: {lake.hint}")
         return 0
     console.print(table)
     runs = Table(title="Last runs")
@@ -56,10 +130,10 @@ def print_status(root: Path, console: Console) -> int:
     ):
         runs.add_column(col)
     for layer in ("bronze", "silver", "gold"):
-        uri = loc.table_uri(f"{layer}.run_summary")
-        if not DeltaTable.is_deltatable(uri):
+        summary = lake.table(loc.table_uri(f"{layer}.run_summary"))
+        if summary is None:
             continue
-        rows = [r for r in DeltaTable(uri).to_pyarrow_table().to_pylist() if r["table_name"] == "*"]
+        rows = [r for r in summary.to_pyarrow_table().to_pylist() if r["table_name"] == "*"]
         for r in sorted(rows, key=lambda r: r["ended_ts"])[-3:]:
             runs.add_row(
                 r["job"],
@@ -76,28 +150,33 @@ def print_status(root: Path, console: Console) -> int:
     return 0
 
 
-def print_history(root: Path, name: str, limit: int, console: Console) -> int:
+def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
+    from job_assets.engine.base import parse_user_metadata
+
     from .cli import UsageError
 
     try:
         c = contract(name)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
-    uri = LakeLocations.for_root(str(root)).table_uri(c.name)
-    if not DeltaTable.is_deltatable(uri):
+    uri = lake.locations.table_uri(c.name)
+    found = lake.table(uri)
+    if found is None:
         raise UsageError(f"{name}: no Delta table at {uri} yet (run the pipeline first)")
     t = Table(title=f"{name} — {uri}")
     for col in ("version", "time (UTC)", "operation", "details"):
         t.add_column(col)
-    for h in DeltaTable(uri).history(limit):
-        op = h.get("lakehouse.operation") or h.get("operation", "")
-        details = {k: v for k, v in h.items() if k in ("rows", "inserted", "updated", "deleted", "lakehouse.txn")}
+    for h in found.history(limit):
+        meta = parse_user_metadata(h.get("userMetadata"))
+        details = {k: v for k, v in meta.items() if k != "operation"} or {
+            k: v for k, v in h.items() if k in ("rows", "inserted", "updated", "deleted", "lakehouse.txn")
+        }
         if not details:
             details = h.get("operationMetrics") or h.get("operationParameters") or {}
         t.add_row(
             str(h.get("version")),
             _ts(h["timestamp"]),
-            str(op),
+            _operation(h),
             ", ".join(f"{k}={v}" for k, v in details.items()),
         )
     console.print(t)

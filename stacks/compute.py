@@ -162,7 +162,7 @@ class ComputeStack(Stack):
 
     def spark_submit_parameters(self, version: str | None = None) -> str:
         """For release ``version`` (default: this deploy's); ``version`` may be the ``{version}`` placeholder."""
-        return f"--conf spark.submit.pyFiles={self.job_assets.py_files_uri(version)}"
+        return self.job_assets.spark_submit_parameters(version)
 
 
 def bucket_uri(bucket: s3.IBucket) -> str:

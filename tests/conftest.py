@@ -37,3 +37,22 @@ def default_engine(spark):
     engine = make_engine(spark, "auto")
     assert engine.name == "delta-spark", "local sessions must carry Delta's jars (make install)"
     return engine
+
+
+@pytest.fixture(scope="session")
+def aws_server():
+    """moto's server on 127.0.0.1 (a free port) for the whole session; tests use their own bucket names."""
+    from tests.aws_server import AwsServer
+
+    server = AwsServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_spark(spark, aws_server):
+    """The session's Spark with s3a (and s3://) pointed at :func:`aws_server`."""
+    from tests.aws_server import point_spark_at
+
+    point_spark_at(spark, aws_server.endpoint)
+    return spark

@@ -15,7 +15,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from cdk.compliance import LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
-from cdk.packaging import ARCHIVE_NAME, ENTRYPOINTS_DIR, bundle_job_assets
+from cdk.packaging import ARCHIVE_NAME, DEPS_ALIAS, DEPS_ARCHIVE_NAME, EMR_DEPS_DIR, ENTRYPOINTS_DIR, bundle_job_assets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +28,8 @@ class JobAssetsProps:
     log_encryption_key: kms.IKey
     log_retention: logs.RetentionDays
     prefix: str = "jobs"
+    deps_dir: Path = EMR_DEPS_DIR
+    """The EMR dependency wheels ``make install`` downloaded: every release ships them as ``pydeps.zip``."""
 
 
 class JobAssets(Construct):
@@ -39,9 +41,11 @@ class JobAssets(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: JobAssetsProps) -> None:
         super().__init__(scope, construct_id)
-        bundle = bundle_job_assets(props.package_dir, props.build_dir)
+        bundle = bundle_job_assets(props.package_dir, props.build_dir, deps_dir=props.deps_dir)
         self.version = bundle.version
         self.entrypoints = bundle.entrypoints
+        self.bundle_dir = bundle.directory
+        """What the deployment copies to ``jobs/<version>/`` (the asset's source folder)."""
         self.bucket = props.bucket
         self.prefix = props.prefix
         self.key_prefix = f"{props.prefix}/{bundle.version}/"
@@ -103,6 +107,19 @@ class JobAssets(Construct):
     def py_files_uri(self, version: str | None = None) -> str:
         """The archive of release ``version`` (default: this deploy's); ``version`` may be a placeholder."""
         return f"{self.releases_uri}{version or self.version}/{ARCHIVE_NAME}"
+
+    def deps_uri(self, version: str | None = None) -> str:
+        """The third-party modules of release ``version`` (``pydeps.zip``)."""
+        return f"{self.releases_uri}{version or self.version}/{DEPS_ARCHIVE_NAME}"
+
+    def spark_submit_parameters(self, version: str | None = None) -> str:
+        """How a job run gets release ``version``'s Python code (``version`` may be a placeholder): the archive on
+        ``spark.submit.pyFiles`` (nothing else: Delta's Python API is not used, docs/adr/0001) and the
+        dependencies on ``spark.archives``, unpacked as ``pydeps/`` (docs/adr/0002)."""
+        return (
+            f"--conf spark.submit.pyFiles={self.py_files_uri(version)} "
+            f"--conf spark.archives={self.deps_uri(version)}#{DEPS_ALIAS}"
+        )
 
     def entrypoint_uri(self, job: str, version: str | None = None) -> str:
         """The entrypoint of ``job`` in release ``version`` (default: this deploy's)."""

@@ -1,7 +1,7 @@
 """delta-spark engine: Delta Lake's own Spark integration, through Spark SQL and the DataFrame writer only.
 
 No Python ``delta`` module: on EMR Serverless the application's ``spark.jars`` puts Delta's classes on the
-JVM classpath but not its Python package on the interpreter's path (docs/adr/0003-delta-without-python-api.md).
+JVM classpath but not its Python package on the interpreter's path (docs/adr/0001-delta-spark-through-sql.md).
 So every operation is SQL (``MERGE INTO``, ``RESTORE``, ``OPTIMIZE``, ``VACUUM``, ``DESCRIBE HISTORY`` /
 ``DETAIL``) or the DataFrame writer, and the few questions SQL cannot answer cheaply (is this a Delta
 table, its version, an app transaction's version) ask Delta's JVM classes through py4j.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from typing import Dict, List, Optional
@@ -18,6 +19,7 @@ from ..context import LakeLocations, RunContext
 from ..dq import DataQualityError
 from ..flags import FlagError
 from ..flags import validate as validate_flags
+from ..jobs.common import JobResult
 
 log = logging.getLogger("lakehouse.entrypoint")
 
@@ -80,6 +82,35 @@ def build_context(args: argparse.Namespace) -> RunContext:
     return RunContext(spark, make_engine(spark, args.engine), locations, args.batch_id, args.env, flags)
 
 
+_UNREACHABLE = (
+    "java.net.ConnectException",
+    "Connection refused",
+    "java.net.UnknownHostException",
+    "java.net.SocketTimeoutException",
+    "Unable to execute HTTP request",
+)
+_STORE_URI = re.compile(r"(s3[an]?://[^\s:'`\]]+)")
+
+
+def unreachable_store(error: BaseException) -> Optional[str]:
+    """One line naming the lake URI whose object store did not answer, or None for any other error."""
+    text = str(error)
+    if not any(marker in text for marker in _UNREACHABLE):
+        return None
+    found = _STORE_URI.search(text)
+    where = found.group(1) if found else "the lake"
+    if "Connection refused" in text:
+        reason = "connection refused"
+    elif "SocketTimeoutException" in text or "timed out" in text:
+        reason = "timed out"
+    else:
+        reason = "no answer"
+    return (
+        f"cannot reach the object store for {where} ({reason}): check the S3 endpoint (fs.s3a.endpoint or the "
+        "region's), the network path to it, and that the bucket exists; nothing was committed"
+    )
+
+
 def check_archive() -> None:
     """A promotion audit runs a packaged version: make sure that version's code is what got imported."""
     import os
@@ -95,7 +126,8 @@ def check_archive() -> None:
 
 
 def main(job: str, argv: Optional[List[str]] = None) -> int:
-    """Run ``job`` as EMR Serverless starts it; 0 on success, 2 when data quality refused the run."""
+    """Run ``job`` as EMR Serverless starts it: 0 on success, 2 when data quality refused the run, 1 when the
+    lake's object store did not answer (one line naming the URI); any other error propagates (a traceback)."""
     from ..jobs.pipeline import run_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -110,14 +142,31 @@ def main(job: str, argv: Optional[List[str]] = None) -> int:
     started = time.time()
     try:
         (result,) = run_pipeline(ctx, [job], transport=transport)
-    except DataQualityError as exc:
-        log.error("%s", exc)
-        print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": str(exc)}))
-        if args.metrics == "cloudwatch":
-            from ..run_metrics import refused_datums, send
+    except Exception as exc:
+        if isinstance(exc, DataQualityError):
+            return _refused(job, args, exc, started)
+        unreachable = unreachable_store(exc)
+        if unreachable is None:
+            raise
+        log.error("%s", unreachable)
+        print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": unreachable}))
+        return 1
+    return _succeeded(job, args, ctx, result)
 
-            send(refused_datums(job, args.env, exc, started, time.time()), args.env)
-        return 2
+
+def _refused(job: str, args: argparse.Namespace, exc: DataQualityError, started: float) -> int:
+    """A fail rule stopped the job: the summary line, and on EMR the refused run's DQ score and duration."""
+    log.error("%s", exc)
+    print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": str(exc)}))
+    if args.metrics == "cloudwatch":
+        from ..run_metrics import refused_datums, send
+
+        send(refused_datums(job, args.env, exc, started, time.time()), args.env)
+    return 2
+
+
+def _succeeded(job: str, args: argparse.Namespace, ctx: RunContext, result: JobResult) -> int:
+    """The run summary line (logs, the cost reporter), one line per quarantine reason, and on EMR the metrics."""
     summary = {
         "job": job,
         "batch_id": result.batch_id,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 from ..context import RunContext
 from ..contracts import ALL_TABLES
+from .bronze import parallelism
 from .common import JobResult, Progress, TableStats
 
 log = logging.getLogger("lakehouse.jobs.maintenance")
@@ -24,17 +27,26 @@ def run(
     retention_hours: int = 168,
     layers=("bronze", "silver", "gold"),
 ) -> JobResult:
+    """Compact then vacuum every table, several tables at once (flag ``parallelism``): tables are independent,
+    and most of the work is Delta's driver-side planning and object-store listing, not executor time."""
     result = JobResult(JOB, ctx.batch_id, engine=ctx.engine.name)
     tables = [t for t in ALL_TABLES if t.layer in layers and ctx.engine.exists(ctx.uri(t.name))]
-    for i, t in enumerate(tables):
-        if progress:
-            progress(f"maintain {t.name}", i, len(tables))
-        uri = ctx.uri(t.name)
+    done: List[str] = []
+    lock = threading.Lock()
+
+    def maintain(name: str) -> TableStats:
+        uri = ctx.uri(name)
         before = ctx.engine.version(uri)
-        metrics = ctx.engine.optimize(uri, ZORDER.get(t.name))
+        metrics = ctx.engine.optimize(uri, ZORDER.get(name))
         removed = ctx.engine.vacuum(uri, retention_hours=retention_hours)
-        stats = TableStats(t.name, committed=ctx.engine.version(uri) != before, version=ctx.engine.version(uri))
-        stats.errors = {}
-        log.info("%s: optimize %s, vacuum removed %d files", t.name, metrics, len(removed))
-        result.tables.append(stats)
+        after = ctx.engine.version(uri)
+        log.info("%s: optimize %s, vacuum removed %d files", name, metrics, len(removed))
+        with lock:
+            done.append(name)
+            if progress:
+                progress(f"maintained {name}", len(done), len(tables))
+        return TableStats(name, committed=after != before, version=after, errors={})
+
+    with ThreadPoolExecutor(max_workers=parallelism(ctx, max(1, len(tables))), thread_name_prefix="maint") as pool:
+        result.tables = list(pool.map(maintain, [t.name for t in tables]))  # contract order, whatever finishes first
     return result

@@ -28,6 +28,27 @@ def test_delta_and_session_defaults_are_the_job_contract() -> None:
     }
 
 
+def test_delta_is_on_the_jvm_classpath_only(lakehouse: Synthesized, env_config: dict[str, Any]) -> None:
+    """docs/adr/0001: Delta reaches the jobs as JVM classes (the application's spark.jars); nothing puts its
+    Python package on the jobs' path, and the application sets no pyFiles a job-level value would replace."""
+    for env in env_config:
+        [defaults] = [
+            c for c in application(lakehouse, env)["RuntimeConfiguration"] if c["Classification"] == "spark-defaults"
+        ]
+        props = defaults["Properties"]
+        assert props["spark.jars"].split(",") == [
+            "/usr/share/aws/delta/lib/delta-spark.jar",
+            "/usr/share/aws/delta/lib/delta-storage.jar",
+        ]
+        assert not any(k in props for k in ("spark.submit.pyFiles", "spark.archives", "spark.jars.packages"))
+
+
+def test_local_sessions_configure_delta_as_the_application_does() -> None:
+    from job_assets.spark import DELTA_CONF
+
+    assert {k: DELTA_SPARK_DEFAULTS[k] for k in DELTA_CONF} == DELTA_CONF
+
+
 def test_emr_application_properties(lakehouse: Synthesized, env_config: dict[str, Any]) -> None:
     for env, config in env_config.items():
         props = application(lakehouse, env)

@@ -127,9 +127,9 @@ def test_deployment_parameter_describes_how_jobs_run(
         "--lineage",
         "none",
     ]
-    assert (
-        document["spark_submit_parameters"]
-        == "--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/{version}/job_assets.zip"
+    assert document["spark_submit_parameters"] == (
+        "--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/{version}/job_assets.zip "
+        "--conf spark.archives=s3://ArtifactsBucket/jobs/{version}/pydeps.zip#pydeps"
     )
     # Fits a standard parameter even with every bucket name, id and ARN at a generous 128 characters.
     worst = flatten_join(props["Value"], lambda _: "x" * 128)
@@ -247,9 +247,12 @@ def test_job_states_build_their_run_from_the_release(
             assert submit["EntryPoint.$"] == (
                 f"States.Format('s3://ArtifactsBucket/jobs/{{}}/entrypoints/{job}.py', $.release.version)"
             )
+            # docs/adr/0001 and 0002: the archive alone on pyFiles (no Delta jar: the engine uses no Python
+            # `delta` module), the pinned third-party modules as an archive Spark unpacks as pydeps/
             assert submit["SparkSubmitParameters.$"] == (
-                "States.Format('--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/{}/job_assets.zip', "
-                "$.release.version)"
+                "States.Format('--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/{}/job_assets.zip "
+                "--conf spark.archives=s3://ArtifactsBucket/jobs/{}/pydeps.zip#pydeps', "
+                "$.release.version, $.release.version)"
             )
             assert submit["EntryPointArguments.$"] == (
                 "States.Array('--landing-uri', 's3://LandingBucket/', '--bronze-uri', 's3://BronzeBucket/', "
@@ -267,7 +270,8 @@ def test_job_states_build_their_run_from_the_release(
                 f"s3://ArtifactsBucket/jobs/abc/entrypoints/{job}.py"
             )
             assert evaluate_intrinsic(submit["SparkSubmitParameters.$"], SAMPLE) == (
-                "--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/abc/job_assets.zip"
+                "--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/abc/job_assets.zip "
+                "--conf spark.archives=s3://ArtifactsBucket/jobs/abc/pydeps.zip#pydeps"
             )
             arguments = evaluate_intrinsic(submit["EntryPointArguments.$"], SAMPLE)
             assert arguments[arguments.index("--gold-uri") + 1] == "s3://GoldBucket/green/"

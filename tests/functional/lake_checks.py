@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import decimal
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from job_assets.context import LakeLocations
+from job_assets.contracts import GOLD_TABLES
 
 VOLATILE = {"_ingest_ts", "_batch_id", "_quarantined_ts", "_released_batch_id", "_line_no_volatile"}
 
@@ -146,3 +148,34 @@ def checksum(spark, engine, uri: str) -> tuple[int, int]:
     cols = [c for c in df.columns if c not in VOLATILE]
     row = df.agg(F.count(F.lit(1)).alias("n"), F.sum(F.xxhash64(*cols).cast("decimal(38,0)")).alias("h")).collect()[0]
     return int(row["n"]), int(row["h"] or 0)
+
+
+def errors_in_lake(root: Path) -> collections.Counter:
+    counts = collections.Counter()
+    for layer in ("bronze", "silver"):
+        for r in table(root, f"{layer}.quarantine").to_pylist():
+            counts[r["_error"]] += 1
+    return counts
+
+
+def reconcile(root: Path, manifest: dict) -> None:
+    """Every planted error is in a quarantine (or flagged), and silver holds exactly the rows the generator expects."""
+    expected = dict(manifest["expected_errors"])
+    found = errors_in_lake(root)
+    # unexpected_column records are kept (warn): counted in bronze DQ results, not quarantined
+    dq = table(root, "bronze.dq_results").to_pylist()
+    found["unexpected_column"] = sum(r["failed"] for r in dq if r["rule"] == "no_unexpected_columns")
+    found["empty_file"] = sum(1 for r in table(root, "bronze.ingestion_log").to_pylist() if r["status"] == "empty")
+    assert dict(found) == {k: v for k, v in expected.items() if v}
+    for name, n in manifest["expected_silver_rows"].items():
+        assert table(root, name).num_rows == n, name
+    assert table(root, "silver.accounts_history").num_rows == manifest["expected_accounts_history_rows"]
+
+
+def gold_matches_duckdb(root: Path) -> None:
+    """Gold equals the independent DuckDB computation over the same silver tables."""
+    expected = duckdb_gold(root)
+    for c in GOLD_TABLES:
+        cols = list(c.column_names)
+        got, want = rows(table(root, c.name), cols), rows(expected[c.name], cols)
+        assert len(got) == len(want) and got == want, c.name

@@ -4,12 +4,10 @@ late-arriving parent released from quarantine. The tests run in file order on on
 
 from __future__ import annotations
 
-import collections
 import csv
 import datetime as dt
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +16,7 @@ from job_assets.contracts import BRONZE_TABLES, ERROR_CODES, GOLD_TABLES, SILVER
 from job_assets.jobs.pipeline import run_pipeline
 from lakehouse.generator import generate
 
-from .lake_checks import all_versions, duckdb_gold, rows, table, version
+from .lake_checks import all_versions, gold_matches_duckdb, reconcile, table, version
 
 pytestmark = pytest.mark.spark
 RECORDS = 20_000
@@ -33,37 +31,8 @@ def lake(tmp_path_factory, spark, default_engine):
     return {"root": root, "ctx": ctx, "manifest": manifest, "results": results}
 
 
-def _errors_in_lake(root: Path) -> collections.Counter:
-    counts = collections.Counter()
-    for layer in ("bronze", "silver"):
-        for r in table(root, f"{layer}.quarantine").to_pylist():
-            counts[r["_error"]] += 1
-    return counts
-
-
-def _reconcile(root: Path, manifest: dict) -> None:
-    expected = dict(manifest["expected_errors"])
-    found = _errors_in_lake(root)
-    # unexpected_column records are kept (warn): counted in bronze DQ results, not quarantined
-    dq = table(root, "bronze.dq_results").to_pylist()
-    found["unexpected_column"] = sum(r["failed"] for r in dq if r["rule"] == "no_unexpected_columns")
-    found["empty_file"] = sum(1 for r in table(root, "bronze.ingestion_log").to_pylist() if r["status"] == "empty")
-    assert dict(found) == {k: v for k, v in expected.items() if v}
-    for name, n in manifest["expected_silver_rows"].items():
-        assert table(root, name).num_rows == n, name
-    assert table(root, "silver.accounts_history").num_rows == manifest["expected_accounts_history_rows"]
-
-
-def _gold_matches_duckdb(root: Path) -> None:
-    expected = duckdb_gold(root)
-    for c in GOLD_TABLES:
-        cols = list(c.column_names)
-        got, want = rows(table(root, c.name), cols), rows(expected[c.name], cols)
-        assert len(got) == len(want) and got == want, c.name
-
-
 def test_every_record_reconciles_with_the_manifest(lake):
-    _reconcile(lake["root"], lake["manifest"])
+    reconcile(lake["root"], lake["manifest"])
 
 
 def test_every_landing_record_is_accounted_for(lake):
@@ -94,7 +63,7 @@ def test_tables_are_protocol_1_2(lake):
 
 
 def test_gold_equals_independent_duckdb_computation(lake):
-    _gold_matches_duckdb(lake["root"])
+    gold_matches_duckdb(lake["root"])
 
 
 def test_quarantine_rows_name_reason_rule_file_and_batch(lake):
@@ -241,8 +210,8 @@ def test_incremental_run_with_new_and_changed_records(lake, spark, default_engin
     assert any(table(root, n).num_rows != silver_before[n] for n in silver_before)
     updated = sum(1 for r in table(root, "silver.orders").to_pylist() if r["_batch_id"] == "b3")
     assert updated > 0
-    _reconcile(root, manifest)
-    _gold_matches_duckdb(root)
+    reconcile(root, manifest)
+    gold_matches_duckdb(root)
     lake["manifest"] = manifest
 
 
@@ -280,7 +249,7 @@ def test_late_arriving_parent_releases_held_orphans(lake, spark, default_engine)
     assert released and all(r["_status"] == "released" and r["_released_batch_id"] == "b4" for r in released)
     # nothing lost: the quarantine still holds every refused record, the released ones marked as such
     assert version(root, "silver.quarantine") > 0
-    _gold_matches_duckdb(root)
+    gold_matches_duckdb(root)
 
 
 def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, default_engine):
@@ -310,8 +279,8 @@ def test_the_second_engine_end_to_end_then_the_default_engine_carries_on(tmp_pat
     manifest = generate(root, 5_000, seed=13, bad_ratio=0.02)
     results = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "r1"))
     assert [(r.status, r.engine) for r in results] == [("succeeded", "delta-rs")] * 3
-    _reconcile(root, manifest)
-    _gold_matches_duckdb(root)
+    reconcile(root, manifest)
+    gold_matches_duckdb(root)
     before = all_versions(root)
     again = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "r1"))
     assert [r.status for r in again] == ["skipped"] * 3 and all_versions(root) == before
@@ -319,5 +288,5 @@ def test_the_second_engine_end_to_end_then_the_default_engine_carries_on(tmp_pat
     manifest = generate(root, 1_000, seed=13, bad_ratio=0.02, increment=1)
     results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "r2"))
     assert [(r.status, r.engine) for r in results] == [("succeeded", "delta-spark")] * 3
-    _reconcile(root, manifest)
-    _gold_matches_duckdb(root)
+    reconcile(root, manifest)
+    gold_matches_duckdb(root)

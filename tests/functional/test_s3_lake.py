@@ -1,0 +1,250 @@
+"""An S3 lake, for real: bronze -> silver -> gold with every layer in its own bucket on moto's S3 server.
+
+Spark reaches the server through s3a (``s3://`` mapped to S3A, as EMR maps it to EMRFS) and writes with the
+default engine, delta-spark, the way EMR does. The buckets are laid out as the Storage stack lays them out:
+landing files under ``<source>/<entity>/dt=<day>/``, one table per prefix, gold under its slot, the
+quarantine and the operational tables beside the data. Then everything that reads the lake on AWS reads it
+from the same server: the Lambdas' Delta log reader, the freshness monitor, the DR replica verifier (after
+the replica buckets receive a copy, as replication would make it) and `lakehouse status --env`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from job_assets.context import LakeLocations, RunContext
+from job_assets.contracts import BRONZE_TABLES, GOLD_TABLES, SILVER_TABLES
+from job_assets.jobs.pipeline import run_pipeline
+from lakehouse import aws_names
+from lakehouse.generator import generate
+from tests.aws_server import REGION, patched_environment
+
+from .lake_checks import gold_matches_duckdb, reconcile
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "lambdas") not in sys.path:  # the Lambdas' import root, as their code asset has it
+    sys.path.insert(0, str(REPO / "lambdas"))
+
+pytestmark = pytest.mark.spark
+ENV = "dev"
+BUCKETS = {layer: f"lakehouse-s3test-{layer}" for layer in ("landing", "bronze", "silver", "gold")}
+REPLICA_REGION = "eu-central-1"
+REPLICAS = {layer: f"{BUCKETS[layer]}-replica" for layer in ("silver", "gold")}
+SLOT = "blue"
+
+
+def s3_locations() -> LakeLocations:
+    return LakeLocations(
+        landing=f"s3://{BUCKETS['landing']}/",
+        bronze=f"s3://{BUCKETS['bronze']}/",
+        silver=f"s3://{BUCKETS['silver']}/",
+        gold=f"s3://{BUCKETS['gold']}/{aws_names.gold_slot_prefix(SLOT)}",
+    )
+
+
+def download(s3, bucket: str, target: Path, prefix: str = "") -> int:
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            path = target / item["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            count += 1
+    return count
+
+
+@pytest.fixture(scope="module")
+def s3_lake(aws_server, s3_spark, default_engine, tmp_path_factory):
+    """Landing files uploaded to the landing bucket, then the pipeline run on the S3 lake."""
+    base = tmp_path_factory.mktemp("s3lake")
+    manifest = generate(base / "generated", 3_000, seed=21, bad_ratio=0.02)
+    with patched_environment(aws_server.environment):
+        s3 = aws_server.client("s3")
+        for bucket in BUCKETS.values():
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        landing = base / "generated" / "landing"
+        for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+            s3.put_object(Bucket=BUCKETS["landing"], Key=path.relative_to(landing).as_posix(), Body=path.read_bytes())
+        ctx = RunContext(s3_spark, default_engine, s3_locations(), "s3b1", env=ENV)
+        results = run_pipeline(ctx)
+        # a byte-for-byte copy of the lake, to check it with the same helpers as a local lake
+        mirror = base / "mirror"
+        for layer in ("landing", "bronze", "silver"):
+            download(s3, BUCKETS[layer], mirror / layer)
+        download(s3, BUCKETS["gold"], mirror / "gold")
+        yield {"ctx": ctx, "results": results, "manifest": manifest, "mirror": mirror, "s3": s3, "server": aws_server}
+
+
+def test_the_pipeline_runs_on_s3_and_every_record_is_accounted_for(s3_lake):
+    results = s3_lake["results"]
+    assert [(r.job, r.status, r.engine) for r in results] == [
+        ("bronze", "succeeded", "delta-spark"),
+        ("silver", "succeeded", "delta-spark"),
+        ("gold", "succeeded", "delta-spark"),
+    ]
+    for r in results:
+        for t in r.tables:
+            assert t.balanced(), f"{r.job} {t.table}: {t}"
+    reconcile(s3_lake["mirror"], s3_lake["manifest"])
+    gold_matches_duckdb(s3_lake["mirror"])
+
+
+def test_the_buckets_are_laid_out_as_the_storage_stack_lays_them_out(s3_lake):
+    s3 = s3_lake["s3"]
+
+    def prefixes(bucket: str, prefix: str = "") -> set[str]:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        return {p["Prefix"][len(prefix) :].rstrip("/") for p in listing.get("CommonPrefixes", [])}
+
+    bronze = {c.name.split(".", 1)[1] for c in BRONZE_TABLES}
+    silver = {c.name.split(".", 1)[1] for c in SILVER_TABLES}
+    gold = {c.name.split(".", 1)[1] for c in GOLD_TABLES}
+    assert {"quarantine", "ingestion_log", "run_summary", "dq_results"} <= bronze
+    assert prefixes(BUCKETS["bronze"]) == bronze
+    assert prefixes(BUCKETS["silver"]) == silver
+    assert prefixes(BUCKETS["gold"]) == {SLOT}  # gold only under its slot
+    assert prefixes(BUCKETS["gold"], f"{SLOT}/") == gold
+    assert {"crm", "snowflake", "reference"} <= prefixes(BUCKETS["landing"])
+
+
+def test_delta_rs_reads_the_s3_tables_delta_spark_wrote(s3_lake):
+    """The light reader (CLI, notebooks, Lambdas' pyarrow layer) on the same server: same versions, same rows."""
+    ctx, options = s3_lake["ctx"], s3_lake["server"].storage_options
+    for name in ("silver.orders", "gold.revenue_attribution", "bronze.quarantine"):
+        uri = ctx.uri(name)
+        table = DeltaTable(uri, storage_options=options)
+        assert table.version() == ctx.engine.version(uri), name
+        assert table.to_pyarrow_table().num_rows == ctx.engine.read(uri).count(), name
+        assert (table.protocol().min_reader_version, table.protocol().min_writer_version) == (1, 2)
+
+
+def test_the_lambdas_read_the_lake_from_the_same_server(s3_lake):
+    from freshness_monitor.freshness import OK, check_freshness
+    from ops_common import delta_log
+    from ops_common.aws import reset_clients
+    from replica_verifier.verifier import BucketPair, verify_replicas
+
+    ctx, s3, server = s3_lake["ctx"], s3_lake["s3"], s3_lake["server"]
+    with patched_environment(server.environment):
+        reset_clients()
+        try:
+            # the Delta log reader: every table's newest version and live files, as delta-spark sees them
+            for c in (*SILVER_TABLES, *GOLD_TABLES):
+                bucket, _, prefix = ctx.uri(c.name).removeprefix("s3://").partition("/")
+                commit = delta_log.latest_commit(s3, bucket, prefix)
+                assert commit is not None and commit.version == ctx.engine.version(ctx.uri(c.name)), c.name
+                live = delta_log.snapshot(s3, bucket, prefix)
+                assert sorted(live.files) == sorted(
+                    f"{prefix}/{f.split(prefix + '/', 1)[1]}" for f in ctx.engine.read(ctx.uri(c.name)).inputFiles()
+                ), c.name
+
+            # the freshness monitor: gold from the active slot the SSM parameter names
+            ssm = server.client("ssm")
+            parameter = aws_names.slots_parameter_name(ENV)
+            ssm.put_parameter(
+                Name=parameter,
+                Type="String",
+                Overwrite=True,
+                Value=json.dumps({"active": SLOT, "slots": {"blue": "", "green": ""}, "rollback": None}),
+            )
+            now = dt.datetime.now(dt.UTC)
+            results = check_freshness(
+                environment=ENV,
+                layer_buckets={"silver": BUCKETS["silver"], "gold": BUCKETS["gold"]},
+                slots_parameter=parameter,
+                now=now,
+            )
+            assert results and all(r.status == OK for r in results), [r for r in results if r.status != OK]
+            assert all(0 <= r.minutes < 30 for r in results)
+
+            # the replica verifier: a copy in the DR region (what replication makes) is consistent
+            replica = server.client("s3", REPLICA_REGION)
+            for layer, target in REPLICAS.items():
+                replica.create_bucket(Bucket=target, CreateBucketConfiguration={"LocationConstraint": REPLICA_REGION})
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKETS[layer]):
+                    for item in page.get("Contents", []):
+                        body = s3.get_object(Bucket=BUCKETS[layer], Key=item["Key"])["Body"].read()
+                        replica.put_object(Bucket=target, Key=item["Key"], Body=body)
+            pairs = {layer: BucketPair(source=BUCKETS[layer], replica=REPLICAS[layer]) for layer in REPLICAS}
+            checks = verify_replicas(environment=ENV, replica_region=REPLICA_REGION, bucket_pairs=pairs, now=now)
+            assert checks and all(c.consistent for c in checks), [c.as_dict() for c in checks if not c.consistent]
+            assert {c.table for c in checks} >= {"silver.orders", "gold.revenue_attribution"}
+        finally:
+            reset_clients()
+
+
+def test_lakehouse_status_reads_a_deployed_environment(s3_lake, capsys):
+    """`lakehouse status --env dev` finds the buckets in the deployment parameter and gold in the active slot."""
+    from lakehouse.cli import main as cli_main
+
+    server = s3_lake["server"]
+    ctx = s3_lake["ctx"]
+    arguments = []
+    for layer in ("landing", "bronze", "silver"):
+        arguments += [f"--{layer}-uri", f"s3://{BUCKETS[layer]}/"]
+    document = {
+        "version": "0123456789abcdef",
+        "application_id": "app",
+        "artifacts_uri": "s3://artifacts/jobs/",
+        "gold_uri": f"s3://{BUCKETS['gold']}/",
+        "job_role_arns": {},
+        "arguments": [*arguments, "--env", ENV, "--metrics", "cloudwatch", "--lineage", "none"],
+        "spark_submit_parameters": "--conf spark.submit.pyFiles=s3://artifacts/jobs/{version}/job_assets.zip",
+    }
+    with patched_environment(server.environment):
+        ssm = server.client("ssm")
+        ssm.put_parameter(
+            Name=aws_names.deployment_parameter_name(ENV), Type="String", Overwrite=True, Value=json.dumps(document)
+        )
+        ssm.put_parameter(
+            Name=aws_names.slots_parameter_name(ENV),
+            Type="String",
+            Overwrite=True,
+            Value=json.dumps({"active": SLOT, "slots": {"blue": "", "green": ""}, "rollback": None}),
+        )
+        capsys.readouterr()
+        assert cli_main(["status", "--env", ENV, "--region", REGION]) == 0
+        out = capsys.readouterr().out
+        assert f"Environment {ENV} (gold: {SLOT} slot)" in out
+        for name in ("bronze.crm_accounts", "silver.orders", "gold.revenue_attribution"):
+            line = next(x for x in out.splitlines() if name in x)
+            assert f" {ctx.engine.version(ctx.uri(name))} " in line, line
+        assert cli_main(["history", "silver.orders", "--env", ENV, "--region", REGION]) == 0
+        assert "MERGE" in capsys.readouterr().out
+        ssm.delete_parameter(Name=aws_names.deployment_parameter_name(ENV))
+        assert cli_main(["status", "--env", ENV, "--region", REGION]) == 2
+        err = capsys.readouterr().err
+        assert aws_names.deployment_parameter_name(ENV) in err and "not found" in err
+
+
+def test_an_object_store_that_does_not_answer_is_named_and_nothing_is_written(aws_server, s3_spark, capsys):
+    """Bad input: the landing bucket's endpoint refuses connections. The EMR entrypoint exits 1 with one line
+    naming the URI, within seconds (retries cut as on EMR they would not be), and writes nothing."""
+    import socket
+
+    from job_assets.entrypoints.main import main
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    dead, out = "lakehouse-s3test-unreachable", "lakehouse-s3test-untouched"
+    s3_spark._jsc.hadoopConfiguration().set(f"fs.s3a.bucket.{dead}.endpoint", f"http://127.0.0.1:{closed}")
+    with patched_environment(aws_server.environment):
+        s3 = aws_server.client("s3")
+        s3.create_bucket(Bucket=out, CreateBucketConfiguration={"LocationConstraint": REGION})
+        argv = ["--landing-uri", f"s3://{dead}/", "--batch-id", "dead1", "--env", ENV, "--lineage", "none"]
+        for layer in ("bronze", "silver", "gold"):
+            argv += [f"--{layer}-uri", f"s3://{out}/{layer}/"]
+        capsys.readouterr()
+        assert main("bronze", argv) == 1
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["status"] == "failed"
+        assert f"cannot reach the object store for s3://{dead}" in summary["error"], summary
+        assert "connection refused" in summary["error"]
+        assert s3.list_objects_v2(Bucket=out).get("KeyCount", 0) == 0
