@@ -23,6 +23,7 @@ check-tools:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)' || { echo "error: $(PYTHON) is $$($(PYTHON) -V 2>&1); Python >= 3.11 is required: install Python 3.11"; exit 1; }
 	@command -v java >/dev/null 2>&1 || { echo "error: Java not found; install a Java 17 runtime (e.g. 'apt-get install openjdk-17-jre-headless') for local Spark"; exit 1; }
 	@java -version 2>&1 | head -1 | grep -qE '"17[."]' || { echo "error: Java 17 is required for Spark 3.5 ($$(java -version 2>&1 | head -1)); install openjdk-17 and put it first on PATH"; exit 1; }
+	@test -f .jars/manifest.json || command -v mvn >/dev/null 2>&1 || { echo "error: Maven (mvn) not found; install it (e.g. 'apt-get install maven') to fetch Delta Lake's jars from Maven Central"; exit 1; }
 
 $(STAMP): pyproject.toml | check-tools
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
