@@ -367,6 +367,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         return 2
+    except Exception as exc:
+        from job_assets.spark import JarsMissingError
+
+        if not isinstance(exc, JarsMissingError):
+            raise
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # the set-up, not the input
+        return 1
     except KeyboardInterrupt:
         err.print("[bold red]interrupted[/]")
         return 130

@@ -262,6 +262,7 @@ def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, def
     ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "maint")
     names = [t.name for t in ALL_TABLES if default_engine.exists(ctx.uri(t.name))]
     before = {n: checksum(spark, default_engine, ctx.uri(n)) for n in names}
+
     def data_files() -> int:  # delta-spark writes part-*.parquet at the table's root, delta-rs under w-*/
         return sum(1 for p in root.rglob("*.parquet") if "_delta_log" not in p.parts and "landing" not in p.parts)
 
