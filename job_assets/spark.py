@@ -118,6 +118,12 @@ def local_conf(cores: int, workload_bytes: Optional[int], shuffle_partitions: Op
     # task for a handful of files (RESTORE of a 3-commit table: 19 s -> 6 s; an app-transaction lookup
     # 3.6 s -> 0.8 s). EMR keeps Delta's defaults.
     conf["spark.databricks.delta.snapshotPartitions"] = str(max(2, partitions))
+    # Delta keeps every table it touched (its log, snapshot and cached state plans) in a cache of 10,000
+    # entries for 60 minutes. A cluster job touches a few dozen tables and ends; a long local JVM (the test
+    # session creates hundreds of lakes) filled its 4 GB heap with them and spent most of its time in
+    # full GCs. A run touches ~35 tables: keep 64, evicted ones are re-read from their logs.
+    conf["spark.databricks.delta.delta.log.cacheSize"] = "64"
+    conf["spark.databricks.delta.delta.log.cacheRetentionMinutes"] = "10"
     conf["spark.sql.sources.parallelPartitionDiscovery.parallelism"] = str(max(2, partitions))
     return conf
 

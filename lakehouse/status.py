@@ -33,9 +33,14 @@ class Lake:
     """What to run when it holds no table yet."""
 
     def table(self, uri: str) -> DeltaTable | None:
-        if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
+        """The table at ``uri``, or None when there is none (no log, or an empty folder)."""
+        from deltalake.exceptions import TableNotFoundError
+
+        # one listing of the log, where is_deltatable and then DeltaTable would make two
+        try:
+            return DeltaTable(uri, storage_options=self.storage_options)
+        except TableNotFoundError:
             return None
-        return DeltaTable(uri, storage_options=self.storage_options)
 
 
 def local_lake(root: Path) -> Lake:

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from ..lake_fs import list_files
 from .base import (
     CHECKPOINT_INTERVAL,
     MergeResult,
@@ -292,7 +293,10 @@ class DeltaSparkEngine(TableEngine):
         if retention_hours < SAFE_RETENTION_HOURS:
             session = self._child({RETENTION_CHECK: "false"})
         statement = f"VACUUM {_quote(uri)} RETAIN {int(retention_hours)} HOURS"
-        doomed = [r[0] for r in session.sql(statement + " DRY RUN").collect()]
-        if not dry_run and doomed:
-            session.sql(statement).collect()
-        return doomed
+        if dry_run:
+            return [r[0] for r in session.sql(statement + " DRY RUN").collect()]
+        # VACUUM reports no file names; a listing before and after (one LIST per 1,000 objects on S3) is far
+        # cheaper than a second VACUUM pass in DRY RUN mode (Delta lists and joins the whole table each time)
+        before = {f.uri for f in list_files(self.spark, uri)}
+        session.sql(statement).collect()
+        return sorted(before - {f.uri for f in list_files(self.spark, uri)})
