@@ -17,7 +17,7 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 def spark():
     from job_assets.spark import local_session
 
-    session = local_session("lakehouse-tests", cores=2, shuffle_partitions=2)
+    session = local_session("lakehouse-tests", cores=2, shuffle_partitions=2, long_lived=True)
     yield session
     session.stop()
 

@@ -19,6 +19,7 @@ writes them too.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -176,9 +177,23 @@ class DeltaSparkEngine(TableEngine):
         )
         return True
 
+    def _commit_info(self, uri: str, version: int) -> Dict[str, Any]:
+        """``commitInfo`` of commit ``version``, read from its log file (no Spark job, unlike DESCRIBE HISTORY)."""
+        jvm = self.spark._jvm
+        path = jvm.org.apache.hadoop.fs.Path(f"{uri.rstrip('/')}/_delta_log/{version:020d}.json")
+        stream = path.getFileSystem(self.spark._jsc.hadoopConfiguration()).open(path)
+        try:
+            text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+        for line in text.splitlines():
+            if '"commitInfo"' in line:
+                return dict(json.loads(line)["commitInfo"])
+        return {}
+
     def _write(self, uri: str, df: DataFrame, mode: str, txn: Optional[Txn], operation: str) -> WriteResult:
-        if self.committed(uri, txn):
-            return WriteResult(False, self.version(uri), skipped_reason=f"txn {txn.tag} committed")
+        """Delta's writer with the Txn as writer options: Delta itself skips a write whose Txn is committed,
+        before it computes or writes anything, so no separate check is made."""
         before = self.version(uri)
         if before is None:
             self.refuse_non_delta_folder(uri)
@@ -188,8 +203,9 @@ class DeltaSparkEngine(TableEngine):
         writer.save(uri)
         after = self.version(uri)
         if after == before:
-            return WriteResult(False, after, skipped_reason="no commit")
-        metrics = self.history(uri, 1)[0]["operationMetrics"]
+            reason = f"txn {txn.tag} committed" if txn is not None else "no commit"
+            return WriteResult(False, after, skipped_reason=reason)
+        metrics = numeric_metrics(self._commit_info(uri, after).get("operationMetrics"))
         return WriteResult(
             True,
             after,
@@ -250,8 +266,7 @@ class DeltaSparkEngine(TableEngine):
         after = self.version(uri)
         if after == before:
             return MergeResult(False, after, skipped_reason="merge changed nothing: no commit")
-        entry = self.history(uri, 1)[0]
-        metrics = entry["operationMetrics"]
+        metrics = numeric_metrics(self._commit_info(uri, after).get("operationMetrics"))
         inserted = metrics.get("numTargetRowsInserted", 0)
         updated = metrics.get("numTargetRowsUpdated", 0)
         deleted = metrics.get("numTargetRowsDeleted", 0)

@@ -1,4 +1,7 @@
-"""A `fail`-severity rule stops the job and leaves the table unchanged; the batch is retried next run."""
+"""A `fail`-severity rule stops the job and leaves the table unchanged; the batch is retried next run.
+
+The job logic runs on delta-rs here (fast; the rules do not depend on the engine); the EMR entrypoint and
+the CLI run the default engine, delta-spark."""
 
 from __future__ import annotations
 
@@ -15,11 +18,11 @@ from .lake_checks import version
 pytestmark = pytest.mark.spark
 
 
-def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, default_engine):
+def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, rs_engine):
     root = tmp_path / "lake"
     generate(root, 1_000, seed=5, bad_ratio=0.0)
     loc = LakeLocations.for_root(str(root))
-    ctx = RunContext(spark, default_engine, loc, "good")
+    ctx = RunContext(spark, rs_engine, loc, "good")
     bronze.run(ctx)
     silver.run(ctx)
     fx_version = version(root, "silver.fx_rates")
@@ -28,7 +31,7 @@ def test_negative_fx_rate_fails_silver_and_changes_nothing(tmp_path, spark, defa
     bad = root / "landing" / "reference" / "fx_rates" / "dt=2099-01-01"
     bad.mkdir(parents=True)
     (bad / "fx_fix.csv").write_text("CURRENCY,RATE_TO_USD,VALID_FROM\nEUR,-1.05,2099-01-01\n")
-    ctx = RunContext(spark, default_engine, loc, "bad")
+    ctx = RunContext(spark, rs_engine, loc, "bad")
     bronze.run(ctx)
     with pytest.raises(DataQualityError, match=r"silver\.fx_rates.*rate_positive.*1 of 1 rows"):
         silver.run(ctx)
@@ -78,7 +81,7 @@ def test_cli_exits_non_zero_on_a_data_quality_failure(tmp_path, capsys):
     assert "data quality failure in silver.fx_rates" in out
 
 
-def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark, default_engine, monkeypatch):
+def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark, rs_engine, monkeypatch):
     """Gold tables are computed side by side and written only when all pass their fail rules."""
     from pyspark.sql import functions as F
 
@@ -89,13 +92,13 @@ def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark,
     root = tmp_path / "lake"
     generate(root, 1_000, seed=6, bad_ratio=0.0)
     loc = LakeLocations.for_root(str(root))
-    ctx = RunContext(spark, default_engine, loc, "first")
+    ctx = RunContext(spark, rs_engine, loc, "first")
     for job in (bronze, silver, gold):
         job.run(ctx)
     before = {c.name: version(root, c.name) for c in GOLD_TABLES}
 
     generate(root, 1_000, seed=6, bad_ratio=0.0, increment=1)  # silver moves on: gold must rebuild
-    ctx = RunContext(spark, default_engine, loc, "second")
+    ctx = RunContext(spark, rs_engine, loc, "second")
     bronze.run(ctx)
     silver.run(ctx)
     real = G.win_rates

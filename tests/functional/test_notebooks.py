@@ -142,12 +142,12 @@ def test_bad_settings_are_one_clear_error(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark, default_engine) -> Path:
+def lake(tmp_path_factory, spark, rs_engine) -> Path:
     """Three pipeline runs: a base delivery and two increments (new keys, updates, bad records each)."""
     root = tmp_path_factory.mktemp("notebook-lake")
     for increment, batch in enumerate(BATCHES):
         generate(root, 2_000 if increment == 0 else 1_000, seed=23, bad_ratio=0.02, increment=increment)
-        run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), batch))
+        run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), batch))
     return root
 
 

@@ -280,7 +280,7 @@ def test_the_second_engine_end_to_end_then_the_default_engine_carries_on(tmp_pat
     """delta-rs stays correct end to end on a smaller lake (exact reconciliation, gold equal to DuckDB, a re-run
     that commits nothing); then delta-spark runs the next delivery on delta-rs's tables and still reconciles."""
     root = tmp_path / "lake"
-    manifest = generate(root, 5_000, seed=13, bad_ratio=0.02)
+    manifest = generate(root, 3_000, seed=13, bad_ratio=0.02)
     results = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "r1"))
     assert [(r.status, r.engine) for r in results] == [("succeeded", "delta-rs")] * 3
     reconcile(root, manifest)
@@ -289,7 +289,7 @@ def test_the_second_engine_end_to_end_then_the_default_engine_carries_on(tmp_pat
     again = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "r1"))
     assert [r.status for r in again] == ["skipped"] * 3 and all_versions(root) == before
 
-    manifest = generate(root, 1_000, seed=13, bad_ratio=0.02, increment=1)
+    manifest = generate(root, 600, seed=13, bad_ratio=0.02, increment=1)
     results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "r2"))
     assert [(r.status, r.engine) for r in results] == [("succeeded", "delta-spark")] * 3
     reconcile(root, manifest)

@@ -130,10 +130,10 @@ def assert_profile_matches(stats: list[dict], uri: str, c: TableContract) -> Non
             assert counts[_parse(t["value"], col.type)] == t["count"], (where, t)
 
 
-def test_profile_figures_equal_a_direct_computation(tmp_path, spark, default_engine):
+def test_profile_figures_equal_a_direct_computation(tmp_path, spark, rs_engine):
     uri = str(tmp_path / "probe")
-    default_engine.overwrite(uri, spark.createDataFrame(_probe_rows(600), schema_of(WIDE)))
-    stats = P.profile(default_engine.read(uri), WIDE)
+    rs_engine.overwrite(uri, spark.createDataFrame(_probe_rows(600), schema_of(WIDE)))
+    stats = P.profile(rs_engine.read(uri), WIDE)
     assert_profile_matches(stats, uri, WIDE)
     label = next(s for s in stats if s["column_name"] == "label")
     top = json.loads(label["top_values"])
@@ -144,8 +144,8 @@ def test_profile_figures_equal_a_direct_computation(tmp_path, spark, default_eng
     assert (empty["null_pct"], empty["distinct_count"], empty["top_values"]) == (100.0, 0, "[]")
 
     none = str(tmp_path / "none")
-    default_engine.overwrite(none, spark.createDataFrame([], schema_of(WIDE)))
-    for s in P.profile(default_engine.read(none), WIDE):
+    rs_engine.overwrite(none, spark.createDataFrame([], schema_of(WIDE)))
+    for s in P.profile(rs_engine.read(none), WIDE):
         assert (s["row_count"], s["null_pct"], s["distinct_count"], s["min_value"], s["p50"]) == (
             0,
             None,
@@ -155,14 +155,14 @@ def test_profile_figures_equal_a_direct_computation(tmp_path, spark, default_eng
         )
 
 
-def test_columns_with_too_many_distinct_values_get_no_top_values(tmp_path, spark, default_engine, monkeypatch):
+def test_columns_with_too_many_distinct_values_get_no_top_values(tmp_path, spark, rs_engine, monkeypatch):
     uri = str(tmp_path / "probe")
-    default_engine.overwrite(uri, spark.createDataFrame(_probe_rows(300), schema_of(WIDE)))
+    rs_engine.overwrite(uri, spark.createDataFrame(_probe_rows(300), schema_of(WIDE)))
     data = DeltaTable(uri).to_pyarrow_table().to_pydict()
     distinct = {c: len({v for v in data[c] if v is not None}) for c in WIDE.column_names}
     cap = sorted(set(distinct.values()))[len(set(distinct.values())) // 2]  # some columns above, some below
     monkeypatch.setattr(P, "TOP_VALUES_MAX_DISTINCT", cap)
-    stats = {s["column_name"]: s for s in P.profile(default_engine.read(uri), WIDE)}
+    stats = {s["column_name"]: s for s in P.profile(rs_engine.read(uri), WIDE)}
     above = [c for c, d in distinct.items() if d > cap]
     below = [c for c, d in distinct.items() if 0 < d <= cap]
     assert above and below
@@ -173,10 +173,10 @@ def test_columns_with_too_many_distinct_values_get_no_top_values(tmp_path, spark
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark, default_engine):
+def lake(tmp_path_factory, spark, rs_engine):
     root = tmp_path_factory.mktemp("profiling") / "lake"
     generate(root, 1_000, seed=13, bad_ratio=0.0)
-    ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b1")
+    ctx = RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b1")
     bronze.run(ctx)
     silver.run(ctx)
     first = gold.run(ctx)
@@ -202,7 +202,7 @@ def test_gold_job_stores_a_profile_of_every_gold_table(lake):
     assert not [r for r in _dq(root) if r["rule"].startswith("profile:")]  # a first profile flags nothing
 
 
-def test_injected_anomalies_are_dq_warnings_not_failures(lake, spark, default_engine, monkeypatch):
+def test_injected_anomalies_are_dq_warnings_not_failures(lake, spark, rs_engine, monkeypatch):
     from pyspark.sql import functions as F
 
     from lakehouse.promotion import CONTRACT_RULES
@@ -218,10 +218,10 @@ def test_injected_anomalies_are_dq_warnings_not_failures(lake, spark, default_en
         "started_ts": now,
         "ended_ts": now + dt.timedelta(seconds=1),
         "duration_s": 1.0,
-        "engine": default_engine.name,
+        "engine": rs_engine.name,
         "env": "local",
     }
-    default_engine.append_rows(ctx.uri("silver.run_summary"), [marker], schema_of(contract("silver.run_summary")))
+    rs_engine.append_rows(ctx.uri("silver.run_summary"), [marker], schema_of(contract("silver.run_summary")))
     build = gold.build
 
     def injected(silver_frames, flags=None):
@@ -234,7 +234,7 @@ def test_injected_anomalies_are_dq_warnings_not_failures(lake, spark, default_en
         return frames
 
     monkeypatch.setattr(gold, "build", injected)
-    result = gold.run(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b2"))
+    result = gold.run(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "b2"))
 
     assert result.status == "succeeded" and result.batch_id == "b2"
     expected = {
