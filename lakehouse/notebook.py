@@ -39,6 +39,7 @@ from typing import Any
 
 from job_assets.context import SLOTS, LakeLocations, active_slot
 from job_assets.contracts import REGISTRY
+from job_assets.engine.delta_rs import arrow_table
 from job_assets.flags import FLAGS, flag, validate
 
 ENV_ROOT = "LAKEHOUSE_LAKE_ROOT"
@@ -103,7 +104,7 @@ class Lake:
             if missing_ok:
                 return pd.DataFrame({c: [] for c in columns})
             raise NotebookError(f"{table} is not a Delta table at {uri}: has the pipeline run on this lake?")
-        data = DeltaTable(uri).to_pyarrow_table(columns=list(columns))
+        data = arrow_table(DeltaTable(uri), columns)
         cast = []
         for f in data.schema:
             if pa.types.is_decimal(f.type):

@@ -806,7 +806,9 @@ def _read(control: Any, uri: str, columns: Sequence[str] | None = None) -> Any:
     if not control.table_exists(uri):
         return None
     table = DeltaTable(uri, storage_options=control.storage_options())
-    return table.to_pyarrow_table(columns=list(columns) if columns else None)
+    from job_assets.engine.delta_rs import arrow_table
+
+    return arrow_table(table, columns)
 
 
 def _sum(table: Any, column: str) -> float | None:

@@ -23,6 +23,7 @@ from deltalake import DeltaTable
 from job_assets.context import LakeLocations
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
+from job_assets.engine.delta_rs import arrow_table
 
 LAYERS = ("bronze", "silver", "gold")
 JOBS = (*LAYERS, "maintenance")
@@ -110,7 +111,7 @@ def load(root: Path, *, now: dt.datetime | None = None) -> ReportData:
         uri = loc.table_uri(f"{layer}.run_summary")
         if not DeltaTable.is_deltatable(uri):
             continue
-        for row in DeltaTable(uri).to_pyarrow_table(columns=columns).to_pylist():
+        for row in arrow_table(DeltaTable(uri), columns).to_pylist():
             if row["table_name"] != "*":
                 continue
             data.runs.append(
@@ -135,7 +136,7 @@ def load(root: Path, *, now: dt.datetime | None = None) -> ReportData:
         uri = loc.table_uri(f"{layer}.quarantine")
         if not DeltaTable.is_deltatable(uri):
             continue
-        for row in DeltaTable(uri).to_pyarrow_table(columns=["_error", "_status"]).to_pylist():
+        for row in arrow_table(DeltaTable(uri), ["_error", "_status"]).to_pylist():
             if row["_status"] != "released":
                 counts[(layer, row["_error"], row["_status"])] += 1
     data.quarantine = dict(sorted(counts.items()))

@@ -77,6 +77,7 @@ def summary_tables(results: Sequence[JobResult]) -> list[Table]:
     jobs = Table(title="Jobs")
     for col in (
         "job",
+        "engine",
         "batch",
         "status",
         "duration s",
@@ -87,13 +88,14 @@ def summary_tables(results: Sequence[JobResult]) -> list[Table]:
         "released",
         "DQ score",
     ):
-        jobs.add_column(col, justify="right" if col not in ("job", "batch", "status") else "left")
+        jobs.add_column(col, justify="right" if col not in ("job", "engine", "batch", "status") else "left")
     reasons: dict[str, int] = {}
     for r in results:
         t = r.totals()
         score = f"{r.dq_score:.4f}" if r.dq_score is not None else "-"
         jobs.add_row(
             r.job,
+            r.engine,
             r.batch_id,
             r.status,
             f"{r.duration_s:.1f}",

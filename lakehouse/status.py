@@ -20,6 +20,7 @@ from rich.table import Table
 
 from job_assets.context import LakeLocations
 from job_assets.contracts import ALL_TABLES, contract
+from job_assets.engine.delta_rs import arrow_table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,7 +139,7 @@ def print_status(lake: Lake, console: Console) -> int:
         summary = lake.table(loc.table_uri(f"{layer}.run_summary"))
         if summary is None:
             continue
-        rows = [r for r in summary.to_pyarrow_table().to_pylist() if r["table_name"] == "*"]
+        rows = [r for r in arrow_table(summary).to_pylist() if r["table_name"] == "*"]
         for r in sorted(rows, key=lambda r: r["ended_ts"])[-3:]:
             runs.add_row(
                 r["job"],

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from cdk_testkit import Synthesized, flatten_join, readable_token, resources
 
-from job_assets.spark import local_jars
+from job_assets.spark import C1_ONLY, local_jars
 from lakehouse import aws_names
 from lakehouse.generator import generate
 from tests.aws_server import REGION, patched_environment, spark_conf
@@ -87,6 +87,7 @@ class Deployment:
         self.s3 = server.client("s3")
         self.sleeps: list[float] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failed_runs: list[str] = []  # why a spark-submit failed (a retry would otherwise hide it)
         self.handler = self.run_job  # what the emr-serverless states do; tests swap it
 
     # -- deploying -------------------------------------------------------------------------------------------
@@ -139,6 +140,11 @@ class Deployment:
         )
 
     # -- the emr-serverless stand-ins ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the job runs of earlier executions."""
+        self.calls.clear()
+        self.failed_runs.clear()
+
     def dispatch(self, parameters: dict[str, Any], context: dict[str, Any]) -> Any:
         self.calls.append((context["State"]["Name"], parameters))
         return self.handler(parameters, context)
@@ -160,7 +166,7 @@ class Deployment:
             "spark.sql.shuffle.partitions": "2",
             "spark.databricks.delta.snapshotPartitions": "2",
             "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
-            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+            "spark.driver.extraJavaOptions": C1_ONLY,  # C1 with the tiered code cache size, as a local run
         }.items():
             command += ["--conf", f"{key}={value}"]
         return [*command, driver["EntryPoint"], *driver["EntryPointArguments"]]
@@ -196,6 +202,10 @@ class Deployment:
             {"status": "no summary"},
         )
         if proc.returncode != 0:
+            errors = [
+                line for line in log.read_text(encoding="utf-8").splitlines() if "Error" in line or "ERROR" in line
+            ]
+            self.failed_runs.append(f"{log.name}: exit {proc.returncode}; {' | '.join(errors[-3:])}")
             raise JobRunFailedError(f"job run {parameters['Name']} FAILED (exit {proc.returncode}): see {log}")
         return {"JobRunId": parameters["Name"], "State": "SUCCESS", "Summary": summary, "Log": str(log)}
 
@@ -238,12 +248,12 @@ def test_the_pipeline_runs_the_deployed_archive_end_to_end(deployment: Deploymen
     """Happy path: guard, slots (blue, the deployed version), then bronze, silver, gold, each a spark-submit of
     the release on Python 3.9 with exactly the synthesized parameters; the jobs' metrics reach CloudWatch
     through the boto3 the release ships (pydeps.zip), not the virtualenv's."""
-    deployment.calls.clear()
+    deployment.reset()
     execution = deployment.start(aws_names.pipeline_state_machine_name(ENV), "b20261205T000000Z")
     described = wait_done(deployment.sfn, execution)
     logs = [Path(c[1]["Name"]).name for c in deployment.calls]
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"), logs)
-    assert [state for state, _ in deployment.calls] == ["RunBronze", "RunSilver", "RunGold"]
+    assert [state for state, _ in deployment.calls] == ["RunBronze", "RunSilver", "RunGold"], deployment.failed_runs
     for state, parameters in deployment.calls:
         driver = parameters["JobDriver"]["SparkSubmit"]
         release = f"s3://{BUCKET_TOKENS['ArtifactsBucket']}/jobs/{deployment.version}/"
@@ -267,18 +277,19 @@ def test_the_pipeline_runs_the_deployed_archive_end_to_end(deployment: Deploymen
     assert {"RecordsIn", "DQScore", "JobDurationSeconds"} <= published, published
 
 
+@pytest.mark.slow  # slow: 75 s of spark-submit; `make test-slow`
 def test_maintenance_runs_the_deployed_archive(deployment: Deployment):
-    deployment.calls.clear()
+    deployment.reset()
     execution = deployment.start(aws_names.maintenance_state_machine_name(ENV), "m20261205T000000Z")
     described = wait_done(deployment.sfn, execution)
     assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
-    assert [state for state, _ in deployment.calls] == ["RunMaintenance"]
+    assert [state for state, _ in deployment.calls] == ["RunMaintenance"], deployment.failed_runs
     assert json.loads(described["output"])["jobs"]["maintenance"]["Summary"]["status"] == "succeeded"
 
 
 def test_the_active_green_slot_runs_greens_version_into_gold_green(deployment: Deployment):
     """Promotion's effect on an execution: the slots parameter alone decides the version and the gold prefix."""
-    deployment.calls.clear()
+    deployment.reset()
     deployment.handler = lambda parameters, context: {"JobRunId": "recorded", "State": "SUCCESS"}
     try:
         deployment.set_slots("green", {"blue": deployment.version, "green": "00000000000green"})
@@ -287,7 +298,7 @@ def test_the_active_green_slot_runs_greens_version_into_gold_green(deployment: D
     finally:
         deployment.set_slots("blue", {"blue": "", "green": ""})
         deployment.handler = deployment.run_job
-    assert [state for state, _ in deployment.calls] == ["RunBronze", "RunSilver", "RunGold"]
+    assert [state for state, _ in deployment.calls] == ["RunBronze", "RunSilver", "RunGold"], deployment.failed_runs
     for _, parameters in deployment.calls:
         driver = parameters["JobDriver"]["SparkSubmit"]
         assert "/jobs/00000000000green/entrypoints/" in driver["EntryPoint"]
@@ -300,7 +311,7 @@ def test_the_active_green_slot_runs_greens_version_into_gold_green(deployment: D
 
 def test_a_failing_job_is_retried_then_notified_and_the_execution_fails(deployment: Deployment):
     attempts = deployment.config.emr.job_retry_attempts + 1
-    deployment.calls.clear()
+    deployment.reset()
     deployment.sleeps.clear()
 
     def fail_silver(parameters: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
@@ -331,7 +342,7 @@ def test_a_failing_job_is_retried_then_notified_and_the_execution_fails(deployme
 def test_a_second_writer_is_refused_before_any_job(deployment: Deployment):
     """Single-writer guard: while maintenance runs, a pipeline execution fails at once and starts no job."""
     release = threading.Event()
-    deployment.calls.clear()
+    deployment.reset()
 
     def hold(parameters: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         release.wait(timeout=60)
@@ -343,7 +354,7 @@ def test_a_second_writer_is_refused_before_any_job(deployment: Deployment):
         deadline = time.monotonic() + 30
         while not deployment.calls and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [state for state, _ in deployment.calls] == ["RunMaintenance"]
+        assert [state for state, _ in deployment.calls] == ["RunMaintenance"], deployment.failed_runs
         refused = wait_done(deployment.sfn, deployment.start(aws_names.pipeline_state_machine_name(ENV), "b-refused"))
         assert refused["status"] == "FAILED" and refused["error"] == "Lakehouse.ConcurrentExecution"
         assert [state for state, _ in deployment.calls] == ["RunMaintenance"]  # the pipeline started nothing

@@ -79,6 +79,7 @@ def test_cli_exits_non_zero_on_a_data_quality_failure(tmp_path, capsys):
     assert cli_main(["run", "--lake-root", str(root), "--layers", "bronze,silver"]) == 1
     out = capsys.readouterr().out
     assert "data quality failure in silver.fx_rates" in out
+    assert "engine delta-spark" in " ".join(out.split())  # the header names the engine `auto` picked
 
 
 def test_a_failing_gold_table_leaves_every_gold_table_as_it_was(tmp_path, spark, rs_engine, monkeypatch):

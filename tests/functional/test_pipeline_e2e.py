@@ -252,6 +252,7 @@ def test_late_arriving_parent_releases_held_orphans(lake, spark, default_engine)
     gold_matches_duckdb(root)
 
 
+@pytest.mark.slow  # slow: 50 s; the engine contract covers OPTIMIZE and VACUUM on both engines in the default suite
 def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, default_engine):
     from job_assets.contracts import ALL_TABLES
     from job_assets.jobs import maintenance
@@ -289,7 +290,7 @@ def test_the_second_engine_end_to_end_then_the_default_engine_carries_on(tmp_pat
     again = run_pipeline(RunContext(spark, rs_engine, LakeLocations.for_root(str(root)), "r1"))
     assert [r.status for r in again] == ["skipped"] * 3 and all_versions(root) == before
 
-    manifest = generate(root, 600, seed=13, bad_ratio=0.02, increment=1)
+    manifest = generate(root, 1_000, seed=13, bad_ratio=0.02, increment=1)
     results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "r2"))
     assert [(r.status, r.engine) for r in results] == [("succeeded", "delta-spark")] * 3
     reconcile(root, manifest)
