@@ -83,7 +83,7 @@ fmt: install  ## apply ruff fixes and formatting
 test: install lint  ## lint, then the default test suite (unit + functional)
 	$(BIN)/python -m pytest -q
 
-test-slow: install chromium  ## slow suite: 20 kill trials, larger volumes, the report in headless Chromium
+test-slow: install chromium  ## slow suite: 25 kill trials, maintenance runs, larger volumes, the report in headless Chromium
 	$(BIN)/python -m pytest -q -m slow
 
 chromium:  ## Debian's Chromium, for the report's browser test (needs root or sudo for apt-get)

@@ -180,6 +180,16 @@ def test_state_machines_read_the_slots_parameter_after_the_guard_before_any_job(
         assert read["ResultSelector"] == {"document.$": "States.StringToJson($.Parameter.Value)"}
         assert read["ResultPath"] == "$.slots" and read["Next"] == "ActiveSlot"
         assert read["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
+        # AWS names the aws-sdk:ssm errors Ssm.*; moto names them ssm.*, so its interpreter never retries here
+        # (tests/cdk/test_pipeline_execution.py cannot exercise this retrier): pinned as AWS reads it
+        assert read["Retry"] == [
+            {
+                "ErrorEquals": ["Ssm.SsmException", "Ssm.InternalServerErrorException"],
+                "IntervalSeconds": 2,
+                "MaxAttempts": 3,
+                "BackoffRate": 2,
+            }
+        ]
         active = states["ActiveSlot"]
         assert active["Type"] == "Choice"
         assert {(c["Variable"], c["StringEquals"], c["Next"]) for c in active["Choices"]} == {

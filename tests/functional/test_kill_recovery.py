@@ -4,8 +4,10 @@ Each trial starts `lakehouse run` in its own process group, SIGKILLs the whole g
 its JVM) at a random point — after a random number of Delta commits plus a random delay, so kills land
 between commits and in the middle of Parquet writes — checks every table still reads, re-runs the
 pipeline to completion (with the same batch id or a new one), and compares each table's row count and
-order-independent checksum with a clean, uninterrupted run. 5 trials here on the default engine
-(delta-spark), 20 more in the slow suite alternating delta-spark and delta-rs.
+order-independent checksum with a clean, uninterrupted run. 25 trials, in `make test-slow` (each costs
+about 75 s on delta-spark): 0-4 on the default engine (delta-spark), then delta-spark and delta-rs in turn.
+The default suite keeps the mechanism they rely on: a re-run of a committed batch commits nothing
+(tests/functional/test_pipeline_e2e.py).
 """
 
 from __future__ import annotations
@@ -108,13 +110,8 @@ def _trial(n: int, clean: dict, spark, engine) -> None:
     assert got == clean["reference"], f"trial {n} (killed after {killed_at} commits, rerun as {batch!r})"
 
 
-def test_kill_at_random_point_then_rerun_matches_clean_run(clean, spark, default_engine):
-    """One trial in the default suite (about 75 s on delta-spark); the other 24 run in `make test-slow`."""
-    _trial(0, clean, spark, default_engine)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("n", range(1, 25))
-def test_kill_at_random_point_then_rerun_matches_clean_run_slow(n, clean, spark, default_engine, rs_engine):
+@pytest.mark.slow  # about 75 s a trial on delta-spark (and 40 s for the clean reference run): `make test-slow`
+@pytest.mark.parametrize("n", range(25))
+def test_kill_at_random_point_then_rerun_matches_clean_run(n, clean, spark, default_engine, rs_engine):
     """Trials 0-4 on delta-spark (EMR's engine); from trial 5 on, delta-spark and delta-rs in turn."""
     _trial(n, clean, spark, default_engine if n < 5 or n % 2 else rs_engine)
