@@ -97,7 +97,8 @@ def numeric_metrics(metrics: Any) -> Dict[str, int]:
 
 
 MERGE_COUNT_METRICS = {
-    "inserted": ("numTargetRowsInserted", "num_target_rows_inserted"),
+    # numOutputRows: a MERGE into no table is one write (every engine), whose commit counts its rows so
+    "inserted": ("numTargetRowsInserted", "num_target_rows_inserted", "numOutputRows"),
     "updated": ("numTargetRowsUpdated", "num_target_rows_updated"),
     "deleted": ("numTargetRowsDeleted", "num_target_rows_deleted"),
 }
@@ -291,8 +292,10 @@ class TableEngine(abc.ABC):
         insert and "never" for delete. Rows matching no clause are left as they are.
 
         The source is checked for duplicate keys (DuplicateKeyError) unless ``source_keys_unique`` vouches
-        for it. A merge that changes no rows reports zero counts; delta-rs then makes no commit, while
-        Delta's own MERGE commits its rewrite of the files the ON condition matched (``committed`` True).
+        for it. Into no table (a first load) nothing can match: every engine writes the rows the insert
+        clause admits in the one commit that creates the table. A merge that changes no rows reports zero
+        counts; delta-rs then makes no commit, while Delta's own MERGE commits its rewrite of the files the
+        ON condition matched (``committed`` True).
         With ``txn`` already committed the merge makes no commit and returns :meth:`replayed_merge`:
         ``committed`` False with the earlier commit's counts.
         """

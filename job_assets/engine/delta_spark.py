@@ -246,7 +246,21 @@ class DeltaSparkEngine(TableEngine):
             return self.replayed_merge(uri, txn)
         if not source_keys_unique:
             source = self.check_unique_keys(uri, source, keys)
-        self.create_if_missing(uri, source.schema)
+        if not self.exists(uri):
+            # no target: nothing matches, so only the insert clause applies (as in the delta-rs engine); one
+            # write creates the table, where creating it empty and merging into it costs two commits and
+            # the MERGE's jobs (materialize the source, scan for matches)
+            inserts = source.alias("s").filter(insert_condition) if insert_condition else source
+            written = self._write(uri, inserts, "append", txn, "MERGE")
+            return MergeResult(
+                written.committed,
+                written.version,
+                rows_added=written.rows_added,
+                files_added=written.files_added,
+                inserted=written.rows_added,
+                skipped_reason=written.skipped_reason,
+                metrics=written.metrics,
+            )
         before = self.version(uri)
         settings = {USER_METADATA: commit_metadata(txn, "MERGE")}
         if txn is not None:

@@ -155,6 +155,24 @@ def test_replayed_merge_reports_the_earlier_commits_counts(engine, spark, tmp_pa
     assert again.version == engine.version(uri) == 2
 
 
+def test_merge_into_no_table_is_one_insert_commit(engine, spark, tmp_path):
+    """A first load: nothing can match, so the insert clause alone applies, in one commit that creates the
+    table; its replay reports the same counts (from the commit's metrics on delta-spark, its metadata on delta-rs)."""
+    uri = str(tmp_path / "t")
+    src = df(spark, [(1, "a", 5, False), (2, None, 5, True), (3, "c", 5, False)])
+    kw = dict(update_condition="s.ver > t.ver", insert_condition="NOT s.deleted", txn=Txn("silver:b0"))
+    first = engine.merge(uri, src, ["id"], **kw)
+    assert first.committed and (first.inserted, first.updated, first.deleted) == (2, 0, 0)
+    assert first.version == engine.version(uri) == 0
+    assert rows(engine, uri) == [(1, "a", 5, False), (3, "c", 5, False)]
+    assert engine.history(uri)[0]["userMetadata"] == {"operation": "MERGE", "txn": "silver:b0@1"} | (
+        {"inserted": 2} if engine.name == "delta-rs" else {}
+    )
+    again = engine.merge(uri, src, ["id"], **kw)
+    assert not again.committed and (again.inserted, again.updated, again.deleted) == (2, 0, 0)
+    assert engine.version(uri) == 0
+
+
 def test_history_is_normalised(engine, spark, tmp_path):
     """Every entry has the same keys and types whichever engine asks; our commits carry their Txn."""
     uri = str(tmp_path / "t")
