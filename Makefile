@@ -80,8 +80,11 @@ fmt: install  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install lint  ## lint, then the default test suite (unit + functional)
-	$(BIN)/python -m pytest -q
+# Two workers (one per core): a single session left a core idle a quarter of the time, in the JVM's and the
+# CLI subprocesses' serial stretches. --dist loadscope keeps each module on one worker, so its module
+# fixtures (a pipeline run, a synthesized app) are built once.
+test: install lint  ## lint, then the default test suite (unit + functional), on two workers
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 test-slow: install chromium  ## slow suite: 25 kill trials, maintenance runs, larger volumes, the report in headless Chromium
 	$(BIN)/python -m pytest -q -m slow
