@@ -72,9 +72,10 @@ run: install  ## generate 100k records and run the whole pipeline on the local l
 	$(BIN)/lakehouse run --lake-root $(LAKE)
 	$(BIN)/lakehouse report --lake-root $(LAKE)
 
-lint: install  ## ruff (lint + format check)
+lint: install  ## ruff (lint + format check), the packages' layers (import-linter) and no import cycle
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-cache
 
 fmt: install  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

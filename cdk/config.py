@@ -24,7 +24,6 @@ from job_assets.flags import validate as validate_flags
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 ALL_ENVIRONMENTS = "all"
-LAYERS = ("bronze", "silver", "gold")
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^(us|eu|ap|ca|sa|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast)-\d$")

@@ -10,10 +10,10 @@ from typing import Dict, Optional
 
 from pyspark.sql import SparkSession
 
+from .contracts.layout import SLOTS, ZONES
 from .engine import TableEngine
 
-LAYERS = ("landing", "bronze", "silver", "gold")
-SLOTS = ("blue", "green")
+__all__ = ["SLOTS", "ZONES"]  # re-exported for the jobs and the CLI
 CONTROL_DIR = "_control"
 SLOTS_FILE = "slots.json"
 
@@ -52,13 +52,13 @@ class LakeLocations:
             gold_slot = SLOTS[0] if "://" in root else active_slot(root)
         if gold_slot not in SLOTS:
             raise ValueError(f"unknown gold slot {gold_slot!r}; slots are {', '.join(SLOTS)}")
-        uris = {layer: f"{root}/{layer}" for layer in LAYERS}
+        uris = {layer: f"{root}/{layer}" for layer in ZONES}
         uris["gold"] = f"{root}/gold/{gold_slot}"
         return cls(**uris)
 
     def layer(self, layer: str) -> str:
-        if layer not in LAYERS:
-            raise KeyError(f"unknown layer {layer!r}; layers are {', '.join(LAYERS)}")
+        if layer not in ZONES:
+            raise KeyError(f"unknown layer {layer!r}; layers are {', '.join(ZONES)}")
         return str(getattr(self, layer)).rstrip("/")
 
     def table_uri(self, name: str) -> str:

@@ -12,20 +12,17 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cdk import aws_names
 from job_assets.flags import FlagError
 from job_assets.flags import validate as validate_flags
 
-from . import aws_names
+from .errors import UsageError
 
 # Outside a terminal (CI logs, `make run | tee`) rich would wrap at 80 columns: give tables room instead.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEFAULT_LAKE = os.environ.get("LAKEHOUSE_LAKE_ROOT", ".lake")
-
-
-class UsageError(Exception):
-    """Bad input from the operator: printed as one clear line, exit code 2."""
 
 
 def _lake_root(value: str) -> Path:

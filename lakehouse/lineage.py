@@ -21,7 +21,7 @@ the notebooks that read any of them, and the dashboard panels that chart any of 
   ``layer.table`` or ``layer.table.column``. A ``table`` read depends on the item when the table is the
   item's own table or an affected one; a ``table.column`` read when that column is the item (or a column of
   the item table) or an affected column.
-- A dashboard panel (``lakehouse/dashboards.py``) "depends" on a table when one of its lines is a per-table
+- A dashboard panel (``cdk/dashboards.py``) "depends" on a table when one of its lines is a per-table
   series about that table: the line's metric has the catalog's ``Table`` dimension and the line either fixes
   it to the table or leaves it open (a ``SEARCH``) while the metric's publisher reports that table: the
   Spark jobs report every data table of the line's job (bronze tables, silver current tables, gold tables;
@@ -53,12 +53,12 @@ from typing import Any
 from job_assets import lineage as events_lib
 from job_assets.contracts import BRONZE_TABLES, GOLD_TABLES, LANDING_ENTITIES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
+from job_assets.contracts.layout import ZONES
 from job_assets.contracts.model import TableContract
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 DEFAULT_LAKE = os.environ.get("LAKEHOUSE_LAKE_ROOT", ".lake")
-LAYERS = ("landing", "bronze", "silver", "gold")
 SILVER_JOB_TABLES = ("silver.fx_rates", "silver.accounts", "silver.contacts", "silver.opportunities")
 SILVER_JOB_TABLES += ("silver.customers", "silver.orders", "silver.order_items")
 """Tables the silver job reports run figures for (``SILVER_CURRENT``; accounts_history is written with
@@ -288,8 +288,8 @@ def _series_tables(metric: Any, dims: dict[str, str]) -> set[str]:
 
 def dashboard_panels() -> list[Panel]:
     """Every panel of every dashboard (replication on, so the DR board too) with the tables it charts."""
-    from lakehouse import aws_names
-    from lakehouse.dashboards import Targets, dashboards
+    from cdk import aws_names
+    from cdk.dashboards import Targets, dashboards
 
     targets = Targets(
         env="dev",
@@ -414,7 +414,7 @@ def _columns_of(graph: Graph) -> dict[str, int]:
     """Layout column of each table: layers left to right; inside a layer, after the tables it depends on."""
     col: dict[str, int] = {}
     base = 0
-    for layer in LAYERS:
+    for layer in ZONES:
         names = [t.name for t in graph.tables.values() if t.layer == layer]
         depth: dict[str, int] = {}
         while len(depth) < len(names):
@@ -466,7 +466,7 @@ def graph_document(graph: Graph | None = None, runs: dict[str, dict[str, Any]] |
             }
         )
     edges = [{"from": u, "to": t.name} for t in graph.tables.values() for u in t.upstream]
-    return {"layers": list(LAYERS), "tables": tables, "edges": edges}
+    return {"layers": list(ZONES), "tables": tables, "edges": edges}
 
 
 def render_svg(doc: dict[str, Any]) -> str:
@@ -651,7 +651,7 @@ def embedded_document(text: str) -> dict[str, Any]:
 
 
 def _usage(error: Exception) -> Exception:
-    from .cli import UsageError
+    from .errors import UsageError
 
     return UsageError(str(error))
 

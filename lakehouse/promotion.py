@@ -34,11 +34,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from job_assets.context import CONTROL_DIR, LAYERS, SLOTS, SLOTS_FILE
+from cdk import aws_names
+from job_assets.context import CONTROL_DIR, SLOTS, SLOTS_FILE, ZONES
 from job_assets.contracts import GOLD_TABLES
 from job_assets.contracts.gold import KEY_METRICS
-
-from . import aws_names
 
 AUDIT_JOB = "gold"
 AUDIT_DIR = aws_names.AUDIT_PREFIX.rstrip("/")
@@ -671,7 +670,7 @@ class LocalAuditor:
         if not script.is_file():
             raise PromotionError(f"--version {version}: has no {job} entrypoint ({script})")
         arguments = [sys.executable, "-B", str(script)]
-        for layer in LAYERS:
+        for layer in ZONES:
             uri = gold_uri if layer == "gold" else str(self.root / layer)
             arguments += [f"--{layer}-uri", uri]
         for key, value in sorted((flags or {}).items()):

@@ -12,7 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from . import aws_names
+from cdk import aws_names
+
 from .promotion import (
     AwsAuditor,
     AwsControl,

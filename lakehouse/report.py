@@ -23,10 +23,9 @@ from deltalake import DeltaTable
 from job_assets.context import LakeLocations
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
+from job_assets.contracts.layout import JOBS, LAYERS
 from job_assets.engine.delta_rs import arrow_table
 
-LAYERS = ("bronze", "silver", "gold")
-JOBS = (*LAYERS, "maintenance")
 COLORS = {
     "bronze": "#b0703c",
     "silver": "#7b8794",

@@ -11,9 +11,10 @@ from rich.table import Table
 
 from job_assets import lineage
 from job_assets.context import LakeLocations, RunContext, new_batch_id
+from job_assets.contracts.layout import LAYERS
 from job_assets.dq import DataQualityError
 from job_assets.jobs.common import JobResult
-from job_assets.jobs.pipeline import LAYERS, run_pipeline
+from job_assets.jobs.pipeline import run_pipeline
 
 
 def make_context(
@@ -143,7 +144,7 @@ def run_local(
 ) -> int:
     unknown = [x for x in layers if x not in LAYERS]
     if unknown:
-        from .cli import UsageError
+        from .errors import UsageError
 
         raise UsageError(f"--layers: unknown layer(s) {', '.join(unknown)}; choose from {', '.join(LAYERS)}")
     console = console or Console()

@@ -159,7 +159,7 @@ def print_status(lake: Lake, console: Console) -> int:
 def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
     from job_assets.engine.base import parse_user_metadata
 
-    from .cli import UsageError
+    from .errors import UsageError
 
     try:
         c = contract(name)

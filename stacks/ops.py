@@ -29,6 +29,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk import aws_names
 from cdk.compliance import acknowledge
 from cdk.config import RTC_WINDOW_MINUTES, EnvironmentConfig
 from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
@@ -36,16 +37,15 @@ from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsFunction, OpsFunctionProps
 from cdk.lambda_packaging import LambdaBuild
 from cdk.log_retention import log_retention
-from lakehouse import aws_names
-from lambdas.freshness_monitor import MONITORED_LAYERS, monitored_tables
-from lambdas.ops_common import metric_names as m
-from lambdas.ops_common import runbooks
+from job_assets.contracts import metrics as catalog
+from job_assets.contracts import runbooks
+from job_assets.contracts.freshness import MONITORED_LAYERS, monitored_tables
+from job_assets.contracts.layout import LAYERS
 from stacks.compute import ComputeStack
 from stacks.dr import DrStack
 from stacks.orchestration import OrchestrationStack
 from stacks.storage import StorageStack
 
-DELTA_LAYERS = ("bronze", "silver", "gold")
 INTAKE_TIMEOUT = Duration.seconds(60)
 
 
@@ -173,7 +173,7 @@ class OpsStack(Stack):
             sid="PublishLakehouseMetrics",
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": m.namespace(self.config.name)}},
+            conditions={"StringEquals": {"cloudwatch:namespace": catalog.our_namespace(self.config.name)}},
         )
 
     def _read_active_slot(self) -> iam.PolicyStatement:
@@ -406,7 +406,7 @@ class OpsStack(Stack):
                         "storage_gb_hour": prices.storage_gb_hour,
                     }
                 ),
-                "LAYER_BUCKETS": json.dumps({layer: storage.buckets[layer].bucket_name for layer in DELTA_LAYERS}),
+                "LAYER_BUCKETS": json.dumps({layer: storage.buckets[layer].bucket_name for layer in LAYERS}),
                 "SLOTS_PARAMETER": self.slots_parameter_name,
             },
             timeout=Duration.minutes(2),
@@ -415,7 +415,7 @@ class OpsStack(Stack):
             reserved_concurrency=2,
             managed_policies=[
                 compute.job_run_reader_policy,
-                *(storage.read_policies[layer] for layer in DELTA_LAYERS),
+                *(storage.read_policies[layer] for layer in LAYERS),
             ],
             failed_events_queue=self.failed_events.dead_letter_queue,
             statements=[self._put_metrics(), self._read_active_slot()],
@@ -467,7 +467,7 @@ class OpsStack(Stack):
                 metric_key="freshness_minutes",
                 name=f"{config.prefix}-freshness-{table.replace('.', '-').replace('_', '-')}",
                 subject=table,
-                dimensions={m.ENVIRONMENT: config.name, m.TABLE: table},
+                dimensions={catalog.ENVIRONMENT: config.name, catalog.TABLE: table},
                 threshold=monitored.slo_minutes,
                 # One check per period (the catalog: 1 of 2 periods, so a late check does not flap).
                 period=Duration.minutes(config.ops.freshness_check_minutes),
@@ -485,7 +485,7 @@ class OpsStack(Stack):
                 "BUCKET_PAIRS": json.dumps(
                     {
                         layer: {"source": storage.buckets[layer].bucket_name, "replica": dr.buckets[layer].bucket_name}
-                        for layer in DELTA_LAYERS
+                        for layer in LAYERS
                     }
                 ),
             },
@@ -494,8 +494,8 @@ class OpsStack(Stack):
             layers=[self.arrow_layer],
             reserved_concurrency=1,
             managed_policies=[
-                *(storage.read_policies[layer] for layer in DELTA_LAYERS),
-                *(dr.read_policies[layer] for layer in DELTA_LAYERS),
+                *(storage.read_policies[layer] for layer in LAYERS),
+                *(dr.read_policies[layer] for layer in LAYERS),
             ],
             failed_events_queue=self.failed_events.dead_letter_queue,
             statements=[self._put_metrics()],
@@ -514,7 +514,7 @@ class OpsStack(Stack):
             metric_key="replica_consistent",
             name=f"{config.prefix}-replica-inconsistent",
             subject=f"every replicated table in {config.dr_region}",
-            dimensions={m.ENVIRONMENT: config.name},
+            dimensions={catalog.ENVIRONMENT: config.name},
             period=Duration.minutes(config.ops.replica_check_minutes),
             evaluation_periods=periods,
         )

@@ -11,15 +11,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk import aws_names
 from cdk.compliance import BUCKET_REPLICATION, acknowledge
-from cdk.config import LAYERS, EnvironmentConfig
+from cdk.config import EnvironmentConfig
 from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
 from cdk.constructs.athena_workgroup import AnalyticsWorkgroup, AnalyticsWorkgroupProps
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
 from job_assets.contracts.gold import GOLD_TABLES
-from lakehouse import aws_names
+from job_assets.contracts.layout import LAYERS
 
 REPLICATED_BUCKETS = ("landing", *LAYERS)
 EMR_LOGS_PREFIX = "emr-logs/"

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from job_assets.contracts import metrics as catalog
-from lambdas.ops_common import runbooks
+from job_assets.contracts import runbooks
 
 _MISSING = {
     "breaching": cloudwatch.TreatMissingData.BREACHING,

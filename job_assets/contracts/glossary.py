@@ -19,8 +19,8 @@ from typing import Dict, List, Sequence, Tuple
 
 from .gold import GOLD_TABLES, KEY_METRICS
 from .landing import OPEN_STAGES, STAGES
+from .layout import LAYERS
 from .model import TableContract
-from .ops import LAYERS
 
 SOURCE_FILE = "job_assets/contracts/glossary.py"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .layout import LAYERS
 from .model import Column, TableContract
 
-LAYERS = ("bronze", "silver", "gold")
+__all__ = ["LAYERS"]  # re-exported: ops tables live in every layer
 
 INGESTION_LOG = TableContract(
     name="bronze.ingestion_log",

@@ -12,12 +12,11 @@ from typing import Callable, List, Optional, Sequence
 
 from .. import lineage
 from ..context import RunContext
+from ..contracts.layout import LAYERS
 from . import bronze, gold, maintenance, silver
 from .common import JobResult, Progress
 
 JOBS = {"bronze": bronze.run, "silver": silver.run, "gold": gold.run, "maintenance": maintenance.run}
-LAYERS = ("bronze", "silver", "gold")
-"""The daily pipeline, in order (maintenance runs on its own schedule)."""
 
 ProgressFor = Callable[[str], Optional[Progress]]
 """Gives the progress callback of one job (or None)."""

@@ -35,9 +35,10 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 from ops_common import log as oplog
-from ops_common import runbooks
 from ops_common.aws import client, error_code
 from ops_common.job_runs import job_and_batch
+
+from job_assets.contracts import runbooks
 
 EMR_SOURCE = "aws.emr-serverless"
 EMR_DETAIL_TYPE = "EMR Serverless Job Run State Change"

@@ -3,7 +3,7 @@
 An environment keeps two slots, ``blue`` and ``green``. Gold is per slot: slot ``s`` keeps its tables
 (and its ``run_summary`` / ``dq_results``) under ``s3://<gold bucket>/<s>/<table>/``; bronze and silver are
 not slotted (``s3://<bucket>/<table>/``). Which slot is published is the ``active`` key of the String
-parameter ``/<project>/<env>/slots`` (``lakehouse.aws_names.slots_parameter_name``), JSON::
+parameter ``/<project>/<env>/slots`` (``cdk.aws_names.slots_parameter_name``), JSON::
 
     {"active": "blue", "slots": {"blue": "<version>", "green": "<version>"}, ...}
 
@@ -20,12 +20,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from job_assets.contracts.layout import SLOTS, SLOTTED_LAYERS
 from ops_common.aws import client, error_code
 
-SLOTS = ("blue", "green")
-"""The same as ``lakehouse.aws_names.SLOTS`` (the CLI is not shipped to Lambda; a test keeps them equal)."""
-SLOTTED_LAYERS = ("gold",)
-"""Layers whose tables live under a slot prefix."""
+__all__ = ["SLOTS", "SLOTTED_LAYERS"]  # re-exported for the handlers
 ACTIVE_SLOT_UNKNOWN = "active_slot_unknown"
 """The log ``reason`` (and freshness status) when the slots parameter cannot tell the active slot."""
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
+from cdk import aws_names
 from job_assets.context import LakeLocations, RunContext
 from job_assets.contracts import ALL_TABLES, GOLD_TABLES, SILVER_TABLES
 from job_assets.jobs.pipeline import run_pipeline
-from lakehouse import aws_names
 from lakehouse.generator import generate
 from tests.aws_server import REGION, patched_environment
 

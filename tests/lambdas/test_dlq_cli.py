@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from ops_common.aws import client
 
-from lakehouse import aws_names
+from cdk import aws_names
 from lakehouse.cli import main
 
 ENV = "test"

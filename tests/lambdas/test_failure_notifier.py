@@ -18,8 +18,9 @@ from failure_notifier import notifier
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.emrserverless.models import emrserverless_backends
 from moto.stepfunctions.models import stepfunctions_backends
-from ops_common import runbooks
 from ops_common.aws import client as cached_client
+
+from job_assets.contracts import runbooks
 
 REGION = "eu-west-1"
 ACCOUNT = DEFAULT_ACCOUNT_ID

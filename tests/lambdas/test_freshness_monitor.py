@@ -22,8 +22,8 @@ from freshness_monitor.handler import Settings, SettingsError, handler
 from ops_common import metric_names as m
 from ops_common import slots
 
+from cdk import aws_names
 from job_assets.contracts import BRONZE_TABLES, GOLD_TABLES, SILVER_TABLES
-from lakehouse import aws_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -144,7 +144,7 @@ def test_monitored_tables_are_the_silver_and_gold_contracts_with_an_slo():
 
 def test_the_stack_can_import_monitored_tables_without_boto3():
     code = (
-        "import sys; from lambdas.freshness_monitor import monitored_tables; "
+        "import sys; from job_assets.contracts.freshness import monitored_tables; "
         "assert monitored_tables(); assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60)

@@ -7,7 +7,7 @@ import json
 import pytest
 from ops_common.aws import client
 
-from lakehouse import aws_names
+from cdk import aws_names
 from lakehouse.cli import main
 
 ENV = "test"

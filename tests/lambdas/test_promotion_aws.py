@@ -14,9 +14,9 @@ import time
 import pytest
 from ops_common.aws import client
 
+from cdk import aws_names
 from cdk.constructs.release_slots import INITIAL_VALUE
 from job_assets.contracts import GOLD_TABLES
-from lakehouse import aws_names
 from lakehouse.cli import main
 
 V1, V2 = "1111aaaa2222bbbb", "3333cccc4444dddd"

@@ -27,9 +27,9 @@ from test_dlq_cli import (
 from test_promotion_aws import V1, V2, hold_lock, record
 from test_promotion_aws import deploy as deploy_promotion
 
+from cdk import aws_names
 from cdk.constructs.release_slots import INITIAL_VALUE
 from job_assets.contracts import metrics as catalog
-from lakehouse import aws_names
 from lakehouse.cli import main
 from lakehouse.generator import generate
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path[:1]:
     sys.path.insert(0, str(ROOT))
 
-from lambdas.ops_common import runbooks  # noqa: E402
+from job_assets.contracts import runbooks  # noqa: E402
 
 RUNBOOKS_DIR = ROOT / "runbooks"
 

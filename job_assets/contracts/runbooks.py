@@ -1,4 +1,5 @@
-"""Incident -> runbook file (under ``runbooks/``). Dependency-free: the CDK stacks import it for alarm texts.
+"""Incident -> runbook file (under ``runbooks/``). Dependency-free: the CDK stacks (alarm texts) and the
+Lambdas (alert messages) import it from here.
 
 Every alert the platform sends (alarm descriptions, the failure notifier's messages) ends with the URL of
 the runbook to follow: ``<RUNBOOK_BASE_URL>/<file>``. The runbook files are written from this mapping, so

@@ -6,6 +6,8 @@ the queue ``cdk deploy -c env=prod`` created without reading any stack outputs.
 
 from __future__ import annotations
 
+from job_assets.contracts.layout import SLOTS
+
 DEFAULT_PROJECT = "lakehouse"
 
 
@@ -58,7 +60,6 @@ OPS_FUNCTIONS = ("landing-intake", "failure-notifier", "cost-reporter", "freshne
 
 
 # --- Blue/green promotion (docs/PROMOTION.md) -------------------------------------------------------
-SLOTS = ("blue", "green")
 """The two slots of an environment. Gold of slot ``s`` lives under ``s3://<gold-bucket>/<s>/``."""
 
 
