@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lakehouse import generated
 
-PACKAGES = ("lakehouse", "stacks", "cdk", "job_assets", "lambdas")
+PACKAGES = ("lakehouse", "stacks", "cdk", "platform_model", "job_assets", "lambdas")
 """Every package we ship, top layer first (pyproject.toml's [tool.importlinter] holds the order)."""
 DIAGRAM = "docs/architecture/imports.md"
 OWNED = (DIAGRAM,)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cdk import aws_names
 from job_assets.flags import FlagError
 from job_assets.flags import validate as validate_flags
+from platform_model import aws_names
 
 from .errors import UsageError
 

@@ -1,4 +1,4 @@
-"""``lakehouse dashboards export``: the dashboard model (``cdk/dashboards.py``) rendered to files.
+"""``lakehouse dashboards export``: the dashboard model (``platform_model/dashboards.py``) rendered to files.
 
 Writes the CloudWatch bodies the Observability stack deploys to ``dashboards/cloudwatch/``, the same
 dashboards as Grafana JSON to ``dashboards/grafana/``, and the metric catalog's reference, docs/METRICS.md;
@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cdk.dashboards import (
+from job_assets.contracts import metrics as catalog
+from lakehouse import generated
+from lakehouse.checkout import CheckoutError, load_cdk_config
+from platform_model.dashboards import (
     GRID_WIDTH,
     Dashboard,
     Targets,
@@ -23,9 +26,6 @@ from cdk.dashboards import (
     panel_positions,
     searched_dimensions,
 )
-from job_assets.contracts import metrics as catalog
-from lakehouse import generated
-from lakehouse.checkout import CheckoutError, load_cdk_config
 
 __all__ = ["GRID_WIDTH", "Targets", "dashboards"]  # the model, re-exported for the CLI's callers
 

@@ -4,7 +4,7 @@ Messages land in the DLQ after failing ``maxReceiveCount`` deliveries to the lan
 malformed event, or a transient error that outlasted the retries). Once the cause is fixed, ``redrive``
 starts an SQS message move task (``StartMessageMoveTask``) from the DLQ back to the intake queue; the
 intake is idempotent (one manifest item per object, no second pipeline start), so moving a message that
-was already handled is harmless. Queue names come from :mod:`cdk.aws_names`, the same functions
+was already handled is harmless. Queue names come from :mod:`platform_model.aws_names`, the same functions
 the CDK stacks name the queues with.
 """
 
@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from rich.console import Console
 from rich.table import Table
 
-from cdk import aws_names
+from platform_model import aws_names
 
 MAX_RATE = 500
 """StartMessageMoveTask's upper limit for MaxNumberOfMessagesPerSecond."""

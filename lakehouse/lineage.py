@@ -21,7 +21,7 @@ the notebooks that read any of them, and the dashboard panels that chart any of 
   ``layer.table`` or ``layer.table.column``. A ``table`` read depends on the item when the table is the
   item's own table or an affected one; a ``table.column`` read when that column is the item (or a column of
   the item table) or an affected column.
-- A dashboard panel (``cdk/dashboards.py``) "depends" on a table when one of its lines is a per-table
+- A dashboard panel (``platform_model/dashboards.py``) "depends" on a table when one of its lines is a per-table
   series about that table: the line's metric has the catalog's ``Table`` dimension and the line either fixes
   it to the table or leaves it open (a ``SEARCH``) while the metric's publisher reports that table: the
   Spark jobs report every data table of the line's job (bronze tables, silver current tables, gold tables;
@@ -288,8 +288,8 @@ def _series_tables(metric: Any, dims: dict[str, str]) -> set[str]:
 
 def dashboard_panels() -> list[Panel]:
     """Every panel of every dashboard (replication on, so the DR board too) with the tables it charts."""
-    from cdk import aws_names
-    from cdk.dashboards import Targets, dashboards
+    from platform_model import aws_names
+    from platform_model.dashboards import Targets, dashboards
 
     targets = Targets(
         env="dev",

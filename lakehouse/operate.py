@@ -1,6 +1,6 @@
 """Operator commands on a deployed environment: alarms, pipeline runs, metrics (what the runbooks use).
 
-Every name comes from :mod:`cdk.aws_names` and the metric catalog, the same sources the stacks use,
+Every name comes from :mod:`platform_model.aws_names` and the metric catalog, the same sources the stacks use,
 so ``--env`` (and ``--project``, ``--region``) is all an operator types. Errors an operator can fix (no
 credentials, no region, an environment that is not deployed there) are one :class:`OperateError` line.
 """
@@ -18,9 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from rich.console import Console
 from rich.table import Table
 
-from cdk import aws_names
 from job_assets.context import new_batch_id
 from job_assets.contracts import metrics as catalog
+from platform_model import aws_names
 
 MACHINES = ("pipeline", "maintenance")
 _RUNBOOK = re.compile(r"Runbook: (\S+)$")

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cdk import aws_names
+from platform_model import aws_names
 
 from .promotion import (
     AwsAuditor,

@@ -11,7 +11,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk import aws_names
 from cdk.compliance import acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.emr_spark_application import EmrSparkApplication, EmrSparkApplicationProps
@@ -20,6 +19,7 @@ from cdk.constructs.job_runner_policy import JobRunnerPolicy, JobRunnerPolicyPro
 from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
 from cdk.log_retention import log_retention
 from job_assets.contracts import metrics as catalog
+from platform_model import aws_names
 from stacks.storage import EMR_LOGS_PREFIX, StorageStack
 
 JOBS = ("bronze", "silver", "gold", "maintenance")

@@ -20,13 +20,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk import aws_names
 from cdk.config import EnvironmentConfig
 from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
-from cdk.dashboards import Targets, cloudwatch_body, cloudwatch_dashboard_name, dashboards
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES, runbooks
 from job_assets.contracts import metrics as catalog
 from job_assets.contracts.layout import LAYERS
+from platform_model import aws_names
+from platform_model.dashboards import Targets, cloudwatch_body, cloudwatch_dashboard_name, dashboards
 
 QUERIES = {
     "errors-by-job-run": (

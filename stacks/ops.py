@@ -29,7 +29,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk import aws_names
 from cdk.compliance import acknowledge
 from cdk.config import RTC_WINDOW_MINUTES, EnvironmentConfig
 from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
@@ -41,6 +40,7 @@ from job_assets.contracts import metrics as catalog
 from job_assets.contracts import runbooks
 from job_assets.contracts.freshness import MONITORED_LAYERS, monitored_tables
 from job_assets.contracts.layout import LAYERS
+from platform_model import aws_names
 from stacks.compute import ComputeStack
 from stacks.dr import DrStack
 from stacks.orchestration import OrchestrationStack

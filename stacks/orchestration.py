@@ -12,7 +12,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk import aws_names
 from cdk.compliance import acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.catalog_alarm import CatalogAlarmFactory
@@ -22,6 +21,7 @@ from cdk.constructs.promotions_table import PromotionsTable, PromotionsTableProp
 from cdk.constructs.release_slots import SLOT_PLACEHOLDER, VERSION_PLACEHOLDER, ReleaseSlots, ReleaseSlotsProps
 from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
 from cdk.log_retention import log_retention
+from platform_model import aws_names
 from stacks.compute import ComputeStack, bucket_uri
 from stacks.storage import StorageStack
 

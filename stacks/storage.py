@@ -11,7 +11,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk import aws_names
 from cdk.compliance import BUCKET_REPLICATION, acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
@@ -21,6 +20,7 @@ from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
 from job_assets.contracts.gold import GOLD_TABLES
 from job_assets.contracts.layout import LAYERS
+from platform_model import aws_names
 
 REPLICATED_BUCKETS = ("landing", *LAYERS)
 EMR_LOGS_PREFIX = "emr-logs/"

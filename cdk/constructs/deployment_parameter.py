@@ -15,7 +15,7 @@ from cdk.constructs.release_slots import SLOT_PLACEHOLDER, VERSION_PLACEHOLDER
 @dataclass(frozen=True, kw_only=True)
 class DeploymentParameterProps:
     parameter_name: str
-    """``cdk.aws_names.deployment_parameter_name(env)``: the CLI addresses it by this name."""
+    """``platform_model.aws_names.deployment_parameter_name(env)``: the CLI addresses it by this name."""
     prefix: str
     """``lakehouse-<env>``, for the description."""
     version: str
@@ -33,7 +33,7 @@ class DeploymentParameterProps:
 
 
 class DeploymentParameter(Construct):
-    """A String parameter, rewritten by every deploy, JSON (``cdk.aws_names.deployment_parameter_name``)::
+    """A String parameter, rewritten by every deploy, JSON (``platform_model.aws_names.deployment_parameter_name``)::
 
         {"version": ..., "application_id": ..., "artifacts_uri": ..., "gold_uri": ...,
          "job_role_arns": {"bronze": ..., "gold": ..., ...}, "arguments": [...],

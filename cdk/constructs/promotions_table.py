@@ -18,7 +18,7 @@ SORT_KEY = "sk"
 @dataclass(frozen=True, kw_only=True)
 class PromotionsTableProps:
     table_name: str
-    """``cdk.aws_names.promotions_table_name(env)``: the CLI addresses it by this name."""
+    """``platform_model.aws_names.promotions_table_name(env)``: the CLI addresses it by this name."""
     encryption_key: kms.IKey
     removal_policy: RemovalPolicy
     """``RETAIN`` unless the environment allows destroy: the history is the audit trail of releases."""

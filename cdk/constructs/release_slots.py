@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk.aws_names import SLOTS
+from platform_model.aws_names import SLOTS
 
 INITIAL_SLOT = SLOTS[0]
 VERSION_PLACEHOLDER = "{version}"
@@ -22,7 +22,7 @@ INITIAL_VALUE = json.dumps({"active": INITIAL_SLOT, "slots": {slot: "" for slot 
 @dataclass(frozen=True, kw_only=True)
 class ReleaseSlotsProps:
     parameter_name: str
-    """``cdk.aws_names.slots_parameter_name(env)``: the CLI addresses it by this name."""
+    """``platform_model.aws_names.slots_parameter_name(env)``: the CLI addresses it by this name."""
     prefix: str
     """``lakehouse-<env>``, for the description."""
 

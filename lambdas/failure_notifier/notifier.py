@@ -155,7 +155,7 @@ def notify_failure(event: Any, settings: NotifierSettings) -> dict[str, Any]:
 
 
 PROMOTION_AUDIT = "promotion-audit"
-"""The ``Purpose`` tag of the job runs ``lakehouse promote`` starts (lakehouse/promotion.py AwsAuditor)."""
+"""The ``Purpose`` tag of the job runs ``lakehouse promote`` starts (lakehouse/promotion/auditors.py AwsAuditor)."""
 PROMOTION_AUDIT_NAME_PREFIX = "audit-"
 
 

@@ -3,7 +3,7 @@
 An environment keeps two slots, ``blue`` and ``green``. Gold is per slot: slot ``s`` keeps its tables
 (and its ``run_summary`` / ``dq_results``) under ``s3://<gold bucket>/<s>/<table>/``; bronze and silver are
 not slotted (``s3://<bucket>/<table>/``). Which slot is published is the ``active`` key of the String
-parameter ``/<project>/<env>/slots`` (``cdk.aws_names.slots_parameter_name``), JSON::
+parameter ``/<project>/<env>/slots`` (``platform_model.aws_names.slots_parameter_name``), JSON::
 
     {"active": "blue", "slots": {"blue": "<version>", "green": "<version>"}, ...}
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from cdk_testkit import Synthesized, resources
 
-from cdk import aws_names
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
+from platform_model import aws_names
 
 FUNCTIONS = {
     "landing-intake": "landing_intake.handler.handler",

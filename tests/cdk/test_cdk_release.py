@@ -17,9 +17,9 @@ from cdk_testkit import (
     run_states,
 )
 
-from cdk import aws_names
 from cdk.constructs.release_slots import INITIAL_VALUE
 from cdk.constructs.spark_pipeline import intrinsic
+from platform_model import aws_names
 
 ENVS = ("dev", "staging", "prod")
 START_JOB_RUN_SYNC = "arn:aws:states:::emr-serverless:startJobRun.sync"

@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 from cdk_testkit import Synthesized, flatten_join, readable_token, resources
 
-from cdk import aws_names
 from job_assets.spark import C1_ONLY, local_jars
 from lakehouse.generator import generate
+from platform_model import aws_names
 from tests.aws_server import REGION, patched_environment, spark_conf
 from tests.sfn_standin import JobRunFailedError, history, patched_interpreter, wait_done
 

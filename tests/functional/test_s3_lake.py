@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from cdk import aws_names
 from job_assets.context import LakeLocations, RunContext
 from job_assets.contracts import ALL_TABLES, GOLD_TABLES, SILVER_TABLES
 from job_assets.jobs.pipeline import run_pipeline
 from lakehouse.generator import generate
+from platform_model import aws_names
 from tests.aws_server import REGION, patched_environment
 
 from .lake_checks import gold_matches_duckdb, reconcile

@@ -25,8 +25,8 @@ from ops_common import delta_log
 from ops_common import metric_names as m
 from ops_common.slots import SlotsParameterError
 
-from cdk import aws_names
 from job_assets.contracts.ops import RUN_SUMMARY_COLUMNS
+from platform_model import aws_names
 
 REGION = "eu-west-1"
 ACCOUNT = DEFAULT_ACCOUNT_ID

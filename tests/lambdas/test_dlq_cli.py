@@ -15,8 +15,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from ops_common.aws import client
 
-from cdk import aws_names
 from lakehouse.cli import main
+from platform_model import aws_names
 
 ENV = "test"
 QUEUE = aws_names.intake_queue_name(ENV)

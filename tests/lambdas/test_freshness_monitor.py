@@ -22,8 +22,8 @@ from freshness_monitor.handler import Settings, SettingsError, handler
 from ops_common import metric_names as m
 from ops_common import slots
 
-from cdk import aws_names
 from job_assets.contracts import BRONZE_TABLES, GOLD_TABLES, SILVER_TABLES
+from platform_model import aws_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"

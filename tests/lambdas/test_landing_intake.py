@@ -21,8 +21,8 @@ from landing_intake.intake import Settings, batch_id, classify, process_batch
 from ops_common import metric_names as m
 from ops_common.aws import client
 
-from cdk import aws_names
 from lakehouse.cli import main as cli_main
+from platform_model import aws_names
 
 REGION = "eu-west-1"  # tests/lambdas/conftest.py pins it
 ENV = "test"

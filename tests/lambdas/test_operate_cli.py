@@ -7,8 +7,8 @@ import json
 import pytest
 from ops_common.aws import client
 
-from cdk import aws_names
 from lakehouse.cli import main
+from platform_model import aws_names
 
 ENV = "test"
 

@@ -14,10 +14,10 @@ import time
 import pytest
 from ops_common.aws import client
 
-from cdk import aws_names
 from cdk.constructs.release_slots import INITIAL_VALUE
 from job_assets.contracts import GOLD_TABLES
 from lakehouse.cli import main
+from platform_model import aws_names
 
 V1, V2 = "1111aaaa2222bbbb", "3333cccc4444dddd"
 ACCOUNT = "123456789012"

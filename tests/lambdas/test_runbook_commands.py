@@ -27,11 +27,11 @@ from test_dlq_cli import (
 from test_promotion_aws import V1, V2, hold_lock, record
 from test_promotion_aws import deploy as deploy_promotion
 
-from cdk import aws_names
 from cdk.constructs.release_slots import INITIAL_VALUE
 from job_assets.contracts import metrics as catalog
 from lakehouse.cli import main
 from lakehouse.generator import generate
+from platform_model import aws_names
 
 PROMOTION_COMMANDS = {"promote", "rollback", "promotions", "slots"}
 PROMOTION_ENV = "dev"

@@ -186,7 +186,7 @@ def test_publish_then_a_failed_publish_keeps_no_half_replaced_rollback_target(la
     from lakehouse import promotion
 
     write_gold(Path(lake.gold_uri("blue")))
-    monkeypatch.setattr(promotion, "checkout_version", lambda: "a" * 16)
+    monkeypatch.setattr("lakehouse.promotion.local.checkout_version", lambda: "a" * 16)
     done = promotion.promote(lake, WritesGold(), "b" * 16, thresholds=Thresholds(), actor="t")
     assert (done.record.result, done.state.active, done.state.rollback) == ("published", "green", "blue")
     assert not Path(lake.audit_uri()).exists() and (Path(lake.gold_uri("green")) / "win_rates").is_dir()

@@ -10,7 +10,8 @@ CloudFormation token: the CDK stack deploys exactly the JSON ``lakehouse dashboa
 
 Pure Python (no CDK, no AWS calls): the Observability stack deploys the CloudWatch bodies rendered here, and
 ``lakehouse dashboards export`` (``lakehouse/dashboards.py``) writes them with the Grafana JSON and
-docs/METRICS.md. It sits in ``cdk/`` so that the stacks import it downwards.
+docs/METRICS.md. It sits in ``platform_model/`` so that the stacks and the installed CLI both import it
+downwards.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdk import aws_names
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
 from job_assets.contracts.layout import JOBS, LAYERS, ZONES
+from platform_model import aws_names
 
 GRID_WIDTH = 24
 """Both CloudWatch and Grafana lay dashboards out on a 24-column grid."""

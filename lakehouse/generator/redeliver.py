@@ -1,0 +1,142 @@
+"""Re-deliveries: newer versions (updates), exact duplicates and CRM deletes of keys delivered earlier.
+
+Every re-delivery's version is at or after the previous partition's date (:func:`_version_window`), so it is
+strictly newer than everything delivered before it; :func:`_update_row` changes a row's values the way the
+upstream systems would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from job_assets.contracts import landing as L
+
+from .formatting import _cents, _crm_ts, _fmt_cents, _sf_ts
+from .increments import _gpart, _version_window
+from .model import (
+    _INDUSTRIES,
+    _OFFSETS,
+    _TITLES,
+    ACC,
+    CON,
+    CRM,
+    CUS,
+    ITM,
+    LOST,
+    OPP,
+    ORD,
+    WON,
+    _Delivery,
+    _Run,
+    _State,
+)
+
+
+def _redeliver(
+    st: _State,
+    dl: _Delivery,
+    rng: np.random.Generator,
+    name: str,
+    part: int,
+    n_upd: int,
+    n_dup: int,
+    n_del: int,
+) -> None:
+    ent = st.ents[name]
+    g = _gpart(dl.k, part)
+    cands = np.flatnonzero(ent.live & (ent.last_g < g))
+    if len(cands) == 0:
+        return
+    cands = rng.permutation(cands)
+    dels = np.zeros(0, np.int64)
+    if n_del:
+        ok = ent.attrs["reserved"][cands] if name == ACC else np.ones(len(cands), bool)
+        dels = cands[ok][:n_del]
+        cands = cands[~np.isin(cands, dels)]
+    dups = cands[:n_dup]
+    upds = cands[n_dup : n_dup + n_upd]
+    out: list = []
+    for i in dups.tolist():
+        out.append(ent.rows[i])
+    ent.good += len(dups)
+    ent.last_g[dups] = g
+
+    crm = name in CRM
+    for idx_arr, delete in ((upds, False), (dels, True)):
+        if len(idx_arr) == 0:
+            continue
+        ver = np.maximum(_version_window(dl.k, part, rng, len(idx_arr)), ent.version[idx_arr] + 1000)
+        ts = _crm_ts(ver, rng.integers(0, len(_OFFSETS), len(idx_arr))) if crm else _sf_ts(ver)
+        r = rng.random(len(idx_arr)).tolist()
+        for j, i in enumerate(idx_arr.tolist()):
+            new = _update_row(st, name, ent.rows[i], ts[j], r[j], delete)
+            ent.rows[i] = new
+            out.append(new)
+        ent.version[idx_arr] = ver
+        ent.last_g[idx_arr] = g
+        ent.good += len(idx_arr)
+        ent.versions += len(idx_arr)
+        if delete:
+            ent.deleted[idx_arr] = True
+            ent.deletes += len(idx_arr)
+    ent.written += len(out)
+    dl.rows.setdefault(name, {}).setdefault(part, []).extend(out)
+
+
+def _update_row(st: _State, name: str, row: Any, ts: str, r: float, delete: bool) -> Any:
+    if name in CRM:
+        new = dict(row)
+        new["LastModifiedDate"] = ts
+        if delete:
+            new["IsDeleted"] = True
+        elif name == ACC:
+            rev = new["AnnualRevenue"]
+            new["AnnualRevenue"] = round(rev * (1.05 + r / 5), 2) if rev is not None else 250_000.0
+            if r < 0.3:
+                new["Industry"] = _INDUSTRIES[int(r * 100) % len(_INDUSTRIES)]
+        elif name == CON:
+            new["Title"] = _TITLES[(_TITLES.index(new["Title"]) + 1 + int(r * 5)) % len(_TITLES)]
+        else:
+            stage = L.STAGES.index(new["StageName"])
+            if stage in (WON, LOST):
+                new["Amount"] = round(new["Amount"] * 1.05, 2)
+            elif r < 0.5 and stage + 1 < len(L.OPEN_STAGES):
+                new["StageName"] = L.STAGES[stage + 1]
+            else:
+                new["StageName"] = L.STAGES[WON if r < 0.8 else LOST]
+                new["CloseDate"] = ts[:10]
+            if new["LeadSource"] is None and r < 0.3:
+                new["LeadSource"] = L.LEAD_SOURCES[0]
+        return new
+    row = list(row)
+    row[-1] = ts
+    if name == CUS:
+        seg = L.SEGMENTS.index(row[4])
+        if seg + 1 < len(L.SEGMENTS):
+            row[4] = L.SEGMENTS[seg + 1]
+        else:
+            row[2] = "updated." + row[2]
+    elif name == ORD:
+        status = row[3]
+        if status == "pending":
+            row[3] = "completed" if r < 0.8 else "cancelled"
+        elif status == "completed":
+            row[3] = "refunded"
+        else:
+            row[5] = _fmt_cents(_cents(row[5]) * 95 // 100)
+    else:
+        row[4] = _fmt_cents(_cents(row[4]) * 9 // 10)
+    return tuple(row)
+
+
+def _redeliver_all(run: _Run, redeliver: dict[str, list[int]]) -> None:
+    """Two rounds of re-deliveries per entity: updates and duplicates, then more of both and the deletes."""
+    st, dl, rng, base = run.st, run.dl, run.rng, run.base
+    rounds = [(2, 3)] if base else [(0, 1)]
+    p1, p2 = rounds[0]
+    for name in (ACC, CON, OPP, CUS, ORD, ITM):
+        u1, d1, u2, d2, de = redeliver[name]
+        _redeliver(st, dl, rng, name, p1, u1, d1, 0)
+        _redeliver(st, dl, rng, name, p2, u2, d2, de)
