@@ -39,7 +39,7 @@ from typing import Any
 
 from job_assets.context import SLOTS, LakeLocations, active_slot
 from job_assets.contracts import REGISTRY
-from job_assets.engine.delta_rs import arrow_table
+from job_assets.engine.delta_rs import arrow_table, open_table
 from job_assets.flags import FLAGS, flag, validate
 
 ENV_ROOT = "LAKEHOUSE_LAKE_ROOT"
@@ -92,7 +92,6 @@ class Lake:
         dates as datetime64. ``missing_ok``: an empty frame when the table does not exist yet."""
         import pandas as pd
         import pyarrow as pa
-        from deltalake import DeltaTable
 
         uri = self.uri(table)
         known = REGISTRY[table].column_names
@@ -100,11 +99,12 @@ class Lake:
         if unknown or not columns:
             raise NotebookError(f"{table}: columns {unknown or '(none)'} are not in its contract: {', '.join(known)}")
         _log_read(table, columns)
-        if not DeltaTable.is_deltatable(uri):
+        delta = open_table(uri)
+        if delta is None:
             if missing_ok:
                 return pd.DataFrame({c: [] for c in columns})
             raise NotebookError(f"{table} is not a Delta table at {uri}: has the pipeline run on this lake?")
-        data = arrow_table(DeltaTable(uri), columns)
+        data = arrow_table(delta, columns)
         cast = []
         for f in data.schema:
             if pa.types.is_decimal(f.type):

@@ -18,13 +18,11 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from deltalake import DeltaTable
-
 from job_assets.context import LakeLocations
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
 from job_assets.contracts.layout import JOBS, LAYERS
-from job_assets.engine.delta_rs import arrow_table
+from job_assets.engine.delta_rs import arrow_table, open_table
 
 COLORS = {
     "bronze": "#b0703c",
@@ -108,9 +106,10 @@ def load(root: Path, *, now: dt.datetime | None = None) -> ReportData:
     columns += ["rows_quarantined", "dq_score", "engine"]
     for layer in LAYERS:
         uri = loc.table_uri(f"{layer}.run_summary")
-        if not DeltaTable.is_deltatable(uri):
+        table = open_table(uri)
+        if table is None:
             continue
-        for row in arrow_table(DeltaTable(uri), columns).to_pylist():
+        for row in arrow_table(table, columns).to_pylist():
             if row["table_name"] != "*":
                 continue
             data.runs.append(
@@ -133,17 +132,19 @@ def load(root: Path, *, now: dt.datetime | None = None) -> ReportData:
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     for layer in LAYERS:
         uri = loc.table_uri(f"{layer}.quarantine")
-        if not DeltaTable.is_deltatable(uri):
+        table = open_table(uri)
+        if table is None:
             continue
-        for row in arrow_table(DeltaTable(uri), ["_error", "_status"]).to_pylist():
+        for row in arrow_table(table, ["_error", "_status"]).to_pylist():
             if row["_status"] != "released":
                 counts[(layer, row["_error"], row["_status"])] += 1
     data.quarantine = dict(sorted(counts.items()))
     for c in (*SILVER_TABLES, *GOLD_TABLES):
         uri = loc.table_uri(c.name)
-        if c.freshness_slo_minutes is None or not DeltaTable.is_deltatable(uri):
+        table = open_table(uri) if c.freshness_slo_minutes is not None else None
+        if table is None:
             continue
-        committed = dt.datetime.fromtimestamp(DeltaTable(uri).history(1)[0]["timestamp"] / 1000, dt.UTC)
+        committed = dt.datetime.fromtimestamp(table.history(1)[0]["timestamp"] / 1000, dt.UTC)
         minutes = max(0.0, (now - committed).total_seconds() / 60)
         data.freshness.append(Freshness(c.name, committed, round(minutes, 1), c.freshness_slo_minutes))
     return data

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from job_assets.context import LakeLocations
 from job_assets.contracts import ALL_TABLES, contract
-from job_assets.engine.delta_rs import arrow_table
+from job_assets.engine.delta_rs import arrow_table, open_table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,13 +35,7 @@ class Lake:
 
     def table(self, uri: str) -> DeltaTable | None:
         """The table at ``uri``, or None when there is none (no log, or an empty folder)."""
-        from deltalake.exceptions import TableNotFoundError
-
-        # one listing of the log, where is_deltatable and then DeltaTable would make two
-        try:
-            return DeltaTable(uri, storage_options=self.storage_options)
-        except TableNotFoundError:
-            return None
+        return open_table(uri, self.storage_options)
 
 
 def local_lake(root: Path) -> Lake:

@@ -105,6 +105,19 @@ def arrow_table(table: Any, columns: Optional[Sequence[str]] = None) -> Any:
     return data.cast(pa.schema(fields)) if fields != list(data.schema) else data
 
 
+def open_table(uri: str, storage_options: Optional[Dict[str, str]] = None) -> Any:
+    """The delta-rs ``DeltaTable`` at ``uri`` (latest version), or None when there is none (no log, or an
+    empty folder): one listing of the log, where ``is_deltatable`` and then ``DeltaTable`` would make two.
+    The light readers (``lakehouse status``, the report, the notebooks) open tables with it."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(uri, storage_options=storage_options)
+    except TableNotFoundError:
+        return None
+
+
 def _nullable(schema: StructType) -> StructType:
     """Delta schemas are kept nullable; not-null is a data-quality rule, checked before the write."""
     return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])
