@@ -97,7 +97,7 @@ def numeric_metrics(metrics: Any) -> Dict[str, int]:
 
 
 MERGE_COUNT_METRICS = {
-    # numOutputRows: a MERGE into no table is one write (every engine), whose commit counts its rows so
+    # numOutputRows: a MERGE into no table is one write (every engine); its commit counts the inserted rows there
     "inserted": ("numTargetRowsInserted", "num_target_rows_inserted", "numOutputRows"),
     "updated": ("numTargetRowsUpdated", "num_target_rows_updated"),
     "deleted": ("numTargetRowsDeleted", "num_target_rows_deleted"),
