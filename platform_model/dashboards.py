@@ -129,83 +129,116 @@ def _alarm_line(key: str, env: str) -> tuple[tuple[str, float], ...]:
 
 def dashboards(t: Targets) -> tuple[Dashboard, ...]:
     """The environment's dashboards: pipeline overview, EMR capacity, cost, and DR where replication is on."""
-    env = {catalog.ENVIRONMENT: t.env}
-    app = {catalog.APPLICATION_NAME: aws_names.emr_application_name(t.env, t.project)}
+    boards = [_pipeline_overview(t), _emr_capacity(t), _cost(t)]
+    if t.replication:
+        boards.append(_disaster_recovery(t))
+    return tuple(boards)
+
+
+def _env_dims(t: Targets) -> dict[str, str]:
+    """The ``Environment`` dimension every metric of ours keeps."""
+    return {catalog.ENVIRONMENT: t.env}
+
+
+def _pipeline_overview(t: Targets) -> Dashboard:
+    """Pipeline executions and jobs, then data quality and freshness, then the operational Lambdas."""
+    return Dashboard(
+        key="pipeline",
+        title=f"{t.prefix} pipeline overview",
+        panels=(*_run_panels(t), *_data_panels(t), *_operations_panels(t)),
+    )
+
+
+def _run_panels(t: Targets) -> tuple[Panel, ...]:
+    """Overview, first row: the state machine's executions, job durations and the dead-letter queues."""
     pipeline = {catalog.STATE_MACHINE_ARN: t.pipeline_arn}
+    return (
+        Panel(
+            "Pipeline executions",
+            tuple(
+                Line(k, pipeline)
+                for k in ("sfn_executions_succeeded", "sfn_executions_failed", "sfn_executions_timed_out")
+            ),
+            description="Step Functions executions of the pipeline state machine.",
+        ),
+        Panel(
+            "Job duration (s)",
+            tuple(Line("job_duration", {**_env_dims(t), catalog.JOB: job}, label=job) for job in JOBS),
+            description="Wall-clock seconds per job run, published by the job at its end.",
+        ),
+        Panel(
+            "Dead-letter queues",
+            tuple(Line("dlq_depth", {catalog.QUEUE_NAME: q}, label=q) for q in t.dead_letter_queues),
+            thresholds=_alarm_line("dlq_depth", t.env),
+            description="Events that failed every attempt; each queue alarms at its first message.",
+        ),
+    )
+
+
+def _data_panels(t: Targets) -> tuple[Panel, ...]:
+    """Overview: records written per layer, quarantined records, DQ scores and table freshness."""
+    env = _env_dims(t)
     slos = sorted(
         {c.freshness_slo_minutes for c in (*SILVER_TABLES, *GOLD_TABLES) if c.freshness_slo_minutes is not None}
     )
-    overview = Dashboard(
-        key="pipeline",
-        title=f"{t.prefix} pipeline overview",
-        panels=(
+    return (
+        *(
             Panel(
-                "Pipeline executions",
-                tuple(
-                    Line(k, pipeline)
-                    for k in ("sfn_executions_succeeded", "sfn_executions_failed", "sfn_executions_timed_out")
-                ),
-                description="Step Functions executions of the pipeline state machine.",
-            ),
-            Panel(
-                "Job duration (s)",
-                tuple(Line("job_duration", {**env, catalog.JOB: job}, label=job) for job in JOBS),
-                description="Wall-clock seconds per job run, published by the job at its end.",
-            ),
-            Panel(
-                "Dead-letter queues",
-                tuple(Line("dlq_depth", {catalog.QUEUE_NAME: q}, label=q) for q in t.dead_letter_queues),
-                thresholds=_alarm_line("dlq_depth", t.env),
-                description="Events that failed every attempt; each queue alarms at its first message.",
-            ),
-            *(
-                Panel(
-                    f"Records written: {layer}",
-                    (Line("records_out", {**env, catalog.JOB: layer}),),
-                    stacked=True,
-                    description=f"Records the {layer} job wrote per table and run.",
-                )
-                for layer in LAYERS
-            ),
-            Panel(
-                "Quarantined by reason",
-                tuple(
-                    Line("quarantined_by_reason", {**env, catalog.JOB: job}, label=job) for job in ("bronze", "silver")
-                ),
-                width=12,
+                f"Records written: {layer}",
+                (Line("records_out", {**env, catalog.JOB: layer}),),
                 stacked=True,
-                description="Records refused per run, by reason code; every one is in its layer's quarantine table.",
-            ),
-            Panel(
-                "DQ score (silver, gold)",
-                tuple(Line("dq_score", {**env, catalog.JOB: job}, label=job) for job in ("silver", "gold")),
-                width=12,
-                thresholds=_alarm_line("dq_score", t.env),
-                description="Share of each table's rule checks that passed per run (1 = all passed).",
-            ),
-            Panel(
-                "Freshness (minutes since last commit)",
-                (Line("freshness_minutes", env),),
-                width=12,
-                thresholds=tuple((f"SLO {m} min", float(m)) for m in slos),
-                description="Per silver and gold table, against the freshness SLOs of the table contracts.",
-            ),
-            Panel(
-                "Landing intake",
-                (Line("intake_accepted", env), Line("intake_rejected", env)),
-                width=6,
-                description="Landing objects accepted and rejected against the landing contract.",
-            ),
-            Panel(
-                "Operational Lambda errors",
-                tuple(Line("lambda_errors", {catalog.FUNCTION_NAME: f}, label=f) for f in t.functions),
-                width=6,
-                thresholds=_alarm_line("lambda_errors", t.env),
-                description="Failed invocations per operational Lambda.",
-            ),
+                description=f"Records the {layer} job wrote per table and run.",
+            )
+            for layer in LAYERS
+        ),
+        Panel(
+            "Quarantined by reason",
+            tuple(Line("quarantined_by_reason", {**env, catalog.JOB: job}, label=job) for job in ("bronze", "silver")),
+            width=12,
+            stacked=True,
+            description="Records refused per run, by reason code; every one is in its layer's quarantine table.",
+        ),
+        Panel(
+            "DQ score (silver, gold)",
+            tuple(Line("dq_score", {**env, catalog.JOB: job}, label=job) for job in ("silver", "gold")),
+            width=12,
+            thresholds=_alarm_line("dq_score", t.env),
+            description="Share of each table's rule checks that passed per run (1 = all passed).",
+        ),
+        Panel(
+            "Freshness (minutes since last commit)",
+            (Line("freshness_minutes", env),),
+            width=12,
+            thresholds=tuple((f"SLO {m} min", float(m)) for m in slos),
+            description="Per silver and gold table, against the freshness SLOs of the table contracts.",
         ),
     )
-    emr = Dashboard(
+
+
+def _operations_panels(t: Targets) -> tuple[Panel, ...]:
+    """Overview, last row: landing intake and the operational Lambdas' errors."""
+    env = _env_dims(t)
+    return (
+        Panel(
+            "Landing intake",
+            (Line("intake_accepted", env), Line("intake_rejected", env)),
+            width=6,
+            description="Landing objects accepted and rejected against the landing contract.",
+        ),
+        Panel(
+            "Operational Lambda errors",
+            tuple(Line("lambda_errors", {catalog.FUNCTION_NAME: f}, label=f) for f in t.functions),
+            width=6,
+            thresholds=_alarm_line("lambda_errors", t.env),
+            description="Failed invocations per operational Lambda.",
+        ),
+    )
+
+
+def _emr_capacity(t: Targets) -> Dashboard:
+    """The EMR Serverless application's capacity and job runs."""
+    app = {catalog.APPLICATION_NAME: aws_names.emr_application_name(t.env, t.project)}
+    return Dashboard(
         key="emr",
         title=f"{t.prefix} EMR Serverless capacity",
         panels=(
@@ -220,7 +253,12 @@ def dashboards(t: Targets) -> tuple[Dashboard, ...]:
             ),
         ),
     )
-    cost = Dashboard(
+
+
+def _cost(t: Targets) -> Dashboard:
+    """Job run cost, cost per million records and the account's charges against the budget."""
+    env = _env_dims(t)
+    return Dashboard(
         key="cost",
         title=f"{t.prefix} cost",
         panels=(
@@ -243,47 +281,44 @@ def dashboards(t: Targets) -> tuple[Dashboard, ...]:
             ),
         ),
     )
-    boards = [overview, emr, cost]
-    if t.replication:
-        replicas = tuple(t.replica_bucket(layer) for layer in ZONES)
-        boards.append(
-            Dashboard(
-                key="dr",
-                title=f"{t.prefix} disaster recovery ({t.dr_region})",
-                panels=(
-                    Panel(
-                        "Replication latency (s)",
-                        tuple(
-                            Line("s3_replication_latency", {catalog.DESTINATION_BUCKET: b}, label=b) for b in replicas
-                        ),
-                        width=12,
-                        thresholds=(("RTC 15 min", 900.0),),
-                    ),
-                    Panel(
-                        "Operations pending replication",
-                        tuple(
-                            Line("s3_operations_pending_replication", {catalog.DESTINATION_BUCKET: b}, label=b)
-                            for b in replicas
-                        ),
-                        width=12,
-                    ),
-                    Panel(
-                        "Operations failed replication",
-                        tuple(
-                            Line("s3_operations_failed_replication", {catalog.DESTINATION_BUCKET: b}, label=b)
-                            for b in replicas
-                        ),
-                    ),
-                    Panel(
-                        "Replica consistent (all tables)",
-                        (Line("replica_consistent", env),),
-                        thresholds=_alarm_line("replica_consistent", t.env),
-                    ),
-                    Panel("Replica lag (minutes)", (Line("replica_lag_minutes", env),)),
+
+
+def _disaster_recovery(t: Targets) -> Dashboard:
+    """S3 replication to the DR region's replica buckets and the replica verifier's findings."""
+    env = _env_dims(t)
+    replicas = tuple(t.replica_bucket(layer) for layer in ZONES)
+    return Dashboard(
+        key="dr",
+        title=f"{t.prefix} disaster recovery ({t.dr_region})",
+        panels=(
+            Panel(
+                "Replication latency (s)",
+                tuple(Line("s3_replication_latency", {catalog.DESTINATION_BUCKET: b}, label=b) for b in replicas),
+                width=12,
+                thresholds=(("RTC 15 min", 900.0),),
+            ),
+            Panel(
+                "Operations pending replication",
+                tuple(
+                    Line("s3_operations_pending_replication", {catalog.DESTINATION_BUCKET: b}, label=b)
+                    for b in replicas
                 ),
-            )
-        )
-    return tuple(boards)
+                width=12,
+            ),
+            Panel(
+                "Operations failed replication",
+                tuple(
+                    Line("s3_operations_failed_replication", {catalog.DESTINATION_BUCKET: b}, label=b) for b in replicas
+                ),
+            ),
+            Panel(
+                "Replica consistent (all tables)",
+                (Line("replica_consistent", env),),
+                thresholds=_alarm_line("replica_consistent", t.env),
+            ),
+            Panel("Replica lag (minutes)", (Line("replica_lag_minutes", env),)),
+        ),
+    )
 
 
 # --- positions --------------------------------------------------------------------------------------------------

@@ -152,6 +152,38 @@ def report_cost(
         return {"published": {}, "reason": "malformed_event", "problem": problem}
     detail = event["detail"]
     app, run_id, state = (detail[k].strip() for k in ("applicationId", "jobRunId", "state"))
+    ignored = _not_to_price(app, run_id, state, application_id)
+    if ignored is not None:
+        return ignored
+
+    run, utilization = _billed_run(app, run_id)
+    name, job, batch_id = _job_of(run, detail)
+    cost = job_cost(utilization, prices)
+    slot, records = _records(
+        layer_buckets, slots_parameter, job=job, batch_id=batch_id, job_run_name=name, job_run_id=run_id
+    )
+    when = _metric_time(run, now)
+    published, skipped = _publish(
+        cost, records, environment=environment, job=job, batch_id=batch_id, job_run_id=run_id, when=when
+    )
+    result = {
+        "job": job,
+        "batch_id": batch_id,
+        "job_run_id": run_id,
+        "slot": slot,
+        "utilization": {k: utilization.get(k, 0) for k in UTILIZATION_KEYS},
+        "cost_usd": float(cost),
+        "records": records.count,
+        "records_source": records.detail,
+        "published": published,
+        "skipped": skipped,
+    }
+    oplog.info("job run priced", reason="job_cost_published", **{k: v for k, v in result.items() if k != "skipped"})
+    return result
+
+
+def _not_to_price(app: str, run_id: str, state: str, application_id: str | None) -> dict[str, Any] | None:
+    """The result (with its log line) for a job run of another application or not SUCCESS; ``None`` to price it."""
     if application_id and app != application_id:
         oplog.info(
             "job run of another EMR Serverless application: ignored",
@@ -164,7 +196,11 @@ def report_cost(
     if state.upper() != "SUCCESS":
         oplog.info(f"job run state {state} is not SUCCESS: nothing to price", reason="not_success", job_run_id=run_id)
         return {"published": {}, "reason": "not_success"}
+    return None
 
+
+def _billed_run(app: str, run_id: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """``GetJobRun``'s job run and its billed utilization; an error line and a raise when either is missing."""
     try:
         run = client("emr-serverless").get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]
     except Exception as error:
@@ -181,30 +217,57 @@ def report_cost(
     if not isinstance(utilization, Mapping) or not any(k in utilization for k in UTILIZATION_KEYS):
         oplog.error("the job run has no billed utilization", reason="no_billed_utilization", job_run_id=run_id)
         raise CostReportError(f"job run {run_id} of application {app} has no billedResourceUtilization yet")
+    return run, utilization
+
+
+def _job_of(run: Mapping[str, Any], detail: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(the job run's name, its job, ``unknown`` when the name does not tell, and its batch id)."""
     name = (run.get("name") or detail.get("jobRunName") or "").strip()
     arguments = ((run.get("jobDriver") or {}).get("sparkSubmit") or {}).get("entryPointArguments") or ()
     job, batch_id = job_and_batch(name, arguments)
-    job = job or "unknown"
-    cost = job_cost(utilization, prices)
+    return name, job or "unknown", batch_id
 
+
+def _records(
+    layer_buckets: Mapping[str, str],
+    slots_parameter: str,
+    *,
+    job: str,
+    batch_id: str,
+    job_run_name: str,
+    job_run_id: str,
+) -> tuple[str | None, Records]:
+    """(the active slot read, if any; what the job read for the batch) from its layer's run summary."""
     bucket = layer_buckets.get(job)
-    slot: str | None = None
     if bucket is None:
-        records = Records(
+        return None, Records(
             count=None,
             reason="no_run_summary_for_job",
             detail=f"job {job} keeps no run summary (no layer bucket for it in LAYER_BUCKETS)",
         )
-    elif not batch_id:
-        records = Records(count=None, reason="no_batch_id", detail=f"job run name {name!r} holds no batch id")
-    else:
-        if is_slotted(job):
-            slot = _active_slot(slots_parameter, job=job, batch_id=batch_id, job_run_id=run_id)
-        prefix = table_location(job, RUN_SUMMARY_PREFIX, slot)
-        # S3 errors raise: nothing published yet
-        records = batch_records(client("s3"), bucket, job, batch_id, prefix=prefix)
+    if not batch_id:
+        return None, Records(
+            count=None, reason="no_batch_id", detail=f"job run name {job_run_name!r} holds no batch id"
+        )
+    slot: str | None = None
+    if is_slotted(job):
+        slot = _active_slot(slots_parameter, job=job, batch_id=batch_id, job_run_id=job_run_id)
+    prefix = table_location(job, RUN_SUMMARY_PREFIX, slot)
+    # S3 errors raise: nothing published yet
+    return slot, batch_records(client("s3"), bucket, job, batch_id, prefix=prefix)
 
-    when = _metric_time(run, now)
+
+def _publish(
+    cost: Decimal,
+    records: Records,
+    *,
+    environment: str,
+    job: str,
+    batch_id: str,
+    job_run_id: str,
+    when: dt.datetime,
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Publish ``JobCostUSD`` and, when the records are known, ``CostPerMillionRecords``: (published, skipped)."""
     dimensions = {m.ENVIRONMENT: environment, m.JOB: job}
     datums = [Datum(name=m.JOB_COST_USD, value=float(cost), dimensions=dimensions, timestamp=when)]
     published: dict[str, float] = {m.JOB_COST_USD: float(cost)}
@@ -222,23 +285,10 @@ def report_cost(
             reason=records.reason,
             job=job,
             batch_id=batch_id,
-            job_run_id=run_id,
+            job_run_id=job_run_id,
         )
     put_metrics(datums, namespace=m.namespace(environment))
-    result = {
-        "job": job,
-        "batch_id": batch_id,
-        "job_run_id": run_id,
-        "slot": slot,
-        "utilization": {k: utilization.get(k, 0) for k in UTILIZATION_KEYS},
-        "cost_usd": float(cost),
-        "records": records.count,
-        "records_source": records.detail,
-        "published": published,
-        "skipped": skipped,
-    }
-    oplog.info("job run priced", reason="job_cost_published", **{k: v for k, v in result.items() if k != "skipped"})
-    return result
+    return published, skipped
 
 
 def _active_slot(slots_parameter: str, **context: str) -> str:

@@ -121,75 +121,99 @@ def check_freshness(
     results: list[TableFreshness] = []
     datums: list[Datum] = []
     for table in tables:
-        bucket = layer_buckets[table.layer]
-        slotted = is_slotted(table.layer)
-        if slotted and slot is None:
-            results.append(_result(table, status=SLOT_UNKNOWN, error=slot_problem))
-            continue
-        prefix = table_location(table.layer, table.prefix, slot)
-        where = f"s3://{bucket}/{prefix}/"
-        located = {"location": where, "slot": slot if slotted else None}
-        try:
-            commit = delta_log.latest_commit(s3, bucket, prefix)
-        except Exception as error:  # one table's broken log must not hide the others
-            oplog.error(
-                "cannot read the table's Delta log",
-                reason=ERROR,
-                table=table.name,
-                location=where,
-                error_type=type(error).__name__,
-                error_code=error_code(error) or None,
-                error=str(error),
-            )
-            results.append(_result(table, status=ERROR, error=f"{type(error).__name__}: {error}", **located))
-            continue
-        if commit is None:
-            oplog.warning(
-                "table has no Delta log yet: no freshness datum",
-                reason=NO_LOG,
-                table=table.name,
-                location=where,
-            )
-            results.append(_result(table, status=NO_LOG, **located))
-            continue
-        minutes = freshness_minutes(now, commit.timestamp_ms)
-        committed_at = dt.datetime.fromtimestamp(commit.timestamp_ms / 1000, dt.UTC)
-        result = _result(
-            table,
-            status=OK,
-            **located,
-            version=commit.version,
-            committed_at=committed_at.isoformat(timespec="milliseconds"),
-            freshness_minutes=minutes,
-            breached=minutes > table.slo_minutes,
-        )
+        result = _check_table(s3, table, layer_buckets[table.layer], slot=slot, slot_problem=slot_problem, now=now)
         results.append(result)
-        datums.append(
-            Datum(
-                name=m.FRESHNESS_MINUTES,
-                value=minutes,
-                dimensions={m.ENVIRONMENT: environment, m.TABLE: table.name},
-                timestamp=now,
+        if result.freshness_minutes is not None:  # measured (status ok): one datum
+            datums.append(
+                Datum(
+                    name=m.FRESHNESS_MINUTES,
+                    value=result.freshness_minutes,
+                    dimensions={m.ENVIRONMENT: environment, m.TABLE: table.name},
+                    timestamp=now,
+                )
             )
-        )
-        log_line = oplog.warning if result.breached else oplog.info
-        log_line(
-            "table freshness",
-            reason="freshness_slo_breached" if result.breached else "freshness_measured",
+    put_metrics(datums, namespace=m.namespace(environment))
+    _conclude(results, published=len(datums), slot=slot, slot_problem=slot_problem)
+    return results
+
+
+def _check_table(
+    s3: Any,
+    table: MonitoredTable,
+    bucket: str,
+    *,
+    slot: str | None,
+    slot_problem: str | None,
+    now: dt.datetime,
+) -> TableFreshness:
+    """One table's freshness from its newest commit in ``bucket`` (the active slot's copy for gold), logged."""
+    slotted = is_slotted(table.layer)
+    if slotted and slot is None:
+        return _result(table, status=SLOT_UNKNOWN, error=slot_problem)
+    prefix = table_location(table.layer, table.prefix, slot)
+    where = f"s3://{bucket}/{prefix}/"
+    located: dict[str, Any] = {"location": where, "slot": slot if slotted else None}
+    try:
+        commit = delta_log.latest_commit(s3, bucket, prefix)
+    except Exception as error:  # one table's broken log must not hide the others
+        oplog.error(
+            "cannot read the table's Delta log",
+            reason=ERROR,
             table=table.name,
             location=where,
-            version=commit.version,
-            committed_at=result.committed_at,
-            freshness_minutes=minutes,
-            slo_minutes=table.slo_minutes,
+            error_type=type(error).__name__,
+            error_code=error_code(error) or None,
+            error=str(error),
         )
-    put_metrics(datums, namespace=m.namespace(environment))
+        return _result(table, status=ERROR, error=f"{type(error).__name__}: {error}", **located)
+    if commit is None:
+        oplog.warning(
+            "table has no Delta log yet: no freshness datum",
+            reason=NO_LOG,
+            table=table.name,
+            location=where,
+        )
+        return _result(table, status=NO_LOG, **located)
+    return _measured(table, commit, located, now)
+
+
+def _measured(
+    table: MonitoredTable, commit: delta_log.Commit, located: Mapping[str, Any], now: dt.datetime
+) -> TableFreshness:
+    """The ``ok`` result of a table whose newest commit was read, with its log line (a warning when breached)."""
+    minutes = freshness_minutes(now, commit.timestamp_ms)
+    committed_at = dt.datetime.fromtimestamp(commit.timestamp_ms / 1000, dt.UTC)
+    result = _result(
+        table,
+        status=OK,
+        **located,
+        version=commit.version,
+        committed_at=committed_at.isoformat(timespec="milliseconds"),
+        freshness_minutes=minutes,
+        breached=minutes > table.slo_minutes,
+    )
+    log_line = oplog.warning if result.breached else oplog.info
+    log_line(
+        "table freshness",
+        reason="freshness_slo_breached" if result.breached else "freshness_measured",
+        table=table.name,
+        location=located["location"],
+        version=commit.version,
+        committed_at=result.committed_at,
+        freshness_minutes=minutes,
+        slo_minutes=table.slo_minutes,
+    )
+    return result
+
+
+def _conclude(results: list[TableFreshness], *, published: int, slot: str | None, slot_problem: str | None) -> None:
+    """The summary line, then :class:`FreshnessCheckError` if a log or the active slot could not be read."""
     failed = [r.table for r in results if r.status == ERROR]
     unslotted = [r.table for r in results if r.status == SLOT_UNKNOWN]
     oplog.info(
         "freshness check done",
         reason="freshness_check_done",
-        published=len(datums),
+        published=published,
         active_slot=slot,
         no_log=[r.table for r in results if r.status == NO_LOG],
         breached=[r.table for r in results if r.breached],
@@ -203,10 +227,9 @@ def check_freshness(
         if failed:
             problems.append(f"could not read the Delta log of {len(failed)} table(s): {', '.join(failed)}")
         raise FreshnessCheckError(
-            f"{'; '.join(problems)} (the other {len(datums)} freshness datum(s) were published)",
+            f"{'; '.join(problems)} (the other {published} freshness datum(s) were published)",
             results,
         )
-    return results
 
 
 def _active_slot(slots_parameter: str, tables: Iterable[MonitoredTable]) -> tuple[str | None, str | None]:

@@ -71,6 +71,9 @@ COMMIT_MISSING = "commit_missing_in_replica"
 REPLICA_LOG_UNREADABLE = "replica_log_unreadable"
 NOT_IN_SOURCE = "table_not_in_source"
 
+_Issue = tuple[str, str, dict[str, Any]]
+"""(reason, S3 key, extra log fields) of one missing or different replica file or commit."""
+
 
 class ReplicaCheckError(RuntimeError):
     """Some table or bucket could not be checked (the rest were published); ``results`` has every table."""
@@ -139,20 +142,11 @@ def verify_replicas(
     results: list[TableCheck] = []
     failed_layers: list[str] = []
     for layer, pair in bucket_pairs.items():
-        try:
-            in_source = set(_find_tables(source_s3, pair.source, layer))
-            in_replica = set(_find_tables(replica_s3, pair.replica, layer))
-        except Exception as error:
-            oplog.error(
-                "cannot list the layer's tables",
-                reason="layer_unlistable",
-                layer=layer,
-                source=f"s3://{pair.source}/",
-                replica=f"s3://{pair.replica}/",
-                **_error_fields(error),
-            )
+        found = _layer_tables(source_s3, replica_s3, layer, pair)
+        if found is None:
             failed_layers.append(layer)
             continue
+        in_source, in_replica = found
         for prefix in sorted(in_source | in_replica):
             checker = _TableChecker(
                 layer=layer,
@@ -181,6 +175,22 @@ def verify_replicas(
         parts += [f"layer(s) {', '.join(failed_layers)}"] if failed_layers else []
         raise ReplicaCheckError(f"could not check {' and '.join(parts)} (the rest were published)", results)
     return results
+
+
+def _layer_tables(source_s3: Any, replica_s3: Any, layer: str, pair: BucketPair) -> tuple[set[str], set[str]] | None:
+    """(table prefixes in the source bucket, in the replica bucket); ``None``, with an error line, when unlistable."""
+    try:
+        return set(_find_tables(source_s3, pair.source, layer)), set(_find_tables(replica_s3, pair.replica, layer))
+    except Exception as error:
+        oplog.error(
+            "cannot list the layer's tables",
+            reason="layer_unlistable",
+            layer=layer,
+            source=f"s3://{pair.source}/",
+            replica=f"s3://{pair.replica}/",
+            **_error_fields(error),
+        )
+        return None
 
 
 def _find_tables(s3: Any, bucket: str, layer: str) -> list[str]:
@@ -271,17 +281,21 @@ class _TableChecker:
             except Exception as error:
                 self._failed("cannot list the replica table's Delta log", "replica", error)
                 return {"status": ERROR}
-        if listing is None or not (listing.commits or listing.checkpoints):
-            if source_empty:  # neither side has a commit yet: nothing to replicate
-                return {"status": CONSISTENT}
-            oplog.warning(
-                "table is missing from the replica",
-                reason=MISSING_FROM_REPLICA,
-                table=self.table,
-                source=f"s3://{self.pair.source}/{self.prefix}/",
-                replica=f"s3://{self.pair.replica}/{self.prefix}/",
-            )
-            return {"status": INCONSISTENT, "reasons": (MISSING_FROM_REPLICA,)}
+        if listing is not None and (listing.commits or listing.checkpoints):
+            return self._replicated(listing)
+        if source_empty:  # neither side has a commit yet: nothing to replicate
+            return {"status": CONSISTENT}
+        oplog.warning(
+            "table is missing from the replica",
+            reason=MISSING_FROM_REPLICA,
+            table=self.table,
+            source=f"s3://{self.pair.source}/{self.prefix}/",
+            replica=f"s3://{self.pair.replica}/{self.prefix}/",
+        )
+        return {"status": INCONSISTENT, "reasons": (MISSING_FROM_REPLICA,)}
+
+    def _replicated(self, listing: LogListing) -> dict[str, Any]:
+        """The consistency of a replica that holds a log: its commits, then the newest readable version's files."""
         newest = max((*listing.commits, *listing.checkpoints))
         readable = delta_log.readable_version(listing)
         start = 0 if readable is None else readable + 1
@@ -291,7 +305,7 @@ class _TableChecker:
             "checked_version": readable,
             "missing_commits": len(missing_commits),
         }
-        issues: list[tuple[str, str, dict[str, Any]]] = [
+        issues: list[_Issue] = [
             (COMMIT_MISSING, f"{delta_log.table_prefix(self.prefix)}{delta_log.LOG_DIR}{v:020d}.json", {})
             for v in missing_commits
         ]
@@ -313,17 +327,16 @@ class _TableChecker:
             except Exception as error:
                 self._failed("cannot read the replica table", "replica", error)
                 return {**fields, "status": ERROR}
-            absent = sorted(key for key in snap.files if key not in present)
-            wrong_size = sorted(
-                key for key, size in snap.files.items() if size >= 0 and key in present and present[key] != size
-            )
-            issues += [(FILE_MISSING, key, {"expected_size": snap.files[key]}) for key in absent]
-            issues += [
-                (SIZE_MISMATCH, key, {"expected_size": snap.files[key], "replica_size": present[key]})
-                for key in wrong_size
-            ]
-            fields.update(files_checked=len(snap.files), absent_files=len(absent), size_mismatches=len(wrong_size))
+            file_issues, counts = _file_issues(snap.files, present)
+            issues += file_issues
+            fields.update(counts)
         fields["missing_files"] = len(issues)
+        return self._verdict(fields, issues, checked_version=readable, replica_version=newest)
+
+    def _verdict(
+        self, fields: dict[str, Any], issues: list[_Issue], *, checked_version: int | None, replica_version: int
+    ) -> dict[str, Any]:
+        """``fields`` with the status and reasons; the first issues and an inconsistent replica logged."""
         reasons = tuple(dict.fromkeys(reason for reason, _, _ in issues))
         if not issues:
             return {**fields, "status": CONSISTENT}
@@ -332,7 +345,7 @@ class _TableChecker:
                 "replica file missing or different",
                 reason=reason,
                 table=self.table,
-                version=readable,
+                version=checked_version,
                 replica=f"s3://{self.pair.replica}/{key}",
                 **extra,
             )
@@ -340,8 +353,8 @@ class _TableChecker:
             "replica table is inconsistent",
             reason="replica_inconsistent",
             table=self.table,
-            checked_version=readable,
-            replica_version=newest,
+            checked_version=checked_version,
+            replica_version=replica_version,
             missing_files=len(issues),
             logged=min(len(issues), self.max_logged_files),
             reasons=list(reasons),
@@ -372,6 +385,15 @@ class _TableChecker:
             return 0.0
         oldest = delta_log.commit_at(self.source_s3, self.pair.source, self.prefix, listing, versions[0])
         return minutes_since(self.now, oldest.timestamp_ms)
+
+
+def _file_issues(files: Mapping[str, int], present: Mapping[str, int]) -> tuple[list[_Issue], dict[str, int]]:
+    """The snapshot's files the replica lacks or holds with another size than the log gives, and their counts."""
+    absent = sorted(key for key in files if key not in present)
+    wrong_size = sorted(key for key, size in files.items() if size >= 0 and key in present and present[key] != size)
+    issues: list[_Issue] = [(FILE_MISSING, key, {"expected_size": files[key]}) for key in absent]
+    issues += [(SIZE_MISMATCH, key, {"expected_size": files[key], "replica_size": present[key]}) for key in wrong_size]
+    return issues, {"files_checked": len(files), "absent_files": len(absent), "size_mismatches": len(wrong_size)}
 
 
 def _error_fields(error: BaseException) -> dict[str, Any]:
