@@ -51,6 +51,30 @@ class ComputeStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.application = self._application(config, storage)
+        self.job_assets = JobAssets(
+            self,
+            "JobAssets",
+            props=JobAssetsProps(
+                package_dir=package_dir,
+                build_dir=build_dir,
+                bucket=storage.artifacts,
+                publisher_policy=storage.job_publisher_policy,
+                log_encryption_key=storage.key,
+                log_retention=log_retention(config.retention.log_group_retention_days),
+            ),
+        )
+        self.metrics_publisher_policy = self._metrics_publisher_policy(config)
+        self.job_roles: dict[str, iam.IRole] = {job: self._job_role(job, config, storage) for job in JOBS}
+        self.job_runner_policy = JobRunnerPolicy(
+            self,
+            "JobRunner",
+            props=JobRunnerPolicyProps(application=self.application, job_roles=list(self.job_roles.values())),
+        ).policy
+        self.job_run_reader_policy = self._job_run_reader_policy()
+
+    def _application(self, config: EnvironmentConfig, storage: StorageStack) -> EmrSparkApplication:
+        """The EMR Serverless application and its encrypted CloudWatch log group."""
         log_group = logs.LogGroup(
             self,
             "SparkLogs",
@@ -59,7 +83,7 @@ class ComputeStack(Stack):
             retention=log_retention(config.retention.log_group_retention_days),
             removal_policy=RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN,
         )
-        self.application = EmrSparkApplication(
+        return EmrSparkApplication(
             self,
             "Spark",
             props=EmrSparkApplicationProps(
@@ -75,20 +99,11 @@ class ComputeStack(Stack):
                 logs_prefix=EMR_LOGS_PREFIX,
             ),
         )
-        self.job_assets = JobAssets(
-            self,
-            "JobAssets",
-            props=JobAssetsProps(
-                package_dir=package_dir,
-                build_dir=build_dir,
-                bucket=storage.artifacts,
-                publisher_policy=storage.job_publisher_policy,
-                log_encryption_key=storage.key,
-                log_retention=log_retention(config.retention.log_group_retention_days),
-            ),
-        )
+
+    def _metrics_publisher_policy(self, config: EnvironmentConfig) -> iam.ManagedPolicy:
+        """PutMetricData to this environment's catalog namespace only."""
         namespace = catalog.our_namespace(config.name)
-        self.metrics_publisher_policy = iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self,
             "JobMetricsPolicy",
             description=f"Publish the jobs' end-of-run metrics to {namespace} (and no other namespace).",
@@ -102,38 +117,38 @@ class ComputeStack(Stack):
             ],
         )
         acknowledge(
-            self.metrics_publisher_policy,
+            policy,
             rules=["AwsSolutions-IAM5"],
             findings=["Resource::*"],
             reason="PutMetricData has no resource-level permissions; the namespace condition scopes it.",
         )
-        self.job_roles: dict[str, iam.IRole] = {}
-        for job in JOBS:
-            self.job_roles[job] = SparkJobRole(
-                self,
-                f"{job.capitalize()}JobRole",
-                props=SparkJobRoleProps(
-                    role_name=f"{config.prefix}-{job}-job",
-                    description=(
-                        f"Runtime role of the {job} Spark job: reads {', '.join(READS[job] + WRITES[job])}; "
-                        f"writes {', '.join(WRITES[job])}."
-                    ),
-                    managed_policies=(
-                        *(storage.read_policies[layer] for layer in READS[job]),
-                        *(storage.read_write_policies[layer] for layer in WRITES[job]),
-                        storage.spark_runtime_policy,
-                        self.application.job_logging_policy,
-                        self.metrics_publisher_policy,
-                    ),
-                ),
-            ).role
-        self.job_runner_policy = JobRunnerPolicy(
+        return policy
+
+    def _job_role(self, job: str, config: EnvironmentConfig, storage: StorageStack) -> iam.IRole:
+        """``job``'s runtime role: its layers (``READS``, ``WRITES``), its release and logs, its metrics."""
+        return SparkJobRole(
             self,
-            "JobRunner",
-            props=JobRunnerPolicyProps(application=self.application, job_roles=list(self.job_roles.values())),
-        ).policy
+            f"{job.capitalize()}JobRole",
+            props=SparkJobRoleProps(
+                role_name=f"{config.prefix}-{job}-job",
+                description=(
+                    f"Runtime role of the {job} Spark job: reads {', '.join(READS[job] + WRITES[job])}; "
+                    f"writes {', '.join(WRITES[job])}."
+                ),
+                managed_policies=(
+                    *(storage.read_policies[layer] for layer in READS[job]),
+                    *(storage.read_write_policies[layer] for layer in WRITES[job]),
+                    storage.spark_runtime_policy,
+                    self.application.job_logging_policy,
+                    self.metrics_publisher_policy,
+                ),
+            ),
+        ).role
+
+    def _job_run_reader_policy(self) -> iam.ManagedPolicy:
+        """GetJobRun on this application's job runs (failure alerts, cost reporting)."""
         application_id = self.resolve(self.get_logical_id(self.application.application))
-        self.job_run_reader_policy = iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self,
             "JobRunReaderPolicy",
             description=f"Read job runs of the {self.application.name} application (alerts, cost reporting).",
@@ -144,11 +159,12 @@ class ComputeStack(Stack):
             ],
         )
         acknowledge(
-            self.job_run_reader_policy,
+            policy,
             rules=["AwsSolutions-IAM5"],
             findings=[f"Resource::<{application_id}.Arn>/jobruns/*"],
             reason="Job run ids are created per run; reading stays within this one application's job runs.",
         )
+        return policy
 
     def job_arguments(self, storage: StorageStack, config: EnvironmentConfig) -> tuple[str, ...]:
         """The arguments every entrypoint takes, except the two an execution adds: ``--gold-uri`` (gold lives

@@ -55,53 +55,102 @@ def build_environment(
     build_dir: Path = BUILD_DIR,
     lambda_build_dir: Path = LAMBDA_BUILD_DIR,
 ) -> EnvironmentStacks:
-    primary = Environment(account=config.account, region=config.region)
-    replication = config.features.replication
+    """``config``'s stacks under ``scope``, in deployment order, tagged; the DR stack when it replicates."""
+    dr = _dr_stack(scope, config) if config.features.replication else None
+    storage = _storage_stack(scope, config, dr)
+    alerting = _alerting_stack(scope, config)
+    compute = _compute_stack(scope, config, storage, package_dir=package_dir, build_dir=build_dir)
+    orchestration = _orchestration_stack(scope, config, storage, compute, alerting)
+    ops = _ops_stack(
+        scope,
+        config,
+        storage=storage,
+        compute=compute,
+        orchestration=orchestration,
+        alerting=alerting,
+        dr=dr,
+        lambda_build_dir=lambda_build_dir,
+    )
+    observability = _observability_stack(scope, config, alerting, orchestration, ops)
+    stacks = EnvironmentStacks(
+        storage=storage,
+        alerting=alerting,
+        compute=compute,
+        orchestration=orchestration,
+        ops=ops,
+        observability=observability,
+        dr=dr,
+    )
+    _tag(stacks, config)
+    return stacks
 
-    def name(part: str) -> dict[str, str]:
-        return {"stack_name": config.stack_name(part)}
 
-    dr = None
-    if replication:
-        dr = DrStack(
-            scope,
-            config.stack_name("Dr"),
-            config=config,
-            env=Environment(account=config.account, region=config.dr_region),
-            cross_region_references=True,
-            description=f"{config.prefix}: replica key and buckets in {config.dr_region}.",
-            **name("Dr"),
-        )
-    storage = StorageStack(
+def _primary(config: EnvironmentConfig) -> Environment:
+    """The account and region every stack but the DR stack deploys to."""
+    return Environment(account=config.account, region=config.region)
+
+
+def _dr_stack(scope: Construct, config: EnvironmentConfig) -> DrStack:
+    """The replica key and buckets, in the DR region."""
+    return DrStack(
+        scope,
+        config.stack_name("Dr"),
+        config=config,
+        env=Environment(account=config.account, region=config.dr_region),
+        cross_region_references=True,
+        description=f"{config.prefix}: replica key and buckets in {config.dr_region}.",
+        stack_name=config.stack_name("Dr"),
+    )
+
+
+def _storage_stack(scope: Construct, config: EnvironmentConfig, dr: DrStack | None) -> StorageStack:
+    """The data key and the lake buckets, replicated to ``dr``'s when there is one."""
+    return StorageStack(
         scope,
         config.stack_name("Storage"),
         config=config,
         replica_key=dr.key if dr else None,
-        env=primary,
-        cross_region_references=replication,
+        env=_primary(config),
+        cross_region_references=config.features.replication,
         description=f"{config.prefix}: data key, lake buckets, access logs, gold catalog, Athena workgroup.",
-        **name("Storage"),
+        stack_name=config.stack_name("Storage"),
     )
-    alerting = AlertingStack(
+
+
+def _alerting_stack(scope: Construct, config: EnvironmentConfig) -> AlertingStack:
+    """The alert topic and the budget."""
+    return AlertingStack(
         scope,
         config.stack_name("Alerting"),
         config=config,
-        env=primary,
+        env=_primary(config),
         description=f"{config.prefix}: alert topic and monthly budget.",
-        **name("Alerting"),
+        stack_name=config.stack_name("Alerting"),
     )
-    compute = ComputeStack(
+
+
+def _compute_stack(
+    scope: Construct, config: EnvironmentConfig, storage: StorageStack, *, package_dir: Path, build_dir: Path
+) -> ComputeStack:
+    """The EMR Serverless application and the job archive built from ``package_dir``."""
+    return ComputeStack(
         scope,
         config.stack_name("Compute"),
         config=config,
         storage=storage,
         package_dir=package_dir,
         build_dir=build_dir,
-        env=primary,
+        env=_primary(config),
         description=f"{config.prefix}: EMR Serverless application, job roles, job assets.",
-        **name("Compute"),
+        stack_name=config.stack_name("Compute"),
     )
-    orchestration = OrchestrationStack(
+
+
+def _orchestration_stack(
+    scope: Construct, config: EnvironmentConfig, storage: StorageStack, compute: ComputeStack, alerting: AlertingStack
+) -> OrchestrationStack:
+    """The pipeline and maintenance state machines, alerting through ``alerting``'s topic."""
+    return OrchestrationStack(
         scope,
         config.stack_name("Orchestration"),
         config=config,
@@ -109,11 +158,25 @@ def build_environment(
         compute=compute,
         alert_topic=alerting.topic,
         alert_publish_policy=alerting.publish_policy,
-        env=primary,
+        env=_primary(config),
         description=f"{config.prefix}: pipeline and maintenance state machines, schedules, alarms.",
-        **name("Orchestration"),
+        stack_name=config.stack_name("Orchestration"),
     )
-    ops = OpsStack(
+
+
+def _ops_stack(
+    scope: Construct,
+    config: EnvironmentConfig,
+    *,
+    storage: StorageStack,
+    compute: ComputeStack,
+    orchestration: OrchestrationStack,
+    alerting: AlertingStack,
+    dr: DrStack | None,
+    lambda_build_dir: Path,
+) -> OpsStack:
+    """The operational Lambdas, bundled under ``lambda_build_dir``."""
+    return OpsStack(
         scope,
         config.stack_name("Ops"),
         config=config,
@@ -124,33 +187,39 @@ def build_environment(
         alert_publish_policy=alerting.publish_policy,
         dr=dr,
         lambda_build=bundle_lambda_code(lambda_build_dir / "code", build_dir=lambda_build_dir),
-        env=primary,
-        cross_region_references=replication,
+        env=_primary(config),
+        cross_region_references=config.features.replication,
         description=f"{config.prefix}: landing intake, failure notifier, freshness, DR verifier, cost reporter.",
-        **name("Ops"),
+        stack_name=config.stack_name("Ops"),
     )
+
+
+def _observability_stack(
+    scope: Construct,
+    config: EnvironmentConfig,
+    alerting: AlertingStack,
+    orchestration: OrchestrationStack,
+    ops: OpsStack,
+) -> ObservabilityStack:
+    """Dashboards and alarms; deploys after ``orchestration`` and ``ops``, whose alarms it watches."""
     observability = ObservabilityStack(
         scope,
         config.stack_name("Observability"),
         config=config,
         alert_topic=alerting.topic,
         health_alarms=[*orchestration.alarms.alarms, *ops.alarms],
-        env=primary,
+        env=_primary(config),
         description=f"{config.prefix}: dashboards, DQ and cost alarms, pipeline-unhealthy, Logs Insights queries.",
-        **name("Observability"),
+        stack_name=config.stack_name("Observability"),
     )
     # The composite alarm names members of these stacks (by ARN, no exports): they deploy first.
     observability.add_stack_dependency(orchestration)
     observability.add_stack_dependency(ops)
-    stacks = EnvironmentStacks(
-        storage=storage,
-        alerting=alerting,
-        compute=compute,
-        orchestration=orchestration,
-        ops=ops,
-        observability=observability,
-        dr=dr,
-    )
+    return observability
+
+
+def _tag(stacks: EnvironmentStacks, config: EnvironmentConfig) -> None:
+    """Project, Environment, Component (the stack name's last part) and CostCenter on every stack."""
     for stack in stacks.all():
         component = stack.stack_name.rsplit("-", 1)[1]
         for key, value in (
@@ -160,4 +229,3 @@ def build_environment(
             ("CostCenter", config.cost_center),
         ):
             Tags.of(stack).add(key, value)
-    return stacks

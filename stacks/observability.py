@@ -85,32 +85,46 @@ class ObservabilityStack(Stack):
             )
             for board in dashboards(targets)
         }
-        self.alarms: list[CatalogAlarm] = []
-        for contract in (*SILVER_TABLES, *GOLD_TABLES):
-            if not contract.rules:
-                continue  # no checks, no score
-            layer = contract.name.split(".", 1)[0]
-            self.alarms.append(
-                self.alarm_factory.alarm(
-                    self,
-                    f"DqScore{''.join(p.capitalize() for p in contract.name.replace('.', '_').split('_'))}",
-                    metric_key="dq_score",
-                    name=f"{config.prefix}-dq-{contract.name.replace('.', '-').replace('_', '-')}",
-                    subject=contract.name,
-                    dimensions={catalog.ENVIRONMENT: config.name, catalog.JOB: layer, catalog.TABLE: contract.name},
-                )
+        self.alarms: list[CatalogAlarm] = [*self._dq_score_alarms(config), *self._cost_alarms(config)]
+        self.health_members = self._health_members(health_alarms)
+        self.pipeline_unhealthy = self._pipeline_unhealthy(config, alert_topic, self.health_members)
+        self.queries = self._queries(targets)
+
+    def _dq_score_alarms(self, config: EnvironmentConfig) -> list[CatalogAlarm]:
+        """One DQ-score alarm per silver and gold table that has rules (no checks, no score)."""
+        return [
+            self.alarm_factory.alarm(
+                self,
+                f"DqScore{''.join(p.capitalize() for p in contract.name.replace('.', '_').split('_'))}",
+                metric_key="dq_score",
+                name=f"{config.prefix}-dq-{contract.name.replace('.', '-').replace('_', '-')}",
+                subject=contract.name,
+                dimensions={
+                    catalog.ENVIRONMENT: config.name,
+                    catalog.JOB: contract.name.split(".", 1)[0],
+                    catalog.TABLE: contract.name,
+                },
             )
-        for job in LAYERS:
-            self.alarms.append(
-                self.alarm_factory.alarm(
-                    self,
-                    f"CostPerMillion{job.capitalize()}",
-                    metric_key="cost_per_million_records",
-                    name=f"{config.prefix}-cost-per-million-{job}",
-                    subject=f"the {job} job",
-                    dimensions={catalog.ENVIRONMENT: config.name, catalog.JOB: job},
-                )
+            for contract in (*SILVER_TABLES, *GOLD_TABLES)
+            if contract.rules
+        ]
+
+    def _cost_alarms(self, config: EnvironmentConfig) -> list[CatalogAlarm]:
+        """One cost-per-million-records alarm per layer's job."""
+        return [
+            self.alarm_factory.alarm(
+                self,
+                f"CostPerMillion{job.capitalize()}",
+                metric_key="cost_per_million_records",
+                name=f"{config.prefix}-cost-per-million-{job}",
+                subject=f"the {job} job",
+                dimensions={catalog.ENVIRONMENT: config.name, catalog.JOB: job},
             )
+            for job in LAYERS
+        ]
+
+    def _health_members(self, health_alarms: Sequence[CatalogAlarm]) -> list[cloudwatch.IAlarm]:
+        """The pipeline-health alarms: those of ``health_alarms`` and of this stack marked ``in_pipeline_health``."""
         # Members of other stacks by their deterministic ARNs, not by cross-stack exports: an export in use
         # would block the owning stack from ever removing or renaming an alarm (a table dropped, say).
         members: list[cloudwatch.IAlarm] = [
@@ -128,7 +142,13 @@ class ObservabilityStack(Stack):
             if a.in_pipeline_health
         ]
         members += [a for a in self.alarms if a.in_pipeline_health]
-        self.pipeline_unhealthy = cloudwatch.CompositeAlarm(
+        return members
+
+    def _pipeline_unhealthy(
+        self, config: EnvironmentConfig, alert_topic: sns.ITopic, members: Sequence[cloudwatch.IAlarm]
+    ) -> cloudwatch.CompositeAlarm:
+        """``<prefix>-pipeline-unhealthy``: any of ``members`` in ALARM; notifies ``alert_topic`` on ALARM and OK."""
+        alarm = cloudwatch.CompositeAlarm(
             self,
             "PipelineUnhealthy",
             composite_alarm_name=f"{config.prefix}-pipeline-unhealthy",
@@ -142,10 +162,9 @@ class ObservabilityStack(Stack):
             ),
         )
         action = actions.SnsAction(alert_topic)
-        self.pipeline_unhealthy.add_alarm_action(action)
-        self.pipeline_unhealthy.add_ok_action(action)
-        self.health_members = members
-        self.queries = self._queries(targets)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm
 
     def _queries(self, targets: Targets) -> dict[str, logs.CfnQueryDefinition]:
         emr = [f"/aws/emr-serverless/{targets.prefix}"]

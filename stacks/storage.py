@@ -70,7 +70,42 @@ class StorageStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
-        self.key = kms.Key(
+        self.key = self._data_key(config, removal)
+        self.access_logs = AccessLogsBucket(
+            self,
+            "AccessLogs",
+            props=AccessLogsBucketProps(
+                expire_after_days=config.retention.access_logs_expire_after_days, removal_policy=removal
+            ),
+        ).bucket
+        self.buckets = self._layer_buckets(config, removal, replica_key)
+        self.artifacts = self._artifacts(config, removal)
+        self.catalog = GoldCatalog(
+            self,
+            "GoldCatalog",
+            props=GoldCatalogProps(
+                database_name=aws_names.gold_database_name(config.name, config.project),
+                bucket=self.buckets["gold"],
+                tables=GOLD_TABLES,
+                # Gold is per blue/green slot; the tables start on blue and follow promotions (see GoldCatalog).
+                key_prefix=aws_names.gold_slot_prefix(aws_names.SLOTS[0]),
+            ),
+        )
+        self.workgroup = AnalyticsWorkgroup(
+            self,
+            "Analytics",
+            props=AnalyticsWorkgroupProps(
+                name=f"{config.prefix}-analytics",
+                results_bucket=self.artifacts,
+                results_prefix=ATHENA_RESULTS_PREFIX,
+                encryption_key=self.key,
+            ),
+        )
+        self._access_policies()
+
+    def _data_key(self, config: EnvironmentConfig, removal: RemovalPolicy) -> kms.Key:
+        """The data key, rotating; CloudWatch Logs may use it for this account's log groups."""
+        key = kms.Key(
             self,
             "DataKey",
             alias=f"alias/{config.prefix}-data",
@@ -79,7 +114,7 @@ class StorageStack(Stack):
             pending_window=Duration.days(30),
             removal_policy=removal,
         )
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsForThisAccountsLogGroups",
                 principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
@@ -103,51 +138,56 @@ class StorageStack(Stack):
                 },
             )
         )
-        self.access_logs = AccessLogsBucket(
-            self,
-            "AccessLogs",
-            props=AccessLogsBucketProps(
-                expire_after_days=config.retention.access_logs_expire_after_days, removal_policy=removal
-            ),
-        ).bucket
+        return key
 
+    def _layer_buckets(
+        self, config: EnvironmentConfig, removal: RemovalPolicy, replica_key: kms.IKey | None
+    ) -> dict[str, s3.Bucket]:
+        """Landing and the layers, each replicated to its DR bucket when ``replica_key`` is given."""
         # Referenced by ARN on this side, so the replication roles' KMS and S3 grants stay in this stack's
         # IAM policies instead of reaching back into the DR stack's key policy (a dependency cycle).
         local_replica_key = kms.Key.from_key_arn(self, "ReplicaKeyRef", replica_key.key_arn) if replica_key else None
-        self.buckets: dict[str, s3.Bucket] = {}
+        buckets: dict[str, s3.Bucket] = {}
         for layer in REPLICATED_BUCKETS:
             retention = config.retention.landing if layer == "landing" else config.retention.layer(layer)
-            target = (
-                ReplicationTarget(
-                    bucket=s3.Bucket.from_bucket_attributes(
-                        self,
-                        f"{layer.capitalize()}ReplicaRef",
-                        bucket_name=replica_bucket_name(config, layer),
-                        account=config.account,
-                        region=config.dr_region,
-                    ),
-                    encryption_key=local_replica_key,
-                    region=config.dr_region,
-                )
-                if local_replica_key
-                else None
-            )
-            self.buckets[layer] = self._bucket(
+            buckets[layer] = self._bucket(
                 layer,
                 config=config,
                 removal=removal,
                 noncurrent_days=retention.noncurrent_expire_after_days,
                 lifecycle=landing_lifecycle(config) if layer == "landing" else (),
-                replication=target,
+                replication=self._replication_target(config, layer, local_replica_key),
             )
         # New landing objects go to EventBridge (native CloudFormation, no notification custom resource):
         # the Ops stack's rule routes "Object Created" events to the landing intake queue.
-        landing = self.buckets["landing"].node.default_child
+        landing = buckets["landing"].node.default_child
         assert isinstance(landing, s3.CfnBucket)
         landing.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
-        self.artifacts = self._bucket(
+        return buckets
+
+    def _replication_target(
+        self, config: EnvironmentConfig, layer: str, replica_key: kms.IKey | None
+    ) -> ReplicationTarget | None:
+        """``layer``'s replica bucket in the DR region, by name; none without a replica key."""
+        if replica_key is None:
+            return None
+        return ReplicationTarget(
+            bucket=s3.Bucket.from_bucket_attributes(
+                self,
+                f"{layer.capitalize()}ReplicaRef",
+                bucket_name=replica_bucket_name(config, layer),
+                account=config.account,
+                region=config.dr_region,
+            ),
+            encryption_key=replica_key,
+            region=config.dr_region,
+        )
+
+    def _artifacts(self, config: EnvironmentConfig, removal: RemovalPolicy) -> s3.Bucket:
+        """Job releases, EMR logs and Athena results; the logs and results expire, nothing is replicated."""
+        artifacts = self._bucket(
             "artifacts",
             config=config,
             removal=removal,
@@ -167,34 +207,14 @@ class StorageStack(Stack):
             replication=None,
         )
         acknowledge(
-            self.artifacts,
+            artifacts,
             rules=BUCKET_REPLICATION,
             reason="Artifacts are rebuilt from git by cdk deploy; logs and query results need no DR copy.",
         )
+        return artifacts
 
-        self.catalog = GoldCatalog(
-            self,
-            "GoldCatalog",
-            props=GoldCatalogProps(
-                database_name=aws_names.gold_database_name(config.name, config.project),
-                bucket=self.buckets["gold"],
-                tables=GOLD_TABLES,
-                # Gold is per blue/green slot; the tables start on blue and follow promotions (see GoldCatalog).
-                key_prefix=aws_names.gold_slot_prefix(aws_names.SLOTS[0]),
-            ),
-        )
-        self.workgroup = AnalyticsWorkgroup(
-            self,
-            "Analytics",
-            props=AnalyticsWorkgroupProps(
-                name=f"{config.prefix}-analytics",
-                results_bucket=self.artifacts,
-                results_prefix=ATHENA_RESULTS_PREFIX,
-                encryption_key=self.key,
-            ),
-        )
-
-        # Access is published as managed policies next to the data; other stacks attach them to roles.
+    def _access_policies(self) -> None:
+        """Access is published as managed policies next to the data; other stacks attach them to roles."""
         self.read_policies: dict[str, iam.IManagedPolicy] = {}
         self.read_write_policies: dict[str, iam.IManagedPolicy] = {}
         for layer, bucket in self.buckets.items():

@@ -29,25 +29,7 @@ class AlertTopic(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: AlertTopicProps) -> None:
         super().__init__(scope, construct_id)
-        account = Stack.of(self).account
-        self.key = kms.Key(
-            self,
-            "Key",
-            alias=props.key_alias,
-            description=f"Encrypts the {props.topic_name} SNS topic.",
-            enable_key_rotation=True,
-            pending_window=Duration.days(30),
-            removal_policy=props.removal_policy,
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowAlertingServicesToUseKey",
-                principals=[iam.ServicePrincipal(service) for service in PUBLISHING_SERVICES],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
-            )
-        )
+        self.key = self._key(props)
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -56,25 +38,48 @@ class AlertTopic(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
-        self.topic.add_to_resource_policy(
+        for sid, service in (
+            ("AllowBudgetsToPublish", "budgets.amazonaws.com"),
+            ("AllowCloudWatchAlarmsToPublish", "cloudwatch.amazonaws.com"),
+        ):
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                )
+            )
+        self.publish_policy = self._publish_policy(props)
+        for email in props.emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def _key(self, props: AlertTopicProps) -> kms.Key:
+        """The topic's rotating key; the ``PUBLISHING_SERVICES`` of this account may use it."""
+        key = kms.Key(
+            self,
+            "Key",
+            alias=props.key_alias,
+            description=f"Encrypts the {props.topic_name} SNS topic.",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=props.removal_policy,
+        )
+        key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowBudgetsToPublish",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
+                sid="AllowAlertingServicesToUseKey",
+                principals=[iam.ServicePrincipal(service) for service in PUBLISHING_SERVICES],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
-            )
-        )
-        self.publish_policy = iam.ManagedPolicy(
+        return key
+
+    def _publish_policy(self, props: AlertTopicProps) -> iam.ManagedPolicy:
+        """Publish to the topic, with the key through SNS only: what our own publishers attach."""
+        return iam.ManagedPolicy(
             self,
             "PublishPolicy",
             description=f"Publish to the {props.topic_name} topic (encrypted with its key).",
@@ -88,5 +93,3 @@ class AlertTopic(Construct):
                 ),
             ],
         )
-        for email in props.emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))

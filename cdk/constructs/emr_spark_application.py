@@ -62,24 +62,7 @@ class EmrSparkApplication(Construct):
                 memory=f"{props.max_memory_gb} GB",
                 disk=f"{props.max_disk_gb} GB",
             ),
-            monitoring_configuration=emrserverless.CfnApplication.MonitoringConfigurationProperty(
-                cloud_watch_logging_configuration=emrserverless.CfnApplication.CloudWatchLoggingConfigurationProperty(
-                    enabled=True,
-                    log_group_name=props.log_group.log_group_name,
-                    log_stream_name_prefix=props.name,
-                    encryption_key_arn=props.encryption_key.key_arn,
-                    log_type_map=[
-                        emrserverless.CfnApplication.LogTypeMapKeyValuePairProperty(
-                            key=worker, value=["stdout", "stderr"]
-                        )
-                        for worker in ("SPARK_DRIVER", "SPARK_EXECUTOR")
-                    ],
-                ),
-                s3_monitoring_configuration=emrserverless.CfnApplication.S3MonitoringConfigurationProperty(
-                    log_uri=props.logs_bucket.s3_url_for_object(props.logs_prefix),
-                    encryption_key_arn=props.encryption_key.key_arn,
-                ),
-            ),
+            monitoring_configuration=_monitoring(props),
             runtime_configuration=[
                 emrserverless.CfnApplication.ConfigurationObjectProperty(
                     classification="spark-defaults", properties=dict(props.spark_defaults)
@@ -88,7 +71,11 @@ class EmrSparkApplication(Construct):
         )
         self.application_id = self.application.attr_application_id
         self.application_arn = self.application.attr_arn
-        self.job_logging_policy = iam.ManagedPolicy(
+        self.job_logging_policy = self._job_logging_policy(props)
+
+    def _job_logging_policy(self, props: EmrSparkApplicationProps) -> iam.ManagedPolicy:
+        """What a job role needs to ship the application's logs: the log group, the key."""
+        return iam.ManagedPolicy(
             self,
             "JobLoggingPolicy",
             description=f"Spark jobs of {props.name}: write encrypted driver and executor logs.",
@@ -110,3 +97,23 @@ class EmrSparkApplication(Construct):
     @property
     def job_runs_arn(self) -> str:
         return f"{self.application_arn}/jobruns/*"
+
+
+def _monitoring(props: EmrSparkApplicationProps) -> emrserverless.CfnApplication.MonitoringConfigurationProperty:
+    """Driver and executor stdout and stderr to the log group, and logs to S3; both encrypted with the key."""
+    return emrserverless.CfnApplication.MonitoringConfigurationProperty(
+        cloud_watch_logging_configuration=emrserverless.CfnApplication.CloudWatchLoggingConfigurationProperty(
+            enabled=True,
+            log_group_name=props.log_group.log_group_name,
+            log_stream_name_prefix=props.name,
+            encryption_key_arn=props.encryption_key.key_arn,
+            log_type_map=[
+                emrserverless.CfnApplication.LogTypeMapKeyValuePairProperty(key=worker, value=["stdout", "stderr"])
+                for worker in ("SPARK_DRIVER", "SPARK_EXECUTOR")
+            ],
+        ),
+        s3_monitoring_configuration=emrserverless.CfnApplication.S3MonitoringConfigurationProperty(
+            log_uri=props.logs_bucket.s3_url_for_object(props.logs_prefix),
+            encryption_key_arn=props.encryption_key.key_arn,
+        ),
+    )

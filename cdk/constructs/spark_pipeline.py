@@ -116,24 +116,7 @@ class SparkPipeline(Construct):
         self.steps = tuple(props.steps)
         self.application = props.application
 
-        notify = tasks.SnsPublish(
-            self,
-            "NotifyFailure",
-            topic=props.alert_topic,
-            subject=f"{props.state_machine_name} failed",
-            message=sfn.TaskInput.from_object(
-                {
-                    "stateMachine": sfn.JsonPath.string_at("$$.StateMachine.Name"),
-                    "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
-                    "batchId": sfn.JsonPath.string_at(BATCH_ID_PATH),
-                    "error": sfn.JsonPath.string_at("$.error.Error"),
-                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
-                }
-            ),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        notify.next(sfn.Fail(self, "Failed", error="LakehousePipelineFailed", cause_path="$.error.Cause"))
-
+        notify = self._notify_failure(props)
         start = sfn.Pass(
             self,
             "StartBatch",
@@ -153,16 +136,7 @@ class SparkPipeline(Construct):
         chain = self._single_writer_guard(start, props, guard_arns)
         chain = self._release(chain, props, notify)
         for step in props.steps:
-            job = self._job_state(step, props)
-            job.add_retry(
-                errors=["States.TaskFailed"],
-                interval=Duration.minutes(props.retry_interval_minutes),
-                max_attempts=props.retry_attempts,
-                backoff_rate=2.0,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
-            job.add_catch(notify, errors=["States.ALL"], result_path="$.error")
-            chain = chain.next(job)
+            chain = chain.next(self._retried_job(step, props, notify))
         chain.next(sfn.Succeed(self, "Done"))
 
         self.log_group = logs.LogGroup(
@@ -173,8 +147,46 @@ class SparkPipeline(Construct):
             retention=props.log_retention,
         )
         self.role = self._role(props, guard_arns)
+        self.state_machine = self._state_machine(props, start)
+
+    def _notify_failure(self, props: SparkPipelineProps) -> sfn.IChainable:
+        """``NotifyFailure`` -> ``Failed``: publish ``$.error`` to the alert topic, then fail the execution."""
+        notify = tasks.SnsPublish(
+            self,
+            "NotifyFailure",
+            topic=props.alert_topic,
+            subject=f"{props.state_machine_name} failed",
+            message=sfn.TaskInput.from_object(
+                {
+                    "stateMachine": sfn.JsonPath.string_at("$$.StateMachine.Name"),
+                    "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                    "batchId": sfn.JsonPath.string_at(BATCH_ID_PATH),
+                    "error": sfn.JsonPath.string_at("$.error.Error"),
+                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        notify.next(sfn.Fail(self, "Failed", error="LakehousePipelineFailed", cause_path="$.error.Cause"))
+        return notify
+
+    def _retried_job(self, step: SparkJobStep, props: SparkPipelineProps, notify: sfn.IChainable) -> sfn.CustomState:
+        """``step``'s job state, retried on task failures with backoff; any other failure goes to ``notify``."""
+        job = self._job_state(step, props)
+        job.add_retry(
+            errors=["States.TaskFailed"],
+            interval=Duration.minutes(props.retry_interval_minutes),
+            max_attempts=props.retry_attempts,
+            backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        job.add_catch(notify, errors=["States.ALL"], result_path="$.error")
+        return job
+
+    def _state_machine(self, props: SparkPipelineProps, start: sfn.IChainable) -> sfn.StateMachine:
+        """The state machine from ``start``: traced, logged in full, timed out after every job's worst case."""
         per_job = props.job_timeout_minutes * (props.retry_attempts + 1) + 30
-        self.state_machine = sfn.StateMachine(
+        return sfn.StateMachine(
             self,
             "StateMachine",
             state_machine_name=props.state_machine_name,
@@ -255,25 +267,7 @@ class SparkPipeline(Construct):
 
     def _release(self, chain: sfn.Chain, props: SparkPipelineProps, notify: sfn.IChainable) -> sfn.Chain:
         """ReadSlots -> ActiveSlot -> Select<Slot>Slot -> SlotVersionSet [-> UseDeployedVersion]: ``$.release``."""
-        read = tasks.CallAwsService(
-            self,
-            "ReadSlots",
-            comment="The active blue/green slot and each slot's job-assets version (lakehouse promote writes it).",
-            service="ssm",
-            action="getParameter",
-            parameters={"Name": props.release_slots.parameter_name},
-            iam_resources=[props.release_slots.parameter_arn],
-            iam_action="ssm:GetParameter",
-            result_selector={"document.$": "States.StringToJson($.Parameter.Value)"},
-            result_path="$.slots",
-        )
-        read.add_retry(
-            errors=["Ssm.SsmException", "Ssm.InternalServerErrorException"],
-            interval=Duration.seconds(2),
-            max_attempts=3,
-            backoff_rate=2.0,
-        )
-        read.add_catch(notify, errors=["States.ALL"], result_path="$.error")
+        read = self._read_slots(props, notify)
         unknown = sfn.Pass(
             self,
             "UnknownActiveSlot",
@@ -310,6 +304,29 @@ class SparkPipeline(Construct):
         active.otherwise(unknown)
         chain.next(read).next(active)
         return version_set.afterwards(include_otherwise=True)
+
+    def _read_slots(self, props: SparkPipelineProps, notify: sfn.IChainable) -> tasks.CallAwsService:
+        """``ReadSlots``: the slots parameter, parsed into ``$.slots.document``; retried, then ``notify``."""
+        read = tasks.CallAwsService(
+            self,
+            "ReadSlots",
+            comment="The active blue/green slot and each slot's job-assets version (lakehouse promote writes it).",
+            service="ssm",
+            action="getParameter",
+            parameters={"Name": props.release_slots.parameter_name},
+            iam_resources=[props.release_slots.parameter_arn],
+            iam_action="ssm:GetParameter",
+            result_selector={"document.$": "States.StringToJson($.Parameter.Value)"},
+            result_path="$.slots",
+        )
+        read.add_retry(
+            errors=["Ssm.SsmException", "Ssm.InternalServerErrorException"],
+            interval=Duration.seconds(2),
+            max_attempts=3,
+            backoff_rate=2.0,
+        )
+        read.add_catch(notify, errors=["States.ALL"], result_path="$.error")
+        return read
 
     def _job_state(self, step: SparkJobStep, props: SparkPipelineProps) -> sfn.CustomState:
         arguments = ", ".join(intrinsic(argument) for argument in step.arguments)
