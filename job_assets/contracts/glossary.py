@@ -346,40 +346,63 @@ def coverage_problems(
     known = {t.name: t for t in (tables or OPS_TABLES)}
     known.update({t.name: t for t in gold_tables})
     defined = defined_columns()
+    problems = _section_problems(known)
+    problems += _non_metric_problems(known, defined)
+    problems += _undefined_gold_columns(gold_tables, defined)
+    for k in KEY_METRICS.values():
+        if f"{k.table}.{k.column}" not in defined:
+            problems.append(f"key metric {k.name!r}: {k.table}.{k.column} has no glossary definition")
+    return problems
+
+
+def _section_problems(known: Dict[str, TableContract]) -> List[str]:
+    """Unknown tables and conventions, columns defined twice or outside their section's tables."""
     problems = []
-    seen = set()
+    seen: set = set()
     for s in SECTIONS:
-        for t in s.tables:
-            if t not in known:
-                problems.append(f"section {s.title!r}: unknown table {t}")
+        problems += [f"section {s.title!r}: unknown table {t}" for t in s.tables if t not in known]
         for m in s.metrics:
-            for key in m.conventions:
-                if key not in CONVENTION_KEYS:
-                    problems.append(f"metric {m.name!r}: unknown convention {key!r}")
+            problems += [
+                f"metric {m.name!r}: unknown convention {key!r}" for key in m.conventions if key not in CONVENTION_KEYS
+            ]
             for col in m.columns:
                 if col in seen:
                     problems.append(f"{col}: defined twice")
                 seen.add(col)
-                table, _, name = col.rpartition(".")
-                if table not in s.tables:
-                    problems.append(f"metric {m.name!r}: {col} is not a column of the section's tables")
-                elif table in known and name not in known[table].column_names:
-                    problems.append(f"metric {m.name!r}: {table} has no column {name!r}")
+                problems += _metric_column_problems(m, col, s, known)
+    return problems
+
+
+def _metric_column_problems(
+    m: BusinessMetric, col: str, section: Section, known: Dict[str, TableContract]
+) -> List[str]:
+    """A metric's column must belong to one of its section's tables, and that table must have it."""
+    table, _, name = col.rpartition(".")
+    if table not in section.tables:
+        return [f"metric {m.name!r}: {col} is not a column of the section's tables"]
+    if table in known and name not in known[table].column_names:
+        return [f"metric {m.name!r}: {table} has no column {name!r}"]
+    return []
+
+
+def _non_metric_problems(known: Dict[str, TableContract], defined: Dict[str, BusinessMetric]) -> List[str]:
+    """NON_METRIC_COLUMNS must name existing columns that no metric defines."""
+    problems = []
     for col in NON_METRIC_COLUMNS:
         table, _, name = col.rpartition(".")
         if table not in known or name not in known[table].column_names:
             problems.append(f"NON_METRIC_COLUMNS: no column {col}")
         if col in defined:
             problems.append(f"{col}: both defined as a metric and listed as non-metric")
-    for t in gold_tables:
-        for c in t.column_names:
-            col = f"{t.name}.{c}"
-            if col not in defined and col not in NON_METRIC_COLUMNS:
-                problems.append(
-                    f"{col}: no glossary definition; add a BusinessMetric to {SOURCE_FILE} "
-                    "(or list it in NON_METRIC_COLUMNS when it is a key or dimension)"
-                )
-    for k in KEY_METRICS.values():
-        if f"{k.table}.{k.column}" not in defined:
-            problems.append(f"key metric {k.name!r}: {k.table}.{k.column} has no glossary definition")
     return problems
+
+
+def _undefined_gold_columns(gold_tables: Sequence[TableContract], defined: Dict[str, BusinessMetric]) -> List[str]:
+    """Gold columns neither defined by a metric nor listed as non-metric."""
+    return [
+        f"{t.name}.{c}: no glossary definition; add a BusinessMetric to {SOURCE_FILE} "
+        "(or list it in NON_METRIC_COLUMNS when it is a key or dimension)"
+        for t in gold_tables
+        for c in t.column_names
+        if f"{t.name}.{c}" not in defined and f"{t.name}.{c}" not in NON_METRIC_COLUMNS
+    ]

@@ -115,35 +115,44 @@ def validate() -> None:
     """Raise ``ValueError`` naming the entry and the field when the catalog is inconsistent."""
     seen = set()
     for m in METRICS:
-        where = f"metric {m.key!r}"
         if m.key in seen:
-            raise ValueError(f"{where}: key declared twice")
+            raise ValueError(f"metric {m.key!r}: key declared twice")
         seen.add(m.key)
-        if not (m.ours or m.namespace.startswith("AWS/")):
-            raise ValueError(f"{where}: namespace {m.namespace!r} is neither ours nor AWS/...")
-        if m.ours and ENVIRONMENT not in m.dimensions:
-            raise ValueError(f"{where}: our metrics carry the {ENVIRONMENT} dimension")
-        if m.unit not in UNITS:
-            raise ValueError(f"{where}: unit {m.unit!r} is not one of {UNITS}")
-        if m.statistic not in STATISTICS:
-            raise ValueError(f"{where}: statistic {m.statistic!r} is not one of {STATISTICS}")
-        if m.period_seconds < 60 or m.period_seconds % 60:
-            raise ValueError(f"{where}: period {m.period_seconds}s is not a multiple of 60")
-        if not m.description.endswith("."):
-            raise ValueError(f"{where}: the description is a sentence ending with '.'")
-        a = m.alarm
-        if a is None:
-            continue
-        if a.comparison not in COMPARISONS:
-            raise ValueError(f"{where}: alarm comparison {a.comparison!r} is not one of {COMPARISONS}")
-        if a.missing_data not in MISSING_DATA:
-            raise ValueError(f"{where}: alarm missing_data {a.missing_data!r} is not one of {MISSING_DATA}")
-        if not 1 <= a.datapoints_to_alarm <= a.evaluation_periods:
-            raise ValueError(f"{where}: alarm needs 1 <= datapoints_to_alarm <= evaluation_periods")
-        if m.period_seconds * a.evaluation_periods > 86400:
-            raise ValueError(f"{where}: an alarm evaluates at most one day (period x evaluation_periods)")
-        if not a.runbook.endswith(".md") or "/" in a.runbook:
-            raise ValueError(f"{where}: alarm runbook {a.runbook!r} is a file name under runbooks/")
+        _validate_metric(m)
+        if m.alarm is not None:
+            _validate_alarm(m, m.alarm)
+
+
+def _validate_metric(m: Metric) -> None:
+    """One entry's namespace, dimensions, unit, statistic, period and description."""
+    where = f"metric {m.key!r}"
+    if not (m.ours or m.namespace.startswith("AWS/")):
+        raise ValueError(f"{where}: namespace {m.namespace!r} is neither ours nor AWS/...")
+    if m.ours and ENVIRONMENT not in m.dimensions:
+        raise ValueError(f"{where}: our metrics carry the {ENVIRONMENT} dimension")
+    if m.unit not in UNITS:
+        raise ValueError(f"{where}: unit {m.unit!r} is not one of {UNITS}")
+    if m.statistic not in STATISTICS:
+        raise ValueError(f"{where}: statistic {m.statistic!r} is not one of {STATISTICS}")
+    if m.period_seconds < 60 or m.period_seconds % 60:
+        raise ValueError(f"{where}: period {m.period_seconds}s is not a multiple of 60")
+    if not m.description.endswith("."):
+        raise ValueError(f"{where}: the description is a sentence ending with '.'")
+
+
+def _validate_alarm(m: Metric, a: Alarm) -> None:
+    """An alarmed entry's comparison, missing-data treatment, evaluation window and runbook."""
+    where = f"metric {m.key!r}"
+    if a.comparison not in COMPARISONS:
+        raise ValueError(f"{where}: alarm comparison {a.comparison!r} is not one of {COMPARISONS}")
+    if a.missing_data not in MISSING_DATA:
+        raise ValueError(f"{where}: alarm missing_data {a.missing_data!r} is not one of {MISSING_DATA}")
+    if not 1 <= a.datapoints_to_alarm <= a.evaluation_periods:
+        raise ValueError(f"{where}: alarm needs 1 <= datapoints_to_alarm <= evaluation_periods")
+    if m.period_seconds * a.evaluation_periods > 86400:
+        raise ValueError(f"{where}: an alarm evaluates at most one day (period x evaluation_periods)")
+    if not a.runbook.endswith(".md") or "/" in a.runbook:
+        raise ValueError(f"{where}: alarm runbook {a.runbook!r} is a file name under runbooks/")
 
 
 validate()

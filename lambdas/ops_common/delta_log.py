@@ -176,6 +176,19 @@ def _size(action: dict[str, Any]) -> int:
     return -1 if size is None else int(size)
 
 
+def _checkpoint_files(s3: Any, bucket: str, prefix: str, keys: tuple[str, ...]) -> dict[str, int]:
+    """Data key -> size of every ``add`` in a checkpoint's part files."""
+    import pyarrow.parquet as pq  # only here: the verifier's layer ships pyarrow
+
+    files: dict[str, int] = {}
+    for key in keys:
+        table = pq.read_table(io.BytesIO(_read(s3, bucket, key)), columns=["add"])
+        for add in table.column("add").to_pylist():
+            if add and add.get("path"):
+                files[_data_key(prefix, add["path"], bucket)] = _size(add)
+    return files
+
+
 def snapshot(
     s3: Any, bucket: str, prefix: str, *, version: int | None = None, listing: LogListing | None = None
 ) -> Snapshot:
@@ -196,15 +209,7 @@ def snapshot(
             f"{where} cannot be read at version {target}: commit {missing[0]:020d}.json is missing "
             f"and no checkpoint covers it"
         )
-    files: dict[str, int] = {}
-    if base >= 0:
-        import pyarrow.parquet as pq  # only here: the verifier's layer ships pyarrow
-
-        for key in listing.checkpoints[base]:
-            table = pq.read_table(io.BytesIO(_read(s3, bucket, key)), columns=["add"])
-            for add in table.column("add").to_pylist():
-                if add and add.get("path"):
-                    files[_data_key(prefix, add["path"], bucket)] = _size(add)
+    files = _checkpoint_files(s3, bucket, prefix, listing.checkpoints[base]) if base >= 0 else {}
     for v in range(base + 1, target + 1):
         key = listing.commits[v]
         for action in _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"):
