@@ -40,9 +40,9 @@ LAMBDA_STAMP := build/lambda/.installed
 JARS_STAMP := .jars/.installed
 
 # Delta Lake 3.3.2 (= emr-7.12.0) and the S3A client of pyspark's Hadoop 3.3.4, from Maven Central with the
-# machine's mvn, SHA-256 checked against lakehouse/jars.py, kept in .jars/ (later runs work offline).
-$(JARS_STAMP): $(STAMP) lakehouse/jars.py
-	@$(BIN)/python -m lakehouse.jars
+# machine's mvn, SHA-256 checked against lakehouse/toolchain/jars.py, kept in .jars/ (later runs work offline).
+$(JARS_STAMP): $(STAMP) lakehouse/toolchain/jars.py
+	@$(BIN)/python -m lakehouse.toolchain.jars
 	@touch $(JARS_STAMP)
 
 EMR_DEPS_STAMP := build/emr-deps/.installed
@@ -55,9 +55,9 @@ $(EMR_DEPS_STAMP): $(STAMP) cdk/emr_requirements.txt cdk/packaging.py
 	@touch $(EMR_DEPS_STAMP)
 
 # A bare CPython 3.9 (Debian bullseye's, unpacked here: no system change), the stand-in for EMR's image
-# Python that the archive tests run the jobs on (lakehouse/emr_python.py).
-$(EMR_PYTHON_STAMP): $(STAMP) lakehouse/emr_python.py
-	@$(BIN)/python -m lakehouse.emr_python --dest build/emr-python
+# Python that the archive tests run the jobs on (lakehouse/toolchain/emr_python.py).
+$(EMR_PYTHON_STAMP): $(STAMP) lakehouse/toolchain/emr_python.py
+	@$(BIN)/python -m lakehouse.toolchain.emr_python --dest build/emr-python
 	@touch $(EMR_PYTHON_STAMP)
 
 # The operational Lambdas' pinned dependencies, as wheels for the Lambda platform (python3.14, arm64).
@@ -72,9 +72,10 @@ run: install  ## generate 100k records and run the whole pipeline on the local l
 	$(BIN)/lakehouse run --lake-root $(LAKE)
 	$(BIN)/lakehouse report --lake-root $(LAKE)
 
-lint: install  ## ruff (lint + format check) and the packages' layers (import-linter; import cycles: tests/unit/test_import_cycles.py)
+lint: install  ## ruff (lint, McCabe complexity <= 10, format check), functions <= 60 lines, the packages' layers (import-linter; import cycles: tests/unit/test_import_cycles.py)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/function_length.py --max 60
 	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-cache
 
 fmt: install  ## apply ruff fixes and formatting
@@ -100,7 +101,7 @@ report: install  ## write the HTML report of the local lake ($(LAKE)/report.html
 	$(BIN)/lakehouse report --lake-root $(LAKE)
 
 notebooks: install  ## execute notebooks/*.ipynb on the local lake ($(LAKE); `make run` first) into HTML under build/notebooks/
-	$(BIN)/python -m lakehouse.notebook --lake-root $(LAKE) --output build/notebooks
+	$(BIN)/python -m lakehouse.local.notebook --lake-root $(LAKE) --output build/notebooks
 
 catalog: install  ## regenerate the data catalog (docs/data_catalog/) and the glossary from the contracts
 	$(BIN)/lakehouse catalog

@@ -101,6 +101,14 @@ def duckdb_gold_from_landing(lake: Path) -> tuple[float, dict]:
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET threads = 2")
+    _landing_views(con, files)
+    _typed_tables(con)
+    gold = gold_sql(con)
+    return time.perf_counter() - t0, {k: v.num_rows for k, v in gold.items()}
+
+
+def _landing_views(con, files) -> None:
+    """The landing files of the four entities the gold tables need, as untyped DuckDB views."""
     csv = "header=true, all_varchar=true, union_by_name=true, ignore_errors=true, strict_mode=false"
     con.execute(f"CREATE VIEW fx_raw AS SELECT * FROM read_csv({files('reference/fx_rates')}, {csv})")
     con.execute(f"CREATE VIEW cust_raw AS SELECT * FROM read_csv({files('snowflake/customers')}, {csv})")
@@ -111,6 +119,10 @@ def duckdb_gold_from_landing(lake: Path) -> tuple[float, dict]:
         "Amount:'VARCHAR', CurrencyIsoCode:'VARCHAR', CloseDate:'VARCHAR', LeadSource:'VARCHAR', "
         "LastModifiedDate:'VARCHAR', IsDeleted:'VARCHAR'})"
     )
+
+
+def _typed_tables(con) -> None:
+    """Typed, deduplicated, currency-converted tables, as silver holds them."""
     con.execute("""
         CREATE TABLE fx AS SELECT CURRENCY AS currency, TRY_CAST(VALID_FROM AS DATE) AS valid_from,
                TRY_CAST(RATE_TO_USD AS DECIMAL(18,8)) AS rate FROM fx_raw""")
@@ -152,8 +164,6 @@ def duckdb_gold_from_landing(lake: Path) -> tuple[float, dict]:
         SELECT v.*, round(v.amount * coalesce(f.rate, CASE WHEN v.currency = 'USD' THEN 1 END), 2) AS amount_usd
         FROM v ASOF LEFT JOIN fx f ON v.currency = f.currency AND v.close_date >= f.valid_from
         WHERE NOT coalesce(v.is_deleted, false)""")
-    gold = gold_sql(con)
-    return time.perf_counter() - t0, {k: v.num_rows for k, v in gold.items()}
 
 
 def bench(size: int, engine: str, template: Path, workdir: Path, keep: bool) -> dict:

@@ -9,7 +9,7 @@ CloudFormation token: the CDK stack deploys exactly the JSON ``lakehouse dashboa
 ``dashboards/cloudwatch/`` and ``dashboards/grafana/``, and a test fails when those files are stale.
 
 Pure Python (no CDK, no AWS calls): the Observability stack deploys the CloudWatch bodies rendered here, and
-``lakehouse dashboards export`` (``lakehouse/dashboards.py``) writes them with the Grafana JSON and
+``lakehouse dashboards export`` (``lakehouse/docs/dashboards.py``) writes them with the Grafana JSON and
 docs/METRICS.md. It sits in ``platform_model/`` so that the stacks and the installed CLI both import it
 downwards.
 """

@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
+from ..delta_read import arrow_table
 from .base import (
     CHECKPOINT_INTERVAL,
     MergeResult,
@@ -84,39 +85,6 @@ def _arrow_type(t):
     if isinstance(t, T.DecimalType):
         return pa.decimal128(t.precision, t.scale)
     raise TypeError(f"no Arrow mapping for {t}")
-
-
-def arrow_table(table: Any, columns: Optional[Sequence[str]] = None) -> Any:
-    """A delta-rs ``DeltaTable`` (its loaded version) as a ``pyarrow.Table`` of ``columns`` (None: all).
-
-    Read by delta-rs's own engine (DataFusion, in Rust), not by ``DeltaTable.to_pyarrow_table()``: that one
-    scans through a pyarrow dataset over a Python file system, and on S3 its scanner threads outlive the read;
-    a process that then exits aborts ("terminate called without an active exception", SIGABRT, 7 exits in 10
-    against moto's S3; apache/arrow#34314). Arrow's view types (DataFusion's strings) come back as the plain
-    types ``to_pyarrow_table`` gave, so callers see the same schema either way.
-    """
-    import pyarrow as pa
-    from deltalake import QueryBuilder
-
-    wanted = list(columns) if columns is not None else [f.name for f in table.schema().fields]
-    select = ", ".join('"' + c.replace('"', '""') + '"' for c in wanted) or "*"
-    data = pa.table(QueryBuilder().register("t", table).execute(f"SELECT {select} FROM t").read_all())
-    plain = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
-    fields = [pa.field(f.name, plain.get(f.type, f.type), f.nullable, f.metadata) for f in data.schema]
-    return data.cast(pa.schema(fields)) if fields != list(data.schema) else data
-
-
-def open_table(uri: str, storage_options: Optional[Dict[str, str]] = None) -> Any:
-    """The delta-rs ``DeltaTable`` at ``uri`` (latest version), or None when there is none (no log, or an
-    empty folder): one listing of the log, where ``is_deltatable`` and then ``DeltaTable`` would make two.
-    The light readers (``lakehouse status``, the report, the notebooks) open tables with it."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        return DeltaTable(uri, storage_options=storage_options)
-    except TableNotFoundError:
-        return None
 
 
 def _nullable(schema: StructType) -> StructType:

@@ -6,7 +6,8 @@ delivery model (constants, vocabularies, ``BAD_KINDS``, the simulation state); :
 formatting (timestamps, money, ids); :mod:`.increments` the delivery calendar (dt partitions, time windows and
 FX months of the base delivery and of increments); :mod:`.reference` the FX rates; :mod:`.crm` the CRM source
 (accounts, contacts, opportunities); :mod:`.snowflake` the Snowflake source (customers, orders, order items);
-:mod:`.redeliver` updates, duplicates and deletes; :mod:`.bad` bad records and empty files; :mod:`.deliver`
+:mod:`.redeliver` updates, duplicates and deletes; :mod:`.bad` bad records and empty files, :mod:`.defects`
+the defect each kind of bad record carries; :mod:`.deliver`
 the stages of one delivery in order and the re-simulation of earlier ones; :mod:`.writer` the files and their
 encodings. This package re-exports the names other code imports from ``lakehouse.generator``.
 """

@@ -98,16 +98,75 @@ def generate(
     same seed.
     ``progress(stage, done, total)`` is called with stage ``"generate"`` then ``"write"``.
 
-    The manifest (also written to ``<lake_root>/_generator/manifest.json``) is cumulative over all deliveries:
+    The manifest (also written to ``<lake_root>/_generator/manifest.json``) is cumulative over all deliveries;
+    :func:`_manifest` lists its fields.
+    """
+    lake_root = Path(lake_root)
+    _check_arguments(records, bad_ratio, increment, clean=clean)
+    manifest_path = _manifest_path(lake_root)
+    gen_dir = manifest_path.parent
+    if clean:
+        shutil.rmtree(lake_root / "landing", ignore_errors=True)
+        shutil.rmtree(gen_dir, ignore_errors=True)
+    spec = {"increment": increment, "records": records, "bad_ratio": bad_ratio}
+    deliveries, old_files = _deliveries(lake_root, seed, spec)
+    st, dl = _simulate(seed, deliveries, progress)
+    manifest = _manifest(seed, deliveries, st, old_files + _write(lake_root, st, dl, progress))
+    gen_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _manifest_path(lake_root: Path) -> Path:
+    """Where the cumulative manifest of every delivery so far is kept."""
+    return lake_root / "_generator" / "manifest.json"
+
+
+def _check_arguments(records: int, bad_ratio: float, increment: int, *, clean: bool) -> None:
+    """Refuse arguments :func:`generate` cannot honour, before anything is deleted or written."""
+    if records < 1000:
+        raise ValueError("records must be >= 1000")
+    if not 0 <= bad_ratio < 0.5:
+        raise ValueError("bad_ratio must be in [0, 0.5)")
+    if increment < 0:
+        raise ValueError("increment must be >= 0")
+    if clean and increment:
+        raise ValueError("clean=True deletes the base delivery an increment builds on")
+
+
+def _deliveries(lake_root: Path, seed: int, spec: dict) -> tuple[list[dict], list[dict]]:
+    """Every delivery to simulate (the earlier ones from the manifest, then ``spec``) and the earlier files.
+
+    The base delivery needs an empty landing folder; an increment needs the base's manifest, the same seed
+    and a K above the latest delivered.
+    """
+    if spec["increment"] == 0:
+        landing = lake_root / "landing"
+        if landing.exists() and any(p.is_file() for p in landing.rglob("*")):
+            raise FileExistsError(f"{landing} already holds files: pass clean=True or use increment=K")
+        return [spec], []
+    manifest_path = _manifest_path(lake_root)
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{manifest_path} not found: generate the base delivery first")
+    old = json.loads(manifest_path.read_text())
+    if old["seed"] != seed:
+        raise ValueError(f"seed {seed} differs from the base delivery's seed {old['seed']}")
+    if spec["increment"] <= old["increment"]:
+        raise ValueError(f"increment must be > {old['increment']} (the latest delivered)")
+    deliveries = [{k: d[k] for k in ("increment", "records", "bad_ratio")} for d in old["deliveries"]]
+    return [*deliveries, spec], old["files"]
+
+
+def _manifest(seed: int, deliveries: list[dict], st: _State, files: list[dict]) -> dict:
+    """The manifest of every delivery so far (``deliveries`` get their dts), with these fields:
 
     - ``seed``, ``records`` (base delivery), ``bad_ratio`` (base), ``increment`` (latest K),
       ``generator_version``, ``deliveries`` (one entry per delivery: increment, records, bad_ratio, dts) and
       ``records_written`` (total landing records in all files).
     - ``files``: one entry per file: ``path`` (relative to lake_root), ``entity`` ("<source>/<entity>"),
-      ``dt``,
-      ``increment``, ``role`` (data | extra_column | empty_file), ``records`` (JSON lines or CSV data rows,
-      bad ones included; CSV rows are RFC 4180 records, so a quoted embedded newline does not start a row),
-      ``bytes``, ``gzip``, ``bom``, ``crlf``.
+      ``dt``, ``increment``, ``role`` (data | extra_column | empty_file), ``records`` (JSON lines or CSV data
+      rows, bad ones included; CSV rows are RFC 4180 records, so a quoted embedded newline does not start a
+      row), ``bytes``, ``gzip``, ``bom``, ``crlf``.
     - ``entities["<source>/<entity>"]``: ``records_written`` (all records of the entity in all files);
       ``good_records`` (records that pass every quarantine rule: originals, updates, exact duplicates, delete
       markers and extra_column records); ``bad`` (per kind: records planted; ``empty_file`` counts files);
@@ -119,61 +178,23 @@ def generate(
       code the pipeline assigns (``unexpected_column`` counts records, ``empty_file`` counts files).
     - ``expected_silver_rows["silver.<entity>"]``: current rows after processing every delivery so far:
       the number of distinct keys among good records whose newest version is not a delete (extra_column
-      records
-      are good; orphans and all other bad records are excluded). fx_rates: distinct (CURRENCY, VALID_FROM).
+      records are good; orphans and all other bad records are excluded). fx_rates: distinct (CURRENCY,
+      VALID_FROM).
     - ``expected_accounts_history_rows``: distinct (Id, LastModifiedDate) pairs among good account records
       (delete markers included, exact duplicates counted once).
     """
-    lake_root = Path(lake_root)
-    if records < 1000:
-        raise ValueError("records must be >= 1000")
-    if not 0 <= bad_ratio < 0.5:
-        raise ValueError("bad_ratio must be in [0, 0.5)")
-    if increment < 0:
-        raise ValueError("increment must be >= 0")
-    gen_dir = lake_root / "_generator"
-    manifest_path = gen_dir / "manifest.json"
-    if clean:
-        if increment:
-            raise ValueError("clean=True deletes the base delivery an increment builds on")
-        shutil.rmtree(lake_root / "landing", ignore_errors=True)
-        shutil.rmtree(gen_dir, ignore_errors=True)
-
-    spec = {"increment": increment, "records": records, "bad_ratio": bad_ratio}
-    if increment == 0:
-        landing = lake_root / "landing"
-        if landing.exists() and any(p.is_file() for p in landing.rglob("*")):
-            raise FileExistsError(f"{landing} already holds files: pass clean=True or use increment=K")
-        deliveries, old_files = [spec], []
-    else:
-        if not manifest_path.exists():
-            raise FileNotFoundError(f"{manifest_path} not found: generate the base delivery first")
-        old = json.loads(manifest_path.read_text())
-        if old["seed"] != seed:
-            raise ValueError(f"seed {seed} differs from the base delivery's seed {old['seed']}")
-        if increment <= old["increment"]:
-            raise ValueError(f"increment must be > {old['increment']} (the latest delivered)")
-        deliveries = [{k: d[k] for k in ("increment", "records", "bad_ratio")} for d in old["deliveries"]]
-        deliveries.append(spec)
-        old_files = old["files"]
-
-    st, dl = _simulate(seed, deliveries, progress)
-    files = old_files + _write(lake_root, st, dl, progress)
     for d in deliveries:
         d["dts"] = [x.isoformat() for x in _delivery_dts(d["increment"])]
-    manifest = {
+    return {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "records": deliveries[0]["records"],
         "bad_ratio": deliveries[0]["bad_ratio"],
-        "increment": increment,
+        "increment": deliveries[-1]["increment"],
         "deliveries": deliveries,
         **_summary(st),
         "files": files,
     }
-    gen_dir.mkdir(parents=True, exist_ok=True)
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
 
 
 def generate_with_progress(

@@ -2,30 +2,24 @@
 
 Bad records (``bad_ratio``) use fresh keys, are never re-delivered and have no children; ``extra_column``
 records are otherwise valid and land in the last partition of their delivery. :func:`_fresh` builds the
-valid records, :func:`_mutate` applies the defect, :func:`_plant_bad` spreads the kinds over entities and
-partitions, :func:`_add_empty_files` adds the empty files.
+valid records, :func:`.defects._mutate` applies the defect, :func:`_plant_bad` spreads the kinds over
+entities and partitions, :func:`_add_empty_files` adds the empty files.
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 import numpy as np
 
 from job_assets.contracts import landing as L
 
 from .crm import _account_rows, _contact_rows, _opp_rows
+from .defects import _mutate
 from .formatting import _ms, _sf_id
 from .increments import _version_window
 from .model import (
     _BAD_LINE0,
     _CUSTOMER_ID0,
-    _EXTRA_KEYS,
-    _NOTES,
     _ORDER_ID0,
-    _ORPHAN_CUSTOMER0,
-    _ORPHAN_ORDER0,
     ACC,
     BASE_START,
     CON,
@@ -35,9 +29,7 @@ from .model import (
     CRM,
     CUS,
     DAY_MS,
-    ENTITIES,
     FX_FIRST_MONTH,
-    ITM,
     KIND_ENTITIES,
     N_SKU,
     OPP,
@@ -96,108 +88,6 @@ def _fresh(st: _State, rng: np.random.Generator, name: str, n: int, ver: np.ndar
     price = _unit_price(st, sku, ordr.attrs["cur"][o])
     qty = rng.integers(1, 5, n)
     return _item_rows(st, [str(ordr.keys[x]) for x in o.tolist()], line, sku, qty, price, ver)
-
-
-def _mutate(st: _State, name: str, kind: str, row: Any, i: int, rng: np.random.Generator) -> Any:
-    """Apply exactly one defect of ``kind`` to a valid fresh ``row``; ``i`` picks the variant."""
-    if isinstance(row, dict):
-        d = dict(row)
-
-        def drop(key: str) -> dict:
-            if i % 2:
-                d[key] = None
-            else:
-                del d[key]
-            return d
-
-        if kind == "unparseable_json":
-            text = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
-            cut = text[: max(8, int(len(text) * (0.3 + 0.5 * rng.random())))]
-            return cut + ("" if i % 3 else "<<garbled")
-        if kind == "missing_required":
-            if name == ACC:
-                return drop("Name")
-            return drop(("StageName", "CurrencyIsoCode", "CloseDate", "AccountId")[i % 4])
-        if kind == "wrong_type":
-            key = "AnnualRevenue" if name == ACC else "Amount"
-            d[key] = f"{abs(d[key] or 12.5)}x" if i % 2 else "n/a"
-            return d
-        if kind == "out_of_range":
-            key = "AnnualRevenue" if name == ACC else "Amount"
-            d[key] = -round(abs(d[key] or 0) + 1, 2)
-            return d
-        if kind == "unknown_enum":
-            key, val = (("StageName", "Won-ish"), ("CurrencyIsoCode", "CHF"), ("LeadSource", "Billboard"))[i % 3]
-            d[key] = val
-            return d
-        if kind == "invalid_date":
-            if name == OPP and i % 2 == 0:
-                d["CloseDate"] = ("2024-13-45", "not-a-date", "2023-02-29")[i // 2 % 3]
-            else:
-                d["CreatedDate"] = ("2024-02-30T10:00:00.000Z", "not-a-date", "2024-13-45T10:00:00Z")[i % 3]
-            return d
-        if kind == "orphan_reference":
-            d["AccountId"] = _sf_id("001", st.ids("orphan_account", 1), mark="9Z")[0]
-            return d
-        if kind == "extra_column":
-            d[_EXTRA_KEYS[i % len(_EXTRA_KEYS)]] = f"X-{i:05d}"
-            return d
-        raise AssertionError(kind)
-
-    r = list(row)
-    cols = ENTITIES[name].field_names
-    pos = {c: j for j, c in enumerate(cols)}
-    if kind == "wrong_column_count":
-        return [*r, "EXTRA"] if i % 2 else r[:-1]
-    if kind == "missing_required":
-        opts = {
-            CUS: ("SEGMENT",),
-            ORD: ("STATUS", "CURRENCY", "TOTAL_AMOUNT", "ORDER_TS", "CUSTOMER_ID"),
-            ITM: ("SKU", "QUANTITY", "UNIT_PRICE"),
-        }[name]
-        r[pos[opts[i % len(opts)]]] = ""
-        return r
-    if kind == "wrong_type":
-        if name == ORD:
-            if i % 2:
-                r[pos["TOTAL_AMOUNT"]] = r[pos["TOTAL_AMOUNT"]] + "x"
-            else:
-                r[pos["CUSTOMER_ID"]] = "C" + r[pos["CUSTOMER_ID"]]
-        elif i % 2:
-            r[pos["QUANTITY"]] = ("two", "3 pcs", "1,5")[i // 2 % 3]
-        else:
-            r[pos["UNIT_PRICE"]] = r[pos["UNIT_PRICE"]] + " EUR"
-        return r
-    if kind == "out_of_range":
-        if name == ORD:
-            r[pos["TOTAL_AMOUNT"]] = "-" + r[pos["TOTAL_AMOUNT"]]
-        elif i % 2:
-            r[pos["QUANTITY"]] = ("0", "-1", "-3")[i // 2 % 3]
-        else:
-            r[pos["UNIT_PRICE"]] = "-" + r[pos["UNIT_PRICE"]]
-        return r
-    if kind == "unknown_enum":
-        if name == CUS:
-            r[pos["SEGMENT"]] = ("Giant", "Mega")[i % 2]
-        else:
-            r[pos["STATUS"]] = ("shipped", "on_hold")[i % 2]
-        return r
-    if kind == "invalid_date":
-        if name == CUS:
-            r[pos["CREATED_AT"]] = ("2024-13-45 10:00:00", "not-a-date")[i % 2]
-        else:
-            r[pos["ORDER_TS"]] = ("2024-02-30 10:00:00.000", "2024-13-45 10:00:00", "yesterday")[i % 3]
-        return r
-    if kind == "orphan_reference":
-        if name == ORD:
-            r[pos["CUSTOMER_ID"]] = str(int(st.ids("orphan_customer", 1)[0]) + _ORPHAN_CUSTOMER0)
-        else:
-            r[pos["ORDER_ID"]] = str(int(st.ids("orphan_order", 1)[0]) + _ORPHAN_ORDER0)
-            r[pos["LINE_NO"]] = "1"
-        return r
-    if kind == "extra_column":
-        return [*r, _NOTES[i % len(_NOTES)]]
-    raise AssertionError(kind)
 
 
 def _plant_bad(st: _State, dl: _Delivery, rng: np.random.Generator, n_bad: int, w0: int, w1: int) -> None:

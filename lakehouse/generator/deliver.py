@@ -8,6 +8,7 @@ specs to rebuild the state the latest one builds on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -33,7 +34,15 @@ from .model import (
 )
 from .redeliver import _redeliver_all
 from .reference import _add_fx, _fx_rows
-from .snowflake import _add_customers, _add_items, _add_orders, _customer_attrs, _order_draws, _order_lines
+from .snowflake import (
+    _add_customers,
+    _add_items,
+    _add_orders,
+    _customer_attrs,
+    _NewCustomers,
+    _order_draws,
+    _order_lines,
+)
 
 
 def _budgets(records: int, bad_ratio: float, n_fx: int, base: bool) -> tuple[int, dict, dict]:
@@ -63,62 +72,56 @@ def _start(st: _State, k: int) -> tuple[_Run, list[date]]:
     return _Run(st, dl, rng, base, g0, w0, w1), months
 
 
-def _deliver(st: _State, k: int, records: int, bad_ratio: float, progress: ProgressFn | None) -> _Delivery:
-    run, months = _start(st, k)
-    steps, step = 9, 0
+def _ticker(progress: ProgressFn | None, steps: int) -> Callable[[], None]:
+    """A function that reports one more of the ``steps`` generate stages done to ``progress`` (if any)."""
+    done = 0
 
     def tick() -> None:
-        nonlocal step
-        step += 1
+        nonlocal done
+        done += 1
         if progress:
-            progress("generate", step, steps)
+            progress("generate", done, steps)
 
-    # ---- budgets
-    fx = _fx_rows(st, months)
-    n_bad, redeliver, orig = _budgets(records, bad_ratio, len(fx), run.base)
+    return tick
 
-    # ---- fx rates
-    _add_fx(run, fx, months)
-    tick()
 
-    # ---- accounts
-    _add_accounts(run, orig[ACC])
-    tick()
-
-    acc = st.ents[ACC]
-    parent_acc = np.flatnonzero(acc.live & ~acc.attrs["reserved"])
-
-    # ---- customers (attributes now, timestamps once their orders are known)
+def _add_sales(run: _Run, orig: dict, parent_acc: np.ndarray, tick: Callable[[], None]) -> _NewCustomers:
+    """The Snowflake stages: new customers, their orders and the orders' items; returns the new customers."""
+    # customers' attributes now, their timestamps (created before their first order) once the orders are known
     customers = _customer_attrs(run, orig[CUS], parent_acc)
-
-    # ---- orders
     orders = _order_draws(run, orig[ORD], customers)
-
-    # customers' timestamps: created before their first order
     _add_customers(run, customers, orders)
     tick()
-
-    # ---- order items (lines per order, exactly orig[ITM] lines)
+    # order items: lines per order, exactly orig[ITM] lines
     lines = _order_lines(run, orig[ITM], orders)
     onum, oparts = _add_orders(run, orders, lines.total)
     tick()
-
     _add_items(run, onum, oparts, lines, orders.upd)
     tick()
+    return customers
 
-    # ---- opportunities: anchors (Closed Won before linked customers' first orders), then the rest
+
+def _deliver(st: _State, k: int, records: int, bad_ratio: float, progress: ProgressFn | None) -> _Delivery:
+    """Draw delivery ``k`` (``records`` records, ``bad_ratio`` of them bad) onto ``st``, stage by stage."""
+    run, months = _start(st, k)
+    tick = _ticker(progress, 9)
+    fx = _fx_rows(st, months)
+    n_bad, redeliver, orig = _budgets(records, bad_ratio, len(fx), run.base)
+
+    _add_fx(run, fx, months)
+    tick()
+    _add_accounts(run, orig[ACC])
+    tick()
+    acc = st.ents[ACC]
+    parent_acc = np.flatnonzero(acc.live & ~acc.attrs["reserved"])
+    customers = _add_sales(run, orig, parent_acc, tick)
+    # opportunities: anchors (Closed Won before linked customers' first orders), then the rest
     _add_opportunities(run, orig[OPP], parent_acc, customers.link_acc, customers.first, customers.has)
     tick()
-
-    # ---- contacts
     _add_contacts(run, orig[CON], parent_acc)
     tick()
-
-    # ---- re-deliveries
     _redeliver_all(run, redeliver)
     tick()
-
-    # ---- bad records and empty files
     _plant_bad(st, run.dl, run.rng, n_bad, run.w0, run.w1)
     _add_empty_files(run, n_bad)
     tick()

@@ -7,6 +7,7 @@ upstream systems would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -85,50 +86,84 @@ def _redeliver(
     dl.rows.setdefault(name, {}).setdefault(part, []).extend(out)
 
 
+def _update_account(new: dict, ts: str, r: float) -> None:
+    """A newer annual revenue and, now and then, another industry."""
+    rev = new["AnnualRevenue"]
+    new["AnnualRevenue"] = round(rev * (1.05 + r / 5), 2) if rev is not None else 250_000.0
+    if r < 0.3:
+        new["Industry"] = _INDUSTRIES[int(r * 100) % len(_INDUSTRIES)]
+
+
+def _update_contact(new: dict, ts: str, r: float) -> None:
+    """Another title."""
+    new["Title"] = _TITLES[(_TITLES.index(new["Title"]) + 1 + int(r * 5)) % len(_TITLES)]
+
+
+def _update_opportunity(new: dict, ts: str, r: float) -> None:
+    """A closed deal's amount revised, or an open one a stage further (closed on ``ts`` when won or lost)."""
+    stage = L.STAGES.index(new["StageName"])
+    if stage in (WON, LOST):
+        new["Amount"] = round(new["Amount"] * 1.05, 2)
+    elif r < 0.5 and stage + 1 < len(L.OPEN_STAGES):
+        new["StageName"] = L.STAGES[stage + 1]
+    else:
+        new["StageName"] = L.STAGES[WON if r < 0.8 else LOST]
+        new["CloseDate"] = ts[:10]
+    if new["LeadSource"] is None and r < 0.3:
+        new["LeadSource"] = L.LEAD_SOURCES[0]
+
+
+def _update_customer(row: list, r: float) -> None:
+    """The next segment up, or (already at the top) a changed e-mail address."""
+    seg = L.SEGMENTS.index(row[4])
+    if seg + 1 < len(L.SEGMENTS):
+        row[4] = L.SEGMENTS[seg + 1]
+    else:
+        row[2] = "updated." + row[2]
+
+
+def _update_order(row: list, r: float) -> None:
+    """A pending order completed or cancelled, a completed one refunded, any other one 5% cheaper."""
+    status = row[3]
+    if status == "pending":
+        row[3] = "completed" if r < 0.8 else "cancelled"
+    elif status == "completed":
+        row[3] = "refunded"
+    else:
+        row[5] = _fmt_cents(_cents(row[5]) * 95 // 100)
+
+
+def _update_item(row: list, r: float) -> None:
+    """A 10% lower unit price."""
+    row[4] = _fmt_cents(_cents(row[4]) * 9 // 10)
+
+
+_CRM_UPDATES: dict[str, Callable[[dict, str, float], None]] = {
+    ACC: _update_account,
+    CON: _update_contact,
+    OPP: _update_opportunity,
+}
+_CSV_UPDATES: dict[str, Callable[[list, float], None]] = {
+    CUS: _update_customer,
+    ORD: _update_order,
+    ITM: _update_item,
+}
+
+
 def _update_row(st: _State, name: str, row: Any, ts: str, r: float, delete: bool) -> Any:
+    """The newer version of ``row``, stamped ``ts``: a CRM delete marker, or values changed (``r`` in [0, 1))."""
     if name in CRM:
         new = dict(row)
         new["LastModifiedDate"] = ts
         if delete:
             new["IsDeleted"] = True
-        elif name == ACC:
-            rev = new["AnnualRevenue"]
-            new["AnnualRevenue"] = round(rev * (1.05 + r / 5), 2) if rev is not None else 250_000.0
-            if r < 0.3:
-                new["Industry"] = _INDUSTRIES[int(r * 100) % len(_INDUSTRIES)]
-        elif name == CON:
-            new["Title"] = _TITLES[(_TITLES.index(new["Title"]) + 1 + int(r * 5)) % len(_TITLES)]
         else:
-            stage = L.STAGES.index(new["StageName"])
-            if stage in (WON, LOST):
-                new["Amount"] = round(new["Amount"] * 1.05, 2)
-            elif r < 0.5 and stage + 1 < len(L.OPEN_STAGES):
-                new["StageName"] = L.STAGES[stage + 1]
-            else:
-                new["StageName"] = L.STAGES[WON if r < 0.8 else LOST]
-                new["CloseDate"] = ts[:10]
-            if new["LeadSource"] is None and r < 0.3:
-                new["LeadSource"] = L.LEAD_SOURCES[0]
+            _CRM_UPDATES[name](new, ts, r)
         return new
-    row = list(row)
-    row[-1] = ts
-    if name == CUS:
-        seg = L.SEGMENTS.index(row[4])
-        if seg + 1 < len(L.SEGMENTS):
-            row[4] = L.SEGMENTS[seg + 1]
-        else:
-            row[2] = "updated." + row[2]
-    elif name == ORD:
-        status = row[3]
-        if status == "pending":
-            row[3] = "completed" if r < 0.8 else "cancelled"
-        elif status == "completed":
-            row[3] = "refunded"
-        else:
-            row[5] = _fmt_cents(_cents(row[5]) * 95 // 100)
-    else:
-        row[4] = _fmt_cents(_cents(row[4]) * 9 // 10)
-    return tuple(row)
+    values = list(row)
+    values[-1] = ts
+    _CSV_UPDATES[name](values, r)
+    return tuple(values)
 
 
 def _redeliver_all(run: _Run, redeliver: dict[str, list[int]]) -> None:

@@ -8,6 +8,7 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,68 +35,101 @@ def _encode(name: str, rows: list, header: list[str] | None, eol: str, bom: bool
     return gzip.compress(data, compresslevel=6, mtime=0) if gz else data
 
 
-def _write(root: Path, st: _State, dl: _Delivery, progress: ProgressFn | None) -> list[dict]:
-    rng = np.random.default_rng([st.seed, dl.k, 2])
-    jobs: list[tuple[str, int, list, list[str] | None, str]] = []  # (entity, part, rows, header, role)
+class _Job(NamedTuple):
+    """One file to write: its entity, partition index, rows, CSV header (None: none) and role."""
+
+    name: str
+    part: int
+    rows: list
+    header: list[str] | None
+    role: str  # data | extra_column | empty0 | empty1 | empty2
+
+
+_FORCED = [(True, False, False), (False, True, False), (False, False, True), (True, True, True)]
+"""The (gzip, BOM, CRLF) of a delivery's first files, so that every delivery has each encoding."""
+
+
+def _partition_rows(dl: _Delivery, name: str, p: int, rng: np.random.Generator) -> list:
+    """The good rows of ``name`` in partition ``p`` with its bad rows scattered among them."""
+    rows = dl.rows.get(name, {}).get(p, [])
+    bad = dl.bad.get(name, {}).get(p, [])
+    if bad:
+        pos = np.concatenate([np.arange(len(rows), dtype=np.float64), rng.uniform(-0.5, len(rows), len(bad))])
+        allrows = rows + bad
+        rows = [allrows[i] for i in np.argsort(pos, kind="stable").tolist()]
+    return rows
+
+
+def _jobs(dl: _Delivery, rng: np.random.Generator) -> list[_Job]:
+    """Every file of the delivery, in write order: data files (split by size), extra-column files, empties."""
+    jobs: list[_Job] = []
     for e in L.LANDING_ENTITIES:
         name = e.name
         header = [f for f in e.field_names] if e.format == "csv" else None
         for p in range(len(dl.dts)):
-            rows = dl.rows.get(name, {}).get(p, [])
-            bad = dl.bad.get(name, {}).get(p, [])
-            if bad:
-                pos = np.concatenate([np.arange(len(rows), dtype=np.float64), rng.uniform(-0.5, len(rows), len(bad))])
-                allrows = rows + bad
-                rows = [allrows[i] for i in np.argsort(pos, kind="stable").tolist()]
+            rows = _partition_rows(dl, name, p, rng)
             if not rows:
                 continue
             nf = max(1, math.ceil(len(rows) / 25_000))
             if (p == 0 and len(rows) >= 200) or name == FX:
                 nf = max(nf, 2)
             for chunk in np.array_split(np.arange(len(rows)), nf):
-                jobs.append((name, p, rows[chunk[0] : chunk[-1] + 1], header, "data"))
+                jobs.append(_Job(name, p, rows[chunk[0] : chunk[-1] + 1], header, "data"))
         if name in dl.extra_csv:
-            jobs.append((name, len(dl.dts) - 1, dl.extra_csv[name], [*header, "NOTES"], "extra_column"))
+            jobs.append(_Job(name, len(dl.dts) - 1, dl.extra_csv[name], [*header, "NOTES"], "extra_column"))
     for name, p, variant in dl.empties:
         csvfmt = ENTITIES[name].format == "csv"
         header = list(ENTITIES[name].field_names) if csvfmt and variant != 0 else None
-        jobs.append((name, p, [], header, f"empty{variant}"))
+        jobs.append(_Job(name, p, [], header, f"empty{variant}"))
+    return jobs
 
+
+def _encoding(n_job: int, job: _Job, rng: np.random.Generator) -> tuple[bool, bool, bool]:
+    """The (gzip, BOM, CRLF) of the ``n_job``-th file: by variant for empties, forced first, then random."""
+    if job.role.startswith("empty"):
+        variant = int(job.role[-1])
+        return variant == 2, False, variant == 1 and job.header is not None
+    if n_job < len(_FORCED):
+        return _FORCED[n_job]
+    gz, bom, crlf = (bool(x) for x in rng.random(3) < (0.35, 0.25, 0.35))
+    return gz, bom, crlf
+
+
+def _write_file(root: Path, dl: _Delivery, job: _Job, seq: int, encoding: tuple[bool, bool, bool]) -> dict:
+    """Write ``job`` as the ``seq``-th file of its entity and partition; its manifest entry."""
+    gz, bom, crlf = encoding
+    e = ENTITIES[job.name]
+    dt = dl.dts[job.part]
+    ext = ".jsonl" if e.format == "jsonl" else ".csv"
+    fname = f"{e.entity}_{dt:%Y%m%d}_{seq:03d}{ext}{'.gz' if gz else ''}"
+    rel = Path("landing") / e.source / e.entity / f"dt={dt.isoformat()}" / fname
+    data = _encode(job.name, job.rows, job.header, "\r\n" if crlf else "\n", bom, gz)
+    out = root / rel
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return {
+        "path": rel.as_posix(),
+        "entity": job.name,
+        "dt": dt.isoformat(),
+        "increment": dl.k,
+        "role": "empty_file" if job.role.startswith("empty") else job.role,
+        "records": len(job.rows),
+        "bytes": len(data),
+        "gzip": gz,
+        "bom": bom,
+        "crlf": crlf,
+    }
+
+
+def _write(root: Path, st: _State, dl: _Delivery, progress: ProgressFn | None) -> list[dict]:
+    """Write every file of delivery ``dl`` under ``root``; their manifest entries, in write order."""
+    rng = np.random.default_rng([st.seed, dl.k, 2])
+    jobs = _jobs(dl, rng)
     entries, seq = [], {}
-    forced = [(True, False, False), (False, True, False), (False, False, True), (True, True, True)]
-    for n_job, (name, p, rows, header, role) in enumerate(jobs):
-        e = ENTITIES[name]
-        if role.startswith("empty"):
-            variant = int(role[-1])
-            gz, bom, crlf = variant == 2, False, variant == 1 and header is not None
-        elif n_job < len(forced):
-            gz, bom, crlf = forced[n_job]
-        else:
-            gz, bom, crlf = (bool(x) for x in rng.random(3) < (0.35, 0.25, 0.35))
-        dt = dl.dts[p]
-        key = (name, p)
+    for n_job, job in enumerate(jobs):
+        key = (job.name, job.part)
         seq[key] = seq.get(key, 0) + 1
-        ext = ".jsonl" if e.format == "jsonl" else ".csv"
-        fname = f"{e.entity}_{dt:%Y%m%d}_{seq[key]:03d}{ext}{'.gz' if gz else ''}"
-        rel = Path("landing") / e.source / e.entity / f"dt={dt.isoformat()}" / fname
-        data = _encode(name, rows, header, "\r\n" if crlf else "\n", bom, gz)
-        out = root / rel
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-        entries.append(
-            {
-                "path": rel.as_posix(),
-                "entity": name,
-                "dt": dt.isoformat(),
-                "increment": dl.k,
-                "role": "empty_file" if role.startswith("empty") else role,
-                "records": len(rows),
-                "bytes": len(data),
-                "gzip": gz,
-                "bom": bom,
-                "crlf": crlf,
-            }
-        )
+        entries.append(_write_file(root, dl, job, seq[key], _encoding(n_job, job, rng)))
         if progress:
             progress("write", n_job + 1, len(jobs))
     return entries

@@ -91,27 +91,11 @@ def impact(
     notebooks = read_notebooks() if notebooks is None else notebooks
     panels = dashboard_panels() if panels is None else panels
     table, column = graph.split(item)
-    consumers, filtered = graph.consumers(), graph.filtered()
     start = [f"{table}.{column}"] if column else [f"{table}.{c.name}" for c in graph.tables[table].columns]
-    reached: dict[str, tuple[str, str]] = {}
-    queue = deque(start)
-    while queue:
-        ref = queue.popleft()
-        nexts = [(c, "lineage") for c in consumers.get(ref, [])]
-        for t in filtered.get(ref, []):
-            nexts += [(f"{t}.{c.name}", "rows") for c in graph.tables[t].columns]
-        for target, how in nexts:
-            if target not in reached and target not in start:
-                reached[target] = (ref, how)
-                queue.append(target)
+    reached = _reached_columns(graph, start)
     tables = {graph.split(ref)[0] for ref in reached}
     if column is None:  # a whole table: everything downstream by table-level lineage too
-        todo = [table]
-        while todo:
-            for d in graph.downstream(todo.pop()):
-                if d not in tables:
-                    tables.add(d)
-                    todo.append(d)
+        tables |= _downstream_tables(graph, table)
     tables.discard(table)
     order = _order(graph)
     result = Impact(item, table, column)
@@ -126,13 +110,7 @@ def impact(
     affected_tables = tables | {table}
     affected_columns = set(reached) | set(start)
     for nb in notebooks:
-        hits = []
-        for read in nb.reads:
-            if read in graph.tables:
-                if read in affected_tables:
-                    hits.append(read)
-            elif read in affected_columns:
-                hits.append(read)
+        hits = [r for r in nb.reads if r in (affected_tables if r in graph.tables else affected_columns)]
         if hits:
             result.notebooks.append((nb.name, hits))
     for p in panels:
@@ -140,3 +118,33 @@ def impact(
         if hits:
             result.panels.append((p.label, sorted(hits, key=order.__getitem__)))
     return result
+
+
+def _reached_columns(graph: Graph, start: list[str]) -> dict[str, tuple[str, str]]:
+    """Breadth-first over column lineage and row filters: each reached column -> (the column it came
+    from, ``"lineage"`` or ``"rows"``)."""
+    consumers, filtered = graph.consumers(), graph.filtered()
+    reached: dict[str, tuple[str, str]] = {}
+    queue = deque(start)
+    while queue:
+        ref = queue.popleft()
+        nexts = [(c, "lineage") for c in consumers.get(ref, [])]
+        for t in filtered.get(ref, []):
+            nexts += [(f"{t}.{c.name}", "rows") for c in graph.tables[t].columns]
+        for target, how in nexts:
+            if target not in reached and target not in start:
+                reached[target] = (ref, how)
+                queue.append(target)
+    return reached
+
+
+def _downstream_tables(graph: Graph, table: str) -> set[str]:
+    """Every table downstream of ``table`` by table-level lineage."""
+    tables: set[str] = set()
+    todo = [table]
+    while todo:
+        for d in graph.downstream(todo.pop()):
+            if d not in tables:
+                tables.add(d)
+                todo.append(d)
+    return tables

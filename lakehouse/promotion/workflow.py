@@ -62,81 +62,134 @@ def promote(
         source_env=source_env,
     )
     with control.lock(record):
-        control.check_no_writer_running()
-        state = control.read()
-        deployed = control.deployed_version()
-        active_version = state.version(state.active, deployed)
-        if version == active_version:
-            raise PromotionError(
-                f"--version {version}: already the active version of --env {control.env} (slot {state.active})"
-            )
-        target = state.inactive
-        record.from_slot, record.to_slot, record.previous_version = state.active, target, active_version
-        record.previous_state, record.result = state.to_json(), "in-progress"
-        control.record(record)  # an interrupted promotion is on record, with the document to restore
-        staged = replace(
-            state,
-            slots={state.active: active_version, target: version},
-            rollback=None,  # no rollback to a slot whose version is being replaced
-            updated_at=now_iso(),
-            updated_by=actor,
-            change=f"{record.id}: auditing {version} for {target}",
-        )
-        flipped = moving = False
-        final = state
+        attempt = _stage(control, record, actor)
         try:
-            # 1. the candidate is written to the inactive slot (the active one pinned: "" would follow deploys)
-            control.write(staged)
-            # 2. audit: the candidate's gold job writes the audit location, never a slot readers can see
-            control.clear_audit()
-            audit = auditor.run(version, slot_uri=control.audit_uri(), batch_id=f"audit-{record.id}")
-            # 3. gates
-            gates = evaluate_gates(
-                audit,
-                published_uri=control.gold_uri(state.active).rstrip("/"),
-                candidate_uri=control.audit_uri().rstrip("/"),
-                thresholds=thresholds,
-                control=control,
-            )
-            record.gates = [asdict(g) for g in gates]
-            passed = all(g.passed for g in gates)
-            if passed and confirm is not None and not confirm(record, gates):
-                passed, record.result, record.message = False, "cancelled", "not confirmed by the operator"
-            elif not passed:
-                record.result = "refused"
-                record.message = "; ".join(f"{g.name}: {g.detail}" for g in gates if not g.passed)
-            if passed:
-                # 4. publish: the audited gold becomes the inactive slot's, then one write flips the active slot
-                moving = True  # from here the inactive slot's previous gold (the rollback target) is replaced
-                control.move_audit_to(target)
-                final = replace(
-                    staged,
-                    active=target,
-                    rollback=state.active,
-                    updated_at=now_iso(),
-                    change=f"{record.id}: published {version} in {target}",
-                )
-                control.write(final)
-                flipped = True
-                record.result = "published"
-                record.message = f"active slot {state.active} -> {target}"
-                moved = control.publish_readers(target)
-                if moved:
-                    record.message += f"; re-pointed {len(moved)} Glue tables"
+            gates = attempt.run(auditor, thresholds, confirm)
         except BaseException as error:
-            if not flipped:  # nothing published: back to where it was (without a half-replaced rollback target)
-                control.write(replace(state, rollback=None) if moving else state)
-            record.result = "published" if flipped else "failed"
-            record.message = (record.message + "; " if flipped else "") + f"{type(error).__name__}: {error}"
-            record.ended_at = now_iso()
-            control.record(record)
+            attempt.fail(error)
             raise
-        if not flipped:
-            control.write(state)
-            control.clear_audit()
-        record.ended_at = now_iso()
-        control.record(record)
-    return Outcome(record, gates, final)
+        attempt.finish()
+    return Outcome(record, gates, attempt.final)
+
+
+def _stage(control: Control, record: Record, actor: str) -> _Attempt:
+    """Check that ``record.version`` may be promoted, put the promotion on record as in progress and stage it.
+
+    Staged: the candidate in the inactive slot, the active slot pinned to its version ("" would follow
+    deploys) and no rollback target (no rollback to a slot whose version is being replaced).
+    """
+    control.check_no_writer_running()
+    state = control.read()
+    version = record.version
+    active_version = state.version(state.active, control.deployed_version())
+    if version == active_version:
+        raise PromotionError(
+            f"--version {version}: already the active version of --env {control.env} (slot {state.active})"
+        )
+    target = state.inactive
+    record.from_slot, record.to_slot, record.previous_version = state.active, target, active_version
+    record.previous_state, record.result = state.to_json(), "in-progress"
+    control.record(record)  # an interrupted promotion is on record, with the document to restore
+    staged = replace(
+        state,
+        slots={state.active: active_version, target: version},
+        rollback=None,
+        updated_at=now_iso(),
+        updated_by=actor,
+        change=f"{record.id}: auditing {version} for {target}",
+    )
+    return _Attempt(control, record, state, staged, final=state)
+
+
+@dataclass
+class _Attempt:
+    """One staged promotion, from the audit to its end: the document to restore and how far it got.
+
+    ``moving``: the inactive slot's previous gold (the rollback target) is being replaced; ``flipped``: the
+    active slot flipped, the candidate is published; ``final``: the slots document at the end.
+    """
+
+    control: Control
+    record: Record
+    state: SlotState
+    staged: SlotState
+    final: SlotState
+    moving: bool = False
+    flipped: bool = False
+
+    def run(self, auditor: Any, thresholds: Any, confirm: Any) -> list[Gate]:
+        """Write the staged document, audit the candidate, judge the gates and publish when they all pass."""
+        control, record = self.control, self.record
+        # 1. the candidate is written to the inactive slot
+        control.write(self.staged)
+        # 2. audit: the candidate's gold job writes the audit location, never a slot readers can see
+        control.clear_audit()
+        audit = auditor.run(record.version, slot_uri=control.audit_uri(), batch_id=f"audit-{record.id}")
+        # 3. gates
+        gates = evaluate_gates(
+            audit,
+            published_uri=control.gold_uri(self.state.active).rstrip("/"),
+            candidate_uri=control.audit_uri().rstrip("/"),
+            thresholds=thresholds,
+            control=control,
+        )
+        record.gates = [asdict(g) for g in gates]
+        if self._accepted(gates, confirm):
+            self._publish()
+        return gates
+
+    def _accepted(self, gates: list[Gate], confirm: Any) -> bool:
+        """Every gate passed and the operator (when asked) confirmed; otherwise the record says why not."""
+        record = self.record
+        passed = all(g.passed for g in gates)
+        if passed and confirm is not None and not confirm(record, gates):
+            passed, record.result, record.message = False, "cancelled", "not confirmed by the operator"
+        elif not passed:
+            record.result = "refused"
+            record.message = "; ".join(f"{g.name}: {g.detail}" for g in gates if not g.passed)
+        return passed
+
+    def _publish(self) -> None:
+        """4. publish: the audited gold becomes the inactive slot's, then one write flips the active slot."""
+        control, record, state = self.control, self.record, self.state
+        target = record.to_slot
+        self.moving = True  # from here the inactive slot's previous gold (the rollback target) is replaced
+        control.move_audit_to(target)
+        self.final = replace(
+            self.staged,
+            active=target,
+            rollback=state.active,
+            updated_at=now_iso(),
+            change=f"{record.id}: published {record.version} in {target}",
+        )
+        control.write(self.final)
+        self.flipped = True
+        record.result = "published"
+        record.message = f"active slot {state.active} -> {target}"
+        moved = control.publish_readers(target)
+        if moved:
+            record.message += f"; re-pointed {len(moved)} Glue tables"
+
+    def fail(self, error: BaseException) -> None:
+        """After ``error``: unless published, the document as it was (without a half-replaced rollback target)."""
+        record = self.record
+        if not self.flipped:
+            self.control.write(replace(self.state, rollback=None) if self.moving else self.state)
+        record.result = "published" if self.flipped else "failed"
+        record.message = (record.message + "; " if self.flipped else "") + f"{type(error).__name__}: {error}"
+        self._close()
+
+    def finish(self) -> None:
+        """The normal end: unless published (refused, cancelled), the document as it was and no audit left."""
+        if not self.flipped:
+            self.control.write(self.state)
+            self.control.clear_audit()
+        self._close()
+
+    def _close(self) -> None:
+        """Put the ended promotion on record."""
+        self.record.ended_at = now_iso()
+        self.control.record(self.record)
 
 
 def recover(control: Control, promotion_id: str, *, actor: str) -> Record:

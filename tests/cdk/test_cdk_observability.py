@@ -13,7 +13,7 @@ from cdk_testkit import REPO_ROOT, Synthesized, resources
 
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
-from lakehouse.dashboards import Targets, dashboards
+from lakehouse.docs.dashboards import Targets, dashboards
 
 ENVS = ("dev", "staging", "prod")
 RUNBOOK_LINK = re.compile(r"Runbook: https://\S+/runbooks/([a-z0-9-]+\.md)$")

@@ -9,7 +9,7 @@ import pytest
 from cdk_testkit import REPO_ROOT, Synthesized, cdk_context
 
 from lakehouse.cli import main
-from lakehouse.envdiff import EnvDiffError, diff_environments
+from lakehouse.ops.envdiff import EnvDiffError, diff_environments
 
 
 def templates(lakehouse: Synthesized) -> dict[str, dict[str, dict[str, Any]]]:

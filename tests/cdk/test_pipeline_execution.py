@@ -216,7 +216,7 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(lakehouse: Synthesized, aws_server: Any, tmp_path_factory: pytest.TempPathFactory):
     if not EMR_PYTHON.is_file():
-        pytest.fail(f"{EMR_PYTHON} is missing: `make install` builds it (python -m lakehouse.emr_python)")
+        pytest.fail(f"{EMR_PYTHON} is missing: `make install` builds it (python -m lakehouse.toolchain.emr_python)")
     from moto.moto_api._internal.models import moto_api_backend
 
     workdir = tmp_path_factory.mktemp("emr")

@@ -21,8 +21,8 @@ from deltalake import DeltaTable
 from job_assets.context import LakeLocations, RunContext
 from job_assets.contracts import REGISTRY
 from job_assets.jobs.pipeline import run_pipeline
-from lakehouse import notebook as lh
 from lakehouse.generator import generate
+from lakehouse.local import notebook as lh
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = lh.notebooks(ROOT / lh.NOTEBOOKS_DIR)
@@ -185,7 +185,7 @@ def test_notebook_runs_on_the_pipelines_lake(path, executed):
             assert out.output_type != "error", f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
             text = out.get("text", "") if out.get("name") == "stderr" else ""
             assert "Warning" not in text, f"cell {i} warns:\n{text}"
-    if logged:  # the notebook reads through lakehouse.notebook: its declared reads are exactly what it read
+    if logged:  # the notebook reads through lakehouse.local.notebook: its declared reads are exactly what it read
         assert {r["python"] for r in logged} == {sys.executable}, "the kernel is not this interpreter"
         read = {f"{r['table']}.{c}" for r in logged for c in r["columns"]}
         tables = {r["table"] for r in logged}

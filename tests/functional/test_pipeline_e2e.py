@@ -129,7 +129,7 @@ def test_run_metrics_published_on_aws_equal_the_run_summary(lake, monkeypatch, c
 
 
 def test_report_shows_every_run_and_the_quarantine_of_the_lake(lake, tmp_path):
-    from lakehouse.report import load, outline, write_report
+    from lakehouse.local.report import load, outline, write_report
 
     root = lake["root"]
     path = write_report(root, tmp_path / "report.html")
@@ -156,7 +156,7 @@ def test_report_shows_every_run_and_the_quarantine_of_the_lake(lake, tmp_path):
 @pytest.mark.slow
 def test_report_charts_are_drawn_in_headless_chromium(lake, tmp_path):
     """Chromium (Debian's, `make test-slow` installs it) lays out every chart with every mark visible."""
-    from lakehouse.report import write_report
+    from lakehouse.local.report import write_report
     from tests.browser import dump_dom, screenshot
 
     page = write_report(lake["root"], tmp_path / "report.html").read_text(encoding="utf-8")

@@ -254,7 +254,7 @@ def test_injected_anomalies_are_dq_warnings_not_failures(lake, spark, rs_engine,
 
 def test_cli_profiles_on_demand_and_shows_the_anomaly(lake, spark, monkeypatch, capsys):
     import job_assets.spark
-    from lakehouse.profile import ProfileError, add_parser
+    from lakehouse.local.profile import ProfileError, add_parser
 
     monkeypatch.setattr(job_assets.spark, "local_session", lambda *a, **k: spark)
     console = Console(width=250, force_terminal=False)

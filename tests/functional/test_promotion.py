@@ -20,8 +20,9 @@ from deltalake import DeltaTable
 
 from job_assets.context import RunContext
 from job_assets.jobs.pipeline import run_pipeline
-from lakehouse import promotion, promotions_cli
+from lakehouse import promotion
 from lakehouse.cli import main as cli_main
+from lakehouse.cli import promotions as promotions_cli
 from lakehouse.generator import generate
 from lakehouse.promotion import LocalControl, LockedError, Record, now_iso
 

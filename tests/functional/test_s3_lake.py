@@ -138,7 +138,7 @@ def test_a_process_that_read_an_s3_table_exits_cleanly(s3_lake):
     uri = s3_lake["ctx"].uri("silver.orders")
     rows = s3_lake["ctx"].engine.read(uri).count()
     script = (
-        "import json, sys; from deltalake import DeltaTable; from job_assets.engine.delta_rs import arrow_table; "
+        "import json, sys; from deltalake import DeltaTable; from job_assets.delta_read import arrow_table; "
         "t = DeltaTable(sys.argv[1], storage_options=json.loads(sys.argv[2])); print(arrow_table(t).num_rows)"
     )
     options = json.dumps(s3_lake["server"].storage_options)

@@ -224,7 +224,7 @@ def test_redrive_off_a_terminal_needs_yes(queues, move_tasks, capsys):
 def test_redrive_asks_before_moving(queues, move_tasks):
     from rich.console import Console
 
-    from lakehouse.dlq import redrive
+    from lakehouse.ops.dlq import redrive
 
     client("sqs").send_message(QueueUrl=queues["dlq"], MessageBody="dead")
     questions: list[str] = []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakehouse import architecture
+from lakehouse.docs import architecture
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_import_diagram_is_up_to_date():
-    assert architecture.stale_files(ROOT) == [], "run `python -m lakehouse.architecture` and commit the diagram"
+    assert architecture.stale_files(ROOT) == [], "run `python -m lakehouse.docs.architecture` and commit the diagram"
 
 
 def test_the_diagram_draws_the_layers_downwards():

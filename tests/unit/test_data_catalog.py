@@ -20,14 +20,14 @@ from job_assets.contracts import ALL_TABLES, GOLD_TABLES, contract  # noqa: E402
 from job_assets.contracts import glossary as g  # noqa: E402
 from job_assets.contracts.gold import KEY_METRICS, KeyMetric  # noqa: E402
 from job_assets.contracts.model import Column  # noqa: E402
-from lakehouse import catalog  # noqa: E402
+from lakehouse.docs import catalog  # noqa: E402
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 
 
 def cli(argv: list[str]) -> int:
-    """``lakehouse catalog`` as the CLI registers it (``add_parser``), without depending on lakehouse/cli.py."""
+    """``lakehouse catalog`` as the CLI registers it (``add_parser``), without depending on lakehouse.cli."""
     parser = argparse.ArgumentParser(prog="lakehouse")
     sub = parser.add_subparsers(dest="command", required=True)
     console = Console(highlight=False, width=160)

@@ -26,8 +26,14 @@ ON_EMR = {
 }
 """Third-party modules the jobs import on EMR, with where EMR gets each."""
 LOCAL_ONLY = {
-    "deltalake": {"job_assets/engine/delta_rs.py": "the delta-rs engine; EMR's engine is delta-spark (auto)"},
-    "pyarrow": {"job_assets/engine/delta_rs.py": "the delta-rs engine; EMR's engine is delta-spark (auto)"},
+    "deltalake": {
+        "job_assets/engine/delta_rs.py": "the delta-rs engine; EMR's engine is delta-spark (auto)",
+        "job_assets/delta_read.py": "the CLI's and notebooks' read-only reader; no job calls it",
+    },
+    "pyarrow": {
+        "job_assets/engine/delta_rs.py": "the delta-rs engine; EMR's engine is delta-spark (auto)",
+        "job_assets/delta_read.py": "the CLI's and notebooks' read-only reader; no job calls it",
+    },
     "openlineage": {
         "job_assets/lineage.py": "the opt-in `--lineage openlineage` transport; cdk.json allows none/https"
     },
@@ -72,7 +78,7 @@ def test_the_scan_sees_lazy_imports_and_the_known_third_party_ones():
     """The scan is not vacuous: it finds imports inside functions, which is where the risky ones live."""
     found = imports()
     assert "job_assets/run_metrics.py" in found["boto3"]  # inside send()
-    assert found["deltalake"] == {"job_assets/engine/delta_rs.py"}  # inside DeltaRsEngine.__init__
+    assert found["deltalake"] == {"job_assets/engine/delta_rs.py", "job_assets/delta_read.py"}  # inside functions
     assert "job_assets/jobs/silver.py" in found["pyspark"]
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from job_assets.spark import JARS_MANIFEST, JarsMissingError, local_jars
-from lakehouse import jars
-from lakehouse.jars import Jar, JarResolutionError, install
+from lakehouse.toolchain import jars
+from lakehouse.toolchain.jars import Jar, JarResolutionError, install
 
 REPO = Path(__file__).resolve().parents[2]
 CONTENT = b"PK\x03\x04 a jar, as far as this test is concerned"

@@ -16,8 +16,8 @@ if str(ROOT) not in sys.path[:1]:
 
 from job_assets.contracts import metrics as catalog  # noqa: E402
 from job_assets.contracts import runbooks  # noqa: E402
-from lakehouse import dashboards as d  # noqa: E402
 from lakehouse.cli import main as cli_main  # noqa: E402
+from lakehouse.docs import dashboards as d  # noqa: E402
 
 
 def test_catalog_validates_and_every_alarm_has_a_runbook_file() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from job_assets import profiling as P
 from job_assets.contracts import contract
-from lakehouse.profile import ProfileError, add_parser, table_uri
+from lakehouse.local.profile import ProfileError, add_parser, table_uri
 
 T0 = dt.datetime(2026, 1, 1)
 

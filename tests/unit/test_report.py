@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.cli import main as cli_main
-from lakehouse.report import Freshness, ReportData, ReportError, Run, load, outline, render
+from lakehouse.local.report import Freshness, ReportData, ReportError, Run, load, outline, render
 
 T0 = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from job_assets.jobs.common import JobResult, TableStats
-from lakehouse.runner import summary_tables
+from lakehouse.local.runner import summary_tables
 
 
 def rows(table) -> list[dict[str, str]]:

@@ -1,7 +1,7 @@
 """Delta Lake and S3A jars for local Spark: pinned, checksum-verified, kept in ``.jars/`` (``make install``).
 
 EMR Serverless ``emr-7.12.0`` ships Delta Lake 3.3.2 in ``/usr/share/aws/delta/lib`` and its own S3 file
-system; pip's ``pyspark`` 3.5.6 ships neither. ``make install`` runs ``python -m lakehouse.jars``, which
+system; pip's ``pyspark`` 3.5.6 ships neither. ``make install`` runs ``python -m lakehouse.toolchain.jars``, which
 resolves exactly the artifacts in :data:`JARS` from Maven Central with the machine's ``mvn`` (so the
 machine's registry settings, mirrors and proxies apply), checks every file's SHA-256 against the pin
 below, and keeps the verified files in the project-local ``.jars/`` with a manifest that
@@ -173,7 +173,7 @@ def install(target: Path | None = None, jars: Sequence[Jar] = JARS, mvn: str | N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lakehouse.jars", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lakehouse.toolchain.jars", description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, default=None, help="where the jars go (default: .jars/)")
     args = parser.parse_args(argv)
     try:

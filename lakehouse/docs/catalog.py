@@ -105,38 +105,49 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def _range_check(rule: Rule) -> str:
+    low = high = ""
+    if rule.min_value is not None:
+        low = (">= " if rule.min_inclusive else "> ") + _number(rule.min_value)
+    if rule.max_value is not None:
+        high = "<= " + _number(rule.max_value)
+    return " and ".join(part for part in (low, high) if part) or "in range"
+
+
+def _ref_check(rule: Rule, file: str) -> str:
+    return f"exists in {table_link(rule.ref_table or '', file)}" + (
+        f" ({code(rule.ref_column)})" if rule.ref_column else ""
+    )
+
+
+def _unique_check(contract: TableContract) -> str:
+    keys = ", ".join(code(k) for k in contract.keys) or "the grain"
+    return f"one row per {keys}"
+
+
+_CHECKS: dict[str, Callable[[Rule, TableContract, str], str]] = {
+    "not_null": lambda rule, contract, file: "not null",
+    "cast": lambda rule, contract, file: (
+        "casts to " + code(contract.column(rule.column).type if rule.column else "its type")
+    ),
+    "accepted_values": lambda rule, contract, file: "one of " + ", ".join(code(v) for v in rule.values),
+    "range": lambda rule, contract, file: _range_check(rule),
+    "pattern": lambda rule, contract, file: "matches " + code(rule.pattern or ""),
+    "ref": lambda rule, contract, file: _ref_check(rule, file),
+    "unique": lambda rule, contract, file: _unique_check(contract),
+    "freshness": lambda rule, contract, file: (
+        f"newest {code(rule.column or '')} within {_minutes(rule.max_age_minutes)}"
+    ),
+    "parse": lambda rule, contract, file: "the record parses",
+    "no_extra_columns": lambda rule, contract, file: "no fields outside the contract",
+}
+"""Each rule kind's check in words, from the rule's parameters (and its table's, for a cast or unique)."""
+
+
 def rule_check(rule: Rule, contract: TableContract, file: str = "") -> str:
     """What the rule checks, in words (from its kind and parameters)."""
-    kind = rule.kind
-    if kind == "not_null":
-        return "not null"
-    if kind == "cast":
-        return "casts to " + code(contract.column(rule.column).type if rule.column else "its type")
-    if kind == "accepted_values":
-        return "one of " + ", ".join(code(v) for v in rule.values)
-    if kind == "range":
-        low = high = ""
-        if rule.min_value is not None:
-            low = (">= " if rule.min_inclusive else "> ") + _number(rule.min_value)
-        if rule.max_value is not None:
-            high = "<= " + _number(rule.max_value)
-        return " and ".join(part for part in (low, high) if part) or "in range"
-    if kind == "pattern":
-        return "matches " + code(rule.pattern or "")
-    if kind == "ref":
-        return f"exists in {table_link(rule.ref_table or '', file)}" + (
-            f" ({code(rule.ref_column)})" if rule.ref_column else ""
-        )
-    if kind == "unique":
-        keys = ", ".join(code(k) for k in contract.keys) or "the grain"
-        return f"one row per {keys}"
-    if kind == "freshness":
-        return f"newest {code(rule.column or '')} within {_minutes(rule.max_age_minutes)}"
-    if kind == "parse":
-        return "the record parses"
-    if kind == "no_extra_columns":
-        return "no fields outside the contract"
-    return text(kind)
+    check = _CHECKS.get(rule.kind)
+    return check(rule, contract, file) if check else text(rule.kind)
 
 
 # --- one table -------------------------------------------------------------------------------------------------
@@ -146,9 +157,8 @@ def downstream_of(name: str) -> tuple[str, ...]:
     return tuple(sorted(t.name for t in ALL_TABLES if name in t.upstream))
 
 
-def render_table(contract: TableContract, file: str | None = None) -> str:
-    """The catalog entry of one table: purpose, owner, grain, keys, columns, rules, SLO, upstream, lineage."""
-    file = file or LAYER_FILES[contract.layer]
+def _facts(contract: TableContract, file: str) -> list[tuple[str, str]]:
+    """A table's facts, in the order the entry lists them: owner, grain, keys, SLO, neighbours, and so on."""
     facts: list[tuple[str, str]] = [
         ("owner", code(contract.owner)),
         ("grain", text(contract.grain)),
@@ -176,9 +186,34 @@ def render_table(contract: TableContract, file: str | None = None) -> str:
             facts.append(("definitions", f"[{section.title}]({GLOSSARY_FILE}#{section.key}) in the glossary"))
         except KeyError:
             pass
+    return facts
 
+
+def _rules_lines(contract: TableContract, file: str) -> list[str]:
+    """The table of a contract's data quality rules, or "None."."""
+    if not contract.rules:
+        return ["None."]
+    return table(
+        ("rule", "severity", "column", "check", "error", "note"),
+        (
+            (
+                code(r.name),
+                f"**{r.severity}**" if r.severity == "fail" else r.severity,
+                code(r.column) if r.column else "(table)",
+                rule_check(r, contract, file),
+                code(r.error),
+                text(r.description),
+            )
+            for r in contract.rules
+        ),
+    )
+
+
+def render_table(contract: TableContract, file: str | None = None) -> str:
+    """The catalog entry of one table: purpose, owner, grain, keys, columns, rules, SLO, upstream, lineage."""
+    file = file or LAYER_FILES[contract.layer]
     lines = [f"### {contract.name}", "", text(contract.description), ""]
-    lines += table(("", ""), ((f"**{k}**", v) for k, v in facts))
+    lines += table(("", ""), ((f"**{k}**", v) for k, v in _facts(contract, file)))
     lines += ["", "**Columns**", ""]
     keys = set(contract.keys)
     lines += table(
@@ -194,23 +229,7 @@ def render_table(contract: TableContract, file: str | None = None) -> str:
         ),
     )
     lines += ["", "**Data quality rules**", ""]
-    if contract.rules:
-        lines += table(
-            ("rule", "severity", "column", "check", "error", "note"),
-            (
-                (
-                    code(r.name),
-                    f"**{r.severity}**" if r.severity == "fail" else r.severity,
-                    code(r.column) if r.column else "(table)",
-                    rule_check(r, contract, file),
-                    code(r.error),
-                    text(r.description),
-                )
-                for r in contract.rules
-            ),
-        )
-    else:
-        lines.append("None.")
+    lines += _rules_lines(contract, file)
     if contract.lineage:
         lines += ["", "**Column lineage**", ""]
         lines += [

@@ -22,7 +22,10 @@ from job_assets.context import LakeLocations
 from job_assets.contracts import GOLD_TABLES, SILVER_TABLES
 from job_assets.contracts import metrics as catalog
 from job_assets.contracts.layout import JOBS, LAYERS
-from job_assets.engine.delta_rs import arrow_table, open_table
+from job_assets.delta_read import DeltaReader
+
+READER = DeltaReader()
+"""The report's one read path to the lake's tables."""
 
 COLORS = {
     "bronze": "#b0703c",
@@ -95,6 +98,56 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+_RUN_COLUMNS = ["job", "batch_id", "table_name", "status", "ended_ts", "duration_s", "rows_in", "rows_out"]
+_RUN_COLUMNS += ["rows_quarantined", "dq_score", "engine"]
+
+
+def _runs(loc: LakeLocations) -> list[Run]:
+    """Every job run of the lake's run summaries (their ``*`` rows), layer by layer."""
+    runs = []
+    for layer in LAYERS:
+        runs += [
+            Run(
+                job=row["job"],
+                batch_id=row["batch_id"],
+                status=row["status"],
+                ended=_utc(row["ended_ts"]),
+                duration_s=float(row["duration_s"]),
+                rows_in=int(row["rows_in"]),
+                rows_out=int(row["rows_out"]),
+                rows_quarantined=int(row["rows_quarantined"]),
+                dq_score=row["dq_score"],
+                engine=row["engine"],
+            )
+            for row in READER.rows(loc.table_uri(f"{layer}.run_summary"), _RUN_COLUMNS)
+            if row["table_name"] == "*"
+        ]
+    return runs
+
+
+def _quarantine(loc: LakeLocations) -> dict[tuple[str, str, str], int]:
+    """Records in quarantine (released ones left out) by (layer, reason, status), sorted."""
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for layer in LAYERS:
+        for row in READER.rows(loc.table_uri(f"{layer}.quarantine"), ["_error", "_status"]):
+            if row["_status"] != "released":
+                counts[(layer, row["_error"], row["_status"])] += 1
+    return dict(sorted(counts.items()))
+
+
+def _freshness(loc: LakeLocations, now: dt.datetime) -> list[Freshness]:
+    """Minutes since the last commit of each silver and gold table with a freshness SLO that exists."""
+    found = []
+    for c in (*SILVER_TABLES, *GOLD_TABLES):
+        history = READER.history(loc.table_uri(c.name), 1) if c.freshness_slo_minutes is not None else []
+        if not history:
+            continue
+        committed = dt.datetime.fromtimestamp(history[0]["timestamp"] / 1000, dt.UTC)
+        minutes = max(0.0, (now - committed).total_seconds() / 60)
+        found.append(Freshness(c.name, committed, round(minutes, 1), c.freshness_slo_minutes))
+    return found
+
+
 def load(root: Path, *, now: dt.datetime | None = None) -> ReportData:
     """Everything the report shows, read from the lake under ``root``."""
     if not (root / "landing").is_dir() and not any((root / layer).is_dir() for layer in LAYERS):
@@ -102,51 +155,12 @@ def load(root: Path, *, now: dt.datetime | None = None) -> ReportData:
     now = now or dt.datetime.now(dt.UTC)
     loc = LakeLocations.for_root(str(root))
     data = ReportData(lake_root=str(root), generated=now)
-    columns = ["job", "batch_id", "table_name", "status", "ended_ts", "duration_s", "rows_in", "rows_out"]
-    columns += ["rows_quarantined", "dq_score", "engine"]
-    for layer in LAYERS:
-        uri = loc.table_uri(f"{layer}.run_summary")
-        table = open_table(uri)
-        if table is None:
-            continue
-        for row in arrow_table(table, columns).to_pylist():
-            if row["table_name"] != "*":
-                continue
-            data.runs.append(
-                Run(
-                    job=row["job"],
-                    batch_id=row["batch_id"],
-                    status=row["status"],
-                    ended=_utc(row["ended_ts"]),
-                    duration_s=float(row["duration_s"]),
-                    rows_in=int(row["rows_in"]),
-                    rows_out=int(row["rows_out"]),
-                    rows_quarantined=int(row["rows_quarantined"]),
-                    dq_score=row["dq_score"],
-                    engine=row["engine"],
-                )
-            )
+    data.runs = _runs(loc)
     if not data.runs:
         raise ReportError(f"no runs in {root} yet: run `lakehouse run --lake-root {root}` first")
     data.runs.sort(key=lambda r: (r.ended, JOBS.index(r.job) if r.job in JOBS else len(JOBS)))
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
-    for layer in LAYERS:
-        uri = loc.table_uri(f"{layer}.quarantine")
-        table = open_table(uri)
-        if table is None:
-            continue
-        for row in arrow_table(table, ["_error", "_status"]).to_pylist():
-            if row["_status"] != "released":
-                counts[(layer, row["_error"], row["_status"])] += 1
-    data.quarantine = dict(sorted(counts.items()))
-    for c in (*SILVER_TABLES, *GOLD_TABLES):
-        uri = loc.table_uri(c.name)
-        table = open_table(uri) if c.freshness_slo_minutes is not None else None
-        if table is None:
-            continue
-        committed = dt.datetime.fromtimestamp(table.history(1)[0]["timestamp"] / 1000, dt.UTC)
-        minutes = max(0.0, (now - committed).total_seconds() / 60)
-        data.freshness.append(Freshness(c.name, committed, round(minutes, 1), c.freshness_slo_minutes))
+    data.quarantine = _quarantine(loc)
+    data.freshness = _freshness(loc, now)
     return data
 
 
@@ -349,14 +363,8 @@ def _by_batch(data: ReportData, batches: Sequence[str], value: str) -> dict[str,
     return {j: [found.get((j, b)) for b in batches] for j in jobs}
 
 
-def render(data: ReportData) -> str:
-    """The whole page."""
-    batches = data.batches[-MAX_RUNS_CHARTED:]
-    dq_rule = catalog.metric("dq_score").alarm
-    dq_threshold = dq_rule.threshold_for("local") if dq_rule else None
-    sections = []
-    sections.append(f"<h2>Last runs</h2>{_runs_table(data.runs)}")
-    sections.append(
+def _records_section(data: ReportData, batches: Sequence[str]) -> str:
+    return (
         "<h2>Records per layer</h2>"
         + grouped_bars(
             "records-per-layer",
@@ -367,11 +375,14 @@ def render(data: ReportData) -> str:
         )
         + '<p class="note">Records each job wrote per run (inserted, updated or deleted rows).</p>'
     )
+
+
+def _quarantine_section(data: ReportData) -> str:
     quarantine = sorted(
         ((f"{layer}: {reason} ({status})", float(n), status) for (layer, reason, status), n in data.quarantine.items()),
         key=lambda item: -item[1],
     )
-    sections.append(
+    return (
         "<h2>Quarantine by reason</h2>"
         + (
             horizontal_bars("quarantine-by-reason", "Records in quarantine by reason", quarantine, "records")
@@ -380,49 +391,62 @@ def render(data: ReportData) -> str:
         )
         + '<p class="note">Held records are orphans re-checked every run; released ones are not counted.</p>'
     )
+
+
+def _dq_section(data: ReportData, batches: Sequence[str]) -> str:
+    """Each job's DQ score across runs, with the dq_score alarm's local threshold as a line."""
+    dq_rule = catalog.metric("dq_score").alarm
+    dq_threshold = dq_rule.threshold_for("local") if dq_rule else None
     scores = {j: vs for j, vs in _by_batch(data, batches, "dq_score").items() if any(v is not None for v in vs)}
     low = min((v for vs in scores.values() for v in vs if v is not None), default=1.0)
     y_min = max(0.0, math.floor(min(low, dq_threshold or 1.0) * 20) / 20 - 0.05)
-    sections.append(
-        "<h2>DQ score across runs</h2>"
-        + lines(
-            "dq-score-trend",
-            "Share of rule checks passed per job and run",
-            batches,
-            scores,
-            y_min=y_min,
-            y_max=1.0,
-            threshold=(f"alarm {dq_threshold:g}", dq_threshold) if dq_threshold is not None else None,
-        )
+    return "<h2>DQ score across runs</h2>" + lines(
+        "dq-score-trend",
+        "Share of rule checks passed per job and run",
+        batches,
+        scores,
+        y_min=y_min,
+        y_max=1.0,
+        threshold=(f"alarm {dq_threshold:g}", dq_threshold) if dq_threshold is not None else None,
     )
-    sections.append(
-        "<h2>Job durations</h2>"
-        + grouped_bars("job-durations", "Seconds per job and run", batches, _by_batch(data, batches, "duration_s"), "s")
-    )
+
+
+def _freshness_section(data: ReportData) -> str:
     fresh_items = [
         (f"{f.table} (SLO {f.slo_minutes:,} min)", f.minutes, "past SLO" if f.breached else "within SLO")
         for f in data.freshness
     ]
-    breached = [f for f in data.freshness if f.breached]
-    sections.append(
-        "<h2>Freshness</h2>"
-        + (
-            horizontal_bars(
-                "freshness",
-                "Minutes since each table's last commit",
-                fresh_items,
-                "minutes",
-                marker=(
-                    f"{len(breached)} of {len(data.freshness)} tables are past their freshness SLO: "
-                    + ", ".join(f"{f.table} ({f.minutes:,.0f} > {f.slo_minutes} min)" for f in breached)
-                    if breached
-                    else f"All {len(data.freshness)} tables are within their freshness SLO."
-                ),
-            )
-            if fresh_items
-            else '<p class="note" id="freshness">No silver or gold table with a freshness SLO exists yet.</p>'
+    if not fresh_items:
+        return (
+            '<h2>Freshness</h2><p class="note" id="freshness">'
+            "No silver or gold table with a freshness SLO exists yet.</p>"
         )
+    breached = [f for f in data.freshness if f.breached]
+    marker = (
+        f"{len(breached)} of {len(data.freshness)} tables are past their freshness SLO: "
+        + ", ".join(f"{f.table} ({f.minutes:,.0f} > {f.slo_minutes} min)" for f in breached)
+        if breached
+        else f"All {len(data.freshness)} tables are within their freshness SLO."
     )
+    return "<h2>Freshness</h2>" + horizontal_bars(
+        "freshness", "Minutes since each table's last commit", fresh_items, "minutes", marker=marker
+    )
+
+
+def render(data: ReportData) -> str:
+    """The whole page."""
+    batches = data.batches[-MAX_RUNS_CHARTED:]
+    sections = [
+        f"<h2>Last runs</h2>{_runs_table(data.runs)}",
+        _records_section(data, batches),
+        _quarantine_section(data),
+        _dq_section(data, batches),
+        "<h2>Job durations</h2>"
+        + grouped_bars(
+            "job-durations", "Seconds per job and run", batches, _by_batch(data, batches, "duration_s"), "s"
+        ),
+        _freshness_section(data),
+    ]
     last = data.runs[-1]
     return (
         "<!DOCTYPE html>\n"

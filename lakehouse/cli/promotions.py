@@ -1,10 +1,14 @@
-"""The promotion commands: package, promote, rollback, promotions, slots (docs/PROMOTION.md)."""
+"""``lakehouse package|promote|rollback|promotions|slots``: the promotion commands (docs/PROMOTION.md).
+
+The control planes, gates, auditors and the write-audit-publish workflow are :mod:`lakehouse.promotion`; here:
+the arguments, which environment's control plane a command talks to, and what it prints."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,8 @@ from rich.table import Table
 
 from platform_model import aws_names
 
-from .promotion import (
+from ..errors import UsageError
+from ..promotion import (
     AwsAuditor,
     AwsControl,
     Gate,
@@ -30,8 +35,9 @@ from .promotion import (
     recover,
     rollback,
 )
+from .common import DEFAULT_LAKE, Command, Handler, console
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 VERSION = re.compile(r"^[0-9a-f]{16}$")
 """A job-assets version: the first 16 hex digits of the archive's SHA-256 (cdk/packaging.py)."""
 
@@ -43,7 +49,7 @@ def _checked_version(version: str) -> str:
 
 
 def _thresholds(env: str) -> Any:
-    from .checkout import CheckoutError, load_cdk_config
+    from ..checkout import CheckoutError, load_cdk_config
 
     try:
         _, config = load_cdk_config(REPO)
@@ -118,42 +124,45 @@ def cmd_package(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def cmd_promote(args: argparse.Namespace, console: Console) -> int:
+def _proven_in_source(args: argparse.Namespace, console: Console) -> str:
+    """With ``--from``: the version to promote (default: the source's active one), proven there by its gates."""
+    if "local" in (args.from_env, args.to_env):
+        raise PromotionError("stage promotion is between deployed environments (dev, staging, prod), not local")
+    source, _, _ = control_for(args, args.from_env, args.from_profile)
+    version = args.version
+    if version is None:
+        state = source.read()
+        version = state.version(state.active, source.deployed_version())
+    record = proven(source.history(), version)
+    if record is None:
+        raise PromotionError(
+            f"--version {version}: never passed its gates and got published in {args.from_env} "
+            f"(or {args.from_env} rolled back away from it since); "
+            f"promote it there first (lakehouse promotions --env {args.from_env} lists what did)"
+        )
+    console.print(f"version [bold]{version}[/] passed its gates in {args.from_env} ({record.id}, {record.ended_at})")
+    return version  # type: ignore[no-any-return]
+
+
+def _promotion_request(args: argparse.Namespace, console: Console) -> tuple[str, str, str]:
+    """(target environment, version, source environment or "") of ``lakehouse promote``, its arguments checked."""
     if bool(args.env) == bool(args.from_env or args.to_env):
         raise PromotionError("give either --env E --version V, or --from A --to B [--version V]")
     if (args.from_env and not args.to_env) or (args.to_env and not args.from_env):
         raise PromotionError("stage promotion needs both --from and --to")
-    target_env = args.env or args.to_env
-    version = args.version
-    source_env = ""
     if args.from_env:
-        if "local" in (args.from_env, args.to_env):
-            raise PromotionError("stage promotion is between deployed environments (dev, staging, prod), not local")
-        source_env = args.from_env
-        source, _, _ = control_for(args, args.from_env, args.from_profile)
-        if version is None:
-            state = source.read()
-            version = state.version(state.active, source.deployed_version())
-        record = proven(source.history(), version)
-        if record is None:
-            raise PromotionError(
-                f"--version {version}: never passed its gates and got published in {args.from_env} "
-                f"(or {args.from_env} rolled back away from it since); "
-                f"promote it there first (lakehouse promotions --env {args.from_env} lists what did)"
-            )
-        console.print(
-            f"version [bold]{version}[/] passed its gates in {args.from_env} ({record.id}, {record.ended_at})"
-        )
-    elif version is None:
+        version, source_env = _proven_in_source(args, console), args.from_env
+    elif args.version is None:
         raise PromotionError("--version is required with --env (lakehouse package prints it locally)")
-    _checked_version(version)
-    thresholds = _thresholds(target_env)
-    if thresholds.requires_passed_in and source_env != thresholds.requires_passed_in:
-        raise PromotionError(
-            f"--env {target_env}: versions reach it from {thresholds.requires_passed_in} only: "
-            f"lakehouse promote --from {thresholds.requires_passed_in} --to {target_env}"
-        )
-    control, auditor, actor = control_for(args, target_env)
+    else:
+        version, source_env = args.version, ""
+    return args.env or args.to_env, _checked_version(version), source_env
+
+
+def _confirmation(
+    args: argparse.Namespace, console: Console, thresholds: Any, target_env: str
+) -> Callable[[Record, list[Gate]], bool]:
+    """Show the gates; ask before publishing where the environment's promotion settings say so (unless --yes)."""
 
     def confirm(record: Record, gates: list[Gate]) -> bool:
         console.print(_gates_table(gates))
@@ -165,10 +174,11 @@ def cmd_promote(args: argparse.Namespace, console: Console) -> int:
         )
         return answer.strip().lower() in ("y", "yes")
 
-    console.print(f"promoting version [bold]{version}[/] to [bold]{target_env}[/]: audit in the inactive slot ...")
-    outcome = promote(
-        control, auditor, version, thresholds=thresholds, actor=actor, source_env=source_env, confirm=confirm
-    )
+    return confirm
+
+
+def _outcome(outcome: Any, control: Any, version: str, target_env: str, console: Console) -> int:
+    """Print a promotion's outcome: 0 published, 1 refused, failed or declined."""
     record = outcome.record
     if record.result != "published":
         if record.result == "refused":
@@ -181,6 +191,23 @@ def cmd_promote(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.print(f"[bold green]published[/] version {version} on {target_env}: {record.message} ({record.id})")
     return 0
+
+
+def cmd_promote(args: argparse.Namespace, console: Console) -> int:
+    target_env, version, source_env = _promotion_request(args, console)
+    thresholds = _thresholds(target_env)
+    if thresholds.requires_passed_in and source_env != thresholds.requires_passed_in:
+        raise PromotionError(
+            f"--env {target_env}: versions reach it from {thresholds.requires_passed_in} only: "
+            f"lakehouse promote --from {thresholds.requires_passed_in} --to {target_env}"
+        )
+    control, auditor, actor = control_for(args, target_env)
+    confirm = _confirmation(args, console, thresholds, target_env)
+    console.print(f"promoting version [bold]{version}[/] to [bold]{target_env}[/]: audit in the inactive slot ...")
+    outcome = promote(
+        control, auditor, version, thresholds=thresholds, actor=actor, source_env=source_env, confirm=confirm
+    )
+    return _outcome(outcome, control, version, target_env, console)
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
@@ -259,22 +286,37 @@ def cmd_slots(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def add_parsers(sub: Any, lake_default: str, run: Any) -> None:
-    """Register the commands on the ``lakehouse`` parser; ``run(fn)`` adapts a command to ``func``."""
+def _command(fn: Command) -> Handler:
+    """Adapt a promotion command: its refusals and AWS errors become one clear line and exit 2."""
 
-    def target(c: argparse.ArgumentParser, *, required: bool = True) -> None:
-        c.add_argument("--env", required=required, help="local (the lake at --lake-root), dev, staging or prod")
-        c.add_argument("--lake-root", default=lake_default, help="with --env local: the local lake")
-        c.add_argument("--project", default=aws_names.DEFAULT_PROJECT, help="AWS: project prefix of the names")
-        c.add_argument("--region", default=None, help="AWS: region (default: the AWS configuration's)")
+    def call(args: argparse.Namespace) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        try:
+            return int(fn(args, console))
+        except PromotionError as exc:
+            raise UsageError(str(exc)) from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise UsageError(f"--env {getattr(args, 'env', None) or getattr(args, 'to_env', '')}: AWS: {exc}") from exc
+
+    return call
+
+
+def _target(c: argparse.ArgumentParser, *, required: bool = True) -> None:
+    c.add_argument("--env", required=required, help="local (the lake at --lake-root), dev, staging or prod")
+    c.add_argument("--lake-root", default=DEFAULT_LAKE, help="with --env local: the local lake")
+    c.add_argument("--project", default=aws_names.DEFAULT_PROJECT, help="AWS: project prefix of the names")
+    c.add_argument("--region", default=None, help="AWS: region (default: the AWS configuration's)")
+
+
+def _add_package_and_promote(sub: Any) -> None:
     pk = sub.add_parser("package", help="package job_assets as a version in the local lake's version store")
-    pk.add_argument("--lake-root", default=lake_default)
+    pk.add_argument("--lake-root", default=DEFAULT_LAKE)
     pk.add_argument("--source", default=None, help="a job_assets package folder (default: this checkout's)")
-    pk.set_defaults(func=run(cmd_package))
+    pk.set_defaults(func=_command(cmd_package))
 
     pr = sub.add_parser("promote", help="write-audit-publish a job-assets version into an environment's inactive slot")
-    target(pr, required=False)
+    _target(pr, required=False)
     pr.add_argument(
         "--version", default=None, help="job-assets version (content hash); with --from: default its active one"
     )
@@ -282,14 +324,16 @@ def add_parsers(sub: Any, lake_default: str, run: Any) -> None:
     pr.add_argument("--to", dest="to_env", default=None, help="stage promotion: the environment to promote to")
     pr.add_argument("--from-profile", default=None, help="AWS profile for --from when it lives in another account")
     pr.add_argument("--yes", action="store_true", help="publish without asking (environments with promotion.confirm)")
-    pr.set_defaults(func=run(cmd_promote))
+    pr.set_defaults(func=_command(cmd_promote))
 
+
+def _add_rollback_and_promotions(sub: Any) -> None:
     rb = sub.add_parser("rollback", help="flip back to the previously published slot and its gold")
-    target(rb)
-    rb.set_defaults(func=run(cmd_rollback))
+    _target(rb)
+    rb.set_defaults(func=_command(cmd_rollback))
 
     ps = sub.add_parser("promotions", help="the environment's promotions and rollbacks: who, when, version, gates")
-    target(ps)
+    _target(ps)
     ps.add_argument("--limit", type=int, default=20)
     ps.add_argument("--json", action="store_true")
     ps.add_argument(
@@ -298,8 +342,10 @@ def add_parsers(sub: Any, lake_default: str, run: Any) -> None:
         default=None,
         help="finish an interrupted promotion (its process died): restore the slots document, release its lock",
     )
-    ps.set_defaults(func=run(cmd_promotions))
+    ps.set_defaults(func=_command(cmd_promotions))
 
+
+def _add_slots(sub: Any) -> None:
     sl = sub.add_parser("slots", help="the environment's blue and green slots; sync the readers' catalog")
     slsub = sl.add_subparsers(dest="slots_command", required=True, metavar="{show,sync}")
     for name, text in (
@@ -307,5 +353,12 @@ def add_parsers(sub: Any, lake_default: str, run: Any) -> None:
         ("sync", "AWS: point the gold Glue tables at the active slot (after a deploy)"),
     ):
         c = slsub.add_parser(name, help=text)
-        target(c)
-        c.set_defaults(func=run(cmd_slots))
+        _target(c)
+        c.set_defaults(func=_command(cmd_slots))
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``package``, ``promote``, ``rollback``, ``promotions`` and ``slots`` on the ``lakehouse`` parser."""
+    _add_package_and_promote(sub)
+    _add_rollback_and_promotions(sub)
+    _add_slots(sub)

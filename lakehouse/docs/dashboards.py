@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from job_assets.contracts import metrics as catalog
-from lakehouse import generated
 from lakehouse.checkout import CheckoutError, load_cdk_config
+from lakehouse.docs import generated
 from platform_model.dashboards import (
     GRID_WIDTH,
     Dashboard,
+    Line,
+    Panel,
     Targets,
     cloudwatch_body,
     cloudwatch_dashboard_name,
@@ -38,6 +40,63 @@ public preview."""
 # --- Grafana ---------------------------------------------------------------------------------------------------
 
 
+_GRAFANA_DATASOURCE = {"type": "cloudwatch", "uid": "${DS_CLOUDWATCH}"}
+"""The data source every panel and query uses: the one Grafana's import dialog asks for (``DS_CLOUDWATCH``)."""
+
+
+def _grafana_target(i: int, line: Line, t: Targets) -> dict[str, Any]:
+    """The query of a panel's ``i``-th line: an exact-schema search, ``*`` for the values known after deploy."""
+    spec = catalog.metric(line.metric)
+    searched = searched_dimensions(line)
+    dims: dict[str, Any] = {name: line.dims[name] for name in spec.dimensions if name in line.dims}
+    dims.update({name: "*" for name in searched})
+    return {
+        "refId": chr(ord("A") + i),
+        "datasource": _GRAFANA_DATASOURCE,
+        "queryMode": "Metrics",
+        "metricQueryType": 0,
+        "metricEditorMode": 0,
+        "namespace": spec.namespace_for(t.env),
+        "metricName": spec.name,
+        "dimensions": dims,
+        "matchExact": True,
+        "statistic": spec.statistic,
+        "period": str(spec.period_seconds),
+        "region": line.region or "default",
+        "label": line_label(line),
+        "id": "",
+        "expression": "",
+    }
+
+
+def _grafana_panel(n: int, panel: Panel, position: tuple[int, int], t: Targets) -> dict[str, Any]:
+    """The ``n``-th panel (1-based id) at grid ``position``: a time series with its thresholds as lines."""
+    x, y = position
+    steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
+    steps += [{"color": "red", "value": value} for _, value in panel.thresholds]
+    return {
+        "id": n,
+        "type": "timeseries",
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": _GRAFANA_DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
+        "targets": [_grafana_target(i, line, t) for i, line in enumerate(panel.lines)],
+        "fieldConfig": {
+            "defaults": {
+                "unit": _grafana_unit(catalog.metric(panel.lines[0].metric).unit),
+                "custom": {
+                    "stacking": {"mode": "normal" if panel.stacked else "none"},
+                    "thresholdsStyle": {"mode": "line" if panel.thresholds else "off"},
+                },
+                "thresholds": {"mode": "absolute", "steps": steps},
+            },
+            "overrides": [],
+        },
+        "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+    }
+
+
 def grafana_dashboard(board: Dashboard, t: Targets) -> dict[str, Any]:
     """A Grafana dashboard on the CloudWatch data source, in the shareable export form.
 
@@ -45,59 +104,11 @@ def grafana_dashboard(board: Dashboard, t: Targets) -> dict[str, Any]:
     Every query is an exact-schema search (``matchExact``): ``*`` stands for the dimension values known only
     after deploy, and a series with more dimensions (EMR's per-job series) never adds to a panel.
     """
-    datasource = {"type": "cloudwatch", "uid": "${DS_CLOUDWATCH}"}
-    panels = []
-    for n, (panel, (x, y)) in enumerate(zip(board.panels, panel_positions(board.panels), strict=True), start=1):
-        targets = []
-        for i, line in enumerate(panel.lines):
-            spec = catalog.metric(line.metric)
-            searched = searched_dimensions(line)
-            dims: dict[str, Any] = {name: line.dims[name] for name in spec.dimensions if name in line.dims}
-            dims.update({name: "*" for name in searched})
-            targets.append(
-                {
-                    "refId": chr(ord("A") + i),
-                    "datasource": datasource,
-                    "queryMode": "Metrics",
-                    "metricQueryType": 0,
-                    "metricEditorMode": 0,
-                    "namespace": spec.namespace_for(t.env),
-                    "metricName": spec.name,
-                    "dimensions": dims,
-                    "matchExact": True,
-                    "statistic": spec.statistic,
-                    "period": str(spec.period_seconds),
-                    "region": line.region or "default",
-                    "label": line_label(line),
-                    "id": "",
-                    "expression": "",
-                }
-            )
-        steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
-        steps += [{"color": "red", "value": value} for _, value in panel.thresholds]
-        panels.append(
-            {
-                "id": n,
-                "type": "timeseries",
-                "title": panel.title,
-                "description": panel.description,
-                "datasource": datasource,
-                "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
-                "targets": targets,
-                "fieldConfig": {
-                    "defaults": {
-                        "unit": _grafana_unit(catalog.metric(panel.lines[0].metric).unit),
-                        "custom": {
-                            "stacking": {"mode": "normal" if panel.stacked else "none"},
-                            "thresholdsStyle": {"mode": "line" if panel.thresholds else "off"},
-                        },
-                        "thresholds": {"mode": "absolute", "steps": steps},
-                    },
-                    "overrides": [],
-                },
-                "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
-            }
-        )
+    positions = panel_positions(board.panels)
+    panels = [
+        _grafana_panel(n, panel, position, t)
+        for n, (panel, position) in enumerate(zip(board.panels, positions, strict=True), start=1)
+    ]
     return {
         "title": board.title,
         "uid": f"{t.prefix}-{board.key}"[:40],

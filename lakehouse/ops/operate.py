@@ -210,6 +210,73 @@ def parse_dimensions(items: Sequence[str]) -> dict[str, str]:
     return dims
 
 
+def _given_dimensions(spec: catalog.Metric, env: str, dims: Mapping[str, str], hours: int) -> dict[str, str]:
+    """The dimensions asked for (``Environment`` from ``--env`` for our metrics), checked against the metric's."""
+    if hours < 1:
+        raise OperateError(f"--hours {hours}: give 1 or more")
+    if spec.ours and catalog.ENVIRONMENT in dims:
+        raise OperateError(f"{spec.key}: the Environment dimension is --env's; do not pass it with --dim")
+    given = {**({catalog.ENVIRONMENT: env} if spec.ours else {}), **dict(dims)}
+    unknown = set(given) - set(spec.dimensions)
+    if unknown:
+        raise OperateError(
+            f"{spec.key}: {', '.join(sorted(unknown))} not among its dimensions ({', '.join(spec.dimensions)})"
+        )
+    return given
+
+
+def _print_series(
+    cloudwatch: Any, spec: catalog.Metric, given: Mapping[str, str], namespace: str, prefix: str, console: Console
+) -> int:
+    """Open dimensions: the environment's series of the metric that exist, to pick one from with ``--dim``."""
+    filters = [{"Name": k, "Value": v} for k, v in given.items()]
+    listed = []
+    for page in cloudwatch.get_paginator("list_metrics").paginate(
+        Namespace=namespace, MetricName=spec.name, Dimensions=filters
+    ):
+        listed += page["Metrics"]
+    series = [
+        {d["Name"]: d["Value"] for d in m["Dimensions"]}
+        for m in listed
+        if {d["Name"] for d in m["Dimensions"]} == set(spec.dimensions)
+    ]
+    if not spec.ours:  # AWS namespaces hold every environment: keep this one's resources
+        series = [s for s in series if any(prefix in v for v in s.values())]
+    if not series:
+        console.print(f"{namespace} {spec.name}: no series of {prefix} with {given or 'any dimensions'}")
+        return 0
+    table = Table(title=f"{namespace} {spec.name}: {len(series)} series (add --dim to pick one)")
+    for name in spec.dimensions:
+        table.add_column(name)
+    for s in sorted(series, key=lambda s: tuple(s[n] for n in spec.dimensions)):
+        table.add_row(*(s[n] for n in spec.dimensions))
+    console.print(table)
+    return 0
+
+
+def _print_points(
+    points: list[dict[str, Any]],
+    spec: catalog.Metric,
+    given: Mapping[str, str],
+    namespace: str,
+    hours: int,
+    period: int,
+    console: Console,
+) -> int:
+    """One series' statistic per period, oldest first."""
+    label = ", ".join(f"{k}={v}" for k, v in given.items())
+    if not points:
+        console.print(f"{namespace} {spec.name} ({label}): no data in the last {hours} h")
+        return 0
+    table = Table(title=f"{namespace} {spec.name} ({label}), {spec.statistic} per {period // 60} min")
+    table.add_column("period start (UTC)")
+    table.add_column(f"{spec.statistic} ({spec.unit})", justify="right")
+    for p in sorted(points, key=lambda p: p["Timestamp"]):
+        table.add_row(_ts(p["Timestamp"]), f"{p[spec.statistic]:,.4g}")
+    console.print(table)
+    return 0
+
+
 def metric(
     env: str,
     key: str,
@@ -226,16 +293,7 @@ def metric(
         spec = catalog.metric(key)
     except KeyError as error:
         raise OperateError(str(error.args[0])) from error
-    if hours < 1:
-        raise OperateError(f"--hours {hours}: give 1 or more")
-    if spec.ours and catalog.ENVIRONMENT in dims:
-        raise OperateError(f"{key}: the Environment dimension is --env's; do not pass it with --dim")
-    given = {**({catalog.ENVIRONMENT: env} if spec.ours else {}), **dict(dims)}
-    unknown = set(given) - set(spec.dimensions)
-    if unknown:
-        raise OperateError(
-            f"{key}: {', '.join(sorted(unknown))} not among its dimensions ({', '.join(spec.dimensions)})"
-        )
+    given = _given_dimensions(spec, env, dims, hours)
     namespace = spec.namespace_for(env)
     prefix = aws_names.prefix(env, project)
     try:
@@ -246,29 +304,7 @@ def metric(
                 f"environment deployed in this account and region? (--region selects another)"
             )
         if set(given) != set(spec.dimensions):  # open dimensions: list the series that exist
-            filters = [{"Name": k, "Value": v} for k, v in given.items()]
-            listed = []
-            for page in cloudwatch.get_paginator("list_metrics").paginate(
-                Namespace=namespace, MetricName=spec.name, Dimensions=filters
-            ):
-                listed += page["Metrics"]
-            series = [
-                {d["Name"]: d["Value"] for d in m["Dimensions"]}
-                for m in listed
-                if {d["Name"] for d in m["Dimensions"]} == set(spec.dimensions)
-            ]
-            if not spec.ours:  # AWS namespaces hold every environment: keep this one's resources
-                series = [s for s in series if any(prefix in v for v in s.values())]
-            if not series:
-                console.print(f"{namespace} {spec.name}: no series of {prefix} with {given or 'any dimensions'}")
-                return 0
-            table = Table(title=f"{namespace} {spec.name}: {len(series)} series (add --dim to pick one)")
-            for name in spec.dimensions:
-                table.add_column(name)
-            for s in sorted(series, key=lambda s: tuple(s[n] for n in spec.dimensions)):
-                table.add_row(*(s[n] for n in spec.dimensions))
-            console.print(table)
-            return 0
+            return _print_series(cloudwatch, spec, given, namespace, prefix, console)
         end = now or dt.datetime.now(dt.UTC)
         # GetMetricStatistics returns at most 1,440 points: a longer range takes a longer period.
         period = max(spec.period_seconds, math.ceil(hours * 3600 / 1440 / 60) * 60)
@@ -283,14 +319,4 @@ def metric(
         )["Datapoints"]
     except (BotoCoreError, ClientError) as error:
         raise _fail(error, env, "CloudWatch") from error
-    label = ", ".join(f"{k}={v}" for k, v in given.items())
-    if not points:
-        console.print(f"{namespace} {spec.name} ({label}): no data in the last {hours} h")
-        return 0
-    table = Table(title=f"{namespace} {spec.name} ({label}), {spec.statistic} per {period // 60} min")
-    table.add_column("period start (UTC)")
-    table.add_column(f"{spec.statistic} ({spec.unit})", justify="right")
-    for p in sorted(points, key=lambda p: p["Timestamp"]):
-        table.add_row(_ts(p["Timestamp"]), f"{p[spec.statistic]:,.4g}")
-    console.print(table)
-    return 0
+    return _print_points(points, spec, given, namespace, hours, period, console)

@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-from deltalake import DeltaTable
 from rich.console import Console
 from rich.table import Table
 
 from job_assets.context import LakeLocations
 from job_assets.contracts import ALL_TABLES, contract
-from job_assets.engine.delta_rs import arrow_table, open_table
+from job_assets.delta_read import DeltaReader
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,9 +31,15 @@ class Lake:
     hint: str = ""
     """What to run when it holds no table yet."""
 
-    def table(self, uri: str) -> DeltaTable | None:
-        """The table at ``uri``, or None when there is none (no log, or an empty folder)."""
-        return open_table(uri, self.storage_options)
+    @property
+    def reader(self) -> DeltaReader:
+        """The read-only reader of this lake's tables (the CLI's one read path)."""
+        return DeltaReader(self.storage_options)
+
+    def table(self, uri: str) -> Any:
+        """The table at ``uri`` (a delta-rs ``DeltaTable``), or None when there is none (no log, or an empty
+        folder)."""
+        return self.reader.open(uri)
 
 
 def local_lake(root: Path) -> Lake:
@@ -59,7 +63,7 @@ def s3_storage_options(region: str | None) -> dict[str, str]:
 
 def aws_lake(env: str, *, project: str, session: Any) -> Lake:
     """The S3 lake of a deployed environment (its deployment and slots SSM parameters say where)."""
-    from .promotion import AwsControl
+    from ..promotion import AwsControl
 
     control = AwsControl(env, project=project, session=session)
     arguments = list(control.deployment()["arguments"])
@@ -68,7 +72,7 @@ def aws_lake(env: str, *, project: str, session: Any) -> Lake:
     }
     missing = [layer for layer in ("landing", "bronze", "silver") if layer not in uris]
     if missing:
-        from .promotion import PromotionError
+        from ..promotion import PromotionError
 
         raise PromotionError(f"--env {env}: the deployment parameter names no --{missing[0]}-uri")
     slot = control.read().active
@@ -79,11 +83,6 @@ def aws_lake(env: str, *, project: str, session: Any) -> Lake:
         storage_options=s3_storage_options(session.region_name),
         hint=f"start the pipeline: `lakehouse pipeline start --env {env}`",
     )
-
-
-def _rows(t: DeltaTable) -> int:
-    actions = pa.table(t.get_add_actions(flatten=True))
-    return int(sum(n or 0 for n in actions.column("num_records").to_pylist())) if actions.num_rows else 0
 
 
 def _ts(ms: int) -> str:
@@ -110,7 +109,12 @@ def print_status(lake: Lake, console: Console) -> int:
         found += 1
         h = t.history(1)[0]
         table.add_row(
-            c.name, str(t.version()), f"{_rows(t):,}", str(len(t.file_uris())), _ts(h["timestamp"]), _operation(h)
+            c.name,
+            str(t.version()),
+            f"{lake.reader.row_count(t):,}",
+            str(len(t.file_uris())),
+            _ts(h["timestamp"]),
+            _operation(h),
         )
     if not found:
         console.print(f"no tables in {lake.title} yet: {lake.hint}")
@@ -133,7 +137,7 @@ def print_status(lake: Lake, console: Console) -> int:
         summary = lake.table(loc.table_uri(f"{layer}.run_summary"))
         if summary is None:
             continue
-        rows = [r for r in arrow_table(summary).to_pylist() if r["table_name"] == "*"]
+        rows = [r for r in lake.reader.rows(summary) if r["table_name"] == "*"]
         for r in sorted(rows, key=lambda r: r["ended_ts"])[-3:]:
             runs.add_row(
                 r["job"],
@@ -153,7 +157,7 @@ def print_status(lake: Lake, console: Console) -> int:
 def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
     from job_assets.engine.base import parse_user_metadata
 
-    from .errors import UsageError
+    from ..errors import UsageError
 
     try:
         c = contract(name)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checkout import CheckoutError, load_cdk_config
+from ..checkout import CheckoutError, load_cdk_config
 
 MISSING = "<absent>"
 
@@ -236,34 +236,45 @@ def _short(value: Any, other: Any = None, width: int = 70) -> str:
     return ("…" if start else "") + piece + ("…" if start + len(piece) < len(text) else "")
 
 
-def render(diff: EnvDiff, console: Any) -> None:
+def _print_config(diff: EnvDiff, console: Any) -> None:
     from rich.table import Table
 
     a, b = diff.a, diff.b
-    if diff.config:
-        table = Table(title=f"cdk.json: environments.{a} vs environments.{b}")
-        for column in ("setting", a, b):
-            table.add_column(column, overflow="fold")
-        for c in diff.config:
-            table.add_row(c.path, _short(c.a, c.b), _short(c.b, c.a))
-        console.print(table)
-    else:
+    if not diff.config:
         console.print(f"cdk.json: {a} and {b} have the same settings")
+        return
+    table = Table(title=f"cdk.json: environments.{a} vs environments.{b}")
+    for column in ("setting", a, b):
+        table.add_column(column, overflow="fold")
+    for c in diff.config:
+        table.add_row(c.path, _short(c.a, c.b), _short(c.b, c.a))
+    console.print(table)
+
+
+def _stack_table(stack: StackDiff, a: str, b: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"Lakehouse-<env>-{stack.part}: {a} vs {b}")
+    for column in ("resource", "property", a, b):
+        table.add_column(column, overflow="fold")
+    for resource in stack.only_in_a:
+        table.add_row(resource, "", "deployed", MISSING)
+    for resource in stack.only_in_b:
+        table.add_row(resource, "", MISSING, "deployed")
+    for key, changes in stack.changed.items():
+        for c in changes:
+            table.add_row(key, c.path, _short(c.a, c.b), _short(c.b, c.a))
+    return table
+
+
+def render(diff: EnvDiff, console: Any) -> None:
+    a, b = diff.a, diff.b
+    _print_config(diff, console)
     for part in diff.stacks_only_in_a:
         console.print(f"stack Lakehouse-{a}-{part}: only {a} deploys it")
     for part in diff.stacks_only_in_b:
         console.print(f"stack Lakehouse-{b}-{part}: only {b} deploys it")
     for stack in diff.stacks:
-        table = Table(title=f"Lakehouse-<env>-{stack.part}: {a} vs {b}")
-        for column in ("resource", "property", a, b):
-            table.add_column(column, overflow="fold")
-        for resource in stack.only_in_a:
-            table.add_row(resource, "", "deployed", MISSING)
-        for resource in stack.only_in_b:
-            table.add_row(resource, "", MISSING, "deployed")
-        for key, changes in stack.changed.items():
-            for c in changes:
-                table.add_row(key, c.path, _short(c.a, c.b), _short(c.b, c.a))
-        console.print(table)
+        console.print(_stack_table(stack, a, b))
     if not (diff.config or diff.stacks or diff.stacks_only_in_a or diff.stacks_only_in_b):
         console.print(f"{a} and {b} deploy the same resources with the same properties")

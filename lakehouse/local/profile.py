@@ -165,7 +165,7 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
 def add_parser(sub: Any, run: Any, lake_default: str) -> None:
     """Register ``lakehouse profile`` on the ``lakehouse`` subparsers; ``run(fn)`` adapts ``fn(args, console)``."""
     p = sub.add_parser(
-        "profile", help="column statistics of a table (null %, distinct, min/max, quantiles, top values), anomalies"
+        "profile", help="column statistics of a table (null %%, distinct, min/max, quantiles, top values), anomalies"
     )
     p.add_argument("table", help="layer.table, e.g. gold.revenue_attribution")
     p.add_argument("--lake-root", default=lake_default)

@@ -39,9 +39,11 @@ from typing import Any
 
 from job_assets.context import SLOTS, LakeLocations, active_slot
 from job_assets.contracts import REGISTRY
-from job_assets.engine.delta_rs import arrow_table, open_table
+from job_assets.delta_read import DeltaReader
 from job_assets.flags import FLAGS, flag, validate
 
+READER = DeltaReader()
+"""The notebooks' one read path (delta-rs reads S3 with the standard AWS settings, see above)."""
 ENV_ROOT = "LAKEHOUSE_LAKE_ROOT"
 ENV_URI = "LAKEHOUSE_LAKE_URI"
 ENV_SLOT = "LAKEHOUSE_GOLD_SLOT"
@@ -83,9 +85,7 @@ class Lake:
         return self.locations.table_uri(table)
 
     def exists(self, table: str) -> bool:
-        from deltalake import DeltaTable
-
-        return bool(DeltaTable.is_deltatable(self.uri(table)))
+        return READER.exists(self.uri(table))
 
     def read(self, table: str, columns: Sequence[str], *, missing_ok: bool = False) -> Any:
         """``columns`` of ``table`` as a pandas DataFrame: decimals as float64 (money: compare rounded to cents),
@@ -99,12 +99,12 @@ class Lake:
         if unknown or not columns:
             raise NotebookError(f"{table}: columns {unknown or '(none)'} are not in its contract: {', '.join(known)}")
         _log_read(table, columns)
-        delta = open_table(uri)
+        delta = READER.open(uri)
         if delta is None:
             if missing_ok:
                 return pd.DataFrame({c: [] for c in columns})
             raise NotebookError(f"{table} is not a Delta table at {uri}: has the pipeline run on this lake?")
-        data = arrow_table(delta, columns)
+        data = READER.arrow(delta, columns)
         cast = []
         for f in data.schema:
             if pa.types.is_decimal(f.type):
@@ -299,8 +299,8 @@ def write_html(nb: Any, target: Path) -> Path:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m lakehouse.notebook``: execute the notebooks on a lake and write executed HTML copies."""
-    p = argparse.ArgumentParser(prog="python -m lakehouse.notebook", description=main.__doc__)
+    """``python -m lakehouse.local.notebook``: execute the notebooks on a lake and write executed HTML copies."""
+    p = argparse.ArgumentParser(prog="python -m lakehouse.local.notebook", description=main.__doc__)
     p.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
     p.add_argument("--lake-root", help=f"local lake (default ${ENV_ROOT} or {DEFAULT_ROOT})")
     p.add_argument("--output", type=Path, default=Path("build") / NOTEBOOKS_DIR, help="HTML folder")

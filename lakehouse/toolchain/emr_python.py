@@ -7,7 +7,7 @@ the project's .venv satisfies, fail here rather than on EMR. Bookworm has no pyt
 Bare by design: no pip, no site-packages, no user site, and the launcher drops ``site-packages``/``dist-packages``
 entries from ``PYTHONPATH`` so no venv leaks in. Use (SPARK_HOME set, or find-spark-home asks the bare 3.9)::
 
-    python -m lakehouse.emr_python [--dest build/emr-python]
+    python -m lakehouse.toolchain.emr_python [--dest build/emr-python]
     PYSPARK_PYTHON=build/emr-python/bin/python3.9 PYSPARK_DRIVER_PYTHON=build/emr-python/bin/python3.9 \\
         SPARK_HOME=.venv/lib/python3.11/site-packages/pyspark .venv/bin/spark-submit job.py
 
@@ -93,7 +93,8 @@ PINS: tuple[Pin, ...] = (
 )
 
 LAUNCHER = """#!/bin/sh
-# Bare CPython 3.9 (Debian bullseye debs), stand-in for EMR Serverless' image Python. Made by lakehouse.emr_python.
+# Bare CPython 3.9 (Debian bullseye debs), stand-in for EMR Serverless' image Python.
+# Made by lakehouse.toolchain.emr_python.
 set -f
 root="$(dirname -- "$(dirname -- "$(readlink -f -- "$0")")")/root"
 LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -244,8 +245,10 @@ def build(dest: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lakehouse.emr_python", description=__doc__.split("\n")[0])
-    default = Path(__file__).resolve().parents[1] / "build" / "emr-python"
+    parser = argparse.ArgumentParser(
+        prog="python -m lakehouse.toolchain.emr_python", description=__doc__.split("\n")[0]
+    )
+    default = Path(__file__).resolve().parents[2] / "build" / "emr-python"
     parser.add_argument("--dest", type=Path, default=default, help=f"where to build it (default: {default})")
     args = parser.parse_args(argv)
     try:

@@ -144,7 +144,7 @@ def run_local(
 ) -> int:
     unknown = [x for x in layers if x not in LAYERS]
     if unknown:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"--layers: unknown layer(s) {', '.join(unknown)}; choose from {', '.join(LAYERS)}")
     console = console or Console()
@@ -168,7 +168,7 @@ def run_local(
 
 def _pinned_version(root: Path) -> tuple[str, str] | None:
     """(slot, version) when the lake's active slot runs a promoted version other than this checkout's code."""
-    from .promotion import LocalControl, checkout_version
+    from ..promotion import LocalControl, checkout_version
 
     state = LocalControl(root).read()
     version = state.slots.get(state.active, "")
@@ -190,7 +190,7 @@ def _run_version(
     """Run the active slot's version (what `lakehouse promote` published), one child process per job."""
     import json
 
-    from .promotion import CONTROL_DIR, LocalAuditor
+    from ..promotion import CONTROL_DIR, LocalAuditor
 
     slot, version = pinned
     auditor = LocalAuditor(root)

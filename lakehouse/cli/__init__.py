@@ -1,0 +1,59 @@
+"""The ``lakehouse`` command line: argument wiring only, one module per command group.
+
+:mod:`.local` wires the local lake's commands (generate, run, status, history, report, profile), :mod:`.ops`
+the deployed environments' (dlq, alarms, pipeline, metric, env diff), :mod:`.promotions` promotion's
+(package, promote, rollback, promotions, slots), :mod:`.docs` the document generators' (dashboards export,
+catalog, lineage); :mod:`.common` holds what they share (the consoles, the default lake, turning a command's
+errors into :class:`~lakehouse.errors.UsageError`). The commands' logic lives in the other subpackages of
+``lakehouse``. This package composes the groups into one parser and runs :func:`main`, the console script
+``lakehouse`` (also ``python -m lakehouse.cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from ..errors import UsageError
+from . import docs, local, ops, promotions
+from .common import err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lakehouse`` parser: every group's commands, in the order ``lakehouse --help`` has always listed."""
+    p = argparse.ArgumentParser(prog="lakehouse", description="Operate the lakehouse: generate, run, inspect.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+    local.add_parsers(sub)  # generate, run, status, history, report
+    ops.add_parsers(sub)  # dlq, alarms, pipeline, metric, env
+    docs.add_dashboards_parser(sub)  # dashboards
+    promotions.add_parsers(sub)  # package, promote, rollback, promotions, slots
+    docs.add_contract_parsers(sub)  # catalog, lineage
+    local.add_profile_parser(sub)  # profile
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: exit 2 on bad input (one line), 1 when local Spark's jars are missing, 130 on Ctrl-C."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return 2
+    except Exception as exc:
+        from job_assets.spark import JarsMissingError
+
+        if not isinstance(exc, JarsMissingError):
+            raise
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # the set-up, not the input
+        return 1
+    except KeyboardInterrupt:
+        err.print("[bold red]interrupted[/]")
+        return 130

@@ -1,0 +1,9 @@
+"""Operating the deployed environments on AWS, from the operator's terminal.
+
+:mod:`.operate` lists an environment's alarms with their runbooks, its pipeline's executions (and starts
+one) and a catalog metric over the last hours (``lakehouse alarms|pipeline|metric``); :mod:`.dlq` shows the
+landing intake's dead-letter queue and redrives it (``lakehouse dlq status|redrive``); :mod:`.envdiff`
+compares two environments' settings and synthesized resources (``lakehouse env diff``, from the checkout's
+``cdk.json`` and stacks, loaded only when the command runs). Promotion between environments has its own
+package, :mod:`lakehouse.promotion`.
+"""
