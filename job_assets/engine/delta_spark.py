@@ -132,9 +132,10 @@ class DeltaSparkEngine(TableEngine):
         return bool(jvm.io.delta.tables.DeltaTable.isDeltaTable(self.spark._jsparkSession, uri))
 
     def version(self, uri: str) -> Optional[int]:
-        if not self.exists(uri):
-            return None
-        return int(self._snapshot(uri).version())
+        # One refresh of the log: a path with no commit is Delta's initial snapshot, version -1 (asking
+        # isDeltaTable first would list the log a second time; every write asks before and after).
+        version = int(self._snapshot(uri).version())
+        return None if version < 0 else version
 
     def read(self, uri: str, version: Optional[int] = None) -> DataFrame:
         self._require(uri)
@@ -234,6 +235,19 @@ class DeltaSparkEngine(TableEngine):
     def append(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
         if self.exists(uri) and df.isEmpty():
             return WriteResult(False, self.version(uri), skipped_reason="no rows: no commit")
+        return self._write(uri, df, "append", txn, "APPEND")
+
+    def append_rows(
+        self, uri: str, rows: Sequence[Dict[str, Any]], schema: StructType, *, txn: Optional[Txn] = None
+    ) -> WriteResult:
+        """Operational records: with rows, straight to the writer (the emptiness check of :meth:`append`
+        would run a Spark job to learn what ``rows`` already says)."""
+        if not rows:
+            return super().append_rows(uri, rows, schema, txn=txn)
+        from pyspark.sql import Row
+
+        names = schema.fieldNames()
+        df = self.spark.createDataFrame([Row(*[r.get(n) for n in names]) for r in rows], schema)
         return self._write(uri, df, "append", txn, "APPEND")
 
     def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
