@@ -29,7 +29,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.compliance import acknowledge
 from cdk.config import RTC_WINDOW_MINUTES, EnvironmentConfig
 from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
 from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
@@ -228,11 +227,7 @@ class OpsStack(Stack):
             deletion_protection=not config.features.allow_destroy,
             removal_policy=self.removal,
         )
-        acknowledge(
-            self.manifest,
-            rules=("NIST.800.53.R5-DynamoDBInBackupPlan", "HIPAA.Security-DynamoDBInBackupPlan"),
-            reason="Point-in-time recovery (35 days) covers this operational manifest; it holds no business data.",
-        )
+        storage.backup.snapshots.add(self, "IntakeManifestBackup", self.manifest.table_arn)
         pipeline = orchestration.pipeline.state_machine
         writers = [pipeline, orchestration.maintenance.state_machine]
         function = self._function(
