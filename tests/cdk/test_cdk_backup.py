@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
-from cdk_testkit import Synthesized, acknowledgements, resources
+from cdk_testkit import REPO_ROOT, Synthesized, acknowledgements, cdk_context, resources
 
-from cdk.config import EnvironmentConfig
+from cdk.config import EnvironmentConfig, LakehouseConfig, achievable_rpo, load_config, rebuild_minutes
 from platform_model import aws_names
 
 ENVS = ["dev", "staging", "prod"]
@@ -206,3 +207,45 @@ def test_no_backup_plan_acknowledgement_is_left(lakehouse: Synthesized) -> None:
     """The DynamoDBInBackupPlan findings are met by the plan, not acknowledged."""
 
     assert [a for a in acknowledgements(lakehouse.app) if "InBackupPlan" in a[1]] == []
+
+
+# --- docs/runbooks/BACKUP_AND_RESTORE.md states the objectives of cdk.json -----------------------------
+DOC = REPO_ROOT / "docs" / "runbooks" / "BACKUP_AND_RESTORE.md"
+TABLE_START = "<!-- objectives: generated from cdk.json, checked by tests/cdk/test_cdk_backup.py -->"
+TABLE_END = "<!-- /objectives -->"
+
+
+def objectives_table(config: LakehouseConfig) -> str:
+    """The objectives table as the doc must show it (the test's failure message prints it to paste)."""
+    lines = [
+        "| environment | layer | RPO (min) | RTO (min) | worst event in scope | RPO floor: set by"
+        " | rebuild bound (min) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for env in config.environments.values():
+        event = "region loss" if env.recovery.region_loss else "in-region loss"
+        for layer, objective in env.recovery.objectives.items():
+            floor, mechanism = achievable_rpo(env, layer)
+            rebuild = rebuild_minutes(env, layer)
+            lines.append(
+                f"| {env.name} | {layer} | {objective.rpo_minutes} | {objective.rto_minutes} | {event} "
+                f"| {floor}: {mechanism} | {rebuild or '-'} |"
+            )
+    return "\n".join(lines)
+
+
+def test_backup_and_restore_doc_states_the_configured_objectives() -> None:
+    text = DOC.read_text()
+    assert TABLE_START in text and TABLE_END in text, f"{DOC.name} lost its table markers"
+    shown = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
+    expected = objectives_table(load_config(cdk_context()["lakehouse"]))
+    assert shown == expected, f"{DOC.name} is stale; replace its objectives table with:\n{expected}"
+
+
+def test_backup_and_restore_doc_links_every_runbook() -> None:
+    text = DOC.read_text()
+    runbooks = sorted(p.name for p in (REPO_ROOT / "runbooks").glob("*.md") if p.name != "README.md")
+    missing = [name for name in runbooks if f"](../../runbooks/{name})" not in text]
+    assert missing == [], f"{DOC.name} does not link {missing}"
+    for link in re.findall(r"\]\((\.\./[^)#]+)", text):
+        assert (DOC.parent / link).resolve().exists(), link
