@@ -30,7 +30,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -138,35 +138,45 @@ def profile(df: DataFrame, contract: TableContract, top_values: int = TOP_VALUES
     return profile_tables([(df, contract)], top_values)
 
 
-def profile_tables(
-    tables: Sequence[Tuple[DataFrame, TableContract]], top_values: int = TOP_VALUES
-) -> List[Dict[str, Any]]:
-    """``profile`` of several tables in the same few Spark actions (a job's tables: one round trip, not N)."""
-    if not tables:
-        return []
-    plans = []
+Plan = Tuple[TableContract, Dict[str, T.DataType], List[str]]
+"""One profiled table: its contract, its columns' types, the columns profiled (contract order)."""
+
+
+def _column_aggregates(j: int, types: Dict[str, T.DataType], columns: List[str]) -> List[Column]:
+    """Table ``j``'s aggregates: its row count, and per column the non-nulls, min, max, mean, quantiles."""
+    aggs = [F.count(F.lit(1)).alias(f"t{j}_n")]
+    for i, name in enumerate(columns):
+        col, t, tag = F.col(f"`{name}`"), types[name], f"t{j}_{i}"
+        aggs += [
+            F.count(col).alias(f"{tag}_nn"),
+            F.min(col).cast("string").alias(f"{tag}_min"),
+            F.max(col).cast("string").alias(f"{tag}_max"),
+        ]
+        if isinstance(t, T.NumericType):
+            aggs.append(F.avg(col).cast("double").alias(f"{tag}_mean"))
+        if _quantiled(t):
+            q = F.percentile_approx(col, list(QUANTILES), QUANTILE_ACCURACY)
+            aggs.append(q.cast("array<string>").alias(f"{tag}_q"))
+    return aggs
+
+
+def _figures(tables: Sequence[Tuple[DataFrame, TableContract]]) -> Tuple[List[Plan], Dict[str, Any]]:
+    """Every table's plan, and the aggregates of every table and column: one Spark job."""
+    plans: List[Plan] = []
     figures_df: Optional[DataFrame] = None
     for j, (df, contract) in enumerate(tables):
         types = {f.name: f.dataType for f in df.schema.fields}
         columns = [c for c in contract.column_names if c in types] or list(types)
         plans.append((contract, types, columns))
-        aggs = [F.count(F.lit(1)).alias(f"t{j}_n")]
-        for i, name in enumerate(columns):
-            col, t, tag = F.col(f"`{name}`"), types[name], f"t{j}_{i}"
-            aggs += [
-                F.count(col).alias(f"{tag}_nn"),
-                F.min(col).cast("string").alias(f"{tag}_min"),
-                F.max(col).cast("string").alias(f"{tag}_max"),
-            ]
-            if isinstance(t, T.NumericType):
-                aggs.append(F.avg(col).cast("double").alias(f"{tag}_mean"))
-            if _quantiled(t):
-                q = F.percentile_approx(col, list(QUANTILES), QUANTILE_ACCURACY)
-                aggs.append(q.cast("array<string>").alias(f"{tag}_q"))
-        one = df.agg(*aggs)  # one row per table: cross-joined, every table's aggregates come back in one job
+        one = df.agg(*_column_aggregates(j, types, columns))
+        # one row per table: cross-joined, every table's aggregates come back in one job
         figures_df = one if figures_df is None else figures_df.crossJoin(one)
     figures = figures_df.collect()[0].asDict() if figures_df is not None else {}
+    return plans, figures
 
+
+def _value_counts(tables: Sequence[Tuple[DataFrame, TableContract]], plans: List[Plan]) -> DataFrame:
+    """Every column's values stacked as (column key ``c``, value as string ``v``) and counted (``k``)."""
     stacked = None
     for j, (df, _) in enumerate(tables):
         columns = plans[j][2]
@@ -176,28 +186,37 @@ def profile_tables(
         ]
         part = df.select(F.explode(F.array(*cells)).alias("x")).select("x.c", "x.v")
         stacked = part if stacked is None else stacked.unionByName(part)
-    counts = stacked.where(F.col("v").isNotNull()).groupBy("c", "v").agg(F.count(F.lit(1)).alias("k"))
-    counts = counts.persist()
-    try:
-        # exact distinct counts: a distributed aggregation, one small row per column
-        distinct: Dict[int, int] = {
-            int(r["c"]): int(r["d"]) for r in counts.groupBy("c").agg(F.count(F.lit(1)).alias("d")).collect()
-        }
-        # top values: ranking sorts a column's distinct values in one task, so only where they are few
-        ranked_columns = [c for c, d in distinct.items() if d <= TOP_VALUES_MAX_DISTINCT]
-        top: Dict[int, List[Dict[str, Any]]] = {}
-        if ranked_columns:
-            per_column = Window.partitionBy("c").orderBy(F.col("k").desc(), F.col("v").asc())
-            ranked = (
-                counts.where(F.col("c").isin(ranked_columns))
-                .select("c", "v", "k", F.row_number().over(per_column).alias("r"))
-                .where(F.col("r") <= top_values)
-            )
-            for row in sorted(ranked.collect(), key=lambda r: (r["c"], r["r"])):
-                top.setdefault(row["c"], []).append({"value": row["v"], "count": int(row["k"])})
-    finally:
-        counts.unpersist()
+    return stacked.where(F.col("v").isNotNull()).groupBy("c", "v").agg(F.count(F.lit(1)).alias("k"))
 
+
+def _distinct_and_top(counts: DataFrame, top_values: int) -> Tuple[Dict[int, int], Dict[int, List[Dict[str, Any]]]]:
+    """(exact distinct count per column key, top values per column key) from the cached value counts."""
+    # exact distinct counts: a distributed aggregation, one small row per column
+    distinct: Dict[int, int] = {
+        int(r["c"]): int(r["d"]) for r in counts.groupBy("c").agg(F.count(F.lit(1)).alias("d")).collect()
+    }
+    # top values: ranking sorts a column's distinct values in one task, so only where they are few
+    ranked_columns = [c for c, d in distinct.items() if d <= TOP_VALUES_MAX_DISTINCT]
+    top: Dict[int, List[Dict[str, Any]]] = {}
+    if ranked_columns:
+        per_column = Window.partitionBy("c").orderBy(F.col("k").desc(), F.col("v").asc())
+        ranked = (
+            counts.where(F.col("c").isin(ranked_columns))
+            .select("c", "v", "k", F.row_number().over(per_column).alias("r"))
+            .where(F.col("r") <= top_values)
+        )
+        for row in sorted(ranked.collect(), key=lambda r: (r["c"], r["r"])):
+            top.setdefault(row["c"], []).append({"value": row["v"], "count": int(row["k"])})
+    return distinct, top
+
+
+def _stat_rows(
+    plans: List[Plan],
+    figures: Dict[str, Any],
+    distinct: Dict[int, int],
+    top: Dict[int, List[Dict[str, Any]]],
+) -> List[Dict[str, Any]]:
+    """One stat row per profiled column (``STAT_KEYS``), tables and columns in plan order."""
     out = []
     for j, (contract, types, columns) in enumerate(plans):
         n = int(figures[f"t{j}_n"])
@@ -223,6 +242,21 @@ def profile_tables(
                 }
             )
     return out
+
+
+def profile_tables(
+    tables: Sequence[Tuple[DataFrame, TableContract]], top_values: int = TOP_VALUES
+) -> List[Dict[str, Any]]:
+    """``profile`` of several tables in the same few Spark actions (a job's tables: one round trip, not N)."""
+    if not tables:
+        return []
+    plans, figures = _figures(tables)
+    counts = _value_counts(tables, plans).persist()
+    try:
+        distinct, top = _distinct_and_top(counts, top_values)
+    finally:
+        counts.unpersist()
+    return _stat_rows(plans, figures, distinct, top)
 
 
 def _note(result: Any, what: str, error: Exception) -> None:

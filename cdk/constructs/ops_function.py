@@ -1,11 +1,18 @@
-"""OpsFunction: an operational Lambda with X-Ray, its own least-privilege role, log group and error alarm."""
+"""OpsFunction: an operational Lambda with X-Ray, its own least-privilege role, log group and error alarm.
+
+Each operational function is a construct of its own that extends :class:`OpsFunction`
+(``landing_intake.py``, ``failure_notifier.py``, ``cost_reporter.py``, ``freshness_monitor.py``,
+``replica_verifier.py``); :class:`OpsCommon` is what they share in one environment.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -14,13 +21,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
-from cdk.constructs.catalog_alarm import CatalogAlarmFactory
+from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
 from job_assets.contracts import metrics as catalog
+from platform_model import aws_names
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 """The newest Python runtime the pinned aws-cdk-lib knows (cdk/lambda_packaging.py builds wheels for it)."""
 ARCHITECTURE = lambda_.Architecture.ARM_64
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+EVENT_RETRY_ATTEMPTS = 8
+"""EventBridge retries of a rule's delivery to its target before the event goes to the failed-events queue."""
+EVENT_MAX_AGE = Duration.hours(6)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +79,28 @@ class OpsFunction(Construct):
             encryption_key=props.encryption_key,
             removal_policy=props.removal_policy,
         )
+        self.policy = self._own_policy(props)
+        self.role = iam.Role(
+            self,
+            "Role",
+            description=f"Execution role of the {props.function_name} Lambda function.",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            managed_policies=[self.policy, *props.managed_policies],
+        )
+        self.function = self._function(props)
+        self.alarms: list[CatalogAlarm] = []
+        """The alarms on what the function serves (its queue, its checks), set by each function's construct."""
+        self.errors_alarm = props.alarms.alarm(
+            self,
+            "ErrorsAlarm",
+            metric_key="lambda_errors",
+            name=f"{props.function_name}-errors",
+            subject=f"Lambda function {props.function_name}",
+            dimensions={catalog.FUNCTION_NAME: self.function.function_name},
+        )
+
+    def _own_policy(self, props: OpsFunctionProps) -> iam.ManagedPolicy:
+        """Its own logs, X-Ray, ``props.statements``, and the failed-events queue when invoked asynchronously."""
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -93,14 +126,14 @@ class OpsFunction(Construct):
                     conditions={"StringEquals": {"kms:ViaService": f"sqs.{Stack.of(self).region}.amazonaws.com"}},
                 )
             )
-        self.policy = iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self,
             "Policy",
             description=f"{props.function_name}: its own logs, X-Ray, and its work.",
             statements=statements,
         )
         acknowledge(
-            self.policy,
+            policy,
             rules=["AwsSolutions-IAM5"],
             findings=["Resource::*"],
             reason=(
@@ -108,14 +141,11 @@ class OpsFunction(Construct):
                 "(AWS documents '*'); PutMetricData is limited to our namespace by the cloudwatch:namespace condition."
             ),
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            description=f"Execution role of the {props.function_name} Lambda function.",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=[self.policy, *props.managed_policies],
-        )
-        self.function = lambda_.Function(
+        return policy
+
+    def _function(self, props: OpsFunctionProps) -> lambda_.Function:
+        """The function on :data:`RUNTIME`/:data:`ARCHITECTURE`, traced, in no VPC, on its role alone."""
+        function = lambda_.Function(
             self,
             "Function",
             function_name=props.function_name,
@@ -136,24 +166,85 @@ class OpsFunction(Construct):
             role=self.role.without_policy_updates(),
         )
         acknowledge(
-            self.function,
+            function,
             rules=LAMBDA_IN_VPC,
             reason="It calls only AWS APIs over TLS (S3, CloudWatch, SQS, ...); a VPC would add NAT cost, no control.",
         )
         if props.failed_events_queue is None:
             acknowledge(
-                self.function,
+                function,
                 rules=LAMBDA_DLQ,
                 reason="Invoked by an SQS event source mapping: failed messages go to that queue's dead-letter queue.",
             )
-        self.errors_alarm = props.alarms.alarm(
-            self,
-            "ErrorsAlarm",
-            metric_key="lambda_errors",
-            name=f"{props.function_name}-errors",
-            subject=f"Lambda function {props.function_name}",
-            dimensions={catalog.FUNCTION_NAME: self.function.function_name},
-        )
+        return function
 
     def add_statements(self, *statements: iam.PolicyStatement) -> None:
         self.policy.add_statements(*statements)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsCommon:
+    """What every operational function of one environment shares, so each function's construct takes one value.
+
+    ``failed_events`` is the failed-events dead-letter queue: asynchronous invocations that still fail after
+    Lambda's retries, and rule deliveries that still fail after EventBridge's, land there.
+    """
+
+    environment: str
+    project: str
+    code: lambda_.Code
+    encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    alarms: CatalogAlarmFactory
+    failed_events: sqs.IQueue
+    removal_policy: RemovalPolicy
+
+    def function_props(self, name: str, *, handler: str, description: str, **props: Any) -> OpsFunctionProps:
+        """The props of the function ``name`` (``landing-intake``, ...): the shared values plus ``props``."""
+        return OpsFunctionProps(
+            function_name=aws_names.function_name(self.environment, name, self.project),
+            description=description,
+            handler=handler,
+            code=self.code,
+            encryption_key=self.encryption_key,
+            log_retention=self.log_retention,
+            alarms=self.alarms,
+            removal_policy=self.removal_policy,
+            **props,
+        )
+
+    def put_metrics(self) -> iam.PolicyStatement:
+        """PutMetricData in this environment's namespace only (the action takes no resource ARN)."""
+        return iam.PolicyStatement(
+            sid="PublishLakehouseMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": catalog.our_namespace(self.environment)}},
+        )
+
+    def async_target(self, function: OpsFunction) -> targets.LambdaFunction:
+        """A rule target that invokes ``function`` asynchronously; undeliverable events go to ``failed_events``."""
+        return targets.LambdaFunction(
+            function.function,
+            dead_letter_queue=self.failed_events,
+            retry_attempts=EVENT_RETRY_ATTEMPTS,
+            max_event_age=EVENT_MAX_AGE,
+        )
+
+    def queue_target(self, queue: sqs.IQueue) -> targets.SqsQueue:
+        """A rule target that sends to ``queue``; undeliverable events go to ``failed_events``."""
+        return targets.SqsQueue(
+            queue,
+            dead_letter_queue=self.failed_events,
+            retry_attempts=EVENT_RETRY_ATTEMPTS,
+            max_event_age=EVENT_MAX_AGE,
+        )
+
+
+def read_active_slot(scope: Construct, parameter_name: str) -> iam.PolicyStatement:
+    """GetParameter on exactly the slots parameter ``parameter_name`` (a String: no KMS key to decrypt).
+
+    The parameter belongs to another stack; it is addressed by its deterministic name (no cross-stack reference).
+    """
+    arn = Stack.of(scope).format_arn(service="ssm", resource="parameter", resource_name=parameter_name.lstrip("/"))
+    return iam.PolicyStatement(sid="ReadActiveSlot", actions=["ssm:GetParameter"], resources=[arn])

@@ -17,6 +17,7 @@ import json
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlparse
 
@@ -121,6 +122,38 @@ def open_table(uri: str, storage_options: Optional[Dict[str, str]] = None) -> An
 def _nullable(schema: StructType) -> StructType:
     """Delta schemas are kept nullable; not-null is a data-quality rule, checked before the write."""
     return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])
+
+
+@dataclass
+class _MergedFiles:
+    """A copy-on-write MERGE's written files, before their commit."""
+
+    adds: List[Any]  # add actions of the files written
+    rows: int  # rows in them
+    removed: List[str]  # the touched files they replace (relative paths)
+    inserted: int
+    updated: int
+    deleted: int
+
+
+def _classified(
+    touched: DataFrame,
+    source: DataFrame,
+    keys: List[str],
+    update_condition: Optional[str],
+    delete_condition: Optional[str],
+) -> DataFrame:
+    """The touched rows (``t``) joined with the source (``s``), each marked ``_lh_action`` D(elete),
+    U(pdate) or K(eep); materialized (the caller unpersists it)."""
+    from ..spark import materialize
+
+    src_marked = source.withColumn("_lh_src", F.lit(True))
+    j = touched.alias("t").join(src_marked.alias("s"), F.expr(merge_keys_condition(keys)), "left")
+    matched = F.col("s._lh_src").isNotNull()
+    is_delete = matched & F.expr(delete_condition) if delete_condition else F.lit(False)
+    is_update = matched & ~is_delete & (F.expr(update_condition) if update_condition else F.lit(True))
+    j = j.withColumn("_lh_action", F.when(is_delete, "D").when(is_update, "U").otherwise("K"))
+    return materialize(j)
 
 
 class DeltaRsEngine(TableEngine):
@@ -384,8 +417,6 @@ class DeltaRsEngine(TableEngine):
         if txn is not None and self.committed(uri, txn):
             return self.replayed_merge(uri, txn)
         keys = list(keys)
-        from ..spark import materialize
-
         if not source_keys_unique:  # callers that vouch for unique keys also own the source's evaluation
             source = self.check_unique_keys(uri, source, keys)
         if not self.exists(uri):
@@ -397,8 +428,24 @@ class DeltaRsEngine(TableEngine):
 
         dt = self._table(uri)
         target_schema = StructType.fromJson(json.loads(dt.schema().to_json()))
-        cols = [f.name for f in target_schema.fields]
-        source = source.select(*cols)
+        source = source.select(*[f.name for f in target_schema.fields])
+        touched, touched_rel = self._touched(uri, dt, target_schema, source, keys)
+        j = _classified(touched, source, keys, update_condition, delete_condition)
+        try:
+            inserts = source.alias("s").join(touched.select(*keys).alias("t"), on=keys, how="left_anti")
+            if insert_condition:
+                inserts = inserts.alias("s").filter(insert_condition)
+            merged = self._write_merged(uri, j, inserts, target_schema, touched_rel)
+            if merged is None:
+                return MergeResult(False, dt.version(), skipped_reason="merge changed nothing: no commit")
+        finally:
+            j.unpersist()
+        return self._commit_merge(uri, target_schema, txn, merged)
+
+    def _touched(
+        self, uri: str, dt: Any, target_schema: StructType, source: DataFrame, keys: List[str]
+    ) -> Tuple[DataFrame, List[str]]:
+        """The target's rows in the files that hold a source key, and those files (relative to the table)."""
         rels = self._active_paths(dt)
         files = [f"{uri.rstrip('/')}/{r}" for r in rels]
         rel_by_path = {_norm(f): r for f, r in zip(files, rels)}
@@ -412,59 +459,50 @@ class DeltaRsEngine(TableEngine):
             for r in target.join(source.select(*keys), on=keys, how="left_semi").select("_lh_file").distinct().collect()
         ]
         touched_rel = sorted({self._rel_for(rel_by_path, f) for f in touched_files})
-
-        cond = merge_keys_condition(keys)
         if touched_files:
             touched = self.spark.read.schema(target_schema).parquet(*touched_files)
         else:
             touched = self.spark.createDataFrame([], target_schema)
-        src_marked = source.withColumn("_lh_src", F.lit(True))
-        j = touched.alias("t").join(src_marked.alias("s"), F.expr(cond), "left")
-        matched = F.col("s._lh_src").isNotNull()
-        is_delete = matched & F.expr(delete_condition) if delete_condition else F.lit(False)
-        is_update = matched & ~is_delete & (F.expr(update_condition) if update_condition else F.lit(True))
-        j = j.withColumn("_lh_action", F.when(is_delete, "D").when(is_update, "U").otherwise("K"))
-        j = materialize(j)
-        try:
-            inserts = source.alias("s").join(touched.select(*keys).alias("t"), on=keys, how="left_anti")
-            if insert_condition:
-                inserts = inserts.alias("s").filter(insert_condition)
-            counts = {r["_lh_action"]: r["n"] for r in j.groupBy("_lh_action").agg(F.count("*").alias("n")).collect()}
-            kept_n, updated, deleted = counts.get("K", 0), counts.get("U", 0), counts.get("D", 0)
-            kept = j.filter("_lh_action = 'K'").select(*[F.col(f"t.`{c}`") for c in cols])
-            upd = j.filter("_lh_action = 'U'").select(*[F.col(f"s.`{c}`") for c in cols])
-            new_rows = kept.unionByName(upd).unionByName(inserts.select(*cols))
-            if updated == 0 and deleted == 0:
-                new_rows = inserts.select(*cols)  # only inserts: touched files stay as they are
-                touched_rel = []
-            adds, rows = self._write_files(uri, new_rows)
-            inserted = rows - (0 if not touched_rel else kept_n + updated)
-            if updated == 0 and deleted == 0 and inserted == 0:
-                self._discard(uri, adds)
-                return MergeResult(False, dt.version(), skipped_reason="merge changed nothing: no commit")
-        finally:
-            j.unpersist()
+        return touched, touched_rel
+
+    def _write_merged(
+        self, uri: str, j: DataFrame, inserts: DataFrame, target_schema: StructType, touched_rel: List[str]
+    ) -> Optional[_MergedFiles]:
+        """Write the touched files' rows as merged, plus the inserts; None (files discarded) when nothing changed."""
+        cols = [f.name for f in target_schema.fields]
+        counts = {r["_lh_action"]: r["n"] for r in j.groupBy("_lh_action").agg(F.count("*").alias("n")).collect()}
+        kept_n, updated, deleted = counts.get("K", 0), counts.get("U", 0), counts.get("D", 0)
+        kept = j.filter("_lh_action = 'K'").select(*[F.col(f"t.`{c}`") for c in cols])
+        upd = j.filter("_lh_action = 'U'").select(*[F.col(f"s.`{c}`") for c in cols])
+        new_rows = kept.unionByName(upd).unionByName(inserts.select(*cols))
+        if updated == 0 and deleted == 0:
+            new_rows = inserts.select(*cols)  # only inserts: touched files stay as they are
+            touched_rel = []
+        adds, rows = self._write_files(uri, new_rows)
+        inserted = rows - (0 if not touched_rel else kept_n + updated)
+        if updated == 0 and deleted == 0 and inserted == 0:
+            self._discard(uri, adds)
+            return None
+        return _MergedFiles(adds, rows, touched_rel, inserted, updated, deleted)
+
+    def _commit_merge(
+        self, uri: str, target_schema: StructType, txn: Optional[Txn], merged: _MergedFiles
+    ) -> MergeResult:
+        """One commit: the merged files added, the touched files removed."""
         txm = self._dl.transaction
         now = int(time.time() * 1000)
-        removes = [txm.RemoveAction(p, True, now) for p in touched_rel]
-        version = self._commit(
-            uri,
-            adds + removes,
-            target_schema,
-            "append",
-            txn,
-            "MERGE",
-            {"inserted": inserted, "updated": updated, "deleted": deleted},
-        )
+        removes = [txm.RemoveAction(p, True, now) for p in merged.removed]
+        counts = {"inserted": merged.inserted, "updated": merged.updated, "deleted": merged.deleted}
+        version = self._commit(uri, merged.adds + removes, target_schema, "append", txn, "MERGE", counts)
         return MergeResult(
             True,
             version,
-            rows_added=rows,
-            files_added=len(adds),
+            rows_added=merged.rows,
+            files_added=len(merged.adds),
             files_removed=len(removes),
-            inserted=inserted,
-            updated=updated,
-            deleted=deleted,
+            inserted=merged.inserted,
+            updated=merged.updated,
+            deleted=merged.deleted,
         )
 
     def _discard(self, uri: str, adds: List[Any]) -> None:

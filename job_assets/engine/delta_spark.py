@@ -83,6 +83,21 @@ def _quote(uri: str) -> str:
     return "delta.`" + uri.replace("`", "``") + "`"
 
 
+def _merge_statement(
+    uri: str,
+    view: str,
+    keys: Sequence[str],
+    update_condition: Optional[str],
+    delete_condition: Optional[str],
+    insert_condition: Optional[str],
+) -> str:
+    """``MERGE INTO`` the table at ``uri`` from temp view ``view``: delete, update, insert clauses."""
+    clauses = [f"WHEN MATCHED AND ({delete_condition}) THEN DELETE"] if delete_condition else []
+    clauses.append(f"WHEN MATCHED{_and(update_condition)} THEN UPDATE SET *")
+    clauses.append(f"WHEN NOT MATCHED{_and(insert_condition)} THEN INSERT *")
+    return f"MERGE INTO {_quote(uri)} AS t USING {view} AS s ON {merge_keys_condition(keys)} " + " ".join(clauses)
+
+
 class DeltaSparkEngine(TableEngine):
     name = "delta-spark"
 
@@ -247,36 +262,40 @@ class DeltaSparkEngine(TableEngine):
         if not source_keys_unique:
             source = self.check_unique_keys(uri, source, keys)
         if not self.exists(uri):
-            # no target: nothing matches, so only the insert clause applies (as in the delta-rs engine); one
-            # write creates the table, where creating it empty and merging into it costs two commits and
-            # the MERGE's jobs (materialize the source, scan for matches)
-            inserts = source.alias("s").filter(insert_condition) if insert_condition else source
-            written = self._write(uri, inserts, "append", txn, "MERGE")
-            return MergeResult(
-                written.committed,
-                written.version,
-                rows_added=written.rows_added,
-                files_added=written.files_added,
-                inserted=written.rows_added,
-                skipped_reason=written.skipped_reason,
-                metrics=written.metrics,
-            )
+            return self._merge_into_new(uri, source, insert_condition, txn)
         before = self.version(uri)
         settings = {USER_METADATA: commit_metadata(txn, "MERGE")}
         if txn is not None:
             settings.update({TXN_APP_ID: txn.app_id, TXN_VERSION: str(txn.version)})
         view = f"lh_merge_{uuid.uuid4().hex}"
-        clauses = [f"WHEN MATCHED AND ({delete_condition}) THEN DELETE"] if delete_condition else []
-        clauses.append(f"WHEN MATCHED{_and(update_condition)} THEN UPDATE SET *")
-        clauses.append(f"WHEN NOT MATCHED{_and(insert_condition)} THEN INSERT *")
-        statement = f"MERGE INTO {_quote(uri)} AS t USING {view} AS s ON {merge_keys_condition(keys)} " + " ".join(
-            clauses
-        )
+        statement = _merge_statement(uri, view, keys, update_condition, delete_condition, insert_condition)
         source.createOrReplaceTempView(view)  # before the clone, which copies it
         try:
             self._child(settings).sql(statement).collect()
         finally:
             self.spark.catalog.dropTempView(view)
+        return self._merge_result(uri, before)
+
+    def _merge_into_new(
+        self, uri: str, source: DataFrame, insert_condition: Optional[str], txn: Optional[Txn]
+    ) -> MergeResult:
+        """No target: nothing matches, so only the insert clause applies (as in the delta-rs engine); one
+        write creates the table, where creating it empty and merging into it costs two commits and the
+        MERGE's jobs (materialize the source, scan for matches)."""
+        inserts = source.alias("s").filter(insert_condition) if insert_condition else source
+        written = self._write(uri, inserts, "append", txn, "MERGE")
+        return MergeResult(
+            written.committed,
+            written.version,
+            rows_added=written.rows_added,
+            files_added=written.files_added,
+            inserted=written.rows_added,
+            skipped_reason=written.skipped_reason,
+            metrics=written.metrics,
+        )
+
+    def _merge_result(self, uri: str, before: Optional[int]) -> MergeResult:
+        """What the MERGE committed (its operation metrics), or that it made no commit."""
         after = self.version(uri)
         if after == before:
             return MergeResult(False, after, skipped_reason="merge changed nothing: no commit")

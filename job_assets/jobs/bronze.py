@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -29,7 +29,7 @@ from ..engine import Txn
 from ..lake_fs import FileInfo, list_files
 from ..spark import materialize
 from ..transforms.bronze import classify_landing_path, parse_landing, to_bronze, to_quarantine
-from .common import JobResult, Progress, TableStats, write_ops
+from .common import JobResult, Progress, StepCounter, TableStats, write_ops
 
 log = logging.getLogger("lakehouse.jobs.bronze")
 JOB = "bronze"
@@ -147,17 +147,19 @@ def parallelism(ctx: RunContext, tasks: int) -> int:
     return max(1, min(wanted, tasks))
 
 
-def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
-    result = JobResult(JOB, ctx.batch_id, engine=ctx.engine.name)
-    batch, files, why = plan(ctx)
-    log.info("bronze: %s", why)
-    if batch is None:
-        result.status, result.message = "skipped", why
-        return result
-    result.batch_id = batch
-    engine = ctx.engine
-    log_uri = ctx.uri(INGESTION_LOG.name)
+@dataclass
+class _Ingested:
+    """What the ingest stage hands on: each entity's stats (contract order), its quarantine rows, and the
+    (records, quarantined) counts per landing file."""
 
+    tables: List[TableStats] = field(default_factory=list)
+    quarantine: List[DataFrame] = field(default_factory=list)
+    counts: Dict[str, Tuple[int, int]] = field(default_factory=dict)
+    entities: int = 0
+
+
+def _sort_out(files: List[FileInfo]) -> Tuple[List[FileInfo], List[FileInfo], Dict[str, str]]:
+    """(accepted, rejected, message per rejected file): a file whose path breaks the landing layout is rejected."""
     accepted, rejected, messages = [], [], {}
     for f in files:
         _, _, problem = classify_landing_path(f.rel)
@@ -166,32 +168,23 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
             messages[f.rel] = problem
         else:
             accepted.append(f)
-    # 1. claim (write-ahead): the files of this batch are fixed from here on
-    log_schema = schema_of(INGESTION_LOG)
-    engine.append_rows(
-        log_uri,
-        _log_rows(ctx, batch, files, "claimed", messages=messages),
-        log_schema,
-        txn=Txn(f"{JOB}:{batch}:claim", 1),
-    )
+    return accepted, rejected, messages
 
+
+def _ingest(ctx: RunContext, accepted: List[FileInfo], batch: str, progress: Optional[Progress]) -> _Ingested:
+    """Ingest the accepted files, one task per entity, side by side."""
     ts = ctx.timestamp()
-    quarantine_frames: List[DataFrame] = []
-    counts: Dict[str, Tuple[int, int]] = {}
     by_entity = defaultdict(list)
     for f in accepted:
         by_entity[classify_landing_path(f.rel)[0].name].append(f)
     entities = [e for e in LANDING_ENTITIES if e.name in by_entity]
-    done = [0]
-    lock = threading.Lock()
+    counter = StepCounter(progress, len(entities))
+    out = _Ingested(entities=len(entities))
 
     def ingest(entity: LandingEntity) -> Tuple[TableStats, DataFrame, Dict[str, Tuple[int, int]]]:
-        out = _ingest_entity(ctx, entity, by_entity[entity.name], batch, ts)
-        if progress:
-            with lock:
-                done[0] += 1
-                progress(f"bronze {entity.name}", done[0], len(entities))
-        return out
+        done = _ingest_entity(ctx, entity, by_entity[entity.name], batch, ts)
+        counter.step(f"bronze {entity.name}")
+        return done
 
     # entities are independent: ingest them concurrently (Spark schedules the jobs side by side), the
     # biggest first so that no big entity starts last and runs alone; results in contract order
@@ -200,36 +193,79 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
         futures = {e.name: pool.submit(ingest, e) for e in by_size}
         for entity in entities:
             stats, qframe, file_counts = futures[entity.name].result()
-            result.tables.append(stats)
-            quarantine_frames.append(qframe)
-            counts.update(file_counts)
+            out.tables.append(stats)
+            out.quarantine.append(qframe)
+            out.counts.update(file_counts)
+    return out
 
+
+def _write_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> None:
+    """Append every entity's refused records to bronze.quarantine in one commit (created when missing)."""
     q_uri = ctx.uri("bronze.quarantine")
-    if quarantine_frames:
-        q = quarantine_frames[0]
-        for other in quarantine_frames[1:]:
+    if frames:
+        q = frames[0]
+        for other in frames[1:]:
             q = q.unionByName(other)
-        engine.append(q_uri, q, txn=Txn(f"{JOB}:{batch}", 1))
-    engine.create_if_missing(q_uri, schema_of(contract("bronze.quarantine")))
+        ctx.engine.append(q_uri, q, txn=Txn(f"{JOB}:{batch}", 1))
+    ctx.engine.create_if_missing(q_uri, schema_of(contract("bronze.quarantine")))
 
-    empty = {f.rel for f in accepted if counts.get(f.rel, (0, 0))[0] == 0}
-    for rel in empty:
-        messages[rel] = "file holds no records"
-        counts[rel] = (0, 0)
+
+def _mark_done(
+    ctx: RunContext,
+    batch: str,
+    files: List[FileInfo],
+    rejected: List[FileInfo],
+    empty: Set[str],
+    counts: Dict[str, Tuple[int, int]],
+    messages: Dict[str, str],
+) -> None:
+    """The ingestion log's final commit: every file of the batch rejected, empty or ingested."""
+    rejected_rels = {r.rel for r in rejected}
     final = _log_rows(
         ctx,
         batch,
         files,
-        lambda f: "rejected" if f.rel in {r.rel for r in rejected} else ("empty" if f.rel in empty else "ingested"),
+        lambda f: "rejected" if f.rel in rejected_rels else ("empty" if f.rel in empty else "ingested"),
         counts=counts,
         messages=messages,
     )
-    engine.append_rows(log_uri, final, log_schema, txn=Txn(f"{JOB}:{batch}:done", 1))
+    log_uri = ctx.uri(INGESTION_LOG.name)
+    ctx.engine.append_rows(log_uri, final, schema_of(INGESTION_LOG), txn=Txn(f"{JOB}:{batch}:done", 1))
+
+
+def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
+    """Claim the batch's files, ingest them into bronze and its quarantine, then mark them done."""
+    result = JobResult(JOB, ctx.batch_id, engine=ctx.engine.name)
+    batch, files, why = plan(ctx)
+    log.info("bronze: %s", why)
+    if batch is None:
+        result.status, result.message = "skipped", why
+        return result
+    result.batch_id = batch
+    accepted, rejected, messages = _sort_out(files)
+    # 1. claim (write-ahead): the files of this batch are fixed from here on
+    ctx.engine.append_rows(
+        ctx.uri(INGESTION_LOG.name),
+        _log_rows(ctx, batch, files, "claimed", messages=messages),
+        schema_of(INGESTION_LOG),
+        txn=Txn(f"{JOB}:{batch}:claim", 1),
+    )
+    # 2. the bronze tables and their quarantine
+    ingested = _ingest(ctx, accepted, batch, progress)
+    result.tables.extend(ingested.tables)
+    _write_quarantine(ctx, ingested.quarantine, batch)
+    # 3. the files are done
+    counts = ingested.counts
+    empty = {f.rel for f in accepted if counts.get(f.rel, (0, 0))[0] == 0}
+    for rel in empty:
+        messages[rel] = "file holds no records"
+        counts[rel] = (0, 0)
+    _mark_done(ctx, batch, files, rejected, empty, counts, messages)
     if empty or rejected:
         result.message = f"{len(empty)} empty file(s), {len(rejected)} rejected file(s)"
         if empty:
             result.tables.append(TableStats("bronze.ingestion_log", errors={"empty_file": len(empty)}))
     if progress:
-        progress("bronze done", len(entities), len(entities))
+        progress("bronze done", ingested.entities, ingested.entities)
     write_ops(ctx, "bronze", result, batch)
     return result

@@ -1,12 +1,15 @@
-"""What every job shares: results, operational writes (dq_results, run_summary), progress."""
+"""What every job shares: results, operational writes (dq_results, run_summary), progress, and the
+small scheduler that runs a job's tables side by side."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, TypeVar
 
 from ..context import RunContext
 from ..contracts import contract
@@ -17,6 +20,7 @@ from ..engine import Txn
 log = logging.getLogger("lakehouse.jobs")
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
+T = TypeVar("T")
 
 
 @dataclass
@@ -141,3 +145,76 @@ def completed_batches(ctx: RunContext, layer: str, job: str) -> List[str]:
     )
     done = [r for r in rows if r["job"] == job and r["table_name"] == "*" and r["status"] == "succeeded"]
     return [r["batch_id"] for r in sorted(done, key=lambda r: (r["ended_ts"], r["batch_id"]))]
+
+
+class StepCounter:
+    """Thread-safe progress of a job's tasks: each :meth:`step` reports one more task done of ``total``."""
+
+    def __init__(self, progress: Optional[Progress], total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def step(self, message: str) -> None:
+        """One more task done: report ``message`` with the new count (nothing without a progress callback)."""
+        if self.progress is None:
+            return
+        with self._lock:
+            self._done += 1
+            self.progress(message, self._done, self.total)
+
+
+class UpstreamFailedError(RuntimeError):
+    """A task was not run to its end because a task it depends on failed in the same run."""
+
+
+class TaskScheduler:
+    """Named tasks, one thread each, at most ``slots`` of them working at once.
+
+    A task that waits for others (:meth:`wait_for`) gives its slot up while it waits, so a waiting task
+    never holds back one that can run. :meth:`run` raises the first failure that is not an
+    :class:`UpstreamFailedError` (the cause, not the tasks it stopped), else the first failure. One
+    scheduler runs one set of tasks.
+    """
+
+    def __init__(self, slots: int, thread_name_prefix: str) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._submitted = threading.Event()
+        self._futures: Dict[str, Future] = {}
+        self._prefix = thread_name_prefix
+
+    def wait_for(self, names: Iterable[str], waiter: str) -> None:
+        """Block until every task in ``names`` succeeded; raise :class:`UpstreamFailedError` if one failed."""
+        self._slots.release()
+        try:
+            self._submitted.wait()
+            for name in sorted(names):
+                try:
+                    self._futures[name].result()
+                except Exception as exc:
+                    raise UpstreamFailedError(f"{waiter}: not merged because {name} failed ({exc})") from exc
+        finally:
+            self._slots.acquire()
+
+    def run(self, tasks: Dict[str, Callable[[], T]], then: Optional[Callable[[str, T], None]] = None) -> Dict[str, T]:
+        """Run every task on its own thread; ``then(name, result)`` follows each success outside its slot.
+
+        Returns the results by name, in the order of ``tasks``.
+        """
+
+        def in_slot(name: str, task: Callable[[], T]) -> T:
+            with self._slots:
+                out = task()
+            if then is not None:
+                then(name, out)
+            return out
+
+        with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix=self._prefix) as pool:
+            for name, task in tasks.items():
+                self._futures[name] = pool.submit(in_slot, name, task)
+            self._submitted.set()
+        failures = [f.exception() for f in self._futures.values() if f.exception() is not None]
+        if failures:
+            raise next((e for e in failures if not isinstance(e, UpstreamFailedError)), failures[0])
+        return {name: self._futures[name].result() for name in tasks}

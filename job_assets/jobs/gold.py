@@ -13,7 +13,6 @@ become ``warn`` rules named ``profile:*`` in ``gold.dq_results`` and the job res
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -30,7 +29,7 @@ from ..spark import materialize
 from ..transforms import gold as G
 from ..transforms.silver import to_table_columns
 from .bronze import parallelism
-from .common import JobResult, Progress, TableStats, completed_batches, write_ops
+from .common import JobResult, Progress, StepCounter, TableStats, completed_batches, write_ops
 
 log = logging.getLogger("lakehouse.jobs.gold")
 JOB = "gold"
@@ -55,66 +54,101 @@ def build(silver: Dict[str, DataFrame], flags: Optional[Dict[str, str]] = None) 
     return {name: to_table_columns(fn(), contract(name)) for name, fn in builders.items()}
 
 
-def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
+Checked = Dict[str, Tuple[DataFrame, List[RuleStat]]]
+"""Gold table name -> (its frame, materialized; its DQ stats), for every table that passed its fail rules."""
+
+
+def _pending_batch(ctx: RunContext) -> Tuple[str, Optional[JobResult]]:
+    """(the last finished silver batch, None), or (_, the skipped result) when there is nothing to build."""
     silver_done = completed_batches(ctx, "silver", "silver")
     if not silver_done:
-        return JobResult(JOB, ctx.batch_id, "skipped", message="silver has no finished batch", engine=ctx.engine.name)
+        return "", JobResult(
+            JOB, ctx.batch_id, "skipped", message="silver has no finished batch", engine=ctx.engine.name
+        )
     batch = silver_done[-1]
     if batch in set(completed_batches(ctx, "gold", JOB)):
-        return JobResult(
+        return batch, JobResult(
             JOB,
             batch,
             "skipped",
             message=f"gold is already built from silver batch {batch}",
             engine=ctx.engine.name,
         )
-    result = JobResult(JOB, batch, engine=ctx.engine.name)
-    # read each silver input once, before the tables that share it are computed side by side
+    return batch, None
+
+
+def _read_silver(ctx: RunContext) -> Dict[str, DataFrame]:
+    """Each silver input, read once (materialized), before the tables that share it are computed side by side."""
     silver = {}
     for n in ("silver.orders", "silver.customers", "silver.opportunities"):
         silver[n] = materialize(ctx.engine.read_or_empty(ctx.uri(n), schema_of(contract(n))))
-    frames = build(silver, ctx.flags)
-    names = list(frames)
-    lock = threading.Lock()
-    done = [0]
+    return silver
 
-    def step(label: str, name: str) -> None:
-        if progress:
-            with lock:
-                done[0] += 1
-                progress(f"gold {label} {name.split('.', 1)[1]}", done[0], 2 * len(names))
+
+def _step(counter: StepCounter, label: str, name: str) -> None:
+    """One gold task done: ``label`` (checked or wrote) of table ``name``."""
+    counter.step(f"gold {label} {name.split('.', 1)[1]}")
+
+
+def _check_all(
+    ctx: RunContext,
+    pool: ThreadPoolExecutor,
+    frames: Dict[str, DataFrame],
+    silver: Dict[str, DataFrame],
+    counter: StepCounter,
+) -> Checked:
+    """Compute and check every table side by side. A `fail` rule of any table raises the first error, once
+    every table is through and the cached frames are released: nothing is written."""
 
     def compute(name: str) -> Tuple[DataFrame, List[RuleStat]]:
         df = materialize(frames[name])
         dq = table_checks(df, contract(name), ctx.timestamp())  # raises on a `fail` rule
-        step("checked", name)
+        _step(counter, "checked", name)
         return df, dq
 
-    def publish(name: str) -> TableStats:
-        df, dq = computed[name]
-        stats = TableStats(name, dq=dq)
-        w = ctx.engine.overwrite(ctx.uri(name), df, txn=Txn(f"{JOB}:{batch}", 1))
-        stats.committed, stats.version = w.committed, ctx.engine.version(ctx.uri(name))
-        stats.rows_in = stats.rows_out = w.rows_added if w.committed else df.count()
-        step("wrote", name)
-        return stats
+    checked = {n: pool.submit(compute, n) for n in frames}
+    computed: Checked = {}
+    errors = []
+    for n in frames:
+        try:
+            computed[n] = checked[n].result()
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        for df in [*silver.values(), *(df for df, _ in computed.values())]:
+            df.unpersist()
+        raise errors[0]
+    return computed
 
+
+def _publish(
+    ctx: RunContext, batch: str, name: str, checked: Tuple[DataFrame, List[RuleStat]], counter: StepCounter
+) -> TableStats:
+    """Overwrite gold table ``name`` with its checked frame (one commit tagged with the silver batch)."""
+    df, dq = checked
+    stats = TableStats(name, dq=dq)
+    w = ctx.engine.overwrite(ctx.uri(name), df, txn=Txn(f"{JOB}:{batch}", 1))
+    stats.committed, stats.version = w.committed, ctx.engine.version(ctx.uri(name))
+    stats.rows_in = stats.rows_out = w.rows_added if w.committed else df.count()
+    _step(counter, "wrote", name)
+    return stats
+
+
+def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
+    """Rebuild every gold table from the last finished silver batch, then profile what was written."""
+    batch, skipped = _pending_batch(ctx)
+    if skipped is not None:
+        return skipped
+    result = JobResult(JOB, batch, engine=ctx.engine.name)
+    silver = _read_silver(ctx)
+    frames = build(silver, ctx.flags)
+    names = list(frames)
+    counter = StepCounter(progress, 2 * len(names))
     # tables are independent: compute and check them side by side, and write only when every table
     # passed its fail rules, so a refused run leaves all of gold as it was
     with ThreadPoolExecutor(max_workers=parallelism(ctx, len(names)), thread_name_prefix="gold") as pool:
-        checked = {n: pool.submit(compute, n) for n in names}
-        computed: Dict[str, Tuple[DataFrame, List[RuleStat]]] = {}
-        errors = []
-        for n in names:
-            try:
-                computed[n] = checked[n].result()
-            except Exception as exc:
-                errors.append(exc)
-        if errors:
-            for df in [*silver.values(), *(df for df, _ in computed.values())]:
-                df.unpersist()
-            raise errors[0]
-        result.tables = list(pool.map(publish, names))
+        computed = _check_all(ctx, pool, frames, silver, counter)
+        result.tables = list(pool.map(lambda n: _publish(ctx, batch, n, computed[n], counter), names))
     written = [(computed[n][0], contract(n)) for n in names]  # materialized: exactly what the tables hold
     for df in silver.values():
         df.unpersist()

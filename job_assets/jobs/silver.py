@@ -19,17 +19,17 @@ on purpose — skips what was committed and writes what was not.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ..context import RunContext
 from ..contracts import SILVER_CURRENT, contract
-from ..contracts.model import TableContract
+from ..contracts.model import Rule, TableContract
 from ..contracts.silver import ACCOUNTS_HISTORY
 from ..contracts.spark_schema import schema_of
 from ..dq.rules import RuleStat, flag_aggregates, flag_rows, stats_from_groups
@@ -44,7 +44,15 @@ from ..transforms.silver import (
     to_table_columns,
 )
 from .bronze import parallelism
-from .common import JobResult, Progress, TableStats, completed_batches, write_ops
+from .common import (
+    JobResult,
+    Progress,
+    StepCounter,
+    TableStats,
+    TaskScheduler,
+    completed_batches,
+    write_ops,
+)
 
 log = logging.getLogger("lakehouse.jobs.silver")
 JOB = "silver"
@@ -111,6 +119,144 @@ def _raw_bronze_view(std: DataFrame, c: TableContract) -> List:
     return cols + meta
 
 
+@dataclass
+class _RowCheck:
+    """The row-rule stage of one table: its candidates with ``_error`` set, and the valid ones counted."""
+
+    evaluated: DataFrame
+    dq: List[RuleStat]
+    n_valid: int
+    n_valid_held: int
+
+
+@dataclass
+class _RefCheck:
+    """The reference stage of one table: the winners with their ``__orphan*`` flags, and what they count."""
+
+    winners: DataFrame
+    held_rules: List[Rule]
+    n_winners: int
+    o_new: int
+    o_held: int
+    dq: List[RuleStat]
+
+
+def _is_held() -> Column:
+    """A candidate that was held in the quarantine by an earlier batch (not one of this batch's rows)."""
+    return F.col("_quarantine_id").isNotNull()
+
+
+def _candidates(ctx: RunContext, c: TableContract, batch: str) -> DataFrame:
+    """The batch's bronze rows of ``c`` plus the orphans held for it, in bronze shape + _quarantine_id."""
+    bronze_schema = schema_of(contract(c.landing.bronze_table))
+    new = ctx.engine.read_or_empty(ctx.uri(c.landing.bronze_table), bronze_schema)
+    new = new.filter(F.col("_batch_id") == batch).withColumn("_quarantine_id", F.lit(None).cast("string"))
+    held = _held(ctx, c, batch)
+    return new.unionByName(held.select(*new.columns))
+
+
+def _check_rows(
+    candidates: DataFrame, c: TableContract, fx: Callable[[], Optional[DataFrame]], stats: TableStats
+) -> _RowCheck:
+    """Type, derive and flag the candidates (one materialization, one count); count refusals into ``stats``.
+
+    Raises DataQualityError on a failing ``fail`` rule: nothing is written yet.
+    """
+    std = derive(c, standardize(candidates, c), fx() if "silver.fx_rates" in c.upstream else None)
+    flagged, rules = flag_rows(std, c)
+    evaluated = materialize(flagged)
+    groups = [
+        r.asDict()
+        for r in evaluated.groupBy(_is_held().alias("held"), "_error")
+        .agg(F.count(F.lit(1)).alias("n"), *flag_aggregates(rules))
+        .collect()
+    ]
+    row_stats = stats_from_groups(c, rules, groups)
+    stats.rows_in = sum(g["n"] for g in groups if not g["held"])
+    stats.rows_quarantined = sum(g["n"] for g in groups if not g["held"] and g["_error"] is not None)
+    for g in groups:
+        if not g["held"] and g["_error"] is not None:
+            stats.errors[g["_error"]] = stats.errors.get(g["_error"], 0) + g["n"]
+    n_valid = sum(g["n"] for g in groups if g["_error"] is None)
+    n_valid_held = sum(g["n"] for g in groups if g["held"] and g["_error"] is None)
+    return _RowCheck(evaluated, row_stats, n_valid, n_valid_held)
+
+
+def _to_quarantine(
+    rows: DataFrame, checked: _RowCheck, c: TableContract, batch: str, ts: dt.datetime, status: str
+) -> DataFrame:
+    """``rows`` (with _error, _rule) as quarantine rows of ``status``, their payload the raw bronze record."""
+    payload = rows.select(*_raw_bronze_view(checked.evaluated, c), "_error", "_rule", "_quarantine_id")
+    return _quarantine_rows(payload, c.name, batch, ts, status)
+
+
+def _check_references(ctx: RunContext, c: TableContract, winners: DataFrame) -> _RefCheck:
+    """Reference rules on the winners: a quarantine-severity miss holds the row as an orphan; a warn miss
+    is counted. The parents must already hold this batch."""
+    ref_rules = [r for r in c.rules if r.kind == "ref"]
+    held_rules = [r for r in ref_rules if r.severity == "quarantine"]
+    for rule in ref_rules:
+        parent = ctx.engine.read_or_empty(ctx.uri(rule.ref_table), schema_of(contract(rule.ref_table)))
+        keys = parent.select(F.col(rule.ref_column).alias("__pk")).distinct()
+        winners = winners.join(keys, F.col(rule.column) == F.col("__pk"), "left")
+        winners = winners.withColumn(
+            f"__orphan_{rule.name}", F.col(rule.column).isNotNull() & F.col("__pk").isNull()
+        ).drop("__pk")
+    orphan = F.lit(False)
+    for rule in held_rules:
+        orphan = orphan | F.col(f"__orphan_{rule.name}")
+    winners = materialize(winners.withColumn("__orphan", orphan))
+    w = winners.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(F.when(F.col("__orphan") & ~_is_held(), 1).otherwise(0)).alias("o_new"),
+        F.sum(F.when(F.col("__orphan") & _is_held(), 1).otherwise(0)).alias("o_held"),
+        *[F.sum(F.when(F.col(f"__orphan_{r.name}"), 1).otherwise(0)).alias(f"r{i}") for i, r in enumerate(ref_rules)],
+    ).collect()[0]
+    n_winners = int(w["n"])
+    ref_stats = [RuleStat(c.name, r, n_winners, int(w[f"r{i}"] or 0)) for i, r in enumerate(ref_rules)]
+    return _RefCheck(winners, held_rules, n_winners, int(w["o_new"] or 0), int(w["o_held"] or 0), ref_stats)
+
+
+def _orphan_frames(
+    c: TableContract, checked: _RowCheck, refs: _RefCheck, valid: DataFrame, batch: str, ts: dt.datetime
+) -> List[DataFrame]:
+    """New orphans to hold in the quarantine, and the ids of held rows that are no longer orphans.
+
+    Those leave the quarantine as 'released' (merged, or superseded by a newer version of the same key).
+    """
+    orphans = refs.winners.filter(F.col("__orphan"))
+    rule_name = (
+        F.coalesce(*[F.when(F.col(f"__orphan_{r.name}"), F.lit(r.name)) for r in refs.held_rules])
+        if refs.held_rules
+        else F.lit("ref")
+    )
+    new_orphans = (
+        orphans.filter(~_is_held()).withColumn("_error", F.lit("orphan_reference")).withColumn("_rule", rule_name)
+    )
+    released_ids = (
+        valid.filter(_is_held())
+        .select("_quarantine_id")
+        .join(orphans.filter(_is_held()).select("_quarantine_id"), "_quarantine_id", "left_anti")
+    )
+    return [
+        _to_quarantine(new_orphans, checked, c, batch, ts, "held"),
+        released_ids.withColumn("_released_batch_id", F.lit(batch)).withColumn("_status", F.lit("released")),
+    ]
+
+
+def _merge_current(ctx: RunContext, c: TableContract, refs: _RefCheck, batch: str, stats: TableStats) -> None:
+    """MERGE the winners that are no orphans into the current table; record the commit in ``stats``."""
+    source = refs.winners.filter(~F.col("__orphan"))
+    out = to_table_columns(source, c).withColumn("_batch_id", F.lit(batch)).select(*c.column_names)
+    uri = ctx.uri(c.name)
+    engine = ctx.engine
+    res = engine.merge(uri, out, c.keys, txn=Txn(f"{JOB}:{batch}", 1), source_keys_unique=True, **merge_conditions(c))
+    engine.create_if_missing(uri, schema_of(c))
+    stats.committed = res.committed
+    stats.version = engine.version(uri)
+    stats.rows_out = res.inserted + res.updated + res.deleted
+
+
 def process_table(
     ctx: RunContext,
     c: TableContract,
@@ -124,131 +270,37 @@ def process_table(
     ``parents_ready()`` blocks until every silver table this one references is merged. The table's own
     work (typing, row rules) runs before that wait, so it overlaps with its parents' merges.
     """
-    engine = ctx.engine
     ts = ctx.timestamp()
     stats = TableStats(c.name)
-    bronze_uri = ctx.uri(c.landing.bronze_table)
-    bronze_schema = schema_of(contract(c.landing.bronze_table))
-    new = engine.read_or_empty(bronze_uri, bronze_schema).filter(F.col("_batch_id") == batch)
-    new = new.withColumn("_quarantine_id", F.lit(None).cast("string"))
-    held = _held(ctx, c, batch)
-    candidates = new.unionByName(held.select(*new.columns))
-
-    std = derive(c, standardize(candidates, c), fx() if "silver.fx_rates" in c.upstream else None)
-    flagged, rules = flag_rows(std, c)
-    evaluated = materialize(flagged)
-    is_held = F.col("_quarantine_id").isNotNull()
-    groups = [
-        r.asDict()
-        for r in evaluated.groupBy(is_held.alias("held"), "_error")
-        .agg(F.count(F.lit(1)).alias("n"), *flag_aggregates(rules))
-        .collect()
-    ]
-    row_stats = stats_from_groups(c, rules, groups)  # raises DataQualityError: nothing written yet
-    stats.rows_in = sum(g["n"] for g in groups if not g["held"])
-    stats.rows_quarantined = sum(g["n"] for g in groups if not g["held"] and g["_error"] is not None)
-    for g in groups:
-        if not g["held"] and g["_error"] is not None:
-            stats.errors[g["_error"]] = stats.errors.get(g["_error"], 0) + g["n"]
-    n_valid = sum(g["n"] for g in groups if g["_error"] is None)
-    n_valid_held = sum(g["n"] for g in groups if g["held"] and g["_error"] is None)
-    if n_valid == 0 and stats.rows_quarantined == 0:
-        engine.create_if_missing(ctx.uri(c.name), schema_of(c))
-        stats.version = engine.version(ctx.uri(c.name))
-        stats.dq = row_stats
+    checked = _check_rows(_candidates(ctx, c, batch), c, fx, stats)
+    if checked.n_valid == 0 and stats.rows_quarantined == 0:
+        ctx.engine.create_if_missing(ctx.uri(c.name), schema_of(c))
+        stats.version = ctx.engine.version(ctx.uri(c.name))
+        stats.dq = checked.dq
         return stats, []
-    q_frames: List[DataFrame] = []
+    evaluated = checked.evaluated
     invalid_new = evaluated.filter(F.col("_error").isNotNull() & F.col("_quarantine_id").isNull())
-    q_frames.append(
-        _quarantine_rows(
-            invalid_new.select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
-            c.name,
-            batch,
-            ts,
-            "quarantined",
-        )
-    )
-
+    q_frames = [_to_quarantine(invalid_new, checked, c, batch, ts, "quarantined")]
     valid = evaluated.filter(F.col("_error").isNull())
     winners = latest_per_key(valid, c.keys, c.version_column)
-
-    # reference rules: a quarantine-severity miss holds the row as an orphan; a warn miss is counted.
-    # From here on the parents must hold this batch: wait for their merges.
-    parents_ready()
-    ref_rules = [r for r in c.rules if r.kind == "ref"]
-    held_rules = [r for r in ref_rules if r.severity == "quarantine"]
-    for rule in ref_rules:
-        parent = engine.read_or_empty(ctx.uri(rule.ref_table), schema_of(contract(rule.ref_table)))
-        keys = parent.select(F.col(rule.ref_column).alias("__pk")).distinct()
-        winners = winners.join(keys, F.col(rule.column) == F.col("__pk"), "left")
-        winners = winners.withColumn(
-            f"__orphan_{rule.name}", F.col(rule.column).isNotNull() & F.col("__pk").isNull()
-        ).drop("__pk")
-    orphan = F.lit(False)
-    for rule in held_rules:
-        orphan = orphan | F.col(f"__orphan_{rule.name}")
-    winners = materialize(winners.withColumn("__orphan", orphan))
+    parents_ready()  # from here on the parents must hold this batch: wait for their merges
+    refs = _check_references(ctx, c, winners)
 
     # Accounting (every new record lands in exactly one bucket):
     #   rows_in + released = rows_out + quarantined (row rules + new orphans) + superseded
     #   superseded = older versions that lost within the batch + rows the table already had at an
     #   equal or newer version (or deletes of unknown keys)
-    w = winners.agg(
-        F.count(F.lit(1)).alias("n"),
-        F.sum(F.when(F.col("__orphan") & ~is_held, 1).otherwise(0)).alias("o_new"),
-        F.sum(F.when(F.col("__orphan") & is_held, 1).otherwise(0)).alias("o_held"),
-        *[F.sum(F.when(F.col(f"__orphan_{r.name}"), 1).otherwise(0)).alias(f"r{i}") for i, r in enumerate(ref_rules)],
-    ).collect()[0]
-    n_winners = int(w["n"])
-    o_new, o_held = int(w["o_new"] or 0), int(w["o_held"] or 0)
-    ref_stats = [RuleStat(c.name, r, n_winners, int(w[f"r{i}"] or 0)) for i, r in enumerate(ref_rules)]
-    stats.rows_released = n_valid_held - o_held
-    if o_new:
-        stats.errors["orphan_reference"] = stats.errors.get("orphan_reference", 0) + o_new
-    stats.rows_quarantined += o_new
-
-    orphans = winners.filter(F.col("__orphan"))
-    rule_name = (
-        F.coalesce(*[F.when(F.col(f"__orphan_{r.name}"), F.lit(r.name)) for r in held_rules])
-        if held_rules
-        else F.lit("ref")
-    )
-    q_frames.append(
-        _quarantine_rows(
-            orphans.filter(~is_held)
-            .withColumn("_error", F.lit("orphan_reference"))
-            .withColumn("_rule", rule_name)
-            .select(*_raw_bronze_view(evaluated, c), "_error", "_rule", "_quarantine_id"),
-            c.name,
-            batch,
-            ts,
-            "held",
-        )
-    )
-    # held rows that are no longer orphans leave the quarantine as 'released' (merged below, or
-    # superseded by a newer version of the same key)
-    released_ids = (
-        valid.filter(is_held)
-        .select("_quarantine_id")
-        .join(orphans.filter(is_held).select("_quarantine_id"), "_quarantine_id", "left_anti")
-    )
-    q_frames.append(
-        released_ids.withColumn("_released_batch_id", F.lit(batch)).withColumn("_status", F.lit("released"))
-    )
-
-    source = winners.filter(~F.col("__orphan"))
-    out = to_table_columns(source, c).withColumn("_batch_id", F.lit(batch)).select(*c.column_names)
-    uri = ctx.uri(c.name)
-    res = engine.merge(uri, out, c.keys, txn=Txn(f"{JOB}:{batch}", 1), source_keys_unique=True, **merge_conditions(c))
-    engine.create_if_missing(uri, schema_of(c))
-    stats.committed = res.committed
-    stats.version = engine.version(uri)
-    stats.rows_out = res.inserted + res.updated + res.deleted
-    n_source = n_winners - o_new - o_held
-    stats.rows_superseded = (n_valid - n_winners) + (n_source - stats.rows_out)
+    stats.rows_released = checked.n_valid_held - refs.o_held
+    if refs.o_new:
+        stats.errors["orphan_reference"] = stats.errors.get("orphan_reference", 0) + refs.o_new
+    stats.rows_quarantined += refs.o_new
+    q_frames.extend(_orphan_frames(c, checked, refs, valid, batch, ts))
+    _merge_current(ctx, c, refs, batch, stats)
+    n_source = refs.n_winners - refs.o_new - refs.o_held
+    stats.rows_superseded = (checked.n_valid - refs.n_winners) + (n_source - stats.rows_out)
     if c.name == "silver.accounts":
         _history(ctx, valid, batch)
-    stats.dq = row_stats + ref_stats
+    stats.dq = checked.dq + refs.dq
     return stats, q_frames
 
 
@@ -322,10 +374,6 @@ def _merge_quarantine(ctx: RunContext, frames: List[DataFrame], batch: str) -> N
 PRODUCER = {"silver.accounts_history": "silver.accounts"}
 
 
-class UpstreamFailedError(RuntimeError):
-    """A table was not merged because a silver table it depends on failed in the same batch."""
-
-
 def dependencies(tables: Sequence[TableContract]) -> Dict[str, Set[str]]:
     """Each table's silver upstreams among ``tables`` (accounts_history counts as accounts); refuses cycles."""
     names = {t.name for t in tables}
@@ -339,6 +387,23 @@ def dependencies(tables: Sequence[TableContract]) -> Dict[str, Set[str]]:
     return deps
 
 
+def _table_tasks(
+    ctx: RunContext, batch: str, tables: Sequence[TableContract], scheduler: TaskScheduler
+) -> Dict[str, Callable[[], Tuple[TableStats, List[DataFrame]]]]:
+    """One task per table: :func:`process_table`, waiting on the scheduler for fx_rates and its parents."""
+    deps = dependencies(tables)
+    fx_uri, fx_schema = ctx.uri("silver.fx_rates"), schema_of(contract("silver.fx_rates"))
+
+    def fx() -> DataFrame:
+        scheduler.wait_for({"silver.fx_rates"}, "silver")
+        return ctx.engine.read_or_empty(fx_uri, fx_schema)
+
+    def task(c: TableContract) -> Callable[[], Tuple[TableStats, List[DataFrame]]]:
+        return lambda: process_table(ctx, c, batch, fx, lambda: scheduler.wait_for(deps[c.name], c.name))
+
+    return {c.name: task(c) for c in tables}
+
+
 def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = None) -> JobResult:
     """Every silver table of one bronze batch, each on its own thread.
 
@@ -349,57 +414,21 @@ def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = No
     """
     result = JobResult(JOB, batch, engine=ctx.engine.name)
     tables = list(SILVER_CURRENT)
-    deps = dependencies(tables)
-    futures: Dict[str, Future] = {}
-    lock = threading.Lock()
-    done = [0]
+    # at most `parallelism` tables work at once; a table waiting for its parents gives its slot up, and
+    # each table has its own thread: a thread waiting for its parents must not hold back one that can run
+    scheduler = TaskScheduler(parallelism(ctx, len(tables)), thread_name_prefix="silver")
+    counter = StepCounter(progress, len(tables))
+    by_name = {c.name: c for c in tables}
 
-    # at most `parallelism` tables work at once; a table waiting for its parents gives its slot up
-    slots = threading.BoundedSemaphore(parallelism(ctx, len(tables)))
-
-    submitted = threading.Event()
-
-    def wait_for(names: Set[str], table: str) -> None:
-        slots.release()
-        try:
-            submitted.wait()
-            for name in sorted(names):
-                try:
-                    futures[name].result()
-                except Exception as exc:
-                    raise UpstreamFailedError(f"{table}: not merged because {name} failed ({exc})") from exc
-        finally:
-            slots.acquire()
-
-    fx_uri, fx_schema = ctx.uri("silver.fx_rates"), schema_of(contract("silver.fx_rates"))
-
-    def fx() -> DataFrame:
-        wait_for({"silver.fx_rates"}, "silver")
-        return ctx.engine.read_or_empty(fx_uri, fx_schema)
-
-    def work(c: TableContract) -> Tuple[TableStats, List[DataFrame]]:
-        with slots:
-            out = process_table(ctx, c, batch, fx, lambda: wait_for(deps[c.name], c.name))
-        log.info("silver %s: %s", c.name, out[0])
-        if progress:
-            with lock:
-                done[0] += 1
-                progress(f"silver {c.table} ({batch})", done[0], len(tables))
-        return out
+    def finished(name: str, out: Tuple[TableStats, List[DataFrame]]) -> None:
+        log.info("silver %s: %s", name, out[0])
+        counter.step(f"silver {by_name[name].table} ({batch})")
 
     if progress:
         progress(f"silver ({batch})", 0, len(tables))
-    # one thread per table: a thread waiting for its parents must not hold back one that can run
-    with ThreadPoolExecutor(max_workers=len(tables), thread_name_prefix="silver") as pool:
-        for c in tables:
-            futures[c.name] = pool.submit(work, c)
-        submitted.set()
-    failures = [f.exception() for f in futures.values() if f.exception() is not None]
-    if failures:
-        raise next((e for e in failures if not isinstance(e, UpstreamFailedError)), failures[0])
+    outputs = scheduler.run(_table_tasks(ctx, batch, tables, scheduler), then=finished)
     q_frames: List[DataFrame] = []
-    for c in tables:
-        stats, frames = futures[c.name].result()
+    for stats, frames in outputs.values():
         result.tables.append(stats)
         q_frames.extend(frames)
     _merge_quarantine(ctx, q_frames, batch)

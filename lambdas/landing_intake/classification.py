@@ -63,12 +63,8 @@ def _reject(code: str, detail: str, **where: str | None) -> Verdict:
     return Verdict(status=REJECTED, reason_code=code, reason=f"{REJECTION_REASONS[code]}: {detail}", **where)
 
 
-def classify(*, bucket: str, key: str, size: int | None, landing_bucket: str, created: bool = True) -> Verdict:
-    """Accept or reject one object (``key`` already URL-decoded) by the landing contract.
-
-    The layout and extension rules are the bronze job's (``classify_landing_path`` and the listing that
-    skips ``_``/``.`` names), plus what only the event can tell: the bucket, a real calendar date, size > 0.
-    """
+def _placement(*, bucket: str, key: str, landing_bucket: str, created: bool) -> Verdict | None:
+    """The rejection before the key's entity is known (the event, the bucket, hidden parts, no prefix), or None."""
     if not created:
         return _reject("not_object_created", "only new objects are ingested")
     if bucket != landing_bucket:
@@ -79,11 +75,11 @@ def classify(*, bucket: str, key: str, size: int | None, landing_bucket: str, cr
         return _reject("hidden_file", f"{key} ({hidden[0]!r})")
     if len(parts) < 2:
         return _reject("bad_layout", f"{key} has no <source>/<entity>/ prefix")
-    source, entity_name = parts[0], parts[1]
-    entity = landing_entity(source, entity_name)
-    if entity is None:
-        return _reject("unknown_entity", f"{source}/{entity_name} (known: {', '.join(known_entities())})")
-    where = {"source": source, "entity": entity_name}
+    return None
+
+
+def _partition(key: str, parts: list[str], entity: LandingEntity, where: dict[str, str | None]) -> str | Verdict:
+    """The ``dt=`` partition's date, or the rejection (no partition folder, nested folders, not a date)."""
     if len(parts) < 4 or not parts[2].startswith("dt="):
         return _reject("missing_dt", f"{key}: expected {entity.name}/dt=YYYY-MM-DD/<file>", **where)
     if len(parts) > 4:
@@ -95,8 +91,11 @@ def classify(*, bucket: str, key: str, size: int | None, landing_bucket: str, cr
         dt.date.fromisoformat(dt_value)
     except ValueError:
         return _reject("bad_dt", f"dt={dt_value!r} in {key}", **where)
-    where["dt"] = dt_value
-    name = parts[3]
+    return dt_value
+
+
+def _file(key: str, name: str, entity: LandingEntity, size: int | None, where: dict[str, str | None]) -> Verdict:
+    """Accept the file ``name`` unless it is a folder placeholder, has the wrong extension or is empty."""
     if not name:
         return _reject("bad_layout", f"{key} is a folder placeholder, not a file", **where)
     extensions = accepted_extensions(entity)
@@ -107,3 +106,25 @@ def classify(*, bucket: str, key: str, size: int | None, landing_bucket: str, cr
     if size == 0:
         return _reject("empty_object", f"{key} has nothing to ingest", **where)
     return Verdict(status=ACCEPTED, **where)
+
+
+def classify(*, bucket: str, key: str, size: int | None, landing_bucket: str, created: bool = True) -> Verdict:
+    """Accept or reject one object (``key`` already URL-decoded) by the landing contract.
+
+    The layout and extension rules are the bronze job's (``classify_landing_path`` and the listing that
+    skips ``_``/``.`` names), plus what only the event can tell: the bucket, a real calendar date, size > 0.
+    """
+    rejected = _placement(bucket=bucket, key=key, landing_bucket=landing_bucket, created=created)
+    if rejected is not None:
+        return rejected
+    parts = key.split("/")
+    source, entity_name = parts[0], parts[1]
+    entity = landing_entity(source, entity_name)
+    if entity is None:
+        return _reject("unknown_entity", f"{source}/{entity_name} (known: {', '.join(known_entities())})")
+    where: dict[str, str | None] = {"source": source, "entity": entity_name}
+    dt_value = _partition(key, parts, entity, where)
+    if isinstance(dt_value, Verdict):
+        return dt_value
+    where["dt"] = dt_value
+    return _file(key, parts[3], entity, size, where)

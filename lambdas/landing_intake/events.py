@@ -141,11 +141,8 @@ def _writer_ended(body: dict[str, Any]) -> WriterEnded:
     )
 
 
-def parse_body(body: Any) -> list[ObjectEvent] | TestEvent | WriterEnded:
-    """What a message body announces: objects, the S3 test event, or an ended writer execution.
-
-    :class:`MalformedMessageError` (naming the field) when it is none of them.
-    """
+def _load(body: Any) -> dict[str, Any]:
+    """The JSON object a message body holds (an SNS envelope unwrapped)."""
     if not isinstance(body, str):
         raise MalformedMessageError("the message has no body")
     try:
@@ -159,6 +156,15 @@ def parse_body(body: Any) -> list[ObjectEvent] | TestEvent | WriterEnded:
             raise MalformedMessageError(f"the SNS message is not JSON ({bad})") from None
     if not isinstance(parsed, dict):
         raise MalformedMessageError(f"the body is JSON but not an object ({type(parsed).__name__})")
+    return parsed
+
+
+def parse_body(body: Any) -> list[ObjectEvent] | TestEvent | WriterEnded:
+    """What a message body announces: objects, the S3 test event, or an ended writer execution.
+
+    :class:`MalformedMessageError` (naming the field) when it is none of them.
+    """
+    parsed = _load(body)
     if parsed.get("Event") == "s3:TestEvent":
         return TestEvent(bucket=str(parsed.get("Bucket", "")))
     if "Records" in parsed:

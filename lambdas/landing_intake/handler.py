@@ -7,6 +7,7 @@ from typing import Any
 
 from ops_common.tracing import init_tracing, traced_handler
 
+from landing_intake.aws_repositories import aws_repositories
 from landing_intake.intake import Settings, process_batch
 
 init_tracing()
@@ -14,4 +15,5 @@ init_tracing()
 
 @traced_handler("landing-intake")
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    return process_batch(event, context, Settings.from_env(os.environ))
+    settings = Settings.from_env(os.environ)
+    return process_batch(event, context, settings, repositories=aws_repositories(settings))

@@ -51,7 +51,12 @@ Modules (every name is importable from here too):
 * ``manifest``: the manifest write (:func:`record_object`, :func:`manifest_key`).
 * ``pipeline``: the pending marker, the running-writer check and the pipeline start (:func:`ensure_pipeline`,
   :func:`batch_id`).
-* ``intake`` (this module): the batch, one message at a time (:func:`process_batch`, :func:`process_message`).
+* ``repositories``: what the logic asks of AWS, one interface per concern (the manifest store, the pending
+  marker, the pipeline starter, the metrics publisher; :class:`Repositories` bundles them) and
+  :class:`RepositoryError`. ``aws_repositories``: their boto3 implementations (:func:`aws_repositories`,
+  what the handler wires); ``fakes``: in-memory ones for tests of the logic.
+* ``intake`` (this module): the batch, one message at a time (:func:`process_batch`, :func:`process_message`),
+  on the repositories it is given (the AWS ones of the settings by default).
 """
 
 from __future__ import annotations
@@ -61,13 +66,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from ops_common import log
 from ops_common import metric_names as m
-from ops_common.aws import is_throttling
-from ops_common.metrics import Datum, put_metrics
+from ops_common.metrics import Datum
 from ops_common.tracing import annotate
 
+from landing_intake.aws_repositories import aws_repositories
 from landing_intake.classification import (
     ACCEPTED,
     REJECTED,
@@ -87,7 +91,7 @@ from landing_intake.events import (
     WriterEnded,
     parse_body,
 )
-from landing_intake.manifest import manifest_key, record_object
+from landing_intake.manifest import manifest_item, manifest_key, record_object
 from landing_intake.pipeline import (
     PENDING_KEY,
     PENDING_VERSION,
@@ -100,6 +104,7 @@ from landing_intake.pipeline import (
     running_writer,
     start_pipeline,
 )
+from landing_intake.repositories import ManifestStore, Repositories, RepositoryError
 from landing_intake.settings import SAFETY_MARGIN_MS, Settings, SettingsError
 
 __all__ = [
@@ -115,18 +120,22 @@ __all__ = [
     "MalformedMessageError",
     "ObjectEvent",
     "PipelineResult",
+    "Repositories",
+    "RepositoryError",
     "Settings",
     "SettingsError",
     "TestEvent",
     "Verdict",
     "WriterEnded",
     "accepted_extensions",
+    "aws_repositories",
     "batch_id",
     "classify",
     "clear_pending",
     "ensure_pipeline",
     "known_entities",
     "landing_entity",
+    "manifest_item",
     "manifest_key",
     "mark_pending",
     "parse_body",
@@ -169,8 +178,43 @@ def _receive_count(record: dict[str, Any]) -> str:
     return str(attributes.get("ApproximateReceiveCount", "")) if isinstance(attributes, dict) else ""
 
 
-def process_message(record: dict[str, Any], settings: Settings, summary: BatchSummary, now: dt.datetime) -> bool:
-    """Record every object of one message; False when the message must be retried (logged with the reason)."""
+def _count(summary: BatchSummary, obj: ObjectEvent, verdict: Verdict, *, new: bool, where: dict[str, Any]) -> None:
+    """Count and log one recorded object: a duplicate delivery, accepted or rejected."""
+    if not new:
+        summary.duplicates += 1
+        log.info("already recorded: nothing to do", reason="duplicate", status=verdict.status, **where)
+    elif verdict.accepted:
+        summary.accepted += 1
+        log.info(
+            "object accepted",
+            reason="accepted",
+            source=verdict.source,
+            entity=verdict.entity,
+            dt=verdict.dt,
+            size=obj.size,
+            **where,
+        )
+    else:
+        summary.rejected += 1
+        log.warning(
+            "object rejected: it can never be ingested",
+            reason=verdict.reason,
+            reason_code=verdict.reason_code,
+            size=obj.size,
+            **where,
+        )
+
+
+def process_message(
+    record: dict[str, Any],
+    settings: Settings,
+    summary: BatchSummary,
+    now: dt.datetime,
+    *,
+    store: ManifestStore | None = None,
+) -> bool:
+    """Record every object of one message in ``store`` (the settings' manifest table unless given); False when
+    the message must be retried (logged with the reason)."""
     message_id = record["messageId"]
     context = {"message_id": message_id, "receive_count": _receive_count(record)}
     try:
@@ -200,9 +244,9 @@ def process_message(record: dict[str, Any], settings: Settings, summary: BatchSu
         )
         where = {"key": obj.key, "bucket": obj.bucket, "version": obj.version, **context}
         try:
-            new = record_object(settings, obj, verdict, message_id=message_id, now=now)
-        except (ClientError, BotoCoreError) as error:
-            throttled = is_throttling(error)
+            new = record_object(settings, obj, verdict, message_id=message_id, now=now, store=store)
+        except RepositoryError as error:
+            throttled = error.throttled
             log.error(
                 "manifest write throttled: the message is retried" if throttled else "manifest write failed",
                 reason="manifest_throttled" if throttled else "manifest_write_failed",
@@ -211,59 +255,36 @@ def process_message(record: dict[str, Any], settings: Settings, summary: BatchSu
             )
             return False
         accepted_any = accepted_any or verdict.accepted
-        if not new:
-            summary.duplicates += 1
-            log.info("already recorded: nothing to do", reason="duplicate", status=verdict.status, **where)
-        elif verdict.accepted:
-            summary.accepted += 1
-            log.info(
-                "object accepted",
-                reason="accepted",
-                source=verdict.source,
-                entity=verdict.entity,
-                dt=verdict.dt,
-                size=obj.size,
-                **where,
-            )
-        else:
-            summary.rejected += 1
-            log.warning(
-                "object rejected: it can never be ingested",
-                reason=verdict.reason,
-                reason_code=verdict.reason_code,
-                size=obj.size,
-                **where,
-            )
+        _count(summary, obj, verdict, new=new, where=where)
     if accepted_any:
         summary.accepted_messages.append(message_id)
     return True
 
 
-def _publish(settings: Settings, summary: BatchSummary) -> None:
+def _publish(settings: Settings, summary: BatchSummary, repositories: Repositories) -> None:
     dimensions = {m.ENVIRONMENT: settings.environment}
     try:
-        put_metrics(
+        repositories.metrics.publish(
             [
                 Datum(name=m.INTAKE_ACCEPTED, value=summary.accepted, unit="Count", dimensions=dimensions),
                 Datum(name=m.INTAKE_REJECTED, value=summary.rejected, unit="Count", dimensions=dimensions),
             ],
             namespace=m.namespace(settings.environment),
         )
-    except (ClientError, BotoCoreError) as error:
+    except RepositoryError as error:
         # The manifest is the record; a lost data point must not make SQS redeliver recorded objects.
         log.error("intake metrics not published", reason="metrics_failed", error=str(error))
 
 
-def process_batch(
-    event: Any, context: Any, settings: Settings, *, now: dt.datetime | None = None
-) -> dict[str, list[dict[str, str]]]:
-    """Handle one SQS batch; returns the partial batch response (the messages SQS must redeliver)."""
-    now = now or dt.datetime.now(dt.UTC)
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(records, list):
-        log.error("not an SQS batch: nothing to process", reason="event has no Records list")
-        return {"batchItemFailures": []}
-    summary = BatchSummary(messages=len(records))
+def _process_records(
+    records: list[Any],
+    context: Any,
+    settings: Settings,
+    summary: BatchSummary,
+    now: dt.datetime,
+    store: ManifestStore,
+) -> None:
+    """Each message in turn, until the time budget is nearly spent; failed ones are noted in ``summary``."""
     for index, record in enumerate(records):
         message_id = _message_id(record)
         if message_id is None:
@@ -282,7 +303,7 @@ def process_batch(
             )
             break
         try:
-            ok = process_message(record, settings, summary, now)
+            ok = process_message(record, settings, summary, now, store=store)
         except Exception as error:  # never let one message fail the whole batch
             log.error(
                 "unexpected error: the message is retried",
@@ -293,12 +314,41 @@ def process_batch(
             ok = False
         if not ok:
             summary.fail([message_id])
+
+
+def process_batch(
+    event: Any,
+    context: Any,
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    repositories: Repositories | None = None,
+) -> dict[str, list[dict[str, str]]]:
+    """Handle one SQS batch; returns the partial batch response (the messages SQS must redeliver).
+
+    ``repositories``: where the manifest, the pending marker, the pipeline and the metrics are (the AWS ones
+    of ``settings`` unless given).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    repositories = repositories if repositories is not None else aws_repositories(settings)
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        log.error("not an SQS batch: nothing to process", reason="event has no Records list")
+        return {"batchItemFailures": []}
+    summary = BatchSummary(messages=len(records))
+    _process_records(records, context, settings, summary, now, repositories.manifest)
     if summary.accepted_messages or summary.writer_ended_messages:
-        result = ensure_pipeline(settings, now, new_objects=bool(summary.accepted_messages))
+        result = ensure_pipeline(
+            settings,
+            now,
+            new_objects=bool(summary.accepted_messages),
+            marker=repositories.pending,
+            pipeline=repositories.pipeline,
+        )
         summary.pipeline = result.action
         if not result.ok:
             summary.fail([*summary.accepted_messages, *summary.writer_ended_messages])
-    _publish(settings, summary)
+    _publish(settings, summary, repositories)
     annotate(
         accepted=summary.accepted, rejected=summary.rejected, failed=len(summary.failed), pipeline=summary.pipeline
     )

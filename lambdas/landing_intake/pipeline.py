@@ -1,5 +1,7 @@
-"""Starting the pipeline: the pending marker (a manifest item), the running-writer check and the start
-(:func:`ensure_pipeline`; the protocol is in ``intake``'s module docstring)."""
+"""Starting the pipeline: the pending marker, the running-writer check and the start (:func:`ensure_pipeline`;
+the protocol is in ``intake``'s module docstring), through a
+:class:`~landing_intake.repositories.PendingMarker` and a :class:`~landing_intake.repositories.PipelineStarter`
+(the manifest table and Step Functions when deployed, unless given)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,24 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
 from ops_common import log
-from ops_common.aws import client, error_code, is_throttling
 
+from landing_intake.aws_repositories import PENDING_KEY, PENDING_VERSION, DynamoPendingMarker, StepFunctionsPipeline
+from landing_intake.repositories import PendingMarker, PipelineStarter, RepositoryError
 from landing_intake.settings import Settings
 
-PENDING_KEY = "#pipeline-pending"
-"""The pending marker's ``object_key``: no landing object has it (landing keys start with a source name)."""
-PENDING_VERSION = "-"
+__all__ = [
+    "PENDING_KEY",
+    "PENDING_VERSION",
+    "PipelineResult",
+    "batch_id",
+    "clear_pending",
+    "ensure_pipeline",
+    "mark_pending",
+    "pending_token",
+    "running_writer",
+    "start_pipeline",
+]
 
 # --- the pipeline -----------------------------------------------------------------------------------------
 
@@ -44,131 +55,114 @@ class _UnavailableError(Exception):
     """An AWS call of the pipeline start failed; logged where it happened."""
 
 
-def _pending_item_key() -> dict[str, dict[str, str]]:
-    return {"object_key": {"S": PENDING_KEY}, "object_version": {"S": PENDING_VERSION}}
+def _marker(settings: Settings, marker: PendingMarker | None) -> PendingMarker:
+    return marker if marker is not None else DynamoPendingMarker(settings.manifest_table)
 
 
-def mark_pending(settings: Settings, now: dt.datetime) -> None:
+def _starter(settings: Settings, pipeline: PipelineStarter | None) -> PipelineStarter:
+    return pipeline if pipeline is not None else StepFunctionsPipeline(settings.state_machine_arn)
+
+
+def mark_pending(settings: Settings, now: dt.datetime, *, marker: PendingMarker | None = None) -> None:
     """Set the pending marker (a new token each time; ``since`` keeps the oldest waiting object's time)."""
-    stamp = now.isoformat(timespec="milliseconds")
     try:
-        client("dynamodb").update_item(
-            TableName=settings.manifest_table,
-            Key=_pending_item_key(),
-            UpdateExpression="SET pending_token = :token, updated_at = :now, since = if_not_exists(since, :now)",
-            ExpressionAttributeValues={":token": {"S": uuid.uuid4().hex}, ":now": {"S": stamp}},
-        )
-    except (ClientError, BotoCoreError) as error:
-        log.error(
-            "pending marker not set",
-            reason="pending_mark_failed",
-            throttled=is_throttling(error),
-            error=str(error),
-        )
+        _marker(settings, marker).set(uuid.uuid4().hex, now.isoformat(timespec="milliseconds"))
+    except RepositoryError as error:
+        log.error("pending marker not set", reason="pending_mark_failed", throttled=error.throttled, error=str(error))
         raise _UnavailableError from error
 
 
-def pending_token(settings: Settings) -> str | None:
+def pending_token(settings: Settings, *, marker: PendingMarker | None = None) -> str | None:
     """The pending marker's token, or None when nothing waits for a run (strongly consistent read)."""
     try:
-        item = (
-            client("dynamodb")
-            .get_item(TableName=settings.manifest_table, Key=_pending_item_key(), ConsistentRead=True)
-            .get("Item")
-        )
-    except (ClientError, BotoCoreError) as error:
+        return _marker(settings, marker).token()
+    except RepositoryError as error:
         log.error("pending marker not read", reason="pending_read_failed", error=str(error))
         raise _UnavailableError from error
-    return item["pending_token"]["S"] if item and "pending_token" in item else None
 
 
-def clear_pending(settings: Settings, token: str) -> None:
+def clear_pending(settings: Settings, token: str, *, marker: PendingMarker | None = None) -> None:
     """Delete the marker unless an object set it again since ``token`` was read (then one more run follows)."""
     try:
-        client("dynamodb").delete_item(
-            TableName=settings.manifest_table,
-            Key=_pending_item_key(),
-            ConditionExpression="pending_token = :token",
-            ExpressionAttributeValues={":token": {"S": token}},
-        )
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            log.info("pending marker set again while starting: it stays for the next run", reason="pending_renewed")
-            return
+        cleared = _marker(settings, marker).clear(token)
+    except RepositoryError as error:
         # The run started: a marker left behind costs at most one extra run after it, never a lost object.
         log.warning("pending marker not cleared", reason="pending_clear_failed", error=str(error))
-    except BotoCoreError as error:
-        log.warning("pending marker not cleared", reason="pending_clear_failed", error=str(error))
+        return
+    if not cleared:
+        log.info("pending marker set again while starting: it stays for the next run", reason="pending_renewed")
 
 
-def running_writer(settings: Settings) -> str | None:
+def running_writer(settings: Settings, *, pipeline: PipelineStarter | None = None) -> str | None:
     """The ARN of a RUNNING execution of any lake writer, or None."""
-    sfn = client("stepfunctions")
+    starter = _starter(settings, pipeline)
     for arn in settings.writer_state_machine_arns:
         try:
-            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
-        except (ClientError, BotoCoreError) as error:
+            running = starter.running_execution(arn)
+        except RepositoryError as error:
             log.error(
                 "pipeline not started: cannot list running executions",
                 reason="pipeline_list_failed",
-                throttled=is_throttling(error),
+                throttled=error.throttled,
                 error=str(error),
                 state_machine=arn,
             )
             raise _UnavailableError from error
         if running:
-            return str(running[0]["executionArn"])
+            return running
     return None
 
 
-def start_pipeline(settings: Settings, now: dt.datetime) -> str:
+def start_pipeline(settings: Settings, now: dt.datetime, *, pipeline: PipelineStarter | None = None) -> str:
     """Start the pipeline under this minute's batch id (or this second's); the execution ARN."""
-    arn = settings.state_machine_arn
+    starter = _starter(settings, pipeline)
     for precision in ("minute", "second"):
         name = batch_id(now, precision=precision)
         try:
-            response = client("stepfunctions").start_execution(stateMachineArn=arn, name=name, input="{}")
-        except ClientError as error:
-            if error_code(error) == "ExecutionAlreadyExists":
-                # Same name and input while RUNNING is the same execution (StartExecution succeeds), so this
-                # name belongs to an execution that already finished: it may have missed these objects.
-                log.warning(
-                    "an execution with this name already finished; trying a new name",
-                    reason="execution_name_taken",
-                    batch_id=name,
-                )
-                continue
+            execution = starter.start(name)
+        except RepositoryError as error:
+            throttled = {"throttled": error.throttled} if error.code else {}  # AWS answered
             log.error(
-                "pipeline not started",
-                reason="pipeline_start_failed",
-                throttled=is_throttling(error),
-                error=str(error),
-                batch_id=name,
+                "pipeline not started", reason="pipeline_start_failed", **throttled, error=str(error), batch_id=name
             )
             raise _UnavailableError from error
-        except BotoCoreError as error:
-            log.error("pipeline not started", reason="pipeline_start_failed", error=str(error), batch_id=name)
-            raise _UnavailableError from error
-        log.info("pipeline started", reason="pending_objects", batch_id=name, execution=response["executionArn"])
-        return str(response["executionArn"])
+        if execution is None:
+            # Same name and input while RUNNING is the same execution (the start succeeds), so this name
+            # belongs to an execution that already finished: it may have missed these objects.
+            log.warning(
+                "an execution with this name already finished; trying a new name",
+                reason="execution_name_taken",
+                batch_id=name,
+            )
+            continue
+        log.info("pipeline started", reason="pending_objects", batch_id=name, execution=execution)
+        return execution
     log.error("pipeline not started: both execution names are taken", reason="pipeline_start_failed")
     raise _UnavailableError
 
 
-def ensure_pipeline(settings: Settings, now: dt.datetime, *, new_objects: bool) -> PipelineResult:
+def ensure_pipeline(
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    new_objects: bool,
+    marker: PendingMarker | None = None,
+    pipeline: PipelineStarter | None = None,
+) -> PipelineResult:
     """Make sure a pipeline run will ingest every accepted object (see the module docstring).
 
     ``new_objects``: this batch accepted objects (set the marker first); otherwise a writer ended and the
     pipeline starts only if the marker is set. ``failed``: the caller reports the messages for retry.
     """
+    marker, pipeline = _marker(settings, marker), _starter(settings, pipeline)
     try:
         if new_objects:
-            mark_pending(settings, now)
-        token = pending_token(settings)
+            mark_pending(settings, now, marker=marker)
+        token = pending_token(settings, marker=marker)
         if token is None:
             log.info("no objects wait for a run", reason="nothing_pending")
             return PipelineResult(ok=True, action="not_needed")
-        execution = running_writer(settings)
+        execution = running_writer(settings, pipeline=pipeline)
         if execution is not None:
             log.info(
                 "a lake writer is running: the pipeline starts when it ends",
@@ -176,8 +170,8 @@ def ensure_pipeline(settings: Settings, now: dt.datetime, *, new_objects: bool) 
                 execution=execution,
             )
             return PipelineResult(ok=True, action="waiting", execution_arn=execution)
-        execution = start_pipeline(settings, now)
+        execution = start_pipeline(settings, now, pipeline=pipeline)
     except _UnavailableError:
         return PipelineResult(ok=False, action="failed")
-    clear_pending(settings, token)
+    clear_pending(settings, token, marker=marker)
     return PipelineResult(ok=True, action="started", execution_arn=execution)

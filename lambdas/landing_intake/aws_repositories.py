@@ -1,0 +1,147 @@
+"""The repositories on AWS (boto3): the manifest and the pending marker in DynamoDB, the pipeline in Step
+Functions, the metrics in CloudWatch (:func:`aws_repositories` wires them from the settings).
+
+No client is created at import or construction: each call takes ``ops_common.aws.client``'s cached client
+(adaptive retries: throttling is retried before it surfaces). botocore errors become :class:`RepositoryError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+from ops_common.aws import client, error_code, is_throttling
+from ops_common.metrics import Datum, put_metrics
+
+from landing_intake.repositories import ManifestItem, Repositories, RepositoryError
+from landing_intake.settings import Settings
+
+PENDING_KEY = "#pipeline-pending"
+"""The pending marker's ``object_key``: no landing object has it (landing keys start with a source name)."""
+PENDING_VERSION = "-"
+CONDITION_FAILED = "ConditionalCheckFailedException"
+NAME_TAKEN = "ExecutionAlreadyExists"
+
+
+@dataclass
+class _Call:
+    """One AWS call inside :func:`_aws_call`: whether it failed with the expected error code."""
+
+    expected_error: bool = False
+
+
+@contextmanager
+def _aws_call(expected: str = "") -> Iterator[_Call]:
+    """botocore errors -> :class:`RepositoryError`, except the AWS error code ``expected`` (a conditional
+    write's outcome), which sets the call's ``expected_error``."""
+    call = _Call()
+    try:
+        yield call
+    except ClientError as error:
+        code = error_code(error)
+        if expected and code == expected:
+            call.expected_error = True
+            return
+        raise RepositoryError(str(error), code=code, throttled=is_throttling(error)) from error
+    except BotoCoreError as error:
+        raise RepositoryError(str(error)) from error
+
+
+def _attribute(value: str | int) -> dict[str, str]:
+    return {"N": str(value)} if isinstance(value, int) else {"S": value}
+
+
+class DynamoManifestStore:
+    """The manifest table: the write is conditional on the object not being recorded yet."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def add(self, item: ManifestItem) -> bool:
+        """PutItem, conditional on no item with this ``object_key``."""
+        with _aws_call(CONDITION_FAILED) as call:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item={name: _attribute(value) for name, value in item.items()},
+                ConditionExpression="attribute_not_exists(object_key)",
+            )
+        return not call.expected_error
+
+
+class DynamoPendingMarker:
+    """The pending marker: the item ``(PENDING_KEY, PENDING_VERSION)`` of the manifest table."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.key = {"object_key": {"S": PENDING_KEY}, "object_version": {"S": PENDING_VERSION}}
+
+    def set(self, token: str, stamp: str) -> None:
+        """UpdateItem; ``since`` only if not there (``if_not_exists``)."""
+        with _aws_call():
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=self.key,
+                UpdateExpression="SET pending_token = :token, updated_at = :now, since = if_not_exists(since, :now)",
+                ExpressionAttributeValues={":token": {"S": token}, ":now": {"S": stamp}},
+            )
+
+    def token(self) -> str | None:
+        """GetItem with ``ConsistentRead``."""
+        with _aws_call():
+            item = client("dynamodb").get_item(TableName=self.table, Key=self.key, ConsistentRead=True).get("Item")
+        return item["pending_token"]["S"] if item and "pending_token" in item else None
+
+    def clear(self, token: str) -> bool:
+        """DeleteItem, conditional on the token."""
+        with _aws_call(CONDITION_FAILED) as call:
+            client("dynamodb").delete_item(
+                TableName=self.table,
+                Key=self.key,
+                ConditionExpression="pending_token = :token",
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        return not call.expected_error
+
+
+class StepFunctionsPipeline:
+    """The pipeline state machine ``state_machine_arn``; any state machine's running executions."""
+
+    def __init__(self, state_machine_arn: str) -> None:
+        self.state_machine_arn = state_machine_arn
+
+    def running_execution(self, state_machine_arn: str) -> str | None:
+        """ListExecutions, RUNNING only, one result."""
+        with _aws_call():
+            running = client("stepfunctions").list_executions(
+                stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=1
+            )["executions"]
+        return str(running[0]["executionArn"]) if running else None
+
+    def start(self, name: str) -> str | None:
+        """StartExecution with input ``{}`` (so a RUNNING execution of this name is the same one)."""
+        with _aws_call(NAME_TAKEN) as call:
+            response = client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machine_arn, name=name, input="{}"
+            )
+        return None if call.expected_error else str(response["executionArn"])
+
+
+class CloudWatchMetrics:
+    """``PutMetricData`` (``ops_common.metrics.put_metrics``: every datum checked against the catalog)."""
+
+    def publish(self, data: Sequence[Datum], *, namespace: str) -> None:
+        """PutMetricData, batched at the API's limit."""
+        with _aws_call():
+            put_metrics(data, namespace=namespace)
+
+
+def aws_repositories(settings: Settings) -> Repositories:
+    """The repositories the deployed function uses: the manifest table and the pipeline of ``settings``."""
+    return Repositories(
+        manifest=DynamoManifestStore(settings.manifest_table),
+        pending=DynamoPendingMarker(settings.manifest_table),
+        pipeline=StepFunctionsPipeline(settings.state_machine_arn),
+        metrics=CloudWatchMetrics(),
+    )

@@ -1,0 +1,94 @@
+"""What the intake asks of AWS, one small interface per concern, so its logic runs on any implementation.
+
+* :class:`ManifestStore`: the intake manifest, one item per landing object version, written once.
+* :class:`PendingMarker`: the marker that objects wait for a pipeline run (one item of the manifest table).
+* :class:`PipelineStarter`: the lake writers' running executions and the pipeline start.
+* :class:`MetricsPublisher`: the intake's CloudWatch data points.
+
+:class:`Repositories` bundles the four. The boto3 implementations, which the handler wires, are in
+``aws_repositories``; in-memory fakes with the same semantics, for tests of the logic, are in ``fakes``.
+A failed call raises :class:`RepositoryError`; the expected outcomes of conditional writes (already
+recorded, marker set again, execution name taken) are return values, not errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ops_common.metrics import Datum
+
+ManifestItem = Mapping[str, str | int]
+"""A manifest item as plain values: ``object_key`` and ``object_version`` (the key) and the object's facts."""
+
+
+class RepositoryError(Exception):
+    """A call to AWS failed (after the client's retries); the message is the AWS error's.
+
+    ``code`` is the AWS error code, ``""`` when AWS gave no answer (a connection or client-side error);
+    ``throttled`` says whether AWS throttled the call.
+    """
+
+    def __init__(self, message: str, *, code: str = "", throttled: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.throttled = throttled
+
+
+class ManifestStore(Protocol):
+    """The intake manifest."""
+
+    def add(self, item: ManifestItem) -> bool:
+        """Write ``item`` unless an item with its ``object_key`` is recorded. True: written now; False: there."""
+        ...
+
+
+class PendingMarker(Protocol):
+    """The pending marker: set while accepted objects wait for a pipeline run."""
+
+    def set(self, token: str, stamp: str) -> None:
+        """Set the marker to ``token`` at ``stamp``; ``since`` keeps the stamp of the first set still waiting."""
+        ...
+
+    def token(self) -> str | None:
+        """The marker's token, or None when it is not set (a strongly consistent read)."""
+        ...
+
+    def clear(self, token: str) -> bool:
+        """Delete the marker if its token is still ``token``. False: it was set again (it stays)."""
+        ...
+
+
+class PipelineStarter(Protocol):
+    """The lake writers' executions, and the start of the pipeline's."""
+
+    def running_execution(self, state_machine_arn: str) -> str | None:
+        """The ARN of a RUNNING execution of ``state_machine_arn``, or None."""
+        ...
+
+    def start(self, name: str) -> str | None:
+        """Start the pipeline under the execution name ``name``: its execution ARN.
+
+        Starting a name that is RUNNING is that same execution; None when the name belongs to an execution
+        that already ended (a name is used once).
+        """
+        ...
+
+
+class MetricsPublisher(Protocol):
+    """CloudWatch custom metrics (every datum a catalog metric)."""
+
+    def publish(self, data: Sequence[Datum], *, namespace: str) -> None:
+        """Publish ``data`` under ``namespace``."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Repositories:
+    """Everything the batch logic asks of AWS."""
+
+    manifest: ManifestStore
+    pending: PendingMarker
+    pipeline: PipelineStarter
+    metrics: MetricsPublisher
