@@ -2,8 +2,9 @@
 
 cdk-nag 3.x reports through CDK policy validation: an unacknowledged finding fails ``cdk synth``.
 An acknowledgement sits on the one construct it concerns (it covers that construct's children, e.g. a
-role's default policy), names the rule and, for ``AwsSolutions-IAM5``, the exact finding, and gives a
-reason specific to that resource. Tests count them against ``tests/cdk/nag_acknowledgements_budget.json``.
+role's default policy), names the rule and, for ``AwsSolutions-IAM4`` (each AWS managed policy) and
+``AwsSolutions-IAM5``, the exact finding, and gives a reason specific to that resource. Tests count them
+against ``tests/cdk/nag_acknowledgements_budget.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from constructs import IConstruct
 
 PACKS = ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security")
 _MIN_REASON = 25
-_NEEDS_FINDING = ("AwsSolutions-IAM5",)
+_NEEDS_FINDING = ("AwsSolutions-IAM4", "AwsSolutions-IAM5")
 
 # The same concern reported by the NIST 800-53 rev 5 and HIPAA Security packs.
 NO_INLINE_POLICY = ("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy")

@@ -35,6 +35,17 @@ _HTTPS_URL = re.compile(r"^https://[^\s]+/$")
 _LINEAGE = re.compile(r"^(none|http:https://[^\s]+)$")
 RTC_WINDOW_MINUTES = 15
 """S3 Replication Time Control replicates 99.99% of objects within 15 minutes."""
+DYNAMODB_PITR_LAG_MINUTES = 5
+"""DynamoDB point-in-time recovery restores up to its latest restorable time, typically 5 minutes ago."""
+CONTINUOUS_BACKUP_MAX_DAYS = 35
+"""AWS Backup keeps continuous (point-in-time) recovery points for 1 to 35 days."""
+RECOVERY_LAYERS = ("landing", "bronze", "silver", "gold", "ops_state")
+"""What the recovery objectives are stated for: the four lake buckets and the operational state (the
+promotions table and the landing intake manifest, DynamoDB)."""
+BUCKET_LAYERS = RECOVERY_LAYERS[:4]
+REBUILT_FROM = {"silver": "bronze", "gold": "silver"}
+"""A layer without its own backup is rebuilt from the layer below by one pipeline job."""
+SNAPSHOT_EVERY_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
     1,
@@ -177,6 +188,71 @@ class EmrPricing:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecoveryObjective:
+    rpo_minutes: int
+    """Recovery point objective: the most recent data, in minutes, that the worst event in scope may lose."""
+    rto_minutes: int
+    """Recovery time objective: minutes from declaring the event to the layer serving again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsStateBackup:
+    """Snapshots of the DynamoDB operational state, copied to the DR region's vault when region loss is in scope."""
+
+    every_hours: int
+    retention_days: int
+    dr_copy_retention_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VaultLockConfig:
+    """AWS Backup Vault Lock in governance mode (no ``changeable_for_days``; see BACKUP_AND_RESTORE.md)."""
+
+    enabled: bool
+    min_retention_days: int
+    max_retention_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreTestingConfig:
+    """AWS Backup restore testing: restore a random recent recovery point of each sampled layer."""
+
+    schedule: str
+    sample: tuple[str, ...]
+    """Layers whose recovery points are restored: bucket layers with continuous backup, or ``ops_state``."""
+    selection_window_days: int
+    start_window_hours: int
+    validation_window_hours: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupConfig:
+    continuous: Mapping[str, bool]
+    """Per bucket layer: AWS Backup continuous backup (point-in-time restore) of the bucket."""
+    continuous_retention_days: int
+    ops_state: OpsStateBackup
+    vault_lock: VaultLockConfig
+    restore_testing: RestoreTestingConfig
+
+    @property
+    def continuous_layers(self) -> tuple[str, ...]:
+        return tuple(layer for layer in BUCKET_LAYERS if self.continuous[layer])
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecoveryConfig:
+    """Recovery objectives per layer and the AWS Backup settings that meet them.
+
+    What each objective means and how it is met: docs/runbooks/BACKUP_AND_RESTORE.md.
+    """
+
+    region_loss: bool
+    """The objectives hold when the primary region is lost (needs ``features.replication``: the DR stack)."""
+    objectives: Mapping[str, RecoveryObjective]
+    backup: BackupConfig
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     name: str
     project: str
@@ -197,6 +273,7 @@ class EnvironmentConfig:
     """Where the jobs send OpenLineage run events: ``none`` or ``http:<https URL of an OpenLineage API>``
     (e.g. Marquez), passed to every job as ``--lineage`` (docs/LINEAGE.md)."""
     pricing: EmrPricing
+    recovery: RecoveryConfig
 
     @property
     def prefix(self) -> str:
@@ -452,13 +529,190 @@ def _environment(
         promotion=_promotion(s.section("promotion"), ENVIRONMENT_NAMES),
         lineage=s.matching("lineage", _LINEAGE, "lineage target: none, or http:<https URL>"),
         pricing=_region_pricing(region, pricing, pricing_key),
+        recovery=_recovery(s.section("recovery")),
     )
+    _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:
         raise ConfigError(s.key("features.allow_destroy"), "prod data is always retained; set it to false")
     if cfg.promotion.requires_passed_in == name:
         raise ConfigError(s.key("promotion.requires_passed_in"), "an environment cannot require itself")
     s.close()
     return cfg
+
+
+_CRON = re.compile(r"^cron\(.+\)$")
+
+
+def _recovery(s: _Section) -> RecoveryConfig:
+    objectives = s.section("objectives")
+    cfg = RecoveryConfig(
+        region_loss=s.get("region_loss", bool),
+        objectives={layer: _objective(objectives.section(layer)) for layer in RECOVERY_LAYERS},
+        backup=_backup(s.section("backup")),
+    )
+    objectives.close()
+    s.close()
+    return cfg
+
+
+def _objective(s: _Section) -> RecoveryObjective:
+    cfg = RecoveryObjective(
+        rpo_minutes=s.integer("rpo_minutes", minimum=0, maximum=525600),
+        rto_minutes=s.integer("rto_minutes", minimum=1, maximum=525600),
+    )
+    s.close()
+    return cfg
+
+
+def _backup(s: _Section) -> BackupConfig:
+    continuous = s.section("continuous")
+    cfg = BackupConfig(
+        continuous={layer: continuous.get(layer, bool) for layer in BUCKET_LAYERS},
+        continuous_retention_days=s.integer("continuous_retention_days", minimum=1, maximum=CONTINUOUS_BACKUP_MAX_DAYS),
+        ops_state=_ops_state_backup(s.section("ops_state")),
+        vault_lock=_vault_lock(s.section("vault_lock")),
+        restore_testing=_restore_testing(s.section("restore_testing")),
+    )
+    continuous.close()
+    s.close()
+    return cfg
+
+
+def _ops_state_backup(s: _Section) -> OpsStateBackup:
+    every = s.get("every_hours", int)
+    if every not in SNAPSHOT_EVERY_HOURS:
+        raise ConfigError(s.key("every_hours"), f"must divide a day: one of {SNAPSHOT_EVERY_HOURS}, got {every}")
+    cfg = OpsStateBackup(
+        every_hours=every,
+        retention_days=s.integer("retention_days", minimum=1, maximum=36500),
+        dr_copy_retention_days=s.integer("dr_copy_retention_days", minimum=1, maximum=36500),
+    )
+    s.close()
+    return cfg
+
+
+def _vault_lock(s: _Section) -> VaultLockConfig:
+    minimum = s.integer("min_retention_days", minimum=1, maximum=36500)
+    maximum = s.integer("max_retention_days", minimum=1, maximum=36500)
+    if maximum < minimum:
+        raise ConfigError(s.key("max_retention_days"), f"must be >= min_retention_days ({minimum})")
+    cfg = VaultLockConfig(enabled=s.get("enabled", bool), min_retention_days=minimum, max_retention_days=maximum)
+    s.close()
+    return cfg
+
+
+def _restore_testing(s: _Section) -> RestoreTestingConfig:
+    sample = s.get("sample", list)
+    if not sample:
+        raise ConfigError(s.key("sample"), "at least one layer is required")
+    for i, layer in enumerate(sample):
+        if layer not in RECOVERY_LAYERS:
+            raise ConfigError(f"{s.key('sample')}[{i}]", f"{layer!r} is not one of {', '.join(RECOVERY_LAYERS)}")
+    cfg = RestoreTestingConfig(
+        schedule=s.matching("schedule", _CRON, "cron expression like cron(0 6 ? * SAT *) (AWS Backup takes cron only)"),
+        sample=tuple(sample),
+        selection_window_days=s.integer("selection_window_days", minimum=1, maximum=365),
+        start_window_hours=s.integer("start_window_hours", minimum=1, maximum=168),
+        validation_window_hours=s.integer("validation_window_hours", minimum=1, maximum=168),
+    )
+    s.close()
+    return cfg
+
+
+def achievable_rpo(config: EnvironmentConfig, layer: str) -> tuple[int, str]:
+    """The shortest RPO (minutes) ``layer``'s configured mechanisms give, and the mechanism that sets it.
+
+    The worst event in scope sets it: the primary region lost when ``recovery.region_loss``, otherwise a bad
+    write, a deletion or the destruction of a layer's object versions in the region.
+    """
+    if layer == "ops_state":
+        if config.recovery.region_loss:
+            hours = config.recovery.backup.ops_state.every_hours
+            return hours * 60, f"the DR-region copy of the snapshot taken every {hours} h"
+        return DYNAMODB_PITR_LAG_MINUTES, "DynamoDB point-in-time recovery"
+    if config.recovery.region_loss:
+        return RTC_WINDOW_MINUTES, "S3 replication with Replication Time Control"
+    return 0, "S3 versioning (every version kept)"
+
+
+def rebuild_minutes(config: EnvironmentConfig, layer: str) -> int:
+    """Upper bound of rebuilding ``layer`` from the nearest layer below with its own backup (0: restored).
+
+    Each pipeline job is cut off at ``emr.job_timeout_minutes``; a rebuild runs one job per layer.
+    """
+    jobs = 0
+    while layer in REBUILT_FROM and not config.recovery.backup.continuous[layer]:
+        layer = REBUILT_FROM[layer]
+        jobs += 1
+    return jobs * config.emr.job_timeout_minutes
+
+
+def _check_recovery(cfg: EnvironmentConfig, key: str) -> None:
+    """Cross-field rules: the DR stack exists for region loss, prod is locked, the objectives can be met."""
+    recovery = cfg.recovery
+    if recovery.region_loss and not cfg.features.replication:
+        raise ConfigError(f"{key}.region_loss", "needs features.replication (the DR stack and its vault)")
+    if cfg.name == "prod" and not recovery.backup.vault_lock.enabled:
+        raise ConfigError(f"{key}.backup.vault_lock.enabled", "prod backups are always locked; set it to true")
+    for layer in ("landing", "bronze"):
+        if not recovery.backup.continuous[layer]:
+            raise ConfigError(
+                f"{key}.backup.continuous.{layer}", "nothing rebuilds this layer if its versions are lost; set true"
+            )
+    _check_vault_lock(cfg, f"{key}.backup")
+    _check_objectives(cfg, f"{key}.objectives")
+    _check_restore_testing(cfg, f"{key}.backup.restore_testing")
+
+
+def _check_vault_lock(cfg: EnvironmentConfig, key: str) -> None:
+    backup = cfg.recovery.backup
+    lock = backup.vault_lock
+    if not lock.enabled:
+        return
+    retentions = {
+        "continuous_retention_days": backup.continuous_retention_days,
+        "ops_state.retention_days": backup.ops_state.retention_days,
+    }
+    if cfg.recovery.region_loss:
+        retentions["ops_state.dr_copy_retention_days"] = backup.ops_state.dr_copy_retention_days
+    for name, days in retentions.items():
+        if not lock.min_retention_days <= days <= lock.max_retention_days:
+            raise ConfigError(
+                f"{key}.{name}",
+                f"{days} days is outside the vault lock's {lock.min_retention_days}..{lock.max_retention_days} days;"
+                " the locked vault would fail these jobs",
+            )
+
+
+def _check_objectives(cfg: EnvironmentConfig, key: str) -> None:
+    for layer, objective in cfg.recovery.objectives.items():
+        rpo, mechanism = achievable_rpo(cfg, layer)
+        if objective.rpo_minutes < rpo:
+            raise ConfigError(
+                f"{key}.{layer}.rpo_minutes",
+                f"{objective.rpo_minutes} minutes cannot be met: {mechanism} loses up to {rpo} minutes",
+            )
+        rebuild = rebuild_minutes(cfg, layer)
+        if objective.rto_minutes < rebuild:
+            raise ConfigError(
+                f"{key}.{layer}.rto_minutes",
+                f"{objective.rto_minutes} minutes cannot be met: without its own backup the layer is rebuilt"
+                f" from {REBUILT_FROM[layer]} in up to {rebuild} minutes (emr.job_timeout_minutes per job)",
+            )
+
+
+def _check_restore_testing(cfg: EnvironmentConfig, key: str) -> None:
+    backup = cfg.recovery.backup
+    testing = backup.restore_testing
+    for i, layer in enumerate(testing.sample):
+        retention = backup.ops_state.retention_days if layer == "ops_state" else backup.continuous_retention_days
+        if layer != "ops_state" and not backup.continuous[layer]:
+            raise ConfigError(f"{key}.sample[{i}]", f"{layer} has no backup to restore (backup.continuous.{layer})")
+        if testing.selection_window_days > retention:
+            raise ConfigError(
+                f"{key}.selection_window_days",
+                f"{testing.selection_window_days} days reaches past {layer}'s {retention}-day retention",
+            )
 
 
 def _job_flags(s: _Section) -> dict[str, str]:

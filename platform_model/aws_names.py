@@ -55,6 +55,16 @@ def replica_bucket_name(env: str, layer: str, *, account: str, dr_region: str, p
     return f"{prefix(env, project)}-{layer}-replica-{account}-{dr_region}"
 
 
+def backup_vault_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """The AWS Backup vault of an environment, in its region."""
+    return f"{prefix(env, project)}-backup"
+
+
+def dr_backup_vault_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """The vault in the DR region that the snapshots are copied to (named, like the replica buckets)."""
+    return f"{prefix(env, project)}-backup-dr"
+
+
 OPS_FUNCTIONS = ("landing-intake", "failure-notifier", "cost-reporter", "freshness-monitor", "replica-verifier")
 """The operational Lambdas (``function_name(env, f)``); the replica verifier only where replication is on."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -13,13 +14,16 @@ from constructs import Construct
 from cdk.compliance import BUCKET_REPLICATION, acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
+from cdk.constructs.backup_plan import backup_vault
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
-from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name
+from platform_model import aws_names
+from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
 
 
 class DrStack(Stack):
-    """What a region outage leaves us: a copy of landing, bronze, silver and gold under its own key."""
+    """What a region outage leaves us: a copy of landing, bronze, silver and gold under its own key, and the
+    vault the ops state's snapshots are copied to."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -73,3 +77,16 @@ class DrStack(Stack):
                     read_prefixes=[""],
                 ),
             ).policy
+        self.backup_vault = self._backup_vault(config, removal) if config.recovery.region_loss else None
+        """Named: the primary region's snapshot plan copies to it by its name-derived ARN."""
+
+    def _backup_vault(self, config: EnvironmentConfig, removal: RemovalPolicy) -> backup.BackupVault:
+        """The vault the ops state's snapshots are copied to, under the replica key, locked like the primary."""
+        return backup_vault(
+            self,
+            "BackupVault",
+            name=aws_names.dr_backup_vault_name(config.name, config.project),
+            encryption_key=self.key,
+            lock=vault_lock(config),
+            removal_policy=removal,
+        )

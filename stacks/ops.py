@@ -188,6 +188,7 @@ class OpsStack(Stack):
                 batch_size=config.ops.intake_batch_size,
                 batching_window=Duration.seconds(config.ops.intake_batching_window_seconds),
                 deletion_protection=not config.features.allow_destroy,
+                backup=storage.backup.snapshots,
             ),
         )
 

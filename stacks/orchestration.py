@@ -113,7 +113,7 @@ class OrchestrationStack(Stack):
         )
 
     def _promotions(self, config: EnvironmentConfig, storage: StorageStack) -> PromotionsTable:
-        """The promotion history and lock, encrypted with the data key."""
+        """The promotion history and lock, encrypted with the data key, in the environment's snapshot plan."""
         return PromotionsTable(
             self,
             "Promotions",
@@ -121,6 +121,7 @@ class OrchestrationStack(Stack):
                 table_name=aws_names.promotions_table_name(config.name, config.project),
                 encryption_key=storage.key,
                 removal_policy=RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN,
+                backup=storage.backup.snapshots,
             ),
         )
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -15,6 +17,7 @@ from cdk.compliance import BUCKET_REPLICATION, acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
 from cdk.constructs.athena_workgroup import AnalyticsWorkgroup, AnalyticsWorkgroupProps
+from cdk.constructs.backup_plan import BackupPlan, BackupPlanProps, DrCopy, RestoreTestingProps, VaultLock
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
@@ -32,6 +35,22 @@ def replica_bucket_name(config: EnvironmentConfig, layer: str) -> str:
     """Replica buckets are named, so the source side can address them without a cross-region lookup."""
     return aws_names.replica_bucket_name(
         config.name, layer, account=config.account, dr_region=config.dr_region, project=config.project
+    )
+
+
+def vault_lock(config: EnvironmentConfig) -> VaultLock | None:
+    """The environment's Vault Lock (the primary and the DR vault alike), or none."""
+    lock = config.recovery.backup.vault_lock
+    if not lock.enabled:
+        return None
+    return VaultLock(min_retention_days=lock.min_retention_days, max_retention_days=lock.max_retention_days)
+
+
+def ops_state_table_names(config: EnvironmentConfig) -> tuple[str, ...]:
+    """The DynamoDB tables of the ``ops_state`` recovery layer: promotion history and lock, intake manifest."""
+    return (
+        aws_names.promotions_table_name(config.name, config.project),
+        aws_names.intake_manifest_table_name(config.name, config.project),
     )
 
 
@@ -102,6 +121,7 @@ class StorageStack(Stack):
             ),
         )
         self._access_policies()
+        self.backup = self._backup(config, removal)
 
     def _data_key(self, config: EnvironmentConfig, removal: RemovalPolicy) -> kms.Key:
         """The data key, rotating; CloudWatch Logs may use it for this account's log groups."""
@@ -183,6 +203,69 @@ class StorageStack(Stack):
             ),
             encryption_key=replica_key,
             region=config.dr_region,
+        )
+
+    def _backup(self, config: EnvironmentConfig, removal: RemovalPolicy) -> BackupPlan:
+        """AWS Backup: continuous backup of the configured buckets, snapshots of the ops state (the stacks that
+        own the tables add them), copies to the DR vault when region loss is in scope, restore testing."""
+        recovery = config.recovery
+        settings = recovery.backup
+        return BackupPlan(
+            self,
+            "Backup",
+            props=BackupPlanProps(
+                name_prefix=config.prefix,
+                vault_name=aws_names.backup_vault_name(config.name, config.project),
+                encryption_key=self.key,
+                removal_policy=removal,
+                vault_lock=vault_lock(config),
+                continuous_buckets=[self.buckets[layer] for layer in settings.continuous_layers],
+                continuous_retention_days=settings.continuous_retention_days,
+                snapshot_every_hours=settings.ops_state.every_hours,
+                snapshot_retention_days=settings.ops_state.retention_days,
+                dr_copy=(
+                    DrCopy(vault=self._dr_vault(config), retention_days=settings.ops_state.dr_copy_retention_days)
+                    if recovery.region_loss
+                    else None
+                ),
+                restore_testing=self._restore_testing(config),
+            ),
+        )
+
+    def _dr_vault(self, config: EnvironmentConfig) -> backup.IBackupVault:
+        """The DR stack's vault by its name-derived ARN, like the replica buckets: a token would need a
+        cross-region reference, and the name is fixed by ``aws_names`` on both sides."""
+        return backup.BackupVault.from_backup_vault_arn(
+            self,
+            "DrBackupVaultRef",
+            self.format_arn(
+                service="backup",
+                region=config.dr_region,
+                resource="backup-vault",
+                resource_name=aws_names.dr_backup_vault_name(config.name, config.project),
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+        )
+
+    def _restore_testing(self, config: EnvironmentConfig) -> RestoreTestingProps:
+        """The sampled layers' buckets and tables; the tables by name, as their stacks deploy after this one."""
+        testing = config.recovery.backup.restore_testing
+        tables = (
+            [
+                dynamodb.Table.from_table_name(self, f"OpsStateTableRef{i}", n)
+                for i, n in enumerate(ops_state_table_names(config))
+            ]
+            if "ops_state" in testing.sample
+            else []
+        )
+        return RestoreTestingProps(
+            plan_name=f"{config.prefix.replace('-', '_')}_restore_testing",
+            schedule=testing.schedule,
+            buckets=[self.buckets[layer] for layer in testing.sample if layer != "ops_state"],
+            tables=tables,
+            selection_window_days=testing.selection_window_days,
+            start_window_hours=testing.start_window_hours,
+            validation_window_hours=testing.validation_window_hours,
         )
 
     def _artifacts(self, config: EnvironmentConfig, removal: RemovalPolicy) -> s3.Bucket:

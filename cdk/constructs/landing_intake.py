@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk.compliance import acknowledge
+from cdk.constructs.backup_plan import BackupMembership
 from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from cdk.constructs.ops_function import OpsCommon, OpsFunction
 from platform_model import aws_names
@@ -43,6 +43,9 @@ class LandingIntakeProps:
     batching_window: Duration
     deletion_protection: bool
     """Of the manifest table (off only where the environment may be destroyed)."""
+    backup: BackupMembership
+    """The environment's AWS Backup snapshot plan: the manifest table is added to it (a selection in this
+    construct, in the table's stack)."""
 
 
 class LandingIntake(OpsFunction):
@@ -103,10 +106,12 @@ class LandingIntake(OpsFunction):
             )
         )
         self.landing_rule, self.writer_ended_rule = _rules(scope, props, queue.queue)
+        props.backup.add(self, "ManifestBackup", manifest.table_arn)
 
 
 def _manifest_table(scope: Construct, common: OpsCommon, *, deletion_protection: bool) -> dynamodb.TableV2:
-    """One item per landing object version, plus the pending marker; under the ops key, PITR on."""
+    """One item per landing object version, plus the pending marker; under the ops key, PITR on (and in the
+    AWS Backup snapshot plan: the caller adds it)."""
     manifest = dynamodb.TableV2(
         scope,
         "IntakeManifest",
@@ -120,11 +125,6 @@ def _manifest_table(scope: Construct, common: OpsCommon, *, deletion_protection:
         ),
         deletion_protection=deletion_protection,
         removal_policy=common.removal_policy,
-    )
-    acknowledge(
-        manifest,
-        rules=("NIST.800.53.R5-DynamoDBInBackupPlan", "HIPAA.Security-DynamoDBInBackupPlan"),
-        reason="Point-in-time recovery (35 days) covers this operational manifest; it holds no business data.",
     )
     return manifest
 

@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk.compliance import acknowledge
+from cdk.constructs.backup_plan import BackupMembership
 
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
@@ -22,10 +22,13 @@ class PromotionsTableProps:
     encryption_key: kms.IKey
     removal_policy: RemovalPolicy
     """``RETAIN`` unless the environment allows destroy: the history is the audit trail of releases."""
+    backup: BackupMembership
+    """The environment's snapshot plan: the table is added to it (a selection in this table's stack)."""
 
 
 class PromotionsTable(Construct):
-    """``pk``/``sk`` strings, on demand, point-in-time recovery, encrypted with the environment's key.
+    """``pk``/``sk`` strings, on demand, point-in-time recovery, in the AWS Backup snapshot plan, encrypted with
+    the environment's key.
 
     ``lakehouse promote`` and ``lakehouse rollback`` keep their history here (``pk="history"``) and take a
     lock (``pk="lock"``) so that two promotions of one environment never interleave.
@@ -48,8 +51,4 @@ class PromotionsTable(Construct):
             removal_policy=props.removal_policy,
         )
         self.table_name = props.table_name
-        acknowledge(
-            self.table,
-            rules=("NIST.800.53.R5-DynamoDBInBackupPlan", "HIPAA.Security-DynamoDBInBackupPlan"),
-            reason="Point-in-time recovery (35 days) covers the promotion history and lock; no business data.",
-        )
+        props.backup.add(self, "Backup", self.table.table_arn)

@@ -60,6 +60,11 @@ def test_staging_and_prod_differ_only_where_their_settings_do(lakehouse: Synthes
         "MaximumCapacity.Memory",
         "BudgetLimit.Amount",  # budget.monthly_limit_usd
         "DashboardBody",  # the cost board's budget line
+        "LockConfiguration.MinRetentionDays",  # recovery.backup.vault_lock (prod only)
+        "LockConfiguration.MaxRetentionDays",
+        "DeleteAfterDays",  # recovery.backup.*retention_days
+        "BackupPlanRule[0].ScheduleExpression",  # recovery.backup.ops_state.every_hours
+        "BackupPlanRule[0].RuleName",  # "every-<hours>h"
     )
     changes = [(s.part, key, c.path) for s in diff.stacks for key, cs in s.changed.items() for c in cs]
     assert changes
