@@ -1,16 +1,55 @@
 """Shared fixtures: one local SparkSession for the whole session (2 cores, 2 shuffle partitions, no UI, Delta's
-jars), the default engine (delta-spark) and the second engine (delta-rs)."""
+jars), the default engine (delta-spark) and the second engine (delta-rs); a fresh moto account per test
+(``aws``) and moto's server for s3a (``aws_server``).
+
+The tests' layout follows the packages and the tiers:
+
+- ``unit/``: no Spark, no network, no moto (fakes where logic talks to AWS);
+- ``functional/``: local Spark and Delta tables, moto's server for the S3 lake;
+- ``cdk/``: the synthesized app (``cdk/`` and ``stacks/``): template assertions, snapshots, cdk-nag, cfn-lint,
+  and the state machine executed by moto;
+- ``lambdas/``: the operational Lambdas' handlers and logic on moto, imported as Lambda imports them;
+- ``cli/``: the operator CLI's AWS commands (``lakehouse.ops``, ``lakehouse.promotion``) and the runbooks'
+  commands, against moto;
+- slow tests (kill trials, maintenance runs, volumes) carry ``@pytest.mark.slow``: ``make test-slow``.
+
+No test reads the user's AWS configuration: fixed fake credentials and one region are set here, before any
+boto3 client exists. The Lambdas' code is importable as on Lambda (``ops_common`` and one package per
+function at the top level), which the Lambda and CLI tests use to build moto clients (``ops_common.aws``).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+for _root in (ROOT / "lambdas", ROOT):
+    if str(_root) not in sys.path:
+        sys.path.insert(0, str(_root))
+os.environ["AWS_XRAY_SDK_ENABLED"] = "false"  # no segment outside Lambda; the X-Ray test turns it on itself
+os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "eu-west-1"
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+    os.environ[_name] = "testing"
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """A fresh moto account for one test; the Lambdas' cached clients are dropped before and after."""
+    from moto import mock_aws
+    from ops_common.aws import reset_clients
+
+    reset_clients()
+    with mock_aws():
+        yield
+    reset_clients()
 
 
 @pytest.fixture(scope="session")

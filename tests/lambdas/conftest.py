@@ -1,43 +1,17 @@
-"""Operational Lambda tests: moto for AWS, the function code imported as Lambda imports it.
+"""Operational Lambda tests: moto for AWS (the ``aws`` fixture of tests/conftest.py), the function code imported
+as Lambda imports it.
 
 The Lambda code asset's root is ``lambdas/`` (``ops_common`` and one package per function are top-level
-there) plus ``job_assets/contracts``; tests see the same import roots. X-Ray is disabled here (no segment
-outside Lambda) except in the test that checks subsegments with a local emitter.
+there) plus ``job_assets/contracts``; tests/conftest.py puts the same import roots on the path and disables
+X-Ray (no segment outside Lambda) except in the test that checks subsegments with a local emitter.
 (No ``__init__.py`` in this folder: test modules are named uniquely instead.)
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-for root in (REPO_ROOT / "lambdas", REPO_ROOT):
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-
-os.environ["AWS_XRAY_SDK_ENABLED"] = "false"
-os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "eu-west-1"
-for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
-    os.environ[_name] = "testing"
-os.environ.pop("AWS_PROFILE", None)
-
-import pytest  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from ops_common.aws import reset_clients  # noqa: E402
+import pytest
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    """A fresh moto account for one test; cached clients are dropped before and after."""
-    reset_clients()
-    with mock_aws():
-        yield
-    reset_clients()
 
 
 class LambdaContext:

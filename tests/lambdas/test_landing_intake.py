@@ -789,7 +789,7 @@ def depth(queue_url: str) -> int:
 
 @pytest.fixture
 def move_tasks(monkeypatch):
-    from test_dlq_cli import MessageMoveTasks
+    from tests.moto_gaps import MessageMoveTasks
 
     return MessageMoveTasks().install(monkeypatch)
 

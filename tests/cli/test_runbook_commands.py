@@ -6,7 +6,7 @@ the catalog metrics); local commands run against a small generated lake. Placeho
 are filled with values that exist: `E` (the environment), `.lake`, `<table>`, `<reason>`, `<version>`.
 
 The promotion commands read their gates from cdk.json, which knows dev, staging and prod only: for them `E`
-is `dev`, deployed as tests/lambdas/test_promotion_aws.py deploys it (moto's EMR job runs write no gold, so
+is `dev`, deployed as tests/cli/test_promotion_aws.py deploys it (moto's EMR job runs write no gold, so
 a promotion there is refused by its gates: the step ran as written, and says so).
 """
 
