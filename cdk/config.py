@@ -17,10 +17,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from job_assets.flags import FlagError
 from job_assets.flags import validate as validate_flags
+
+from .config_reader import ConfigError
+from .config_reader import Section as _Section
+from .recovery import (
+    DYNAMODB_PITR_LAG_MINUTES,
+    REBUILT_FROM,
+    RTC_WINDOW_MINUTES,
+    RecoveryConfig,
+    parse_recovery,
+)
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 ALL_ENVIRONMENTS = "all"
@@ -33,19 +43,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 _HTTPS_URL = re.compile(r"^https://[^\s]+/$")
 _LINEAGE = re.compile(r"^(none|http:https://[^\s]+)$")
-RTC_WINDOW_MINUTES = 15
-"""S3 Replication Time Control replicates 99.99% of objects within 15 minutes."""
-DYNAMODB_PITR_LAG_MINUTES = 5
-"""DynamoDB point-in-time recovery restores up to its latest restorable time, typically 5 minutes ago."""
-CONTINUOUS_BACKUP_MAX_DAYS = 35
-"""AWS Backup keeps continuous (point-in-time) recovery points for 1 to 35 days."""
-RECOVERY_LAYERS = ("landing", "bronze", "silver", "gold", "ops_state")
-"""What the recovery objectives are stated for: the four lake buckets and the operational state (the
-promotions table and the landing intake manifest, DynamoDB)."""
-BUCKET_LAYERS = RECOVERY_LAYERS[:4]
-REBUILT_FROM = {"silver": "bronze", "gold": "silver"}
-"""A layer without its own backup is rebuilt from the layer below by one pipeline job."""
-SNAPSHOT_EVERY_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
     1,
@@ -71,16 +68,6 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
-
-T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """Invalid ``cdk.json`` context; the message starts with the dotted path of the offending key."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
-        self.key = key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,71 +175,6 @@ class EmrPricing:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecoveryObjective:
-    rpo_minutes: int
-    """Recovery point objective: the most recent data, in minutes, that the worst event in scope may lose."""
-    rto_minutes: int
-    """Recovery time objective: minutes from declaring the event to the layer serving again."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpsStateBackup:
-    """Snapshots of the DynamoDB operational state, copied to the DR region's vault when region loss is in scope."""
-
-    every_hours: int
-    retention_days: int
-    dr_copy_retention_days: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class VaultLockConfig:
-    """AWS Backup Vault Lock in governance mode (no ``changeable_for_days``; see BACKUP_AND_RESTORE.md)."""
-
-    enabled: bool
-    min_retention_days: int
-    max_retention_days: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class RestoreTestingConfig:
-    """AWS Backup restore testing: restore a random recent recovery point of each sampled layer."""
-
-    schedule: str
-    sample: tuple[str, ...]
-    """Layers whose recovery points are restored: bucket layers with continuous backup, or ``ops_state``."""
-    selection_window_days: int
-    start_window_hours: int
-    validation_window_hours: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class BackupConfig:
-    continuous: Mapping[str, bool]
-    """Per bucket layer: AWS Backup continuous backup (point-in-time restore) of the bucket."""
-    continuous_retention_days: int
-    ops_state: OpsStateBackup
-    vault_lock: VaultLockConfig
-    restore_testing: RestoreTestingConfig
-
-    @property
-    def continuous_layers(self) -> tuple[str, ...]:
-        return tuple(layer for layer in BUCKET_LAYERS if self.continuous[layer])
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecoveryConfig:
-    """Recovery objectives per layer and the AWS Backup settings that meet them.
-
-    What each objective means and how it is met: docs/runbooks/BACKUP_AND_RESTORE.md.
-    """
-
-    region_loss: bool
-    """The objectives hold when the primary region is lost (needs ``features.replication``: the DR stack)."""
-    objectives: Mapping[str, RecoveryObjective]
-    backup: BackupConfig
-
-
-@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     name: str
     project: str
@@ -298,56 +220,6 @@ class LakehouseConfig:
             known = ", ".join([*self.environments, ALL_ENVIRONMENTS])
             raise ConfigError("env", f"unknown environment {name!r}; expected one of: {known}")
         return (self.environments[name],)
-
-
-class _Section:
-    """A mapping read with its dotted path, so every error names the exact key."""
-
-    def __init__(self, raw: Any, path: str) -> None:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(path, f"expected an object, got {type(raw).__name__}")
-        self.raw = raw
-        self.path = path
-        self.read: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}"
-
-    def get(self, name: str, kind: type[T]) -> T:
-        self.read.add(name)
-        if name not in self.raw:
-            raise ConfigError(self.key(name), "missing required field")
-        value = self.raw[name]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(self.key(name), f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        return value
-
-    def section(self, name: str) -> _Section:
-        self.read.add(name)
-        if name not in self.raw:
-            raise ConfigError(self.key(name), "missing required section")
-        return _Section(self.raw[name], self.key(name))
-
-    def integer(self, name: str, *, minimum: int, maximum: int | None = None) -> int:
-        value = self.get(name, int)
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-            raise ConfigError(self.key(name), f"must be {bound}, got {value}")
-        return value
-
-    def matching(self, name: str, pattern: re.Pattern[str], what: str) -> str:
-        value = self.get(name, str)
-        if not pattern.match(value):
-            raise ConfigError(self.key(name), f"{value!r} is not a valid {what}")
-        return value
-
-    def close(self) -> None:
-        """Reject keys nobody read: a typo must not silently fall back to a default."""
-        unknown = sorted(set(self.raw) - self.read)
-        if unknown:
-            raise ConfigError(self.key(unknown[0]), f"unknown field (known: {', '.join(sorted(self.read))})")
 
 
 def _emr(s: _Section) -> EmrConfig:
@@ -529,92 +401,13 @@ def _environment(
         promotion=_promotion(s.section("promotion"), ENVIRONMENT_NAMES),
         lineage=s.matching("lineage", _LINEAGE, "lineage target: none, or http:<https URL>"),
         pricing=_region_pricing(region, pricing, pricing_key),
-        recovery=_recovery(s.section("recovery")),
+        recovery=parse_recovery(s.section("recovery")),
     )
     _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:
         raise ConfigError(s.key("features.allow_destroy"), "prod data is always retained; set it to false")
     if cfg.promotion.requires_passed_in == name:
         raise ConfigError(s.key("promotion.requires_passed_in"), "an environment cannot require itself")
-    s.close()
-    return cfg
-
-
-_CRON = re.compile(r"^cron\(.+\)$")
-
-
-def _recovery(s: _Section) -> RecoveryConfig:
-    objectives = s.section("objectives")
-    cfg = RecoveryConfig(
-        region_loss=s.get("region_loss", bool),
-        objectives={layer: _objective(objectives.section(layer)) for layer in RECOVERY_LAYERS},
-        backup=_backup(s.section("backup")),
-    )
-    objectives.close()
-    s.close()
-    return cfg
-
-
-def _objective(s: _Section) -> RecoveryObjective:
-    cfg = RecoveryObjective(
-        rpo_minutes=s.integer("rpo_minutes", minimum=0, maximum=525600),
-        rto_minutes=s.integer("rto_minutes", minimum=1, maximum=525600),
-    )
-    s.close()
-    return cfg
-
-
-def _backup(s: _Section) -> BackupConfig:
-    continuous = s.section("continuous")
-    cfg = BackupConfig(
-        continuous={layer: continuous.get(layer, bool) for layer in BUCKET_LAYERS},
-        continuous_retention_days=s.integer("continuous_retention_days", minimum=1, maximum=CONTINUOUS_BACKUP_MAX_DAYS),
-        ops_state=_ops_state_backup(s.section("ops_state")),
-        vault_lock=_vault_lock(s.section("vault_lock")),
-        restore_testing=_restore_testing(s.section("restore_testing")),
-    )
-    continuous.close()
-    s.close()
-    return cfg
-
-
-def _ops_state_backup(s: _Section) -> OpsStateBackup:
-    every = s.get("every_hours", int)
-    if every not in SNAPSHOT_EVERY_HOURS:
-        raise ConfigError(s.key("every_hours"), f"must divide a day: one of {SNAPSHOT_EVERY_HOURS}, got {every}")
-    cfg = OpsStateBackup(
-        every_hours=every,
-        retention_days=s.integer("retention_days", minimum=1, maximum=36500),
-        dr_copy_retention_days=s.integer("dr_copy_retention_days", minimum=1, maximum=36500),
-    )
-    s.close()
-    return cfg
-
-
-def _vault_lock(s: _Section) -> VaultLockConfig:
-    minimum = s.integer("min_retention_days", minimum=1, maximum=36500)
-    maximum = s.integer("max_retention_days", minimum=1, maximum=36500)
-    if maximum < minimum:
-        raise ConfigError(s.key("max_retention_days"), f"must be >= min_retention_days ({minimum})")
-    cfg = VaultLockConfig(enabled=s.get("enabled", bool), min_retention_days=minimum, max_retention_days=maximum)
-    s.close()
-    return cfg
-
-
-def _restore_testing(s: _Section) -> RestoreTestingConfig:
-    sample = s.get("sample", list)
-    if not sample:
-        raise ConfigError(s.key("sample"), "at least one layer is required")
-    for i, layer in enumerate(sample):
-        if layer not in RECOVERY_LAYERS:
-            raise ConfigError(f"{s.key('sample')}[{i}]", f"{layer!r} is not one of {', '.join(RECOVERY_LAYERS)}")
-    cfg = RestoreTestingConfig(
-        schedule=s.matching("schedule", _CRON, "cron expression like cron(0 6 ? * SAT *) (AWS Backup takes cron only)"),
-        sample=tuple(sample),
-        selection_window_days=s.integer("selection_window_days", minimum=1, maximum=365),
-        start_window_hours=s.integer("start_window_hours", minimum=1, maximum=168),
-        validation_window_hours=s.integer("validation_window_hours", minimum=1, maximum=168),
-    )
     s.close()
     return cfg
 
