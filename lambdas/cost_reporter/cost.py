@@ -24,6 +24,11 @@ reason and nothing is published. ``GetJobRun`` and S3 errors, and a slots parame
 names no ``blue``/``green`` active slot (a gold job run; :class:`ops_common.slots.SlotsParameterError` names
 the parameter and what is wrong), raise *before* anything is published, so Lambda's asynchronous retries
 (then the dead-letter queue) publish each figure once.
+
+The logic asks AWS through the interfaces of ``repositories`` (the job run, the active slot, the run summary
+rows, the metrics; a failed call raises :class:`~cost_reporter.repositories.RepositoryError`): the boto3
+implementations of ``aws_repositories`` unless :func:`report_cost` is given others (the in-memory fakes of
+``fakes`` in tests of the logic).
 """
 
 from __future__ import annotations
@@ -34,14 +39,21 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ops_common import delta_log
 from ops_common import log as oplog
 from ops_common import metric_names as m
-from ops_common.aws import client, error_code
 from ops_common.job_runs import job_and_batch
-from ops_common.metrics import Datum, put_metrics
-from ops_common.slots import ACTIVE_SLOT_UNKNOWN, SlotsParameterError, is_slotted, read_active_slot, table_location
+from ops_common.metrics import Datum
+from ops_common.slots import ACTIVE_SLOT_UNKNOWN, SlotsParameterError, is_slotted, table_location
 
+from cost_reporter.aws_repositories import aws_repositories
+from cost_reporter.repositories import (
+    JobRunReader,
+    MetricsPublisher,
+    Repositories,
+    RepositoryError,
+    RunSummaryReader,
+    SlotReader,
+)
 from job_assets.contracts.ops import RUN_SUMMARY_COLUMNS
 
 EMR_SOURCE = "aws.emr-serverless"
@@ -100,13 +112,14 @@ def cost_per_million(cost: Decimal, records: int) -> Decimal:
     return (cost * Decimal(1_000_000) / Decimal(records)).quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
 
 
-def batch_records(s3: Any, bucket: str, job: str, batch_id: str, *, prefix: str = RUN_SUMMARY_PREFIX) -> Records:
-    """What ``job`` read in ``batch_id``, from the run summary ``s3://<bucket>/<prefix>``."""
+def batch_records(
+    summaries: RunSummaryReader, bucket: str, job: str, batch_id: str, *, prefix: str = RUN_SUMMARY_PREFIX
+) -> Records:
+    """What ``job`` read in ``batch_id``, from the run summary ``s3://<bucket>/<prefix>`` (read from ``summaries``)."""
     where = f"s3://{bucket}/{prefix}"
-    listing = delta_log.list_log(s3, bucket, prefix)
-    if not listing.commits and not listing.checkpoints:
+    rows = summaries.rows(bucket, prefix, SUMMARY_COLUMNS, {"batch_id": batch_id, "job": job})
+    if rows is None:
         return Records(count=None, reason="no_run_summary_table", detail=f"{where} holds no Delta table yet")
-    rows = delta_log.read_rows(s3, bucket, prefix, SUMMARY_COLUMNS, {"batch_id": batch_id, "job": job}, listing=listing)
     if not rows:
         return Records(
             count=None, reason="no_run_summary_rows", detail=f"{where} has no row for job {job} batch {batch_id}"
@@ -141,10 +154,13 @@ def report_cost(
     slots_parameter: str,
     application_id: str | None = None,
     now: dt.datetime | None = None,
+    repositories: Repositories | None = None,
 ) -> dict[str, Any]:
     """Price the job run of ``event`` and publish its metrics; returns what was published (and why not).
 
     ``slots_parameter``: the SSM parameter naming the active slot, read (once) only for a gold job run.
+    ``repositories``: where the job run, the slots parameter, the run summaries and the metrics are (the AWS
+    ones unless given).
     """
     problem = _malformed(event)
     if problem:
@@ -156,15 +172,23 @@ def report_cost(
     if ignored is not None:
         return ignored
 
-    run, utilization = _billed_run(app, run_id)
+    repositories = repositories if repositories is not None else aws_repositories()
+    run, utilization = _billed_run(app, run_id, repositories.job_runs)
     name, job, batch_id = _job_of(run, detail)
     cost = job_cost(utilization, prices)
     slot, records = _records(
-        layer_buckets, slots_parameter, job=job, batch_id=batch_id, job_run_name=name, job_run_id=run_id
+        layer_buckets, slots_parameter, repositories, job=job, batch_id=batch_id, job_run_name=name, job_run_id=run_id
     )
     when = _metric_time(run, now)
     published, skipped = _publish(
-        cost, records, environment=environment, job=job, batch_id=batch_id, job_run_id=run_id, when=when
+        cost,
+        records,
+        repositories.metrics,
+        environment=environment,
+        job=job,
+        batch_id=batch_id,
+        job_run_id=run_id,
+        when=when,
     )
     result = {
         "job": job,
@@ -199,17 +223,17 @@ def _not_to_price(app: str, run_id: str, state: str, application_id: str | None)
     return None
 
 
-def _billed_run(app: str, run_id: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+def _billed_run(app: str, run_id: str, job_runs: JobRunReader) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     """``GetJobRun``'s job run and its billed utilization; an error line and a raise when either is missing."""
     try:
-        run = client("emr-serverless").get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]
-    except Exception as error:
+        run = job_runs.job_run(app, run_id)
+    except Exception as error:  # any failure (a RepositoryError: AWS's): logged, then raised for the retry
         oplog.error(
             "GetJobRun failed: raising so the event is retried",
             reason="get_job_run_failed",
             application_id=app,
             job_run_id=run_id,
-            error_code=error_code(error),
+            error_code=error.code if isinstance(error, RepositoryError) else "",
             error=str(error),
         )
         raise
@@ -231,6 +255,7 @@ def _job_of(run: Mapping[str, Any], detail: Mapping[str, Any]) -> tuple[str, str
 def _records(
     layer_buckets: Mapping[str, str],
     slots_parameter: str,
+    repositories: Repositories,
     *,
     job: str,
     batch_id: str,
@@ -251,15 +276,16 @@ def _records(
         )
     slot: str | None = None
     if is_slotted(job):
-        slot = _active_slot(slots_parameter, job=job, batch_id=batch_id, job_run_id=job_run_id)
+        slot = _active_slot(slots_parameter, repositories.slots, job=job, batch_id=batch_id, job_run_id=job_run_id)
     prefix = table_location(job, RUN_SUMMARY_PREFIX, slot)
     # S3 errors raise: nothing published yet
-    return slot, batch_records(client("s3"), bucket, job, batch_id, prefix=prefix)
+    return slot, batch_records(repositories.run_summaries, bucket, job, batch_id, prefix=prefix)
 
 
 def _publish(
     cost: Decimal,
     records: Records,
+    metrics: MetricsPublisher,
     *,
     environment: str,
     job: str,
@@ -287,20 +313,20 @@ def _publish(
             batch_id=batch_id,
             job_run_id=job_run_id,
         )
-    put_metrics(datums, namespace=m.namespace(environment))
+    metrics.publish(datums, namespace=m.namespace(environment))
     return published, skipped
 
 
-def _active_slot(slots_parameter: str, **context: str) -> str:
+def _active_slot(slots_parameter: str, slots: SlotReader, **context: str) -> str:
     """The active slot, or an error line and :class:`SlotsParameterError` (raised before anything is published)."""
     try:
-        return read_active_slot(slots_parameter)
+        return slots.active_slot(slots_parameter)
     except SlotsParameterError as error:
         oplog.error(
             "cannot tell the active slot, so not which run summary to read: raising so the event is retried",
             reason=ACTIVE_SLOT_UNKNOWN,
             parameter=slots_parameter,
-            error_code=(error_code(error.__cause__) or None) if error.__cause__ else None,
+            error_code=(error.__cause__.code or None) if isinstance(error.__cause__, RepositoryError) else None,
             error=str(error),
             **context,
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from ops_common.tracing import annotate, init_tracing, traced_handler
 
+from .aws_repositories import aws_repositories
 from .cost import Prices, report_cost
 
 init_tracing()
@@ -100,6 +101,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         layer_buckets=settings.layer_buckets,
         slots_parameter=settings.slots_parameter,
         application_id=settings.application_id,
+        repositories=aws_repositories(),
     )
     annotate(published=len(result.get("published", {})), job=str(result.get("job", "")))
     return result

@@ -10,6 +10,7 @@ from typing import Any
 
 from ops_common.tracing import annotate, init_tracing, traced_handler
 
+from .aws_repositories import aws_repositories
 from .notifier import NotifierSettings, notify_failure
 
 init_tracing()
@@ -24,6 +25,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
+    """The function's environment variables, checked (:meth:`from_env`)."""
+
     environment: str
     """``ENVIRONMENT``: dev, staging or prod (named in every alert)"""
     alert_topic_arn: str
@@ -39,6 +42,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and check the variables; :class:`SettingsError` names the first missing or invalid one."""
         environment = _required(environ, "ENVIRONMENT")
         topic = _required(environ, "ALERT_TOPIC_ARN")
         if not _SNS_TOPIC_ARN.match(topic):
@@ -63,6 +67,7 @@ class Settings:
         )
 
     def notifier(self, default_region: str) -> NotifierSettings:
+        """What the notifier needs; ``default_region`` is used when an event names no region."""
         return NotifierSettings(
             environment=self.environment,
             topic_arn=self.alert_topic_arn,
@@ -83,8 +88,10 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 
 @traced_handler("failure-notifier")
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Notify the failure in ``event`` through the AWS repositories; what was done, without the message."""
     settings = Settings.from_env(os.environ)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
-    result = notify_failure(event, settings.notifier(region))
+    notifier_settings = settings.notifier(region)
+    result = notify_failure(event, notifier_settings, repositories=aws_repositories(notifier_settings.topic_arn))
     annotate(published=bool(result.get("published")), incident=str(result.get("incident") or result.get("reason")))
     return {k: v for k, v in result.items() if k != "message"}

@@ -21,6 +21,10 @@ or ``DescribeExecution`` failure still publishes, from what the event says, and 
 unavailable. Only a failure to *publish* raises: Lambda's asynchronous retries, then its dead-letter
 queue, keep the event. Events of another EMR application (``APPLICATION_ID``) and states that are not
 failures are ignored with a log line.
+
+The notifier talks to AWS through the interfaces of ``repositories`` (job runs, executions, the alert
+topic): :func:`notify_failure` and :func:`build_alert` take them as ``repositories``, the boto3 ones of
+``aws_repositories`` by default (what the handler wires); ``fakes`` holds in-memory ones for tests.
 """
 
 from __future__ import annotations
@@ -28,17 +32,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
 from ops_common import log as oplog
-from ops_common.aws import client, error_code
+from ops_common.aws import error_code
 from ops_common.job_runs import job_and_batch
 
 from job_assets.contracts import runbooks
+
+from .aws_repositories import aws_repositories
+from .repositories import AlertPublisher, Repositories, RepositoryError
 
 EMR_SOURCE = "aws.emr-serverless"
 EMR_DETAIL_TYPE = "EMR Serverless Job Run State Change"
@@ -59,6 +67,8 @@ LABEL_WIDTH = 13
 
 @dataclass(frozen=True, kw_only=True)
 class NotifierSettings:
+    """What the notifier needs to know: where alerts go, what they link and name."""
+
     environment: str
     topic_arn: str
     runbook_base_url: str
@@ -70,6 +80,8 @@ class NotifierSettings:
 
 @dataclass(kw_only=True)
 class Alert:
+    """One alert: its runbook incident, subject, ``Label: value`` lines and console links."""
+
     incident: str
     subject: str
     lines: list[tuple[str, str]] = field(default_factory=list)
@@ -78,6 +90,7 @@ class Alert:
     """Free text after the runbook line (the raw event of an unrecognised one)."""
 
     def body(self, runbook: str) -> str:
+        """The message text: the lines, the links, the runbook line, then the tail."""
         parts = [_block(self.lines)]
         if self.links:
             parts.append("Links\n" + _block(self.links))
@@ -104,10 +117,17 @@ class UnrecognisedEventError(Exception):
 # -- entry point -------------------------------------------------------------------------------------------
 
 
-def notify_failure(event: Any, settings: NotifierSettings) -> dict[str, Any]:
-    """Build and publish the alert for ``event``; returns what was done (``published``, ``incident``...)."""
+def notify_failure(
+    event: Any, settings: NotifierSettings, *, repositories: Repositories | None = None
+) -> dict[str, Any]:
+    """Build and publish the alert for ``event``; returns what was done (``published``, ``incident``...).
+
+    ``repositories``: where job runs and executions are read and the alert is published (the AWS ones, on
+    ``settings.topic_arn``, unless given). A failed publish raises (the AWS error itself).
+    """
+    repositories = repositories if repositories is not None else aws_repositories(settings.topic_arn)
     try:
-        alert = build_alert(event, settings)
+        alert = build_alert(event, settings, repositories=repositories)
     except IgnoredEventError as ignored:
         oplog.info(str(ignored), reason=ignored.reason, **ignored.fields)
         return {"published": False, "reason": ignored.reason}
@@ -127,31 +147,39 @@ def notify_failure(event: Any, settings: NotifierSettings) -> dict[str, Any]:
     runbook = runbooks.runbook_url(settings.runbook_base_url, alert.incident)
     subject = clean_subject(alert.subject)
     message = fit_message(alert.body(runbook))
-    try:
-        response = client("sns").publish(TopicArn=settings.topic_arn, Subject=subject, Message=message)
-    except Exception as error:
-        oplog.error(
-            "could not publish the alert: raising so the event is retried (then kept by the dead-letter queue)",
-            reason="publish_failed",
-            incident=alert.incident,
-            subject=subject,
-            error_code=error_code(error),
-            error=str(error),
-        )
-        raise
-    oplog.info(
-        "alert published",
-        reason=alert.incident,
-        subject=subject,
-        message_id=response.get("MessageId"),
-    )
+    message_id = _publish(repositories.alerts, alert.incident, subject, message)
+    oplog.info("alert published", reason=alert.incident, subject=subject, message_id=message_id)
     return {
         "published": True,
         "incident": alert.incident,
         "subject": subject,
         "message": message,
-        "message_id": response.get("MessageId"),
+        "message_id": message_id,
     }
+
+
+def _publish(alerts: AlertPublisher, incident: str, subject: str, message: str) -> str | None:
+    """Publish the alert: its message id. A failure is logged and raised again, the AWS error itself (not the
+    :class:`RepositoryError` standing for it), so Lambda retries the event, then its dead-letter queue keeps it."""
+    try:
+        return alerts.publish(subject, message)
+    except RepositoryError as error:
+        _log_publish_failed(incident, subject, error.code, error)
+        raise error.original from None
+    except Exception as error:  # not an AWS error: still logged, still retried
+        _log_publish_failed(incident, subject, error_code(error), error)
+        raise
+
+
+def _log_publish_failed(incident: str, subject: str, code: str, error: Exception) -> None:
+    oplog.error(
+        "could not publish the alert: raising so the event is retried (then kept by the dead-letter queue)",
+        reason="publish_failed",
+        incident=incident,
+        subject=subject,
+        error_code=code,
+        error=str(error),
+    )
 
 
 PROMOTION_AUDIT = "promotion-audit"
@@ -159,15 +187,34 @@ PROMOTION_AUDIT = "promotion-audit"
 PROMOTION_AUDIT_NAME_PREFIX = "audit-"
 
 
-def build_alert(event: Any, settings: NotifierSettings) -> Alert:
+_REPOSITORIES: ContextVar[Repositories] = ContextVar("failure_notifier_repositories")
+"""The repositories of the alert :func:`build_alert` is building. The detail readers (:func:`_get_job_run`,
+:func:`_describe_execution`) take them from here, so their signatures stay the ids they read (a functional
+test replaces ``_get_job_run(application_id, run_id)``)."""
+
+
+@contextmanager
+def _reading_through(repositories: Repositories) -> Iterator[None]:
+    """Within the block, the detail readers read through ``repositories``."""
+    token = _REPOSITORIES.set(repositories)
+    try:
+        yield
+    finally:
+        _REPOSITORIES.reset(token)
+
+
+def build_alert(event: Any, settings: NotifierSettings, *, repositories: Repositories | None = None) -> Alert:
+    """The alert for ``event``; job run and execution details are read through ``repositories`` (AWS's unless
+    given). Raises :class:`IgnoredEventError` or :class:`UnrecognisedEventError`."""
     if not isinstance(event, Mapping):
         raise UnrecognisedEventError(f"the event is a {type(event).__name__}, not a JSON object")
     source, detail_type = event.get("source"), event.get("detail-type")
     detail = event.get("detail")
-    if (source, detail_type) == (EMR_SOURCE, EMR_DETAIL_TYPE):
-        return _emr_alert(event, _detail(detail), settings)
-    if (source, detail_type) == (SFN_SOURCE, SFN_DETAIL_TYPE):
-        return _sfn_alert(event, _detail(detail), settings)
+    with _reading_through(repositories if repositories is not None else aws_repositories(settings.topic_arn)):
+        if (source, detail_type) == (EMR_SOURCE, EMR_DETAIL_TYPE):
+            return _emr_alert(event, _detail(detail), settings)
+        if (source, detail_type) == (SFN_SOURCE, SFN_DETAIL_TYPE):
+            return _sfn_alert(event, _detail(detail), settings)
     raise UnrecognisedEventError(
         f"source {source!r} / detail-type {detail_type!r} is neither an EMR Serverless job run state change "
         "nor a Step Functions execution status change"
@@ -238,18 +285,21 @@ def _emr_alert(event: Mapping[str, Any], detail: Mapping[str, Any], settings: No
 def _get_job_run(application_id: str, run_id: str) -> tuple[Mapping[str, Any], str]:
     """``(jobRun, "")``, or ``({}, why)`` when GetJobRun failed (after the client's retries)."""
     try:
-        return client("emr-serverless").get_job_run(applicationId=application_id, jobRunId=run_id)["jobRun"], ""
-    except (ClientError, BotoCoreError) as error:
-        code = error_code(error) or type(error).__name__
-        oplog.warning(
-            "GetJobRun failed: alerting from the event alone",
-            reason="job_run_details_unavailable",
-            application_id=application_id,
-            job_run_id=run_id,
-            error_code=code,
-            error=str(error),
+        return _REPOSITORIES.get().job_runs.job_run(application_id, run_id), ""
+    except RepositoryError as error:
+        why = _details_unavailable(
+            "GetJobRun", error, reason="job_run_details_unavailable", application_id=application_id, job_run_id=run_id
         )
-        return {}, f"GetJobRun failed ({code}: {trim(str(error), 300)})"
+        return {}, why
+
+
+def _details_unavailable(operation: str, error: RepositoryError, *, reason: str, **fields: str) -> str:
+    """Log that ``operation`` failed (the alert goes out from the event alone); the alert's ``Details`` text."""
+    code = error.code or type(error.original).__name__
+    oplog.warning(
+        f"{operation} failed: alerting from the event alone", reason=reason, **fields, error_code=code, error=str(error)
+    )
+    return f"{operation} failed ({code}: {trim(str(error), 300)})"
 
 
 # -- Step Functions -----------------------------------------------------------------------------------------
@@ -303,24 +353,21 @@ def _sfn_alert(event: Mapping[str, Any], detail: Mapping[str, Any], settings: No
 
 
 def _describe_execution(execution_arn: str) -> tuple[Mapping[str, Any], str]:
+    """``(DescribeExecution's answer, "")``, or ``({}, why)`` when it failed (after the client's retries)."""
     try:
-        return client("stepfunctions").describe_execution(executionArn=execution_arn), ""
-    except (ClientError, BotoCoreError) as error:
-        code = error_code(error) or type(error).__name__
-        oplog.warning(
-            "DescribeExecution failed: alerting from the event alone",
-            reason="execution_details_unavailable",
-            execution_arn=execution_arn,
-            error_code=code,
-            error=str(error),
+        return _REPOSITORIES.get().executions.describe(execution_arn), ""
+    except RepositoryError as error:
+        why = _details_unavailable(
+            "DescribeExecution", error, reason="execution_details_unavailable", execution_arn=execution_arn
         )
-        return {}, f"DescribeExecution failed ({code}: {trim(str(error), 300)})"
+        return {}, why
 
 
 # -- unrecognised events -----------------------------------------------------------------------------------
 
 
 def unrecognised_alert(event: Any, problem: str, settings: NotifierSettings) -> Alert:
+    """The alert for an event that cannot be read: the ``problem`` and the raw event."""
     source = event.get("source") if isinstance(event, Mapping) else None
     detail_type = event.get("detail-type") if isinstance(event, Mapping) else None
     lines = [
@@ -351,6 +398,7 @@ def console_escape(text: str) -> str:
 
 
 def emr_job_run_url(region: str, application_id: str, run_id: str) -> str:
+    """The EMR console page of the job run."""
     return (
         f"{_console(region)}/emr/home?region={region}"
         f"#/serverless-applications/{quote(application_id, safe='')}/job-runs/{quote(run_id, safe='')}"
@@ -366,6 +414,7 @@ def log_streams_url(region: str, log_group: str, run_id: str) -> str:
 
 
 def sfn_execution_url(region: str, execution_arn: str) -> str:
+    """The Step Functions console page of the execution."""
     return f"{_console(region)}/states/home?region={region}#/v2/executions/details/{execution_arn}"
 
 
@@ -373,6 +422,7 @@ def sfn_execution_url(region: str, execution_arn: str) -> str:
 
 
 def trim(text: str, limit: int = ERROR_MAX_CHARS) -> str:
+    """``text`` stripped and cut to ``limit`` characters, saying how many more there were."""
     text = text.strip()
     if len(text) <= limit:
         return text

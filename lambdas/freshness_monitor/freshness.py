@@ -20,6 +20,10 @@ the maximum over a period exceeds the contract's ``freshness_slo_minutes``.
   naming the parameter and what is wrong, every gold table gets status ``active_slot_unknown`` and **no**
   datum (no slot is guessed: the inactive slot could make stale gold look fresh), silver is still checked
   and published, and then :class:`FreshnessCheckError` is raised (the Errors alarm fires).
+* Data points that cannot be published: the AWS error is raised (no summary line).
+
+The logic reads and publishes through the repositories it is given (``repositories``: the Delta logs, the
+slots parameter, the metrics), the AWS ones (``aws_repositories``) by default; ``fakes`` has in-memory ones.
 """
 
 from __future__ import annotations
@@ -32,16 +36,20 @@ from typing import Any
 from ops_common import delta_log
 from ops_common import log as oplog
 from ops_common import metric_names as m
-from ops_common.aws import client, error_code
-from ops_common.metrics import Datum, put_metrics
+from ops_common.aws import error_code
+from ops_common.metrics import Datum
 from ops_common.slots import ACTIVE_SLOT_UNKNOWN, SlotsParameterError, is_slotted, read_active_slot, table_location
 
 from . import MONITORED_LAYERS, MonitoredTable, monitored_tables
+from .aws_repositories import aws_repositories
+from .repositories import DeltaLogReader, MetricsPublisher, Repositories, RepositoryError, SlotsParameter
 
 __all__ = [
     "MONITORED_LAYERS",
     "FreshnessCheckError",
     "MonitoredTable",
+    "Repositories",
+    "RepositoryError",
     "TableFreshness",
     "check_freshness",
     "freshness_minutes",
@@ -65,6 +73,8 @@ class FreshnessCheckError(RuntimeError):
 
 @dataclass(frozen=True, kw_only=True)
 class TableFreshness:
+    """One table's check: where it was read, its newest commit and freshness, or why it has none."""
+
     table: str
     layer: str
     slo_minutes: int
@@ -82,6 +92,7 @@ class TableFreshness:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as plain values (what the handler returns, as JSON)."""
         return asdict(self)
 
 
@@ -106,22 +117,26 @@ def check_freshness(
     slots_parameter: str,
     tables: Iterable[MonitoredTable] | None = None,
     now: dt.datetime | None = None,
+    repositories: Repositories | None = None,
 ) -> list[TableFreshness]:
     """Read every table's last commit, publish ``FreshnessMinutes``; raise after publishing if any log failed.
 
     ``slots_parameter``: the SSM parameter naming the active slot; read once, when a gold table is checked.
+    ``repositories``: where the logs, the slots parameter and the metrics are (the AWS ones unless given;
+    their slots parameter is read with this module's ``read_active_slot``, looked up at each check).
     """
+    repositories = repositories if repositories is not None else aws_repositories(read_slot=read_active_slot)
     now = _utc(now)
     tables = monitored_tables() if tables is None else tuple(tables)
     unknown = sorted({t.layer for t in tables} - set(layer_buckets))
     if unknown:
         raise ValueError(f"no bucket for layer(s) {', '.join(unknown)}; buckets are given for {sorted(layer_buckets)}")
-    slot, slot_problem = _active_slot(slots_parameter, tables)
-    s3 = client("s3")
+    slot, slot_problem = _active_slot(repositories.slots, slots_parameter, tables)
     results: list[TableFreshness] = []
     datums: list[Datum] = []
     for table in tables:
-        result = _check_table(s3, table, layer_buckets[table.layer], slot=slot, slot_problem=slot_problem, now=now)
+        bucket = layer_buckets[table.layer]
+        result = _check_table(repositories.logs, table, bucket, slot=slot, slot_problem=slot_problem, now=now)
         results.append(result)
         if result.freshness_minutes is not None:  # measured (status ok): one datum
             datums.append(
@@ -132,13 +147,13 @@ def check_freshness(
                     timestamp=now,
                 )
             )
-    put_metrics(datums, namespace=m.namespace(environment))
+    _publish(repositories.metrics, datums, namespace=m.namespace(environment))
     _conclude(results, published=len(datums), slot=slot, slot_problem=slot_problem)
     return results
 
 
 def _check_table(
-    s3: Any,
+    logs: DeltaLogReader,
     table: MonitoredTable,
     bucket: str,
     *,
@@ -154,18 +169,19 @@ def _check_table(
     where = f"s3://{bucket}/{prefix}/"
     located: dict[str, Any] = {"location": where, "slot": slot if slotted else None}
     try:
-        commit = delta_log.latest_commit(s3, bucket, prefix)
+        commit = logs.latest_commit(bucket, prefix)
     except Exception as error:  # one table's broken log must not hide the others
+        error_type = type(_as_raised(error)).__name__
         oplog.error(
             "cannot read the table's Delta log",
             reason=ERROR,
             table=table.name,
             location=where,
-            error_type=type(error).__name__,
-            error_code=error_code(error) or None,
+            error_type=error_type,
+            error_code=_error_code(error),
             error=str(error),
         )
-        return _result(table, status=ERROR, error=f"{type(error).__name__}: {error}", **located)
+        return _result(table, status=ERROR, error=f"{error_type}: {error}", **located)
     if commit is None:
         oplog.warning(
             "table has no Delta log yet: no freshness datum",
@@ -232,23 +248,49 @@ def _conclude(results: list[TableFreshness], *, published: int, slot: str | None
         )
 
 
-def _active_slot(slots_parameter: str, tables: Iterable[MonitoredTable]) -> tuple[str | None, str | None]:
+def _active_slot(
+    slots: SlotsParameter, slots_parameter: str, tables: Iterable[MonitoredTable]
+) -> tuple[str | None, str | None]:
     """(the active slot, None), or (None, what is wrong) with an error line; (None, None) when no table needs it."""
     if not any(is_slotted(t.layer) for t in tables):
         return None, None
     try:
-        slot = read_active_slot(slots_parameter)
+        slot = slots.active_slot(slots_parameter)
     except SlotsParameterError as error:
         oplog.error(
             "cannot tell the active slot: gold tables are not checked and get no freshness datum",
             reason=SLOT_UNKNOWN,
             parameter=slots_parameter,
-            error_code=(error_code(error.__cause__) or None) if error.__cause__ else None,
+            error_code=_error_code(error.__cause__) if error.__cause__ else None,
             error=str(error),
         )
         return None, str(error)
     oplog.info("active slot read", reason="active_slot_read", parameter=slots_parameter, active_slot=slot)
     return slot, None
+
+
+def _publish(metrics: MetricsPublisher, datums: list[Datum], *, namespace: str) -> None:
+    """Publish the data points; a failed call raises the AWS error itself (the function fails, as it always did)."""
+    failed: BaseException | None = None
+    try:
+        metrics.publish(datums, namespace=namespace)
+    except RepositoryError as error:
+        failed = _as_raised(error)
+    if failed is not None:
+        raise failed  # outside the except clause: the error as AWS raised it, with no chained context
+
+
+def _as_raised(error: BaseException) -> BaseException:
+    """The error as AWS raised it: the botocore error a :class:`RepositoryError` wraps, else ``error`` itself."""
+    if isinstance(error, RepositoryError) and error.__cause__ is not None:
+        return error.__cause__
+    return error
+
+
+def _error_code(error: BaseException) -> str | None:
+    """The AWS error code of a failed call (a :class:`RepositoryError`'s or botocore's); None when it has none."""
+    code = error.code if isinstance(error, RepositoryError) else error_code(error)
+    return code or None
 
 
 def _result(table: MonitoredTable, **fields: Any) -> TableFreshness:

@@ -11,6 +11,7 @@ from typing import Any
 from ops_common.tracing import annotate, init_tracing, traced_handler
 
 from . import MONITORED_LAYERS
+from .aws_repositories import aws_repositories
 from .freshness import check_freshness
 
 init_tracing()
@@ -22,6 +23,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
+    """The function's environment variables, checked."""
+
     environment: str
     """``ENVIRONMENT``: the metrics' ``Environment`` dimension (dev, staging, prod)"""
     layer_buckets: Mapping[str, str]
@@ -31,6 +34,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings of ``environ``; :class:`SettingsError` naming the first variable missing or invalid."""
         environment = environ.get("ENVIRONMENT", "").strip()
         if not environment:
             raise SettingsError("environment variable ENVIRONMENT is missing or empty")
@@ -59,11 +63,13 @@ class Settings:
 
 @traced_handler("freshness-monitor")
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Check every monitored table on the AWS repositories; the summary (every table's result) as JSON values."""
     settings = Settings.from_env(os.environ)
     results = check_freshness(
         environment=settings.environment,
         layer_buckets=settings.layer_buckets,
         slots_parameter=settings.slots_parameter,
+        repositories=aws_repositories(),
     )
     slots = {r.slot for r in results if r.slot is not None}
     summary = {

@@ -7,15 +7,10 @@ No client is created at import or construction: each call takes ``ops_common.aws
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from ops_common.aws import client
+from ops_common.aws_repositories import CloudWatchMetrics, aws_call
 
-from botocore.exceptions import BotoCoreError, ClientError
-from ops_common.aws import client, error_code, is_throttling
-from ops_common.metrics import Datum, put_metrics
-
-from landing_intake.repositories import ManifestItem, Repositories, RepositoryError
+from landing_intake.repositories import ManifestItem, Repositories
 from landing_intake.settings import Settings
 
 PENDING_KEY = "#pipeline-pending"
@@ -23,30 +18,6 @@ PENDING_KEY = "#pipeline-pending"
 PENDING_VERSION = "-"
 CONDITION_FAILED = "ConditionalCheckFailedException"
 NAME_TAKEN = "ExecutionAlreadyExists"
-
-
-@dataclass
-class _Call:
-    """One AWS call inside :func:`_aws_call`: whether it failed with the expected error code."""
-
-    expected_error: bool = False
-
-
-@contextmanager
-def _aws_call(expected: str = "") -> Iterator[_Call]:
-    """botocore errors -> :class:`RepositoryError`, except the AWS error code ``expected`` (a conditional
-    write's outcome), which sets the call's ``expected_error``."""
-    call = _Call()
-    try:
-        yield call
-    except ClientError as error:
-        code = error_code(error)
-        if expected and code == expected:
-            call.expected_error = True
-            return
-        raise RepositoryError(str(error), code=code, throttled=is_throttling(error)) from error
-    except BotoCoreError as error:
-        raise RepositoryError(str(error)) from error
 
 
 def _attribute(value: str | int) -> dict[str, str]:
@@ -61,7 +32,7 @@ class DynamoManifestStore:
 
     def add(self, item: ManifestItem) -> bool:
         """PutItem, conditional on no item with this ``object_key``."""
-        with _aws_call(CONDITION_FAILED) as call:
+        with aws_call(CONDITION_FAILED) as call:
             client("dynamodb").put_item(
                 TableName=self.table,
                 Item={name: _attribute(value) for name, value in item.items()},
@@ -79,7 +50,7 @@ class DynamoPendingMarker:
 
     def set(self, token: str, stamp: str) -> None:
         """UpdateItem; ``since`` only if not there (``if_not_exists``)."""
-        with _aws_call():
+        with aws_call():
             client("dynamodb").update_item(
                 TableName=self.table,
                 Key=self.key,
@@ -89,13 +60,13 @@ class DynamoPendingMarker:
 
     def token(self) -> str | None:
         """GetItem with ``ConsistentRead``."""
-        with _aws_call():
+        with aws_call():
             item = client("dynamodb").get_item(TableName=self.table, Key=self.key, ConsistentRead=True).get("Item")
         return item["pending_token"]["S"] if item and "pending_token" in item else None
 
     def clear(self, token: str) -> bool:
         """DeleteItem, conditional on the token."""
-        with _aws_call(CONDITION_FAILED) as call:
+        with aws_call(CONDITION_FAILED) as call:
             client("dynamodb").delete_item(
                 TableName=self.table,
                 Key=self.key,
@@ -113,7 +84,7 @@ class StepFunctionsPipeline:
 
     def running_execution(self, state_machine_arn: str) -> str | None:
         """ListExecutions, RUNNING only, one result."""
-        with _aws_call():
+        with aws_call():
             running = client("stepfunctions").list_executions(
                 stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=1
             )["executions"]
@@ -121,20 +92,11 @@ class StepFunctionsPipeline:
 
     def start(self, name: str) -> str | None:
         """StartExecution with input ``{}`` (so a RUNNING execution of this name is the same one)."""
-        with _aws_call(NAME_TAKEN) as call:
+        with aws_call(NAME_TAKEN) as call:
             response = client("stepfunctions").start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input="{}"
             )
         return None if call.expected_error else str(response["executionArn"])
-
-
-class CloudWatchMetrics:
-    """``PutMetricData`` (``ops_common.metrics.put_metrics``: every datum checked against the catalog)."""
-
-    def publish(self, data: Sequence[Datum], *, namespace: str) -> None:
-        """PutMetricData, batched at the API's limit."""
-        with _aws_call():
-            put_metrics(data, namespace=namespace)
 
 
 def aws_repositories(settings: Settings) -> Repositories:

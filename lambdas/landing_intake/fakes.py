@@ -10,27 +10,16 @@ interface and to its fake is one change in one package. The handler never import
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ops_common.metrics import Datum, check_against_catalog
+from ops_common import fakes as shared
 
 from landing_intake.repositories import ManifestItem, Repositories, RepositoryError
 
 
 @dataclass(kw_only=True)
-class _Failing:
-    errors: dict[str, RepositoryError] = field(default_factory=dict)
-    """Operation name -> the error it raises (until removed)."""
-
-    def _maybe_fail(self, operation: str) -> None:
-        error = self.errors.get(operation)
-        if error is not None:
-            raise error
-
-
-@dataclass(kw_only=True)
-class FakeManifestStore(_Failing):
+class FakeManifestStore(shared.FailingFake):
     """``items``: object_key -> its item, written once. ``failing_keys``: object keys whose write raises."""
 
     items: dict[str, dict[str, str | int]] = field(default_factory=dict)
@@ -49,7 +38,7 @@ class FakeManifestStore(_Failing):
 
 
 @dataclass(kw_only=True)
-class FakePendingMarker(_Failing):
+class FakePendingMarker(shared.FailingFake):
     """``item``: the marker (``pending_token``, ``updated_at``, ``since``), None when not set."""
 
     item: dict[str, str] | None = None
@@ -78,7 +67,7 @@ class FakePendingMarker(_Failing):
 
 
 @dataclass(kw_only=True)
-class FakePipeline(_Failing):
+class FakePipeline(shared.FailingFake):
     """State machines' executions by name. ``running``: state machine ARN -> its RUNNING execution's ARN.
 
     ``started``: the execution names this fake started, in order; ``ended``: names of executions that ended
@@ -114,18 +103,9 @@ class FakePipeline(_Failing):
         return arn
 
 
-@dataclass(kw_only=True)
-class FakeMetrics(_Failing):
-    """``published``: (namespace, datum) of every data point, each checked against the metric catalog."""
-
-    published: list[tuple[str, Datum]] = field(default_factory=list)
-
-    def publish(self, data: Sequence[Datum], *, namespace: str) -> None:
-        """Recorded after the catalog check that ``put_metrics`` makes."""
-        for datum in data:
-            check_against_catalog(datum)
-        self._maybe_fail("publish")
-        self.published.extend((namespace, datum) for datum in data)
+class FakeMetrics(shared.FakeMetrics):
+    """``published``: (namespace, datum) of every data point, each checked against the metric catalog
+    (``ops_common.fakes.FakeMetrics``), and what this function's tests ask of them."""
 
     def total(self, name: str) -> float:
         """The sum of the published values of metric ``name``."""

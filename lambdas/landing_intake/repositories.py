@@ -13,27 +13,20 @@ recorded, marker set again, execution name taken) are return values, not errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from ops_common.metrics import Datum
+from ops_common import repositories as shared
 
 ManifestItem = Mapping[str, str | int]
 """A manifest item as plain values: ``object_key`` and ``object_version`` (the key) and the object's facts."""
 
 
-class RepositoryError(Exception):
-    """A call to AWS failed (after the client's retries); the message is the AWS error's.
-
-    ``code`` is the AWS error code, ``""`` when AWS gave no answer (a connection or client-side error);
-    ``throttled`` says whether AWS throttled the call.
-    """
-
-    def __init__(self, message: str, *, code: str = "", throttled: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.throttled = throttled
+RepositoryError = shared.RepositoryError
+"""A failed AWS call (``ops_common.repositories.RepositoryError``, shared by the functions)."""
+MetricsPublisher = shared.MetricsPublisher
+"""CloudWatch custom metrics (``ops_common.repositories.MetricsPublisher``)."""
 
 
 class ManifestStore(Protocol):
@@ -73,14 +66,6 @@ class PipelineStarter(Protocol):
         Starting a name that is RUNNING is that same execution; None when the name belongs to an execution
         that already ended (a name is used once).
         """
-        ...
-
-
-class MetricsPublisher(Protocol):
-    """CloudWatch custom metrics (every datum a catalog metric)."""
-
-    def publish(self, data: Sequence[Datum], *, namespace: str) -> None:
-        """Publish ``data`` under ``namespace``."""
         ...
 
 

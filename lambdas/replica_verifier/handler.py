@@ -11,6 +11,7 @@ from typing import Any
 
 from ops_common.tracing import annotate, init_tracing, traced_handler
 
+from .aws_repositories import aws_repositories
 from .verifier import BucketPair, verify_replicas
 
 init_tracing()
@@ -24,6 +25,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
+    """The function's configuration, from its environment variables."""
+
     environment: str
     """``ENVIRONMENT``: the metrics' ``Environment`` dimension"""
     replica_region: str
@@ -33,6 +36,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and check the variables; :class:`SettingsError` names the first one missing or invalid."""
         environment = _required(environ, "ENVIRONMENT")
         region = _required(environ, "REPLICA_REGION")
         if not _REGION.match(region):
@@ -67,11 +71,13 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 
 @traced_handler("replica-verifier")
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Verify every replica through the AWS repositories: the summary (ReplicaCheckError if some were not checked)."""
     settings = Settings.from_env(os.environ)
     results = verify_replicas(
         environment=settings.environment,
         replica_region=settings.replica_region,
         bucket_pairs=settings.bucket_pairs,
+        repositories=aws_repositories(settings.replica_region),
     )
     consistent = all(r.consistent for r in results)
     annotate(tables=len(results), consistent=consistent)

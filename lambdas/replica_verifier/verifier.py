@@ -39,6 +39,10 @@ window — every check for more than 15 minutes — alarms.
 Errors that are not findings about the replica (a bucket that cannot be listed, a source log that cannot
 be read, throttling past the retries) are logged naming the table, the other tables are still checked and
 published, and :class:`ReplicaCheckError` is raised at the end.
+
+The buckets and CloudWatch are reached through the interfaces of ``repositories`` (:func:`verify_replicas`'s
+``repositories``: the boto3 ones of ``aws_repositories`` unless given, in-memory fakes in the unit tests);
+the Delta logs are read with ``ops_common.delta_log`` on the object stores.
 """
 
 from __future__ import annotations
@@ -51,10 +55,13 @@ from typing import Any
 from ops_common import delta_log
 from ops_common import log as oplog
 from ops_common import metric_names as m
-from ops_common.aws import client, error_code
+from ops_common.aws import error_code
 from ops_common.delta_log import DeltaLogError, LogListing
-from ops_common.metrics import Datum, put_metrics
+from ops_common.metrics import Datum
 from ops_common.slots import SLOTS, is_slotted, slot_prefix
+
+from replica_verifier.aws_repositories import aws_repositories
+from replica_verifier.repositories import MetricsPublisher, ObjectStore, Repositories, RepositoryError
 
 MAX_LOGGED_FILES = 20
 """Missing or wrong-size files logged one line each per table; the rest are only counted."""
@@ -85,12 +92,16 @@ class ReplicaCheckError(RuntimeError):
 
 @dataclass(frozen=True, kw_only=True)
 class BucketPair:
+    """One layer's bucket in the function's region and its replica bucket in the DR region."""
+
     source: str
     replica: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class TableCheck:
+    """What was found for one table: the verdict, the versions, the file counts, the lag and any errors."""
+
     table: str
     """``layer.table``"""
     layer: str
@@ -114,13 +125,16 @@ class TableCheck:
 
     @property
     def consistent(self) -> bool | None:
+        """True or False; None when the replica could not be checked."""
         return None if self.status == ERROR else self.status == CONSISTENT
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields and ``consistent``, JSON-ready (the handler's summary)."""
         return {**asdict(self), "consistent": self.consistent}
 
 
 def minutes_since(now: dt.datetime, timestamp_ms: int) -> float:
+    """Minutes from the epoch milliseconds ``timestamp_ms`` to ``now``, one decimal, never negative."""
     return round(max(now.timestamp() * 1000 - timestamp_ms, 0) / 60_000, 1)
 
 
@@ -131,14 +145,20 @@ def verify_replicas(
     bucket_pairs: Mapping[str, BucketPair],
     now: dt.datetime | None = None,
     max_logged_files: int = MAX_LOGGED_FILES,
+    repositories: Repositories | None = None,
 ) -> list[TableCheck]:
-    """Check every table of every layer, publish the metrics; raise at the end if anything could not be checked."""
+    """Check every table of every layer, publish the metrics; raise at the end if anything could not be checked.
+
+    ``repositories``: where the buckets and the metrics are (the AWS ones, with the replica buckets in
+    ``replica_region``, unless given).
+    """
     if now is None:
         now = dt.datetime.now(dt.UTC)
     elif now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    source_s3 = client("s3")
-    replica_s3 = client("s3", replica_region)
+    if repositories is None:
+        repositories = aws_repositories(replica_region)
+    source_s3, replica_s3 = repositories.source, repositories.replica
     results: list[TableCheck] = []
     failed_layers: list[str] = []
     for layer, pair in bucket_pairs.items():
@@ -158,7 +178,7 @@ def verify_replicas(
                 max_logged_files=max_logged_files,
             )
             results.append(checker.check())
-    env_consistent = _publish(environment, results, complete=not failed_layers, now=now)
+    env_consistent = _publish(environment, results, complete=not failed_layers, now=now, metrics=repositories.metrics)
     errored = [r.table for r in results if r.errors]
     oplog.info(
         "replica check done",
@@ -177,7 +197,9 @@ def verify_replicas(
     return results
 
 
-def _layer_tables(source_s3: Any, replica_s3: Any, layer: str, pair: BucketPair) -> tuple[set[str], set[str]] | None:
+def _layer_tables(
+    source_s3: ObjectStore, replica_s3: ObjectStore, layer: str, pair: BucketPair
+) -> tuple[set[str], set[str]] | None:
     """(table prefixes in the source bucket, in the replica bucket); ``None``, with an error line, when unlistable."""
     try:
         return set(_find_tables(source_s3, pair.source, layer)), set(_find_tables(replica_s3, pair.replica, layer))
@@ -193,7 +215,7 @@ def _layer_tables(source_s3: Any, replica_s3: Any, layer: str, pair: BucketPair)
         return None
 
 
-def _find_tables(s3: Any, bucket: str, layer: str) -> list[str]:
+def _find_tables(s3: ObjectStore, bucket: str, layer: str) -> list[str]:
     """Table prefixes at the bucket's root and, for a slotted layer (gold), under each slot (``blue/win_rates``)."""
     found = delta_log.find_tables(s3, bucket)
     if is_slotted(layer):
@@ -209,8 +231,8 @@ class _TableChecker:
         layer: str,
         prefix: str,
         pair: BucketPair,
-        source_s3: Any | None,
-        replica_s3: Any | None,
+        source_s3: ObjectStore | None,
+        replica_s3: ObjectStore | None,
         now: dt.datetime,
         max_logged_files: int,
     ) -> None:
@@ -233,7 +255,7 @@ class _TableChecker:
             location=f"s3://{bucket}/{self.prefix}/",
             **_error_fields(error),
         )
-        self.errors.append(f"{side}: {type(error).__name__}: {error}")
+        self.errors.append(f"{side}: {_error_type(error)}: {error}")
 
     def check(self) -> TableCheck:
         source = self._source_commit()
@@ -364,6 +386,7 @@ class _TableChecker:
     def _list_objects(self) -> dict[str, int]:
         """Every object under the replica table's prefix (one paginated listing): key -> size."""
         present: dict[str, int] = {}
+        assert self.replica_s3 is not None
         paginator = self.replica_s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.pair.replica, Prefix=delta_log.table_prefix(self.prefix)):
             for obj in page.get("Contents", []):
@@ -396,11 +419,20 @@ def _file_issues(files: Mapping[str, int], present: Mapping[str, int]) -> tuple[
     return issues, {"files_checked": len(files), "absent_files": len(absent), "size_mismatches": len(wrong_size)}
 
 
+def _error_type(error: BaseException) -> str:
+    """The failed call's error class (botocore's behind a :class:`RepositoryError`), as logs and results name it."""
+    return error.error_type if isinstance(error, RepositoryError) else type(error).__name__
+
+
 def _error_fields(error: BaseException) -> dict[str, Any]:
-    return {"error_type": type(error).__name__, "error_code": error_code(error) or None, "error": str(error)}
+    """The log fields naming a failure: its class, its AWS error code (None if it has none), its message."""
+    code = error.code if isinstance(error, RepositoryError) else error_code(error)
+    return {"error_type": _error_type(error), "error_code": code or None, "error": str(error)}
 
 
-def _publish(environment: str, results: list[TableCheck], *, complete: bool, now: dt.datetime) -> bool | None:
+def _publish(
+    environment: str, results: list[TableCheck], *, complete: bool, now: dt.datetime, metrics: MetricsPublisher
+) -> bool | None:
     """Per-table datums for what is known, then the environment-wide figure; returns that figure."""
     datums: list[Datum] = []
     for result in results:
@@ -440,5 +472,5 @@ def _publish(environment: str, results: list[TableCheck], *, complete: bool, now
                 timestamp=now,
             )
         )
-    put_metrics(datums, namespace=m.namespace(environment))
+    metrics.publish(datums, namespace=m.namespace(environment))
     return env_consistent
