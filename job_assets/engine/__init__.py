@@ -28,11 +28,12 @@ def make_engine(spark: SparkSession, name: str = "auto") -> TableEngine:
         from .delta_spark import DeltaSparkEngine
 
         return DeltaSparkEngine(spark)
-    try:
-        from .delta_rs import DeltaRsEngine
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    from .delta_rs import DeltaRsEngine
+
+    try:  # the engine imports deltalake when it is made (EMR does not ship it)
+        return DeltaRsEngine(spark)
+    except ImportError as exc:
         raise EngineUnavailableError(f"delta-rs: the 'deltalake' package is not installed ({exc})") from exc
-    return DeltaRsEngine(spark)
 
 
 __all__ = [

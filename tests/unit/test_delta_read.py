@@ -69,3 +69,21 @@ def test_notebooks_read_through_the_helpers_only():
                 if banned in source:
                     offenders.append(f"{path.name}: {banned}")
     assert offenders == []
+
+
+def test_delta_rs_without_deltalake_is_an_engine_unavailable_error(monkeypatch):
+    """On EMR (no deltalake) `--engine delta-rs` is one clear error, not a bare ImportError."""
+    import builtins
+
+    from job_assets.engine import EngineUnavailableError, make_engine
+
+    real_import = builtins.__import__
+
+    def no_deltalake(name, *args, **kwargs):
+        if name == "deltalake" or name.startswith("deltalake."):
+            raise ImportError("No module named 'deltalake'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_deltalake)
+    with pytest.raises(EngineUnavailableError, match="delta-rs: the 'deltalake' package is not installed"):
+        make_engine(object(), "delta-rs")  # the engine fails before it touches the session
