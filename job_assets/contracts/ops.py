@@ -11,7 +11,7 @@ INGESTION_LOG = TableContract(
     name="bronze.ingestion_log",
     description="Write-ahead log of landing files: claimed by a batch, then ingested exactly once.",
     owner="data-platform@ingestion",
-    grain="one landing file per status",
+    grain="one landing file per pipeline status; an operator's skip and retry rows may repeat, in order",
     keys=("source_file", "status"),
     columns=(
         Column("source_file", "string", False, "Landing file path relative to the landing root"),
@@ -19,12 +19,22 @@ INGESTION_LOG = TableContract(
         Column("dt", "string", True, "The dt= partition of the file"),
         Column("size_bytes", "bigint", False, ""),
         Column("modified_ts", "timestamp", True, "File modification time"),
-        Column("batch_id", "string", False, "Batch that claimed/ingested the file"),
-        Column("status", "string", False, "claimed | ingested | empty | rejected"),
+        Column(
+            "batch_id",
+            "string",
+            False,
+            "Batch that claimed/ingested the file; for skipped, the batch the skip retired ('' if none)",
+        ),
+        Column(
+            "status",
+            "string",
+            False,
+            "claimed | ingested | empty | rejected | skipped | retried (`lakehouse landing skip|retry`)",
+        ),
         Column("records", "bigint", True, "Records read (ingested rows)"),
         Column("quarantined", "bigint", True, "Records quarantined at bronze"),
         Column("logged_ts", "timestamp", False, ""),
-        Column("message", "string", True, "Why a file was rejected or is empty"),
+        Column("message", "string", True, "Why a file was rejected or is empty; an operator's skip reason"),
     ),
 )
 

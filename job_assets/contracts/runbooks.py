@@ -53,8 +53,16 @@ RUNBOOKS: dict[str, str] = {
     PIPELINE_UNHEALTHY: "pipeline-unhealthy.md",
 }
 
-PROCEDURES: tuple[str, ...] = ("promotion.md", "rollback.md")
-"""Runbooks of planned operations, followed on purpose rather than linked from an alert."""
+PROCEDURES: tuple[str, ...] = (
+    "promotion.md",
+    "rollback.md",
+    "table-restore.md",
+    "corrupt-log.md",
+    "poison-landing-file.md",
+    "accidental-deletion.md",
+)
+"""Runbooks followed on purpose (planned operations and recoveries an operator starts) rather than linked from
+an alert."""
 
 
 def runbook_file(incident: str) -> str:

@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -34,13 +34,33 @@ from .common import JobResult, Progress, StepCounter, TableStats, write_ops
 log = logging.getLogger("lakehouse.jobs.bronze")
 JOB = "bronze"
 FINAL = ("ingested", "empty", "rejected")
+OPERATOR = ("skipped", "retried")
+"""Rows ``lakehouse landing skip|retry`` append (lakehouse/landing/skip.py): a skip retires the file and the
+batch that claimed it (its ``batch_id``), a later retry makes the file new again."""
+
+
+def live_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The log as bronze plans from it: a skipped file is its ``skipped`` row (neither new nor open); a file
+    skipped and retried as often keeps only the rows of batches its skips did not retire (none: it is new)."""
+    by_file: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_file[r["source_file"]].append(r)
+    live: List[Dict[str, Any]] = []
+    for file_rows in by_file.values():
+        operator = [r["status"] for r in file_rows if r["status"] in OPERATOR]
+        if operator.count("skipped") > operator.count("retried"):
+            live.append(next(r for r in file_rows if r["status"] == "skipped"))
+            continue
+        retired = {r["batch_id"] for r in file_rows if r["status"] == "skipped"}
+        live.extend(r for r in file_rows if r["status"] not in OPERATOR and r["batch_id"] not in retired)
+    return live
 
 
 def _log_state(ctx: RunContext) -> Tuple[Dict[str, set], Dict[str, str]]:
     uri = ctx.uri(INGESTION_LOG.name)
     statuses: Dict[str, set] = defaultdict(set)
     batch_of: Dict[str, str] = {}
-    for r in ctx.engine.read_rows(uri, ("source_file", "status", "batch_id")):
+    for r in live_rows(ctx.engine.read_rows(uri, ("source_file", "status", "batch_id"))):
         f = r["source_file"]
         statuses[f].add(r["status"])
         if r["status"] == "claimed" or f not in batch_of:

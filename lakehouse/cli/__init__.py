@@ -3,10 +3,11 @@
 :mod:`.local` wires the local lake's commands (generate, run, status, history, report, profile), :mod:`.ops`
 the deployed environments' (dlq, alarms, pipeline, metric, env diff), :mod:`.promotions` promotion's
 (package, promote, rollback, promotions, slots), :mod:`.docs` the document generators' (dashboards export,
-catalog, lineage); :mod:`.common` holds what they share (the consoles, the default lake, turning a command's
-errors into :class:`~lakehouse.errors.UsageError`). The commands' logic lives in the other subpackages of
-``lakehouse``. This package composes the groups into one parser and runs :func:`main`, the console script
-``lakehouse`` (also ``python -m lakehouse.cli``).
+catalog, lineage), :mod:`.tables` table recovery's (table check, restore, repair), :mod:`.landing` landing
+recovery's (landing pending, skip, retry; recover-deleted); :mod:`.common` holds what they share (the
+consoles, the default lake, turning a command's errors into :class:`~lakehouse.errors.UsageError`). The
+commands' logic lives in the other subpackages of ``lakehouse``. This package composes the groups into one
+parser and runs :func:`main`, the console script ``lakehouse`` (also ``python -m lakehouse.cli``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 from collections.abc import Sequence
 
 from ..errors import UsageError
-from . import docs, local, ops, promotions
+from . import docs, landing, local, ops, promotions, tables
 from .common import err
 
 
@@ -31,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     promotions.add_parsers(sub)  # package, promote, rollback, promotions, slots
     docs.add_contract_parsers(sub)  # catalog, lineage
     local.add_profile_parser(sub)  # profile
+    tables.add_parsers(sub)  # table check|restore|repair
+    landing.add_parsers(sub)  # landing (pending, skip, retry), recover-deleted
     return p
 
 

@@ -69,15 +69,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         flags = validate_flags(flags)
     except FlagError as exc:
         raise UsageError(f"--flag: {exc}") from exc
-    return run_local(
-        root,
-        layers=layers,
-        batch_id=args.batch_id,
-        engine=args.engine,
-        env=args.env,
-        flags=flags,
-        console=console,
-    )
+    from ..recovery.writer_guard import writer_lock
+
+    with writer_lock(root, "lakehouse run"):  # one writer at a time: a table restore or repair waits its turn
+        return run_local(
+            root,
+            layers=layers,
+            batch_id=args.batch_id,
+            engine=args.engine,
+            env=args.env,
+            flags=flags,
+            console=console,
+        )
 
 
 def _lake(args: argparse.Namespace) -> Any:

@@ -40,6 +40,10 @@ STALE = "prom-20261130T100000000Z-dead00"
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "test"
 COMMAND = re.compile(r"`(lakehouse [^`]+)`")
+LANDING_FILE = "crm/accounts/dt=2026-12-01/redelivery.jsonl"
+"""`<file>`: a delivery the local lake has not ingested yet (poison-landing-file.md skips and retries it)."""
+DELETED_PREFIX = "crm/accounts/"
+"""`<prefix>`: where environment `test`'s landing bucket lost objects by mistake (accidental-deletion.md)."""
 
 
 def runbook_commands() -> list[tuple[str, str]]:
@@ -60,11 +64,16 @@ def argv_of(command: str, lake: Path) -> list[str]:
         .replace("<reason>", "invalid_enum")
         .replace("<version>", V2)
         .replace("<id>", STALE)
+        .replace("<file>", LANDING_FILE)
+        .replace("<layer>", "landing")
+        .replace("<prefix>", DELETED_PREFIX)
+        .replace("<since>", "1h")
+        .replace("<table-version>", "0")
     )
     argv = [str(lake) if a == ".lake" else a for a in shlex.split(filled)[1:]]
     env = PROMOTION_ENV if argv[0] in PROMOTION_COMMANDS else ENV
     argv = [env if a == "E" and i and argv[i - 1] in ("--env", "--to") else a for i, a in enumerate(argv)]
-    if argv[:2] == ["dlq", "redrive"]:
+    if argv[:2] in (["dlq", "redrive"], ["table", "restore"]):
         argv.append("--yes")  # at a terminal the operator answers the confirmation prompt
     return argv
 
@@ -74,6 +83,14 @@ def lake(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runbook-lake")
     generate(root, 1_000, seed=3, bad_ratio=0.05)
     return root
+
+
+def deliver(lake: Path) -> None:
+    """`<file>`, delivered after the runs of the runbooks before (a copy of a CRM accounts file)."""
+    delivered = sorted((lake / "landing" / "crm" / "accounts").rglob("*.jsonl"))[0]
+    redelivery = lake / "landing" / LANDING_FILE
+    redelivery.parent.mkdir(parents=True, exist_ok=True)
+    redelivery.write_bytes(delivered.read_bytes())
 
 
 @pytest.fixture
@@ -120,6 +137,7 @@ def deployed(aws, queues, move_tasks):  # noqa: F811 (fixtures imported above)
             ],
         )
     client("sqs").send_message(QueueUrl=queues["dlq"], MessageBody='{"dead": "letter"}')
+    deleted_by_mistake()
     deploy_promotion(PROMOTION_ENV)
     deploy_promotion("staging")
     promoted_before("staging")
@@ -132,6 +150,33 @@ def deployed(aws, queues, move_tasks):  # noqa: F811 (fixtures imported above)
         result="published",
         previous_version=V1,
     )
+
+
+def deleted_by_mistake() -> None:
+    """Environment `test`'s lake buckets (versioned, named in its deployment parameter, as the stacks deploy
+    them) and a recursive delete of landing's crm/accounts/."""
+    s3 = client("s3")
+    buckets = {layer: f"lakehouse-{ENV}-{layer}-bucket" for layer in ("landing", "bronze", "silver", "gold")}
+    for bucket in buckets.values():
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    arguments = [a for layer in ("landing", "bronze", "silver") for a in (f"--{layer}-uri", f"s3://{buckets[layer]}/")]
+    deployment = {
+        "version": V1,
+        "application_id": "app",
+        "artifacts_uri": "s3://artifacts/jobs/",
+        "gold_uri": f"s3://{buckets['gold']}/",
+        "job_role_arns": {},
+        "arguments": [*arguments, "--env", ENV],
+        "spark_submit_parameters": "",
+    }
+    client("ssm").put_parameter(
+        Name=aws_names.deployment_parameter_name(ENV), Value=json.dumps(deployment), Type="String"
+    )
+    for day in ("2026-12-01", "2026-12-02"):
+        key = f"{DELETED_PREFIX}dt={day}/part-0.jsonl"
+        s3.put_object(Bucket=buckets["landing"], Key=key, Body=b'{"Id": "001"}\n')
+        s3.delete_object(Bucket=buckets["landing"], Key=key)
 
 
 def interrupted_promotion() -> None:
@@ -198,6 +243,8 @@ def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
             promoted_before()
         if "--recover" in argv:
             interrupted_promotion()
+        if argv[0] == "landing" and not (lake / "landing" / LANDING_FILE).exists():
+            deliver(lake)  # a delivery no run ingested yet: poison-landing-file.md skips it
         if argv[0] == "promote":  # as deployed: nothing promoted to dev yet
             client("ssm").put_parameter(
                 Name=aws_names.slots_parameter_name(PROMOTION_ENV), Value=INITIAL_VALUE, Type="String", Overwrite=True
@@ -233,3 +280,9 @@ def test_every_runbook_command_runs_as_written(lake: Path, capsys) -> None:
     assert "rolled back" in outputs["lakehouse rollback --env E"]
     assert "readers point at slot" in outputs["lakehouse slots sync --env E"]
     assert f"recovered {STALE}" in outputs["lakehouse promotions --env E --recover <id>"]
+    recover = "lakehouse recover-deleted --env E --bucket <layer> --prefix <prefix> --since <since>"
+    assert "restored 2 object(s)" in outputs[f"{recover} --apply"]
+    assert "nothing to restore" in outputs[recover]  # the check after the restore
+    assert "skipped" in outputs["lakehouse landing skip <file> --reason <reason> --lake-root .lake"]
+    assert "retried" in outputs["lakehouse landing retry <file> --lake-root .lake"]
+    assert LANDING_FILE in outputs["lakehouse landing pending --lake-root .lake"]

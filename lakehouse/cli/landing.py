@@ -1,0 +1,86 @@
+"""``lakehouse landing skip|retry`` and ``lakehouse recover-deleted``: recovering the lake's inputs. The logic:
+:mod:`lakehouse.landing`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import UsageError
+from .common import DEFAULT_LAKE, add_deployed, console, lake_root
+
+
+def cmd_recover_deleted(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from ..landing.deleted import RecoverError, recover_deleted
+
+    try:
+        session = boto3.session.Session(region_name=args.region)
+        return recover_deleted(
+            args.env,
+            args.bucket,
+            args.prefix,
+            args.since,
+            project=args.project,
+            session=session,
+            apply=args.apply,
+            console=console,
+        )
+    except RecoverError as exc:
+        raise UsageError(str(exc)) from exc
+    except BotoCoreError as exc:  # an unknown AWS_PROFILE, a broken config file
+        raise UsageError(f"--env {args.env}: AWS configuration: {exc}") from exc
+
+
+def cmd_landing(args: argparse.Namespace) -> int:
+    from ..landing.skip import SkipError, pending, retry, skip
+
+    root = lake_root(args.lake_root)
+    try:
+        if args.landing_command == "pending":
+            return pending(root, console=console)
+        if args.landing_command == "skip":
+            return skip(root, args.file, args.reason, engine=args.engine, console=console)
+        return retry(root, args.file, engine=args.engine, console=console)
+    except SkipError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _add_landing(sub: Any) -> None:
+    la = sub.add_parser("landing", help="landing files that crash bronze: find, skip, bring back (local lake)")
+    lsub = la.add_subparsers(dest="landing_command", required=True, metavar="{pending,skip,retry}")
+    pe = lsub.add_parser("pending", help="files claimed by a batch that never finished, and skipped files")
+    pe.add_argument("--lake-root", default=DEFAULT_LAKE)
+    pe.set_defaults(func=cmd_landing)
+    sk = lsub.add_parser("skip", help="record a landing file as skipped (never deleted): bronze leaves it alone")
+    sk.add_argument("--reason", required=True, help="why, kept in the ingestion log (e.g. a ticket and the error)")
+    rt = lsub.add_parser("retry", help="make a skipped landing file eligible again: the next run ingests it")
+    for c in (sk, rt):
+        c.add_argument("file", help="the file's path relative to landing, <source>/<entity>/dt=YYYY-MM-DD/<file>")
+        c.add_argument("--lake-root", default=DEFAULT_LAKE)
+        c.add_argument("--engine", default="auto", choices=("auto", "delta-rs", "delta-spark"))
+        c.set_defaults(func=cmd_landing)
+
+
+def _add_recover_deleted(sub: Any) -> None:
+    rd = sub.add_parser(
+        "recover-deleted", help="AWS: remove the delete markers an accidental deletion left (dry run by default)"
+    )
+    rd.add_argument(
+        "--bucket", required=True, metavar="LAYER", help="the layer's bucket: landing, bronze, silver, gold"
+    )
+    rd.add_argument("--prefix", required=True, help="key prefix under the layer's root, e.g. crm/accounts/")
+    rd.add_argument(
+        "--since", required=True, help="deletions at or after: ISO-8601 (2026-12-06T07:30:00Z) or an age (6h)"
+    )
+    rd.add_argument("--apply", action="store_true", help="remove the delete markers (default: only show them)")
+    add_deployed(rd)
+    rd.set_defaults(func=cmd_recover_deleted)
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``landing`` (skip, retry) and ``recover-deleted`` on the ``lakehouse`` parser."""
+    _add_landing(sub)
+    _add_recover_deleted(sub)
