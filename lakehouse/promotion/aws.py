@@ -13,6 +13,7 @@ from typing import Any
 from job_assets.contracts import GOLD_TABLES
 from platform_model import aws_names
 
+from ..locks import WriterMachineMissingError, running_writer
 from .model import LockedError, PromotionError, Record, SlotState
 
 log = logging.getLogger("lakehouse.promotion")
@@ -120,25 +121,18 @@ class AwsControl:
     def check_no_writer_running(self) -> None:
         """Refuse while the pipeline or maintenance runs: its gold would straddle the flip, and the audit
         would be compared with gold built from another silver state."""
-        sfn = self.session.client("stepfunctions")
-        account = self.session.client("sts").get_caller_identity()["Account"]
-        partition = self.session.get_partition_for_region(self.session.region_name)
-        for name in (
-            aws_names.pipeline_state_machine_name(self.env, self.project),
-            aws_names.maintenance_state_machine_name(self.env, self.project),
-        ):
-            arn = f"arn:{partition}:states:{self.session.region_name}:{account}:stateMachine:{name}"
-            try:
-                running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
-            except sfn.exceptions.StateMachineDoesNotExist:
-                raise PromotionError(
-                    f"--env {self.env}: state machine {name} not found: is the environment deployed?"
-                ) from None
-            if running:
-                raise PromotionError(
-                    f"--env {self.env}: {name} execution {running[0]['name']} is running; promote or roll back "
-                    "when it has finished (lakehouse pipeline runs --env {env})".replace("{env}", self.env)
-                )
+        try:
+            running = running_writer(self.session, self.env, self.project)
+        except WriterMachineMissingError as missing:
+            raise PromotionError(
+                f"--env {self.env}: state machine {missing.name} not found: is the environment deployed?"
+            ) from None
+        if running:
+            machine, execution = running
+            raise PromotionError(
+                f"--env {self.env}: {machine} execution {execution} is running; promote or roll back "
+                f"when it has finished (lakehouse pipeline runs --env {self.env})"
+            )
 
     def readers_elsewhere(self, slot: str) -> list[str]:
         """Gold Glue tables not pointing at ``slot`` (a deploy reset them): ``database.table -> location``."""

@@ -14,6 +14,7 @@ from typing import Any
 from job_assets.context import CONTROL_DIR, SLOTS_FILE
 from platform_model import aws_names
 
+from ..locks import held_lock
 from .model import INITIAL_STATE, LockedError, PromotionError, Record, SlotState
 from .versions import checkout_version
 
@@ -75,44 +76,26 @@ class LocalControl:
 
     @contextmanager
     def lock(self, record: Record) -> Iterator[None]:
-        """An exclusive ``flock`` on ``promotion.lock``: the kernel releases it when its holder exits, so a
-        crashed promotion never leaves the lake locked; the file names the holder for whoever is refused."""
-        import fcntl
+        """An exclusive ``flock`` on ``promotion.lock`` (:func:`lakehouse.locks.held_lock`): the kernel releases
+        it when its holder exits, so a crashed promotion never leaves the lake locked; the file names the
+        holder for whoever is refused."""
+        holder = {
+            "id": record.id,
+            "action": record.action,
+            "actor": record.actor,
+            "pid": os.getpid(),
+            "started_at": record.started_at,
+        }
 
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = self._holder()
-                raise LockedError(
-                    f"--env local: {holder.get('action', 'a promotion')} {holder.get('id', '(starting)')} by "
-                    f"{holder.get('actor', '?')} (pid {holder.get('pid', '?')}) holds {self.lock_path} since "
-                    f"{holder.get('started_at', '?')}; wait for it to finish"
-                ) from None
-            holder = {
-                "id": record.id,
-                "action": record.action,
-                "actor": record.actor,
-                "pid": os.getpid(),
-                "started_at": record.started_at,
-            }
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(holder).encode(), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        def refused(other: dict[str, Any]) -> LockedError:
+            return LockedError(
+                f"--env local: {other.get('action', 'a promotion')} {other.get('id', '(starting)')} by "
+                f"{other.get('actor', '?')} (pid {other.get('pid', '?')}) holds {self.lock_path} since "
+                f"{other.get('started_at', '?')}; wait for it to finish"
+            )
 
-    def _holder(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads(self.lock_path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            return {}
+        with held_lock(self.lock_path, holder, refused):
+            yield
 
     def release_abandoned(self, promotion_id: str) -> bool:
         """Locally a dead holder's lock is already free (flock); nothing to release."""

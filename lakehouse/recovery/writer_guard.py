@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from platform_model import aws_names
-
 from ..errors import UsageError
+from ..locks import WriterMachineMissingError, held_lock, running_writer
 
 CONTROL_DIR = "_control"
 LOCK_FILE = "writer.lock"
@@ -43,38 +41,21 @@ def writer_lock(root: Path, holder: str) -> Iterator[None]:
     ``holder`` says who holds it (``lakehouse run``, ``lakehouse table restore silver.orders``): written into
     the lock file for whoever is refused.
     """
-    import fcntl
+    record = {"holder": holder, "pid": os.getpid(), "user": _user(), "since": dt.datetime.now(dt.UTC).isoformat()}
 
-    path = lock_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WriterRunningError(
-                f"{root}: a writer is running ({_holder(path)}); try again when it has finished"
-            ) from None
-        record = {"holder": holder, "pid": os.getpid(), "user": _user(), "since": dt.datetime.now(dt.UTC).isoformat()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(record).encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    def refused(other: dict[str, Any]) -> WriterRunningError:
+        return WriterRunningError(f"{root}: a writer is running ({_describe(other)}); try again when it has finished")
+
+    with held_lock(lock_path(root), record, refused):
+        yield
 
 
-def _holder(path: Path) -> str:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        doc = {}
-    if not doc:
+def _describe(holder: dict[str, Any]) -> str:
+    """Who holds the lock, from what it wrote into the lock file."""
+    if not holder:
         return "holder unknown"
-    return f"{doc.get('holder', '?')}, pid {doc.get('pid', '?')}, {doc.get('user', '?')}, since {doc.get('since', '?')}"
+    name, pid, user, since = (holder.get(k, "?") for k in ("holder", "pid", "user", "since"))
+    return f"{name}, pid {pid}, {user}, since {since}"
 
 
 def _user() -> str:
@@ -92,22 +73,15 @@ def operator() -> str:
 def check_no_aws_writer(env: str, *, project: str, session: Any) -> None:
     """WriterRunningError while the environment's pipeline or maintenance state machine has a RUNNING
     execution (or when a machine is not found: the environment is not deployed as expected)."""
-    sfn = session.client("stepfunctions")
-    account = session.client("sts").get_caller_identity()["Account"]
-    partition = session.get_partition_for_region(session.region_name)
-    for name in (
-        aws_names.pipeline_state_machine_name(env, project),
-        aws_names.maintenance_state_machine_name(env, project),
-    ):
-        arn = f"arn:{partition}:states:{session.region_name}:{account}:stateMachine:{name}"
-        try:
-            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
-        except sfn.exceptions.StateMachineDoesNotExist:
-            raise WriterRunningError(
-                f"--env {env}: state machine {name} not found: is the environment deployed?"
-            ) from None
-        if running:
-            raise WriterRunningError(
-                f"--env {env}: {name} execution {running[0]['name']} is running; try again when it has finished "
-                f"(lakehouse pipeline runs --env {env})"
-            )
+    try:
+        running = running_writer(session, env, project)
+    except WriterMachineMissingError as missing:
+        raise WriterRunningError(
+            f"--env {env}: state machine {missing.name} not found: is the environment deployed?"
+        ) from None
+    if running:
+        machine, execution = running
+        raise WriterRunningError(
+            f"--env {env}: {machine} execution {execution} is running; try again when it has finished "
+            f"(lakehouse pipeline runs --env {env})"
+        )
