@@ -23,6 +23,7 @@ from failure_notifier.repositories import Repositories, RepositoryError
 from ops_common import aws as ops_aws
 
 from job_assets.contracts import runbooks
+from tests.aws_guard import refuse_aws_clients
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -52,12 +53,7 @@ THROTTLED = RepositoryError("ThrottlingException: Rate exceeded", code="Throttli
 def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any boto3 client is a failure here."""
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(f"an AWS client was requested in a unit test: {args} {kwargs}")
-
-    monkeypatch.setattr(aws_module, "client", refuse)
-    monkeypatch.setattr(ops_aws, "client", refuse)
-    monkeypatch.setattr("boto3.client", refuse)
+    refuse_aws_clients(monkeypatch, aws_module, ops_aws)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from tests.aws_guard import refuse_aws_clients
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "lambdas") not in sys.path:  # the Lambda code asset's root: its packages are top-level there
     sys.path.insert(0, str(ROOT / "lambdas"))
@@ -52,13 +54,7 @@ UNANSWERED = RepositoryError("Could not connect to the endpoint URL")
 def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any boto3 client is a failure here."""
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(f"an AWS client was requested in a unit test: {args} {kwargs}")
-
-    monkeypatch.setattr(aws_module, "client", refuse)
-    monkeypatch.setattr(ops_metrics, "client", refuse)
-    monkeypatch.setattr(ops_slots, "client", refuse)
-    monkeypatch.setattr("boto3.client", refuse)
+    refuse_aws_clients(monkeypatch, aws_module, ops_metrics, ops_slots)
 
 
 @pytest.fixture

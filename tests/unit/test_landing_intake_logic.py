@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.aws_guard import refuse_aws_clients
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "lambdas") not in sys.path:  # the Lambda code asset's root: its packages are top-level there
     sys.path.insert(0, str(ROOT / "lambdas"))
@@ -56,12 +58,7 @@ class Context:
 def no_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """Any boto3 client is a failure here; X-Ray annotations are collected instead of sent."""
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(f"an AWS client was requested in a unit test: {args} {kwargs}")
-
-    monkeypatch.setattr(aws_module, "client", refuse)
-    monkeypatch.setattr(ops_metrics, "client", refuse)
-    monkeypatch.setattr("boto3.client", refuse)
+    refuse_aws_clients(monkeypatch, aws_module, ops_metrics)
     annotations: list[dict[str, Any]] = []
     monkeypatch.setattr(intake, "annotate", lambda **values: annotations.append(values))
     yield annotations
