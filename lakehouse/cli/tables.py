@@ -70,12 +70,12 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
     return max((report_check(t.store, t.name, out) for t in _targets(args, out)), default=0)
 
 
-def _confirm(args: argparse.Namespace) -> Any:
+def _confirm(args: argparse.Namespace, verb: str = "restore") -> Any:
     def confirm(question: str) -> bool:
         if args.yes:
             return True
         if not sys.stdin.isatty():
-            raise RecoveryError("not at a terminal: pass --yes to restore without the question; nothing changed")
+            raise RecoveryError(f"not at a terminal: pass --yes to {verb} without the question; nothing changed")
         return console.input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
     return confirm
@@ -103,6 +103,16 @@ def cmd_repair(args: argparse.Namespace, out: Console) -> int:
 
     engine = engine_factory(args.engine)
     return max((repair_table(t, engine, out) for t in _targets(args, out)), default=0)
+
+
+def cmd_rebuild(args: argparse.Namespace, out: Console) -> int:
+    from ..recovery.engines import engine_factory
+    from ..recovery.rebuild import Rebuild, parse_request, run_rebuild
+
+    request = parse_request(args.source, args.layers, args.replace_different)
+    lake, where = _lake(args)
+    rebuild = Rebuild(lake.locations, engine_factory(args.engine), request, **where)
+    return run_rebuild(rebuild, confirm=_confirm(args, "write the rebuild"), console=out)
 
 
 def _add_where(c: argparse.ArgumentParser) -> None:
@@ -142,3 +152,22 @@ def add_parsers(sub: Any) -> None:
         c.set_defaults(func=adapt(fn))
     _add_engine(restore)
     _add_engine(repair)
+
+
+def add_rebuild_parser(sub: Any) -> None:
+    """Register ``rebuild --from bronze [--layers silver,gold]`` on the ``lakehouse`` parser."""
+    c = sub.add_parser(
+        "rebuild",
+        help="build silver and gold again from bronze, compare them with the live tables, install lost ones",
+    )
+    c.add_argument("--from", dest="source", required=True, help="the layer to rebuild from: bronze")
+    c.add_argument("--layers", default="silver,gold", help="layers to rebuild (default: %(default)s)")
+    c.add_argument(
+        "--replace-different",
+        action="store_true",
+        help="overwrite live tables that differ from the rebuild (one commit each; table restore undoes it)",
+    )
+    c.add_argument("--yes", action="store_true", help="do not ask before writing to the live lake")
+    _add_where(c)
+    _add_engine(c)
+    c.set_defaults(func=usage_errors(*REFUSALS)(cmd_rebuild))
