@@ -31,7 +31,7 @@ def _jobs(target: Deployed, since: dt.datetime) -> list[dict[str, Any]]:
     rows = []
     calls = (
         ("backup", "list_backup_jobs", "BackupJobs", "BackupJobId", "State", {"ByBackupVaultName": vault}),
-        ("copy", "list_copy_jobs", "CopyJobs", "CopyJobId", "State", {"BySourceBackupVaultName": vault}),
+        ("copy", "list_copy_jobs", "CopyJobs", "CopyJobId", "State", {}),
         ("restore", "list_restore_jobs", "RestoreJobs", "RestoreJobId", "Status", {}),
     )
     for kind, operation, key, id_field, state_field, filters in calls:
@@ -39,6 +39,8 @@ def _jobs(target: Deployed, since: dt.datetime) -> list[dict[str, Any]]:
             jobs = getattr(backup, operation)(ByCreatedAfter=since, **filters)[key]
         except (BotoCoreError, ClientError) as error:
             raise aws_error(error, target.env, f"{operation} of {vault}") from error
+        if kind == "copy":  # ListCopyJobs filters by destination only: keep the copies out of this vault
+            jobs = [j for j in jobs if j.get("SourceBackupVaultArn", "").endswith(f":{vault}")]
         rows += [
             {
                 "kind": kind,
