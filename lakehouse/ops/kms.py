@@ -221,7 +221,8 @@ def resolve(target: Deployed, key: str, dr_region: str | None) -> KeyStatus:
         if k.state != "NotFound" and key in (k.role, *k.names):
             return k
     known = ", ".join(f"{k.role} ({k.alias})" for k in found if k.state != "NotFound")
-    raise GuardError(f"KEY {key!r}: not a key of environment {target.env}; its keys: {known}")
+    hint = "; the replica key is in the DR region: pass --dr-region" if not dr_region and "replica" in key else ""
+    raise GuardError(f"KEY {key!r}: not a key of environment {target.env}; its keys: {known}{hint}")
 
 
 def _kms(target: Deployed, key: KeyStatus) -> Any:

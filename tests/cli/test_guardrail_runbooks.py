@@ -424,6 +424,8 @@ def test_kms_refuses_a_key_of_no_environment_and_an_environment_not_deployed(dep
     code, _, err = run(capsys, "kms", "enable", other, "--env", ENV, "--yes")
     assert code == 2 and f"KEY '{other}': not a key of environment test" in one_line(err)
     assert _client("kms").describe_key(KeyId=other)["KeyMetadata"]["KeyState"] == "Disabled"
+    code, _, err = run(capsys, "kms", "enable", "replica", "--env", ENV, "--yes")
+    assert code == 2 and "the replica key is in the DR region: pass --dr-region" in one_line(err)
     code, _, err = run(capsys, "kms", "status", "--env", "nowhere")
     assert code == 2 and "no key alias/lakehouse-nowhere-*" in one_line(err)
     _client("kms").disable_key(KeyId=deployed.keys["data"])
