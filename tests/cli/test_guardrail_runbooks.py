@@ -6,8 +6,13 @@ the queues, the alert topic, the DynamoDB tables and the backup vault, each encr
 budget; the EMR Serverless application and its capacity metrics; the cost reporter's figures; the intake
 manifest; the state machines; AWS Backup jobs (``tests/moto_gaps.py`` ``BackupJobs``: moto lists none). It is
 idempotent (what exists is kept), so the runbook harness can call it beside its own deployment.
-:func:`incident` then puts the environment in the state the runbooks answer: a key pending deletion, a budget
-overrun, a failed backup, rejected landing objects.
+:func:`prepare` then puts the environment, just before a runbook's first step, in the state that runbook
+answers (a key pending deletion, a failed backup, rejected landing objects; the budget overrun and the EMR
+application near its maximum come with the deployment), and :func:`expected_exit` says which status steps
+report the problem (exit 1). To run these runbooks in tests/cli/test_runbook_commands.py: call
+``deploy_guardrails(ENV, monkeypatch)`` in its deployment fixture, ``prepare(g, runbook)`` before a runbook's
+first command, and compare each exit code with ``expected_exit(runbook, command, n)``; the test below runs
+them in the order listed here and in that harness's order (sorted by file name).
 """
 
 from __future__ import annotations
@@ -265,17 +270,10 @@ def reject(env: str, key: str, code: str, reason: str, *, ago: dt.timedelta = dt
     )
 
 
-def incident(g: Guardrails) -> None:
-    """The state the runbooks answer: the data key pending deletion, rejected objects, a failed backup job three
-    days ago and a completed one since, a failed restore test a week ago (the budget is over its limit already)."""
-    _client("kms").schedule_key_deletion(KeyId=g.keys["data"], PendingWindowInDays=30)
-    reject(
-        g.env,
-        "crm/accounts/2026-12-01/a.jsonl",
-        "missing_dt",
-        "no dt= partition folder: crm/accounts/2026-12-01/a.jsonl",
-    )
-    reject(g.env, "crm/.tmp/b.jsonl", "hidden_file", "a hidden part: crm/.tmp/b.jsonl ('.tmp')")
+def _backup_history(g: Guardrails) -> None:
+    """A failed backup job three days ago and a completed one since, a failed restore test 8 days ago (once)."""
+    if g.backup_jobs.jobs["BackupJobs"]:
+        return
     now = dt.datetime.now(dt.UTC)
     vault = aws_names.backup_vault_name(g.env)
     bucket = f"arn:aws:s3:::lakehouse-{g.env}-landing-bucket"
@@ -305,6 +303,25 @@ def incident(g: Guardrails) -> None:
     )
 
 
+def prepare(g: Guardrails, runbook: str) -> None:
+    """The incident ``runbook`` answers, set just before its first step (so the runbooks may be followed in any
+    order): the data key pending deletion; rejected landing objects; the backup history (the budget is over its
+    limit and the EMR application near its maximum from the deployment on)."""
+    if runbook == "kms-key-disabled.md":
+        _client("kms").schedule_key_deletion(KeyId=g.keys["data"], PendingWindowInDays=30)
+    elif runbook == "landing-rejected.md":
+        reject(g.env, "crm/accounts/2026-12-01/a.jsonl", "missing_dt", "expected accounts/dt=YYYY-MM-DD/<file>")
+        reject(g.env, "crm/.tmp/b.jsonl", "hidden_file", "crm/.tmp/b.jsonl ('.tmp')")
+    elif runbook in ("backup-failed.md", "budget-exceeded.md"):
+        _backup_history(g)
+
+
+def incident(g: Guardrails) -> None:
+    """Every runbook's incident at once."""
+    for runbook in RUNBOOKS:
+        prepare(g, runbook)
+
+
 def runbook_commands() -> list[tuple[str, str]]:
     """Every full ``lakehouse`` command of the guardrail runbooks, in order."""
     return [
@@ -319,14 +336,21 @@ def argv_of(command: str, env: str = ENV) -> list[str]:
 
 
 EXITS = {
-    "lakehouse kms status --env E --dr-region eu-central-1": [1, 0],  # before and after the recovery
-    "lakehouse budget status --env E": [1, 1],  # over budget: the limit is not raised here
-    "lakehouse backup status --env E": [1],  # budget-exceeded.md: the failed job of 3 days ago
-    "lakehouse backup status --env E --since 7d": [1],
-    "lakehouse backup status --env E --since 30d": [1],
+    ("kms-key-disabled.md", "lakehouse kms status --env E --dr-region eu-central-1"): [1, 0],  # before, after
+    ("budget-exceeded.md", "lakehouse budget status --env E"): [1, 1],  # over budget: the limit is not raised here
+    ("budget-exceeded.md", "lakehouse backup status --env E"): [1],  # the failed job of 3 days ago
+    ("backup-failed.md", "lakehouse backup status --env E --since 7d"): [1],
+    ("backup-failed.md", "lakehouse backup status --env E --since 30d"): [1],
 }
-"""Expected exit codes of the commands that report a problem while it lasts, per occurrence (0 after the
-listed ones, and for every other command)."""
+
+
+def expected_exit(runbook: str, command: str, n: int) -> int:
+    """The exit code of the ``n``-th (from 0) occurrence of ``command`` in ``runbook`` after :func:`prepare`:
+    a status command reports the problem (1) while it lasts; every other step exits 0."""
+    codes = EXITS.get((runbook, command), [])
+    return codes[n] if n < len(codes) else 0
+
+
 EXPECTED_OUTPUT = {
     "lakehouse kms cancel-deletion data --env E --yes": "deletion cancelled",
     "lakehouse kms enable data --env E --yes": "enabled",
@@ -349,25 +373,29 @@ def test_the_guardrail_runbooks_name_their_commands() -> None:
         assert steps and all(COMMAND.search(step) for step in steps), name
 
 
-def test_every_guardrail_runbook_command_runs_as_written(aws, monkeypatch, capsys) -> None:
+@pytest.mark.parametrize("order", ["as listed", "alphabetical"])
+def test_every_guardrail_runbook_command_runs_as_written(aws, monkeypatch, capsys, order: str) -> None:
     g = deploy_guardrails(ENV, monkeypatch)
-    incident(g)
-    seen: dict[str, int] = {}
-    outputs: dict[str, str] = {}
-    for runbook, command in runbook_commands():
-        n = seen[command] = seen.get(command, -1) + 1
+    commands = runbook_commands()
+    if order == "alphabetical":  # the runbook harness's order (runbooks/*.md, sorted)
+        commands = sorted(commands, key=lambda rc: rc[0])
+    seen: dict[tuple[str, str], int] = {}
+    outputs: dict[tuple[str, str], str] = {}
+    for runbook, command in commands:
+        if not any(r == runbook for r, _ in seen):
+            prepare(g, runbook)
+        n = seen[runbook, command] = seen.get((runbook, command), -1) + 1
         code = main(argv_of(command))
         captured = capsys.readouterr()
-        codes = EXITS.get(command, [])
-        expected = codes[n] if n < len(codes) else 0
+        expected = expected_exit(runbook, command, n)
         assert code == expected, f"{runbook}: `{command}` exited {code}, not {expected}: {captured.err.strip()}"
         assert captured.out.strip(), f"{runbook}: `{command}` printed nothing"
-        outputs.setdefault(command, captured.out)
-        if command in EXPECTED_OUTPUT and command not in ("lakehouse budget status --env E",):
+        outputs.setdefault((runbook, command), captured.out)
+        if command in EXPECTED_OUTPUT:
             assert EXPECTED_OUTPUT[command] in captured.out, f"{runbook}: `{command}`:\n{captured.out}"
-    assert "PendingDeletion" in outputs["lakehouse kms status --env E --dr-region eu-central-1"]
-    assert "over budget" in outputs["lakehouse budget status --env E"]
-    assert "FAILED" in outputs["lakehouse backup status --env E --since 7d"]
+    assert "PendingDeletion" in outputs["kms-key-disabled.md", "lakehouse kms status --env E --dr-region eu-central-1"]
+    assert "over budget" in outputs["budget-exceeded.md", "lakehouse budget status --env E"]
+    assert "FAILED" in outputs["backup-failed.md", "lakehouse backup status --env E --since 7d"]
     assert _client("kms").describe_key(KeyId=g.keys["data"])["KeyMetadata"]["KeyState"] == "Enabled"
     app = _client("emr-serverless").get_application(applicationId=g.application_id)["application"]
     assert app["maximumCapacity"]["cpu"] == "400 vCPU" and app["maximumCapacity"]["memory"] == "1600 GB"
