@@ -204,13 +204,16 @@ def status(target: Deployed, *, dr_region: str | None = None, console: Console) 
     found = keys(target, dr_region)
     attach_dependents(target, found, dr_region)
     console.print(_table(found, target.env))
-    broken = [k for k in found if k.state != "Enabled"]
+    no_dr = [k for k in found if k.role == "replica" and k.state == "NotFound"]
+    for k in no_dr:  # without features.replication there is no DR stack, hence no replica key
+        console.print(f"no {k.alias} in {k.region}: the environment has no DR stack there (or the key is deleted)")
+    broken = [k for k in found if k.state != "Enabled" and k not in no_dr]
     for k in broken:
         fix = "cancel-deletion" if k.state == "PendingDeletion" else "enable"
         hint = f"`lakehouse kms {fix} {k.role} --env {target.env}`" if k.state != "NotFound" else "redeploy it"
         console.print(f"[bold red]{k.alias}[/] is {k.state}: {len(k.dependents)} resource(s) cannot use it; {hint}")
     if not broken:
-        console.print(f"all {len(found)} keys of {target.env} are Enabled")
+        console.print(f"all {len(found) - len(no_dr)} keys of {target.env} are Enabled")
     return 1 if broken else 0
 
 
