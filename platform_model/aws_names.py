@@ -6,6 +6,7 @@ the queue ``cdk deploy -c env=prod`` created without reading any stack outputs.
 
 from __future__ import annotations
 
+from job_assets.contracts import runbooks
 from job_assets.contracts.layout import SLOTS
 
 DEFAULT_PROJECT = "lakehouse"
@@ -118,3 +119,29 @@ def gold_slot_prefix(slot: str) -> str:
 def gold_database_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     """Glue database of the gold tables (Athena): ``lakehouse_dev_gold``."""
     return f"{project}_{env}_gold".replace("-", "_")
+
+
+# --- Guardrails: keys and budget (runbooks/kms-key-disabled.md, runbooks/budget-exceeded.md) ----------------
+KMS_KEY_ROLES = ("data", "ops", "alerts", "replica")
+"""The environment's customer managed keys, by the suffix of their alias: ``data`` (Storage stack: the lake
+buckets, artifacts, EMR and state machine logs, the backup vault), ``ops`` (Ops stack: the intake queues,
+manifest, Lambda logs), ``alerts`` (Alerting stack: the alert topic) and ``replica`` (DR stack, in the DR
+region: the replica buckets and the DR backup vault)."""
+
+
+def kms_alias(env: str, role: str, project: str = DEFAULT_PROJECT) -> str:
+    """``alias/lakehouse-dev-data``: the alias the stacks give the environment's ``role`` key."""
+    if role not in KMS_KEY_ROLES:
+        raise ValueError(f"unknown key role {role!r}; roles are {', '.join(KMS_KEY_ROLES)}")
+    return f"alias/{prefix(env, project)}-{role}"
+
+
+def alert_topic_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    return f"{prefix(env, project)}-alerts"
+
+
+def budget_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """``lakehouse-dev-monthly - runbook budget-exceeded.md``: the monthly budget, named so that every
+    notification it sends (whose only text of ours is the name) says which runbook answers it. A budget name
+    takes no ``:`` (so no URL scheme) and at most 100 characters."""
+    return f"{prefix(env, project)}-monthly - runbook {runbooks.runbook_file(runbooks.BUDGET_EXCEEDED)}"

@@ -235,6 +235,9 @@ def _operations_panels(t: Targets) -> tuple[Panel, ...]:
     )
 
 
+_CAPACITY_ALARM = "The capacity alarm fires at 90% of the maximum for 10 minutes (emr-capacity-exhausted.md)."
+
+
 def _emr_capacity(t: Targets) -> Dashboard:
     """The EMR Serverless application's capacity and job runs."""
     app = {catalog.APPLICATION_NAME: aws_names.emr_application_name(t.env, t.project)}
@@ -244,6 +247,18 @@ def _emr_capacity(t: Targets) -> Dashboard:
         panels=(
             Panel("vCPU allocated", (Line("emr_cpu_allocated", app),), width=12, stacked=True),
             Panel("Memory allocated (GB)", (Line("emr_memory_allocated", app),), width=12, stacked=True),
+            Panel(
+                "vCPU: application against its maximum",
+                (Line("emr_application_cpu_allocated", app), Line("emr_max_cpu_allowed", app)),
+                width=12,
+                description=_CAPACITY_ALARM,
+            ),
+            Panel(
+                "Memory (GB): application against its maximum",
+                (Line("emr_application_memory_allocated", app), Line("emr_max_memory_allowed", app)),
+                width=12,
+                description=_CAPACITY_ALARM,
+            ),
             Panel("Running workers", (Line("emr_running_workers", app),), width=12, stacked=True),
             Panel(
                 "Job runs",

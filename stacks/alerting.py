@@ -1,4 +1,5 @@
-"""Lakehouse-<env>-Alerting: the alert topic (and its key) and the monthly budget that notifies it."""
+"""Lakehouse-<env>-Alerting: the alert topic (and its key), the monthly budget that notifies it (named so its
+notifications name their runbook), and the EventBridge rules for disabled KMS keys and failed backup jobs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from constructs import Construct
 
 from cdk.config import EnvironmentConfig
 from cdk.constructs.alert_topic import AlertTopic, AlertTopicProps
+from cdk.constructs.guardrail_events import GuardrailEvents, GuardrailEventsProps
 from cdk.constructs.monthly_budget import MonthlyBudget, MonthlyBudgetProps
+from job_assets.contracts import runbooks
+from platform_model import aws_names
 
 
 class AlertingStack(Stack):
@@ -19,7 +23,7 @@ class AlertingStack(Stack):
             self,
             "Alerts",
             props=AlertTopicProps(
-                topic_name=f"{config.prefix}-alerts",
+                topic_name=aws_names.alert_topic_name(config.name, config.project),
                 key_alias=f"alias/{config.prefix}-alerts",
                 emails=config.budget.alert_emails,
                 removal_policy=RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN,
@@ -31,9 +35,17 @@ class AlertingStack(Stack):
             self,
             "Budget",
             props=MonthlyBudgetProps(
-                budget_name=f"{config.prefix}-monthly",
+                budget_name=aws_names.budget_name(config.name, config.project),
                 limit_usd=config.budget.monthly_limit_usd,
                 topic=self.topic,
                 cost_allocation_tags={"Project": config.project, "Environment": config.name},
+                runbook_url=runbooks.runbook_url(config.ops.runbook_base_url, runbooks.BUDGET_EXCEEDED),
+            ),
+        )
+        self.guardrail_events = GuardrailEvents(
+            self,
+            "GuardrailEvents",
+            props=GuardrailEventsProps(
+                rule_prefix=config.prefix, topic=self.topic, runbook_base_url=config.ops.runbook_base_url
             ),
         )

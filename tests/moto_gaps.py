@@ -128,3 +128,49 @@ class _SqsError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class BackupJobs:
+    """moto gap filler: AWS Backup ``ListBackupJobs``, ``ListCopyJobs`` and ``ListRestoreJobs`` (moto 5.2.5 has
+    none), answered from the jobs a test records with :meth:`add`, filtered like the API (``ByCreatedAfter``,
+    ``ByBackupVaultName``, ``BySourceBackupVaultName``), installed like :class:`MessageMoveTasks`."""
+
+    OPERATIONS = {"ListBackupJobs": "BackupJobs", "ListCopyJobs": "CopyJobs", "ListRestoreJobs": "RestoreJobs"}
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, list[dict[str, Any]]] = {key: [] for key in self.OPERATIONS.values()}
+        self._create_client = botocore.session.Session.create_client
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> BackupJobs:
+        original, filler = self._create_client, self
+
+        def create_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            made = original(session, service_name, *args, **kwargs)
+            if service_name == "backup":
+                for operation in filler.OPERATIONS:
+                    made.meta.events.register(
+                        f"before-parameter-build.backup.{operation}", MessageMoveTasks._keep_params
+                    )
+                    made.meta.events.register(f"before-call.backup.{operation}", filler._answer)
+            return made
+
+        monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+        return self
+
+    def add(self, kind: str, **job: Any) -> None:
+        """Record a job of ``kind`` (``BackupJobs``, ``CopyJobs``, ``RestoreJobs``) as the API lists it."""
+        self.jobs[kind].append(job)
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        params = context["gap_filler_params"]
+        kind = self.OPERATIONS[model.name]
+        after = params.get("ByCreatedAfter")
+        vault = params.get("ByBackupVaultName") or params.get("BySourceBackupVaultName")
+        found = [
+            j
+            for j in self.jobs[kind]
+            if (after is None or j["CreationDate"] >= after)
+            and (vault is None or vault in (j.get("BackupVaultName"), j.get("SourceBackupVaultArn", "").split(":")[-1]))
+        ]
+        body = {kind: found, "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())}}
+        return AWSResponse("https://backup.amazonaws.com/", 200, {}, None), body

@@ -59,6 +59,29 @@ def catalog_metric(
     )
 
 
+def _watched(name: str, rule: catalog.Alarm) -> str:
+    """What the description says the alarm compares: the metric, or its percent of its cap."""
+    return f"{name} as % of {catalog.metric(rule.of_maximum).name}" if rule.of_maximum else name
+
+
+def _alarm_metric(props: CatalogAlarmProps, rule: catalog.Alarm) -> cloudwatch.IMetric:
+    """The catalog metric, or ``100 * metric / cap`` when the alarm is on the percent of a cap."""
+    used = catalog_metric(
+        props.metric_key, environment=props.environment, dimensions=props.dimensions, period=props.period
+    )
+    if rule.of_maximum is None:
+        return used
+    cap = catalog_metric(
+        rule.of_maximum, environment=props.environment, dimensions=props.dimensions, period=props.period
+    )
+    return cloudwatch.MathExpression(
+        expression="100 * used / cap",
+        using_metrics={"used": used, "cap": cap},
+        label=f"{catalog.metric(props.metric_key).name} (% of {catalog.metric(rule.of_maximum).name})",
+        period=props.period or Duration.seconds(catalog.metric(props.metric_key).period_seconds),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class CatalogAlarmProps:
     metric_key: str
@@ -100,12 +123,11 @@ class CatalogAlarm(cloudwatch.Alarm):
             construct_id,
             alarm_name=props.alarm_name,
             alarm_description=(
-                f"{rule.summary} Watches {props.subject}: {spec.name} {_SYMBOL[rule.comparison]} {threshold:g}. "
+                f"{rule.summary} Watches {props.subject}: {_watched(spec.name, rule)} "
+                f"{_SYMBOL[rule.comparison]} {threshold:g}. "
                 f"Runbook: {runbooks.file_url(props.runbook_base_url, runbook)}"
             ),
-            metric=catalog_metric(
-                props.metric_key, environment=props.environment, dimensions=props.dimensions, period=props.period
-            ),
+            metric=_alarm_metric(props, rule),
             threshold=threshold,
             evaluation_periods=props.evaluation_periods or rule.evaluation_periods,
             datapoints_to_alarm=props.evaluation_periods or rule.datapoints_to_alarm,

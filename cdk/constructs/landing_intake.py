@@ -22,6 +22,7 @@ from constructs import Construct
 from cdk.constructs.backup_plan import BackupMembership
 from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from cdk.constructs.ops_function import OpsCommon, OpsFunction
+from job_assets.contracts import metrics as catalog
 from platform_model import aws_names
 
 INTAKE_TIMEOUT = Duration.seconds(60)
@@ -96,7 +97,15 @@ class LandingIntake(OpsFunction):
         )
         self.intake_queue = queue
         self.manifest = manifest
-        self.alarms = [queue.depth_alarm]
+        self.rejected_alarm = common.alarms.alarm(
+            scope,
+            "IntakeRejectedAlarm",
+            metric_key="intake_rejected",
+            name=f"{aws_names.prefix(common.environment, common.project)}-landing-intake-rejected",
+            subject="the landing intake",
+            dimensions={catalog.ENVIRONMENT: common.environment},
+        )
+        self.alarms = [queue.depth_alarm, self.rejected_alarm]
         self.function.add_event_source(
             sources.SqsEventSource(
                 queue.queue,

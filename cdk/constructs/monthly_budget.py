@@ -31,6 +31,9 @@ class MonthlyBudgetProps:
     cost_allocation_tags: Mapping[str, str]
     """Tags every resource carries; they must be activated as cost allocation tags in Billing."""
     thresholds: tuple[BudgetThreshold, ...] = DEFAULT_THRESHOLDS
+    runbook_url: str = ""
+    """The runbook that answers the budget's notifications, kept as the budget's ``Runbook`` tag (a
+    notification's only text of ours is the budget name, which takes no URL: name the file there)."""
 
 
 class MonthlyBudget(Construct):
@@ -70,4 +73,9 @@ class MonthlyBudget(Construct):
                 )
                 for threshold in props.thresholds
             ],
+            resource_tags=(
+                [budgets.CfnBudget.ResourceTagProperty(key="Runbook", value=props.runbook_url)]
+                if props.runbook_url
+                else None
+            ),
         )

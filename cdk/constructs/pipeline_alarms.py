@@ -27,7 +27,9 @@ class PipelineAlarms(Construct):
 
     All three come from the metric catalog (``emr_failed_jobs``, ``sfn_executions_failed``,
     ``sfn_executions_timed_out``): first occurrence in a 5-minute period, missing data is OK (no runs is
-    not a failure), the alert topic on ALARM and OK, the runbook linked.
+    not a failure), the alert topic on ALARM and OK, the runbook linked. Besides, the application's capacity:
+    vCPU and memory allocated at 90% or more of its maximum for 10 minutes (``emr_application_cpu_allocated``,
+    ``emr_application_memory_allocated``, each a percent of its ``MaxCPUAllowed`` / ``MaxMemoryAllowed``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: PipelineAlarmsProps) -> None:
@@ -49,6 +51,17 @@ class PipelineAlarms(Construct):
             f"EMR Serverless application {application.name}",
             {catalog.APPLICATION_ID: application.application_id, catalog.APPLICATION_NAME: application.name},
         )
+        for construct, key, name in (
+            ("EmrCpuCapacity", "emr_application_cpu_allocated", "emr-cpu-capacity"),
+            ("EmrMemoryCapacity", "emr_application_memory_allocated", "emr-memory-capacity"),
+        ):
+            alarm(
+                construct,
+                key,
+                f"{props.alarm_prefix}-{name}",
+                f"EMR Serverless application {application.name}",
+                {catalog.APPLICATION_ID: application.application_id, catalog.APPLICATION_NAME: application.name},
+            )
         for label, state_machine in props.state_machines.items():
             dimensions = {catalog.STATE_MACHINE_ARN: state_machine.state_machine_arn}
             subject = f"{label.lower()} state machine"

@@ -92,6 +92,78 @@ AWS_METRICS: Tuple[Metric, ...] = (
         publisher="EMR Serverless",
         label="memory allocated (GB)",
     ),
+    Metric(
+        key="emr_application_cpu_allocated",
+        namespace="AWS/EMRServerless",
+        name="CPUAllocated",
+        dimensions=(APPLICATION_ID, APPLICATION_NAME),
+        unit="None",
+        statistic="Maximum",
+        period_seconds=60,
+        description="vCPUs allocated to the whole application (all workers), against its maximum capacity.",
+        publisher="EMR Serverless",
+        label="vCPU allocated (application)",
+        alarm=Alarm(
+            summary=(
+                "The EMR Serverless application has allocated 90% or more of its maximum vCPU for 10 minutes: "
+                "new workers and job runs wait for capacity."
+            ),
+            runbook="emr-capacity-exhausted.md",
+            comparison=GREATER_OR_EQUAL,
+            threshold=90,
+            of_maximum="emr_max_cpu_allowed",
+            evaluation_periods=10,
+            datapoints_to_alarm=10,
+        ),
+    ),
+    Metric(
+        key="emr_max_cpu_allowed",
+        namespace="AWS/EMRServerless",
+        name="MaxCPUAllowed",
+        dimensions=(APPLICATION_ID, APPLICATION_NAME),
+        unit="None",
+        statistic="Maximum",
+        period_seconds=60,
+        description="The application's maximum capacity in vCPU (maximumCapacity.cpu).",
+        publisher="EMR Serverless",
+        label="vCPU maximum",
+    ),
+    Metric(
+        key="emr_application_memory_allocated",
+        namespace="AWS/EMRServerless",
+        name="MemoryAllocated",
+        dimensions=(APPLICATION_ID, APPLICATION_NAME),
+        unit="None",
+        statistic="Maximum",
+        period_seconds=60,
+        description="GB of memory allocated to the whole application, against its maximum capacity.",
+        publisher="EMR Serverless",
+        label="memory allocated (application, GB)",
+        alarm=Alarm(
+            summary=(
+                "The EMR Serverless application has allocated 90% or more of its maximum memory for 10 minutes: "
+                "new workers and job runs wait for capacity."
+            ),
+            runbook="emr-capacity-exhausted.md",
+            comparison=GREATER_OR_EQUAL,
+            threshold=90,
+            of_maximum="emr_max_memory_allowed",
+            evaluation_periods=10,
+            datapoints_to_alarm=10,
+        ),
+    ),
+    Metric(
+        key="emr_max_memory_allowed",
+        namespace="AWS/EMRServerless",
+        name="MaxMemoryAllowed",
+        dimensions=(APPLICATION_ID, APPLICATION_NAME),
+        unit="None",
+        statistic="Maximum",
+        period_seconds=60,
+        description="The application's maximum capacity in GB of memory (maximumCapacity.memory).",
+        publisher="EMR Serverless",
+        label="memory maximum (GB)",
+    ),
     # --- AWS: Step Functions ---------------------------------------------------------------------------------
     Metric(
         key="sfn_executions_succeeded",

@@ -9,6 +9,7 @@ from typing import Tuple
 from .metric_model import (
     ENVIRONMENT,
     GREATER,
+    GREATER_OR_EQUAL,
     JOB,
     LESS,
     OURS,
@@ -96,6 +97,12 @@ LAMBDA_METRICS: Tuple[Metric, ...] = (
         description="Landing objects the intake rejected (never ingestible), each recorded with its reason.",
         publisher="landing-intake Lambda",
         label="rejected",
+        alarm=Alarm(
+            summary="The landing intake rejected objects: they will never be ingested as delivered.",
+            runbook="landing-rejected.md",
+            comparison=GREATER_OR_EQUAL,
+            threshold=1,
+        ),
     ),
     Metric(
         key="replica_consistent",

@@ -65,6 +65,9 @@ class Alarm:
     missing_data: str = "notBreaching"
     in_pipeline_health: bool = False
     """Part of the composite ``pipeline-unhealthy`` alarm."""
+    of_maximum: Optional[str] = None
+    """The key of the catalog metric this one is capped by (same dimensions): the alarm then watches
+    ``100 * metric / maximum``, a percent of the cap, so a raised cap moves the alarm with it."""
 
     def threshold_for(self, env: str) -> Optional[float]:
         return dict(self.per_environment).get(env, self.threshold)

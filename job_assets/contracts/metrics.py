@@ -153,6 +153,10 @@ def _validate_alarm(m: Metric, a: Alarm) -> None:
         raise ValueError(f"{where}: an alarm evaluates at most one day (period x evaluation_periods)")
     if not a.runbook.endswith(".md") or "/" in a.runbook:
         raise ValueError(f"{where}: alarm runbook {a.runbook!r} is a file name under runbooks/")
+    if a.of_maximum is not None:
+        cap = BY_KEY.get(a.of_maximum)
+        if cap is None or (cap.namespace, cap.dimensions) != (m.namespace, m.dimensions):
+            raise ValueError(f"{where}: alarm of_maximum {a.of_maximum!r} is no catalog metric with its dimensions")
 
 
 validate()

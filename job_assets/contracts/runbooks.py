@@ -21,6 +21,12 @@ the incident keys and the file names below are a stable interface: rename one on
 * ``job_cost`` -> ``job-cost.md``: cost alarms on ``JobCostUSD`` / ``CostPerMillionRecords``
 * ``dq_score_low`` -> ``dq-score-low.md``: a table's ``DQScore`` fell below the threshold
 * ``pipeline_unhealthy`` -> ``pipeline-unhealthy.md``: the composite of the pipeline's health alarms
+* ``kms_key_disabled`` -> ``kms-key-disabled.md``: a key of the environment was disabled or scheduled for
+  deletion (EventBridge rule on the CloudTrail events)
+* ``budget_exceeded`` -> ``budget-exceeded.md``: the monthly budget's notifications (its name carries the file)
+* ``emr_capacity_exhausted`` -> ``emr-capacity-exhausted.md``: the EMR application near its maximum capacity
+* ``landing_rejected`` -> ``landing-rejected.md``: the landing intake rejected objects
+* ``backup_failed`` -> ``backup-failed.md``: an AWS Backup backup, copy or restore job failed (EventBridge rule)
 """
 
 from __future__ import annotations
@@ -37,6 +43,11 @@ LAMBDA_ERRORS = "lambda_errors"
 JOB_COST = "job_cost"
 DQ_SCORE_LOW = "dq_score_low"
 PIPELINE_UNHEALTHY = "pipeline_unhealthy"
+KMS_KEY_DISABLED = "kms_key_disabled"
+BUDGET_EXCEEDED = "budget_exceeded"
+EMR_CAPACITY_EXHAUSTED = "emr_capacity_exhausted"
+LANDING_REJECTED = "landing_rejected"
+BACKUP_FAILED = "backup_failed"
 
 RUNBOOKS: dict[str, str] = {
     EMR_JOB_FAILED: "emr-job-failed.md",
@@ -51,6 +62,11 @@ RUNBOOKS: dict[str, str] = {
     JOB_COST: "job-cost.md",
     DQ_SCORE_LOW: "dq-score-low.md",
     PIPELINE_UNHEALTHY: "pipeline-unhealthy.md",
+    KMS_KEY_DISABLED: "kms-key-disabled.md",
+    BUDGET_EXCEEDED: "budget-exceeded.md",
+    EMR_CAPACITY_EXHAUSTED: "emr-capacity-exhausted.md",
+    LANDING_REJECTED: "landing-rejected.md",
+    BACKUP_FAILED: "backup-failed.md",
 }
 
 PROCEDURES: tuple[str, ...] = (
@@ -60,6 +76,7 @@ PROCEDURES: tuple[str, ...] = (
     "corrupt-log.md",
     "poison-landing-file.md",
     "accidental-deletion.md",
+    "credential-rotation.md",
 )
 """Runbooks followed on purpose (planned operations and recoveries an operator starts) rather than linked from
 an alert."""

@@ -1,5 +1,5 @@
-"""``lakehouse landing skip|retry`` and ``lakehouse recover-deleted``: recovering the lake's inputs. The logic:
-:mod:`lakehouse.landing`."""
+"""``lakehouse landing skip|retry|rejected`` and ``lakehouse recover-deleted``: recovering the lake's inputs. The
+logic: :mod:`lakehouse.landing` (``rejected``: :mod:`lakehouse.ops.rejected`)."""
 
 from __future__ import annotations
 
@@ -48,9 +48,26 @@ def cmd_landing(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def cmd_rejected(args: argparse.Namespace) -> int:
+    from ..ops.guard import Deployed, GuardError
+    from ..ops.rejected import rejected
+
+    try:
+        target = Deployed(args.env, project=args.project, region=args.region)
+        return rejected(target, since=args.since, console=console)
+    except GuardError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _add_landing(sub: Any) -> None:
-    la = sub.add_parser("landing", help="landing files that crash bronze: find, skip, bring back (local lake)")
-    lsub = la.add_subparsers(dest="landing_command", required=True, metavar="{pending,skip,retry}")
+    la = sub.add_parser(
+        "landing", help="landing files that crash bronze: find, skip, bring back (local lake); AWS: rejected objects"
+    )
+    lsub = la.add_subparsers(dest="landing_command", required=True, metavar="{pending,skip,retry,rejected}")
+    rj = lsub.add_parser("rejected", help="AWS: the objects the landing intake rejected, with their reasons")
+    rj.add_argument("--since", default="24h", help="rejected since: an age (24h, 7d) or ISO-8601; default 24h")
+    add_deployed(rj)
+    rj.set_defaults(func=cmd_rejected)
     pe = lsub.add_parser("pending", help="files claimed by a batch that never finished, and skipped files")
     pe.add_argument("--lake-root", default=DEFAULT_LAKE)
     pe.set_defaults(func=cmd_landing)
@@ -81,6 +98,6 @@ def _add_recover_deleted(sub: Any) -> None:
 
 
 def add_parsers(sub: Any) -> None:
-    """Register ``landing`` (skip, retry) and ``recover-deleted`` on the ``lakehouse`` parser."""
+    """Register ``landing`` (pending, skip, retry, rejected) and ``recover-deleted`` on the ``lakehouse`` parser."""
     _add_landing(sub)
     _add_recover_deleted(sub)

@@ -197,6 +197,8 @@ def metrics_markdown() -> str:
         a = m.alarm
         assert a is not None
         threshold = "the table contract's SLO" if a.threshold is None else f"{a.threshold:g}"
+        if a.of_maximum:
+            threshold += f"% of `{catalog.metric(a.of_maximum).name}`"
         overrides = "".join(f", {env}: {value:g}" for env, value in a.per_environment)
         lines.append(
             f"| `{m.name}` (`{m.key}`) | {symbols.get(a.comparison, a.comparison)} {threshold}{overrides} "

@@ -50,7 +50,7 @@ def test_alert_topic_is_encrypted_tls_only_and_open_to_budgets(
             for s in key["Properties"]["KeyPolicy"]["Statement"]
             if s.get("Sid") == "AllowAlertingServicesToUseKey"
         ]
-        assert services == [["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]]
+        assert services == [["budgets.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com"]]
 
 
 def test_stack_names_and_tags(lakehouse: Synthesized) -> None:

@@ -23,8 +23,18 @@ def _alarms(lakehouse: Synthesized, env: str, cfn_type: str = "AWS::CloudWatch::
     return [a["Properties"] for _, t in lakehouse.templates(env) for a in resources(t, cfn_type).values()]
 
 
+def _watched(alarm: dict[str, Any]) -> dict[str, Any]:
+    """Namespace, MetricName, Dimensions, Statistic, Period of what the alarm watches: its metric, or the
+    ``used`` metric of a percent-of-the-maximum alarm (metric math ``100 * used / cap``)."""
+    if "Metrics" not in alarm:
+        return alarm
+    (used,) = [m["MetricStat"] for m in alarm["Metrics"] if m["Id"] == "used"]
+    return {**used["Metric"], "Statistic": used["Stat"], "Period": used["Period"]}
+
+
 def _catalog_key(alarm: dict[str, Any], env: str) -> str:
     """The catalog entry an alarm watches (by namespace, metric name and dimension names)."""
+    alarm = {**alarm, **_watched(alarm)}
     dims = tuple(sorted(d["Name"] for d in alarm["Dimensions"]))
     found = [
         m.key
@@ -51,6 +61,9 @@ def _expected_counts(env: str, env_config: dict[str, Any]) -> Counter:
             "replica_consistent": 1 if replication else 0,
             "dq_score": sum(1 for c in (*SILVER_TABLES, *GOLD_TABLES) if c.rules),
             "cost_per_million_records": 3,  # bronze, silver, gold
+            "intake_rejected": 1,
+            "emr_application_cpu_allocated": 1,  # percent of MaxCPUAllowed
+            "emr_application_memory_allocated": 1,  # percent of MaxMemoryAllowed
         }
     )
 
@@ -71,7 +84,8 @@ def test_every_alarm_comes_from_the_catalog_and_the_counts_match(
         assert rule is not None
         assert alarm["ComparisonOperator"] == rule.comparison, name
         assert alarm["TreatMissingData"] == rule.missing_data, name
-        assert alarm["Statistic"] == spec.statistic, name
+        watched = _watched(alarm)
+        assert watched["Statistic"] == spec.statistic, name
         if rule.threshold is not None:
             assert alarm["Threshold"] == rule.threshold_for(env), name
         # the two monitors run on configured intervals: their alarms follow the config, the rest the catalog
@@ -82,7 +96,7 @@ def test_every_alarm_comes_from_the_catalog_and_the_counts_match(
             period, evaluation, datapoints = ops.replica_check_minutes * 60, spans, spans
         else:
             period, evaluation, datapoints = spec.period_seconds, rule.evaluation_periods, rule.datapoints_to_alarm
-        assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+        assert (watched["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
             period,
             evaluation,
             datapoints,

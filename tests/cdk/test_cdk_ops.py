@@ -102,8 +102,9 @@ def test_alarm_counts(lakehouse: Synthesized, env_config: dict[str, Any]) -> Non
         alarms = resources(_ops(lakehouse, env), "AWS::CloudWatch::Alarm")
         replication = env_config[env].features.replication
         functions = 5 if replication else 4
-        # errors per function + freshness per table + two dead-letter queues (+ replica consistency)
-        assert len(alarms) == functions + len(slo_tables) + 2 + (1 if replication else 0), env
+        # errors per function + freshness per table + two dead-letter queues + rejected landing objects
+        # (+ replica consistency)
+        assert len(alarms) == functions + len(slo_tables) + 2 + 1 + (1 if replication else 0), env
 
 
 @pytest.mark.parametrize("env", ENVS)
