@@ -60,6 +60,8 @@ PROCEDURES: tuple[str, ...] = (
     "corrupt-log.md",
     "poison-landing-file.md",
     "accidental-deletion.md",
+    "dr-failover.md",
+    "dr-failback.md",
 )
 """Runbooks followed on purpose (planned operations and recoveries an operator starts) rather than linked from
 an alert."""
