@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .sites import LAKE_BUCKETS, Site, bucket_of
+from .sites import LAKE_BUCKETS, Site
 
 REPLICATION_RULE_ID = "to-dr-region"
 """The replication rule's id (``cdk/constructs/lake_bucket.py``): a dimension of the metric."""
 
 
-def replication_latency(primary: Site, *, hours: int = 1) -> dict[str, float | None]:
-    """Per layer, the largest ``ReplicationLatency`` (seconds) of the last ``hours``; None when S3 published
-    none (no replication traffic, or replication metrics off)."""
-    from platform_model import aws_names
-
+def replication_latency(primary: Site, replica: Site, *, hours: int = 1) -> dict[str, float | None]:
+    """Per layer, the largest ``ReplicationLatency`` (seconds) from ``primary``'s bucket to ``replica``'s in
+    the last ``hours`` (S3 publishes it in the source region); None when S3 published none (no replication
+    traffic, or replication metrics off)."""
     cloudwatch = primary.client("cloudwatch")
-    account = primary.client("sts").get_caller_identity()["Account"]
     end = dt.datetime.now(dt.UTC)
     found: dict[str, float | None] = {}
     for layer in LAKE_BUCKETS:
-        replica = aws_names.replica_bucket_name(
-            primary.setup.env, layer, account=account, dr_region=primary.setup.dr_region, project=primary.setup.project
-        )
         points = cloudwatch.get_metric_statistics(
             Namespace="AWS/S3",
             MetricName="ReplicationLatency",
             Dimensions=[
-                {"Name": "SourceBucket", "Value": bucket_of(f"s3://{primary.bucket(layer)}/")},
-                {"Name": "DestinationBucket", "Value": replica},
+                {"Name": "SourceBucket", "Value": primary.bucket(layer)},
+                {"Name": "DestinationBucket", "Value": replica.bucket(layer)},
                 {"Name": "RuleId", "Value": REPLICATION_RULE_ID},
             ],
             StartTime=end - dt.timedelta(hours=hours),

@@ -170,13 +170,13 @@ def failover(setup: DrSetup, *, force: bool, confirm: Confirm, console: Console)
         raise DrError(f"--env {setup.env}: already failed over to {dr.region} since {active.document.get('since')}")
     primary, why = open_primary(setup)
     comparison = compare(primary, dr, source_region=setup.region)
-    print_comparison(comparison, console, title=f"{setup.prefix}: replica in {dr.region}")
     if not comparison.consistent and not force:
         raise DrError(
             f"--env {setup.env}: refused, {comparison.summary()}; wait for replication "
             f"(lakehouse dr status --env {setup.env}) or pass --force to accept the loss; nothing changed"
         )
     _no_writer(dr)
+    print_comparison(comparison, console, title=f"{setup.prefix}: replica in {dr.region}")
     if not confirm(f"Fail {setup.prefix} over to {dr.region}?"):
         console.print("not confirmed; nothing changed")
         return 1
@@ -199,7 +199,8 @@ def _switch_to_dr(
         "recovery_point": recovery_point(comparison),
     }
     uri = _record(dr, FAILOVERS_PREFIX, record)
-    slots = _copy_slots(primary, dr) if primary else dr.read_parameter(aws_names.slots_parameter_name(setup.env))
+    slots_name = aws_names.slots_parameter_name(setup.env, setup.project)
+    slots = _copy_slots(primary, dr) if primary else dr.read_parameter(slots_name)
     disabled = _set_schedules(primary, enabled=False) if primary else []
     active = {
         "region": dr.region,
@@ -320,7 +321,7 @@ def status(setup: DrSetup, *, console: Console, as_json: bool = False) -> int:
     dr = Site.open(setup, setup.dr_region)
     primary, _ = open_primary(setup)
     comparison = compare(primary, dr, source_region=setup.region)
-    lag = replication_latency(primary) if primary else {}
+    lag = replication_latency(primary, dr) if primary else {}
     active = read_active(dr)
     if as_json:
         console.print_json(

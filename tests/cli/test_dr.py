@@ -82,7 +82,7 @@ def _deploy_region(env: str, region: str, buckets: dict[str, str], *, schedules:
             )
 
 
-def deploy_dr(env: str = ENV) -> dict[str, dict[str, str]]:
+def deploy_infrastructure(env: str = ENV) -> dict[str, dict[str, str]]:
     """What `cdk deploy -c env=<env>` leaves in both regions that the dr commands use: per region, the
     buckets by layer (the DR region's are the replicas, named as ``aws_names.replica_bucket_name``)."""
     setup = DrSetup.load(env)
@@ -94,6 +94,22 @@ def deploy_dr(env: str = ENV) -> dict[str, dict[str, str]]:
     _deploy_region(env, setup.region, primary, schedules=True)
     _deploy_region(env, setup.dr_region, replicas, schedules=False)
     return {setup.region: primary, setup.dr_region: replicas}
+
+
+def deploy_dr(env: str = ENV, work_dir: Path | None = None) -> tuple[dict[str, dict[str, str]], dict[str, Path]]:
+    """Both regions deployed (:func:`deploy_infrastructure`; call it under moto, the ``aws`` fixture), a
+    Delta table per layer written under ``work_dir`` (a temporary folder by default) with its first two commits
+    in the primary, a landing file, and everything replicated: the state every runbook step starts from.
+    Returns the buckets per region and the local tables (their third commit is for the tests to place)."""
+    import tempfile
+
+    deployed = deploy_infrastructure(env)
+    primary = next(iter(deployed))  # then the DR region
+    tables = write_tables(work_dir or Path(tempfile.mkdtemp(prefix="dr-lake-")))
+    upload(tables, deployed[primary], primary, range(2))
+    _regional(primary, "s3").put_object(Bucket=deployed[primary]["landing"], Key="crm/a.jsonl", Body=b"{}\n")
+    replicate(deployed)
+    return deployed, tables
 
 
 def _config_account(env: str) -> str:
@@ -134,26 +150,21 @@ def upload(tables: dict[str, Path], buckets: dict[str, str], region: str, versio
 def replicate(deployed: dict[str, dict[str, str]], *, skip: tuple[str, ...] = ()) -> None:
     """What S3 replication would do: every object of the primary's lake buckets copied to its replica,
     except the keys matching a pattern of ``skip``."""
-    source, target = _regional(PRIMARY, "s3"), _regional(DR, "s3")
+    primary, dr = deployed  # regions, the primary first
+    source, target = _regional(primary, "s3"), _regional(dr, "s3")
     for layer in ("landing", "bronze", "silver", "gold"):
-        for page in source.get_paginator("list_objects_v2").paginate(Bucket=deployed[PRIMARY][layer]):
+        for page in source.get_paginator("list_objects_v2").paginate(Bucket=deployed[primary][layer]):
             for item in page.get("Contents", []):
                 if any(re.search(pattern, f"{layer}/{item['Key']}") for pattern in skip):
                     continue
-                body = source.get_object(Bucket=deployed[PRIMARY][layer], Key=item["Key"])["Body"].read()
-                target.put_object(Bucket=deployed[DR][layer], Key=item["Key"], Body=body)
+                body = source.get_object(Bucket=deployed[primary][layer], Key=item["Key"])["Body"].read()
+                target.put_object(Bucket=deployed[dr][layer], Key=item["Key"], Body=body)
 
 
 @pytest.fixture
 def lake(aws, tmp_path):
-    """Both regions deployed, two commits of each table in the primary and replicated, and the third
-    commit written locally (the tests add it where they need it)."""
-    deployed = deploy_dr()
-    tables = write_tables(tmp_path)
-    upload(tables, deployed[PRIMARY], PRIMARY, range(2))
-    _regional(PRIMARY, "s3").put_object(Bucket=deployed[PRIMARY]["landing"], Key="crm/a.jsonl", Body=b"{}\n")
-    replicate(deployed)
-    return deployed, tables
+    """:func:`deploy_dr`: two commits of each table in the primary and replicated, the third written locally."""
+    return deploy_dr(ENV, tmp_path)
 
 
 def active(region: str) -> dict | None:
@@ -205,8 +216,22 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_status_reports_consistency_and_the_last_commit_per_table(lake, capsys):
     deployed, _ = lake
+    dimensions = {"SourceBucket": deployed[PRIMARY]["bronze"], "DestinationBucket": deployed[DR]["bronze"]}
+    _regional(PRIMARY, "cloudwatch").put_metric_data(  # S3 publishes it in the source region
+        Namespace="AWS/S3",
+        MetricData=[
+            {
+                "MetricName": "ReplicationLatency",
+                "Dimensions": [{"Name": k, "Value": v} for k, v in (dimensions | {"RuleId": "to-dr-region"}).items()],
+                "Value": value,
+                "Unit": "Seconds",
+            }
+            for value in (12.0, 42.0)
+        ],
+    )
     code, out, _ = run(capsys, "dr", "status", "--env", ENV)
     assert code == 0, out
+    assert "replication latency bronze: 42 s" in out and "replication latency landing: no data" in out
     assert "all 3 tables consistent in eu-central-1" in out
     assert "bronze.reference_fx_rates" in out and "gold.blue/revenue_attribution" in out
     assert "active region: eu-west-1" in out
@@ -232,8 +257,8 @@ def test_status_reports_consistency_and_the_last_commit_per_table(lake, capsys):
 def test_failover_refused_while_the_replica_lags_and_nothing_changes(lake, capsys):
     deployed, tables = lake
     upload(tables, deployed[PRIMARY], PRIMARY, range(2, 3))  # the newest commit never reached the replica
-    code, _, err = run(capsys, "dr", "failover", "--env", ENV, "--yes")
-    assert code == 2
+    code, out, err = run(capsys, "dr", "failover", "--env", ENV, "--yes")
+    assert code == 2 and out == ""
     [line] = err.strip().splitlines()
     assert "refused" in line and "3 of 3 tables inconsistent" in line and "--force" in line
     assert "1 commit(s) behind (version 1 of 2)" in line
