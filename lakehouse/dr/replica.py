@@ -46,6 +46,7 @@ class TableState:
 
     @property
     def consistent(self) -> bool:
+        """The copy is whole and holds the source's newest commit (as far as the source could be read)."""
         return not self.findings and self.copy_version is not None and not self.behind
 
     def reason(self) -> str:
@@ -68,10 +69,12 @@ class Comparison:
 
     @property
     def inconsistent(self) -> list[TableState]:
+        """The tables that are not :attr:`TableState.consistent`."""
         return [t for t in self.tables if not t.consistent]
 
     @property
     def consistent(self) -> bool:
+        """Some table and every table consistent (an empty copy is not a consistent one)."""
         return bool(self.tables) and not self.inconsistent
 
     def summary(self) -> str:
@@ -86,6 +89,7 @@ class Comparison:
         return f"{len(bad)} of {len(self.tables)} tables inconsistent in {self.copy_region}: {listed}{more}"
 
     def as_json(self) -> dict[str, Any]:
+        """What ``lakehouse dr status --json`` prints."""
         return {
             "source_region": self.source_region,
             "copy_region": self.copy_region,

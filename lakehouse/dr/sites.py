@@ -56,6 +56,7 @@ class DrSetup:
 
     @property
     def prefix(self) -> str:
+        """``lakehouse-<env>``."""
         return aws_names.prefix(self.env, self.project)
 
 
@@ -97,13 +98,10 @@ class Site:
         return cls(setup=setup, region=region, session=s, deployment=document)
 
     def client(self, service: str) -> Any:
+        """A boto3 client of this region, one per service."""
         if service not in self._clients:
             self._clients[service] = self.session.client(service)
         return self._clients[service]
-
-    @property
-    def is_primary(self) -> bool:
-        return self.region == self.setup.region
 
     def bucket(self, layer: str) -> str:
         """The bucket of ``layer`` (landing, bronze, silver, gold, artifacts) in this region."""
@@ -115,6 +113,7 @@ class Site:
         return bucket_of(arguments[arguments.index(f"--{layer}-uri") + 1])
 
     def state_machine_arn(self, machine: str = "pipeline") -> str:
+        """The ARN of this region's ``pipeline`` or ``maintenance`` state machine (same names in both regions)."""
         name = (
             aws_names.pipeline_state_machine_name(self.setup.env, self.setup.project)
             if machine == "pipeline"
@@ -133,6 +132,7 @@ class Site:
             return None
 
     def write_parameter(self, name: str, value: str, description: str) -> None:
+        """Create or overwrite SSM String parameter ``name`` here."""
         self.client("ssm").put_parameter(Name=name, Value=value, Type="String", Overwrite=True, Description=description)
 
 

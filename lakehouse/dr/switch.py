@@ -54,10 +54,12 @@ class Active:
 
     @property
     def region(self) -> str:
+        """The region it names as serving."""
         return str(self.document.get("region", ""))
 
 
 def read_active(site: Site) -> Active | None:
+    """``site``'s ``active-region`` document, None when it has none (never failed over)."""
     value = site.read_parameter(aws_names.active_region_parameter_name(site.setup.env, site.setup.project))
     return Active(json.loads(value)) if value else None
 
@@ -69,6 +71,7 @@ def failed_over(dr: Site) -> Active | None:
 
 
 def _write_active(site: Site, document: dict[str, Any]) -> None:
+    """``document`` as ``site``'s ``active-region`` parameter."""
     name = aws_names.active_region_parameter_name(site.setup.env, site.setup.project)
     site.write_parameter(name, json.dumps(document), "The region serving the environment: lakehouse dr failover/back.")
 
@@ -186,6 +189,7 @@ def failover(setup: DrSetup, *, force: bool, confirm: Confirm, console: Console)
 def _switch_to_dr(
     setup: DrSetup, dr: Site, primary: Site | None, why: str, comparison: Comparison, *, force: bool, console: Console
 ) -> int:
+    """The failover's changes, in the module docstring's order (every check has passed)."""
     record = {
         "id": f"failover-{new_batch_id()[1:]}",
         "env": setup.env,
@@ -230,6 +234,7 @@ def _report_failover(
     execution: str,
     console: Console,
 ) -> None:
+    """Print the recovery point and what the failover changed."""
     point = record["recovery_point"]
     lost = "unknown (primary unreachable)" if point["commits_lost"] is None else str(point["commits_lost"])
     console.print(f"failed over {setup.prefix} to {record['to_region']}: recovery point {uri}", soft_wrap=True)
@@ -278,6 +283,7 @@ def failback(setup: DrSetup, *, confirm: Confirm, console: Console) -> int:
 def _switch_to_primary(
     setup: DrSetup, dr: Site, primary: Site, active: Active, comparison: Comparison, console: Console
 ) -> int:
+    """The failback's pointer changes (the primary has caught up)."""
     record = {
         "id": f"failback-{new_batch_id()[1:]}",
         "env": setup.env,

@@ -10,6 +10,7 @@ runbook from the state :func:`prepare_dr_runbook` brings the regions to (for the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -226,8 +227,9 @@ def test_status_reports_consistency_and_the_last_commit_per_table(lake, capsys):
                 "Dimensions": [{"Name": k, "Value": v} for k, v in (dimensions | {"RuleId": "to-dr-region"}).items()],
                 "Value": value,
                 "Unit": "Seconds",
+                "Timestamp": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10 + i),
             }
-            for value in (12.0, 42.0)
+            for i, value in enumerate((12.0, 42.0))
         ],
     )
     code, out, _ = run(capsys, "dr", "status", "--env", ENV)
