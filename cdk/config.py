@@ -166,6 +166,16 @@ class PromotionConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DrConfig:
+    """What the DR region holds besides the replicas (runbooks/dr-failover.md)."""
+
+    standby: bool
+    """A standby EMR Serverless application and pipeline/maintenance state machines (no schedule) in the DR
+    region, pointed at the replica buckets, and the artifacts bucket's job releases replicated there, so that
+    ``lakehouse dr failover`` can run the pipeline in the DR region. Needs ``features.replication``."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EmrPricing:
     """EMR Serverless list prices (USD) in one region for the application's architecture (arm64)."""
 
@@ -196,6 +206,7 @@ class EnvironmentConfig:
     (e.g. Marquez), passed to every job as ``--lineage`` (docs/LINEAGE.md)."""
     pricing: EmrPricing
     recovery: RecoveryConfig
+    dr: DrConfig
 
     @property
     def prefix(self) -> str:
@@ -311,6 +322,14 @@ def _features(s: _Section) -> FeatureFlags:
     return cfg
 
 
+def _dr(s: _Section, features: FeatureFlags) -> DrConfig:
+    cfg = DrConfig(standby=s.get("standby", bool))
+    if cfg.standby and not features.replication:
+        raise ConfigError(s.key("standby"), "needs features.replication (the replica buckets the standby runs on)")
+    s.close()
+    return cfg
+
+
 def _ops(s: _Section) -> OpsConfig:
     batch_size = s.integer("intake_batch_size", minimum=1, maximum=10000)
     window = s.integer("intake_batching_window_seconds", minimum=0, maximum=300)
@@ -384,6 +403,7 @@ def _environment(
     dr_region = s.matching("dr_region", _REGION, "AWS region like eu-central-1")
     if dr_region == region:
         raise ConfigError(s.key("dr_region"), f"must differ from region ({region})")
+    features = _features(s.section("features"))
     cfg = EnvironmentConfig(
         name=name,
         project=project,
@@ -395,13 +415,14 @@ def _environment(
         schedule=_schedule(s.section("schedule")),
         budget=_budget(s.section("budget")),
         retention=_retention(s.section("retention")),
-        features=_features(s.section("features")),
+        features=features,
         job_flags=_job_flags(s.section("job_flags")),
         ops=_ops(s.section("ops")),
         promotion=_promotion(s.section("promotion"), ENVIRONMENT_NAMES),
         lineage=s.matching("lineage", _LINEAGE, "lineage target: none, or http:<https URL>"),
         pricing=_region_pricing(region, pricing, pricing_key),
         recovery=parse_recovery(s.section("recovery")),
+        dr=_dr(s.section("dr"), features),
     )
     _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:

@@ -99,6 +99,18 @@ def deployment_parameter_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"/{project}/{env}/deployment"
 
 
+def active_region_parameter_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """SSM String parameter saying which region serves the environment, as JSON, in both regions::
+
+        {"region": "eu-central-1", "role": "dr", "landing_bucket": "...", "state_machine_arn": "...",
+         "application_id": "...", "since": "...", "by": "...", "record": "s3://.../dr/failovers/<id>.json"}
+
+    Absent (never failed over) means the primary region. ``lakehouse dr failover`` and ``failback`` write it;
+    producers read ``landing_bucket`` from it to know where to land files.
+    """
+    return f"/{project}/{env}/active-region"
+
+
 def promotions_table_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     """DynamoDB table (``pk``/``sk`` strings): promotion history (``pk="history"``) and the lock (``pk="lock"``)."""
     return f"{prefix(env, project)}-promotions"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ class ComputeStack(Stack):
                 log_retention=log_retention(config.retention.log_group_retention_days),
             ),
         )
-        self.metrics_publisher_policy = self._metrics_publisher_policy(config)
+        self.metrics_publisher_policy = metrics_publisher_policy(self, config)
         self.job_roles: dict[str, iam.IRole] = {job: self._job_role(job, config, storage) for job in JOBS}
         self.job_runner_policy = JobRunnerPolicy(
             self,
@@ -99,30 +100,6 @@ class ComputeStack(Stack):
                 logs_prefix=EMR_LOGS_PREFIX,
             ),
         )
-
-    def _metrics_publisher_policy(self, config: EnvironmentConfig) -> iam.ManagedPolicy:
-        """PutMetricData to this environment's catalog namespace only."""
-        namespace = catalog.our_namespace(config.name)
-        policy = iam.ManagedPolicy(
-            self,
-            "JobMetricsPolicy",
-            description=f"Publish the jobs' end-of-run metrics to {namespace} (and no other namespace).",
-            statements=[
-                iam.PolicyStatement(
-                    sid="PublishRunMetrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
-                )
-            ],
-        )
-        acknowledge(
-            policy,
-            rules=["AwsSolutions-IAM5"],
-            findings=["Resource::*"],
-            reason="PutMetricData has no resource-level permissions; the namespace condition scopes it.",
-        )
-        return policy
 
     def _job_role(self, job: str, config: EnvironmentConfig, storage: StorageStack) -> iam.IRole:
         """``job``'s runtime role: its layers (``READS``, ``WRITES``), its release and logs, its metrics."""
@@ -169,16 +146,47 @@ class ComputeStack(Stack):
     def job_arguments(self, storage: StorageStack, config: EnvironmentConfig) -> tuple[str, ...]:
         """The arguments every entrypoint takes, except the two an execution adds: ``--gold-uri`` (gold lives
         under the slot the execution runs, ``<gold_uri><slot>/``) and ``--batch-id``."""
-        arguments: list[str] = []
-        for layer in ("landing", "bronze", "silver"):
-            arguments += [f"--{layer}-uri", bucket_uri(storage.buckets[layer])]
-        for name, value in sorted(config.job_flags.items()):
-            arguments += ["--flag", f"{name}={value}"]
-        return (*arguments, "--env", config.name, "--metrics", "cloudwatch", "--lineage", config.lineage)
+        return job_arguments({layer: bucket_uri(bucket) for layer, bucket in storage.buckets.items()}, config)
 
     def spark_submit_parameters(self, version: str | None = None) -> str:
         """For release ``version`` (default: this deploy's); ``version`` may be the ``{version}`` placeholder."""
         return self.job_assets.spark_submit_parameters(version)
+
+
+def job_arguments(layer_uris: Mapping[str, str], config: EnvironmentConfig) -> tuple[str, ...]:
+    """Every entrypoint's arguments but ``--gold-uri`` and ``--batch-id``, over the landing, bronze and silver
+    buckets ``layer_uris`` names (the primary's, or the replicas for the DR standby)."""
+    arguments: list[str] = []
+    for layer in ("landing", "bronze", "silver"):
+        arguments += [f"--{layer}-uri", layer_uris[layer]]
+    for name, value in sorted(config.job_flags.items()):
+        arguments += ["--flag", f"{name}={value}"]
+    return (*arguments, "--env", config.name, "--metrics", "cloudwatch", "--lineage", config.lineage)
+
+
+def metrics_publisher_policy(scope: Construct, config: EnvironmentConfig) -> iam.ManagedPolicy:
+    """``JobMetricsPolicy`` under ``scope``: PutMetricData to this environment's catalog namespace only."""
+    namespace = catalog.our_namespace(config.name)
+    policy = iam.ManagedPolicy(
+        scope,
+        "JobMetricsPolicy",
+        description=f"Publish the jobs' end-of-run metrics to {namespace} (and no other namespace).",
+        statements=[
+            iam.PolicyStatement(
+                sid="PublishRunMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+            )
+        ],
+    )
+    acknowledge(
+        policy,
+        rules=["AwsSolutions-IAM5"],
+        findings=["Resource::*"],
+        reason="PutMetricData has no resource-level permissions; the namespace condition scopes it.",
+    )
+    return policy
 
 
 def bucket_uri(bucket: s3.IBucket) -> str:

@@ -1,4 +1,5 @@
-"""Lakehouse-<env>-Dr: replica key and buckets in the DR region, targets of the data buckets' replication."""
+"""Lakehouse-<env>-Dr: replica key and buckets in the DR region, targets of the data buckets' replication; with
+``dr.standby``, the standby application and state machines over them (:mod:`stacks.dr_standby`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from cdk.constructs.backup_plan import backup_vault
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
 from platform_model import aws_names
+from stacks.dr_standby import Standby, StandbyProps
 from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
 
 
@@ -79,6 +81,28 @@ class DrStack(Stack):
             ).policy
         self.backup_vault = self._backup_vault(config, removal) if config.recovery.region_loss else None
         """Named: the primary region's snapshot plan copies to it by its name-derived ARN."""
+        self.access_logs = logs.bucket
+        self.removal = removal
+        self.standby: Standby | None = None
+        """The standby application and state machines (``dr.standby``): :meth:`add_standby`."""
+
+    def add_standby(self, config: EnvironmentConfig, *, version: str) -> Standby:
+        """The standby over these replicas, running job-assets ``version`` (known once the Compute stack has
+        packaged it; the standby takes the string, no reference to that stack)."""
+        self.standby = Standby(
+            self,
+            "Standby",
+            props=StandbyProps(
+                config=config,
+                key=self.key,
+                replicas=self.buckets,
+                replica_read_policies=self.read_policies,
+                access_logs=self.access_logs,
+                version=version,
+                removal_policy=self.removal,
+            ),
+        )
+        return self.standby
 
     def _backup_vault(self, config: EnvironmentConfig, removal: RemovalPolicy) -> backup.BackupVault:
         """The vault the ops state's snapshots are copied to, under the replica key, locked like the primary."""

@@ -60,6 +60,8 @@ def build_environment(
     storage = _storage_stack(scope, config, dr)
     alerting = _alerting_stack(scope, config)
     compute = _compute_stack(scope, config, storage, package_dir=package_dir, build_dir=build_dir)
+    if dr is not None and config.dr.standby:
+        dr.add_standby(config, version=compute.job_assets.version)
     orchestration = _orchestration_stack(scope, config, storage, compute, alerting)
     ops = _ops_stack(
         scope,

@@ -75,6 +75,35 @@ def landing_lifecycle(config: EnvironmentConfig) -> tuple[s3.LifecycleRule, ...]
     )
 
 
+def allow_cloudwatch_logs(key: kms.Key) -> None:
+    """Let CloudWatch Logs of ``key``'s region use ``key`` for this account's log groups (and no others)."""
+    stack = Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchLogsForThisAccountsLogGroups",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
+
+
 class StorageStack(Stack):
     """Buckets: landing, bronze/silver/gold (Delta tables), artifacts (jobs, EMR logs, Athena), logs."""
 
@@ -134,30 +163,7 @@ class StorageStack(Stack):
             pending_window=Duration.days(30),
             removal_policy=removal,
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForThisAccountsLogGroups",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_cloudwatch_logs(key)
         return key
 
     def _layer_buckets(
@@ -167,6 +173,7 @@ class StorageStack(Stack):
         # Referenced by ARN on this side, so the replication roles' KMS and S3 grants stay in this stack's
         # IAM policies instead of reaching back into the DR stack's key policy (a dependency cycle).
         local_replica_key = kms.Key.from_key_arn(self, "ReplicaKeyRef", replica_key.key_arn) if replica_key else None
+        self.replica_key_ref = local_replica_key
         buckets: dict[str, s3.Bucket] = {}
         for layer in REPLICATED_BUCKETS:
             retention = config.retention.landing if layer == "landing" else config.retention.layer(layer)
@@ -188,9 +195,10 @@ class StorageStack(Stack):
         return buckets
 
     def _replication_target(
-        self, config: EnvironmentConfig, layer: str, replica_key: kms.IKey | None
+        self, config: EnvironmentConfig, layer: str, replica_key: kms.IKey | None, prefix: str = ""
     ) -> ReplicationTarget | None:
-        """``layer``'s replica bucket in the DR region, by name; none without a replica key."""
+        """``layer``'s replica bucket in the DR region, by name (keys under ``prefix`` only); none without a
+        replica key."""
         if replica_key is None:
             return None
         return ReplicationTarget(
@@ -203,6 +211,7 @@ class StorageStack(Stack):
             ),
             encryption_key=replica_key,
             region=config.dr_region,
+            prefix=prefix,
         )
 
     def _backup(self, config: EnvironmentConfig, removal: RemovalPolicy) -> BackupPlan:
@@ -269,7 +278,10 @@ class StorageStack(Stack):
         )
 
     def _artifacts(self, config: EnvironmentConfig, removal: RemovalPolicy) -> s3.Bucket:
-        """Job releases, EMR logs and Athena results; the logs and results expire, nothing is replicated."""
+        """Job releases, EMR logs and Athena results; the logs and results expire. With a DR standby
+        (``dr.standby``) the job releases (``jobs/``) replicate to the DR region, where the standby runs them;
+        nothing else of this bucket is replicated."""
+        standby = config.dr.standby and self.replica_key_ref is not None
         artifacts = self._bucket(
             "artifacts",
             config=config,
@@ -287,8 +299,12 @@ class StorageStack(Stack):
                     expiration=Duration.days(config.retention.log_group_retention_days),
                 ),
             ),
-            replication=None,
+            replication=(
+                self._replication_target(config, "artifacts", self.replica_key_ref, JOBS_PREFIX) if standby else None
+            ),
         )
+        if standby:
+            return artifacts
         acknowledge(
             artifacts,
             rules=BUCKET_REPLICATION,

@@ -32,6 +32,37 @@ class JobAssetsProps:
     """The EMR dependency wheels ``make install`` downloaded: every release ships them as ``pydeps.zip``."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Releases:
+    """The job-assets releases under ``releases_uri`` (``s3://<bucket>/jobs/``), wherever that bucket is: the
+    artifacts bucket, or its replica in the DR region (the standby runs the replicated releases)."""
+
+    releases_uri: str
+    version: str
+    """The default release (a deploy's own)."""
+
+    def py_files_uri(self, version: str | None = None) -> str:
+        """The archive of release ``version`` (default: :attr:`version`); ``version`` may be a placeholder."""
+        return f"{self.releases_uri}{version or self.version}/{ARCHIVE_NAME}"
+
+    def deps_uri(self, version: str | None = None) -> str:
+        """The third-party modules of release ``version`` (``pydeps.zip``)."""
+        return f"{self.releases_uri}{version or self.version}/{DEPS_ARCHIVE_NAME}"
+
+    def spark_submit_parameters(self, version: str | None = None) -> str:
+        """How a job run gets release ``version``'s Python code (``version`` may be a placeholder): the archive on
+        ``spark.submit.pyFiles`` (nothing else: Delta's Python API is not used, docs/adr/0001) and the
+        dependencies on ``spark.archives``, unpacked as ``pydeps/`` (docs/adr/0002)."""
+        return (
+            f"--conf spark.submit.pyFiles={self.py_files_uri(version)} "
+            f"--conf spark.archives={self.deps_uri(version)}#{DEPS_ALIAS}"
+        )
+
+    def entrypoint_uri(self, job: str, version: str | None = None) -> str:
+        """The entrypoint of ``job`` in release ``version`` (default: :attr:`version`)."""
+        return f"{self.releases_uri}{version or self.version}/{ENTRYPOINTS_DIR}/{job}.py"
+
+
 class JobAssets(Construct):
     """A content-addressed release of the Spark jobs; older versions stay for rollback (no prune).
 
@@ -106,24 +137,24 @@ class JobAssets(Construct):
 
     def py_files_uri(self, version: str | None = None) -> str:
         """The archive of release ``version`` (default: this deploy's); ``version`` may be a placeholder."""
-        return f"{self.releases_uri}{version or self.version}/{ARCHIVE_NAME}"
+        return self.releases.py_files_uri(version)
 
     def deps_uri(self, version: str | None = None) -> str:
         """The third-party modules of release ``version`` (``pydeps.zip``)."""
-        return f"{self.releases_uri}{version or self.version}/{DEPS_ARCHIVE_NAME}"
+        return self.releases.deps_uri(version)
 
     def spark_submit_parameters(self, version: str | None = None) -> str:
-        """How a job run gets release ``version``'s Python code (``version`` may be a placeholder): the archive on
-        ``spark.submit.pyFiles`` (nothing else: Delta's Python API is not used, docs/adr/0001) and the
-        dependencies on ``spark.archives``, unpacked as ``pydeps/`` (docs/adr/0002)."""
-        return (
-            f"--conf spark.submit.pyFiles={self.py_files_uri(version)} "
-            f"--conf spark.archives={self.deps_uri(version)}#{DEPS_ALIAS}"
-        )
+        """How a job run gets release ``version``'s Python code: see :meth:`Releases.spark_submit_parameters`."""
+        return self.releases.spark_submit_parameters(version)
 
     def entrypoint_uri(self, job: str, version: str | None = None) -> str:
         """The entrypoint of ``job`` in release ``version`` (default: this deploy's)."""
-        return f"{self.releases_uri}{version or self.version}/{ENTRYPOINTS_DIR}/{job}.py"
+        return self.releases.entrypoint_uri(job, version)
+
+    @property
+    def releases(self) -> Releases:
+        """Where this bucket's releases are, with this deploy's version as the default."""
+        return Releases(releases_uri=self.releases_uri, version=self.version)
 
     def _acknowledge_handler(self) -> None:
         """BucketDeployment's handler is a stack-wide singleton Lambda that CDK owns; acknowledge it there."""

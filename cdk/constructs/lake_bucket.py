@@ -21,6 +21,8 @@ class ReplicationTarget:
     bucket: s3.IBucket
     encryption_key: kms.IKey
     region: str
+    prefix: str = ""
+    """Replicate only the keys under this prefix (``""``: every object)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +93,7 @@ class LakeBucket(Construct):
                         id="to-dr-region",
                         destination=target.bucket,
                         priority=1,
-                        filter=s3.Filter(prefix=""),
+                        filter=s3.Filter(prefix=target.prefix),
                         kms_key=target.encryption_key,
                         sse_kms_encrypted_objects=True,
                         delete_marker_replication=True,

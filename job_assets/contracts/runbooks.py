@@ -77,6 +77,9 @@ PROCEDURES: tuple[str, ...] = (
     "poison-landing-file.md",
     "accidental-deletion.md",
     "credential-rotation.md",
+    "dr-failover.md",
+    "dr-failback.md",
+    "rebuild-from-bronze.md",
 )
 """Runbooks followed on purpose (planned operations and recoveries an operator starts) rather than linked from
 an alert."""

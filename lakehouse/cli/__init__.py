@@ -6,10 +6,10 @@ the deployed environments' (dlq, alarms, pipeline, metric, env diff), :mod:`.pro
 catalog, lineage), :mod:`.tables` table recovery's (table check, restore, repair; rebuild), :mod:`.landing`
 landing recovery's (landing pending, skip, retry, rejected; recover-deleted), :mod:`.drills` the recovery
 drills (drill), :mod:`.guardrails` the deployed environments' guardrails (kms, budget, capacity, credentials,
-backup); :mod:`.common` holds what they share (the consoles, the default lake, turning a command's errors
-into :class:`~lakehouse.errors.UsageError`). The commands' logic lives in the other subpackages of
-``lakehouse``. This package composes the groups into one parser and runs :func:`main`, the console script
-``lakehouse`` (also ``python -m lakehouse.cli``).
+backup), :mod:`.dr` the DR standby's (dr status, failover, failback); :mod:`.common` holds what they share
+(the consoles, the default lake, turning a command's errors into :class:`~lakehouse.errors.UsageError`).
+The commands' logic lives in the other subpackages of ``lakehouse``. This package composes the groups into
+one parser and runs :func:`main`, the console script ``lakehouse`` (also ``python -m lakehouse.cli``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 
 from ..errors import UsageError
-from . import docs, drills, guardrails, landing, local, ops, promotions, tables
+from . import docs, dr, drills, guardrails, landing, local, ops, promotions, tables
 from .common import err
 
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     landing.add_parsers(sub)  # landing (pending, skip, retry, rejected), recover-deleted
     guardrails.add_parsers(sub)  # kms, budget, capacity, credentials, backup
     drills.add_parsers(sub)  # drill
+    dr.add_parsers(sub)  # dr status|failover|failback
     return p
 
 

@@ -318,7 +318,8 @@ def test_metric_publishing_is_scoped_to_the_environments_namespace(lakehouse: Sy
             env = where.split("/")[0].split("-")[1]  # Lakehouse-<env>-<Part>/<resource>
             assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": f"Lakehouse/{env}"}}, where
             publishers.add(where.split("/")[0].rsplit("-", 1)[1])
-    assert publishers == {"Compute", "Ops"}  # the Spark jobs' run metrics and the Lambdas' metrics
+    # the Spark jobs' run metrics (the primary's and the DR standby's) and the Lambdas' metrics
+    assert publishers == {"Compute", "Ops", "Dr"}
 
 
 def test_function_settings_match_what_the_code_reads(lakehouse: Synthesized, env_config: dict[str, Any]) -> None:

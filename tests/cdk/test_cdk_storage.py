@@ -28,7 +28,8 @@ def is_access_logs(logical_id: str) -> bool:
 
 def test_every_bucket_blocks_public_access_and_is_versioned(lakehouse: Synthesized) -> None:
     all_buckets = buckets(lakehouse)
-    assert len(all_buckets) == 3 * 6 + 2 * 5  # 6 per environment; 4 replicas + access logs in 2 DR regions
+    # 6 per environment; 4 replicas, the artifacts replica (dr.standby) and access logs in 2 DR regions
+    assert len(all_buckets) == 3 * 6 + 2 * 6
     for stack, logical_id, bucket, _ in all_buckets:
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
@@ -135,7 +136,8 @@ def test_replication_with_rtc_and_metrics_only_where_enabled(
             assert replicated == {}
             assert lakehouse.environments[env].dr is None
             continue
-        assert sorted(lid.split("Bucket")[0] for lid in replicated) == ["Bronze", "Gold", "Landing", "Silver"]
+        standby = ["Artifacts"] if config.dr.standby else []  # its job releases, for the DR standby
+        assert sorted(lid.split("Bucket")[0] for lid in replicated) == [*standby, "Bronze", "Gold", "Landing", "Silver"]
         for lid, replication in replicated.items():
             (rule,) = replication["Rules"]
             layer = lid.split("Bucket")[0].lower()
