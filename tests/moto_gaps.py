@@ -14,7 +14,49 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 
-class MessageMoveTasks:
+class _BeforeCall:
+    """Answers some operations of one service in place of moto, inside moto (botocore ``before-call``).
+
+    While installed, every client of ``service`` that botocore creates gets ``before-parameter-build`` and
+    ``before-call`` handlers for ``operations`` (the mechanism botocore's Stubber uses); the code under
+    test calls the real API through botocore. Subclasses answer in ``_answer``.
+    """
+
+    service = ""
+    event_name = ""
+    """The service's name in botocore's event names (its hyphenized service id), when not ``service``."""
+    operations: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self._create_client = botocore.session.Session.create_client
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> Any:
+        original, filler = self._create_client, self
+
+        def create_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            made = original(session, service_name, *args, **kwargs)
+            if service_name == filler.service:
+                filler.attach(made)
+            return made
+
+        monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+        return self
+
+    def attach(self, made: Any) -> None:
+        events, name = made.meta.events, self.event_name or self.service
+        for operation in self.operations:
+            events.register(f"before-parameter-build.{name}.{operation}", self._keep_params)
+            events.register(f"before-call.{name}.{operation}", self._answer)
+
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["gap_filler_params"] = dict(params)
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        raise NotImplementedError
+
+
+class MessageMoveTasks(_BeforeCall):
     """moto gap filler: SQS ``StartMessageMoveTask`` and ``ListMessageMoveTasks`` (moto 5.2.5 has neither).
 
     While installed, every SQS client botocore creates gets ``before-call`` handlers for these two
@@ -30,32 +72,13 @@ class MessageMoveTasks:
     ``started`` holds the request parameters of every StartMessageMoveTask call.
     """
 
+    service = "sqs"
+    operations = ("StartMessageMoveTask", "ListMessageMoveTasks")
+
     def __init__(self) -> None:
+        super().__init__()
         self.started: list[dict[str, Any]] = []
         self.tasks: dict[str, list[dict[str, Any]]] = {}
-        self._create_client = botocore.session.Session.create_client
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> MessageMoveTasks:
-        original, filler = self._create_client, self
-
-        def create_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
-            made = original(session, service_name, *args, **kwargs)
-            if service_name == "sqs":
-                filler.attach(made)
-            return made
-
-        monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
-        return self
-
-    def attach(self, sqs: Any) -> None:
-        events = sqs.meta.events
-        for operation in ("StartMessageMoveTask", "ListMessageMoveTasks"):
-            events.register(f"before-parameter-build.sqs.{operation}", self._keep_params)
-            events.register(f"before-call.sqs.{operation}", self._answer)
-
-    @staticmethod
-    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["gap_filler_params"] = dict(params)
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         params = context["gap_filler_params"]
@@ -128,3 +151,70 @@ class _SqsError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ExecutionRedrive(_BeforeCall):
+    """moto gap filler: Step Functions ``RedriveExecution`` (moto 5.2.5 does not implement it).
+
+    Like Step Functions: an execution that does not exist is ``ExecutionDoesNotExist``; one that did not end
+    FAILED, TIMED_OUT or ABORTED is ``ExecutionNotRedrivable``; otherwise it is RUNNING again under the same
+    name and ARN, with ``redriveCount`` one higher (moto's execution, so DescribeExecution and
+    ListExecutions see it). ``redriven`` holds the ARNs redriven.
+    """
+
+    service = "stepfunctions"
+    event_name = "sfn"
+    operations = ("RedriveExecution",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redriven: list[str] = []
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        arn = context["gap_filler_params"]["executionArn"]
+        execution = moto_execution(arn)
+        url = "https://states.amazonaws.com/"
+        if execution is None or execution.status not in ("FAILED", "TIMED_OUT", "ABORTED"):
+            code = "ExecutionDoesNotExist" if execution is None else "ExecutionNotRedrivable"
+            parsed = {"Error": {"Code": code, "Message": arn}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+            return AWSResponse(url, 400, {}, None), parsed
+        execution.status = "RUNNING"
+        execution.stop_date = None
+        execution.redrive_count = getattr(execution, "redrive_count", 0) + 1
+        self.redriven.append(arn)
+        body = {"redriveDate": time.time(), "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())}}
+        return AWSResponse(url, 200, {}, None), body
+
+
+def moto_execution(arn: str) -> Any:
+    """moto's record of a Step Functions execution (None when there is none)."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    region, account = arn.split(":")[3:5]
+    backend = stepfunctions_backends[account][region]
+    for state_machine in backend.state_machines:
+        for execution in state_machine.executions:
+            if execution.execution_arn == arn:
+                return execution
+    return None
+
+
+def fail_execution(arn: str, *, error: str, cause: str) -> None:
+    """End a running execution FAILED with ``error`` and ``cause``: moto's executions only succeed or stop
+    unless its state-machine interpreter runs them (GetExecutionHistory then comes from
+    ``SF_EXECUTION_HISTORY_TYPE=FAILURE``: an ``ExecutionFailed`` event)."""
+    from moto.core.utils import utcnow
+
+    execution = moto_execution(arn)
+    execution.status, execution.error, execution.cause = "FAILED", error, cause
+    execution.stop_date = utcnow()
+
+
+def set_job_run_state(application_id: str, run_id: str, state: str, *, region: str = "eu-west-1") -> None:
+    """Put an EMR Serverless job run in ``state``: moto's job runs are SUCCESS from the start and never move."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.emrserverless.models import emrserverless_backends
+
+    for run in emrserverless_backends[DEFAULT_ACCOUNT_ID][region].job_runs[application_id]:
+        if run.id == run_id:
+            run.state = state

@@ -4,7 +4,8 @@
 the deployed environments' (dlq, alarms, pipeline, metric, env diff), :mod:`.promotions` promotion's
 (package, promote, rollback, promotions, slots), :mod:`.docs` the document generators' (dashboards export,
 catalog, lineage), :mod:`.tables` table recovery's (table check, restore, repair), :mod:`.landing` landing
-recovery's (landing pending, skip, retry; recover-deleted); :mod:`.common` holds what they share (the
+recovery's (landing pending, skip, retry, sync; recover-deleted), :mod:`.incidents` the incident
+commands' (logs, emr, intake, events, replication); :mod:`.common` holds what they share (the
 consoles, the default lake, turning a command's errors into :class:`~lakehouse.errors.UsageError`). The
 commands' logic lives in the other subpackages of ``lakehouse``. This package composes the groups into one
 parser and runs :func:`main`, the console script ``lakehouse`` (also ``python -m lakehouse.cli``).
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Sequence
 
 from ..errors import UsageError
-from . import docs, landing, local, ops, promotions, tables
+from . import docs, incidents, landing, local, ops, promotions, tables
 from .common import err
 
 
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_contract_parsers(sub)  # catalog, lineage
     local.add_profile_parser(sub)  # profile
     tables.add_parsers(sub)  # table check|restore|repair
-    landing.add_parsers(sub)  # landing (pending, skip, retry), recover-deleted
+    landing.add_parsers(sub)  # landing (pending, skip, retry, sync), recover-deleted
+    incidents.add_parsers(sub)  # logs, emr, intake, events, replication
     return p
 
 
