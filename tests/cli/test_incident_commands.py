@@ -32,7 +32,7 @@ ROLE = "arn:aws:iam::123456789012:role/lakehouse"
 
 
 def seed_logs(env: str, run_id: str = "00fabc123") -> None:
-    """The EMR application's and two functions' log groups, with the lines of a failure in each."""
+    """The EMR application's and three functions' log groups, with the lines of a failure in each."""
     logs = client("logs")
     now = int(time.time() * 1000)
     app = aws_names.emr_application_name(env)
@@ -49,6 +49,9 @@ def seed_logs(env: str, run_id: str = "00fabc123") -> None:
         },
         aws_names.function_log_group_name(env, "replica-verifier"): {
             "2026/12/06/[$LATEST]b": ['{"message": "file_missing_in_replica", "table": "silver.orders"}']
+        },
+        aws_names.function_log_group_name(env, "failure-notifier"): {
+            "2026/12/06/[$LATEST]c": ['{"message": "unrecognised event", "reason": "unrecognised_event"}']
         },
     }
     for group, by_stream in streams.items():
