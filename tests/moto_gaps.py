@@ -218,3 +218,39 @@ def set_job_run_state(application_id: str, run_id: str, state: str, *, region: s
     for run in emrserverless_backends[DEFAULT_ACCOUNT_ID][region].job_runs[application_id]:
         if run.id == run_id:
             run.state = state
+
+
+class TraceSummaries(_BeforeCall):
+    """moto gap filler: X-Ray ``GetTraceSummaries`` with a ``FilterExpression`` (moto 5.2.5 refuses any).
+
+    Understands the one expression ``service("<name>")``: the summaries moto computes for the time range
+    (from the segments sent with PutTraceSegments), kept when a segment of the trace is named ``<name>``,
+    with ``ServiceIds`` naming it. Any other expression is an ``InvalidRequestException``.
+    """
+
+    service = "xray"
+    operations = ("GetTraceSummaries",)
+
+    def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        import re
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.xray.models import xray_backends
+
+        params = context["gap_filler_params"]
+        url = "https://xray.amazonaws.com/"
+        match = re.fullmatch(r'service\("([^"]+)"\)', params.get("FilterExpression", ""))
+        if not match:
+            parsed = {"Error": {"Code": "InvalidRequestException", "Message": "unsupported filter expression"}}
+            return AWSResponse(url, 400, {}, None), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        region = kwargs["request_signer"].region_name
+        collection = xray_backends[DEFAULT_ACCOUNT_ID][region]._segment_collection
+        naive = [params[k].astimezone().replace(tzinfo=None) for k in ("StartTime", "EndTime")]
+        summary = collection.summary(*naive)
+        kept = [
+            {**s, "ServiceIds": [{"Name": match.group(1)}]}
+            for s in summary["TraceSummaries"]
+            if any(segment.name == match.group(1) for segment in collection._traces[s["Id"]]["segments"])
+        ]
+        body = {"TraceSummaries": kept, "ApproximateTime": time.time(), "TracesProcessedCount": len(kept)}
+        return AWSResponse(url, 200, {}, None), {**body, "ResponseMetadata": {"HTTPStatusCode": 200}}

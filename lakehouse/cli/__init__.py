@@ -5,7 +5,7 @@ the deployed environments' (dlq, alarms, pipeline, metric, env diff), :mod:`.pro
 (package, promote, rollback, promotions, slots), :mod:`.docs` the document generators' (dashboards export,
 catalog, lineage), :mod:`.tables` table recovery's (table check, restore, repair), :mod:`.landing` landing
 recovery's (landing pending, skip, retry, sync; recover-deleted), :mod:`.incidents` the incident
-commands' (logs, emr, intake, events, replication); :mod:`.common` holds what they share (the
+commands' (logs, traces, emr, intake, events, replication); :mod:`.common` holds what they share (the
 consoles, the default lake, turning a command's errors into :class:`~lakehouse.errors.UsageError`). The
 commands' logic lives in the other subpackages of ``lakehouse``. This package composes the groups into one
 parser and runs :func:`main`, the console script ``lakehouse`` (also ``python -m lakehouse.cli``).
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_profile_parser(sub)  # profile
     tables.add_parsers(sub)  # table check|restore|repair
     landing.add_parsers(sub)  # landing (pending, skip, retry, sync), recover-deleted
-    incidents.add_parsers(sub)  # logs, emr, intake, events, replication
+    incidents.add_parsers(sub)  # logs, traces, emr, intake, events, replication
     return p
 
 

@@ -1,5 +1,6 @@
-"""``lakehouse logs|emr|intake|events|replication``: what the runbooks read and repair on a deployed
-environment during an incident. The logic: :mod:`lakehouse.ops` (logs, jobruns, intake, events, replication);
+"""``lakehouse logs|traces|emr|intake|events|replication``: what the runbooks read and repair on a deployed
+environment during an incident. The logic: :mod:`lakehouse.ops` (logs, traces, jobruns, intake, events,
+replication);
 ``lakehouse pipeline describe|history|redrive`` are wired with the other ``pipeline`` commands in :mod:`.ops`."""
 
 from __future__ import annotations
@@ -25,6 +26,24 @@ def cmd_logs(args: argparse.Namespace) -> int:
     )
     try:
         return show_logs(query, region=args.region, console=console)
+    except OperateError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def cmd_traces(args: argparse.Namespace) -> int:
+    from ..ops.common import OperateError
+    from ..ops.traces import traces
+
+    try:
+        return traces(
+            args.env,
+            args.function,
+            since=args.since,
+            errors=args.errors,
+            project=args.project,
+            region=args.region,
+            console=console,
+        )
     except OperateError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -74,9 +93,19 @@ def _add_logs(sub: Any) -> None:
     lg.set_defaults(func=cmd_logs)
 
 
+def _add_traces(sub: Any) -> None:
+    tr = sub.add_parser("traces", help="AWS: X-Ray traces of an operational Lambda (errors, faults, throttles)")
+    tr.add_argument("--function", required=True, help="landing-intake, failure-notifier, cost-reporter, ...")
+    tr.add_argument("--since", default="1h", help="how far back: 30m, 2h, up to 24h (default 1h)")
+    tr.add_argument("--errors", action="store_true", help="only traces with an error, fault or throttle")
+    add_deployed(tr)
+    tr.set_defaults(func=cmd_traces)
+
+
 def add_parsers(sub: Any) -> None:
-    """Register ``logs``, ``emr``, ``intake``, ``events`` and ``replication`` on the ``lakehouse`` parser."""
+    """Register ``logs``, ``traces``, ``emr``, ``intake``, ``events`` and ``replication`` on the parser."""
     _add_logs(sub)
+    _add_traces(sub)
     emr = _group(
         sub,
         "emr",

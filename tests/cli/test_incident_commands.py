@@ -21,7 +21,7 @@ from test_recover_deleted import deploy as deploy_lake
 
 from lakehouse.cli import main
 from platform_model import aws_names
-from tests.moto_gaps import ExecutionRedrive, fail_execution, moto_execution, set_job_run_state
+from tests.moto_gaps import ExecutionRedrive, TraceSummaries, fail_execution, moto_execution, set_job_run_state
 
 ENV = "inc"
 REGION = "eu-west-1"
@@ -60,6 +60,30 @@ def seed_logs(env: str, run_id: str = "00fabc123") -> None:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
             events = [{"timestamp": now - 60_000 + i, "message": line} for i, line in enumerate(lines)]
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+def seed_traces(env: str) -> None:
+    """X-Ray segments of the landing intake: one good invocation, one with a fault; and another function's."""
+    xray = client("xray")
+    now = time.time() - 120
+    documents = []
+    for i, (function, fault) in enumerate(
+        (("landing-intake", False), ("landing-intake", True), ("cost-reporter", False))
+    ):
+        document = {
+            "name": aws_names.function_name(env, function),
+            "id": f"{i + 1:016x}",
+            "trace_id": f"1-{int(now):08x}-{i + 1:024x}",
+            "start_time": now + i,
+            "end_time": now + i + 0.5,
+        }
+        documents.append(json.dumps({**document, "fault": True} if fault else document))
+    xray.put_trace_segments(TraceSegmentDocuments=documents)
+
+
+@pytest.fixture
+def trace_summaries(aws, monkeypatch) -> TraceSummaries:
+    return TraceSummaries().install(monkeypatch)
 
 
 def seed_failed_execution(env: str) -> str:
@@ -236,6 +260,31 @@ def test_logs_bad_input(aws, capsys) -> None:
     bad(capsys, ["logs", "--env", ENV, "--function", "emailer"], "--function 'emailer'", "landing-intake")
     bad(capsys, ["logs", "--env", ENV, "--emr", "--since", "yesterday"], "--since 'yesterday'")
     bad(capsys, ["logs", "--env", ENV, "--job-run", "00fmissing"], "--job-run 00fmissing", "no log streams")
+
+
+# --- traces ----------------------------------------------------------------------------------------------------
+
+
+def test_traces_of_a_function(trace_summaries, capsys) -> None:
+    seed_logs(ENV)
+    seed_traces(ENV)
+    code, out, _ = run(capsys, "traces", "--env", ENV, "--function", "landing-intake")
+    assert code == 0 and "lakehouse-inc-landing-intake: 2 trace(s) in the last 1h, 1 failing" in out
+    assert f"1-{'0' * 8}" not in out and "000000000000000000000002" in out
+    code, out, _ = run(capsys, "traces", "--env", ENV, "--function", "landing-intake", "--errors")
+    assert code == 0 and "000000000000000000000002" in out and "000000000000000000000001" not in out
+    code, out, _ = run(capsys, "traces", "--env", ENV, "--function", "failure-notifier")
+    assert code == 0 and "0 trace(s) in the last 1h, 0 failing" in out
+
+
+def test_traces_bad_input(trace_summaries, capsys) -> None:
+    seed_logs(ENV)
+    bad(
+        capsys, ["traces", "--env", "nope", "--function", "landing-intake"], "no function lakehouse-nope-landing-intake"
+    )
+    bad(capsys, ["traces", "--env", ENV, "--function", "emailer"], "--function 'emailer'")
+    bad(capsys, ["traces", "--env", ENV, "--function", "landing-intake", "--since", "3d"], "--since 3d", "24h or less")
+    bad(capsys, ["traces", "--env", ENV, "--function", "landing-intake", "--since", "soon"], "--since 'soon'")
 
 
 # --- pipeline describe | history | redrive ---------------------------------------------------------------------

@@ -38,6 +38,8 @@ from test_incident_commands import (
     seed_logs,
     seed_manifest,
     seed_replication,
+    seed_traces,
+    trace_summaries,  # noqa: F401  (fixture: moto gap filler for X-Ray GetTraceSummaries with a filter)
 )
 from test_promotion_aws import V1, V2, hold_lock, record
 from test_promotion_aws import deploy as deploy_promotion
@@ -143,7 +145,7 @@ def deliver(lake: Path) -> None:
 
 
 @pytest.fixture
-def deployed(aws, queues, move_tasks, redrives, lake):  # noqa: F811 (fixtures imported above)
+def deployed(aws, queues, move_tasks, redrives, trace_summaries, lake):  # noqa: F811 (fixtures imported above)
     """What the stacks deploy for environment `test`, with a little history; the placeholders it filled."""
     sfn = client("stepfunctions")
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
@@ -204,8 +206,8 @@ def deployed(aws, queues, move_tasks, redrives, lake):  # noqa: F811 (fixtures i
 
 def incident(lake: Path) -> dict[str, str]:
     """What the incident runbooks look at: a failed execution, a job run still running and one that failed,
-    log lines, intake manifest items, EventBridge rules and a failed event, a landing day, replication with
-    failed operations. Returns the placeholders only known now (`<run>`)."""
+    log lines, X-Ray traces, intake manifest items, EventBridge rules and a failed event, a landing day,
+    replication with failed operations. Returns the placeholders only known now (`<run>`, `<failed run>`)."""
     seed_failed_execution(ENV)
     app, running = seed_emr(ENV)
     failed = client("emr-serverless").start_job_run(
@@ -216,6 +218,7 @@ def incident(lake: Path) -> dict[str, str]:
     )["jobRunId"]
     set_job_run_state(app, failed, "FAILED")
     seed_logs(ENV, running)
+    seed_traces(ENV)
     seed_manifest(ENV)
     seed_events(ENV)
     day = sorted((lake / "landing" / "crm" / "accounts").rglob("*.jsonl"))[0]
@@ -419,6 +422,7 @@ def assert_incident_outputs(outputs: dict[str, str], seeded: dict[str, str]) -> 
         "lakehouse logs --env E --function failure-notifier --since 6h --filter '\"unrecognised_event\"'": (
             "unrecognised event",
         ),
+        "lakehouse traces --env E --function <function> --errors": ("1 failing", "yes"),
         "lakehouse events rules --env E": ("lakehouse-test-job-run-failed", "aws.emr-serverless"),
         "lakehouse events failed --env E": ("TooManyRequestsException",),
         "lakehouse replication status --env E": ("to-dr-region", "failed replication operation(s)"),
