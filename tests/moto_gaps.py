@@ -3,9 +3,13 @@ calls the real API through botocore."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
+import os
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -154,36 +158,66 @@ class _SqsError(Exception):
 
 
 class ExecutionRedrive(_BeforeCall):
-    """moto gap filler: Step Functions ``RedriveExecution`` (moto 5.2.5 does not implement it).
+    """moto gap filler: Step Functions ``RedriveExecution`` (moto 5.2.5 does not implement it), and
+    ``GetExecutionHistory`` of a FAILED execution (moto answers the same succeeding history for every
+    execution unless ``SF_EXECUTION_HISTORY_TYPE=FAILURE``, which also makes every new execution FAILED).
 
     Like Step Functions: an execution that does not exist is ``ExecutionDoesNotExist``; one that did not end
     FAILED, TIMED_OUT or ABORTED is ``ExecutionNotRedrivable``; otherwise it is RUNNING again under the same
-    name and ARN, with ``redriveCount`` one higher (moto's execution, so DescribeExecution and
-    ListExecutions see it). ``redriven`` holds the ARNs redriven.
+    name and ARN (moto's execution, so DescribeExecution and ListExecutions see it). The history of an
+    execution that failed (it has an error, kept after a redrive) is moto's failure history
+    (``ExecutionStarted``, ``FailStateEntered``, ``ExecutionFailed``), honouring ``reverseOrder`` and
+    ``maxResults``; any other execution's goes to moto as usual (which ignores ``reverseOrder``).
+    ``redriven`` holds the ARNs redriven.
     """
 
     service = "stepfunctions"
     event_name = "sfn"
-    operations = ("RedriveExecution",)
+    operations = ("RedriveExecution", "GetExecutionHistory")
 
     def __init__(self) -> None:
         super().__init__()
         self.redriven: list[str] = []
 
-    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        arn = context["gap_filler_params"]["executionArn"]
-        execution = moto_execution(arn)
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        params = context["gap_filler_params"]
+        execution = moto_execution(params["executionArn"])
+        if model.name == "GetExecutionHistory":
+            return self._history(execution, params)
         url = "https://states.amazonaws.com/"
         if execution is None or execution.status not in ("FAILED", "TIMED_OUT", "ABORTED"):
             code = "ExecutionDoesNotExist" if execution is None else "ExecutionNotRedrivable"
-            parsed = {"Error": {"Code": code, "Message": arn}, "ResponseMetadata": {"HTTPStatusCode": 400}}
-            return AWSResponse(url, 400, {}, None), parsed
-        execution.status = "RUNNING"
-        execution.stop_date = None
-        execution.redrive_count = getattr(execution, "redrive_count", 0) + 1
-        self.redriven.append(arn)
-        body = {"redriveDate": time.time(), "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())}}
+            error = {"Code": code, "Message": params["executionArn"]}
+            return AWSResponse(url, 400, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        execution.status, execution.stop_date = "RUNNING", None
+        self.redriven.append(params["executionArn"])
+        body = {"redriveDate": dt.datetime.now(dt.UTC), "ResponseMetadata": {"HTTPStatusCode": 200}}
         return AWSResponse(url, 200, {}, None), body
+
+    @staticmethod
+    def _history(execution: Any, params: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if execution is None or not execution.error:
+            return None  # moto answers
+        with _environ(SF_EXECUTION_HISTORY_TYPE="FAILURE"):
+            events = execution.get_execution_history("arn:aws:iam::123456789012:role/sfn")
+        events = events[::-1] if params.get("reverseOrder") else events
+        events = events[: params.get("maxResults", 1000)]
+        body = {"events": events, "ResponseMetadata": {"HTTPStatusCode": 200}}
+        return AWSResponse("https://states.amazonaws.com/", 200, {}, None), body
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def moto_execution(arn: str) -> Any:
@@ -201,8 +235,8 @@ def moto_execution(arn: str) -> Any:
 
 def fail_execution(arn: str, *, error: str, cause: str) -> None:
     """End a running execution FAILED with ``error`` and ``cause``: moto's executions only succeed or stop
-    unless its state-machine interpreter runs them (GetExecutionHistory then comes from
-    ``SF_EXECUTION_HISTORY_TYPE=FAILURE``: an ``ExecutionFailed`` event)."""
+    unless its state-machine interpreter runs them (with :class:`ExecutionRedrive` installed, its history
+    ends with an ``ExecutionFailed`` event)."""
     from moto.core.utils import utcnow
 
     execution = moto_execution(arn)

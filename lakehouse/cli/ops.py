@@ -122,7 +122,7 @@ def _add_operate(sub: Any) -> None:
             c.add_argument("--limit", type=int, default=10 if name == "runs" else 20)
         if name in ("describe", "history", "redrive"):
             c.add_argument("execution", nargs="?", help="the execution's name (batch id) or ARN")
-            c.add_argument("--latest-failed", action="store_true", help="the newest FAILED/TIMED_OUT/ABORTED one")
+            c.add_argument("--latest-failed", action="store_true", help="the newest FAILED or TIMED_OUT one")
         if name == "redrive":
             c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         _deployed(c)

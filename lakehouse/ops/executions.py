@@ -1,11 +1,13 @@
 """``lakehouse pipeline describe|history|redrive``: one execution of the pipeline or maintenance state machine.
 
 An execution is named by its name (the batch id ``lakehouse pipeline runs`` lists and the alert carries) or
-its ARN; ``--latest-failed`` picks the newest execution that ended FAILED, TIMED_OUT or ABORTED. ``describe``
+its ARN; ``--latest-failed`` picks the newest execution that ended FAILED or TIMED_OUT. ``describe``
 shows its status, error and cause; ``history`` the last events of its history (the failing state, a task
 timeout); ``redrive`` restarts a failed execution from the state that failed (Step Functions
 ``RedriveExecution``): it keeps its name, so the jobs see the same batch id and their writes stay
-idempotent. Redrive changes state, so it asks first (``--yes`` answers). The state machine names come
+idempotent. A redrive resumes after the execution's single-writer guard, so it is refused while a pipeline
+or maintenance execution runs (:func:`lakehouse.locks.running_writer`); it changes state, so it asks first
+(``--yes`` answers). The state machine names come
 from :mod:`platform_model.aws_names`, as in :mod:`.operate`.
 """
 
@@ -25,7 +27,9 @@ from .common import OperateError, aws_client, confirmed, error_code, guarded, ti
 from .operate import _machine_arn, _session
 
 ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
-"""The statuses RedriveExecution accepts (and ``--latest-failed`` looks for)."""
+"""The statuses RedriveExecution accepts."""
+FAILED = ("FAILED", "TIMED_OUT")
+"""What ``--latest-failed`` looks for: the executions that alert (a stopped one was stopped by someone)."""
 _DETAILS = ("stateEnteredEventDetails", "stateExitedEventDetails", "taskScheduledEventDetails")
 
 
@@ -64,10 +68,10 @@ def _find(sfn: Any, ref: ExecutionRef, machine_arn: str) -> dict[str, Any]:
             e
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn)
             for e in page["executions"]
-            if e["status"] in ENDED_BADLY
+            if e["status"] in FAILED
         ]
         if not ended:
-            raise OperateError(f"--env {ref.env}: {machine} has no execution that ended {', '.join(ENDED_BADLY)}")
+            raise OperateError(f"--env {ref.env}: {machine} has no execution that ended {' or '.join(FAILED)}")
         arn = max(ended, key=lambda e: e["startDate"])["executionArn"]
     elif str(ref.execution).startswith("arn:"):
         arn = str(ref.execution)
@@ -143,6 +147,22 @@ def history(ref: ExecutionRef, *, limit: int = 20, console: Console) -> int:
     return 0
 
 
+def _refuse_while_a_writer_runs(ref: ExecutionRef) -> None:
+    """A redrive resumes at the failed state, after the single-writer guard the execution passed when it
+    started: so the check is made here, for both lake writers."""
+    from ..locks import WriterMachineMissingError, running_writer
+
+    try:
+        running = guarded(ref.env, "ListExecutions", lambda: running_writer(_session(ref.region), ref.env, ref.project))
+    except WriterMachineMissingError as error:
+        raise OperateError(f"--env {ref.env}: no state machine {error.name}: is the environment deployed?") from error
+    if running:
+        raise OperateError(
+            f"{running[0]} execution {running[1]} is running (one writer at a time): redrive once it has ended "
+            f"(`lakehouse pipeline runs --env {ref.env}`); nothing changed"
+        )
+
+
 def redrive(ref: ExecutionRef, *, yes: bool = False, console: Console, confirm: Any = None) -> int:
     """Redrive a FAILED, TIMED_OUT or ABORTED execution from its failed state, after confirmation."""
     sfn = aws_client("stepfunctions", ref.env, ref.region)
@@ -151,6 +171,7 @@ def redrive(ref: ExecutionRef, *, yes: bool = False, console: Console, confirm: 
         raise OperateError(
             f"execution {e['name']} is {e['status']}: only a {', '.join(ENDED_BADLY)} execution can be redriven"
         )
+    _refuse_while_a_writer_runs(ref)
     question = f"Redrive execution {e['name']} ({e['status']}) from the state that failed?"
     hint = f"lakehouse pipeline redrive {e['name']} --env {ref.env}"
     if not confirmed(question, yes=yes, console=console, flag_hint=hint, confirm=confirm):

@@ -87,15 +87,15 @@ def trace_summaries(aws, monkeypatch) -> TraceSummaries:
 
 
 def seed_failed_execution(env: str) -> str:
-    """A pipeline execution that FAILED in its silver job (the machine is created unless it exists)."""
+    """A pipeline execution that FAILED in its silver job (the two writers' machines are created unless they
+    exist)."""
     sfn = client("stepfunctions")
-    name = aws_names.pipeline_state_machine_name(env)
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    arn = (
-        machines.get(name)
-        or sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)["stateMachineArn"]
-    )
+    for name in (aws_names.pipeline_state_machine_name(env), aws_names.maintenance_state_machine_name(env)):
+        if name not in machines:
+            machines[name] = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)["stateMachineArn"]
+    arn = machines[aws_names.pipeline_state_machine_name(env)]
     execution = sfn.start_execution(stateMachineArn=arn, name=FAILED)["executionArn"]
     fail_execution(execution, error="States.TaskFailed", cause="EMR job run 00fabc123 (silver) FAILED")
     return execution
@@ -292,7 +292,6 @@ def test_traces_bad_input(trace_summaries, capsys) -> None:
 
 @pytest.fixture
 def redrives(aws, monkeypatch) -> ExecutionRedrive:
-    monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "FAILURE")
     return ExecutionRedrive().install(monkeypatch)
 
 
@@ -311,6 +310,13 @@ def test_redrive_refuses_without_yes_and_a_running_execution(redrives, capsys) -
     arn = seed_failed_execution(ENV)
     bad(capsys, ["pipeline", "redrive", FAILED, "--env", ENV], "needs --yes", "nothing changed")
     assert moto_execution(arn).status == "FAILED" and not redrives.redriven
+    sfn = client("stepfunctions")
+    machines = sfn.list_state_machines()["stateMachines"]
+    maintenance = next(m["stateMachineArn"] for m in machines if m["name"].endswith("-maintenance"))
+    running = sfn.start_execution(stateMachineArn=maintenance, name="m1")["executionArn"]
+    bad(capsys, ["pipeline", "redrive", FAILED, "--env", ENV, "--yes"], "maintenance execution m1 is running")
+    assert moto_execution(arn).status == "FAILED" and not redrives.redriven
+    sfn.stop_execution(executionArn=running)
     run(capsys, "pipeline", "redrive", FAILED, "--env", ENV, "--yes")
     bad(capsys, ["pipeline", "redrive", FAILED, "--env", ENV, "--yes"], f"execution {FAILED} is RUNNING")
     assert redrives.redriven == [arn]
@@ -323,8 +329,9 @@ def test_execution_bad_input(redrives, capsys) -> None:
     bad(
         capsys,
         ["pipeline", "describe", "--latest-failed", "--env", ENV, "--machine", "maintenance"],
-        "no state machine lakehouse-inc-maintenance",
+        "lakehouse-inc-maintenance has no execution that ended FAILED or TIMED_OUT",
     )
+    bad(capsys, ["pipeline", "history", "--latest-failed", "--env", "nope"], "no state machine lakehouse-nope-pipeline")
     bad(capsys, ["pipeline", "history", FAILED, "--env", ENV, "--limit", "0"], "--limit 0")
 
 
@@ -347,6 +354,7 @@ def test_emr_bad_input(aws, capsys) -> None:
     bad(capsys, ["emr", "runs", "--env", ENV, "--state", "DONE"], "--state DONE")
     bad(capsys, ["emr", "cancel", "00fnothere", "--env", ENV, "--yes"], "no job run 00fnothere")
     bad(capsys, ["emr", "cancel", run_id, "--env", ENV], "needs --yes")
+    assert client("emr-serverless").get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]["state"] == "RUNNING"
     set_job_run_state(app, run_id, "SUCCESS")
     bad(capsys, ["emr", "cancel", run_id, "--env", ENV, "--yes"], "already ended SUCCESS")
 

@@ -49,7 +49,7 @@ from job_assets.contracts import metrics as catalog
 from lakehouse.cli import main
 from lakehouse.generator import generate
 from platform_model import aws_names
-from tests.moto_gaps import set_job_run_state
+from tests.moto_gaps import fail_execution, set_job_run_state
 
 PROMOTION_COMMANDS = {"promote", "rollback", "promotions", "slots"}
 PROMOTION_ENV = "dev"
@@ -208,7 +208,7 @@ def incident(lake: Path) -> dict[str, str]:
     """What the incident runbooks look at: a failed execution, a job run still running and one that failed,
     log lines, X-Ray traces, intake manifest items, EventBridge rules and a failed event, a landing day,
     replication with failed operations. Returns the placeholders only known now (`<run>`, `<failed run>`)."""
-    seed_failed_execution(ENV)
+    execution = seed_failed_execution(ENV)
     app, running = seed_emr(ENV)
     failed = client("emr-serverless").start_job_run(
         applicationId=app,
@@ -226,7 +226,7 @@ def incident(lake: Path) -> dict[str, str]:
     key = f"crm/accounts/dt={SYNC_DAY}/synced.jsonl"
     client("s3").put_object(Bucket=buckets["landing"], Key=key, Body=day.read_bytes())
     seed_replication(ENV, buckets)
-    return {"<run>": running, "<failed run>": failed}
+    return {"<run>": running, "<failed run>": failed, "<execution arn>": execution}
 
 
 def deleted_by_mistake() -> None:
@@ -365,8 +365,10 @@ def test_every_runbook_command_runs_as_written(lake: Path, deployed: dict[str, s
         assert code == 0, f"{runbook}: `{command}` exited {code}: {captured.err.strip()}"
         assert captured.out.strip(), f"{runbook}: `{command}` printed nothing"
         outputs[command] = captured.out
-        if argv[:2] in (["pipeline", "start"], ["pipeline", "redrive"]):
+        if argv[:2] == ["pipeline", "start"]:
             finish_running_executions()  # the started run ends before the next runbook is followed
+        if argv[:2] == ["pipeline", "redrive"]:  # the redriven execution fails again: the next runbook finds it
+            fail_execution(deployed["<execution arn>"], error="States.TaskFailed", cause="EMR job run failed again")
     # what the operator reads is the thing the step is about: the seeded alarm and figures
     assert "freshness-breach.md" in outputs["lakehouse alarms --env E"]
     assert "ALARM" in outputs["lakehouse alarms --env E --all"]
