@@ -66,6 +66,17 @@ def dr_backup_vault_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{prefix(env, project)}-backup-dr"
 
 
+def emr_log_group_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """CloudWatch log group of the EMR Serverless application's drivers and executors (stacks/compute.py);
+    each job run writes streams ``<application name>/applications/<id>/jobs/<run id>/SPARK_DRIVER/stdout``."""
+    return f"/aws/emr-serverless/{prefix(env, project)}"
+
+
+def function_log_group_name(env: str, function: str, project: str = DEFAULT_PROJECT) -> str:
+    """CloudWatch log group of an operational Lambda (cdk/constructs/ops_function.py): ``/aws/lambda/<name>``."""
+    return f"/aws/lambda/{function_name(env, function, project)}"
+
+
 OPS_FUNCTIONS = ("landing-intake", "failure-notifier", "cost-reporter", "freshness-monitor", "replica-verifier")
 """The operational Lambdas (``function_name(env, f)``); the replica verifier only where replication is on."""
 

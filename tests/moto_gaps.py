@@ -3,9 +3,13 @@ calls the real API through botocore."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
+import os
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -14,7 +18,49 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 
-class MessageMoveTasks:
+class _BeforeCall:
+    """Answers some operations of one service in place of moto, inside moto (botocore ``before-call``).
+
+    While installed, every client of ``service`` that botocore creates gets ``before-parameter-build`` and
+    ``before-call`` handlers for ``operations`` (the mechanism botocore's Stubber uses); the code under
+    test calls the real API through botocore. Subclasses answer in ``_answer``.
+    """
+
+    service = ""
+    event_name = ""
+    """The service's name in botocore's event names (its hyphenized service id), when not ``service``."""
+    operations: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self._create_client = botocore.session.Session.create_client
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> Any:
+        original, filler = self._create_client, self
+
+        def create_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            made = original(session, service_name, *args, **kwargs)
+            if service_name == filler.service:
+                filler.attach(made)
+            return made
+
+        monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+        return self
+
+    def attach(self, made: Any) -> None:
+        events, name = made.meta.events, self.event_name or self.service
+        for operation in self.operations:
+            events.register(f"before-parameter-build.{name}.{operation}", self._keep_params)
+            events.register(f"before-call.{name}.{operation}", self._answer)
+
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["gap_filler_params"] = dict(params)
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        raise NotImplementedError
+
+
+class MessageMoveTasks(_BeforeCall):
     """moto gap filler: SQS ``StartMessageMoveTask`` and ``ListMessageMoveTasks`` (moto 5.2.5 has neither).
 
     While installed, every SQS client botocore creates gets ``before-call`` handlers for these two
@@ -30,32 +76,13 @@ class MessageMoveTasks:
     ``started`` holds the request parameters of every StartMessageMoveTask call.
     """
 
+    service = "sqs"
+    operations = ("StartMessageMoveTask", "ListMessageMoveTasks")
+
     def __init__(self) -> None:
+        super().__init__()
         self.started: list[dict[str, Any]] = []
         self.tasks: dict[str, list[dict[str, Any]]] = {}
-        self._create_client = botocore.session.Session.create_client
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> MessageMoveTasks:
-        original, filler = self._create_client, self
-
-        def create_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
-            made = original(session, service_name, *args, **kwargs)
-            if service_name == "sqs":
-                filler.attach(made)
-            return made
-
-        monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
-        return self
-
-    def attach(self, sqs: Any) -> None:
-        events = sqs.meta.events
-        for operation in ("StartMessageMoveTask", "ListMessageMoveTasks"):
-            events.register(f"before-parameter-build.sqs.{operation}", self._keep_params)
-            events.register(f"before-call.sqs.{operation}", self._answer)
-
-    @staticmethod
-    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["gap_filler_params"] = dict(params)
 
     def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         params = context["gap_filler_params"]
@@ -130,32 +157,151 @@ class _SqsError(Exception):
         self.code = code
 
 
-class BackupJobs:
-    """moto gap filler: AWS Backup ``ListBackupJobs``, ``ListCopyJobs`` and ``ListRestoreJobs`` (moto 5.2.5 has
-    none), answered from the jobs a test records with :meth:`add`, filtered like the API (``ByCreatedAfter``,
-    ``ByBackupVaultName``, ``BySourceBackupVaultName``), installed like :class:`MessageMoveTasks`."""
+class ExecutionRedrive(_BeforeCall):
+    """moto gap filler: Step Functions ``RedriveExecution`` (moto 5.2.5 does not implement it), and
+    ``GetExecutionHistory`` of a FAILED execution (moto answers the same succeeding history for every
+    execution unless ``SF_EXECUTION_HISTORY_TYPE=FAILURE``, which also makes every new execution FAILED).
 
-    OPERATIONS = {"ListBackupJobs": "BackupJobs", "ListCopyJobs": "CopyJobs", "ListRestoreJobs": "RestoreJobs"}
+    Like Step Functions: an execution that does not exist is ``ExecutionDoesNotExist``; one that did not end
+    FAILED, TIMED_OUT or ABORTED is ``ExecutionNotRedrivable``; otherwise it is RUNNING again under the same
+    name and ARN (moto's execution, so DescribeExecution and ListExecutions see it). The history of an
+    execution that failed (it has an error, kept after a redrive) is moto's failure history
+    (``ExecutionStarted``, ``FailStateEntered``, ``ExecutionFailed``), honouring ``reverseOrder`` and
+    ``maxResults``; any other execution's goes to moto as usual (which ignores ``reverseOrder``).
+    ``redriven`` holds the ARNs redriven.
+    """
+
+    service = "stepfunctions"
+    event_name = "sfn"
+    operations = ("RedriveExecution", "GetExecutionHistory")
 
     def __init__(self) -> None:
+        super().__init__()
+        self.redriven: list[str] = []
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        params = context["gap_filler_params"]
+        execution = moto_execution(params["executionArn"])
+        if model.name == "GetExecutionHistory":
+            return self._history(execution, params)
+        url = "https://states.amazonaws.com/"
+        if execution is None or execution.status not in ("FAILED", "TIMED_OUT", "ABORTED"):
+            code = "ExecutionDoesNotExist" if execution is None else "ExecutionNotRedrivable"
+            error = {"Code": code, "Message": params["executionArn"]}
+            return AWSResponse(url, 400, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        execution.status, execution.stop_date = "RUNNING", None
+        self.redriven.append(params["executionArn"])
+        body = {"redriveDate": dt.datetime.now(dt.UTC), "ResponseMetadata": {"HTTPStatusCode": 200}}
+        return AWSResponse(url, 200, {}, None), body
+
+    @staticmethod
+    def _history(execution: Any, params: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if execution is None or not execution.error:
+            return None  # moto answers
+        with _environ(SF_EXECUTION_HISTORY_TYPE="FAILURE"):
+            events = execution.get_execution_history("arn:aws:iam::123456789012:role/sfn")
+        events = events[::-1] if params.get("reverseOrder") else events
+        events = events[: params.get("maxResults", 1000)]
+        body = {"events": events, "ResponseMetadata": {"HTTPStatusCode": 200}}
+        return AWSResponse("https://states.amazonaws.com/", 200, {}, None), body
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def moto_execution(arn: str) -> Any:
+    """moto's record of a Step Functions execution (None when there is none)."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    region, account = arn.split(":")[3:5]
+    backend = stepfunctions_backends[account][region]
+    for state_machine in backend.state_machines:
+        for execution in state_machine.executions:
+            if execution.execution_arn == arn:
+                return execution
+    return None
+
+
+def fail_execution(arn: str, *, error: str, cause: str) -> None:
+    """End a running execution FAILED with ``error`` and ``cause``: moto's executions only succeed or stop
+    unless its state-machine interpreter runs them (with :class:`ExecutionRedrive` installed, its history
+    ends with an ``ExecutionFailed`` event)."""
+    from moto.core.utils import utcnow
+
+    execution = moto_execution(arn)
+    execution.status, execution.error, execution.cause = "FAILED", error, cause
+    execution.stop_date = utcnow()
+
+
+def set_job_run_state(application_id: str, run_id: str, state: str, *, region: str = "eu-west-1") -> None:
+    """Put an EMR Serverless job run in ``state``: moto's job runs are SUCCESS from the start and never move."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.emrserverless.models import emrserverless_backends
+
+    for run in emrserverless_backends[DEFAULT_ACCOUNT_ID][region].job_runs[application_id]:
+        if run.id == run_id:
+            run.state = state
+
+
+class TraceSummaries(_BeforeCall):
+    """moto gap filler: X-Ray ``GetTraceSummaries`` with a ``FilterExpression`` (moto 5.2.5 refuses any).
+
+    Understands the one expression ``service("<name>")``: the summaries moto computes for the time range
+    (from the segments sent with PutTraceSegments), kept when a segment of the trace is named ``<name>``,
+    with ``ServiceIds`` naming it. Any other expression is an ``InvalidRequestException``.
+    """
+
+    service = "xray"
+    operations = ("GetTraceSummaries",)
+
+    def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        import re
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.xray.models import xray_backends
+
+        params = context["gap_filler_params"]
+        url = "https://xray.amazonaws.com/"
+        match = re.fullmatch(r'service\("([^"]+)"\)', params.get("FilterExpression", ""))
+        if not match:
+            parsed = {"Error": {"Code": "InvalidRequestException", "Message": "unsupported filter expression"}}
+            return AWSResponse(url, 400, {}, None), {**parsed, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        region = kwargs["request_signer"].region_name
+        collection = xray_backends[DEFAULT_ACCOUNT_ID][region]._segment_collection
+        naive = [params[k].astimezone().replace(tzinfo=None) for k in ("StartTime", "EndTime")]
+        summary = collection.summary(*naive)
+        kept = [
+            {**s, "ServiceIds": [{"Name": match.group(1)}]}
+            for s in summary["TraceSummaries"]
+            if any(segment.name == match.group(1) for segment in collection._traces[s["Id"]]["segments"])
+        ]
+        body = {"TraceSummaries": kept, "ApproximateTime": time.time(), "TracesProcessedCount": len(kept)}
+        return AWSResponse(url, 200, {}, None), {**body, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+class BackupJobs(_BeforeCall):
+    """moto gap filler: AWS Backup ``ListBackupJobs``, ``ListCopyJobs`` and ``ListRestoreJobs`` (moto 5.2.5 has
+    none), answered from the jobs a test records with :meth:`add`, filtered like the API (``ByCreatedAfter``,
+    ``ByBackupVaultName``, ``BySourceBackupVaultName``)."""
+
+    service = "backup"
+    OPERATIONS = {"ListBackupJobs": "BackupJobs", "ListCopyJobs": "CopyJobs", "ListRestoreJobs": "RestoreJobs"}
+    operations = tuple(OPERATIONS)
+
+    def __init__(self) -> None:
+        super().__init__()
         self.jobs: dict[str, list[dict[str, Any]]] = {key: [] for key in self.OPERATIONS.values()}
-        self._create_client = botocore.session.Session.create_client
-
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> BackupJobs:
-        original, filler = self._create_client, self
-
-        def create_client(session: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
-            made = original(session, service_name, *args, **kwargs)
-            if service_name == "backup":
-                for operation in filler.OPERATIONS:
-                    made.meta.events.register(
-                        f"before-parameter-build.backup.{operation}", MessageMoveTasks._keep_params
-                    )
-                    made.meta.events.register(f"before-call.backup.{operation}", filler._answer)
-            return made
-
-        monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
-        return self
 
     def add(self, kind: str, **job: Any) -> None:
         """Record a job of ``kind`` (``BackupJobs``, ``CopyJobs``, ``RestoreJobs``) as the API lists it."""

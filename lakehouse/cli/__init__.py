@@ -4,12 +4,13 @@
 the deployed environments' (dlq, alarms, pipeline, metric, env diff), :mod:`.promotions` promotion's
 (package, promote, rollback, promotions, slots), :mod:`.docs` the document generators' (dashboards export,
 catalog, lineage), :mod:`.tables` table recovery's (table check, restore, repair; rebuild), :mod:`.landing`
-landing recovery's (landing pending, skip, retry, rejected; recover-deleted), :mod:`.drills` the recovery
-drills (drill), :mod:`.guardrails` the deployed environments' guardrails (kms, budget, capacity, credentials,
-backup), :mod:`.dr` the DR standby's (dr status, failover, failback); :mod:`.common` holds what they share
-(the consoles, the default lake, turning a command's errors into :class:`~lakehouse.errors.UsageError`).
-The commands' logic lives in the other subpackages of ``lakehouse``. This package composes the groups into
-one parser and runs :func:`main`, the console script ``lakehouse`` (also ``python -m lakehouse.cli``).
+landing recovery's (landing pending, skip, retry, rejected, sync; recover-deleted), :mod:`.incidents` the
+incident commands' (logs, traces, emr, intake, events, replication), :mod:`.guardrails` the deployed
+environments' guardrails (kms, budget, capacity, credentials, backup), :mod:`.dr` the DR standby's (dr status,
+failover, failback), :mod:`.drills` the recovery drills (drill); :mod:`.common` holds what they share (the
+consoles, the default lake, turning a command's errors into :class:`~lakehouse.errors.UsageError`). The
+commands' logic lives in the other subpackages of ``lakehouse``. This package composes the groups into one
+parser and runs :func:`main`, the console script ``lakehouse`` (also ``python -m lakehouse.cli``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 from collections.abc import Sequence
 
 from ..errors import UsageError
-from . import docs, dr, drills, guardrails, landing, local, ops, promotions, tables
+from . import docs, dr, drills, guardrails, incidents, landing, local, ops, promotions, tables
 from .common import err
 
 
@@ -36,10 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_profile_parser(sub)  # profile
     tables.add_parsers(sub)  # table check|restore|repair
     tables.add_rebuild_parser(sub)  # rebuild --from bronze
-    landing.add_parsers(sub)  # landing (pending, skip, retry, rejected), recover-deleted
+    landing.add_parsers(sub)  # landing (pending, skip, retry, rejected, sync), recover-deleted
+    incidents.add_parsers(sub)  # logs, traces, emr, intake, events, replication
     guardrails.add_parsers(sub)  # kms, budget, capacity, credentials, backup
-    drills.add_parsers(sub)  # drill
     dr.add_parsers(sub)  # dr status|failover|failback
+    drills.add_parsers(sub)  # drill
     return p
 
 

@@ -34,6 +34,31 @@ def cmd_recover_deleted(args: argparse.Namespace) -> int:
         raise UsageError(f"--env {args.env}: AWS configuration: {exc}") from exc
 
 
+def cmd_landing_sync(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from ..landing.deleted import RecoverError
+    from ..landing.sync import sync_day
+
+    try:
+        session = boto3.session.Session(region_name=args.region)
+        return sync_day(
+            args.env,
+            args.day,
+            args.source,
+            args.entity,
+            lake_root(args.lake_root),
+            project=args.project,
+            session=session,
+            console=console,
+        )
+    except RecoverError as exc:
+        raise UsageError(str(exc)) from exc
+    except BotoCoreError as exc:  # an unknown AWS_PROFILE, a broken config file
+        raise UsageError(f"--env {args.env}: AWS configuration: {exc}") from exc
+
+
 def cmd_landing(args: argparse.Namespace) -> int:
     from ..landing.skip import SkipError, pending, retry, skip
 
@@ -61,9 +86,10 @@ def cmd_rejected(args: argparse.Namespace) -> int:
 
 def _add_landing(sub: Any) -> None:
     la = sub.add_parser(
-        "landing", help="landing files that crash bronze: find, skip, bring back (local lake); AWS: rejected objects"
+        "landing",
+        help="landing files that crash bronze: find, skip, bring back (local lake); AWS: rejected objects, sync a day",
     )
-    lsub = la.add_subparsers(dest="landing_command", required=True, metavar="{pending,skip,retry,rejected}")
+    lsub = la.add_subparsers(dest="landing_command", required=True, metavar="{pending,skip,retry,rejected,sync}")
     rj = lsub.add_parser("rejected", help="AWS: the objects the landing intake rejected, with their reasons")
     rj.add_argument("--since", default="24h", help="rejected since: an age (24h, 7d) or ISO-8601; default 24h")
     add_deployed(rj)
@@ -79,6 +105,13 @@ def _add_landing(sub: Any) -> None:
         c.add_argument("--lake-root", default=DEFAULT_LAKE)
         c.add_argument("--engine", default="auto", choices=("auto", "delta-rs", "delta-spark"))
         c.set_defaults(func=cmd_landing)
+    sy = lsub.add_parser("sync", help="AWS: download one day of an environment's landing files to the local lake")
+    sy.add_argument("--day", required=True, help="the landing day, YYYY-MM-DD (the dt= partition)")
+    sy.add_argument("--source", required=True, help="the source system, e.g. crm")
+    sy.add_argument("--entity", required=True, help="the entity, e.g. accounts")
+    sy.add_argument("--lake-root", default=DEFAULT_LAKE)
+    add_deployed(sy)
+    sy.set_defaults(func=cmd_landing_sync)
 
 
 def _add_recover_deleted(sub: Any) -> None:

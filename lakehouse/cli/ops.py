@@ -1,5 +1,5 @@
-"""``lakehouse dlq|alarms|pipeline|metric|env``: the deployed environments' commands. The logic:
-:mod:`lakehouse.ops`."""
+"""``lakehouse dlq|alarms|pipeline|metric|env``: the deployed environments' commands (``pipeline``: runs, start,
+describe, history, redrive). The logic: :mod:`lakehouse.ops`."""
 
 from __future__ import annotations
 
@@ -37,9 +37,29 @@ def cmd_operate(args: argparse.Namespace) -> int:
             return operate.metric(args.env, args.key, dims=dims, hours=args.hours, **common)
         if args.pipeline_command == "runs":
             return operate.pipeline_runs(args.env, machine=args.machine, limit=args.limit, **common)
+        if args.pipeline_command in ("describe", "history", "redrive"):
+            return _execution_command(args)
         return operate.start_pipeline(args.env, machine=args.machine, **common)
     except operate.OperateError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _execution_command(args: argparse.Namespace) -> int:
+    from ..ops import executions
+
+    ref = executions.ExecutionRef(
+        env=args.env,
+        execution=args.execution,
+        latest_failed=args.latest_failed,
+        machine=args.machine,
+        project=args.project,
+        region=args.region,
+    )
+    if args.pipeline_command == "describe":
+        return executions.describe(ref, console=console)
+    if args.pipeline_command == "history":
+        return executions.history(ref, limit=args.limit, console=console)
+    return executions.redrive(ref, yes=args.yes, console=console)
 
 
 def cmd_env_diff(args: argparse.Namespace) -> int:
@@ -88,12 +108,23 @@ def _add_operate(sub: Any) -> None:
     _deployed(a)
 
     pl = sub.add_parser("pipeline", help="AWS: the pipeline's (or maintenance's) executions; start one")
-    plsub = pl.add_subparsers(dest="pipeline_command", required=True, metavar="{runs,start}")
-    for name, text in (("runs", "the latest executions"), ("start", "start an execution unless a writer runs")):
+    plsub = pl.add_subparsers(dest="pipeline_command", required=True, metavar="{runs,start,describe,history,redrive}")
+    for name, text in (
+        ("runs", "the latest executions"),
+        ("start", "start an execution unless a writer runs"),
+        ("describe", "one execution: status, error, cause"),
+        ("history", "one execution's last history events (where it failed)"),
+        ("redrive", "restart a failed execution from its failed state (same name, same batch id)"),
+    ):
         c = plsub.add_parser(name, help=text)
         c.add_argument("--machine", default="pipeline", choices=("pipeline", "maintenance"))
-        if name == "runs":
-            c.add_argument("--limit", type=int, default=10)
+        if name in ("runs", "history"):
+            c.add_argument("--limit", type=int, default=10 if name == "runs" else 20)
+        if name in ("describe", "history", "redrive"):
+            c.add_argument("execution", nargs="?", help="the execution's name (batch id) or ARN")
+            c.add_argument("--latest-failed", action="store_true", help="the newest FAILED or TIMED_OUT one")
+        if name == "redrive":
+            c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         _deployed(c)
 
     mt = sub.add_parser("metric", help="AWS: a catalog metric (docs/METRICS.md) over the last hours")

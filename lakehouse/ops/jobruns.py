@@ -1,0 +1,125 @@
+"""``lakehouse emr runs|cancel``: the job runs of an environment's EMR Serverless application.
+
+The application is found by the name the stacks give it (:func:`platform_model.aws_names.emr_application_name`).
+``runs`` prints the application (state, maximum capacity: what ``emr.max_vcpu``/``emr.max_memory_gb``
+deployed) and its latest job runs, optionally of some states (``--state RUNNING``: a run left behind by a
+timed-out execution). ``cancel`` cancels one run, after confirmation (``--yes``): a run that already
+ended is refused, nothing changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+from rich.console import Console
+from rich.table import Table
+
+from platform_model import aws_names
+
+from .common import OperateError, aws_client, confirmed, error_code, guarded, timestamp
+
+STATES = ("SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "SUCCESS", "FAILED", "CANCELLING", "CANCELLED")
+ENDED = ("SUCCESS", "FAILED", "CANCELLED")
+
+
+def application(emr: Any, env: str, project: str = aws_names.DEFAULT_PROJECT) -> dict[str, Any]:
+    """GetApplication of the environment's Spark application (an OperateError line when it is not deployed)."""
+    name = aws_names.emr_application_name(env, project)
+
+    def find() -> dict[str, Any]:
+        for page in emr.get_paginator("list_applications").paginate():
+            for app in page["applications"]:
+                if app["name"] == name and app["state"] != "TERMINATED":
+                    return emr.get_application(applicationId=app["id"])["application"]
+        raise OperateError(
+            f"--env {env}: no EMR Serverless application {name} in {emr.meta.region_name}: is the environment "
+            "deployed in this account and region? (--region and --project select another)"
+        )
+
+    return guarded(env, "ListApplications", find)
+
+
+def _application_line(app: dict[str, Any]) -> str:
+    capacity = app.get("maximumCapacity") or {}
+    limits = ", ".join(f"{k} {v}" for k, v in capacity.items()) or "no maximum"
+    return f"application {app['name']} ({app['applicationId']}): {app['state']}; maximum capacity: {limits}"
+
+
+def runs(
+    env: str,
+    *,
+    states: Sequence[str] = (),
+    limit: int = 20,
+    project: str = aws_names.DEFAULT_PROJECT,
+    region: str | None = None,
+    console: Console,
+) -> int:
+    """Print the application and its latest job runs (of ``states``, when given), newest first."""
+    unknown = sorted(set(states) - set(STATES))
+    if unknown:
+        raise OperateError(f"--state {', '.join(unknown)}: not a job run state; one of {', '.join(STATES)}")
+    if limit < 1:
+        raise OperateError(f"--limit {limit}: give 1 or more")
+    emr = aws_client("emr-serverless", env, region)
+    app = application(emr, env, project)
+    request: dict[str, Any] = {"applicationId": app["applicationId"]}
+    if states:
+        request["states"] = list(states)
+    found = guarded(env, "ListJobRuns", lambda: emr.list_job_runs(**request)["jobRuns"])
+    found = sorted(found, key=lambda r: r["createdAt"], reverse=True)[:limit]
+    console.print(_application_line(app))
+    if not found:
+        console.print(f"no job runs{' in state ' + ', '.join(states) if states else ''}")
+        return 0
+    table = Table(title=f"{len(found)} job run(s), newest first")
+    for column in ("job run id", "name", "state", "created (UTC)", "updated (UTC)", "details"):
+        table.add_column(column, overflow="fold")
+    for r in found:
+        table.add_row(
+            r["id"],
+            r.get("name", ""),
+            r["state"],
+            timestamp(r["createdAt"]),
+            timestamp(r.get("updatedAt")),
+            (r.get("stateDetails") or "")[:200],
+        )
+    console.print(table)
+    return 0
+
+
+def cancel(
+    env: str,
+    run_id: str,
+    *,
+    yes: bool = False,
+    project: str = aws_names.DEFAULT_PROJECT,
+    region: str | None = None,
+    console: Console,
+    confirm: Any = None,
+) -> int:
+    """Cancel a job run that has not ended, after confirmation."""
+    emr = aws_client("emr-serverless", env, region)
+    app = application(emr, env, project)
+
+    def get() -> dict[str, Any]:
+        try:
+            return emr.get_job_run(applicationId=app["applicationId"], jobRunId=run_id)["jobRun"]
+        except ClientError as error:
+            if error_code(error) in {"ResourceNotFoundException", "ValidationException"}:
+                raise OperateError(f"--env {env}: no job run {run_id} in application {app['name']}") from error
+            raise
+
+    run = guarded(env, "GetJobRun", get)
+    if run["state"] in ENDED:
+        raise OperateError(f"job run {run_id} already ended {run['state']}: nothing to cancel")
+    question = f"Cancel job run {run_id} ({run.get('name', '')}, {run['state']}) of {app['name']}?"
+    hint = f"lakehouse emr cancel {run_id} --env {env}"
+    if not confirmed(question, yes=yes, console=console, flag_hint=hint, confirm=confirm):
+        console.print("cancel declined: the job run goes on")
+        return 1
+    guarded(env, "CancelJobRun", lambda: emr.cancel_job_run(applicationId=app["applicationId"], jobRunId=run_id))
+    console.print(f"cancelled job run {run_id} ({run.get('name', '')}) of {app['name']}")
+    console.print(f"check: `lakehouse emr runs --env {env} --state RUNNING`")
+    return 0

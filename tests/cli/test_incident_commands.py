@@ -1,0 +1,476 @@
+"""The incident commands the runbooks use, against moto: `lakehouse logs`, `pipeline describe|history|redrive`,
+`emr runs|cancel`, `intake manifest`, `events rules|failed`, `replication status|retry`, `landing sync`.
+
+Each on what the stacks deploy (names from platform_model.aws_names), seeded with the incident it is for;
+bad input is one line, exit 2, nothing changed. moto's gaps (RedriveExecution, failing an execution, job
+run states) are filled in tests/moto_gaps.py. The seeding functions are shared with the runbook harness.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import pytest
+from ops_common.aws import client
+from test_recover_deleted import BUCKETS, FILES
+from test_recover_deleted import ENV as LAKE_ENV
+from test_recover_deleted import deploy as deploy_lake
+
+from lakehouse.cli import main
+from platform_model import aws_names
+from tests.moto_gaps import ExecutionRedrive, TraceSummaries, fail_execution, moto_execution, set_job_run_state
+
+ENV = "inc"
+REGION = "eu-west-1"
+DR_REGION = "eu-central-1"
+FAILED = "b20261201T020000000000Z"
+"""The failed pipeline execution (its name is the batch id)."""
+ROLE = "arn:aws:iam::123456789012:role/lakehouse"
+
+
+def seed_logs(env: str, run_id: str = "00fabc123") -> None:
+    """The EMR application's and three functions' log groups, with the lines of a failure in each."""
+    logs = client("logs")
+    now = int(time.time() * 1000)
+    app = aws_names.emr_application_name(env)
+    streams = {
+        aws_names.emr_log_group_name(env): {
+            f"{app}/applications/app1/jobs/{run_id}/SPARK_DRIVER/stderr": [
+                "INFO starting silver",
+                "ERROR DataQualityError: silver.orders rule order_total_non_negative failed",
+            ],
+            f"{app}/applications/app1/jobs/00fother/SPARK_DRIVER/stderr": ["ERROR another run's line"],
+        },
+        aws_names.function_log_group_name(env, "landing-intake"): {
+            "2026/12/06/[$LATEST]a": ['{"level": "ERROR", "message": "start failed", "reason": "ThrottlingException"}']
+        },
+        aws_names.function_log_group_name(env, "replica-verifier"): {
+            "2026/12/06/[$LATEST]b": ['{"message": "file_missing_in_replica", "table": "silver.orders"}']
+        },
+        aws_names.function_log_group_name(env, "failure-notifier"): {
+            "2026/12/06/[$LATEST]c": ['{"message": "unrecognised event", "reason": "unrecognised_event"}']
+        },
+    }
+    for group, by_stream in streams.items():
+        logs.create_log_group(logGroupName=group)
+        for stream, lines in by_stream.items():
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            events = [{"timestamp": now - 60_000 + i, "message": line} for i, line in enumerate(lines)]
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+def seed_traces(env: str) -> None:
+    """X-Ray segments of the landing intake: one good invocation, one with a fault; and another function's."""
+    xray = client("xray")
+    now = time.time() - 120
+    documents = []
+    for i, (function, fault) in enumerate(
+        (("landing-intake", False), ("landing-intake", True), ("cost-reporter", False))
+    ):
+        document = {
+            "name": aws_names.function_name(env, function),
+            "id": f"{i + 1:016x}",
+            "trace_id": f"1-{int(now):08x}-{i + 1:024x}",
+            "start_time": now + i,
+            "end_time": now + i + 0.5,
+        }
+        documents.append(json.dumps({**document, "fault": True} if fault else document))
+    xray.put_trace_segments(TraceSegmentDocuments=documents)
+
+
+@pytest.fixture
+def trace_summaries(aws, monkeypatch) -> TraceSummaries:
+    return TraceSummaries().install(monkeypatch)
+
+
+def seed_failed_execution(env: str) -> str:
+    """A pipeline execution that FAILED in its silver job (the two writers' machines are created unless they
+    exist)."""
+    sfn = client("stepfunctions")
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    for name in (aws_names.pipeline_state_machine_name(env), aws_names.maintenance_state_machine_name(env)):
+        if name not in machines:
+            machines[name] = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)["stateMachineArn"]
+    arn = machines[aws_names.pipeline_state_machine_name(env)]
+    execution = sfn.start_execution(stateMachineArn=arn, name=FAILED)["executionArn"]
+    fail_execution(execution, error="States.TaskFailed", cause="EMR job run 00fabc123 (silver) FAILED")
+    return execution
+
+
+def seed_emr(env: str) -> tuple[str, str]:
+    """The environment's Spark application and a job run still RUNNING: (application id, job run id)."""
+    emr = client("emr-serverless")
+    app = emr.create_application(
+        name=aws_names.emr_application_name(env),
+        releaseLabel="emr-7.12.0",
+        type="SPARK",
+        maximumCapacity={"cpu": "64 vCPU", "memory": "256 GB"},
+    )["applicationId"]
+    driver = {"sparkSubmit": {"entryPoint": "s3://artifacts/jobs/v1/silver.py"}}
+    run = emr.start_job_run(applicationId=app, executionRoleArn=ROLE, jobDriver=driver, name="silver")["jobRunId"]
+    set_job_run_state(app, run, "RUNNING")
+    return app, run
+
+
+def seed_manifest(env: str) -> None:
+    """The intake manifest table with an accepted object, a rejected one and the pending marker."""
+    dynamodb = client("dynamodb")
+    table = aws_names.intake_manifest_table_name(env)
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[
+            {"AttributeName": "object_key", "KeyType": "HASH"},
+            {"AttributeName": "object_version", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "object_key", "AttributeType": "S"},
+            {"AttributeName": "object_version", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    items = [
+        {
+            "object_key": "crm/accounts/dt=2026-12-05/a.jsonl",
+            "object_version": "v1",
+            "status": "accepted",
+            "recorded_at": "2026-12-05T02:00:00.000+00:00",
+            "size": "120",
+        },
+        {
+            "object_key": "crm/accounts/bad-key.jsonl",
+            "object_version": "v1",
+            "status": "rejected",
+            "recorded_at": "2026-12-05T03:00:00.000+00:00",
+            "reason_code": "no_partition",
+            "reason": "no dt= part",
+        },
+        {"object_key": "#pipeline-pending", "object_version": "-", "since": "2026-12-05T03:00:00.000+00:00"},
+    ]
+    for item in items:
+        dynamodb.put_item(TableName=table, Item={k: {"S": v} for k, v in item.items()})
+
+
+def seed_events(env: str) -> None:
+    """The failure notifier's rules with their targets, and an event waiting in the failed-events queue."""
+    events = client("events")
+    prefix = aws_names.prefix(env)
+    target = f"arn:aws:lambda:{REGION}:123456789012:function:{aws_names.function_name(env, 'failure-notifier')}"
+    patterns = {
+        f"{prefix}-job-run-failed": {
+            "source": ["aws.emr-serverless"],
+            "detail-type": ["EMR Serverless Job Run State Change"],
+        },
+        f"{prefix}-execution-failed": {
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+        },
+    }
+    for name, pattern in patterns.items():
+        events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(Rule=name, Targets=[{"Id": "notifier", "Arn": target}])
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=aws_names.failed_events_queue_name(env))["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps({"source": "aws.states", "detail": {"status": "FAILED"}}),
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "TooManyRequestsException"},
+            "RULE_ARN": {
+                "DataType": "String",
+                "StringValue": f"arn:aws:events:{REGION}:1:rule/{prefix}-execution-failed",
+            },
+        },
+    )
+
+
+def seed_replication(env: str, buckets: dict[str, str]) -> str:
+    """The landing bucket replicated to a replica in the DR region (holding one of its objects), with failed
+    replication operations in CloudWatch. Returns the replica bucket's name."""
+    s3 = client("s3")
+    replica = aws_names.replica_bucket_name(env, "landing", account="123456789012", dr_region=DR_REGION)
+    dr = client("s3", DR_REGION)
+    dr.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": DR_REGION})
+    dr.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    rule = {
+        "ID": "to-dr-region",
+        "Status": "Enabled",
+        "Priority": 1,
+        "Filter": {"Prefix": ""},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
+    }
+    s3.put_bucket_replication(Bucket=buckets["landing"], ReplicationConfiguration={"Role": ROLE, "Rules": [rule]})
+    listed = s3.list_objects_v2(Bucket=buckets["landing"]).get("Contents", [])
+    if listed:  # one object did replicate
+        body = s3.get_object(Bucket=buckets["landing"], Key=listed[0]["Key"])["Body"].read()
+        dr.put_object(Bucket=replica, Key=listed[0]["Key"], Body=body)
+    dimensions = [
+        {"Name": "SourceBucket", "Value": buckets["landing"]},
+        {"Name": "DestinationBucket", "Value": replica},
+        {"Name": "RuleId", "Value": "to-dr-region"},
+    ]
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    client("cloudwatch").put_metric_data(
+        Namespace="AWS/S3",
+        MetricData=[
+            {"MetricName": "OperationsFailedReplication", "Dimensions": dimensions, "Value": 7, "Timestamp": when},
+            {"MetricName": "ReplicationLatency", "Dimensions": dimensions, "Value": 1234, "Timestamp": when},
+        ],
+    )
+    return replica
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def bad(capsys, argv: list[str], *expected: str) -> None:
+    """Bad input: exit 2 and one line naming the input and what is wrong."""
+    code, _, err = run(capsys, *argv)
+    assert code == 2, err
+    line = " ".join(err.split())
+    assert len(err.strip().splitlines()) <= 2 and all(e in line for e in expected), err
+
+
+# --- logs -------------------------------------------------------------------------------------------------------
+
+
+def test_logs_of_a_job_run_a_function_and_a_pattern(aws, capsys) -> None:
+    seed_logs(ENV)
+    code, out, _ = run(capsys, "logs", "--env", ENV, "--job-run", "00fabc123", "--since", "2h")
+    assert code == 0 and "DataQualityError" in out and "starting silver" in out
+    assert "another run's line" not in out and "00fabc123/SPARK_DRIVER/stderr" in out
+    code, out, _ = run(capsys, "logs", "--env", ENV, "--emr", "--filter", "ERROR")
+    assert code == 0 and "another run's line" in out and "starting silver" not in out
+    code, out, _ = run(capsys, "logs", "--env", ENV, "--function", "landing-intake", "--filter", '"reason"')
+    assert code == 0 and "ThrottlingException" in out and "/aws/lambda/lakehouse-inc-landing-intake" in out
+    code, out, _ = run(capsys, "logs", "--env", ENV, "--function", "landing-intake", "--filter", "nothing-matches")
+    assert code == 0 and "no log lines in the last 1h" in out
+
+
+def test_logs_bad_input(aws, capsys) -> None:
+    seed_logs(ENV)
+    bad(capsys, ["logs", "--env", "nope", "--emr"], "--env nope", "/aws/emr-serverless/lakehouse-nope")
+    bad(capsys, ["logs", "--env", ENV, "--function", "emailer"], "--function 'emailer'", "landing-intake")
+    bad(capsys, ["logs", "--env", ENV, "--emr", "--since", "yesterday"], "--since 'yesterday'")
+    bad(capsys, ["logs", "--env", ENV, "--job-run", "00fmissing"], "--job-run 00fmissing", "no log streams")
+
+
+# --- traces ----------------------------------------------------------------------------------------------------
+
+
+def test_traces_of_a_function(trace_summaries, capsys) -> None:
+    seed_logs(ENV)
+    seed_traces(ENV)
+    code, out, _ = run(capsys, "traces", "--env", ENV, "--function", "landing-intake")
+    assert code == 0 and "lakehouse-inc-landing-intake: 2 trace(s) in the last 1h, 1 failing" in out
+    assert f"1-{'0' * 8}" not in out and "000000000000000000000002" in out
+    code, out, _ = run(capsys, "traces", "--env", ENV, "--function", "landing-intake", "--errors")
+    assert code == 0 and "000000000000000000000002" in out and "000000000000000000000001" not in out
+    code, out, _ = run(capsys, "traces", "--env", ENV, "--function", "failure-notifier")
+    assert code == 0 and "0 trace(s) in the last 1h, 0 failing" in out
+
+
+def test_traces_bad_input(trace_summaries, capsys) -> None:
+    seed_logs(ENV)
+    bad(
+        capsys, ["traces", "--env", "nope", "--function", "landing-intake"], "no function lakehouse-nope-landing-intake"
+    )
+    bad(capsys, ["traces", "--env", ENV, "--function", "emailer"], "--function 'emailer'")
+    bad(capsys, ["traces", "--env", ENV, "--function", "landing-intake", "--since", "3d"], "--since 3d", "24h or less")
+    bad(capsys, ["traces", "--env", ENV, "--function", "landing-intake", "--since", "soon"], "--since 'soon'")
+
+
+# --- pipeline describe | history | redrive ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def redrives(aws, monkeypatch) -> ExecutionRedrive:
+    return ExecutionRedrive().install(monkeypatch)
+
+
+def test_describe_history_and_redrive_a_failed_execution(redrives, capsys) -> None:
+    arn = seed_failed_execution(ENV)
+    code, out, _ = run(capsys, "pipeline", "describe", FAILED, "--env", ENV)
+    assert code == 0 and "FAILED" in out and "States.TaskFailed" in out and "00fabc123 (silver)" in out
+    code, out, _ = run(capsys, "pipeline", "history", "--latest-failed", "--env", ENV)
+    assert code == 0 and "ExecutionFailed" in out and "FailStateEntered" in out and FAILED in out
+    code, out, _ = run(capsys, "pipeline", "redrive", arn, "--env", ENV, "--yes")
+    assert code == 0 and f"redriven execution {FAILED}" in out
+    assert redrives.redriven == [arn] and moto_execution(arn).status == "RUNNING"
+
+
+def test_redrive_refuses_without_yes_and_a_running_execution(redrives, capsys) -> None:
+    arn = seed_failed_execution(ENV)
+    bad(capsys, ["pipeline", "redrive", FAILED, "--env", ENV], "needs --yes", "nothing changed")
+    assert moto_execution(arn).status == "FAILED" and not redrives.redriven
+    sfn = client("stepfunctions")
+    machines = sfn.list_state_machines()["stateMachines"]
+    maintenance = next(m["stateMachineArn"] for m in machines if m["name"].endswith("-maintenance"))
+    running = sfn.start_execution(stateMachineArn=maintenance, name="m1")["executionArn"]
+    bad(capsys, ["pipeline", "redrive", FAILED, "--env", ENV, "--yes"], "maintenance execution m1 is running")
+    assert moto_execution(arn).status == "FAILED" and not redrives.redriven
+    sfn.stop_execution(executionArn=running)
+    run(capsys, "pipeline", "redrive", FAILED, "--env", ENV, "--yes")
+    bad(capsys, ["pipeline", "redrive", FAILED, "--env", ENV, "--yes"], f"execution {FAILED} is RUNNING")
+    assert redrives.redriven == [arn]
+
+
+def test_execution_bad_input(redrives, capsys) -> None:
+    seed_failed_execution(ENV)
+    bad(capsys, ["pipeline", "describe", "b20200101T000000000000Z", "--env", ENV], "no execution b2020")
+    bad(capsys, ["pipeline", "history", "--env", ENV], "give an execution")
+    bad(
+        capsys,
+        ["pipeline", "describe", "--latest-failed", "--env", ENV, "--machine", "maintenance"],
+        "lakehouse-inc-maintenance has no execution that ended FAILED or TIMED_OUT",
+    )
+    bad(capsys, ["pipeline", "history", "--latest-failed", "--env", "nope"], "no state machine lakehouse-nope-pipeline")
+    bad(capsys, ["pipeline", "history", FAILED, "--env", ENV, "--limit", "0"], "--limit 0")
+
+
+# --- emr runs | cancel -----------------------------------------------------------------------------------------
+
+
+def test_emr_runs_and_cancel(aws, capsys) -> None:
+    _, run_id = seed_emr(ENV)
+    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--state", "RUNNING")
+    assert code == 0 and run_id in out and "RUNNING" in out and "64 vCPU" in out
+    code, out, _ = run(capsys, "emr", "cancel", run_id, "--env", ENV, "--yes")
+    assert code == 0 and f"cancelled job run {run_id}" in out
+    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--state", "RUNNING")
+    assert code == 0 and "no job runs in state RUNNING" in out
+
+
+def test_emr_bad_input(aws, capsys) -> None:
+    app, run_id = seed_emr(ENV)
+    bad(capsys, ["emr", "runs", "--env", "nope"], "no EMR Serverless application lakehouse-nope-spark")
+    bad(capsys, ["emr", "runs", "--env", ENV, "--state", "DONE"], "--state DONE")
+    bad(capsys, ["emr", "cancel", "00fnothere", "--env", ENV, "--yes"], "no job run 00fnothere")
+    bad(capsys, ["emr", "cancel", run_id, "--env", ENV], "needs --yes")
+    assert client("emr-serverless").get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]["state"] == "RUNNING"
+    set_job_run_state(app, run_id, "SUCCESS")
+    bad(capsys, ["emr", "cancel", run_id, "--env", ENV, "--yes"], "already ended SUCCESS")
+
+
+# --- intake manifest -------------------------------------------------------------------------------------------
+
+
+def test_intake_manifest(aws, capsys) -> None:
+    seed_manifest(ENV)
+    code, out, _ = run(capsys, "intake", "manifest", "--env", ENV)
+    assert code == 0 and "pending marker set since 2026-12-05T03:00" in out
+    assert out.index("bad-key.jsonl") < out.index("dt=2026-12-05/a.jsonl")  # newest first
+    code, out, _ = run(capsys, "intake", "manifest", "--env", ENV, "--status", "rejected")
+    assert code == 0 and "no_partition" in out and "a.jsonl" not in out
+    bad(
+        capsys,
+        ["intake", "manifest", "--env", "nope"],
+        "no intake manifest table lakehouse-nope-landing-intake-manifest",
+    )
+    bad(capsys, ["intake", "manifest", "--env", ENV, "--limit", "0"], "--limit 0")
+
+
+# --- events rules | failed -------------------------------------------------------------------------------------
+
+
+def test_events_rules_and_failed(aws, capsys) -> None:
+    seed_events(ENV)
+    code, out, _ = run(capsys, "events", "rules", "--env", ENV)
+    assert code == 0 and "lakehouse-inc-job-run-failed" in out and "aws.emr-serverless" in out
+    assert "lakehouse-inc-failure-notifier" in out and "ENABLED" in out
+    code, out, _ = run(capsys, "events", "failed", "--env", ENV)
+    assert code == 0 and "TooManyRequestsException" in out and "execution-failed" in out
+    code, again, _ = run(capsys, "events", "failed", "--env", ENV)
+    assert "TooManyRequestsException" in again  # peeked, not taken
+    bad(capsys, ["events", "rules", "--env", "nope"], "no EventBridge rules named lakehouse-nope-*")
+    bad(capsys, ["events", "failed", "--env", "nope"], "no queue lakehouse-nope-ops-failed-events")
+
+
+# --- replication status | retry --------------------------------------------------------------------------------
+
+
+def versions(key: str) -> int:
+    listed = client("s3").list_object_versions(Bucket=BUCKETS["landing"], Prefix=key)
+    return len(listed.get("Versions", []))
+
+
+def test_replication_status_and_retry(aws, capsys) -> None:
+    deploy_lake()
+    replica = seed_replication(LAKE_ENV, BUCKETS)
+    code, out, _ = run(capsys, "replication", "status", "--env", LAKE_ENV)
+    assert code == 0 and replica in out and "to-dr-region" in out and "not replicated" in out
+    assert "7" in out.split(replica)[1] and "failed replication operation(s)" in out
+    keys = sorted(FILES)
+    before = {k: versions(k) for k in keys}
+    code, out, _ = run(
+        capsys, "replication", "retry", "--env", LAKE_ENV, "--bucket", "landing", "--prefix", "crm/", "--yes"
+    )
+    assert code == 0 and "re-replicating 2 object(s)" in out
+    after = {k: versions(k) for k in keys}
+    assert sum(after[k] - before[k] for k in keys) == 2  # the replicated one was left alone
+    for key in keys:
+        assert client("s3").get_object(Bucket=BUCKETS["landing"], Key=key)["Body"].read() == FILES[key]
+
+
+def test_replication_bad_input(aws, capsys) -> None:
+    deploy_lake()
+    bad(capsys, ["replication", "status", "--env", "nope"], "--env nope")
+    bad(
+        capsys,
+        ["replication", "retry", "--env", LAKE_ENV, "--bucket", "landing", "--prefix", "crm/", "--yes"],
+        "is not replicated",
+    )
+    seed_replication(LAKE_ENV, BUCKETS)
+    bad(
+        capsys,
+        ["replication", "retry", "--env", LAKE_ENV, "--bucket", "platinum", "--prefix", "x/"],
+        "--bucket 'platinum'",
+    )
+    before = {k: versions(k) for k in FILES}
+    bad(capsys, ["replication", "retry", "--env", LAKE_ENV, "--bucket", "landing", "--prefix", "crm/"], "needs --yes")
+    assert {k: versions(k) for k in FILES} == before
+
+
+# --- landing sync ----------------------------------------------------------------------------------------------
+
+
+def test_landing_sync_downloads_a_day(aws, capsys, tmp_path: Path) -> None:
+    deploy_lake()
+    argv = ["landing", "sync", "--env", LAKE_ENV, "--day", "2026-12-01", "--source", "crm", "--entity", "accounts"]
+    code, out, _ = run(capsys, *argv, "--lake-root", str(tmp_path))
+    local = tmp_path / "landing" / "crm" / "accounts" / "dt=2026-12-01" / "a.jsonl"
+    assert code == 0 and local.read_bytes() == FILES["crm/accounts/dt=2026-12-01/a.jsonl"] and "1 downloaded" in out
+    assert not (tmp_path / "landing" / "crm" / "contacts").exists()
+    code, out, _ = run(capsys, *argv, "--lake-root", str(tmp_path))
+    assert code == 0 and "1 already there" in out
+
+
+def test_landing_sync_bad_input(aws, capsys, tmp_path: Path) -> None:
+    deploy_lake()
+    base = [
+        "landing",
+        "sync",
+        "--env",
+        LAKE_ENV,
+        "--source",
+        "crm",
+        "--entity",
+        "accounts",
+        "--lake-root",
+        str(tmp_path),
+    ]
+    bad(capsys, [*base, "--day", "01/12/2026"], "--day '01/12/2026'")
+    bad(
+        capsys,
+        [*base, "--day", "2026-11-01"],
+        "no landing objects under s3://lakehouse-rec-landing-bucket/crm/accounts/dt=2026-11-01/",
+    )
+    bad(capsys, [*base[:2], "--env", "nope", *base[4:], "--day", "2026-12-01"], "--env nope")
+    assert not any(tmp_path.iterdir())
