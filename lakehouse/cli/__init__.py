@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     incidents.add_parsers(sub)  # logs, traces, emr, intake, events, replication
     guardrails.add_parsers(sub)  # kms, budget, capacity, credentials, backup
     dr.add_parsers(sub)  # dr status|failover|failback
-    drills.add_parsers(sub)  # drill
+    drills.add_parsers(sub, cli=main)  # drill (its scenarios type commands into this same command line)
     return p
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,12 @@ def cmd_drill(args: argparse.Namespace) -> int:
         raise UsageError(f"drill {args.scenario!r}: no such scenario; choose from all, {', '.join(SCENARIOS)}")
     run_dir = drills_root(args.root) / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     pristine = run_dir / "pristine"
-    prepare(pristine, args.records, args.engine)
+    prepare(pristine, args.records, args.engine, args.cli)
     results = []
     for name in names:
         lake = run_dir / name
         shutil.copytree(pristine, lake)
-        results.append(run_drill(name, lake, engine=args.engine, prepared=True, console=console))
+        results.append(run_drill(name, lake, cli=args.cli, engine=args.engine, prepared=True, console=console))
     console.print(results_table(results))
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2, sort_keys=True))
@@ -53,8 +54,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
     return 0 if all(r.recovered for r in results) else 1
 
 
-def add_parsers(sub: Any) -> None:
-    """Register ``drill`` on the ``lakehouse`` parser."""
+def add_parsers(sub: Any, cli: Callable[[list[str]], int]) -> None:
+    """Register ``drill`` on the ``lakehouse`` parser; ``cli`` is the command line the drills type into."""
     from ..drills import SCENARIOS
 
     d = sub.add_parser(
@@ -73,4 +74,4 @@ def add_parsers(sub: Any) -> None:
         help="the table engine (default: auto, delta-spark where its jars load)",
     )
     d.add_argument("--json", action="store_true", help="also print the results as JSON")
-    d.set_defaults(func=cmd_drill)
+    d.set_defaults(func=cmd_drill, cli=cli)

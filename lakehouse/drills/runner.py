@@ -52,21 +52,22 @@ class DrillResult:
         )
 
 
-def prepare(root: Path, records: int, engine: str) -> None:
-    """A lake that has run the pipeline once on a generated delivery (not timed)."""
-    from ..cli import main
+Cli = Callable[[list[str]], int]
+"""The ``lakehouse`` command line, in-process (:func:`lakehouse.cli.main`): given by the caller, so that this
+package, which the CLI wires, does not import the CLI back."""
 
+
+def prepare(root: Path, records: int, engine: str, cli: Cli) -> None:
+    """A lake that has run the pipeline once on a generated delivery (not timed)."""
     generate(root, records, seed=17, bad_ratio=0.02)
-    if main(["run", "--lake-root", str(root), "--engine", engine]) != 0:
+    if cli(["run", "--lake-root", str(root), "--engine", engine]) != 0:
         raise UsageError(f"--lake-root {root}: the drill's first pipeline run failed; see the output above")
 
 
-def _run_step(step: Step) -> dict[str, Any]:
-    from ..cli import main
-
+def _run_step(step: Step, cli: Cli) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        code: int | str = main(step.argv)
+        code: int | str = cli(step.argv)
     except Exception as error:  # a step expected to crash (bronze on a poison file) raises
         if step.expect != CRASHES:
             raise
@@ -90,6 +91,7 @@ def run_drill(
     name: str,
     root: Path,
     *,
+    cli: Cli,
     records: int = 2_000,
     engine: str = "auto",
     prepared: bool = False,
@@ -99,11 +101,11 @@ def run_drill(
     appended to ``<root>/_control/drills.jsonl``."""
     scenario = _scenario(name)
     if not prepared:
-        prepare(root, records, engine)
+        prepare(root, records, engine, cli)
     before = snapshot(root, scenario.protects)
     started = time.perf_counter()
     context = scenario.inject(root, _engine_factory(engine))
-    rto, steps = _recover(scenario, root, context, started)
+    rto, steps = _recover(scenario, root, context, started, cli)
     measured = loss(before, snapshot(root, scenario.protects))
     result = DrillResult(
         scenario=scenario.name,
@@ -130,12 +132,14 @@ def _scenario(name: str) -> Scenario:
     return SCENARIOS[name]
 
 
-def _recover(scenario: Scenario, root: Path, context: dict[str, Any], started: float) -> tuple[float, list[dict]]:
+def _recover(
+    scenario: Scenario, root: Path, context: dict[str, Any], started: float, cli: Cli
+) -> tuple[float, list[dict]]:
     steps, rto = [], None
     for step in scenario.steps(root, context):
         if step.before is not None:
             step.before()
-        steps.append(_run_step(step))
+        steps.append(_run_step(step, cli))
         if step.ends_recovery:
             rto = time.perf_counter() - started
     return (rto if rto is not None else time.perf_counter() - started), steps

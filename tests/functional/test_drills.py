@@ -27,7 +27,7 @@ def lake(two_batch_lake, tmp_path) -> Path:
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_each_scenario_recovers_without_losing_a_row(scenario, lake) -> None:
-    result = run_drill(scenario, lake, prepared=True)
+    result = run_drill(scenario, lake, cli=main, prepared=True)
     assert result.recovered, result.line()
     assert result.rows_lost == 0 and result.rows_before > 0
     commands = [s["command"] for s in result.steps]
