@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -76,30 +77,8 @@ class ComputeStack(Stack):
 
     def _application(self, config: EnvironmentConfig, storage: StorageStack) -> EmrSparkApplication:
         """The EMR Serverless application and its encrypted CloudWatch log group."""
-        log_group = logs.LogGroup(
-            self,
-            "SparkLogs",
-            log_group_name=f"/aws/emr-serverless/{config.prefix}",
-            encryption_key=storage.key,
-            retention=log_retention(config.retention.log_group_retention_days),
-            removal_policy=RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN,
-        )
-        return EmrSparkApplication(
-            self,
-            "Spark",
-            props=EmrSparkApplicationProps(
-                name=aws_names.emr_application_name(config.name, config.project),
-                release_label=config.emr.release_label,
-                max_vcpu=config.emr.max_vcpu,
-                max_memory_gb=config.emr.max_memory_gb,
-                max_disk_gb=config.emr.max_disk_gb,
-                idle_timeout_minutes=config.emr.idle_timeout_minutes,
-                log_group=log_group,
-                encryption_key=storage.key,
-                logs_bucket=storage.artifacts,
-                logs_prefix=EMR_LOGS_PREFIX,
-            ),
-        )
+        removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
+        return spark_application(self, config, key=storage.key, logs_bucket=storage.artifacts, removal_policy=removal)
 
     def _job_role(self, job: str, config: EnvironmentConfig, storage: StorageStack) -> iam.IRole:
         """``job``'s runtime role: its layers (``READS``, ``WRITES``), its release and logs, its metrics."""
@@ -192,3 +171,39 @@ def metrics_publisher_policy(scope: Construct, config: EnvironmentConfig) -> iam
 def bucket_uri(bucket: s3.IBucket) -> str:
     """``s3://<bucket>/``."""
     return f"s3://{bucket.bucket_name}/"
+
+
+def spark_application(
+    scope: Construct,
+    config: EnvironmentConfig,
+    *,
+    key: kms.IKey,
+    logs_bucket: s3.IBucket,
+    removal_policy: RemovalPolicy,
+) -> EmrSparkApplication:
+    """The environment's EMR Serverless application (``Spark``) and its encrypted log group (``SparkLogs``) in
+    ``scope``: the primary's in the Compute stack, the standby's in the DR stack, configured alike."""
+    log_group = logs.LogGroup(
+        scope,
+        "SparkLogs",
+        log_group_name=f"/aws/emr-serverless/{config.prefix}",
+        encryption_key=key,
+        retention=log_retention(config.retention.log_group_retention_days),
+        removal_policy=removal_policy,
+    )
+    return EmrSparkApplication(
+        scope,
+        "Spark",
+        props=EmrSparkApplicationProps(
+            name=aws_names.emr_application_name(config.name, config.project),
+            release_label=config.emr.release_label,
+            max_vcpu=config.emr.max_vcpu,
+            max_memory_gb=config.emr.max_memory_gb,
+            max_disk_gb=config.emr.max_disk_gb,
+            idle_timeout_minutes=config.emr.idle_timeout_minutes,
+            log_group=log_group,
+            encryption_key=key,
+            logs_bucket=logs_bucket,
+            logs_prefix=EMR_LOGS_PREFIX,
+        ),
+    )

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -26,7 +25,7 @@ from cdk.config import EnvironmentConfig
 from cdk.constructs.alert_topic import AlertTopic, AlertTopicProps
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.deployment_parameter import DeploymentParameter, DeploymentParameterProps
-from cdk.constructs.emr_spark_application import EmrSparkApplication, EmrSparkApplicationProps
+from cdk.constructs.emr_spark_application import EmrSparkApplication
 from cdk.constructs.job_assets import Releases
 from cdk.constructs.job_runner_policy import JobRunnerPolicy, JobRunnerPolicyProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
@@ -35,7 +34,7 @@ from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
 from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
 from cdk.log_retention import log_retention
 from platform_model import aws_names
-from stacks.compute import JOBS, READS, WRITES, bucket_uri, job_arguments, metrics_publisher_policy
+from stacks.compute import JOBS, READS, WRITES, bucket_uri, job_arguments, metrics_publisher_policy, spark_application
 from stacks.orchestration import MAINTENANCE_JOBS, PIPELINE_JOBS
 from stacks.storage import EMR_LOGS_PREFIX, JOBS_PREFIX, allow_cloudwatch_logs, replica_bucket_name
 
@@ -147,30 +146,8 @@ class Standby(Construct):
 
     def _application(self, props: StandbyProps) -> EmrSparkApplication:
         """The standby application: the primary's release, architecture, capacity and Delta configuration."""
-        config = props.config
-        log_group = logs.LogGroup(
-            self,
-            "SparkLogs",
-            log_group_name=f"/aws/emr-serverless/{config.prefix}",
-            encryption_key=props.key,
-            retention=log_retention(config.retention.log_group_retention_days),
-            removal_policy=props.removal_policy,
-        )
-        return EmrSparkApplication(
-            self,
-            "Spark",
-            props=EmrSparkApplicationProps(
-                name=aws_names.emr_application_name(config.name, config.project),
-                release_label=config.emr.release_label,
-                max_vcpu=config.emr.max_vcpu,
-                max_memory_gb=config.emr.max_memory_gb,
-                max_disk_gb=config.emr.max_disk_gb,
-                idle_timeout_minutes=config.emr.idle_timeout_minutes,
-                log_group=log_group,
-                encryption_key=props.key,
-                logs_bucket=self.artifacts,
-                logs_prefix=EMR_LOGS_PREFIX,
-            ),
+        return spark_application(
+            self, props.config, key=props.key, logs_bucket=self.artifacts, removal_policy=props.removal_policy
         )
 
     def _job_roles(self, props: StandbyProps) -> dict[str, iam.IRole]:

@@ -21,7 +21,6 @@ names, and this is where the state machines read them from too. ``--prefix`` is 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +33,8 @@ from rich.table import Table
 from job_assets.contracts.layout import ZONES
 from platform_model import aws_names
 
-_RELATIVE = re.compile(r"^(\d+)([mhd])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+from ..since import parse_since as read_since
+
 _BATCH = 1000
 """DeleteObjects' limit of keys per request."""
 
@@ -72,23 +71,11 @@ class Scan:
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     """``--since``: ISO-8601 (``2026-12-06T07:30:00Z``, an offset, or a date; no zone means UTC) or an age
-    (``30m``, ``6h``, ``2d``) counted back from ``now``. Always an aware UTC datetime."""
-    value = text.strip()
-    relative = _RELATIVE.match(value)
-    now = now or dt.datetime.now(dt.UTC)
-    if relative:
-        when = now - dt.timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
-    else:
-        try:
-            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise RecoverError(
-                f"--since {text!r}: expected an ISO-8601 time (2026-12-06T07:30:00Z) or an age (30m, 6h, 2d)"
-            ) from None
-        when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    if when > now:
-        raise RecoverError(f"--since {text!r}: {when:%Y-%m-%d %H:%M:%S} UTC is in the future")
-    return when.astimezone(dt.UTC)
+    (``30m``, ``6h``, ``2d``) counted back from ``now`` (:func:`lakehouse.since.parse_since`)."""
+    try:
+        return read_since(text, now)
+    except ValueError as error:
+        raise RecoverError(str(error)) from None
 
 
 def layer_location(env: str, layer: str, *, project: str, session: Any) -> tuple[str, str]:

@@ -10,7 +10,6 @@ Serverless names them ``<application>/applications/<id>/jobs/<run id>/...``). Re
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +19,9 @@ from rich.markup import escape
 
 from platform_model import aws_names
 
+from ..since import parse_since
 from .common import OperateError, aws_client, error_code, guarded
 
-_AGE = re.compile(r"^(\d+)([mhd])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 MAX_STREAMS = 100
 """FilterLogEvents takes at most 100 log stream names."""
 
@@ -44,11 +42,11 @@ class LogQuery:
 
 
 def parse_age(text: str, now: dt.datetime | None = None) -> dt.datetime:
-    """``--since 30m|2h|7d``: that long before ``now``."""
-    match = _AGE.match(text.strip())
-    if not match or int(match.group(1)) < 1:
-        raise OperateError(f"--since {text!r}: expected an age such as 30m, 2h or 7d")
-    return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """``--since 30m|2h|7d``: that long before ``now`` (:func:`lakehouse.since.parse_since`)."""
+    try:
+        return parse_since(text, now, ages_only=True)
+    except ValueError as error:
+        raise OperateError(str(error)) from None
 
 
 def log_group(query: LogQuery) -> str:

@@ -24,13 +24,13 @@ from .guard import Deployed, GuardError, aws_error
 
 
 def since_time(text: str) -> dt.datetime:
-    """``--since``: an age (``24h``, ``7d``) or an ISO-8601 time, as ``lakehouse recover-deleted`` reads it."""
-    from ..landing.deleted import RecoverError, parse_since
+    """``--since``: an age (``24h``, ``7d``) or an ISO-8601 time (:func:`lakehouse.since.parse_since`)."""
+    from ..since import parse_since
 
     try:
         return parse_since(text)
-    except RecoverError as error:
-        raise GuardError(str(error)) from error
+    except ValueError as error:
+        raise GuardError(str(error)) from None
 
 
 def rejected_objects(target: Deployed, since: dt.datetime) -> list[dict[str, Any]]:

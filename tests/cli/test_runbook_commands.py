@@ -18,12 +18,15 @@ a promotion there is refused by its gates: the step ran as written, and says so)
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import re
 import shlex
 from pathlib import Path
 
 import pytest
+import test_dr as dr_harness
+import test_guardrail_runbooks as guardrail_runbooks
 from ops_common.aws import client
 from test_dlq_cli import (
     move_tasks,  # noqa: F401  (fixture: moto gap filler for SQS message move tasks)
@@ -67,15 +70,24 @@ SYNC_DAY = "2026-12-03"
 """`<day>`: a day of CRM accounts in environment `test`'s landing bucket (`lakehouse landing sync`)."""
 STEP = re.compile(r"^\d+\. ")
 RAW_AWS = re.compile(r"`aws [^`]*`")
-NO_COMMAND_YET = {("poison-landing-file.md", 2)}
-"""Steps known to have no command, in runbooks another part of issue 17 owns (a local `gzip -t` check of the
-candidate files): listed so the check runs everywhere else; the test fails once they get one (remove them)."""
+NO_COMMAND_YET: set[tuple[str, int]] = set()
+"""Steps known to have no command yet, as (runbook, step number): none. The step check runs everywhere else;
+it fails once a listed step gets a command (remove it then)."""
+RUN_BY = {
+    **{name: "test_guardrail_runbooks" for name in guardrail_runbooks.RUNBOOKS},
+    "dr-failover.md": "test_dr",
+    "dr-failback.md": "test_dr",
+}
+"""Runbooks whose commands another harness runs as written, on the AWS state they need: the guardrails on keys,
+budgets, capacity and backup jobs (tests/cli/test_guardrail_runbooks.py), DR on two regions and the `prod`
+environment that has a standby (tests/cli/test_dr.py). :func:`test_every_command_is_run_by_one_harness` checks
+that they take their commands from the same files, so no command is left unexecuted."""
 
 
 def runbook_commands() -> list[tuple[str, str]]:
     found = []
     for path in sorted((ROOT / "runbooks").glob("*.md")):
-        if path.name == "README.md":
+        if path.name == "README.md" or path.name in RUN_BY:
             continue
         found += [(path.name, command) for command in COMMAND.findall(path.read_text(encoding="utf-8"))]
     return found
@@ -308,6 +320,22 @@ def test_every_runbook_step_is_a_command_of_ours() -> None:
                 continue
             assert COMMAND.search(step), f"{path.name}: step {first!r}... has no `lakehouse ...` command"
             assert not RAW_AWS.search(step), f"{path.name}: step {first!r}... is a raw aws command"
+
+
+def test_every_command_is_run_by_one_harness() -> None:
+    """Each runbook's commands are run by this harness or by the one RUN_BY names, which reads them from the
+    same file: every `lakehouse` command of every runbook is executed by a test."""
+    every = sorted(p.name for p in (ROOT / "runbooks").glob("*.md") if p.name != "README.md")
+    here = {name for name, _ in COMMANDS}
+    assert set(every) == here | set(RUN_BY), "a runbook with no command, or one no harness runs"
+    assert not here & set(RUN_BY)
+    guardrails = {name for name, _ in guardrail_runbooks.runbook_commands()}
+    assert guardrails == {n for n, t in RUN_BY.items() if t == "test_guardrail_runbooks"}
+    for name in (n for n, t in RUN_BY.items() if t == "test_dr"):
+        text = (ROOT / "runbooks" / name).read_text(encoding="utf-8")
+        commands = dr_harness.runbook_commands(name.removesuffix(".md"))
+        assert len(commands) == len(COMMAND.findall(text)) > 0
+    assert set(inspect.signature(dr_harness.test_runbook_commands_run_as_written).parameters) >= {"runbook"}
 
 
 def test_step_check_catches_a_step_with_no_command() -> None:
