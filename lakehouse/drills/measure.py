@@ -41,6 +41,9 @@ class Loss:
     rows_lost: int
     rows_extra: int
     tables_short: tuple[str, ...]
+    """Tables missing rows they held before."""
+    tables_extra: tuple[str, ...] = ()
+    """Tables holding rows they did not hold before (newer deliveries, or older versions of changed rows)."""
 
     @property
     def none(self) -> bool:
@@ -50,12 +53,11 @@ class Loss:
 def loss(before: State, after: State) -> Loss:
     """Rows of ``before`` missing from ``after`` (lost) and rows ``after`` holds that ``before`` did not."""
     lost = extra = 0
-    short = []
+    short, grown = [], []
     for name, rows in before.items():
         now = after.get(name, Counter())
-        missing = sum((rows - now).values())
-        lost += missing
-        extra += sum((now - rows).values())
-        if missing:
-            short.append(name)
-    return Loss(sum(sum(r.values()) for r in before.values()), lost, extra, tuple(short))
+        missing, added = sum((rows - now).values()), sum((now - rows).values())
+        lost, extra = lost + missing, extra + added
+        short += [name] if missing else []
+        grown += [name] if added else []
+    return Loss(sum(sum(r.values()) for r in before.values()), lost, extra, tuple(short), tuple(grown))

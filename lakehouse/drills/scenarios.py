@@ -12,7 +12,8 @@ import gzip
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,13 @@ class Scenario:
     notes: str = ""
     allows_new_rows: bool = False
     """The recovery ingests data that arrived with the failure (rows after it that were not there before)."""
-    tags: tuple[str, ...] = field(default=())
+    may_lose: tuple[str, ...] = ()
+    """Tables whose newest data the failure takes by design (replication lag when a region is lost): what they
+    lose is the RPO measured, not a failed recovery. Every other protected row must be there afterwards."""
+    around: Callable[[], AbstractContextManager[None]] | None = None
+    """What the drill runs inside (moto's AWS for the region-lost drill)."""
+    recovered: Callable[[Path, dict[str, Any]], Path] | None = None
+    """Where the recovered lake is read from, when not the drill's lake (the DR region's replica)."""
 
 
 def _uri(root: Path, name: str) -> str:
@@ -175,6 +182,53 @@ def _skip_steps(root: Path, ctx: dict[str, Any]) -> list[Step]:
     ]
 
 
+# primary region lost -> failover to the DR standby (moto, two regions) ------------------------------------
+
+DR_ENV = "prod"
+"""An environment with a DR standby in cdk.json; on moto, so nothing real is touched."""
+
+
+def _lose_region(root: Path, engine: Callable[[], Any]) -> dict[str, Any]:
+    """The lake deployed to the primary and replicated, except the newest commit of silver.orders (replication
+    lag), then the primary region lost."""
+    from ..checkout import CheckoutError, load_cdk_config
+    from ..dr import DrError, DrSetup
+    from ..dr.sites import REPO
+    from ..errors import UsageError
+    from . import regions
+
+    try:
+        setup = DrSetup.load(DR_ENV)
+        account = load_cdk_config(REPO)[1].environments[DR_ENV].account
+    except (DrError, CheckoutError) as error:
+        raise UsageError(f"the region-lost drill needs the checkout's cdk.json: {error}") from None
+    deployed = regions.deploy_infrastructure(DR_ENV, setup.region, setup.dr_region, account)
+    regions.upload_lake(root, deployed[setup.region], setup.region)
+    lagging = rf"^silver/orders/_delta_log/{_version(root, 'silver.orders'):020d}\.json$"
+    regions.replicate(deployed, skip=(lagging,))
+    regions.lose_region(DR_ENV, setup.region)
+    return {"replica": deployed[setup.dr_region], "dr_region": setup.dr_region}
+
+
+def _failover_steps(root: Path, ctx: dict[str, Any]) -> list[Step]:
+    return [
+        Step(["dr", "status", "--env", DR_ENV]),
+        Step(["dr", "failover", "--env", DR_ENV, "--yes"], ends_recovery=True),
+    ]
+
+
+def _replica_lake(root: Path, ctx: dict[str, Any]) -> Path:
+    from . import regions
+
+    return regions.download_lake(ctx["replica"], ctx["dr_region"], root / "_dr_replica")
+
+
+def _moto() -> AbstractContextManager[None]:
+    from .regions import moto_regions
+
+    return moto_regions()
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -211,6 +265,18 @@ SCENARIOS: dict[str, Scenario] = {
             _skip_steps,
             notes="bronze-only runs; the file's records are ingested once it is retried whole",
             allows_new_rows=True,
+        ),
+        Scenario(
+            "region-lost",
+            "the primary region is lost while silver.orders' newest commit is not yet replicated",
+            "dr-failover.md",
+            tuple(c.name for c in (*BRONZE_TABLES, *SILVER_TABLES, *GOLD_TABLES)),
+            _lose_region,
+            _failover_steps,
+            notes="moto across two regions; rows lost are the commit replication had not copied",
+            may_lose=("silver.orders",),
+            around=_moto,
+            recovered=_replica_lake,
         ),
     )
 }
