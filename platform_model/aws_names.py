@@ -56,6 +56,11 @@ def replica_bucket_name(env: str, layer: str, *, account: str, dr_region: str, p
     return f"{prefix(env, project)}-{layer}-replica-{account}-{dr_region}"
 
 
+def restore_testing_plan_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """``lakehouse_<env>_restore_testing``: the environment's AWS Backup restore-testing plan (no ``-`` allowed)."""
+    return f"{prefix(env, project).replace('-', '_')}_restore_testing"
+
+
 def backup_vault_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     """The AWS Backup vault of an environment, in its region."""
     return f"{prefix(env, project)}-backup"

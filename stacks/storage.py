@@ -268,7 +268,7 @@ class StorageStack(Stack):
             else []
         )
         return RestoreTestingProps(
-            plan_name=f"{config.prefix.replace('-', '_')}_restore_testing",
+            plan_name=aws_names.restore_testing_plan_name(config.name, config.project),
             schedule=testing.schedule,
             buckets=[self.buckets[layer] for layer in testing.sample if layer != "ops_state"],
             tables=tables,

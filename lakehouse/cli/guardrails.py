@@ -40,7 +40,9 @@ def cmd_kms(args: argparse.Namespace, target: Any) -> int:
 
     if args.kms_command == "status":
         return kms.status(target, dr_region=args.dr_region, console=console)
-    change = kms.enable if args.kms_command == "enable" else kms.cancel_deletion
+    change = {"enable": kms.enable, "cancel-deletion": kms.cancel_deletion, "enable-rotation": kms.enable_rotation}[
+        args.kms_command
+    ]
     confirm = _confirm(args, f"kms {args.kms_command} {args.key}")
     return change(target, args.key, dr_region=args.dr_region, confirm=confirm, console=console)
 
@@ -102,13 +104,16 @@ def _deployed(c: argparse.ArgumentParser, func: Handler, *, dr: bool = False) ->
 
 def _add_kms(sub: Any) -> None:
     k = sub.add_parser("kms", help="AWS: the environment's KMS keys: state, rotation, dependents; recover one")
-    ksub = k.add_subparsers(dest="kms_command", required=True, metavar="{status,enable,cancel-deletion}")
+    ksub = k.add_subparsers(
+        dest="kms_command", required=True, metavar="{status,enable,cancel-deletion,enable-rotation}"
+    )
     _deployed(
         ksub.add_parser("status", help="each key's state, rotation, deletion date, what it encrypts"), cmd_kms, dr=True
     )
     for name, text in (
         ("enable", "enable a disabled key of the environment"),
         ("cancel-deletion", "cancel a key's scheduled deletion (it stays Disabled: enable it next)"),
+        ("enable-rotation", "turn a key's automatic yearly rotation back on"),
     ):
         c = ksub.add_parser(name, help=text)
         c.add_argument("key", metavar="KEY", help="data, ops, alerts, replica; or the key's alias, id or ARN")

@@ -135,5 +135,9 @@ def add_parsers(sub: Any) -> None:
     )
     rep["status"].add_argument("--hours", type=int, default=1)
     rep["retry"].add_argument("--bucket", required=True, metavar="LAYER", help="landing, bronze, silver or gold")
-    rep["retry"].add_argument("--prefix", required=True, help="key prefix under the layer's root, e.g. silver/orders/")
+    rep["retry"].add_argument(
+        "--prefix",
+        required=True,
+        help="key prefix under the layer's root, e.g. orders/ (a table of the layer: the layer is the bucket root)",
+    )
     rep["retry"].add_argument("--yes", action="store_true", help="do not ask for confirmation")

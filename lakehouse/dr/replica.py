@@ -137,13 +137,19 @@ def _timestamp(store: S3Store, version: int) -> str:
     return ""
 
 
+def _holds_files(store: S3Store) -> bool:
+    """Any object under the table's prefix (data files whose log did not arrive, say)."""
+    bucket, _, key = store.uri.split("://", 1)[1].partition("/")
+    return bool(store.client.list_objects_v2(Bucket=bucket, Prefix=key.strip("/") + "/", MaxKeys=1).get("KeyCount"))
+
+
 def _table(name: str, source: S3Store | None, copy: S3Store) -> TableState | None:
     source_version = _latest(source) if source else None
     try:
         result = check_table(copy)
     except NoTableError:
-        if source_version is None:
-            return None  # on neither side
+        if source_version is None and not _holds_files(copy):
+            return None  # on neither side (as far as an unreachable source lets us know)
         return TableState(table=name, source_version=source_version, copy_version=None)
     return TableState(
         table=name,

@@ -106,12 +106,18 @@ def _set_schedules(site: Site, enabled: bool) -> list[str]:
     return changed
 
 
-def _copy_slots(source: Site, target: Site) -> str:
-    """Write ``source``'s slots document into ``target``'s region; the value written."""
+def _read_slots(source: Site) -> str:
+    """``source``'s slots document; DrError when the parameter is missing (read before anything changes)."""
     name = aws_names.slots_parameter_name(source.setup.env, source.setup.project)
     value = source.read_parameter(name)
     if value is None:
-        raise DrError(f"--env {source.setup.env}: SSM parameter {name} not found in {source.region}")
+        raise DrError(f"--env {source.setup.env}: SSM parameter {name} not found in {source.region}; nothing changed")
+    return value
+
+
+def _write_slots(target: Site, value: str) -> str:
+    """Write the slots document into ``target``'s region; the value written."""
+    name = aws_names.slots_parameter_name(target.setup.env, target.setup.project)
     target.write_parameter(name, value, "Active blue/green slot and each slot's job-assets version.")
     return value
 
@@ -179,6 +185,8 @@ def failover(setup: DrSetup, *, force: bool, confirm: Confirm, console: Console)
             f"(lakehouse dr status --env {setup.env}) or pass --force to accept the loss; nothing changed"
         )
     _no_writer(dr)
+    if primary is not None:  # a primary run still going would commit (and replicate) into the standby's tables
+        _no_writer(primary)
     print_comparison(comparison, console, title=f"{setup.prefix}: replica in {dr.region}")
     if not confirm(f"Fail {setup.prefix} over to {dr.region}?"):
         console.print("not confirmed; nothing changed")
@@ -202,9 +210,11 @@ def _switch_to_dr(
         "landing_bucket": dr.bucket("landing"),
         "recovery_point": recovery_point(comparison),
     }
-    uri = _record(dr, FAILOVERS_PREFIX, record)
     slots_name = aws_names.slots_parameter_name(setup.env, setup.project)
-    slots = _copy_slots(primary, dr) if primary else dr.read_parameter(slots_name)
+    slots = _read_slots(primary) if primary else dr.read_parameter(slots_name)
+    uri = _record(dr, FAILOVERS_PREFIX, record)
+    if primary and slots is not None:
+        _write_slots(dr, slots)
     disabled = _set_schedules(primary, enabled=False) if primary else []
     active = {
         "region": dr.region,
@@ -294,8 +304,9 @@ def _switch_to_primary(
         "failover": active.document.get("record", ""),
         "tables": {t.table: t.copy_version for t in comparison.tables},
     }
+    slots = _read_slots(dr)
     uri = _record(dr, FAILBACKS_PREFIX, record)
-    _copy_slots(dr, primary)
+    _write_slots(primary, slots)
     document = {
         "region": primary.region,
         "role": "primary",

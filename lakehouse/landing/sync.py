@@ -54,8 +54,12 @@ def sync_day(
         if not objects:
             raise RecoverError(f"--env {env}: no landing objects under s3://{bucket}/{root}{relative}")
         fetched = 0
-        for o in objects:
-            target = lake / "landing" / o["Key"].removeprefix(root)
+        landing = (lake / "landing").resolve()
+        targets = [(landing / o["Key"].removeprefix(root)).resolve() for o in objects]
+        outside = [o["Key"] for o, t in zip(objects, targets, strict=True) if not t.is_relative_to(landing)]
+        if outside:  # a key with ../ in it must not write outside the lake
+            raise RecoverError(f"--env {env}: landing key {outside[0]!r} leads outside {landing}; nothing synced")
+        for o, target in zip(objects, targets, strict=True):
             if target.exists() and target.stat().st_size == o["Size"]:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)

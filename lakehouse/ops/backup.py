@@ -23,6 +23,15 @@ from .rejected import since_time
 FAILED = ("FAILED", "ABORTED", "EXPIRED", "PARTIAL")
 
 
+def _ours(target: Deployed, job: dict[str, Any]) -> bool:
+    """A restore job of this environment: one its restore-testing plan started, or one that restored a
+    resource named after it (``lakehouse-<env>-...``)."""
+    plan = aws_names.restore_testing_plan_name(target.env, target.project)
+    prefix = aws_names.prefix(target.env, target.project)
+    arns = (job.get("ResourceArn", ""), job.get("CreatedResourceArn", ""), job.get("RecoveryPointArn", ""))
+    return f":restore-testing-plan:{plan}" in job.get("RestoreTestingPlanArn", "") or any(prefix in a for a in arns)
+
+
 def _jobs(target: Deployed, since: dt.datetime) -> list[dict[str, Any]]:
     """Backup jobs into the vault, copy jobs from it and restore jobs since ``since``: kind, id, resource,
     state, created, message."""
@@ -36,11 +45,14 @@ def _jobs(target: Deployed, since: dt.datetime) -> list[dict[str, Any]]:
     )
     for kind, operation, key, id_field, state_field, filters in calls:
         try:
-            jobs = getattr(backup, operation)(ByCreatedAfter=since, **filters)[key]
+            pages = backup.get_paginator(operation).paginate(ByCreatedAfter=since, **filters)
+            jobs = [job for page in pages for job in page[key]]
         except (BotoCoreError, ClientError) as error:
             raise aws_error(error, target.env, f"{operation} of {vault}") from error
         if kind == "copy":  # ListCopyJobs filters by destination only: keep the copies out of this vault
             jobs = [j for j in jobs if j.get("SourceBackupVaultArn", "").endswith(f":{vault}")]
+        if kind == "restore":  # the account's restores: keep this environment's (its plan's tests, its resources)
+            jobs = [j for j in jobs if _ours(target, j)]
         rows += [
             {
                 "kind": kind,

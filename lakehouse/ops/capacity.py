@@ -174,7 +174,10 @@ def _stop(target: Deployed, app: Application, sleep: Callable[[float], None], ti
             sleep(5)
     except (BotoCoreError, ClientError) as error:
         raise aws_error(error, target.env, f"StopApplication {app.name}") from error
-    raise GuardError(f"--stop: {app.name} did not reach STOPPED within {timeout_s} s; nothing changed")
+    raise GuardError(
+        f"--stop: {app.name} was asked to stop but did not reach STOPPED within {timeout_s} s; capacity not "
+        "raised (run the command again once it has stopped; the next job run starts it again)"
+    )
 
 
 def raise_capacity(

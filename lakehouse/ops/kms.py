@@ -210,7 +210,12 @@ def status(target: Deployed, *, dr_region: str | None = None, console: Console) 
     broken = [k for k in found if k.state != "Enabled" and k not in no_dr]
     for k in broken:
         fix = "cancel-deletion" if k.state == "PendingDeletion" else "enable"
-        hint = f"`lakehouse kms {fix} {k.role} --env {target.env}`" if k.state != "NotFound" else "redeploy it"
+        hint = (
+            f"`lakehouse kms {fix} {k.role} --env {target.env}`"
+            if k.state != "NotFound"
+            else "it is gone: the stack that owns it creates a new key on its next deploy, but data under the old "
+            "key is unreadable (docs/runbooks/BACKUP_AND_RESTORE.md)"
+        )
         console.print(f"[bold red]{k.alias}[/] is {k.state}: {len(k.dependents)} resource(s) cannot use it; {hint}")
     if not broken:
         console.print(f"all {len(found) - len(no_dr)} keys of {target.env} are Enabled")
@@ -275,4 +280,26 @@ def cancel_deletion(
         f"[bold green]deletion cancelled[/] for {k.alias}: it is Disabled now; enable it with "
         f"`lakehouse kms enable {k.role} --env {target.env}`"
     )
+    return 0
+
+
+def enable_rotation(
+    target: Deployed, key: str, *, dr_region: str | None = None, confirm: Confirm, console: Console
+) -> int:
+    """Turn yearly rotation back on for a key of the environment (the stacks create every key with it on; a
+    redeploy does not undo a change made outside CloudFormation, so this does)."""
+    k = resolve(target, key, dr_region)
+    if k.rotation:
+        console.print(f"{k.alias}: rotation is on already: nothing to do")
+        return 0
+    if k.state != "Enabled":
+        raise GuardError(f"KEY {key!r}: {k.alias} is {k.state}: enable it first; nothing changed")
+    if not confirm(f"Turn on automatic rotation of {k.alias} ({k.key_id}) in {k.region}?"):
+        console.print("rotation not turned on: nothing changed")
+        return 1
+    try:
+        _kms(target, k).enable_key_rotation(KeyId=k.key_id)
+    except (BotoCoreError, ClientError) as error:
+        raise aws_error(error, target.env, f"EnableKeyRotation {k.alias}") from error
+    console.print(f"[bold green]rotation on[/] for {k.alias} ({k.key_id}) in {k.region}")
     return 0

@@ -335,6 +335,8 @@ def _apply(rebuild: Rebuild, names: Sequence[str], confirm: Callable[[str], bool
         return {}
     if not confirm(f"Write {len(names)} table(s) from the rebuild into the live lake: {', '.join(names)}?"):
         raise RecoveryError("not written: nothing changed (the rebuild was compared, then removed)")
+    if rebuild.root is None:  # on AWS nothing holds a lock over the build: a run may have started meanwhile
+        check_no_aws_writer(str(rebuild.env), project=str(rebuild.project), session=rebuild.session)
     return rebuild.write(names)
 
 

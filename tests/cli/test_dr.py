@@ -268,6 +268,17 @@ def test_failover_refused_while_the_replica_lags_and_nothing_changes(lake, capsy
     unchanged(deployed)
 
 
+def test_failover_refused_while_the_primary_still_runs_the_pipeline(lake, capsys):
+    """A primary run still going would commit into the tables the standby takes over (and replicate there)."""
+    deployed, _ = lake
+    sfn = _regional(PRIMARY, "stepfunctions")
+    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("-pipeline"))
+    sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="b20261206T020000000000Z")
+    code, _, err = run(capsys, "dr", "failover", "--env", ENV, "--yes")
+    assert code == 2 and "is running in eu-west-1" in err and "nothing changed" in err
+    unchanged(deployed)
+
+
 def test_failover_points_the_environment_at_the_dr_region_and_starts_the_standby(lake, capsys):
     deployed, _ = lake
     published = {"active": "green", "slots": {"blue": "1111aaaa2222bbbb", "green": "3333cccc4444dddd"}}

@@ -294,9 +294,20 @@ def _backup_history(g: Guardrails) -> None:
         State="COMPLETED",
         CreationDate=now - dt.timedelta(hours=1),
     )
+    g.backup_jobs.add(  # another environment's failed restore: not this one's business
+        "RestoreJobs",
+        RestoreJobId="restore-of-another-env",
+        Status="FAILED",
+        CreationDate=now - dt.timedelta(days=2),
+        RestoreTestingPlanArn=f"arn:aws:backup:{REGION}:123456789012:restore-testing-plan:other_restore_testing-1",
+    )
     g.backup_jobs.add(
         "RestoreJobs",
         RestoreJobId="restore-failed",
+        RestoreTestingPlanArn=(
+            f"arn:aws:backup:{REGION}:123456789012:restore-testing-plan:"
+            f"{aws_names.restore_testing_plan_name(g.env)}-0a1b2c"
+        ),
         Status="FAILED",
         CreationDate=now - dt.timedelta(days=8),
         StatusMessage="validation failed",
@@ -354,6 +365,7 @@ def expected_exit(runbook: str, command: str, n: int) -> int:
 EXPECTED_OUTPUT = {
     "lakehouse kms cancel-deletion data --env E --yes": "deletion cancelled",
     "lakehouse kms enable data --env E --yes": "enabled",
+    "lakehouse kms enable-rotation data --env E --yes": "rotation is on already",  # as deployed
     "lakehouse capacity --env E --max-cpu 400 --max-memory 1600 --stop --yes": "raised",
     "lakehouse landing rejected --env E --since 24h": "missing_dt",
     "lakehouse landing rejected --env E --since 1h": "no landing object rejected",
@@ -446,6 +458,18 @@ def test_kms_enable_and_cancel_deletion(deployed, capsys) -> None:
     assert kms.describe_key(KeyId=deployed.keys["alerts"])["KeyMetadata"]["KeyState"] == "Enabled"
     code, out, _ = run(capsys, "kms", "enable", "alerts", "--env", ENV, "--yes")
     assert code == 0 and "already Enabled" in out
+
+
+def test_kms_enable_rotation_turns_a_keys_rotation_back_on(deployed, capsys) -> None:
+    kms = _client("kms")
+    kms.disable_key_rotation(KeyId=deployed.keys["ops"])
+    code, out, _ = run(capsys, "kms", "enable-rotation", "ops", "--env", ENV, "--yes")
+    assert code == 0 and "rotation on" in out
+    assert kms.get_key_rotation_status(KeyId=deployed.keys["ops"])["KeyRotationEnabled"] is True
+    kms.disable_key_rotation(KeyId=deployed.keys["ops"])
+    kms.disable_key(KeyId=deployed.keys["ops"])
+    code, _, err = run(capsys, "kms", "enable-rotation", "ops", "--env", ENV, "--yes")
+    assert code == 2 and "enable it first; nothing changed" in err
 
 
 def test_kms_refuses_a_key_of_no_environment_and_an_environment_not_deployed(deployed, capsys) -> None:
@@ -545,6 +569,7 @@ def test_backup_status(deployed, capsys) -> None:
     incident(deployed)
     code, out, _ = run(capsys, "backup", "status", "--env", ENV, "--since", "7d")
     assert code == 1 and "job-failed" in out and "Access denied to KMS key" in out and "restore-failed" not in out
+    assert "restore-of-another-env" not in out  # the account's other restores are not this environment's
     code, out, _ = run(capsys, "backup", "status", "--env", ENV, "--since", "30d")
     assert code == 1 and "restore-failed" in out
     code, _, err = run(capsys, "backup", "status", "--env", ENV, "--since", "2099-01-01")

@@ -40,7 +40,8 @@ def test_each_scenario_recovers_without_losing_a_row(scenario, lake) -> None:
         verb = " ".join(command.split()[:3]) if command.split()[1] in ("table", "landing") else command.split()[1]
         assert verb in runbook, f"{command!r}: not in runbooks/{result.runbook}"
     expected = [step.expect for step in SCENARIOS[scenario].steps(lake, {"version": 0, "whole": b""})]
-    assert [s["exit"] for s in result.steps] == expected  # each step as the runbook expects (a crash included)
+    for step, expect in zip(result.steps, expected, strict=True):  # each as the runbook expects (a crash too)
+        assert step["exit"] in (expect if isinstance(expect, tuple) else (expect,)), step
     if SCENARIOS[scenario].allows_new_rows:  # the delivery that came with the poison file, then the file itself
         assert result.rows_new > 0
     recorded = [json.loads(x) for x in (lake / "_control" / RESULTS_FILE).read_text().splitlines()]

@@ -123,3 +123,15 @@ def test_an_empty_or_damaged_bronze_is_refused_before_anything_is_built(lake, tm
     err = capsys.readouterr().err
     assert "bronze.snowflake_orders: bronze is damaged" in err and "repair it first" in err
     assert no_staging_left(lake)
+
+
+def test_the_second_engine_rebuilds_a_lost_gold_table(lake, capsys) -> None:
+    """delta-rs (`--engine delta-rs`) on the lake delta-spark wrote: gold alone, rebuilt from the live silver."""
+    before = rows(lake, "gold.win_rates")
+    shutil.rmtree(lake / "gold" / "blue" / "win_rates")
+    capsys.readouterr()
+    assert main(rebuild(lake, "--layers", "gold", "--engine", "delta-rs", "--yes")) == 0
+    out = capsys.readouterr().out
+    assert "gold.win_rates" in out and "missing: install" in out and "silver." not in out
+    assert rows(lake, "gold.win_rates") == before
+    assert journal.read(lake)[-1]["engine"] == "delta-rs" and no_staging_left(lake)
