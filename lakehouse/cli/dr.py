@@ -56,7 +56,7 @@ def cmd_failover(args: argparse.Namespace, out: Console) -> int:
 def cmd_failback(args: argparse.Namespace, out: Console) -> int:
     from ..dr import failback
 
-    return failback(_setup(args), confirm=_confirm(args), console=out)
+    return failback(_setup(args), confirm=_confirm(args), console=out, drop_abandoned=args.drop_abandoned)
 
 
 def _handler(fn: Any) -> Any:
@@ -90,4 +90,10 @@ def add_parsers(sub: Any) -> None:
             c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         if name == "failover":
             c.add_argument("--force", action="store_true", help="fail over even though the replica is inconsistent")
+        if name == "failback":
+            c.add_argument(
+                "--drop-abandoned",
+                action="store_true",
+                help="set aside (never delete) the primary's commits the DR region never had, e.g. after --force",
+            )
         c.set_defaults(func=_handler(fn))

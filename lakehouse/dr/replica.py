@@ -36,6 +36,9 @@ class TableState:
     copy_timestamp: str = ""
     """``commitInfo.timestamp`` of the copy's newest commit, ISO UTC (``""`` when it has none)."""
     findings: tuple[str, ...] = ()
+    ahead_counts: bool = False
+    """Whether commits beyond the source's make the copy inconsistent: when the copy is the primary being
+    failed back to (while failed over, the DR region is ahead of the primary by design)."""
 
     @property
     def behind(self) -> int | None:
@@ -45,9 +48,18 @@ class TableState:
         return max(0, self.source_version - (-1 if self.copy_version is None else self.copy_version))
 
     @property
+    def ahead(self) -> int:
+        """Commits the copy holds beyond the source's newest (e.g. a primary's commits abandoned at a forced
+        failover, which the DR region never had): 0 when none or unknown."""
+        if self.source_version is None or self.copy_version is None:
+            return 0
+        return max(0, self.copy_version - self.source_version)
+
+    @property
     def consistent(self) -> bool:
-        """The copy is whole and holds the source's newest commit (as far as the source could be read)."""
-        return not self.findings and self.copy_version is not None and not self.behind
+        """The copy is whole and holds exactly the source's newest commit (as far as the source could be read)."""
+        ahead = self.ahead if self.ahead_counts else 0
+        return not self.findings and self.copy_version is not None and not self.behind and not ahead
 
     def reason(self) -> str:
         """What makes it inconsistent, in one clause."""
@@ -55,6 +67,11 @@ class TableState:
             return "missing from the copy"
         if self.findings:
             return f"{len(self.findings)} finding(s) ({self.findings[0]})"
+        if self.ahead and self.ahead_counts:
+            return (
+                f"{self.ahead} commit(s) ahead (version {self.copy_version} of {self.source_version}): commits the "
+                "other region never had"
+            )
         return f"{self.behind} commit(s) behind (version {self.copy_version} of {self.source_version})"
 
 
@@ -143,30 +160,32 @@ def _holds_files(store: S3Store) -> bool:
     return bool(store.client.list_objects_v2(Bucket=bucket, Prefix=key.strip("/") + "/", MaxKeys=1).get("KeyCount"))
 
 
-def _table(name: str, source: S3Store | None, copy: S3Store) -> TableState | None:
+def _table(name: str, source: S3Store | None, copy: S3Store, ahead_counts: bool = False) -> TableState | None:
     source_version = _latest(source) if source else None
     try:
         result = check_table(copy)
     except NoTableError:
         if source_version is None and not _holds_files(copy):
             return None  # on neither side (as far as an unreachable source lets us know)
-        return TableState(table=name, source_version=source_version, copy_version=None)
+        return TableState(table=name, source_version=source_version, copy_version=None, ahead_counts=ahead_counts)
     return TableState(
         table=name,
         source_version=source_version,
         copy_version=result.latest,
         copy_timestamp=_timestamp(copy, result.latest),
         findings=tuple(f.line() for f in result.findings),
+        ahead_counts=ahead_counts,
     )
 
 
-def compare(source: Site | None, copy: Site, *, source_region: str) -> Comparison:
-    """Every table of ``copy`` against ``source`` (None: unreachable, the copy is checked on its own)."""
+def compare(source: Site | None, copy: Site, *, source_region: str, ahead_counts: bool = False) -> Comparison:
+    """Every table of ``copy`` against ``source`` (None: unreachable, the copy is checked on its own);
+    ``ahead_counts``: a copy with commits the source never had is inconsistent (failback's check)."""
     states = []
     for name, layer, key in table_paths():
         copy_store = S3Store(f"s3://{copy.bucket(layer)}/{key}", copy.client("s3"))
         source_store = S3Store(f"s3://{source.bucket(layer)}/{key}", source.client("s3")) if source else None
-        state = _table(name, source_store, copy_store)
+        state = _table(name, source_store, copy_store, ahead_counts)
         if state is not None:
             states.append(state)
     return Comparison(

@@ -28,7 +28,7 @@ from platform_model import aws_names
 from ..locks import WriterMachineMissingError, running_writer
 from .replica import Comparison, compare
 from .sites import LAKE_BUCKETS, DrError, DrSetup, Site, open_primary
-from .sync import copy_back
+from .sync import copy_back, set_aside_abandoned
 
 FAILOVERS_PREFIX = "dr/failovers/"
 FAILBACKS_PREFIX = "dr/failbacks/"
@@ -266,7 +266,7 @@ def _report_failover(
     console.print(f"standby pipeline started: {execution}", soft_wrap=True)
 
 
-def failback(setup: DrSetup, *, confirm: Confirm, console: Console) -> int:
+def failback(setup: DrSetup, *, confirm: Confirm, console: Console, drop_abandoned: bool = False) -> int:
     """Back to the primary: reachable, caught up (after the copy-back), then every pointer reversed."""
     dr = Site.open(setup, setup.dr_region)
     active = failed_over(dr)
@@ -282,10 +282,21 @@ def failback(setup: DrSetup, *, confirm: Confirm, console: Console) -> int:
         return 1
     copied = copy_back(dr, primary, LAKE_BUCKETS, since=str(active.document.get("since", "")))
     console.print(f"copied back {copied} object(s) written in {dr.region} since the failover")
-    comparison = compare(dr, primary, source_region=dr.region)
+    comparison = compare(dr, primary, source_region=dr.region, ahead_counts=True)
+    abandoned = [t for t in comparison.tables if t.ahead]
+    if abandoned and drop_abandoned:
+        moved = set_aside_abandoned(primary, abandoned, f"failback-{new_batch_id()[1:]}")
+        console.print(f"set aside {len(moved)} log object(s) of commits {dr.region} never had: {', '.join(moved)}")
+        comparison = compare(dr, primary, source_region=dr.region, ahead_counts=True)
     print_comparison(comparison, console, title=f"{setup.prefix}: primary in {primary.region}")
     if not comparison.consistent:
-        console.print(f"not caught up: {comparison.summary()}; still failed over to {dr.region}")
+        hint = (
+            "; the primary holds commits the DR region never had (lost at a forced failover): "
+            "--drop-abandoned sets them aside under <table>/_recovery/abandoned/"
+            if any(t.ahead for t in comparison.tables)
+            else ""
+        )
+        console.print(f"not caught up: {comparison.summary()}; still failed over to {dr.region}{hint}")
         return 1
     return _switch_to_primary(setup, dr, primary, active, comparison, console)
 

@@ -376,6 +376,30 @@ def test_failback_copies_back_checks_caught_up_and_points_back(lake, capsys):
     assert code == 2 and "not failed over" in err
 
 
+def test_failback_after_a_forced_failover_sets_the_abandoned_commits_aside_only_when_told(lake, capsys):
+    """The primary's newest silver commit never reached the replica: after a forced failover it is a commit the
+    DR lineage never had. Failback does not call that caught up; --drop-abandoned moves it aside, then fails back."""
+    deployed, tables = lake
+    upload(tables, deployed[PRIMARY], PRIMARY, range(2, 3))
+    replicate(deployed, skip=(r"^silver/.*00000000000000000002\.json$",))
+    assert run(capsys, "dr", "failover", "--env", ENV, "--force", "--yes")[0] == 0
+    sfn = _regional(DR, "stepfunctions")
+    for execution in executions(DR):
+        sfn.stop_execution(executionArn=execution["executionArn"])
+
+    code, out, _ = run(capsys, "dr", "failback", "--env", ENV, "--yes")
+    assert code == 1 and "1 commit(s) ahead (version 2 of 1)" in out and "--drop-abandoned" in out
+    assert active(DR)["region"] == DR  # still failed over
+
+    code, out, _ = run(capsys, "dr", "failback", "--env", ENV, "--yes", "--drop-abandoned")
+    assert code == 0, out
+    assert "set aside 1 log object(s)" in out and active(PRIMARY)["region"] == PRIMARY
+    s3, bucket = _regional(PRIMARY, "s3"), deployed[PRIMARY]["silver"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert any("_recovery/abandoned/failback-" in k and k.endswith("00000000000000000002.json") for k in keys)
+    assert f"{TABLES['silver']}/_delta_log/00000000000000000002.json" not in keys
+
+
 def test_failback_refused_while_the_standby_runs(lake, capsys):
     assert run(capsys, "dr", "failover", "--env", ENV, "--yes")[0] == 0
     code, _, err = run(capsys, "dr", "failback", "--env", ENV, "--yes")
