@@ -106,6 +106,21 @@ def _set_schedules(site: Site, enabled: bool) -> list[str]:
     return changed
 
 
+def _set_intake(site: Site, enabled: bool) -> list[str]:
+    """Pause or resume the landing intake in ``site``'s region: its SQS event source mappings, so the
+    notifications of deliveries wait in the intake queue (nothing lost) instead of starting pipelines on
+    tables the other region now writes. The mappings changed ([] when the function is not there)."""
+    lam = site.client("lambda")
+    function = aws_names.function_name(site.setup.env, "landing-intake", site.setup.project)
+    try:
+        mappings = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    except lam.exceptions.ResourceNotFoundException:
+        return []
+    for mapping in mappings:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=enabled)
+    return [m["UUID"] for m in mappings]
+
+
 def _read_slots(source: Site) -> str:
     """``source``'s slots document; DrError when the parameter is missing (read before anything changes)."""
     name = aws_names.slots_parameter_name(source.setup.env, source.setup.project)
@@ -216,6 +231,7 @@ def _switch_to_dr(
     if primary and slots is not None:
         _write_slots(dr, slots)
     disabled = _set_schedules(primary, enabled=False) if primary else []
+    disabled += [f"landing intake (mapping {m})" for m in _set_intake(primary, enabled=False)] if primary else []
     active = {
         "region": dr.region,
         "role": "dr",
@@ -262,7 +278,7 @@ def _report_failover(
         soft_wrap=True,
     )
     if disabled:
-        console.print(f"primary schedules disabled: {', '.join(disabled)}", soft_wrap=True)
+        console.print(f"primary schedules and intake paused: {', '.join(disabled)}", soft_wrap=True)
     console.print(f"standby pipeline started: {execution}", soft_wrap=True)
 
 
@@ -331,6 +347,7 @@ def _switch_to_primary(
     for site in (primary, dr):
         _write_active(site, document)
     enabled = _set_schedules(primary, enabled=True) if setup.schedule_enabled else []
+    enabled += [f"landing intake (mapping {m})" for m in _set_intake(primary, enabled=True)]
     console.print(f"failed back {setup.prefix} to {primary.region}: record {uri}", soft_wrap=True)
     console.print(
         f"SSM {aws_names.active_region_parameter_name(setup.env, setup.project)} -> {primary.region} "

@@ -6,7 +6,7 @@ it is missing). moto replicates nothing, so :func:`replicate` copies the objects
 leaves out the newest commit of one table: replication lag at the moment the region is lost. The primary is
 then "lost" the way an outage looks to the commands: its deployment parameter cannot be read.
 
-``tests/cli/test_dr.py`` deploys with the same functions.
+``tests/cli/test_dr.py`` deploys with the same functions (:func:`deploy_region`, :func:`replicate`).
 """
 
 from __future__ import annotations
@@ -98,6 +98,43 @@ def deploy_region(env: str, region: str, buckets: dict[str, str], *, schedules: 
             client(region, "events").put_rule(
                 Name=f"{name}-schedule", ScheduleExpression="cron(0 2 * * ? *)", State="ENABLED"
             )
+    if schedules:  # the primary's landing intake; the DR region has none
+        deploy_intake(env, region)
+
+
+def deploy_intake(env: str, region: str) -> str:
+    """The landing intake: its queue, its function (a stub body: moto runs no Lambda here) and the SQS event
+    source mapping that failover pauses. The mapping's UUID."""
+    import io
+    import zipfile
+
+    role = client(region, "iam").create_role(
+        RoleName=f"{aws_names.prefix(env)}-landing-intake",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    lam = client(region, "lambda")
+    function = aws_names.function_name(env, "landing-intake")
+    lam.create_function(
+        FunctionName=function,
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    sqs = client(region, "sqs")
+    queue = sqs.create_queue(QueueName=aws_names.intake_queue_name(env))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return str(lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=function, Enabled=True)["UUID"])
 
 
 def deploy_infrastructure(env: str, region: str, dr_region: str, account: str) -> dict[str, dict[str, str]]:

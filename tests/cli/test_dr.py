@@ -22,6 +22,7 @@ from ops_common.aws import client
 from cdk.constructs.release_slots import INITIAL_VALUE
 from lakehouse.cli import main
 from lakehouse.dr import DrSetup
+from lakehouse.drills import regions
 from platform_model import aws_names
 
 ENV = "prod"
@@ -38,50 +39,13 @@ def _regional(region: str, service: str):
     return client(service, region)
 
 
-def _bucket(s3, name: str, region: str) -> None:
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-
-
-def _deployment(buckets: dict[str, str], application_id: str, env: str) -> str:
-    arguments = []
-    for layer in ("landing", "bronze", "silver"):
-        arguments += [f"--{layer}-uri", f"s3://{buckets[layer]}/"]
-    return json.dumps(
-        {
-            "version": "1111aaaa2222bbbb",
-            "application_id": application_id,
-            "artifacts_uri": f"s3://{buckets['artifacts']}/jobs/",
-            "gold_uri": f"s3://{buckets['gold']}/",
-            "job_role_arns": {},
-            "arguments": [*arguments, "--env", env, "--metrics", "cloudwatch"],
-            "spark_submit_parameters": "--conf spark.submit.pyFiles={version}",
-        }
-    )
-
-
-def _deploy_region(env: str, region: str, buckets: dict[str, str], *, schedules: bool) -> None:
-    s3 = _regional(region, "s3")
-    for name in buckets.values():
-        _bucket(s3, name, region)
-    app = _regional(region, "emr-serverless").create_application(
-        name=aws_names.emr_application_name(env), releaseLabel="emr-7.12.0", type="SPARK"
-    )
-    ssm = _regional(region, "ssm")
-    ssm.put_parameter(Name=aws_names.slots_parameter_name(env), Value=INITIAL_VALUE, Type="String")
-    ssm.put_parameter(
-        Name=aws_names.deployment_parameter_name(env),
-        Value=_deployment(buckets, app["applicationId"], env),
-        Type="String",
-    )
-    sfn = _regional(region, "stepfunctions")
-    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    for name in (aws_names.pipeline_state_machine_name(env), aws_names.maintenance_state_machine_name(env)):
-        sfn.create_state_machine(name=name, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn")
-        if schedules:  # the primary's schedules; the standby has none
-            _regional(region, "events").put_rule(
-                Name=f"{name}-schedule", ScheduleExpression="cron(0 2 * * ? *)", State="ENABLED"
-            )
+def intake_states(region: str = PRIMARY) -> set[str]:
+    """The states of the landing intake's event source mappings in ``region``."""
+    function = aws_names.function_name(ENV, "landing-intake")
+    return {
+        m["State"]
+        for m in _regional(region, "lambda").list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    }
 
 
 def deploy_infrastructure(env: str = ENV) -> dict[str, dict[str, str]]:
@@ -93,8 +57,8 @@ def deploy_infrastructure(env: str = ENV) -> dict[str, dict[str, str]]:
     replicas = {
         layer: aws_names.replica_bucket_name(env, layer, account=account, dr_region=setup.dr_region) for layer in LAYERS
     }
-    _deploy_region(env, setup.region, primary, schedules=True)
-    _deploy_region(env, setup.dr_region, replicas, schedules=False)
+    regions.deploy_region(env, setup.region, primary, schedules=True)
+    regions.deploy_region(env, setup.dr_region, replicas, schedules=False)
     return {setup.region: primary, setup.dr_region: replicas}
 
 
@@ -149,18 +113,9 @@ def upload(tables: dict[str, Path], buckets: dict[str, str], region: str, versio
                 s3.put_object(Bucket=buckets[layer], Key=key, Body=(path / relative).read_bytes())
 
 
-def replicate(deployed: dict[str, dict[str, str]], *, skip: tuple[str, ...] = ()) -> None:
-    """What S3 replication would do: every object of the primary's lake buckets copied to its replica,
-    except the keys matching a pattern of ``skip``."""
-    primary, dr = deployed  # regions, the primary first
-    source, target = _regional(primary, "s3"), _regional(dr, "s3")
-    for layer in ("landing", "bronze", "silver", "gold"):
-        for page in source.get_paginator("list_objects_v2").paginate(Bucket=deployed[primary][layer]):
-            for item in page.get("Contents", []):
-                if any(re.search(pattern, f"{layer}/{item['Key']}") for pattern in skip):
-                    continue
-                body = source.get_object(Bucket=deployed[primary][layer], Key=item["Key"])["Body"].read()
-                target.put_object(Bucket=deployed[dr][layer], Key=item["Key"], Body=body)
+replicate = regions.replicate
+"""What S3 replication would do (moto performs none): every object of the primary's lake buckets copied to its
+replica, except the ``layer/key`` paths matching a pattern of ``skip``."""
 
 
 @pytest.fixture
@@ -299,6 +254,7 @@ def test_failover_points_the_environment_at_the_dr_region_and_starts_the_standby
         assert document["state_machine_arn"].startswith(f"arn:aws:states:{DR}:")
     assert slots(DR) == published  # the standby runs the published release and slot
     assert schedule_states() == {"DISABLED"}
+    assert intake_states() == {"Disabled"}  # deliveries wait in the intake queue: no primary run starts
     [execution] = executions(DR)
     assert execution["status"] == "RUNNING" and executions(PRIMARY) == []
 
@@ -369,6 +325,7 @@ def test_failback_copies_back_checks_caught_up_and_points_back(lake, capsys):
     for region in (PRIMARY, DR):
         assert active(region)["region"] == PRIMARY
     assert schedule_states() == {"ENABLED"}
+    assert intake_states() == {"Enabled"}  # the intake resumes: its queued notifications start the runs
     [record] = records(deployed, "dr/failbacks/")
     assert record["tables"]["silver.fx_rates"] == 2 and record["failover"].endswith(".json")
 
@@ -456,3 +413,7 @@ def test_runbook_commands_run_as_written(lake, capsys, runbook):
         assert code == 0 and out.strip(), (command, out, err)
     ends_in = DR if runbook == "dr-failover.md" else PRIMARY
     assert active(PRIMARY)["region"] == active(DR)["region"] == ends_in
+
+
+def test_the_drill_deploys_the_slots_parameter_as_the_stack_does():
+    assert json.loads(regions.INITIAL_SLOTS) == json.loads(INITIAL_VALUE)
