@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from ..errors import UsageError
-from .common import DEFAULT_LAKE, add_deployed, console, lake_root
+from .common import DEFAULT_LAKE, add_aws_account, add_deployed, console, lake_root
 
 
 def cmd_recover_deleted(args: argparse.Namespace) -> int:
@@ -59,17 +59,44 @@ def cmd_landing_sync(args: argparse.Namespace) -> int:
         raise UsageError(f"--env {args.env}: AWS configuration: {exc}") from exc
 
 
+def _landing_lake(args: argparse.Namespace) -> Any:
+    """The local lake (``--lake-root``) or the deployed environment's S3 lake (``--env``)."""
+    from ..landing.skip import LandingLake
+
+    if getattr(args, "env", None) is None:
+        return LandingLake.local(lake_root(args.lake_root))
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ..local.status import aws_lake
+    from ..promotion import PromotionError
+
+    session = boto3.session.Session(region_name=args.region)
+    try:
+        lake = aws_lake(args.env, project=args.project, session=session)
+    except (PromotionError, BotoCoreError, ClientError) as exc:
+        raise UsageError(f"--env {args.env}: {exc}" if not str(exc).startswith("--env") else str(exc)) from exc
+    return LandingLake(
+        lake.locations,
+        f"--env {args.env}",
+        env=args.env,
+        project=args.project,
+        session=session,
+        storage_options=lake.storage_options,
+    )
+
+
 def cmd_landing(args: argparse.Namespace) -> int:
     from ..landing.skip import SkipError, pending, retry, skip
 
-    root = lake_root(args.lake_root)
     try:
+        lake = _landing_lake(args)
         if args.landing_command == "pending":
-            return pending(root, console=console)
+            return pending(lake, console=console)
         if args.landing_command == "skip":
-            return skip(root, args.file, args.reason, engine=args.engine, console=console)
-        return retry(root, args.file, engine=args.engine, console=console)
-    except SkipError as exc:
+            return skip(lake, args.file, args.reason, engine=args.engine, console=console)
+        return retry(lake, args.file, engine=args.engine, console=console)
+    except SkipError as exc:  # a refused writer (WriterRunningError) is a UsageError already
         raise UsageError(str(exc)) from exc
 
 
@@ -84,10 +111,17 @@ def cmd_rejected(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def _add_where(c: argparse.ArgumentParser) -> None:
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--lake-root", default=DEFAULT_LAKE, help="a local lake (default: %(default)s)")
+    where.add_argument("--env", default=None, help="a deployed environment: its S3 lake's ingestion log")
+    add_aws_account(c)
+
+
 def _add_landing(sub: Any) -> None:
     la = sub.add_parser(
         "landing",
-        help="landing files that crash bronze: find, skip, bring back (local lake); AWS: rejected objects, sync a day",
+        help="landing files that crash bronze: find, skip, bring back (local or --env); AWS: rejected objects, sync",
     )
     lsub = la.add_subparsers(dest="landing_command", required=True, metavar="{pending,skip,retry,rejected,sync}")
     rj = lsub.add_parser("rejected", help="AWS: the objects the landing intake rejected, with their reasons")
@@ -95,14 +129,14 @@ def _add_landing(sub: Any) -> None:
     add_deployed(rj)
     rj.set_defaults(func=cmd_rejected)
     pe = lsub.add_parser("pending", help="files claimed by a batch that never finished, and skipped files")
-    pe.add_argument("--lake-root", default=DEFAULT_LAKE)
+    _add_where(pe)
     pe.set_defaults(func=cmd_landing)
     sk = lsub.add_parser("skip", help="record a landing file as skipped (never deleted): bronze leaves it alone")
     sk.add_argument("--reason", required=True, help="why, kept in the ingestion log (e.g. a ticket and the error)")
     rt = lsub.add_parser("retry", help="make a skipped landing file eligible again: the next run ingests it")
     for c in (sk, rt):
         c.add_argument("file", help="the file's path relative to landing, <source>/<entity>/dt=YYYY-MM-DD/<file>")
-        c.add_argument("--lake-root", default=DEFAULT_LAKE)
+        _add_where(c)
         c.add_argument("--engine", default="auto", choices=("auto", "delta-rs", "delta-spark"))
         c.set_defaults(func=cmd_landing)
     sy = lsub.add_parser("sync", help="AWS: download one day of an environment's landing files to the local lake")

@@ -24,11 +24,12 @@ A skip of a file already ingested, empty or rejected is refused: bronze reads a 
 change nothing. ``pending`` lists the files of unfinished batches (the poison file is among them) and the
 skipped ones, read through the read-only adapter without Spark.
 
-Both commands act on a local lake (``--lake-root``), writing through the table engine on a local Spark session
-as ``lakehouse run`` does. Not on a deployed environment's S3 lake: there the ingestion log has one writer,
-the pipeline's job under the single-writer guard (docs/adr/0008), and delta-spark on EMR commits to S3
-assuming no other writer; an append from an operator's terminal racing a run could lose a commit. Doing it
-on AWS means running the append as a job under the guard (a step of the maintenance machine), not here.
+Both commands act on a local lake (``--lake-root``) or a deployed environment's S3 lake (``--env``), writing
+through the table engine on this machine's Spark session as ``lakehouse run`` does. One writer at a time:
+locally the lake's writer lock; on AWS the ingestion log's writer is the pipeline's job under the
+single-writer guard (docs/adr/0008), and delta-spark commits to S3 assuming no other writer, so the append is
+refused while the pipeline or maintenance state machine runs (as ``lakehouse table restore --env`` is). What
+remains is the seconds between that check and the commit: pause the schedule first when runs start often.
 """
 
 from __future__ import annotations
@@ -65,11 +66,60 @@ class FileState:
     message: str = ""
 
 
-def landing_file(root: Path, file: str) -> tuple[Path, str]:
-    """(the file, its path relative to landing) for FILE given relative to landing or as a path to it."""
+@dataclass(frozen=True)
+class LandingFile:
+    """One delivered file: its path relative to landing, its size and its modification time (UTC, naive)."""
+
+    rel: str
+    size: int
+    modified: dt.datetime
+    shown: str
+    """Where it is, as the operator reads it (a local path or an ``s3://`` URI)."""
+
+
+@dataclass(frozen=True)
+class LandingLake:
+    """The lake whose landing files are skipped or retried: a local folder (``root``) or a deployed
+    environment's S3 lake (``env``, with its boto3 ``session``)."""
+
+    locations: Any
+    where: str
+    root: Path | None = None
+    env: str | None = None
+    project: str | None = None
+    session: Any = None
+    storage_options: dict[str, str] | None = None
+
+    @classmethod
+    def local(cls, root: Path) -> LandingLake:
+        """A local lake; SkipError when ``root`` has no landing folder."""
+        from job_assets.context import LakeLocations
+
+        if not (root / "landing").is_dir():
+            raise SkipError(f"--lake-root {root}: no landing folder (not a lake root?)")
+        return cls(LakeLocations.for_root(str(root)), f"--lake-root {root}", root=root)
+
+    def file(self, file: str) -> LandingFile:
+        """FILE (relative to landing, or a local path to it); SkipError when there is no such delivery."""
+        if self.root is not None:
+            return _local_file(self.root, file)
+        bucket, _, prefix = self.locations.landing.split("://", 1)[1].partition("/")
+        key = f"{prefix.strip('/')}/{file}".lstrip("/")
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.session.client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise SkipError(f"{file}: no such landing object s3://{bucket}/{key}") from None
+            raise SkipError(f"{self.where}: s3://{bucket}/{key}: {error}") from None
+        modified = head["LastModified"].astimezone(dt.UTC).replace(tzinfo=None)
+        return LandingFile(file, int(head["ContentLength"]), modified, f"s3://{bucket}/{key}")
+
+
+def _local_file(root: Path, file: str) -> LandingFile:
     landing = root / "landing"
-    if not landing.is_dir():
-        raise SkipError(f"--lake-root {root}: no landing folder (not a lake root?)")
     given = Path(file).expanduser()
     path = given.resolve() if given.is_absolute() or given.exists() else (landing / file).resolve()
     try:
@@ -78,7 +128,9 @@ def landing_file(root: Path, file: str) -> tuple[Path, str]:
         raise SkipError(f"{file}: not under {landing}; give the path relative to landing") from None
     if not path.is_file():
         raise SkipError(f"{file}: no such landing file {path}")
-    return path, rel
+    stat = path.stat()
+    modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
+    return LandingFile(rel, stat.st_size, modified, str(path))
 
 
 def file_state(rows: list[dict[str, Any]]) -> FileState:
@@ -93,15 +145,14 @@ def file_state(rows: list[dict[str, Any]]) -> FileState:
     return FileState("open", str(statuses["claimed"]["batch_id"]))
 
 
-def read_log(root: Path) -> dict[str, list[dict[str, Any]]]:
+def read_log(lake: LandingLake) -> dict[str, list[dict[str, Any]]]:
     """The ingestion log's rows by file, read with the read-only adapter (no Spark: bad input is refused
     before one starts); empty before the first run."""
-    from job_assets.context import LakeLocations
     from job_assets.delta_read import DeltaReader
 
-    uri = LakeLocations.for_root(str(root)).table_uri(INGESTION_LOG.name)
+    uri = lake.locations.table_uri(INGESTION_LOG.name)
     by_file: dict[str, list[dict[str, Any]]] = {}
-    for r in DeltaReader().rows(uri, ("source_file", "status", "batch_id", "message")):
+    for r in DeltaReader(lake.storage_options).rows(uri, ("source_file", "status", "batch_id", "message")):
         by_file.setdefault(r["source_file"], []).append(r)
     return by_file
 
@@ -113,54 +164,62 @@ def _operator() -> str:
         return "an unknown user"
 
 
-def _row(path: Path, rel: str, status: str, batch: str, message: str) -> dict[str, Any]:
+def _row(f: LandingFile, status: str, batch: str, message: str) -> dict[str, Any]:
     from job_assets.transforms.bronze import classify_landing_path
 
-    entity, dt_part, _ = classify_landing_path(rel)
-    stat = path.stat()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    entity, dt_part, _ = classify_landing_path(f.rel)
     return {
-        "source_file": rel,
-        "entity": entity.name if entity else rel.split("/dt=", maxsplit=1)[0],
+        "source_file": f.rel,
+        "entity": entity.name if entity else f.rel.split("/dt=", maxsplit=1)[0],
         "dt": dt_part,
-        "size_bytes": stat.st_size,
-        "modified_ts": dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None),
+        "size_bytes": f.size,
+        "modified_ts": f.modified,
         "batch_id": batch,
         "status": status,
         "records": None,
         "quarantined": None,
-        "logged_ts": now,
+        "logged_ts": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "message": message,
     }
 
 
-def _append(root: Path, engine: str, row: dict[str, Any]) -> None:
-    """Append ``row`` to the ingestion log through the table engine on a local Spark session, as
-    ``lakehouse run`` writes it (the table is created when missing: a skip before any run)."""
+def _append(lake: LandingLake, engine: str, row: dict[str, Any]) -> None:
+    """Append ``row`` to the ingestion log through the table engine, as ``lakehouse run`` writes it (the table
+    is created when missing: a skip before any run), holding off the other writers (module docstring)."""
     from job_assets.contracts.spark_schema import schema_of
 
-    from ..local.runner import make_context
+    from ..recovery.writer_guard import check_no_aws_writer, writer_lock
 
-    ctx = make_context(root, engine=engine)
-    ctx.engine.append_rows(ctx.uri(INGESTION_LOG.name), [row], schema_of(INGESTION_LOG))
+    uri = lake.locations.table_uri(INGESTION_LOG.name)
+    if lake.root is not None:
+        from ..local.runner import make_context
+
+        with writer_lock(lake.root, f"lakehouse landing {row['status']}"):
+            ctx = make_context(lake.root, engine=engine)
+            ctx.engine.append_rows(uri, [row], schema_of(INGESTION_LOG))
+        return
+    from ..recovery.engines import start_engine
+
+    check_no_aws_writer(str(lake.env), project=str(lake.project), session=lake.session)
+    start_engine(engine).append_rows(uri, [row], schema_of(INGESTION_LOG))
 
 
-def pending(root: Path, *, console: Console) -> int:
+def pending(lake: LandingLake, *, console: Console) -> int:
     """Print the files claimed by a batch that never finished (a crashed batch: the poison file is among
     them) and the files skipped, with their reasons."""
-    if not (root / "landing").is_dir():
-        raise SkipError(f"--lake-root {root}: no landing folder (not a lake root?)")
-    states = {rel: file_state(rows) for rel, rows in sorted(read_log(root).items())}
+    states = {rel: file_state(rows) for rel, rows in sorted(read_log(lake).items())}
     listed = {rel: s for rel, s in states.items() if s.state in ("open", SKIPPED)}
     if not listed:
-        console.print(f"no landing file is claimed by an unfinished batch or skipped in {root}")
+        console.print(f"no landing file is claimed by an unfinished batch or skipped in {lake.where}")
         return 0
-    table = Table(title=f"landing files of unfinished batches, and skipped ones: {root}", title_justify="left")
+    table = Table(title=f"landing files of unfinished batches, and skipped ones: {lake.where}", title_justify="left")
     for column in ("file", "state", "batch", "size", "skip reason"):
         table.add_column(column, overflow="fold", justify="right" if column == "size" else "left")
     for rel, state in listed.items():
-        path = root / "landing" / rel
-        size = f"{path.stat().st_size:,}" if path.is_file() else "gone"
+        try:
+            size = f"{lake.file(rel).size:,}"
+        except SkipError:
+            size = "gone"
         table.add_row(
             escape(rel),
             "claimed, unfinished" if state.state == "open" else SKIPPED,
@@ -172,33 +231,36 @@ def pending(root: Path, *, console: Console) -> int:
     return 0
 
 
-def skip(root: Path, file: str, reason: str, *, engine: str = "auto", console: Console) -> int:
+def skip(lake: LandingLake, file: str, reason: str, *, engine: str = "auto", console: Console) -> int:
     """Record ``file`` as skipped with ``reason``; bronze leaves it alone until it is retried."""
     if not reason.strip():
         raise SkipError("--reason: say why the file is skipped (it stays in the ingestion log)")
-    path, rel = landing_file(root, file)
-    state = file_state(read_log(root).get(rel, []))
+    f = lake.file(file)
+    state = file_state(read_log(lake).get(f.rel, []))
     if state.state == SKIPPED:
-        raise SkipError(f"{rel}: already skipped ({state.message}); `lakehouse landing retry` brings it back")
+        raise SkipError(f"{f.rel}: already skipped ({state.message}); `lakehouse landing retry` brings it back")
     if state.state in FINAL:
         raise SkipError(
-            f"{rel}: already {state.state} in batch {state.batch}: bronze reads a file once, nothing to skip"
+            f"{f.rel}: already {state.state} in batch {state.batch}: bronze reads a file once, nothing to skip"
         )
     message = f"{reason.strip()} (skipped by {_operator()})"
-    _append(root, engine, _row(path, rel, SKIPPED, state.batch, message))
+    _append(lake, engine, _row(f, SKIPPED, state.batch, message))
     claimed = f"; batch {state.batch} resumes without it" if state.state == "open" else ""
-    console.print(f"[bold]skipped[/] {escape(rel)}: {escape(message)}{claimed}")
-    console.print(f"the file stays at {escape(str(path))}; bring it back with `lakehouse landing retry {escape(rel)}`")
+    console.print(f"[bold]skipped[/] {escape(f.rel)}: {escape(message)}{claimed}")
+    console.print(
+        f"the file stays at {escape(f.shown)}; bring it back with "
+        f"`lakehouse landing retry {escape(f.rel)} {escape(lake.where)}`"
+    )
     return 0
 
 
-def retry(root: Path, file: str, *, engine: str = "auto", console: Console) -> int:
-    """Make a skipped ``file`` eligible again: the next ``lakehouse run`` claims and ingests it."""
-    path, rel = landing_file(root, file)
-    state = file_state(read_log(root).get(rel, []))
+def retry(lake: LandingLake, file: str, *, engine: str = "auto", console: Console) -> int:
+    """Make a skipped ``file`` eligible again: the next run claims and ingests it."""
+    f = lake.file(file)
+    state = file_state(read_log(lake).get(f.rel, []))
     if state.state != SKIPPED:
-        raise SkipError(f"{rel}: not skipped (ingestion log: {state.state}); only a skipped file can be retried")
+        raise SkipError(f"{f.rel}: not skipped (ingestion log: {state.state}); only a skipped file can be retried")
     message = f"retried by {_operator()} (skipped for: {state.message})"
-    _append(root, engine, _row(path, rel, RETRIED, NO_BATCH, message))
-    console.print(f"[bold]retried[/] {escape(rel)}: the next `lakehouse run` ingests it")
+    _append(lake, engine, _row(f, RETRIED, NO_BATCH, message))
+    console.print(f"[bold]retried[/] {escape(f.rel)}: the next run ingests it")
     return 0

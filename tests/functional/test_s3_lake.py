@@ -319,9 +319,70 @@ def test_rebuild_from_bronze_on_the_s3_lake_installs_a_lost_gold_table(s3_lake, 
         )
         written = []
         assert run_rebuild(job, confirm=lambda q: written.append(q) or True, console=Console(record=True)) == 0
-        assert guarded == [ENV] and "gold.win_rates" in written[0]
+        assert guarded == [ENV, ENV] and "gold.win_rates" in written[0]  # before the build, again before the write
         assert sorted(map(repr, default_engine.read(uri).collect())) == before
         keys = [
             i["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for i in p.get("Contents", [])
         ]
         assert not [k for k in keys if f"/{STAGING}/" in k or k.startswith(STAGING)]
+
+
+def test_landing_skip_and_retry_on_the_s3_lake(s3_lake, default_engine, monkeypatch):
+    """`lakehouse landing skip|retry --env`: a poison object in the landing bucket is recorded skipped in the
+    S3 ingestion log (after the no-running-writer check), listed by `pending`, brought back by `retry`; the
+    object stays where it was delivered. Bad input is refused before anything is written.
+
+    The ingestion log is read here through the engine, not delta-rs: delta-rs holds the GIL while it waits for
+    S3 and moto's server is a thread of this process (see the subprocess test above); the delta-rs read of an
+    S3 lake is `lakehouse status --env`'s, tested in a process of its own."""
+    import boto3
+
+    from lakehouse.landing import skip as skip_module
+    from lakehouse.landing.skip import LandingLake, SkipError, pending, retry, skip
+    from lakehouse.local.status import s3_storage_options
+    from lakehouse.recovery import engines, writer_guard
+
+    guarded = []
+    monkeypatch.setattr(writer_guard, "check_no_aws_writer", lambda env, **kw: guarded.append(env))
+    monkeypatch.setattr(engines, "start_engine", lambda name: default_engine)
+    log = s3_locations().table_uri("bronze.ingestion_log")
+    rel, body = "crm/accounts/dt=2026-12-05/poison.jsonl.gz", b"\x1f\x8b\x08 cut short"
+
+    def read_log(lake) -> dict[str, list[dict]]:
+        by_file: dict[str, list[dict]] = {}
+        for r in default_engine.read(lake.locations.table_uri("bronze.ingestion_log")).collect():
+            by_file.setdefault(r["source_file"], []).append(r.asDict())
+        return by_file
+
+    monkeypatch.setattr(skip_module, "read_log", read_log)
+
+    def statuses(file: str) -> list[str]:
+        rows = default_engine.read(log).filter(f"source_file = '{file}'").orderBy("logged_ts").collect()
+        return [r["status"] for r in rows]
+
+    with patched_environment(s3_lake["server"].environment):
+        s3 = s3_lake["s3"]
+        s3.put_object(Bucket=BUCKETS["landing"], Key=rel, Body=body)
+        session = boto3.session.Session(region_name=REGION)
+        lake = LandingLake(
+            s3_locations(),
+            f"--env {ENV}",
+            env=ENV,
+            project="lakehouse",
+            session=session,
+            storage_options=s3_storage_options(REGION),
+        )
+        console = Console(record=True, width=200)
+        assert skip(lake, rel, "INC-7 truncated gzip", console=console) == 0
+        assert guarded == [ENV] and statuses(rel) == ["skipped"]
+        assert pending(lake, console=console) == 0 and "INC-7 truncated gzip" in console.export_text()
+        with pytest.raises(SkipError, match="already skipped"):
+            skip(lake, rel, "again", console=console)
+        with pytest.raises(SkipError, match="no such landing object"):
+            skip(lake, "crm/accounts/dt=2026-12-05/never.jsonl", "typo", console=console)
+        ingested = default_engine.read(log).filter("status = 'ingested'").first()["source_file"]
+        with pytest.raises(SkipError, match="already ingested"):
+            skip(lake, ingested, "too late", console=console)
+        assert retry(lake, rel, console=console) == 0
+        assert statuses(rel) == ["skipped", "retried"] and guarded == [ENV, ENV]
+        assert s3.get_object(Bucket=BUCKETS["landing"], Key=rel)["Body"].read() == body  # never moved
