@@ -84,9 +84,11 @@ fmt: install  ## apply ruff fixes and formatting
 
 # Two workers (one per core): a single session left a core idle a quarter of the time, in the JVM's and the
 # CLI subprocesses' serial stretches. --dist loadscope keeps each module on one worker, so its module
-# fixtures (a pipeline run, a synthesized app) are built once.
+# fixtures (a pipeline run, a synthesized app) are built once; --no-loadscope-reorder hands the modules out in
+# collection order, which tests/conftest.py starts with the longest (xdist's default order, most tests first,
+# left the longest single-test modules to the end, one worker running them alone).
 test: install lint  ## lint, then the default test suite (unit + functional), on two workers
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
 test-slow: install chromium  ## slow suite: 25 kill trials, maintenance runs, larger volumes, the report in headless Chromium
 	$(BIN)/python -m pytest -q -m slow

@@ -9,10 +9,8 @@ idempotent (what exists is kept), so the runbook harness can call it beside its 
 :func:`prepare` then puts the environment, just before a runbook's first step, in the state that runbook
 answers (a key pending deletion, a failed backup, rejected landing objects; the budget overrun and the EMR
 application near its maximum come with the deployment), and :func:`expected_exit` says which status steps
-report the problem (exit 1). To run these runbooks in tests/cli/test_runbook_commands.py: call
-``deploy_guardrails(ENV, monkeypatch)`` in its deployment fixture, ``prepare(g, runbook)`` before a runbook's
-first command, and compare each exit code with ``expected_exit(runbook, command, n)``; the test below runs
-them in the order listed here and in that harness's order (sorted by file name).
+report the problem (exit 1). tests/cli/test_runbook_commands.py leaves these runbooks to the test below
+(its RUN_BY), which runs every command of them as written, in the order listed here.
 """
 
 from __future__ import annotations
@@ -385,12 +383,11 @@ def test_the_guardrail_runbooks_name_their_commands() -> None:
         assert steps and all(COMMAND.search(step) for step in steps), name
 
 
-@pytest.mark.parametrize("order", ["as listed", "alphabetical"])
-def test_every_guardrail_runbook_command_runs_as_written(aws, monkeypatch, capsys, order: str) -> None:
+def test_every_guardrail_runbook_command_runs_as_written(aws, monkeypatch, capsys) -> None:
+    """Every command of the guardrail runbooks, as written, in RUNBOOKS order (tests/cli/test_runbook_commands.py
+    leaves these runbooks to this test: RUN_BY)."""
     g = deploy_guardrails(ENV, monkeypatch)
     commands = runbook_commands()
-    if order == "alphabetical":  # the runbook harness's order (runbooks/*.md, sorted)
-        commands = sorted(commands, key=lambda rc: rc[0])
     seen: dict[tuple[str, str], int] = {}
     outputs: dict[tuple[str, str], str] = {}
     for runbook, command in commands:

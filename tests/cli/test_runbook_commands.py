@@ -422,6 +422,10 @@ def test_every_runbook_command_runs_as_written(lake: Path, deployed: dict[str, s
     assert "skipped" in outputs["lakehouse landing skip <file> --reason <reason> --lake-root .lake"]
     assert "retried" in outputs["lakehouse landing retry <file> --lake-root .lake"]
     assert LANDING_FILE in outputs["lakehouse landing pending --lake-root .lake"]
+    rebuilt = outputs["lakehouse rebuild --from bronze --lake-root .lake"]  # an intact lake: proved equal, kept
+    assert (
+        "equal: kept" in rebuilt and "missing" not in rebuilt and "different" not in rebuilt and "0 written" in rebuilt
+    )
     assert_incident_outputs(outputs, deployed)
 
 

@@ -47,6 +47,7 @@ def no_staging_left(root: Path) -> bool:
     return not any(root.rglob(STAGING))
 
 
+@pytest.mark.slow  # the default suite: the runbook harness rebuilds an intact lake (equal: kept, 0 written)
 def test_an_intact_lake_is_proved_equal_and_nothing_is_written(lake, default_engine, capsys) -> None:
     before = {name: version(default_engine, lake, name) for name in DATA}
     capsys.readouterr()
@@ -62,6 +63,7 @@ def test_an_intact_lake_is_proved_equal_and_nothing_is_written(lake, default_eng
     assert set(entry["verdicts"].values()) == {"equal"}
 
 
+@pytest.mark.slow  # the default suite: the lost-silver drill (tests/functional/test_drills.py) loses every silver table
 def test_lost_tables_come_back_holding_what_they_held(lake, capsys) -> None:
     before = {name: rows(lake, name) for name in DATA}
     shutil.rmtree(lake / "silver" / "orders")
