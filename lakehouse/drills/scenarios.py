@@ -1,6 +1,7 @@
 """The drills' scenarios: what each breaks, and the runbook's commands that recover it.
 
-Every scenario injects one failure into a local lake that has run the pipeline, then runs the commands its
+Every scenario injects one failure into a local lake that has run the pipeline (``region-lost``: into that
+lake deployed to two moto regions), then runs the commands its
 runbook names, as an operator types them (``lakehouse ...`` argv, run in-process through
 :func:`lakehouse.cli.main`). A step says the exit it expects (``table check`` exits 1 on a damaged table: that
 is the diagnosis) and whether it ends the recovery: the RTO clock stops there; later steps are follow-up.
