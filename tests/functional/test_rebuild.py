@@ -84,7 +84,9 @@ def test_lost_tables_come_back_holding_what_they_held(lake, capsys) -> None:
 
 
 def test_a_table_that_differs_is_refused_then_replaced_when_told(lake, default_engine, capsys) -> None:
-    name = "silver.customers"
+    """Gold alone (rebuilt from the live silver, seconds): the same decision code as silver's, which the slow
+    tier and the lost-silver drill exercise."""
+    name = "gold.customer_segments"
     uri = LakeLocations.for_root(str(lake)).table_uri(name)
     before, good = rows(lake, name), version(default_engine, lake, name)
     damaged = default_engine.read(uri).limit(10)  # a bad manual write: the table overwritten with 10 rows
@@ -92,12 +94,12 @@ def test_a_table_that_differs_is_refused_then_replaced_when_told(lake, default_e
     bad = version(default_engine, lake, name)
     capsys.readouterr()
 
-    assert main(rebuild(lake, "--layers", "silver", "--yes")) == 2
+    assert main(rebuild(lake, "--layers", "gold", "--yes")) == 2
     err = capsys.readouterr().err
-    assert "differs from the live tables: silver.customers" in err and "--replace-different" in err
+    assert f"differs from the live tables: {name}" in err and "--replace-different" in err
     assert version(default_engine, lake, name) == bad and no_staging_left(lake)  # nothing changed
 
-    assert main(rebuild(lake, "--layers", "silver", "--replace-different", "--yes")) == 0
+    assert main(rebuild(lake, "--layers", "gold", "--replace-different", "--yes")) == 0
     assert "different: replace" in capsys.readouterr().out
     assert rows(lake, name) == before
     assert version(default_engine, lake, name) == bad + 1 > good  # one commit, which table restore can undo
