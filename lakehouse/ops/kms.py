@@ -237,6 +237,31 @@ def _kms(target: Deployed, key: KeyStatus) -> Any:
     return target.client("kms", key.region)
 
 
+def _change(
+    target: Deployed,
+    k: KeyStatus,
+    operation: str,
+    *,
+    question: str,
+    refused: str,
+    done: str,
+    confirm: Confirm,
+    console: Console,
+) -> int:
+    """Ask ``question``, then call KMS ``operation`` (e.g. ``EnableKey``) on the key and print ``done``;
+    1 with ``refused`` when not confirmed; an AWS error as one line."""
+    if not confirm(question):
+        console.print(f"{refused}: nothing changed")
+        return 1
+    method = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+    try:
+        getattr(_kms(target, k), method)(KeyId=k.key_id)
+    except (BotoCoreError, ClientError) as error:
+        raise aws_error(error, target.env, f"{operation} {k.alias}") from error
+    console.print(done)
+    return 0
+
+
 def enable(target: Deployed, key: str, *, dr_region: str | None = None, confirm: Confirm, console: Console) -> int:
     """Enable a disabled key of the environment (a key pending deletion needs ``cancel-deletion`` first)."""
     k = resolve(target, key, dr_region)
@@ -250,15 +275,16 @@ def enable(target: Deployed, key: str, *, dr_region: str | None = None, confirm:
         )
     if k.state != "Disabled":
         raise GuardError(f"KEY {key!r}: {k.alias} is {k.state}: only a Disabled key can be enabled; nothing changed")
-    if not confirm(f"Enable {k.alias} ({k.key_id}) in {k.region}?"):
-        console.print("not enabled: nothing changed")
-        return 1
-    try:
-        _kms(target, k).enable_key(KeyId=k.key_id)
-    except (BotoCoreError, ClientError) as error:
-        raise aws_error(error, target.env, f"EnableKey {k.alias}") from error
-    console.print(f"[bold green]enabled[/] {k.alias} ({k.key_id}) in {k.region}")
-    return 0
+    return _change(
+        target,
+        k,
+        "EnableKey",
+        question=f"Enable {k.alias} ({k.key_id}) in {k.region}?",
+        refused="not enabled",
+        done=f"[bold green]enabled[/] {k.alias} ({k.key_id}) in {k.region}",
+        confirm=confirm,
+        console=console,
+    )
 
 
 def cancel_deletion(
@@ -269,18 +295,17 @@ def cancel_deletion(
     if k.state != "PendingDeletion":
         console.print(f"{k.alias} is {k.state}, not pending deletion: nothing to cancel")
         return 0
-    if not confirm(f"Cancel the deletion of {k.alias} ({k.key_id}), scheduled for {k.deletion_date} UTC?"):
-        console.print("deletion not cancelled: nothing changed")
-        return 1
-    try:
-        _kms(target, k).cancel_key_deletion(KeyId=k.key_id)
-    except (BotoCoreError, ClientError) as error:
-        raise aws_error(error, target.env, f"CancelKeyDeletion {k.alias}") from error
-    console.print(
-        f"[bold green]deletion cancelled[/] for {k.alias}: it is Disabled now; enable it with "
-        f"`lakehouse kms enable {k.role} --env {target.env}`"
+    return _change(
+        target,
+        k,
+        "CancelKeyDeletion",
+        question=f"Cancel the deletion of {k.alias} ({k.key_id}), scheduled for {k.deletion_date} UTC?",
+        refused="deletion not cancelled",
+        done=f"[bold green]deletion cancelled[/] for {k.alias}: it is Disabled now; enable it with "
+        f"`lakehouse kms enable {k.role} --env {target.env}`",
+        confirm=confirm,
+        console=console,
     )
-    return 0
 
 
 def enable_rotation(
@@ -294,12 +319,13 @@ def enable_rotation(
         return 0
     if k.state != "Enabled":
         raise GuardError(f"KEY {key!r}: {k.alias} is {k.state}: enable it first; nothing changed")
-    if not confirm(f"Turn on automatic rotation of {k.alias} ({k.key_id}) in {k.region}?"):
-        console.print("rotation not turned on: nothing changed")
-        return 1
-    try:
-        _kms(target, k).enable_key_rotation(KeyId=k.key_id)
-    except (BotoCoreError, ClientError) as error:
-        raise aws_error(error, target.env, f"EnableKeyRotation {k.alias}") from error
-    console.print(f"[bold green]rotation on[/] for {k.alias} ({k.key_id}) in {k.region}")
-    return 0
+    return _change(
+        target,
+        k,
+        "EnableKeyRotation",
+        question=f"Turn on automatic rotation of {k.alias} ({k.key_id}) in {k.region}?",
+        refused="rotation not turned on",
+        done=f"[bold green]rotation on[/] for {k.alias} ({k.key_id}) in {k.region}",
+        confirm=confirm,
+        console=console,
+    )
