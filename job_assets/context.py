@@ -10,7 +10,9 @@ from typing import Dict, Optional
 
 from pyspark.sql import SparkSession
 
+from .contracts import REGISTRY
 from .contracts.layout import SLOTS, ZONES
+from .contracts.model import TableContract
 from .engine import TableEngine
 
 __all__ = ["SLOTS", "ZONES"]  # re-exported for the jobs and the CLI
@@ -78,10 +80,20 @@ class RunContext:
     now: Optional[dt.datetime] = None
 
     def uri(self, table: str) -> str:
-        return self.locations.table_uri(table)
+        """Where ``table`` (``layer.table``) lives; the engine learns the properties a first write gives it."""
+        uri = self.locations.table_uri(table)
+        if table in REGISTRY:
+            self.engine.declare(uri, table_properties(REGISTRY[table]))
+        return uri
 
     def timestamp(self) -> dt.datetime:
         return self.now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def table_properties(c: TableContract) -> Dict[str, str]:
+    """The Delta table properties a table of contract ``c`` is created with (either engine): statistics on
+    the columns rows are matched and selected by only (:attr:`TableContract.stats_columns`)."""
+    return {"delta.dataSkippingStatsColumns": ",".join(c.stats_columns)}
 
 
 def new_batch_id(now: Optional[dt.datetime] = None) -> str:

@@ -118,3 +118,24 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
     root = Path(str(config.rootpath))
     items.sort(key=lambda item: rank.get(Path(str(item.path)).relative_to(root).as_posix(), len(rank)))
+
+
+SHARED_WORKER = {
+    "tests/functional/test_drills.py": "two_batch_lake",
+    "tests/functional/test_rebuild.py": "two_batch_lake",
+}
+"""Modules that share an expensive session fixture (the name is the fixture's): `make test` runs them on one
+worker, which builds the fixture once (two pipeline runs, about two minutes) instead of once per worker."""
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` with the modules of SHARED_WORKER as one work unit (xdist's scheduler otherwise)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_WORKER.get(nodeid.split("::", 1)[0], super()._split_scope(nodeid))
+
+    return SharedFixtureScheduling(config, log)

@@ -25,6 +25,7 @@ def bronze_contract(entity: LandingEntity) -> TableContract:
         grain="one landing record (re-deliveries are separate rows)",
         columns=cols + METADATA_COLUMNS,
         keys=("_record_hash", "_source_file", "_line_no"),
+        selected_by=("_batch_id", "_ingest_ts"),
         rules=(
             Rule(
                 "records_parse",

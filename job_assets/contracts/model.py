@@ -115,6 +115,9 @@ class TableContract:
     landing: Optional[LandingEntity] = None
     version_column: Optional[str] = None
     tags: Tuple[str, ...] = field(default=())
+    selected_by: Tuple[str, ...] = ()
+    """Columns readers select this table's rows by, when they are not its keys (bronze: the batch a silver run
+    reads). Empty: the keys and the version column. See :attr:`stats_columns`."""
 
     @property
     def layer(self) -> str:
@@ -127,6 +130,18 @@ class TableContract:
     @property
     def column_names(self) -> Tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def stats_columns(self) -> Tuple[str, ...]:
+        """The columns Delta keeps min/max statistics for (table property ``delta.dataSkippingStatsColumns``):
+        :attr:`selected_by`, else the keys and the version column.
+
+        Delta's default is the first 32 columns of every file it writes; computing them is about a tenth of
+        a local 1M-record run (docs/BENCHMARKS.md), and statistics on free-text or hash columns skip
+        nothing. What a MERGE matches on and what a reader filters by is what file skipping uses.
+        """
+        chosen = self.selected_by or (*self.keys, *((self.version_column,) if self.version_column else ()))
+        return tuple(dict.fromkeys(chosen))
 
     def column(self, name: str) -> Column:
         for c in self.columns:

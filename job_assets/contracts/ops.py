@@ -61,6 +61,7 @@ def quarantine_contract(layer: str) -> TableContract:
         owner="data-platform@quality",
         grain="one refused record per rule",
         keys=("_quarantine_id",),
+        selected_by=("_table", "_status", "_batch_id"),
         columns=QUARANTINE_COLUMNS,
     )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -143,6 +143,16 @@ class TableEngine(abc.ABC):
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
+        self._declared: Dict[str, Dict[str, str]] = {}
+
+    def declare(self, uri: str, properties: Mapping[str, str]) -> None:
+        """The table properties ``uri`` is created with, should a write of this engine create it (its
+        contract's, :func:`job_assets.context.table_properties`). A table that exists keeps its own."""
+        self._declared[uri.rstrip("/")] = dict(properties)
+
+    def creation_properties(self, uri: str) -> Dict[str, str]:
+        """What :meth:`declare` said for ``uri``; ``{}`` for a table nobody declared."""
+        return dict(self._declared.get(uri.rstrip("/"), {}))
 
     # -- reading -------------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -221,7 +221,7 @@ class DeltaRsEngine(TableEngine):
                 delta_schema,
                 actions,
                 mode="error",
-                configuration=TABLE_CONFIGURATION,
+                configuration={**TABLE_CONFIGURATION, **self.creation_properties(uri)},
                 storage_options=self.storage_options,
                 commit_properties=props,
                 post_commithook_properties=hooks,
@@ -339,7 +339,7 @@ class DeltaRsEngine(TableEngine):
             uri,
             data,
             mode="append",
-            configuration=None if self.exists(uri) else TABLE_CONFIGURATION,
+            configuration=None if self.exists(uri) else {**TABLE_CONFIGURATION, **self.creation_properties(uri)},
             storage_options=self.storage_options,
             commit_properties=props,
             post_commithook_properties=self._dl.PostCommitHookProperties(

@@ -184,12 +184,9 @@ class DeltaSparkEngine(TableEngine):
         if self.exists(uri):
             return False
         self.refuse_non_delta_folder(uri)
-        (
-            self.spark.createDataFrame([], schema)
-            .write.format("delta")
-            .mode("append")
-            .option("userMetadata", commit_metadata(None, "CREATE"))
-            .save(uri)
+        writer = self.spark.createDataFrame([], schema).write.format("delta").mode("append")
+        writer.options(**self.creation_properties(uri)).option("userMetadata", commit_metadata(None, "CREATE")).save(
+            uri
         )
         return True
 
@@ -211,9 +208,10 @@ class DeltaSparkEngine(TableEngine):
         """Delta's writer with the Txn as writer options: Delta itself skips a write whose Txn is committed,
         before it computes or writes anything, so no separate check is made."""
         before = self.version(uri)
+        writer = df.write.format("delta").mode(mode).option("userMetadata", commit_metadata(txn, operation))
         if before is None:
             self.refuse_non_delta_folder(uri)
-        writer = df.write.format("delta").mode(mode).option("userMetadata", commit_metadata(txn, operation))
+            writer = writer.options(**self.creation_properties(uri))  # "delta.*" options: the new table's properties
         if txn:
             writer = writer.option("txnAppId", txn.app_id).option("txnVersion", txn.version)
         writer.save(uri)

@@ -83,8 +83,9 @@ class JobResult:
 def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> None:
     """Append this run's DQ results and run summary to the layer's ops tables (idempotent per batch).
 
-    The '*' summary row with status 'succeeded' is what marks the batch done for this job: it is
-    written last, in its own commit.
+    The '*' summary row with status 'succeeded' is what marks the batch done for this job: it is written
+    last, in one commit with the per-table rows (Txn ``<job>:<batch>:done``), so a batch's summary is whole
+    or absent.
     """
     ts = ctx.timestamp()
     result.ended = result.ended or time.time()
@@ -121,10 +122,6 @@ def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> 
         }
         for t in result.tables
     ]
-    summary = ctx.uri(f"{layer}.run_summary")
-    summary_schema = schema_of(contract(f"{layer}.run_summary"))
-    if rows:
-        ctx.engine.append_rows(summary, rows, summary_schema, txn=txn)
     tot = result.totals()
     total_row = {
         **base,
@@ -135,7 +132,9 @@ def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> 
         "table_version": None,
         "message": result.message or None,
     }
-    ctx.engine.append_rows(summary, [total_row], summary_schema, txn=Txn(f"{result.job}:{batch_id}:done", 1))
+    summary = ctx.uri(f"{layer}.run_summary")
+    summary_schema = schema_of(contract(f"{layer}.run_summary"))
+    ctx.engine.append_rows(summary, [*rows, total_row], summary_schema, txn=Txn(f"{result.job}:{batch_id}:done", 1))
 
 
 def completed_batches(ctx: RunContext, layer: str, job: str) -> List[str]:

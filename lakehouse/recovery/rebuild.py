@@ -41,7 +41,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from job_assets.context import LakeLocations, RunContext, new_batch_id
+from job_assets.context import LakeLocations, RunContext, new_batch_id, table_properties
 from job_assets.contracts import BRONZE_TABLES, GOLD_TABLES, SILVER_TABLES, contract
 from job_assets.contracts.model import TableContract
 
@@ -303,7 +303,9 @@ class Rebuild:
         """Overwrite (or create) each live table with its rebuilt rows, one commit each; the new versions."""
         versions: dict[str, int | None] = {}
         for name in names:
-            result = self.engine.overwrite(self.live.table_uri(name), self.engine.read(self.staged.table_uri(name)))
+            live = self.live.table_uri(name)
+            self.engine.declare(live, table_properties(contract(name)))  # a lost table comes back as created
+            result = self.engine.overwrite(live, self.engine.read(self.staged.table_uri(name)))
             versions[name] = result.version
         return versions
 

@@ -173,6 +173,46 @@ def test_merge_into_no_table_is_one_insert_commit(engine, spark, tmp_path):
     assert engine.version(uri) == 0
 
 
+def table_configuration(uri: str) -> dict:
+    """The ``metaData.configuration`` of the table's newest metadata action, read from its log files."""
+    found: dict = {}
+    for path in sorted((Path(uri) / "_delta_log").glob("*.json")):
+        for line in path.read_text().splitlines():
+            action = json.loads(line)
+            if "metaData" in action:
+                found = action["metaData"]["configuration"]
+    return found
+
+
+@pytest.mark.parametrize("first_write", ["append", "merge", "create_if_missing", "append_rows"])
+def test_declared_properties_are_set_when_a_write_creates_the_table(engine, spark, tmp_path, first_write):
+    """A table is created with what was declared for it (its contract's statistics columns); a table that
+    exists keeps its own properties, and statistics are kept for the declared columns only."""
+    uri = str(tmp_path / "t")
+    engine.declare(uri, {"delta.dataSkippingStatsColumns": "id,ver"})
+    data = df(spark, [(1, "a", 5, False), (2, "b", 6, False)])
+    if first_write == "append":
+        engine.append(uri, data)
+    elif first_write == "merge":
+        engine.merge(uri, data, ["id"])
+    elif first_write == "create_if_missing":
+        assert engine.create_if_missing(uri, data.schema)
+    else:
+        engine.append_rows(uri, [{"id": 1, "v": "a", "ver": 5, "deleted": False}], data.schema)
+    assert table_configuration(uri)["delta.dataSkippingStatsColumns"] == "id,ver"
+    engine.declare(uri, {"delta.dataSkippingStatsColumns": "v"})  # too late: the table exists
+    engine.append(uri, df(spark, [(3, "c", 7, False)]))
+    assert table_configuration(uri)["delta.dataSkippingStatsColumns"] == "id,ver"
+    if engine.name == "delta-spark":  # delta-rs commits Spark's Parquet files with their row count only
+        stats = [
+            json.loads(line)["add"]["stats"]
+            for p in (Path(uri) / "_delta_log").glob("*.json")
+            for line in p.read_text().splitlines()
+            if '"add"' in line
+        ]
+        assert stats and all(set(json.loads(s)["minValues"]) <= {"id", "ver"} for s in stats if "minValues" in s)
+
+
 def test_history_is_normalised(engine, spark, tmp_path):
     """Every entry has the same keys and types whichever engine asks; our commits carry their Txn."""
     uri = str(tmp_path / "t")

@@ -95,3 +95,18 @@ def test_silver_dependencies_follow_the_contracts_and_refuse_cycles():
     looped = dataclasses.replace(customers, upstream=(*customers.upstream, "silver.orders"))
     with pytest.raises(ValueError, match=r"cyclic silver dependencies among .*silver\.customers"):
         dependencies([looped if c.name == customers.name else c for c in SILVER_CURRENT])
+
+
+def test_statistics_columns_are_columns_each_table_is_matched_or_selected_by() -> None:
+    """``delta.dataSkippingStatsColumns`` of every table: its own columns, never empty; bronze and the
+    quarantines by what their readers select (the batch, the table and status), the rest by key and version."""
+    from job_assets.context import table_properties
+
+    for c in ALL_TABLES:
+        assert c.stats_columns, c.name
+        assert set(c.stats_columns) <= set(c.column_names), c.name
+        assert table_properties(c) == {"delta.dataSkippingStatsColumns": ",".join(c.stats_columns)}
+    assert contract("bronze.crm_accounts").stats_columns == ("_batch_id", "_ingest_ts")
+    assert contract("silver.quarantine").stats_columns == ("_table", "_status", "_batch_id")
+    assert contract("silver.orders").stats_columns == ("order_id", "updated_at")
+    assert contract("gold.revenue_attribution").stats_columns == ("order_month", "lead_source")
