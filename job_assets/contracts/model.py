@@ -37,6 +37,13 @@ PII_CATEGORIES = (
 )
 
 
+# The Lake Formation tag the platform derives from ``Column.pii`` (cdk/constructs/pii_access_control.py) and the
+# access review reads back (lakehouse/security/access_review.py).
+LF_TAG_KEY = "classification"
+PII_TAG = "pii"
+NON_PII_TAG = "non_pii"
+
+
 def _check_pii(owner: str, pii: Optional[str], cleared: str) -> None:
     if pii is not None and pii not in PII_CATEGORIES:
         raise ValueError(f"{owner}: pii {pii!r} not in {PII_CATEGORIES}")
