@@ -71,7 +71,10 @@ def render(review: Mapping[str, Any], console: Console) -> None:
     """Print the review; AWS managed policies (not evaluated) are named under the tables."""
     console.print(f"[bold]Access review of {review['environment']}[/] (from the synthesized templates)")
     for table in (_buckets(review), _prefixes(review), _keys(review), _pii(review)):
-        console.print(table)
+        if table.row_count:
+            console.print(table)
+        else:
+            console.print(f"{table.title}: none")
     unevaluated = {n: p["not_evaluated"] for n, p in review["principals"].items() if p["not_evaluated"]}
     for name, policies in sorted(unevaluated.items()):
         console.print(f"not evaluated (AWS managed policies) for {name}: {', '.join(policies)}")
