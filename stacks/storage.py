@@ -181,7 +181,7 @@ class StorageStack(Stack):
                 f"{name}Access",
                 props=DataAccessRoleProps(
                     role_name=role.role_name,
-                    description=f"Queries the {config.name} gold tables with Athena, {what} (Lake Formation).",
+                    description=f"Queries the {config.prefix} gold tables with Athena, {what} (Lake Formation).",
                     trusted_principals=role.trusted_principals,
                     workgroup_name=workgroup.name,
                     results_bucket=self.artifacts,
