@@ -22,3 +22,10 @@ def test_the_checklist_keeps_a_section_per_issue_18_area() -> None:
     headings = re.findall(r"^## (.+)$", CHECKLIST.read_text(), re.MULTILINE)
     for area in ("Personal data (PII)", "Compliance scanners", "Network", "Keys", "Audit trail", "Detection"):
         assert any(h.startswith(area) for h in headings), area
+
+
+def test_relative_links_of_the_security_docs_resolve() -> None:
+    for doc in (ROOT / "docs" / "security").glob("*.md"):
+        for href in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", doc.read_text()):
+            if not href.startswith(("http://", "https://")):
+                assert (doc.parent / href).exists(), f"{doc.name}: broken link {href}"
