@@ -43,7 +43,8 @@ class Principal:
     def named_by(self, principal: str) -> bool:
         if principal == ANYONE:
             return True
-        return any(principal == i or matches(principal, i) for i in self.ids)
+        # a policy's pattern against our ids, or our name pattern (any account) against a policy's literal ARN
+        return any(matches(principal, i) or matches(i, principal) for i in self.ids)
 
 
 def _role_ids(role: Resource) -> tuple[str, ...]:

@@ -78,6 +78,12 @@ def _storage(delegate: bool = True) -> dict[str, Any]:
                             "Action": "s3:GetObject",
                             "Resource": {"Fn::Join": ["", [GOLD_ARN, "/*/customer_segments/*"]]},  # both slots
                         },
+                        {  # a role allowed by its literal ARN in the bucket policy alone
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::111111111111:role/t-freshness"},
+                            "Action": "s3:GetObject",
+                            "Resource": {"Fn::Join": ["", [GOLD_ARN, "/blue/win_rates/*"]]},
+                        },
                         {  # a service principal allowed by the bucket policy itself
                             "Effect": "Allow",
                             "Principal": {"Service": "logging.s3.amazonaws.com"},
@@ -187,9 +193,14 @@ def test_an_unconditional_deny_removes_access_and_a_conditional_one_does_not() -
 
 def test_a_prefix_limited_grant_through_an_imported_arn_is_partial_and_reaches_no_files() -> None:
     result = _review()
-    assert _gold(result)["read"]["Ops/t-freshness"] == ["*/_delta_log/*"]
     assert _prefix(result, SEGMENTS)["read"]["Ops/t-freshness"] == "part: */_delta_log/*"
     assert "Ops/t-freshness" not in _pii(result, "gold.customer_segments")["read_and_decrypt"]
+
+
+def test_a_bucket_policy_grants_a_role_named_by_its_literal_arn() -> None:
+    result = _review()
+    assert _prefix(result, "blue/win_rates/")["read"]["Ops/t-freshness"] == "full"
+    assert _gold(result)["read"]["Ops/t-freshness"] == ["*/_delta_log/*", "blue/win_rates/*"]
 
 
 def test_personal_data_needs_read_and_decrypt() -> None:
