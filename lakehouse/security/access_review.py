@@ -128,7 +128,13 @@ def arn_of(resource: Resource) -> str:
 
 
 def _scoped(policy: Sequence[Statement], principal: Principal) -> list[Statement]:
-    return [s for s in policy if any(principal.named_by(p) for p in s.principals)]
+    """The resource policy's statements that apply to ``principal`` (named, or not excluded by NotPrincipal)."""
+    return [
+        s
+        for s in policy
+        if any(principal.named_by(p) for p in s.principals)
+        or (s.not_principals and not any(principal.named_by(p) for p in s.not_principals))
+    ]
 
 
 def key_decrypters(key: Guarded, principals: Sequence[Principal]) -> list[str]:
@@ -173,17 +179,24 @@ def prefix_access(bucket: Guarded, principal: Principal, actions: Sequence[str],
     """``full`` when ``principal`` may act on every key under ``prefix`` (no unconditional deny there);
     ``part: <scopes>`` when on some keys (e.g. only ``_delta_log/``); else None."""
     statements_ = _bucket_statements(bucket, principal)
-    if decide(statements_, statements_, actions, f"{arn_of(bucket.resource)}/{prefix}{_PROBE}"):
+    arn = arn_of(bucket.resource)
+    if decide(statements_, statements_, actions, f"{arn}/{prefix}{_PROBE}"):
         return "full"
-    partial = [s for s in object_scopes(bucket, principal, actions) if _overlaps(s, prefix) and s != "*"]
+    partial = [
+        scope
+        for scope in object_scopes(bucket, principal, actions)
+        if (key := _key_within(scope, prefix)) and decide(statements_, statements_, actions, f"{arn}/{key}")
+    ]
     return f"part: {', '.join(partial)}" if partial else None
 
 
-def _overlaps(scope: str, prefix: str) -> bool:
+def _key_within(scope: str, prefix: str) -> str | None:
+    """A key under ``prefix`` that ``scope`` (a narrower pattern, e.g. ``*/_delta_log/*``) covers, or None."""
     literal = scope.split("*", 1)[0]
     if literal.startswith(prefix):
-        return True
-    return prefix.startswith(literal) and matches(scope, prefix + "_delta_log/" + _PROBE)
+        return scope.replace("*", _PROBE)
+    key = f"{prefix}_delta_log/{_PROBE}"
+    return key if prefix.startswith(literal) and matches(scope, key) else None
 
 
 def table_prefixes(zone: str) -> dict[str, str]:

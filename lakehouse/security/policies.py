@@ -41,6 +41,8 @@ class Statement:
     principals: tuple[str, ...]
     """Resource policies only: role ARN tokens, ``service:<name>``, external ARNs or ``*``."""
     conditional: bool
+    not_principals: tuple[str, ...] = ()
+    """``NotPrincipal``: the statement applies to everyone but these."""
 
     def allows_action(self, action: str) -> bool:
         if self.not_actions:
@@ -93,8 +95,9 @@ def statements(document: Any, assembly: Assembly, stack: str) -> list[Statement]
                 not_actions=_strings(s.get("NotAction")),
                 resources=_strings(s.get("Resource")),
                 not_resources=_strings(s.get("NotResource")),
-                principals=_principals(s.get("Principal") or s.get("NotPrincipal")),
+                principals=_principals(s.get("Principal")),
                 conditional=bool(s.get("Condition")),
+                not_principals=_principals(s.get("NotPrincipal")),
             )
         )
     return out

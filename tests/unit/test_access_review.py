@@ -78,6 +78,12 @@ def _storage(delegate: bool = True) -> dict[str, Any]:
                             "Action": "s3:GetObject",
                             "Resource": {"Fn::Join": ["", [GOLD_ARN, "/*/customer_segments/*"]]},  # both slots
                         },
+                        {  # NotPrincipal: everyone but the reader loses the sales pipeline
+                            "Effect": "Deny",
+                            "NotPrincipal": {"AWS": {"Fn::GetAtt": ["Reader", "Arn"]}},
+                            "Action": "s3:GetObject",
+                            "Resource": {"Fn::Join": ["", [GOLD_ARN, "/*/sales_pipeline/*"]]},
+                        },
                         {  # a role allowed by its literal ARN in the bucket policy alone
                             "Effect": "Allow",
                             "Principal": {"AWS": "arn:aws:iam::111111111111:role/t-freshness"},
@@ -189,6 +195,11 @@ def test_an_unconditional_deny_removes_access_and_a_conditional_one_does_not() -
     assert "Storage/t-auditor" not in _prefix(result, SEGMENTS)["read"]  # denied outright on that table
     assert _prefix(result, "blue/revenue_attribution/")["read"]["Storage/t-auditor"] == "full"  # allowed elsewhere
     assert _prefix(result, SEGMENTS)["read"]["Storage/t-reader"] == "full"  # TLS-only deny removes nobody
+
+
+def test_a_deny_with_not_principal_removes_everyone_else() -> None:
+    readers = _prefix(_review(), "green/sales_pipeline/")["read"]
+    assert readers == {"Storage/t-reader": "full"}  # the admin (s3:* on *) and the auditor lose it
 
 
 def test_a_prefix_limited_grant_through_an_imported_arn_is_partial_and_reaches_no_files() -> None:
