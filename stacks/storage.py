@@ -19,7 +19,7 @@ from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucket
 from cdk.constructs.athena_workgroup import AnalyticsWorkgroup, AnalyticsWorkgroupProps
 from cdk.constructs.backup_plan import BackupPlan, BackupPlanProps, DrCopy, RestoreTestingProps, VaultLock
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
-from cdk.constructs.data_access_role import DataAccessRole, DataAccessRoleProps
+from cdk.constructs.data_access_role import DataAccessRole, DataAccessRoleProps, gold_query_policy
 from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
 from cdk.constructs.pii_access_control import PiiAccessControl, PiiAccessControlProps
@@ -171,6 +171,12 @@ class StorageStack(Stack):
                 encryption_key=self.key,
             ),
         )
+        query = gold_query_policy(
+            self,
+            "GoldQueryPolicy",
+            database_name=self.catalog.database_name,
+            table_names=[c.table for c in GOLD_TABLES],
+        )
         roles = {}
         for name, role, workgroup, prefix, what in (
             ("Analyst", access.analyst, self.workgroup, ATHENA_RESULTS_PREFIX, "without their personal columns"),
@@ -183,12 +189,11 @@ class StorageStack(Stack):
                     role_name=role.role_name,
                     description=f"Queries the {config.prefix} gold tables with Athena, {what} (Lake Formation).",
                     trusted_principals=role.trusted_principals,
+                    query_policy=query,
                     workgroup_name=workgroup.name,
                     results_bucket=self.artifacts,
                     results_prefix=prefix,
                     key=self.key,
-                    database_name=self.catalog.database_name,
-                    table_names=[c.table for c in GOLD_TABLES],
                 ),
             ).role
         self.pii_access = PiiAccessControl(
@@ -200,7 +205,7 @@ class StorageStack(Stack):
                 tables=self.catalog.tables,
                 contracts=GOLD_TABLES,
                 bucket=self.buckets["gold"],
-                key=self.key,
+                bucket_read_policy=self.read_policies["gold"],
                 analyst=roles["Analyst"],
                 privileged=roles["Privileged"],
                 admins=access.lake_formation_admins,

@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from aws_cdk import DefaultStackSynthesizer, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lakeformation as lf
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk.compliance import acknowledge
-from cdk.constructs.bucket_access_policy import object_arn_finding
 from job_assets.contracts.model import LF_TAG_KEY as TAG_KEY
 from job_assets.contracts.model import NON_PII_TAG as NON_PII
 from job_assets.contracts.model import PII_TAG as PII
@@ -39,9 +36,10 @@ class PiiAccessControlProps:
     tables: Mapping[str, glue.CfnTable]
     """The Glue tables by contract table name."""
     contracts: Sequence[TableContract]
-    bucket: s3.Bucket
+    bucket: s3.IBucket
     """Where the tables' files live: registered with Lake Formation, which reads it for the granted roles."""
-    key: kms.IKey
+    bucket_read_policy: iam.IManagedPolicy
+    """The bucket's read policy (objects and their key), for Lake Formation's location role."""
     analyst: iam.IRole
     """SELECT on the columns tagged ``classification=non_pii``."""
     privileged: iam.IRole
@@ -76,7 +74,7 @@ class PiiAccessControl(Construct):
             create_table_default_permissions=[],
         )
         props.database.node.add_dependency(self.settings)
-        self.location = self._register(props.bucket, props.key)
+        self.location = self._register(props.bucket, props.bucket_read_policy)
         self.tag = lf.CfnTag(
             self, "ClassificationTag", catalog_id=self._account, tag_key=TAG_KEY, tag_values=[PII, NON_PII]
         )
@@ -95,7 +93,7 @@ class PiiAccessControl(Construct):
             ),
         }
 
-    def _register(self, bucket: s3.Bucket, key: kms.IKey) -> lf.CfnResource:
+    def _register(self, bucket: s3.IBucket, read_policy: iam.IManagedPolicy) -> lf.CfnResource:
         """Lake Formation reads the bucket with this role (never a service-linked role with broader reach)."""
         role = iam.Role(
             self,
@@ -104,28 +102,12 @@ class PiiAccessControl(Construct):
             assumed_by=iam.ServicePrincipal(
                 "lakeformation.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self._account}}
             ),
-        )
-        policy = iam.ManagedPolicy(
-            self,
-            "LocationPolicy",
-            roles=[role],
-            statements=[
-                iam.PolicyStatement(sid="ReadGold", actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]),
-                iam.PolicyStatement(sid="ListGold", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
-                iam.PolicyStatement(sid="DecryptGold", actions=["kms:Decrypt"], resources=[key.key_arn]),
-            ],
-        )
-        acknowledge(
-            policy,
-            rules=["AwsSolutions-IAM5"],
-            findings=[object_arn_finding(bucket, "*")],
-            reason="Lake Formation reads any gold table's files (data file keys exist at run time) and hands them "
-            "only to the principals and columns it granted.",
+            managed_policies=[read_policy],
         )
         location = lf.CfnResource(
             self, "GoldLocation", resource_arn=bucket.bucket_arn, role_arn=role.role_arn, use_service_linked_role=False
         )
-        location.node.add_dependency(policy)
+        location.node.add_dependency(role)
         return location
 
     def _lf_tags(self, value: str) -> list[lf.CfnTagAssociation.LFTagPairProperty]:
