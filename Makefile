@@ -65,7 +65,18 @@ $(LAMBDA_STAMP): $(STAMP) lambdas/requirements.txt lambdas/requirements-arrow.tx
 	@$(BIN)/python -m cdk.lambda_packaging
 	@touch $(LAMBDA_STAMP)
 
-install: check-tools $(STAMP) $(JARS_STAMP) $(EMR_DEPS_STAMP) $(EMR_PYTHON_STAMP) $(NPM_STAMP) $(LAMBDA_STAMP)  ## create .venv, install the project, the Delta/S3A jars, the EMR job dependencies and Python 3.9, the pinned CDK CLI and the Lambda dependencies (idempotent)
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+# checkov pins boto3 and packaging below the project's pins, so it has its own venv (tools/checkov-requirements.txt);
+# tests/cdk/test_cdk_checkov.py runs its CLI over the synthesized templates (docs/security/SECURITY_CHECKLIST.md).
+$(CHECKOV_STAMP): tools/checkov-requirements.txt | check-tools
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip==25.3
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet -r tools/checkov-requirements.txt
+	@touch $(CHECKOV_STAMP)
+
+install: check-tools $(STAMP) $(JARS_STAMP) $(EMR_DEPS_STAMP) $(EMR_PYTHON_STAMP) $(NPM_STAMP) $(LAMBDA_STAMP) $(CHECKOV_STAMP)  ## create .venv, install the project, the Delta/S3A jars, the EMR job dependencies and Python 3.9, the pinned CDK CLI and the Lambda dependencies, checkov in .venv-checkov (idempotent)
 
 run: install  ## generate 100k records and run the whole pipeline on the local lake
 	$(BIN)/lakehouse generate --records $(RECORDS) --seed 7 --bad-ratio 0.01 --lake-root $(LAKE) --clean

@@ -24,6 +24,7 @@ from job_assets.flags import validate as validate_flags
 
 from .config_reader import ConfigError
 from .config_reader import Section as _Section
+from .data_access import DataAccessConfig, parse_data_access
 from .recovery import (
     DYNAMODB_PITR_LAG_MINUTES,
     REBUILT_FROM,
@@ -207,6 +208,8 @@ class EnvironmentConfig:
     pricing: EmrPricing
     recovery: RecoveryConfig
     dr: DrConfig
+    data_access: DataAccessConfig
+    """The analyst and privileged roles that query gold under Lake Formation (cdk/data_access.py)."""
 
     @property
     def prefix(self) -> str:
@@ -423,6 +426,7 @@ def _environment(
         pricing=_region_pricing(region, pricing, pricing_key),
         recovery=parse_recovery(s.section("recovery")),
         dr=_dr(s.section("dr"), features),
+        data_access=parse_data_access(s.section("data_access")),
     )
     _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:

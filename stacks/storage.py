@@ -19,8 +19,10 @@ from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucket
 from cdk.constructs.athena_workgroup import AnalyticsWorkgroup, AnalyticsWorkgroupProps
 from cdk.constructs.backup_plan import BackupPlan, BackupPlanProps, DrCopy, RestoreTestingProps, VaultLock
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
+from cdk.constructs.data_access_role import DataAccessRole, DataAccessRoleProps, gold_query_policy
 from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
+from cdk.constructs.pii_access_control import PiiAccessControl, PiiAccessControlProps
 from job_assets.contracts.gold import GOLD_TABLES
 from job_assets.contracts.layout import LAYERS
 from platform_model import aws_names
@@ -29,6 +31,8 @@ REPLICATED_BUCKETS = ("landing", *LAYERS)
 EMR_LOGS_PREFIX = "emr-logs/"
 JOBS_PREFIX = "jobs/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
+PII_ATHENA_RESULTS_PREFIX = "athena-results-pii/"
+"""The privileged role's workgroup's results: outside ``athena-results/``, so the analyst cannot read them."""
 
 
 def replica_bucket_name(config: EnvironmentConfig, layer: str) -> str:
@@ -151,6 +155,62 @@ class StorageStack(Stack):
         )
         self._access_policies()
         self.backup = self._backup(config, removal)
+        self._pii_access(config)
+
+    def _pii_access(self, config: EnvironmentConfig) -> None:
+        """The analyst and privileged roles, each in its own Athena workgroup, and Lake Formation's grants:
+        the analyst reads gold without its personal columns (docs/security/PII.md)."""
+        access = config.data_access
+        self.pii_workgroup = AnalyticsWorkgroup(
+            self,
+            "PiiAnalytics",
+            props=AnalyticsWorkgroupProps(
+                name=f"{config.prefix}-pii-analytics",
+                results_bucket=self.artifacts,
+                results_prefix=PII_ATHENA_RESULTS_PREFIX,
+                encryption_key=self.key,
+            ),
+        )
+        query = gold_query_policy(
+            self,
+            "GoldQueryPolicy",
+            database_name=self.catalog.database_name,
+            table_names=[c.table for c in GOLD_TABLES],
+        )
+        roles = {}
+        for name, role, workgroup, prefix, what in (
+            ("Analyst", access.analyst, self.workgroup, ATHENA_RESULTS_PREFIX, "without their personal columns"),
+            ("Privileged", access.privileged, self.pii_workgroup, PII_ATHENA_RESULTS_PREFIX, "personal columns too"),
+        ):
+            roles[name] = DataAccessRole(
+                self,
+                f"{name}Access",
+                props=DataAccessRoleProps(
+                    role_name=role.role_name,
+                    description=f"Queries the {config.prefix} gold tables with Athena, {what} (Lake Formation).",
+                    trusted_principals=role.trusted_principals,
+                    query_policy=query,
+                    workgroup_name=workgroup.name,
+                    results_bucket=self.artifacts,
+                    results_prefix=prefix,
+                    key=self.key,
+                ),
+            ).role
+        self.pii_access = PiiAccessControl(
+            self,
+            "PiiAccessControl",
+            props=PiiAccessControlProps(
+                database=self.catalog.database,
+                database_name=self.catalog.database_name,
+                tables=self.catalog.tables,
+                contracts=GOLD_TABLES,
+                bucket=self.buckets["gold"],
+                bucket_read_policy=self.read_policies["gold"],
+                analyst=roles["Analyst"],
+                privileged=roles["Privileged"],
+                admins=access.lake_formation_admins,
+            ),
+        )
 
     def _data_key(self, config: EnvironmentConfig, removal: RemovalPolicy) -> kms.Key:
         """The data key, rotating; CloudWatch Logs may use it for this account's log groups."""

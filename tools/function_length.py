@@ -20,7 +20,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 60
-SKIP_DIRS = {".venv", "node_modules", "cdk.out", "tests", "notebooks", "build", ".git", ".bench", ".jars"}
+SKIP_DIRS = {
+    ".venv",
+    ".venv-checkov",
+    "node_modules",
+    "cdk.out",
+    "tests",
+    "notebooks",
+    "build",
+    ".git",
+    ".bench",
+    ".jars",
+}
 
 
 def python_files(paths: list[Path]) -> Iterator[Path]:

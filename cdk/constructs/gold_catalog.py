@@ -10,7 +10,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from job_assets.contracts.model import TableContract
+from job_assets.contracts.model import Column, TableContract
 
 # Athena reads a Delta Lake table natively from its _delta_log when the Glue table points at the table
 # folder and says it is Delta; the columns below mirror the contract so the catalog documents the schema.
@@ -72,7 +72,7 @@ class GoldCatalog(Construct):
                     name=contract.table,
                     description=contract.description[:2048],
                     table_type="EXTERNAL_TABLE",
-                    parameters=dict(DELTA_TABLE_PARAMETERS),
+                    parameters={**DELTA_TABLE_PARAMETERS, **pii_parameters(contract)},
                     storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                         location=location,
                         input_format=PARQUET_INPUT,
@@ -81,7 +81,7 @@ class GoldCatalog(Construct):
                             serialization_library=PARQUET_SERDE, parameters={"path": location}
                         ),
                         columns=[
-                            glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.description[:255] or None)
+                            glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=column_comment(c))
                             for c in contract.columns
                         ],
                     ),
@@ -89,6 +89,23 @@ class GoldCatalog(Construct):
             )
             table.node.add_dependency(self.database)
             self.tables[contract.table] = table
+
+
+def pii_parameters(contract: TableContract) -> dict[str, str]:
+    """The contract's personal columns as table parameters (CloudFormation's Glue column has no parameters):
+    ``pii`` (``true``/``false``), ``pii_columns`` (comma-separated) and ``pii.<column>`` = its category."""
+    personal = contract.pii_columns
+    return {
+        "pii": "true" if personal else "false",
+        "pii_columns": ",".join(c.name for c in personal),
+        **{f"pii.{c.name}": str(c.pii) for c in personal},
+    }
+
+
+def column_comment(column: Column) -> str | None:
+    """The column's description, led by ``[PII: <category>]`` when it holds personal data (Glue's 255 chars)."""
+    text = f"[PII: {column.pii}] {column.description}".strip() if column.pii else column.description
+    return text[:255] or None
 
 
 def _pascal(snake: str) -> str:

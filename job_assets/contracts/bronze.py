@@ -16,7 +16,7 @@ METADATA_COLUMNS = (
 
 
 def bronze_contract(entity: LandingEntity) -> TableContract:
-    cols = tuple(Column(f.name, "string", True, f.description, source=f.name) for f in entity.fields)
+    cols = tuple(Column(f.name, "string", True, f.description, source=f.name, pii=f.pii) for f in entity.fields)
     return TableContract(
         name=entity.bronze_table,
         description=f"Raw {entity.source} {entity.entity} exactly as delivered, one row per landing record. "

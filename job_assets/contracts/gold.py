@@ -10,6 +10,9 @@ from .model import Column, Rule, TableContract
 
 C = Column
 OWNER = "analytics@revenue"
+# Why a gold column derived from a personal column (a customer id) holds no personal data itself.
+AGGREGATE = "aggregate over many customers: a count or figure per cohort, no customer's id"
+JOIN_KEY = "the customer id is a join key only: the value is a lead source, no customer's id"
 
 REVENUE_ATTRIBUTION = TableContract(
     name="gold.revenue_attribution",
@@ -20,10 +23,16 @@ REVENUE_ATTRIBUTION = TableContract(
     keys=("order_month", "lead_source"),
     columns=(
         C("order_month", "date", False, "First day of the order's month (UTC)"),
-        C("lead_source", "string", False, "Attributed lead source; 'Unknown' when the opportunity has none"),
+        C(
+            "lead_source",
+            "string",
+            False,
+            "Attributed lead source; 'Unknown' when the opportunity has none",
+            pii_cleared=JOIN_KEY,
+        ),
         C("revenue_usd", "decimal(18,2)", False, "Sum of total_amount_usd"),
         C("order_count", "bigint", False, "Completed orders"),
-        C("distinct_customers", "bigint", False, "Distinct customers ordering"),
+        C("distinct_customers", "bigint", False, "Distinct customers ordering", pii_cleared=AGGREGATE),
     ),
     rules=(
         Rule("revenue_non_negative", "range", "revenue_usd", "fail", "out_of_range", min_value=0),
@@ -62,7 +71,7 @@ CUSTOMER_SEGMENTS = TableContract(
     grain="one row per customer with a completed order",
     keys=("customer_id",),
     columns=(
-        C("customer_id", "bigint", False, ""),
+        C("customer_id", "bigint", False, "", pii="identifier"),
         C("segment", "string", False, "Customer's commercial segment from Snowflake"),
         C(
             "recency_days",
@@ -108,12 +117,24 @@ CUSTOMER_LTV_COHORTS = TableContract(
     keys=("cohort_month", "months_since_first"),
     columns=(
         C("cohort_month", "date", False, "Month of the customer's first completed order"),
-        C("months_since_first", "int", False, "0 = the cohort month"),
-        C("cohort_size", "bigint", False, "Customers in the cohort"),
-        C("active_customers", "bigint", False, "Cohort customers with a completed order in that month"),
+        C("months_since_first", "int", False, "0 = the cohort month", pii_cleared=AGGREGATE),
+        C("cohort_size", "bigint", False, "Customers in the cohort", pii_cleared=AGGREGATE),
+        C(
+            "active_customers",
+            "bigint",
+            False,
+            "Cohort customers with a completed order in that month",
+            pii_cleared=AGGREGATE,
+        ),
         C("revenue_usd", "decimal(18,2)", False, "Cohort revenue in that month"),
         C("cumulative_revenue_usd", "decimal(18,2)", False, "Cohort revenue up to and including that month"),
-        C("cumulative_revenue_per_customer", "decimal(18,2)", False, "cumulative_revenue_usd / cohort_size"),
+        C(
+            "cumulative_revenue_per_customer",
+            "decimal(18,2)",
+            False,
+            "cumulative_revenue_usd / cohort_size",
+            pii_cleared=AGGREGATE,
+        ),
     ),
     rules=(Rule("grain_unique", "unique", None, "fail", "duplicate_key"),),
     freshness_slo_minutes=26 * 60,

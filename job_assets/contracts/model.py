@@ -25,16 +25,51 @@ ERROR_CODES = (
     "stale_data",  # freshness SLO breached
 )
 
+# What kind of personal data a column holds (``Column.pii``): the catalog shows it, the Glue tables carry it as
+# column parameters and Lake Formation's ``classification`` tag is derived from it (docs/security/PII.md).
+PII_CATEGORIES = (
+    "name",  # a person's (or a sole trader's account's) name
+    "email",  # an e-mail address
+    "phone",  # a telephone number
+    "address",  # a postal address below country level
+    "identifier",  # a key that singles out one person (customer id, contact id)
+    "record",  # a copy of whole records or of any column's values, personal ones included (quarantine, profiles)
+)
+
+
+# The Lake Formation tag the platform derives from ``Column.pii`` (cdk/constructs/pii_access_control.py) and the
+# access review reads back (lakehouse/security/access_review.py).
+LF_TAG_KEY = "classification"
+PII_TAG = "pii"
+NON_PII_TAG = "non_pii"
+
+
+def _check_pii(owner: str, pii: Optional[str], cleared: str) -> None:
+    if pii is not None and pii not in PII_CATEGORIES:
+        raise ValueError(f"{owner}: pii {pii!r} not in {PII_CATEGORIES}")
+    if pii is not None and cleared:
+        raise ValueError(f"{owner}: a column is either personal (pii) or cleared, not both")
+
 
 @dataclass(frozen=True)
 class Column:
-    """A typed column. ``source`` is the landing field it comes from (silver) or ``None``."""
+    """A typed column. ``source`` is the landing field it comes from (silver) or ``None``.
+
+    ``pii`` is the category (:data:`PII_CATEGORIES`) of the personal data the column holds, ``None`` when it holds
+    none. ``pii_cleared`` says why a column derived from a personal column holds none (an aggregate, a join key
+    that is not output); tests/unit/test_contracts_pii.py requires one or the other for every such column.
+    """
 
     name: str
     type: str  # Spark SQL type: string, bigint, int, boolean, double, date, timestamp, decimal(p,s)
     nullable: bool = True
     description: str = ""
     source: Optional[str] = None
+    pii: Optional[str] = None
+    pii_cleared: str = ""
+
+    def __post_init__(self) -> None:
+        _check_pii(self.name, self.pii, self.pii_cleared)
 
 
 @dataclass(frozen=True)
@@ -68,10 +103,16 @@ class Rule:
 
 @dataclass(frozen=True)
 class LandingField:
+    """A field of a landing extract; ``pii`` is its personal-data category (:data:`PII_CATEGORIES`) or ``None``."""
+
     name: str
     type: str  # the type the value must cast to in silver
     required: bool = False
     description: str = ""
+    pii: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        _check_pii(self.name, self.pii, "")
 
 
 @dataclass(frozen=True)
@@ -148,6 +189,11 @@ class TableContract:
             if c.name == name:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def pii_columns(self) -> Tuple[Column, ...]:
+        """The columns holding personal data."""
+        return tuple(c for c in self.columns if c.pii)
 
     def ddl(self) -> str:
         """Spark DDL schema string, e.g. ``a string, b bigint``."""

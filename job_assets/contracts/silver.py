@@ -94,7 +94,7 @@ FX_RATES = _silver(
 
 _ACCOUNT_COLS = (
     C("account_id", "string", False, "Salesforce account Id", "Id"),
-    C("name", "string", False, "Account name", "Name"),
+    C("name", "string", False, "Account name", "Name", pii="name"),
     C("industry", "string", True, "", "Industry"),
     C("billing_country", "string", True, "ISO-3166 alpha-2", "BillingCountry"),
     C("annual_revenue", "decimal(18,2)", True, "USD", "AnnualRevenue"),
@@ -145,11 +145,11 @@ CONTACTS = _silver(
     "silver.contacts",
     "Current CRM contacts.",
     (
-        C("contact_id", "string", False, "", "Id"),
+        C("contact_id", "string", False, "", "Id", pii="identifier"),
         C("account_id", "string", True, "Parent account", "AccountId"),
-        C("email", "string", True, "", "Email"),
-        C("first_name", "string", True, "", "FirstName"),
-        C("last_name", "string", True, "", "LastName"),
+        C("email", "string", True, "", "Email", pii="email"),
+        C("first_name", "string", True, "", "FirstName", pii="name"),
+        C("last_name", "string", True, "", "LastName", pii="name"),
         C("title", "string", True, "", "Title"),
         C("created_at", "timestamp", True, "", "CreatedDate"),
         C("last_modified_at", "timestamp", False, "", "LastModifiedDate"),
@@ -233,9 +233,9 @@ CUSTOMERS = _silver(
     "silver.customers",
     "Current Snowflake customers, optionally linked to a CRM account.",
     (
-        C("customer_id", "bigint", False, "", "CUSTOMER_ID"),
+        C("customer_id", "bigint", False, "", "CUSTOMER_ID", pii="identifier"),
         C("crm_account_id", "string", True, "Linked CRM account, if any", "CRM_ACCOUNT_ID"),
-        C("email", "string", True, "", "EMAIL"),
+        C("email", "string", True, "", "EMAIL", pii="email"),
         C("country", "string", True, "ISO-3166 alpha-2", "COUNTRY"),
         C("segment", "string", False, "SMB | MidMarket | Enterprise", "SEGMENT"),
         C("created_at", "timestamp", True, "", "CREATED_AT"),
@@ -265,7 +265,7 @@ ORDERS = _silver(
     "Current Snowflake orders with the total converted to USD at the rate valid on the order date.",
     (
         C("order_id", "bigint", False, "", "ORDER_ID"),
-        C("customer_id", "bigint", False, "Must exist in silver.customers", "CUSTOMER_ID"),
+        C("customer_id", "bigint", False, "Must exist in silver.customers", "CUSTOMER_ID", pii="identifier"),
         C("order_ts", "timestamp", False, "UTC", "ORDER_TS"),
         C("status", "string", False, "completed | pending | cancelled | refunded", "STATUS"),
         C("currency", "string", False, "", "CURRENCY"),

@@ -7,7 +7,8 @@ catalog, lineage), :mod:`.tables` table recovery's (table check, restore, repair
 landing recovery's (landing pending, skip, retry, rejected, sync; recover-deleted), :mod:`.incidents` the
 incident commands' (logs, traces, emr, intake, events, replication), :mod:`.guardrails` the deployed
 environments' guardrails (kms, budget, capacity, credentials, backup), :mod:`.dr` the DR standby's (dr status,
-failover, failback), :mod:`.drills` the recovery drills (drill); :mod:`.common` holds what they share (the
+failover, failback), :mod:`.drills` the recovery drills (drill), :mod:`.security` the access review (access
+review); :mod:`.common` holds what they share (the
 consoles, the default lake, turning a command's errors into :class:`~lakehouse.errors.UsageError`). The
 commands' logic lives in the other subpackages of ``lakehouse``. This package composes the groups into one
 parser and runs :func:`main`, the console script ``lakehouse`` (also ``python -m lakehouse.cli``).
@@ -20,7 +21,7 @@ import logging
 from collections.abc import Sequence
 
 from ..errors import UsageError
-from . import docs, dr, drills, guardrails, incidents, landing, local, ops, promotions, tables
+from . import docs, dr, drills, guardrails, incidents, landing, local, ops, promotions, security, tables
 from .common import err
 
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     incidents.add_parsers(sub)  # logs, traces, emr, intake, events, replication
     guardrails.add_parsers(sub)  # kms, budget, capacity, credentials, backup
     dr.add_parsers(sub)  # dr status|failover|failback
+    security.add_parsers(sub)  # access review
     drills.add_parsers(sub, cli=main)  # drill (its scenarios type commands into this same command line)
     return p
 

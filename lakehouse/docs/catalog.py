@@ -20,7 +20,7 @@ from rich.console import Console
 from job_assets.contracts import ALL_TABLES, OPS_TABLES, REGISTRY, TableContract
 from job_assets.contracts import glossary as g
 from job_assets.contracts.gold import KEY_METRICS
-from job_assets.contracts.model import Rule
+from job_assets.contracts.model import Column, Rule
 
 from . import generated
 
@@ -209,6 +209,13 @@ def _rules_lines(contract: TableContract, file: str) -> list[str]:
     )
 
 
+def personal_data(column: Column) -> str:
+    """The catalog's personal-data cell: **PII** and the category, or why a derived column holds none."""
+    if column.pii:
+        return f"**PII** ({column.pii})"
+    return text(f"none: {column.pii_cleared}") if column.pii_cleared else ""
+
+
 def render_table(contract: TableContract, file: str | None = None) -> str:
     """The catalog entry of one table: purpose, owner, grain, keys, columns, rules, SLO, upstream, lineage."""
     file = file or LAYER_FILES[contract.layer]
@@ -217,13 +224,14 @@ def render_table(contract: TableContract, file: str | None = None) -> str:
     lines += ["", "**Columns**", ""]
     keys = set(contract.keys)
     lines += table(
-        ("column", "type", "nullable", "description"),
+        ("column", "type", "nullable", "description", "personal data"),
         (
             (
                 code(c.name) + (" (key)" if c.name in keys else ""),
                 code(c.type),
                 "yes" if c.nullable else "no",
                 text(c.description),
+                personal_data(c),
             )
             for c in contract.columns
         ),
@@ -366,6 +374,9 @@ def index_markdown() -> str:
         f"- [Bronze]({LAYER_FILES['bronze']}), [Silver]({LAYER_FILES['silver']}), [Gold]({LAYER_FILES['gold']}): "
         "each table's purpose, owner, grain, keys, columns, data-quality rules with severity, freshness SLO, "
         "upstream and downstream tables and column lineage; each layer's operational tables at the end",
+        "- **Personal data**: a column marked **PII** (with its category: name, email, phone, address, identifier, "
+        "record) holds personal data; the gold tables carry the mark as Glue column parameters and Lake Formation "
+        "tags, which keep it from the analyst role ([docs/security/PII.md](../security/PII.md))",
         f"- [Glossary]({GLOSSARY_FILE}): the definition of every business metric and the conventions they follow",
         f"- [Landing contract]({LANDING_DOC}): what upstream extracts deliver",
         "",
@@ -373,9 +384,15 @@ def index_markdown() -> str:
         "",
     ]
     lines += table(
-        ("table", "description", "owner", "freshness SLO"),
+        ("table", "description", "owner", "freshness SLO", "personal data"),
         (
-            (table_link(t.name, INDEX_FILE), text(t.description), code(t.owner), _minutes(t.freshness_slo_minutes))
+            (
+                table_link(t.name, INDEX_FILE),
+                text(t.description),
+                code(t.owner),
+                _minutes(t.freshness_slo_minutes),
+                ", ".join(code(c.name) for c in t.pii_columns),
+            )
             for t in ALL_TABLES
         ),
     )

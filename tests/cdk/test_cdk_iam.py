@@ -25,6 +25,7 @@ STAR_RESOURCE_ALLOWLIST = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "lakeformation:GetDataAccess",  # no resource-level permissions: Lake Formation decides per table and column
 }
 WRITE_ACTIONS = {"s3:PutObject", "s3:DeleteObject"}
 _BUCKET = re.compile(

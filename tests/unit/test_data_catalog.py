@@ -108,6 +108,20 @@ def test_rule_checks_read_as_words() -> None:
     assert row_of(fx, "`rate_positive`")[3] == "> 0"
 
 
+def test_personal_columns_show_their_category_and_cleared_ones_their_reason() -> None:
+    contacts = catalog.render_table(contract("silver.contacts"))
+    assert row_of(contacts, "`email`")[4] == "**PII** (email)"
+    assert row_of(contacts, "`first_name`")[4] == "**PII** (name)"
+    assert row_of(contacts, "`title`")[4] == ""
+    cohorts = catalog.render_table(contract("gold.customer_ltv_cohorts"))
+    assert row_of(cohorts, "`cohort_size`")[4].startswith("none: aggregate over many customers")
+    index = catalog.catalog_files()["docs/data_catalog/README.md"]
+    assert row_of(index, "[`silver.contacts`](Silver.md#silvercontacts)")[4] == (
+        "`contact_id`, `email`, `first_name`, `last_name`"
+    )
+    assert row_of(index, "[`gold.win_rates`](Gold.md#goldwin_rates)")[4] == ""
+
+
 def test_layer_files_hold_the_operational_tables_and_link_the_landing_contract() -> None:
     files = catalog.catalog_files()
     for layer in ("bronze", "silver", "gold"):
@@ -129,7 +143,13 @@ def test_cells_are_escaped_so_every_table_row_has_its_header_width() -> None:
     piped = dataclasses.replace(
         contract("gold.win_rates"), columns=(Column("x", "string", True, "a | b\nc"),), keys=(), rules=()
     )
-    assert row_of(catalog.render_table(piped), "`x`") == ["`x`", "`string`", "yes", "a \\| b c"]
+    assert row_of(catalog.render_table(piped), "`x`") == [
+        "`x`",
+        "`string`",
+        "yes",
+        "a \\| b c",
+        "",
+    ]  # the last cell: personal data (none)
     for path, text in catalog.catalog_files().items():
         width = None
         for line in text.splitlines():
