@@ -110,3 +110,12 @@ def test_statistics_columns_are_columns_each_table_is_matched_or_selected_by() -
     assert contract("silver.quarantine").stats_columns == ("_table", "_status", "_batch_id")
     assert contract("silver.orders").stats_columns == ("order_id", "updated_at")
     assert contract("gold.revenue_attribution").stats_columns == ("order_month", "lead_source")
+
+
+def test_statistics_never_hold_direct_personal_data() -> None:
+    """The Delta log's min/max statistics (readable by whoever reads ``_delta_log/``) hold no personal column
+    but the surrogate identifiers that are keys (docs/security/PII.md)."""
+    for c in ALL_TABLES:
+        personal = {col.name: col.pii for col in c.columns if col.pii}
+        in_stats = {name: personal[name] for name in c.stats_columns if name in personal}
+        assert set(in_stats.values()) <= {"identifier"} and set(in_stats) <= set(c.keys), (c.name, in_stats)
