@@ -201,3 +201,67 @@ def test_job_role_policies_reach_only_the_keys_their_key_policies_name(
         layers = {layer_of[k]: (E if "kms:GenerateDataKey" in actions else D) for k, actions in allowed.items()}
         layers.pop("artifacts")  # job releases and EMR logs: every job
         assert layers == EXPECTED[f"{job}-job"], job
+
+
+def _policy_keys(policy: dict[str, Any], layer_of: dict[str, str]) -> dict[str, str]:
+    """layer -> decrypt/encrypt that a (managed or inline) policy allows on the layer keys it names."""
+    found: dict[str, str] = {}
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for target in targets:
+            text = str(target)
+            for logical_id, layer in layer_of.items():
+                if logical_id in text and any(a.startswith("kms:") for a in actions):
+                    mode = E if any(a.startswith(("kms:Encrypt", "kms:GenerateDataKey")) for a in actions) else D
+                    found[layer] = E if E in (mode, found.get(layer)) else D
+    return found
+
+
+def _role_layer_keys(template: dict[str, Any], storage: dict[str, Any], layer_of: dict[str, str]) -> Any:
+    """(role logical id, role name, layer -> access) for every role of ``template`` reaching a layer key."""
+    own = template["Resources"]
+    for role_id, role in resources(template, "AWS::IAM::Role").items():
+        policies = []
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            if isinstance(arn, dict) and "Ref" in arn and arn["Ref"] in own:
+                policies.append(own[arn["Ref"]])
+            elif isinstance(arn, dict) and "Fn::ImportValue" in arn:
+                exported = re.search(r"ExportsOutputRef(\w+?)[0-9A-F]{8}$", arn["Fn::ImportValue"])
+                if exported and exported.group(1) in storage["Resources"]:
+                    policies.append(storage["Resources"][exported.group(1)])
+        for policy_type in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            policies += [
+                p
+                for p in resources(template, policy_type).values()
+                if {"Ref": role_id} in p["Properties"].get("Roles", [])
+            ]
+        access: dict[str, str] = {}
+        for policy in policies:
+            for layer, mode in _policy_keys(policy, layer_of).items():
+                access[layer] = E if E in (mode, access.get(layer)) else D
+        if access:
+            yield role_id, role["Properties"].get("RoleName"), access
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_role_whose_policies_reach_a_layer_key_is_named_by_that_key(
+    lakehouse: Synthesized, env_config: dict[str, EnvironmentConfig], env: str
+) -> None:
+    """Across every stack: a role given KMS access to a layer key by IAM must be named by the key's policy with
+    at least that access (else its reads fail at run time); found by walking the templates, not a list."""
+    config = env_config[env]
+    templates = _stack_templates(lakehouse, env)
+    storage = templates["Storage"]
+    keys = {layer: value for layer, value in _keys_by_alias(storage).items() if layer in LAYER_KEYS}
+    layer_of = {logical_id: layer for layer, (logical_id, _) in keys.items()}
+    checked = 0
+    for part, template in templates.items():
+        for role_id, role_name, access in _role_layer_keys(template, storage, layer_of):
+            assert role_name, f"{part}/{role_id}: a role using a layer key needs a fixed name for the key policy"
+            arn = f"arn:aws:iam::{config.account}:role/{role_name}"
+            for layer, mode in access.items():
+                allowed = _allowed(keys[layer][1], arn)
+                assert allowed in (E, mode), (part, role_name, layer, mode, allowed)
+                checked += 1
+    assert checked >= 10
