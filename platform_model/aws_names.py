@@ -51,6 +51,11 @@ def emr_application_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{prefix(env, project)}-spark"
 
 
+def audit_bucket_name(env: str, *, account: str, region: str, project: str = DEFAULT_PROJECT) -> str:
+    """The Object Lock audit bucket (trail logs, AWS Config deliveries): ``lakehouse-dev-audit-<account>-<region>``."""
+    return f"{prefix(env, project)}-audit-{account}-{region}"
+
+
 def replica_bucket_name(env: str, layer: str, *, account: str, dr_region: str, project: str = DEFAULT_PROJECT) -> str:
     """Replica buckets are named, so the source side can address them without a cross-region lookup."""
     return f"{prefix(env, project)}-{layer}-replica-{account}-{dr_region}"

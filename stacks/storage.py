@@ -44,7 +44,9 @@ def replica_bucket_name(config: EnvironmentConfig, layer: str) -> str:
 
 def audit_bucket_name(config: EnvironmentConfig) -> str:
     """The audit bucket (trail logs, AWS Config deliveries): ``lakehouse-dev-audit-<account>-<region>``."""
-    return f"{config.prefix}-audit-{config.account}-{config.region}"
+    return aws_names.audit_bucket_name(
+        config.name, account=config.account, region=config.region, project=config.project
+    )
 
 
 def vault_lock(config: EnvironmentConfig) -> VaultLock | None:

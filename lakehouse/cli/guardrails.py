@@ -107,7 +107,7 @@ def _positive(text: str) -> int:
 def _deployed(c: argparse.ArgumentParser, func: Handler, *, dr: bool = False) -> None:
     add_deployed(c)
     if dr:
-        c.add_argument("--dr-region", default=None, help="the DR region (cdk.json dr_region): include the replica key")
+        c.add_argument("--dr-region", default=None, help="the DR region (cdk.json dr_region): include the replica keys")
     c.set_defaults(func=func)
 
 

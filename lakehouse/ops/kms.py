@@ -167,6 +167,9 @@ def attach_dependents(target: Deployed, found: list[KeyStatus], dr_region: str |
         artifacts = _artifacts_bucket(target)
         if artifacts:
             buckets["artifacts"] = artifacts
+        buckets["audit"] = aws_names.audit_bucket_name(
+            target.env, account=target.account, region=target.session.region_name, project=target.project
+        )
         references = [*_bucket_keys(target.client("s3"), buckets), *_queue_keys(target), *_other_keys(target)]
         if dr_region:
             references += list(_dr_keys(target, dr_region))

@@ -251,6 +251,7 @@ def deploy_guardrails(env: str, monkeypatch: pytest.MonkeyPatch) -> Guardrails:
     keys = {role: _key(env, role, REGION) for role in aws_names.KMS_KEY_ROLES if role not in aws_names.DR_KEY_ROLES}
     keys.update({role: _key(env, role, DR_REGION) for role in aws_names.DR_KEY_ROLES})
     _storage(env, {role: _arn(keys[role]) for role in ("landing", "bronze", "silver", "gold", "artifacts")})
+    _bucket(aws_names.audit_bucket_name(env, account="123456789012", region=REGION), _arn(keys["audit"]))
     for layer in ("landing", "bronze", "silver", "gold"):
         replica = aws_names.replica_bucket_name(env, layer, account="123456789012", dr_region=DR_REGION)
         _bucket(replica, _arn(keys[f"replica-{layer}"], DR_REGION), DR_REGION)
@@ -487,6 +488,7 @@ def test_kms_status_lists_keys_and_what_they_encrypt(deployed, capsys) -> None:
     for resource in ("lakehouse-test-landing-bucket", "lakehouse-test-landing-intake-dlq", "lakehouse-test-alerts"):
         assert resource in out
     assert "lakehouse-test-backup" in out and "landing-replica" in out
+    assert "(audit)" in out  # the audit bucket, under the audit key
     code, out, _ = run(capsys, "kms", "status", "--env", ENV, "--dr-region", "us-east-1")  # no DR stack there
     assert code == 0 and "no alias/lakehouse-test-replica in us-east-1" in out and "all 8 keys" in out
     _client("kms").disable_key(KeyId=deployed.keys["ops"])
