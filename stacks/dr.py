@@ -17,6 +17,7 @@ from cdk.config import EnvironmentConfig
 from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
 from cdk.constructs.backup_plan import backup_vault
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
+from cdk.constructs.key_event_forwarder import KeyEventForwarder, KeyEventForwarderProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps, role_arn
 from platform_model import aws_names
@@ -79,6 +80,12 @@ class DrStack(Stack):
                     read_prefixes=[""],
                 ),
             ).policy
+        self.key_events = KeyEventForwarder(
+            self,
+            "KeyEvents",
+            props=KeyEventForwarderProps(rule_name=f"{config.prefix}-dr-kms-key-events", target_region=config.region),
+        )
+        """The replica keys' disable and deletion events, to the primary's kms-key-disabled rule."""
         self.backup_vault = self._backup_vault(config, removal) if config.recovery.region_loss else None
         """Named: the primary region's snapshot plan copies to it by its name-derived ARN."""
         self.access_logs = logs.bucket

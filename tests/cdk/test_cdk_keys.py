@@ -265,3 +265,30 @@ def test_every_role_whose_policies_reach_a_layer_key_is_named_by_that_key(
                 assert allowed in (E, mode), (part, role_name, layer, mode, allowed)
                 checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_kms_guardrail_rule_covers_every_key_the_dr_regions_too(
+    lakehouse: Synthesized, env_config: dict[str, EnvironmentConfig], env: str
+) -> None:
+    """The kms-key-disabled rule filters on no key (every key of the account and region: each layer's), the
+    environment's trail feeds it management events (KMS included), and the DR region forwards its own."""
+    config = env_config[env]
+    templates = _stack_templates(lakehouse, env)
+    rules = {
+        r["Properties"]["Name"]: r["Properties"] for r in resources(templates["Alerting"], "AWS::Events::Rule").values()
+    }
+    pattern = rules[f"{config.prefix}-kms-key-disabled"]["EventPattern"]
+    assert set(pattern["detail"]) == {"eventSource", "eventName"}  # no key id, alias or resource filter
+    [trail] = resources(templates["Storage"], "AWS::CloudTrail::Trail").values()
+    assert {"IncludeManagementEvents": True, "ReadWriteType": "All"} in trail["Properties"]["EventSelectors"]
+    if "Dr" not in templates:
+        return
+    [forward] = [
+        r["Properties"]
+        for r in resources(templates["Dr"], "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.kms"]
+    ]
+    assert forward["EventPattern"] == pattern
+    [target] = forward["Targets"]
+    assert target["Arn"] == f"arn:aws:events:{config.region}:{config.account}:event-bus/default"
