@@ -22,7 +22,7 @@ from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
 from cdk.log_retention import log_retention
 from job_assets.contracts import metrics as catalog
 from platform_model import aws_names
-from stacks.layer_access import JOBS, READS, WRITES
+from stacks.layer_access import JOBS, READS, WRITES, job_role_name
 from stacks.storage import EMR_LOGS_PREFIX, StorageStack
 
 
@@ -72,7 +72,7 @@ class ComputeStack(Stack):
             self,
             f"{job.capitalize()}JobRole",
             props=SparkJobRoleProps(
-                role_name=f"{config.prefix}-{job}-job",
+                role_name=job_role_name(config.prefix, job),
                 description=(
                     f"Runtime role of the {job} Spark job: reads {', '.join(READS[job] + WRITES[job])}; "
                     f"writes {', '.join(WRITES[job])}."

@@ -22,7 +22,7 @@ from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps, role_arn
 from platform_model import aws_names
 from stacks.dr_standby import Standby, StandbyProps
-from stacks.layer_access import JOBS, STANDBY_ROLE_SUFFIX, replica_key_users, replication_role_name
+from stacks.layer_access import JOBS, job_role_name, replica_key_users, replication_role_name
 from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
 
 
@@ -127,7 +127,7 @@ class DrStack(Stack):
                 removal_policy=removal,
                 encrypters=[
                     role_arn(self, replication_role_name(config.prefix, "artifacts")),
-                    *(role_arn(self, f"{config.prefix}-{job}-job{STANDBY_ROLE_SUFFIX}") for job in standby_jobs),
+                    *(role_arn(self, job_role_name(config.prefix, job, standby=True)) for job in standby_jobs),
                 ],
                 via_services=[f"s3.{region}.amazonaws.com", f"backup.{region}.amazonaws.com"],
                 cloudwatch_logs=True,

@@ -35,7 +35,7 @@ from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipe
 from cdk.log_retention import log_retention
 from platform_model import aws_names
 from stacks.compute import JOBS, READS, WRITES, bucket_uri, job_arguments, metrics_publisher_policy, spark_application
-from stacks.layer_access import STANDBY_ROLE_SUFFIX
+from stacks.layer_access import job_role_name
 from stacks.orchestration import MAINTENANCE_JOBS, PIPELINE_JOBS
 from stacks.storage import EMR_LOGS_PREFIX, JOBS_PREFIX, replica_bucket_name
 
@@ -180,7 +180,7 @@ class Standby(Construct):
                 self,
                 f"{job.capitalize()}JobRole",
                 props=SparkJobRoleProps(
-                    role_name=f"{config.prefix}-{job}-job{STANDBY_ROLE_SUFFIX}",
+                    role_name=job_role_name(config.prefix, job, standby=True),
                     description=f"Standby runtime role of the {job} Spark job in {config.dr_region} (DR replicas).",
                     managed_policies=(
                         *(props.replica_read_policies[layer] for layer in READS[job]),

@@ -27,7 +27,7 @@ from cdk.log_retention import log_retention
 from job_assets.contracts.gold import GOLD_TABLES
 from job_assets.contracts.layout import LAYERS
 from platform_model import aws_names
-from stacks.layer_access import JOBS, layer_key_users, replication_role_name
+from stacks.layer_access import JOBS, job_role_name, layer_key_users, replication_role_name
 
 REPLICATED_BUCKETS = ("landing", *LAYERS)
 EMR_LOGS_PREFIX = "emr-logs/"
@@ -158,7 +158,7 @@ class StorageStack(Stack):
                     description=f"Encrypts the {config.prefix} artifacts bucket, EMR and pipeline logs, Athena "
                     "results, the promotions table and the backup vault.",
                     removal_policy=removal,
-                    encrypters=[role_arn(self, f"{config.prefix}-{job}-job") for job in JOBS],
+                    encrypters=[role_arn(self, job_role_name(config.prefix, job)) for job in JOBS],
                     via_services=[f"{service}.{region}.amazonaws.com" for service in ("s3", "dynamodb", "backup")],
                     cloudwatch_logs=True,
                 ),
