@@ -35,10 +35,10 @@ class DrStack(Stack):
         removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
         self.key = self._general_key(config, removal)
         self.keys: dict[str, kms.IKey] = {
-            layer: self._replica_key(config, layer, removal) for layer in REPLICATED_BUCKETS
+            **{layer: self._replica_key(config, layer, removal) for layer in REPLICATED_BUCKETS},
+            "artifacts": self.key,
         }
         """Each replica's own key, and ``artifacts``: the general key (the artifacts replica's)."""
-        self.keys["artifacts"] = self.key
         logs = AccessLogsBucket(
             self,
             "AccessLogs",
@@ -52,34 +52,7 @@ class DrStack(Stack):
         self.read_policies: dict[str, iam.IManagedPolicy] = {}
         """Read access to a replica (the DR replica verifier in the primary region attaches these)."""
         for layer in REPLICATED_BUCKETS:
-            replica = LakeBucket(
-                self,
-                f"{layer.capitalize()}Replica",
-                props=LakeBucketProps(
-                    encryption_key=self.keys[layer],
-                    access_logs_bucket=logs.bucket,
-                    noncurrent_expire_after_days=config.security.audit.replica_noncurrent_days,
-                    lifecycle_rules=landing_lifecycle(config) if layer == "landing" else (),
-                    removal_policy=removal,
-                    bucket_name=replica_bucket_name(config, layer),
-                ),
-            )
-            acknowledge(
-                replica.bucket,
-                rules=BUCKET_REPLICATION,
-                reason=f"This is the DR replica of the {layer} bucket; a replica of a replica adds nothing.",
-            )
-            self.buckets[layer] = replica.bucket
-            self.read_policies[layer] = BucketAccessPolicy(
-                self,
-                f"{layer.capitalize()}ReplicaRead",
-                props=BucketAccessPolicyProps(
-                    bucket=replica.bucket,
-                    encryption_key=self.keys[layer],
-                    description=f"Read the {layer} replica in {config.dr_region}.",
-                    read_prefixes=[""],
-                ),
-            ).policy
+            self.buckets[layer], self.read_policies[layer] = self._replica(config, layer, logs.bucket, removal)
         self.key_events = KeyEventForwarder(
             self,
             "KeyEvents",
@@ -92,6 +65,39 @@ class DrStack(Stack):
         self.removal = removal
         self.standby: Standby | None = None
         """The standby application and state machines (``dr.standby``): :meth:`add_standby`."""
+
+    def _replica(
+        self, config: EnvironmentConfig, layer: str, access_logs: s3.IBucket, removal: RemovalPolicy
+    ) -> tuple[s3.IBucket, iam.IManagedPolicy]:
+        """``layer``'s replica bucket under its own key, and the policy that reads it."""
+        replica = LakeBucket(
+            self,
+            f"{layer.capitalize()}Replica",
+            props=LakeBucketProps(
+                encryption_key=self.keys[layer],
+                access_logs_bucket=access_logs,
+                noncurrent_expire_after_days=config.security.audit.replica_noncurrent_days,
+                lifecycle_rules=landing_lifecycle(config) if layer == "landing" else (),
+                removal_policy=removal,
+                bucket_name=replica_bucket_name(config, layer),
+            ),
+        )
+        acknowledge(
+            replica.bucket,
+            rules=BUCKET_REPLICATION,
+            reason=f"This is the DR replica of the {layer} bucket; a replica of a replica adds nothing.",
+        )
+        read = BucketAccessPolicy(
+            self,
+            f"{layer.capitalize()}ReplicaRead",
+            props=BucketAccessPolicyProps(
+                bucket=replica.bucket,
+                encryption_key=self.keys[layer],
+                description=f"Read the {layer} replica in {config.dr_region}.",
+                read_prefixes=[""],
+            ),
+        ).policy
+        return replica.bucket, read
 
     def add_standby(self, config: EnvironmentConfig, *, version: str) -> Standby:
         """The standby over these replicas, running job-assets ``version`` (known once the Compute stack has
