@@ -5,7 +5,8 @@ the environment's CloudTrail trail with the lake buckets' S3 data events.
   encrypt with it for this account's trails (``aws:SourceArn``), CloudWatch Logs for the trail's log group;
   the account root only administers it; reading the logs is through S3 (``kms:ViaService``) by roles IAM
   allows (auditors).
-* The audit bucket: versioned, SSE-KMS under the audit key, TLS only, no public access, server access logs,
+* The audit bucket: CloudTrail may check its ACL and write this account's logs for this trail only
+  (``aws:SourceArn``); versioned, SSE-KMS under the audit key, TLS only, no public access, server access logs,
   Object Lock with a default retention (``GOVERNANCE`` in dev and staging: removable by a principal with
   ``s3:BypassGovernanceRetention``; ``COMPLIANCE`` in prod: no one, not even the account root, can delete
   or shorten it before it expires). Noncurrent versions expire one day after their lock does.
@@ -56,7 +57,7 @@ class AuditTrail(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.trail_name = f"{props.name_prefix}-audit"
-        trail_arn = stack.format_arn(
+        self.trail_arn = stack.format_arn(
             service="cloudtrail",
             resource="trail",
             resource_name=self.trail_name,
@@ -79,11 +80,11 @@ class AuditTrail(Construct):
                 principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
                 actions=["kms:GenerateDataKey*", "kms:DescribeKey"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
+                conditions={"StringEquals": {"aws:SourceArn": self.trail_arn}},
             )
         )
         self.bucket: s3.Bucket | None = None
-        self.trail: cloudtrail.Trail | None = None
+        self.trail: cloudtrail.CfnTrail | None = None
         if props.own_trail:
             self.bucket = self._bucket(props)
             self.trail = self._trail(props)
@@ -129,8 +130,9 @@ class AuditTrail(Construct):
         )
         return bucket
 
-    def _trail(self, props: AuditTrailProps) -> cloudtrail.Trail:
+    def _trail(self, props: AuditTrailProps) -> cloudtrail.CfnTrail:
         """Management events (KMS included) and the buckets' data events, validated, to the audit bucket."""
+        assert self.bucket is not None
         log_group = logs.LogGroup(
             self,
             "Logs",
@@ -139,19 +141,63 @@ class AuditTrail(Construct):
             retention=props.log_retention,
             removal_policy=props.removal_policy,
         )
-        trail = cloudtrail.Trail(
+        self._allow_delivery(self.bucket)
+        selectors = [
+            cloudtrail.CfnTrail.EventSelectorProperty(include_management_events=True, read_write_type="All"),
+            cloudtrail.CfnTrail.EventSelectorProperty(
+                include_management_events=True,
+                read_write_type="All",
+                data_resources=[
+                    cloudtrail.CfnTrail.DataResourceProperty(
+                        type="AWS::S3::Object", values=[f"{bucket.bucket_arn}/" for bucket in props.data_event_buckets]
+                    )
+                ],
+            ),
+        ]
+        trail = cloudtrail.CfnTrail(
             self,
             "Trail",
             trail_name=self.trail_name,
-            bucket=self.bucket,
-            encryption_key=self.key,
-            enable_file_validation=True,
+            is_logging=True,
+            s3_bucket_name=self.bucket.bucket_name,
+            kms_key_id=self.key.key_arn,
+            enable_log_file_validation=True,
             include_global_service_events=True,
             is_multi_region_trail=True,
-            management_events=cloudtrail.ReadWriteType.ALL,
+            event_selectors=selectors,
+            cloud_watch_logs_log_group_arn=log_group.log_group_arn,
+            cloud_watch_logs_role_arn=self._logs_role(log_group).role_arn,
         )
-        # CloudWatch Logs delivery under a role with a managed policy (the L2's own role has an inline one).
-        role = iam.Role(
+        if self.bucket.policy is not None:
+            trail.node.add_dependency(self.bucket.policy)  # CloudTrail checks its access when the trail is made
+        return trail
+
+    def _allow_delivery(self, bucket: s3.Bucket) -> None:
+        """CloudTrail may check the bucket's ACL and write this account's logs, for this trail only."""
+        source = {"aws:SourceArn": self.trail_arn}
+        cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailAclCheck",
+                principals=[cloudtrail_principal],
+                actions=["s3:GetBucketAcl"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringEquals": source},
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailWrite",
+                principals=[cloudtrail_principal],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"AWSLogs/{Stack.of(self).account}/*")],
+                conditions={"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}},
+            )
+        )
+
+    def _logs_role(self, log_group: logs.LogGroup) -> iam.Role:
+        """CloudTrail's delivery to the log group, under a managed policy (no inline policy)."""
+        return iam.Role(
             self,
             "LogsRole",
             description=f"CloudTrail delivers the {self.trail_name} trail to its log group.",
@@ -174,13 +220,3 @@ class AuditTrail(Construct):
                 )
             ],
         )
-        cfn = trail.node.default_child
-        assert isinstance(cfn, cloudtrail.CfnTrail)
-        cfn.cloud_watch_logs_log_group_arn = log_group.log_group_arn
-        cfn.cloud_watch_logs_role_arn = role.role_arn
-        trail.add_s3_event_selector(
-            [cloudtrail.S3EventSelector(bucket=bucket) for bucket in props.data_event_buckets],
-            read_write_type=cloudtrail.ReadWriteType.ALL,
-            include_management_events=True,
-        )
-        return trail

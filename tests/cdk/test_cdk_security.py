@@ -149,6 +149,16 @@ def test_trail_records_the_lake_buckets_data_events_with_log_validation(
     recorded = sorted(v["Fn::Join"][1][0]["Fn::GetAtt"][0] for v in resource["Values"])
     lake = sorted(k for k in resources(template, "AWS::S3::Bucket") if k.startswith(LAKE_BUCKETS))
     assert recorded == lake and len(lake) == len(LAKE_BUCKETS)
+    # CloudTrail may deliver to the audit bucket for this trail only (no confused deputy).
+    [policy] = [
+        p
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    arn = f"arn:aws:cloudtrail:{env_config[env].region}:{env_config[env].account}:trail/{trail['TrailName']}"
+    granted = [st for st in policy["Properties"]["PolicyDocument"]["Statement"] if st["Effect"] == "Allow"]
+    assert {st["Principal"]["Service"] for st in granted} == {"cloudtrail.amazonaws.com"} and len(granted) == 2
+    assert all(st["Condition"]["StringEquals"]["aws:SourceArn"] == arn for st in granted)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENT_NAMES)
