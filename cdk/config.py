@@ -32,6 +32,7 @@ from .recovery import (
     RecoveryConfig,
     parse_recovery,
 )
+from .security import SecurityConfig, parse_security
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 ALL_ENVIRONMENTS = "all"
@@ -210,6 +211,8 @@ class EnvironmentConfig:
     dr: DrConfig
     data_access: DataAccessConfig
     """The analyst and privileged roles that query gold under Lake Formation (cdk/data_access.py)."""
+    security: SecurityConfig
+    """Key users, audit trail, detection (:mod:`cdk.security`)."""
 
     @property
     def prefix(self) -> str:
@@ -427,6 +430,7 @@ def _environment(
         recovery=parse_recovery(s.section("recovery")),
         dr=_dr(s.section("dr"), features),
         data_access=parse_data_access(s.section("data_access")),
+        security=_security(s, name),
     )
     _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:
@@ -435,6 +439,12 @@ def _environment(
         raise ConfigError(s.key("promotion.requires_passed_in"), "an environment cannot require itself")
     s.close()
     return cfg
+
+
+def _security(s: _Section, name: str) -> SecurityConfig:
+    """The ``security`` section, checked against the access logs' retention."""
+    access_logs_days = s.raw.get("retention", {}).get("access_logs_expire_after_days", 0)
+    return parse_security(s.section("security"), environment=name, access_logs_expire_after_days=access_logs_days)
 
 
 def achievable_rpo(config: EnvironmentConfig, layer: str) -> tuple[int, str]:

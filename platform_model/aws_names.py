@@ -51,6 +51,11 @@ def emr_application_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{prefix(env, project)}-spark"
 
 
+def audit_bucket_name(env: str, *, account: str, region: str, project: str = DEFAULT_PROJECT) -> str:
+    """The Object Lock audit bucket (trail logs, AWS Config deliveries): ``lakehouse-dev-audit-<account>-<region>``."""
+    return f"{prefix(env, project)}-audit-{account}-{region}"
+
+
 def replica_bucket_name(env: str, layer: str, *, account: str, dr_region: str, project: str = DEFAULT_PROJECT) -> str:
     """Replica buckets are named, so the source side can address them without a cross-region lookup."""
     return f"{prefix(env, project)}-{layer}-replica-{account}-{dr_region}"
@@ -150,11 +155,29 @@ def gold_database_name(env: str, project: str = DEFAULT_PROJECT) -> str:
 
 
 # --- Guardrails: keys and budget (runbooks/kms-key-disabled.md, runbooks/budget-exceeded.md) ----------------
-KMS_KEY_ROLES = ("data", "ops", "alerts", "replica")
-"""The environment's customer managed keys, by the suffix of their alias: ``data`` (Storage stack: the lake
-buckets, artifacts, EMR and state machine logs, the backup vault), ``ops`` (Ops stack: the intake queues,
-manifest, Lambda logs), ``alerts`` (Alerting stack: the alert topic) and ``replica`` (DR stack, in the DR
-region: the replica buckets and the DR backup vault)."""
+KMS_KEY_ROLES = (
+    "landing",
+    "bronze",
+    "silver",
+    "gold",
+    "artifacts",
+    "ops",
+    "audit",
+    "alerts",
+    "replica",
+    "replica-landing",
+    "replica-bronze",
+    "replica-silver",
+    "replica-gold",
+)
+"""The environment's customer managed keys, by the suffix of their alias: one per lake layer (``landing``,
+``bronze``, ``silver``, ``gold``: that layer's bucket only, Storage stack), ``artifacts`` (Storage stack: the
+artifacts bucket, EMR and state machine logs, the promotions table, the backup vault), ``ops`` (Ops stack: the
+intake queues, manifest, Lambda logs), ``audit`` (Security stack: the audit trail's bucket and log group),
+``alerts`` (Alerting stack: the alert topic); in the DR region (DR stack) ``replica`` (the artifacts replica,
+the standby's logs, the DR backup vault) and ``replica-<layer>`` (each layer's replica)."""
+DR_KEY_ROLES = tuple(role for role in KMS_KEY_ROLES if role.startswith("replica"))
+"""The keys that live in the DR region."""
 
 
 def kms_alias(env: str, role: str, project: str = DEFAULT_PROJECT) -> str:

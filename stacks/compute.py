@@ -22,22 +22,8 @@ from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
 from cdk.log_retention import log_retention
 from job_assets.contracts import metrics as catalog
 from platform_model import aws_names
+from stacks.layer_access import JOBS, READS, WRITES, job_role_name
 from stacks.storage import EMR_LOGS_PREFIX, StorageStack
-
-JOBS = ("bronze", "silver", "gold", "maintenance")
-# What each job reads and what it writes (and may delete in, for Delta commits and VACUUM).
-READS: dict[str, tuple[str, ...]] = {
-    "bronze": ("landing",),
-    "silver": ("bronze",),
-    "gold": ("silver",),
-    "maintenance": (),
-}
-WRITES: dict[str, tuple[str, ...]] = {
-    "bronze": ("bronze",),
-    "silver": ("silver",),
-    "gold": ("gold",),
-    "maintenance": ("bronze", "silver", "gold"),
-}
 
 
 class ComputeStack(Stack):
@@ -86,7 +72,7 @@ class ComputeStack(Stack):
             self,
             f"{job.capitalize()}JobRole",
             props=SparkJobRoleProps(
-                role_name=f"{config.prefix}-{job}-job",
+                role_name=job_role_name(config.prefix, job),
                 description=(
                     f"Runtime role of the {job} Spark job: reads {', '.join(READS[job] + WRITES[job])}; "
                     f"writes {', '.join(WRITES[job])}."

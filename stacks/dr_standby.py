@@ -35,18 +35,18 @@ from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipe
 from cdk.log_retention import log_retention
 from platform_model import aws_names
 from stacks.compute import JOBS, READS, WRITES, bucket_uri, job_arguments, metrics_publisher_policy, spark_application
+from stacks.layer_access import job_role_name
 from stacks.orchestration import MAINTENANCE_JOBS, PIPELINE_JOBS
-from stacks.storage import EMR_LOGS_PREFIX, JOBS_PREFIX, allow_cloudwatch_logs, replica_bucket_name
-
-STANDBY_ROLE_SUFFIX = "-dr"
-"""IAM role names are global to the account: the standby's job roles are ``<prefix>-<job>-job-dr``."""
+from stacks.storage import EMR_LOGS_PREFIX, JOBS_PREFIX, replica_bucket_name
 
 
 @dataclass(frozen=True, kw_only=True)
 class StandbyProps:
     config: EnvironmentConfig
     key: kms.Key
-    """The replica key: the replicas', the standby's logs'."""
+    """The DR region's general key: the artifacts replica's, the standby's logs'."""
+    replica_keys: Mapping[str, kms.IKey]
+    """Each layer replica's own key (``replica-<layer>``)."""
     replicas: Mapping[str, s3.IBucket]
     """Landing, bronze, silver and gold replicas (``stacks.storage.REPLICATED_BUCKETS``)."""
     replica_read_policies: Mapping[str, iam.IManagedPolicy]
@@ -63,7 +63,6 @@ class Standby(Construct):
         super().__init__(scope, construct_id)
         config = props.config
         self._key = props.key
-        allow_cloudwatch_logs(props.key)
         self.artifacts = self._artifacts_replica(props)
         self.releases = Releases(releases_uri=f"s3://{self.artifacts.bucket_name}/{JOBS_PREFIX}", version=props.version)
         self.application = self._application(props)
@@ -133,14 +132,19 @@ class Standby(Construct):
         return bucket
 
     def _policy(
-        self, construct_id: str, bucket: s3.IBucket, description: str, **prefixes: list[str]
+        self,
+        construct_id: str,
+        bucket: s3.IBucket,
+        description: str,
+        key: kms.IKey | None = None,
+        **prefixes: list[str],
     ) -> iam.IManagedPolicy:
         assert isinstance(bucket, s3.Bucket)
         return BucketAccessPolicy(
             self,
             f"{construct_id}Policy",
             props=BucketAccessPolicyProps(
-                bucket=bucket, encryption_key=self._key, description=f"{description}.", **prefixes
+                bucket=bucket, encryption_key=key or self._key, description=f"{description}.", **prefixes
             ),
         ).policy
 
@@ -165,6 +169,7 @@ class Standby(Construct):
                 f"{layer.capitalize()}ReplicaReadWrite",
                 props.replicas[layer],
                 f"Standby jobs: read, write and delete in the {layer} replica",
+                props.replica_keys[layer],
                 write_prefixes=[""],
             )
             for layer in sorted({layer for job in JOBS for layer in WRITES[job]})
@@ -175,7 +180,7 @@ class Standby(Construct):
                 self,
                 f"{job.capitalize()}JobRole",
                 props=SparkJobRoleProps(
-                    role_name=f"{config.prefix}-{job}-job{STANDBY_ROLE_SUFFIX}",
+                    role_name=job_role_name(config.prefix, job, standby=True),
                     description=f"Standby runtime role of the {job} Spark job in {config.dr_region} (DR replicas).",
                     managed_policies=(
                         *(props.replica_read_policies[layer] for layer in READS[job]),

@@ -17,6 +17,7 @@ from stacks.dr import DrStack
 from stacks.observability import ObservabilityStack
 from stacks.ops import OpsStack
 from stacks.orchestration import OrchestrationStack
+from stacks.security import SecurityStack
 from stacks.storage import StorageStack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,8 @@ class EnvironmentStacks:
     ops: OpsStack
     observability: ObservabilityStack
     dr: DrStack | None
+    security: SecurityStack | None = None
+    """The detection services (only when a ``security.detection`` flag is on)."""
 
     def all(self) -> tuple[Stack, ...]:
         stacks: tuple[Stack | None, ...] = (
@@ -43,6 +46,7 @@ class EnvironmentStacks:
             self.orchestration,
             self.ops,
             self.observability,
+            self.security,
         )
         return tuple(s for s in stacks if s is not None)
 
@@ -82,6 +86,7 @@ def build_environment(
         ops=ops,
         observability=observability,
         dr=dr,
+        security=_security_stack(scope, config, storage, alerting) if config.security.detection.any else None,
     )
     _tag(stacks, config)
     return stacks
@@ -106,15 +111,15 @@ def _dr_stack(scope: Construct, config: EnvironmentConfig) -> DrStack:
 
 
 def _storage_stack(scope: Construct, config: EnvironmentConfig, dr: DrStack | None) -> StorageStack:
-    """The data key and the lake buckets, replicated to ``dr``'s when there is one."""
+    """The layer keys and the lake buckets, replicated to ``dr``'s when there is one."""
     return StorageStack(
         scope,
         config.stack_name("Storage"),
         config=config,
-        replica_key=dr.key if dr else None,
+        replica_keys=dr.keys if dr else None,
         env=_primary(config),
         cross_region_references=config.features.replication,
-        description=f"{config.prefix}: data key, lake buckets, access logs, gold catalog, Athena workgroup.",
+        description=f"{config.prefix}: layer keys, lake buckets, access logs, gold catalog, Athena workgroup.",
         stack_name=config.stack_name("Storage"),
     )
 
@@ -218,6 +223,22 @@ def _observability_stack(
     observability.add_stack_dependency(orchestration)
     observability.add_stack_dependency(ops)
     return observability
+
+
+def _security_stack(
+    scope: Construct, config: EnvironmentConfig, storage: StorageStack, alerting: AlertingStack
+) -> SecurityStack:
+    """GuardDuty, Macie, Security Hub and AWS Config rules by flag; findings to ``alerting``'s topic."""
+    return SecurityStack(
+        scope,
+        config.stack_name("Security"),
+        config=config,
+        storage=storage,
+        alert_topic=alerting.topic,
+        env=_primary(config),
+        description=f"{config.prefix}: GuardDuty, Macie, Security Hub, AWS Config rules; findings to the alert topic.",
+        stack_name=config.stack_name("Security"),
+    )
 
 
 def _tag(stacks: EnvironmentStacks, config: EnvironmentConfig) -> None:

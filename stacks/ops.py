@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -33,6 +33,7 @@ from cdk.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from cdk.constructs.failure_notifier import FailureNotifier, FailureNotifierProps
 from cdk.constructs.freshness_monitor import FreshnessMonitor, FreshnessMonitorProps
 from cdk.constructs.landing_intake import LandingIntake, LandingIntakeProps
+from cdk.constructs.layer_key import LayerKey, LayerKeyProps
 from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsCommon, OpsFunction
 from cdk.constructs.replica_verifier import ReplicaVerifier, ReplicaVerifierProps
 from cdk.lambda_packaging import LambdaBuild
@@ -132,33 +133,20 @@ class OpsStack(Stack):
         ]
 
     def _key(self, config: EnvironmentConfig, removal: RemovalPolicy) -> kms.Key:
-        key = kms.Key(
+        """The ops key (no lake data): the account's roles through SQS and DynamoDB (IAM decides which: the
+        Lambdas' and the state machines' policies), CloudWatch Logs for the Lambdas' log groups, EventBridge
+        delivering to the encrypted queues; the account itself only administers it."""
+        key = LayerKey(
             self,
             "OpsKey",
-            alias=f"alias/{config.prefix}-ops",
-            description=f"Encrypts the {config.prefix} operational queues, intake manifest and Lambda logs.",
-            enable_key_rotation=True,
-            pending_window=Duration.days(30),
-            removal_policy=removal,
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForThisAccountsLogGroups",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+            props=LayerKeyProps(
+                alias=aws_names.kms_alias(config.name, "ops", config.project),
+                description=f"Encrypts the {config.prefix} operational queues, intake manifest and Lambda logs.",
+                removal_policy=removal,
+                via_services=[f"{service}.{self.region}.amazonaws.com" for service in ("sqs", "dynamodb")],
+                cloudwatch_logs=True,
+            ),
+        ).key
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowEventBridgeToDeliverToEncryptedQueues",

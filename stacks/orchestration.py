@@ -113,7 +113,7 @@ class OrchestrationStack(Stack):
         )
 
     def _promotions(self, config: EnvironmentConfig, storage: StorageStack) -> PromotionsTable:
-        """The promotion history and lock, encrypted with the data key, in the environment's snapshot plan."""
+        """The promotion history and lock, encrypted with the artifacts key, in the environment's snapshot plan."""
         return PromotionsTable(
             self,
             "Promotions",

@@ -1,8 +1,8 @@
-"""Lakehouse-<env>-Storage: the data key, the layer buckets, access logs, the gold catalog and Athena."""
+"""Lakehouse-<env>-Storage: a key per layer, the layer buckets, access logs, the gold catalog and Athena."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -17,15 +17,19 @@ from cdk.compliance import BUCKET_REPLICATION, acknowledge
 from cdk.config import EnvironmentConfig
 from cdk.constructs.access_logs_bucket import AccessLogsBucket, AccessLogsBucketProps
 from cdk.constructs.athena_workgroup import AnalyticsWorkgroup, AnalyticsWorkgroupProps
+from cdk.constructs.audit_trail import AuditTrail, AuditTrailProps
 from cdk.constructs.backup_plan import BackupPlan, BackupPlanProps, DrCopy, RestoreTestingProps, VaultLock
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.data_access_role import DataAccessRole, DataAccessRoleProps, gold_query_policy
 from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
+from cdk.constructs.layer_key import LayerKey, LayerKeyProps, role_arn
 from cdk.constructs.pii_access_control import PiiAccessControl, PiiAccessControlProps
+from cdk.log_retention import log_retention
 from job_assets.contracts.gold import GOLD_TABLES
 from job_assets.contracts.layout import LAYERS
 from platform_model import aws_names
+from stacks.layer_access import JOBS, job_role_name, lake_formation_role_name, layer_key_users, replication_role_name
 
 REPLICATED_BUCKETS = ("landing", *LAYERS)
 EMR_LOGS_PREFIX = "emr-logs/"
@@ -39,6 +43,13 @@ def replica_bucket_name(config: EnvironmentConfig, layer: str) -> str:
     """Replica buckets are named, so the source side can address them without a cross-region lookup."""
     return aws_names.replica_bucket_name(
         config.name, layer, account=config.account, dr_region=config.dr_region, project=config.project
+    )
+
+
+def audit_bucket_name(config: EnvironmentConfig) -> str:
+    """The audit bucket (trail logs, AWS Config deliveries): ``lakehouse-dev-audit-<account>-<region>``."""
+    return aws_names.audit_bucket_name(
+        config.name, account=config.account, region=config.region, project=config.project
     )
 
 
@@ -79,37 +90,10 @@ def landing_lifecycle(config: EnvironmentConfig) -> tuple[s3.LifecycleRule, ...]
     )
 
 
-def allow_cloudwatch_logs(key: kms.Key) -> None:
-    """Let CloudWatch Logs of ``key``'s region use ``key`` for this account's log groups (and no others)."""
-    stack = Stack.of(key)
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowCloudWatchLogsForThisAccountsLogGroups",
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=[
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            resources=["*"],
-            conditions={
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                }
-            },
-        )
-    )
-
-
 class StorageStack(Stack):
-    """Buckets: landing, bronze/silver/gold (Delta tables), artifacts (jobs, EMR logs, Athena), logs."""
+    """Buckets: landing, bronze/silver/gold (Delta tables), artifacts (jobs, EMR logs, Athena), logs; one key
+    per layer bucket (``keys``: landing, bronze, silver, gold, artifacts; ``key`` is the artifacts key, which
+    also encrypts the EMR, state machine and promotion state, Athena results and the backup vault)."""
 
     def __init__(
         self,
@@ -117,21 +101,28 @@ class StorageStack(Stack):
         construct_id: str,
         *,
         config: EnvironmentConfig,
-        replica_key: kms.IKey | None = None,
+        replica_keys: Mapping[str, kms.IKey] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
-        self.key = self._data_key(config, removal)
+        self.layer_keys = {
+            layer: self._layer_key(config, layer, removal) for layer in (*REPLICATED_BUCKETS, "artifacts")
+        }
+        self.keys: dict[str, kms.Key] = {layer: k.key for layer, k in self.layer_keys.items()}
+        self.key = self.keys["artifacts"]
         self.access_logs = AccessLogsBucket(
             self,
             "AccessLogs",
             props=AccessLogsBucketProps(
-                expire_after_days=config.retention.access_logs_expire_after_days, removal_policy=removal
+                expire_after_days=config.retention.access_logs_expire_after_days,
+                noncurrent_expire_after_days=config.security.audit.access_logs_noncurrent_days,
+                removal_policy=removal,
             ),
         ).bucket
-        self.buckets = self._layer_buckets(config, removal, replica_key)
+        self.buckets = self._layer_buckets(config, removal, replica_keys)
         self.artifacts = self._artifacts(config, removal)
+        self.audit = self._audit(config, removal)
         self.catalog = GoldCatalog(
             self,
             "GoldCatalog",
@@ -155,6 +146,7 @@ class StorageStack(Stack):
         )
         self._access_policies()
         self.backup = self._backup(config, removal)
+        self._allow_backup_roles(config)
         self._pii_access(config)
 
     def _pii_access(self, config: EnvironmentConfig) -> None:
@@ -209,31 +201,92 @@ class StorageStack(Stack):
                 analyst=roles["Analyst"],
                 privileged=roles["Privileged"],
                 admins=access.lake_formation_admins,
+                location_role_name=lake_formation_role_name(config.prefix),
             ),
         )
 
-    def _data_key(self, config: EnvironmentConfig, removal: RemovalPolicy) -> kms.Key:
-        """The data key, rotating; CloudWatch Logs may use it for this account's log groups."""
-        key = kms.Key(
-            self,
-            "DataKey",
-            alias=f"alias/{config.prefix}-data",
-            description=f"Encrypts the {config.prefix} lake buckets, EMR logs and Athena results.",
-            enable_key_rotation=True,
-            pending_window=Duration.days(30),
-            removal_policy=removal,
+    def _layer_key(self, config: EnvironmentConfig, layer: str, removal: RemovalPolicy) -> LayerKey:
+        """``layer``'s key, used by the roles :func:`~stacks.layer_access.layer_key_users` names; the artifacts
+        key holds no table data: any role of the account may use it through S3, DynamoDB and AWS Backup (IAM
+        decides which), the job roles directly (EMR Serverless log encryption), CloudWatch Logs for log groups."""
+        if layer == "artifacts":
+            region = self.region
+            return LayerKey(
+                self,
+                "ArtifactsKey",
+                props=LayerKeyProps(
+                    alias=aws_names.kms_alias(config.name, "artifacts", config.project),
+                    description=f"Encrypts the {config.prefix} artifacts bucket, EMR and pipeline logs, Athena "
+                    "results, the promotions table and the backup vault.",
+                    removal_policy=removal,
+                    encrypters=[role_arn(self, job_role_name(config.prefix, job)) for job in JOBS],
+                    via_services=[f"{service}.{region}.amazonaws.com" for service in ("s3", "dynamodb", "backup")],
+                    cloudwatch_logs=True,
+                ),
+            )
+        users = layer_key_users(
+            config.name,
+            config.project,
+            layer,
+            replication=config.features.replication,
+            operators=config.security.keys.operator_roles,
         )
-        allow_cloudwatch_logs(key)
-        return key
+        return LayerKey(
+            self,
+            f"{layer.capitalize()}Key",
+            props=LayerKeyProps(
+                alias=aws_names.kms_alias(config.name, layer, config.project),
+                description=f"Encrypts the {config.prefix} {layer} bucket (its layer's data only).",
+                removal_policy=removal,
+                decrypters=[role_arn(self, name) for name in users.decrypters],
+                encrypters=[role_arn(self, name) for name in users.encrypters],
+            ),
+        )
+
+    def _audit(self, config: EnvironmentConfig, removal: RemovalPolicy) -> AuditTrail:
+        """The audit key and, unless the organization's trail is relied on, the trail over the lake buckets."""
+        audit = config.security.audit
+        return AuditTrail(
+            self,
+            "Audit",
+            props=AuditTrailProps(
+                name_prefix=config.prefix,
+                key_alias=aws_names.kms_alias(config.name, "audit", config.project),
+                bucket_name=audit_bucket_name(config),
+                data_event_buckets=[*self.buckets.values(), self.artifacts],
+                access_logs_bucket=self.access_logs,
+                object_lock_mode=audit.object_lock_mode,
+                retention_days=audit.retention_days,
+                log_retention=log_retention(config.retention.log_group_retention_days),
+                own_trail=not audit.organization_trail,
+                removal_policy=removal,
+            ),
+        )
+
+    def _allow_backup_roles(self, config: EnvironmentConfig) -> None:
+        """AWS Backup reads the continuously backed-up layers; restore testing restores the sampled ones."""
+        settings = config.recovery.backup
+        for layer in settings.continuous_layers:
+            self.layer_keys[layer].allow_roles("DecryptForBackup", [self.backup.backup_role.role_arn], write=False)
+        restore_role = self.backup.restore_role
+        if restore_role is None:
+            return
+        for layer in settings.restore_testing.sample:
+            if layer in self.layer_keys:
+                self.layer_keys[layer].allow_roles("RestoreTesting", [restore_role.role_arn], write=True)
 
     def _layer_buckets(
-        self, config: EnvironmentConfig, removal: RemovalPolicy, replica_key: kms.IKey | None
+        self, config: EnvironmentConfig, removal: RemovalPolicy, replica_keys: Mapping[str, kms.IKey] | None
     ) -> dict[str, s3.Bucket]:
-        """Landing and the layers, each replicated to its DR bucket when ``replica_key`` is given."""
+        """Landing and the layers, each replicated to its DR bucket under its replica key when ``replica_keys``
+        are given."""
         # Referenced by ARN on this side, so the replication roles' KMS and S3 grants stay in this stack's
-        # IAM policies instead of reaching back into the DR stack's key policy (a dependency cycle).
-        local_replica_key = kms.Key.from_key_arn(self, "ReplicaKeyRef", replica_key.key_arn) if replica_key else None
-        self.replica_key_ref = local_replica_key
+        # IAM policies instead of reaching back into the DR stack's key policy (a dependency cycle); the
+        # replica keys' policies name the replication roles by their fixed names.
+        self.replica_key_refs: dict[str, kms.IKey] = {
+            layer: kms.Key.from_key_arn(self, f"{layer.capitalize()}ReplicaKeyRef", key.key_arn)
+            for layer, key in (replica_keys or {}).items()
+        }
         buckets: dict[str, s3.Bucket] = {}
         for layer in REPLICATED_BUCKETS:
             retention = config.retention.landing if layer == "landing" else config.retention.layer(layer)
@@ -243,7 +296,7 @@ class StorageStack(Stack):
                 removal=removal,
                 noncurrent_days=retention.noncurrent_expire_after_days,
                 lifecycle=landing_lifecycle(config) if layer == "landing" else (),
-                replication=self._replication_target(config, layer, local_replica_key),
+                replication=self._replication_target(config, layer, self.replica_key_refs.get(layer)),
             )
         # New landing objects go to EventBridge (native CloudFormation, no notification custom resource):
         # the Ops stack's rule routes "Object Created" events to the landing intake queue.
@@ -272,6 +325,7 @@ class StorageStack(Stack):
             encryption_key=replica_key,
             region=config.dr_region,
             prefix=prefix,
+            role_name=replication_role_name(config.prefix, layer),
         )
 
     def _backup(self, config: EnvironmentConfig, removal: RemovalPolicy) -> BackupPlan:
@@ -341,7 +395,7 @@ class StorageStack(Stack):
         """Job releases, EMR logs and Athena results; the logs and results expire. With a DR standby
         (``dr.standby``) the job releases (``jobs/``) replicate to the DR region, where the standby runs them;
         nothing else of this bucket is replicated."""
-        standby = config.dr.standby and self.replica_key_ref is not None
+        standby = config.dr.standby and "artifacts" in self.replica_key_refs
         artifacts = self._bucket(
             "artifacts",
             config=config,
@@ -360,7 +414,9 @@ class StorageStack(Stack):
                 ),
             ),
             replication=(
-                self._replication_target(config, "artifacts", self.replica_key_ref, JOBS_PREFIX) if standby else None
+                self._replication_target(config, "artifacts", self.replica_key_refs["artifacts"], JOBS_PREFIX)
+                if standby
+                else None
             ),
         )
         if standby:
@@ -377,10 +433,13 @@ class StorageStack(Stack):
         self.read_policies: dict[str, iam.IManagedPolicy] = {}
         self.read_write_policies: dict[str, iam.IManagedPolicy] = {}
         for layer, bucket in self.buckets.items():
-            self.read_policies[layer] = self._policy(f"{layer.capitalize()}Read", bucket, f"Read {layer}", read=[""])
+            key = self.keys[layer]
+            self.read_policies[layer] = self._policy(
+                f"{layer.capitalize()}Read", bucket, f"Read {layer}", key=key, read=[""]
+            )
             if layer in LAYERS:
                 self.read_write_policies[layer] = self._policy(
-                    f"{layer.capitalize()}ReadWrite", bucket, f"Read, write and delete in {layer}", write=[""]
+                    f"{layer.capitalize()}ReadWrite", bucket, f"Read, write and delete in {layer}", key=key, write=[""]
                 )
         self.spark_runtime_policy = self._policy(
             "SparkRuntime",
@@ -399,6 +458,7 @@ class StorageStack(Stack):
         bucket: s3.Bucket,
         description: str,
         *,
+        key: kms.IKey | None = None,
         read: Sequence[str] = (),
         write: Sequence[str] = (),
     ) -> iam.IManagedPolicy:
@@ -407,7 +467,7 @@ class StorageStack(Stack):
             f"{construct_id}Policy",
             props=BucketAccessPolicyProps(
                 bucket=bucket,
-                encryption_key=self.key,
+                encryption_key=key or self.key,
                 description=f"{description}.",
                 read_prefixes=read,
                 write_prefixes=write,
@@ -428,7 +488,7 @@ class StorageStack(Stack):
             self,
             name.capitalize(),
             props=LakeBucketProps(
-                encryption_key=self.key,
+                encryption_key=self.keys[name],
                 access_logs_bucket=self.access_logs,
                 noncurrent_expire_after_days=noncurrent_days,
                 lifecycle_rules=lifecycle,

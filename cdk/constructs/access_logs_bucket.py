@@ -14,6 +14,8 @@ from cdk.compliance import BUCKET_DEFAULT_KMS, BUCKET_REPLICATION, acknowledge
 @dataclass(frozen=True, kw_only=True)
 class AccessLogsBucketProps:
     expire_after_days: int
+    noncurrent_expire_after_days: int = 1
+    """How long overwritten or deleted log objects stay (``security.audit.access_logs_noncurrent_days``)."""
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
 
 
@@ -39,7 +41,7 @@ class AccessLogsBucket(Construct):
                 s3.LifecycleRule(
                     id="expire-access-logs",
                     expiration=Duration.days(props.expire_after_days),
-                    noncurrent_version_expiration=Duration.days(1),
+                    noncurrent_version_expiration=Duration.days(props.noncurrent_expire_after_days),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],

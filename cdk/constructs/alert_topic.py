@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from cdk.constructs.layer_key import LayerKey, LayerKeyProps
 
 # Services that publish to the topic on their own behalf need to use its key.
 PUBLISHING_SERVICES = ("budgets.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com")
@@ -56,16 +58,18 @@ class AlertTopic(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
     def _key(self, props: AlertTopicProps) -> kms.Key:
-        """The topic's rotating key; the ``PUBLISHING_SERVICES`` of this account may use it."""
-        key = kms.Key(
+        """The topic's rotating key (the account administers it, its roles use it through SNS only); the
+        ``PUBLISHING_SERVICES`` of this account may use it."""
+        key = LayerKey(
             self,
             "Key",
-            alias=props.key_alias,
-            description=f"Encrypts the {props.topic_name} SNS topic.",
-            enable_key_rotation=True,
-            pending_window=Duration.days(30),
-            removal_policy=props.removal_policy,
-        )
+            props=LayerKeyProps(
+                alias=props.key_alias,
+                description=f"Encrypts the {props.topic_name} SNS topic.",
+                removal_policy=props.removal_policy,
+                via_services=[f"sns.{Stack.of(self).region}.amazonaws.com"],
+            ),
+        ).key
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowAlertingServicesToUseKey",

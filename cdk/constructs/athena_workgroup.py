@@ -31,7 +31,7 @@ class AnalyticsWorkgroup(Construct):
             self,
             "WorkGroup",
             name=props.name,
-            description="Queries over the gold Delta Lake tables; results encrypted with the data key.",
+            description="Queries over the gold Delta Lake tables; results encrypted with the artifacts key.",
             state="ENABLED",
             recursive_delete_option=False,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(

@@ -92,7 +92,7 @@ class BackupPlanProps:
     """``lakehouse-prod``: names the plans."""
     vault_name: str
     encryption_key: kms.IKey
-    """The environment's data key: the vault encrypts every recovery point with it."""
+    """The environment's artifacts key: the vault encrypts every recovery point with it."""
     removal_policy: RemovalPolicy
     vault_lock: VaultLock | None
     continuous_buckets: Sequence[s3.IBucket]
@@ -149,6 +149,7 @@ class BackupPlan(Construct):
         self.snapshot_plan = self._snapshot_plan(props)
         self.snapshots = BackupMembership(plan=self.snapshot_plan, role=self.backup_role)
         """Where the DynamoDB tables' stacks add them."""
+        self.restore_role: iam.Role | None = None
         self.restore_testing_plan = self._restore_testing(props.restore_testing) if props.restore_testing else None
 
     def _role(self, construct_id: str, verb: str, policies: dict[str, str]) -> iam.Role:
@@ -222,6 +223,8 @@ class BackupPlan(Construct):
         samples = {"S3": [b.bucket_arn for b in props.buckets], "DynamoDB": [t.table_arn for t in props.tables]}
         samples = {kind: arns for kind, arns in samples.items() if arns}
         role = self._role("RestoreTestingRole", "restores (restore testing)", {k: RESTORE_POLICIES[k] for k in samples})
+        self.restore_role = role
+        """The role restore testing restores with (the sampled layers' keys name it)."""
         plan = backup.CfnRestoreTestingPlan(
             self,
             "RestoreTestingPlan",

@@ -23,6 +23,8 @@ class ReplicationTarget:
     region: str
     prefix: str = ""
     """Replicate only the keys under this prefix (``""``: every object)."""
+    role_name: str | None = None
+    """A fixed name for the replication role, so that the replica key's policy can name it before it exists."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +65,7 @@ class LakeBucket(Construct):
             iam.Role(
                 self,
                 "ReplicationRole",
+                role_name=target.role_name,
                 description="S3 replication of this bucket to the DR region.",
                 assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
             )

@@ -83,6 +83,8 @@ class OpsFunction(Construct):
         self.role = iam.Role(
             self,
             "Role",
+            # Named, so that the data keys' policies can name the functions that read a layer (layer_key.py).
+            role_name=f"{props.function_name}-role",
             description=f"Execution role of the {props.function_name} Lambda function.",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             managed_policies=[self.policy, *props.managed_policies],

@@ -46,6 +46,8 @@ class PiiAccessControlProps:
     """SELECT on every column."""
     admins: Sequence[str]
     """Role ARNs appended to the data-lake administrators, besides the CDK deployment role."""
+    location_role_name: str
+    """The name of Lake Formation's location role: the gold key's policy names it (stacks/layer_access.py)."""
 
 
 class PiiAccessControl(Construct):
@@ -74,7 +76,7 @@ class PiiAccessControl(Construct):
             create_table_default_permissions=[],
         )
         props.database.node.add_dependency(self.settings)
-        self.location = self._register(props.bucket, props.bucket_read_policy)
+        self.location = self._register(props.bucket, props.bucket_read_policy, props.location_role_name)
         self.tag = lf.CfnTag(
             self, "ClassificationTag", catalog_id=self._account, tag_key=TAG_KEY, tag_values=[PII, NON_PII]
         )
@@ -93,11 +95,12 @@ class PiiAccessControl(Construct):
             ),
         }
 
-    def _register(self, bucket: s3.IBucket, read_policy: iam.IManagedPolicy) -> lf.CfnResource:
+    def _register(self, bucket: s3.IBucket, read_policy: iam.IManagedPolicy, role_name: str) -> lf.CfnResource:
         """Lake Formation reads the bucket with this role (never a service-linked role with broader reach)."""
         role = iam.Role(
             self,
             "LocationRole",
+            role_name=role_name,
             description="Lake Formation reads the gold tables' files for the principals it granted.",
             assumed_by=iam.ServicePrincipal(
                 "lakeformation.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self._account}}

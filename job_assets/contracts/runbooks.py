@@ -27,6 +27,8 @@ the incident keys and the file names below are a stable interface: rename one on
 * ``emr_capacity_exhausted`` -> ``emr-capacity-exhausted.md``: the EMR application near its maximum capacity
 * ``landing_rejected`` -> ``landing-rejected.md``: the landing intake rejected objects
 * ``backup_failed`` -> ``backup-failed.md``: an AWS Backup backup, copy or restore job failed (EventBridge rule)
+* ``security_finding`` -> ``security-finding.md``: a high-severity GuardDuty, Security Hub, AWS Config or Macie
+  finding (EventBridge rules of the detection services)
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ BUDGET_EXCEEDED = "budget_exceeded"
 EMR_CAPACITY_EXHAUSTED = "emr_capacity_exhausted"
 LANDING_REJECTED = "landing_rejected"
 BACKUP_FAILED = "backup_failed"
+SECURITY_FINDING = "security_finding"
 
 RUNBOOKS: dict[str, str] = {
     EMR_JOB_FAILED: "emr-job-failed.md",
@@ -67,6 +70,7 @@ RUNBOOKS: dict[str, str] = {
     EMR_CAPACITY_EXHAUSTED: "emr-capacity-exhausted.md",
     LANDING_REJECTED: "landing-rejected.md",
     BACKUP_FAILED: "backup-failed.md",
+    SECURITY_FINDING: "security-finding.md",
 }
 
 PROCEDURES: tuple[str, ...] = (

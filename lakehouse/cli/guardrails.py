@@ -1,4 +1,4 @@
-"""``lakehouse kms|budget|capacity|credentials|backup``: the guardrails of a deployed environment (keys,
+"""``lakehouse kms|budget|capacity|credentials|backup|findings``: the guardrails of a deployed environment (keys,
 spend, EMR capacity, credentials, backups), each answering a runbook. The logic: :mod:`lakehouse.ops`
 (``kms``, ``budget``, ``capacity``, ``credentials``, ``backup``; shared: ``guard``)."""
 
@@ -85,6 +85,15 @@ def cmd_backup(args: argparse.Namespace, target: Any) -> int:
     return backup.status(target, since=args.since, console=console)
 
 
+@_guarded
+def cmd_findings(args: argparse.Namespace, target: Any) -> int:
+    from ..ops import findings
+
+    if args.findings_command == "list":
+        return findings.list_findings(target, severity=args.severity, since=args.since, console=console)
+    return findings.macie_job(target, create=args.create, confirm=_confirm(args, "findings macie-job"), console=console)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -98,7 +107,7 @@ def _positive(text: str) -> int:
 def _deployed(c: argparse.ArgumentParser, func: Handler, *, dr: bool = False) -> None:
     add_deployed(c)
     if dr:
-        c.add_argument("--dr-region", default=None, help="the DR region (cdk.json dr_region): include the replica key")
+        c.add_argument("--dr-region", default=None, help="the DR region (cdk.json dr_region): include the replica keys")
     c.set_defaults(func=func)
 
 
@@ -116,7 +125,9 @@ def _add_kms(sub: Any) -> None:
         ("enable-rotation", "turn a key's automatic yearly rotation back on"),
     ):
         c = ksub.add_parser(name, help=text)
-        c.add_argument("key", metavar="KEY", help="data, ops, alerts, replica; or the key's alias, id or ARN")
+        c.add_argument(
+            "key", metavar="KEY", help="gold, artifacts, ops, alerts, replica-gold, ...; or the key's alias, id or ARN"
+        )
         c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         _deployed(c, cmd_kms, dr=True)
 
@@ -146,8 +157,22 @@ def _add_credentials_backup(sub: Any) -> None:
     _deployed(bs, cmd_backup)
 
 
+def _add_findings(sub: Any) -> None:
+    f = sub.add_parser("findings", help="AWS: Security Hub / GuardDuty / Macie findings; the Macie classification job")
+    fsub = f.add_subparsers(dest="findings_command", required=True, metavar="{list,macie-job}")
+    ls = fsub.add_parser("list", help="active findings at a severity or above; exit 1 when there is one")
+    ls.add_argument("--severity", default="HIGH", help="lowest severity listed: CRITICAL, HIGH (default), MEDIUM, ...")
+    ls.add_argument("--since", default="30d", help="findings updated since: an age (24h, 7d) or ISO-8601; default 30d")
+    _deployed(ls, cmd_findings)
+    mj = fsub.add_parser("macie-job", help="print the Macie classification job over silver and gold; --create it")
+    mj.add_argument("--create", action="store_true", help="create the job in Macie (asked first)")
+    mj.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _deployed(mj, cmd_findings)
+
+
 def add_parsers(sub: Any) -> None:
-    """Register ``kms``, ``budget``, ``capacity``, ``credentials`` and ``backup`` on the ``lakehouse`` parser."""
+    """Register ``kms``, ``budget``, ``capacity``, ``credentials``, ``backup`` and ``findings`` on the parser."""
     _add_kms(sub)
     _add_budget_capacity(sub)
     _add_credentials_backup(sub)
+    _add_findings(sub)

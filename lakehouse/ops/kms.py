@@ -1,7 +1,8 @@
 """``lakehouse kms status|enable|cancel-deletion``: the environment's KMS keys (runbooks/kms-key-disabled.md).
 
 The keys are the ones the stacks create, found by their aliases (:func:`platform_model.aws_names.kms_alias`):
-``data``, ``ops`` and ``alerts`` in the environment's region, ``replica`` in the DR region (``--dr-region``).
+one per lake layer (``landing``, ``bronze``, ``silver``, ``gold``), ``artifacts``, ``ops``, ``audit`` and
+``alerts`` in the environment's region, ``replica`` and ``replica-<layer>`` in the DR region (``--dr-region``).
 What depends on each is read from the resources themselves (the encryption of the lake buckets named by the
 deployment parameter, of the replica buckets, the queues, the alert topic, the DynamoDB tables and the backup
 vaults), so the answer is what is deployed, not what the code meant to deploy.
@@ -64,9 +65,10 @@ def keys(target: Deployed, dr_region: str | None = None) -> list[KeyStatus]:
     """The environment's keys (the replica key only with ``dr_region``), described, without dependents."""
     found = []
     for role in aws_names.KMS_KEY_ROLES:
-        if role == "replica" and not dr_region:
+        in_dr = role in aws_names.DR_KEY_ROLES
+        if in_dr and not dr_region:
             continue
-        region = dr_region if role == "replica" else target.session.region_name
+        region = dr_region if in_dr else target.session.region_name
         key = KeyStatus(role=role, alias=aws_names.kms_alias(target.env, role, target.project), region=region or "")
         try:
             _describe(target.client("kms", region), key)
@@ -165,6 +167,9 @@ def attach_dependents(target: Deployed, found: list[KeyStatus], dr_region: str |
         artifacts = _artifacts_bucket(target)
         if artifacts:
             buckets["artifacts"] = artifacts
+        buckets["audit"] = aws_names.audit_bucket_name(
+            target.env, account=target.account, region=target.session.region_name, project=target.project
+        )
         references = [*_bucket_keys(target.client("s3"), buckets), *_queue_keys(target), *_other_keys(target)]
         if dr_region:
             references += list(_dr_keys(target, dr_region))
@@ -204,7 +209,7 @@ def status(target: Deployed, *, dr_region: str | None = None, console: Console) 
     found = keys(target, dr_region)
     attach_dependents(target, found, dr_region)
     console.print(_table(found, target.env))
-    no_dr = [k for k in found if k.role == "replica" and k.state == "NotFound"]
+    no_dr = [k for k in found if k.role in aws_names.DR_KEY_ROLES and k.state == "NotFound"]
     for k in no_dr:  # without features.replication there is no DR stack, hence no replica key
         console.print(f"no {k.alias} in {k.region}: the environment has no DR stack there (or the key is deleted)")
     broken = [k for k in found if k.state != "Enabled" and k not in no_dr]

@@ -63,7 +63,7 @@ def test_stack_names_and_tags(lakehouse: Synthesized) -> None:
             "Orchestration",
             "Ops",
             "Observability",
-        ]
+        ] + (["Security"] if stacks.security else [])
         for stack in stacks.all():
             component = stack.stack_name.rsplit("-", 1)[1]
             assert stack.tags.tag_values() == {

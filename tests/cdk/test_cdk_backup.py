@@ -44,12 +44,12 @@ def logical_id_of_bucket(template: dict[str, Any], layer: str) -> str:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_vault_is_encrypted_with_the_data_key_and_locked_only_in_prod(
+def test_vault_is_encrypted_with_the_artifacts_key_and_locked_only_in_prod(
     lakehouse: Synthesized, env_config: dict[str, EnvironmentConfig], env: str
 ) -> None:
     template = storage_template(lakehouse, env)
     _, vault = one(template, "AWS::Backup::BackupVault", BackupVaultName=aws_names.backup_vault_name(env))
-    [data_key] = [k for k in resources(template, "AWS::KMS::Key") if k.startswith("DataKey")]
+    [data_key] = [k for k in resources(template, "AWS::KMS::Key") if k.startswith("ArtifactsKey")]
     assert vault["EncryptionKeyArn"] == {"Fn::GetAtt": [data_key, "Arn"]}
     lock = env_config[env].recovery.backup.vault_lock
     if env == "prod":

@@ -94,7 +94,10 @@ def test_standby_state_machines_have_no_schedule(lakehouse: Synthesized, env: st
         m["Properties"]["StateMachineName"] for m in resources(template, "AWS::StepFunctions::StateMachine").values()
     }
     assert names == {aws_names.pipeline_state_machine_name(env), aws_names.maintenance_state_machine_name(env)}
-    assert resources(template, "AWS::Events::Rule") == {}
+    # The DR region's only rule forwards its KMS key events to the primary's guardrail (issue 18): no schedule.
+    rules = list(resources(template, "AWS::Events::Rule").values())
+    assert [r["Properties"]["EventPattern"]["source"] for r in rules] == [["aws.kms"]]
+    assert not any("ScheduleExpression" in r["Properties"] for r in rules)
     assert resources(template, "AWS::Scheduler::Schedule") == {}
     # ... and every log group of the standby is under the replica key.
     for log_group in resources(template, "AWS::Logs::LogGroup").values():

@@ -369,8 +369,8 @@ def test_promotions_table(lakehouse: Synthesized, env_config: dict[str, Any], en
     assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
     (replica,) = props["Replicas"]
     assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    # The environment's data key (Storage stack), not an AWS owned or managed key.
-    assert "DataKey" in replica["SSESpecification"]["KMSMasterKeyId"]["Fn::ImportValue"]
+    # The environment's artifacts key (Storage stack), not an AWS owned or managed key.
+    assert "ArtifactsKey" in replica["SSESpecification"]["KMSMasterKeyId"]["Fn::ImportValue"]
     allow_destroy = env_config[env].features.allow_destroy
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == ("Delete" if allow_destroy else "Retain")
     assert replica["DeletionProtectionEnabled"] is (not allow_destroy)

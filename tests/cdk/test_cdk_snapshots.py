@@ -28,6 +28,7 @@ STACKS = [
         env.stack_name(part)
         for part in (("Dr",) if env.features.replication else ())
         + ("Storage", "Alerting", "Compute", "Orchestration", "Ops", "Observability")
+        + (("Security",) if env.security.detection.any else ())
     ]
 ]
 

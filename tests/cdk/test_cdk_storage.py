@@ -28,8 +28,9 @@ def is_access_logs(logical_id: str) -> bool:
 
 def test_every_bucket_blocks_public_access_and_is_versioned(lakehouse: Synthesized) -> None:
     all_buckets = buckets(lakehouse)
-    # 6 per environment; 4 replicas, the artifacts replica (dr.standby) and access logs in 2 DR regions
-    assert len(all_buckets) == 3 * 6 + 2 * 6
+    # 7 per environment (the audit bucket since issue 18); 4 replicas, the artifacts replica (dr.standby) and
+    # access logs in 2 DR regions
+    assert len(all_buckets) == 3 * 7 + 2 * 6
     for stack, logical_id, bucket, _ in all_buckets:
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {

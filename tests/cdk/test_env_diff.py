@@ -34,7 +34,8 @@ def test_config_differences_are_listed_by_setting(dev_prod) -> None:
 
 
 def test_resources_and_properties_that_differ_and_nothing_that_only_names_the_environment(dev_prod) -> None:
-    assert dev_prod.stacks_only_in_b == ["Dr"] and dev_prod.stacks_only_in_a == []
+    # prod replicates (Dr) and runs the detection services (Security: security.detection, all off in dev)
+    assert dev_prod.stacks_only_in_b == ["Dr", "Security"] and dev_prod.stacks_only_in_a == []
     by_part = {s.part: s for s in dev_prod.stacks}
     spark = next(changes for key, changes in by_part["Compute"].changed.items() if key.startswith("SparkApplication"))
     assert {c.path: (c.a, c.b) for c in spark}["Properties.MaximumCapacity.Cpu"] == ("32 vCPU", "200 vCPU")
@@ -65,13 +66,17 @@ def test_staging_and_prod_differ_only_where_their_settings_do(lakehouse: Synthes
         "DeleteAfterDays",  # recovery.backup.*retention_days
         "BackupPlanRule[0].ScheduleExpression",  # recovery.backup.ops_state.every_hours
         "BackupPlanRule[0].RuleName",  # "every-<hours>h"
+        "NoncurrentDays",  # security.audit.access_logs_noncurrent_days, replica_noncurrent_days
+        "DefaultRetention.Mode",  # security.audit.object_lock_mode
+        "DefaultRetention.Days",  # security.audit.retention_days
     )
     changes = [(s.part, key, c.path) for s in diff.stacks for key, cs in s.changed.items() for c in cs]
     assert changes
     for part, key, path in changes:
         assert path.endswith(from_settings), f"{part}/{key}: {path} differs but no setting explains it"
     only = [r for s in diff.stacks for r in (*s.only_in_a, *s.only_in_b)]
-    assert only and all(r.endswith("(AWS::SNS::Subscription)") for r in only)  # budget.alert_emails
+    # budget.alert_emails; security.detection.macie (prod only)
+    assert only and all(r.endswith("(AWS::SNS::Subscription)") or r.startswith("DetectionMacie") for r in only), only
 
 
 def test_an_environment_against_itself_is_empty_and_an_unknown_one_is_named(lakehouse: Synthesized) -> None:

@@ -44,6 +44,7 @@ RUNBOOKS = (
     "landing-rejected.md",
     "credential-rotation.md",
     "backup-failed.md",
+    "security-finding.md",
 )
 """Followed in this order, on one environment: the key recovered first is Enabled for the runbooks after it."""
 COMMAND = re.compile(r"`(lakehouse [^`]+)`")
@@ -94,11 +95,12 @@ def _bucket(name: str, key_arn: str, region: str = REGION) -> None:
     s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [rule]})
 
 
-def _storage(env: str, data_arn: str) -> None:
-    """The lake buckets under the data key, named in the deployment parameter (kept when it exists)."""
+def _storage(env: str, key_arns: dict[str, str]) -> None:
+    """The lake buckets, each under its layer's key, named in the deployment parameter (kept when it exists)."""
     buckets = {layer: f"lakehouse-{env}-{layer}-bucket" for layer in ("landing", "bronze", "silver", "gold")}
-    for bucket in (*buckets.values(), f"lakehouse-{env}-artifacts-bucket"):
-        _bucket(bucket, data_arn)
+    for layer, bucket in (*buckets.items(), ("artifacts", f"lakehouse-{env}-artifacts-bucket")):
+        _bucket(bucket, key_arns[layer])
+    data_arn = key_arns["artifacts"]
     arguments = [a for layer in ("landing", "bronze", "silver") for a in (f"--{layer}-uri", f"s3://{buckets[layer]}/")]
     deployment = {
         "version": "v1",
@@ -246,16 +248,58 @@ def _costs(env: str) -> None:
 
 def deploy_guardrails(env: str, monkeypatch: pytest.MonkeyPatch) -> Guardrails:
     """Deploy in moto (inside the ``aws`` fixture) what the guardrail commands of environment ``env`` read."""
-    keys = {role: _key(env, role, REGION) for role in ("data", "ops", "alerts")}
-    keys["replica"] = _key(env, "replica", DR_REGION)
-    _storage(env, _arn(keys["data"]))
+    keys = {role: _key(env, role, REGION) for role in aws_names.KMS_KEY_ROLES if role not in aws_names.DR_KEY_ROLES}
+    keys.update({role: _key(env, role, DR_REGION) for role in aws_names.DR_KEY_ROLES})
+    _storage(env, {role: _arn(keys[role]) for role in ("landing", "bronze", "silver", "gold", "artifacts")})
+    _bucket(aws_names.audit_bucket_name(env, account="123456789012", region=REGION), _arn(keys["audit"]))
     for layer in ("landing", "bronze", "silver", "gold"):
         replica = aws_names.replica_bucket_name(env, layer, account="123456789012", dr_region=DR_REGION)
-        _bucket(replica, _arn(keys["replica"], DR_REGION), DR_REGION)
+        _bucket(replica, _arn(keys[f"replica-{layer}"], DR_REGION), DR_REGION)
     _ops(env, _arn(keys["ops"]), _arn(keys["alerts"]))
     app_id = _compute(env)
     _costs(env)
+    _detection()
     return Guardrails(env=env, keys=keys, application_id=app_id, backup_jobs=BackupJobs().install(monkeypatch))
+
+
+def _detection() -> None:
+    """Security Hub enabled and a GuardDuty detector watching S3 data events (detection.* on)."""
+    hub = _client("securityhub")
+    with contextlib.suppress(ClientError):  # enabled already
+        hub.enable_security_hub()
+    guardduty = _client("guardduty")
+    if not guardduty.list_detectors()["DetectorIds"]:
+        guardduty.create_detector(Enable=True, DataSources={"S3Logs": {"Enable": True}})
+
+
+def security_findings(*, hours_ago: float = 3) -> None:
+    """A HIGH GuardDuty finding on the gold bucket and a MEDIUM Config one, updated ``hours_ago``."""
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    product = f"arn:aws:securityhub:{REGION}::product/aws/guardduty"
+    findings = [
+        {
+            "SchemaVersion": "2018-10-08",
+            "Id": f"finding-{label.lower()}",
+            "ProductArn": product,
+            "ProductName": "GuardDuty" if label == "HIGH" else "Config",
+            "GeneratorId": "test",
+            "AwsAccountId": "123456789012",
+            "Types": ["TTPs/Exfiltration"],
+            "CreatedAt": stamp,
+            "UpdatedAt": stamp,
+            "Severity": {"Label": label},
+            "Title": title,
+            "Description": title,
+            "Resources": [{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::lakehouse-test-gold-bucket"}],
+            "RecordState": "ACTIVE",
+            "Workflow": {"Status": "NEW"},
+        }
+        for label, title in (
+            ("HIGH", "Exfiltration:S3/AnomalousBehavior on lakehouse-test-gold-bucket"),
+            ("MEDIUM", "s3-logging-enabled NON_COMPLIANT"),
+        )
+    ]
+    _client("securityhub").batch_import_findings(Findings=findings)
 
 
 def reject(env: str, key: str, code: str, reason: str, *, ago: dt.timedelta = dt.timedelta(hours=2)) -> None:
@@ -314,15 +358,17 @@ def _backup_history(g: Guardrails) -> None:
 
 def prepare(g: Guardrails, runbook: str) -> None:
     """The incident ``runbook`` answers, set just before its first step (so the runbooks may be followed in any
-    order): the data key pending deletion; rejected landing objects; the backup history (the budget is over its
+    order): the gold key pending deletion; rejected landing objects; the backup history (the budget is over its
     limit and the EMR application near its maximum from the deployment on)."""
     if runbook == "kms-key-disabled.md":
-        _client("kms").schedule_key_deletion(KeyId=g.keys["data"], PendingWindowInDays=30)
+        _client("kms").schedule_key_deletion(KeyId=g.keys["gold"], PendingWindowInDays=30)
     elif runbook == "landing-rejected.md":
         reject(g.env, "crm/accounts/2026-12-01/a.jsonl", "missing_dt", "expected accounts/dt=YYYY-MM-DD/<file>")
         reject(g.env, "crm/.tmp/b.jsonl", "hidden_file", "crm/.tmp/b.jsonl ('.tmp')")
     elif runbook in ("backup-failed.md", "budget-exceeded.md"):
         _backup_history(g)
+    elif runbook == "security-finding.md":
+        security_findings()
 
 
 def incident(g: Guardrails) -> None:
@@ -350,6 +396,8 @@ EXITS = {
     ("budget-exceeded.md", "lakehouse backup status --env E"): [1],  # the failed job of 3 days ago
     ("backup-failed.md", "lakehouse backup status --env E --since 7d"): [1],
     ("backup-failed.md", "lakehouse backup status --env E --since 30d"): [1],
+    ("security-finding.md", "lakehouse findings list --env E"): [1],  # the high finding of 3 hours ago
+    ("security-finding.md", "lakehouse findings list --env E --severity MEDIUM --since 7d"): [1],
 }
 
 
@@ -361,15 +409,19 @@ def expected_exit(runbook: str, command: str, n: int) -> int:
 
 
 EXPECTED_OUTPUT = {
-    "lakehouse kms cancel-deletion data --env E --yes": "deletion cancelled",
-    "lakehouse kms enable data --env E --yes": "enabled",
-    "lakehouse kms enable-rotation data --env E --yes": "rotation is on already",  # as deployed
+    "lakehouse kms cancel-deletion gold --env E --yes": "deletion cancelled",
+    "lakehouse kms enable gold --env E --yes": "enabled",
+    "lakehouse kms enable-rotation gold --env E --yes": "rotation is on already",  # as deployed
     "lakehouse capacity --env E --max-cpu 400 --max-memory 1600 --stop --yes": "raised",
     "lakehouse landing rejected --env E --since 24h": "missing_dt",
     "lakehouse landing rejected --env E --since 1h": "no landing object rejected",
     "lakehouse credentials status --env E --dr-region eu-central-1": "nothing to rotate now",
     "lakehouse backup status --env E --since 24h": "no failed job",
     "lakehouse budget status --env E": "over budget",
+    "lakehouse findings list --env E": "Exfiltration:S3/AnomalousBehavior",
+    "lakehouse findings list --env E --severity MEDIUM --since 7d": "NON_COMPLIANT",
+    "lakehouse findings list --env E --since 1h": "no active finding",
+    "lakehouse findings macie-job --env E": "lakehouse-test-silver-bucket",
 }
 
 
@@ -377,7 +429,7 @@ def test_the_guardrail_runbooks_name_their_commands() -> None:
     found = runbook_commands()
     assert {r for r, _ in found} == set(RUNBOOKS)
     groups = {shlex.split(c)[1] for _, c in found}
-    assert {"kms", "budget", "capacity", "landing", "credentials", "backup"} <= groups
+    assert {"kms", "budget", "capacity", "landing", "credentials", "backup", "findings"} <= groups
     for name in RUNBOOKS:  # every numbered step carries a full command
         steps = re.split(r"^\d+\. ", (ROOT / "runbooks" / name).read_text(encoding="utf-8"), flags=re.M)[1:]
         assert steps and all(COMMAND.search(step) for step in steps), name
@@ -405,7 +457,7 @@ def test_every_guardrail_runbook_command_runs_as_written(aws, monkeypatch, capsy
     assert "PendingDeletion" in outputs["kms-key-disabled.md", "lakehouse kms status --env E --dr-region eu-central-1"]
     assert "over budget" in outputs["budget-exceeded.md", "lakehouse budget status --env E"]
     assert "FAILED" in outputs["backup-failed.md", "lakehouse backup status --env E --since 7d"]
-    assert _client("kms").describe_key(KeyId=g.keys["data"])["KeyMetadata"]["KeyState"] == "Enabled"
+    assert _client("kms").describe_key(KeyId=g.keys["gold"])["KeyMetadata"]["KeyState"] == "Enabled"
     app = _client("emr-serverless").get_application(applicationId=g.application_id)["application"]
     assert app["maximumCapacity"]["cpu"] == "400 vCPU" and app["maximumCapacity"]["memory"] == "1600 GB"
 
@@ -432,12 +484,13 @@ def one_line(err: str) -> str:
 
 def test_kms_status_lists_keys_and_what_they_encrypt(deployed, capsys) -> None:
     code, out, _ = run(capsys, "kms", "status", "--env", ENV, "--dr-region", DR_REGION)
-    assert code == 0 and "all 4 keys of test are Enabled" in out
+    assert code == 0 and "all 13 keys of test are Enabled" in out
     for resource in ("lakehouse-test-landing-bucket", "lakehouse-test-landing-intake-dlq", "lakehouse-test-alerts"):
         assert resource in out
     assert "lakehouse-test-backup" in out and "landing-replica" in out
+    assert "(audit)" in out  # the audit bucket, under the audit key
     code, out, _ = run(capsys, "kms", "status", "--env", ENV, "--dr-region", "us-east-1")  # no DR stack there
-    assert code == 0 and "no alias/lakehouse-test-replica in us-east-1" in out and "all 3 keys" in out
+    assert code == 0 and "no alias/lakehouse-test-replica in us-east-1" in out and "all 8 keys" in out
     _client("kms").disable_key(KeyId=deployed.keys["ops"])
     code, out, _ = run(capsys, "kms", "status", "--env", ENV)
     assert code == 1 and "alias/lakehouse-test-ops is Disabled" in out and "lakehouse kms enable ops --env test" in out
@@ -479,10 +532,10 @@ def test_kms_refuses_a_key_of_no_environment_and_an_environment_not_deployed(dep
     assert code == 2 and "the replica key is in the DR region: pass --dr-region" in one_line(err)
     code, _, err = run(capsys, "kms", "status", "--env", "nowhere")
     assert code == 2 and "no key alias/lakehouse-nowhere-*" in one_line(err)
-    _client("kms").disable_key(KeyId=deployed.keys["data"])
-    code, _, err = run(capsys, "kms", "enable", "data", "--env", ENV)  # no terminal, no --yes
+    _client("kms").disable_key(KeyId=deployed.keys["gold"])
+    code, _, err = run(capsys, "kms", "enable", "gold", "--env", ENV)  # no terminal, no --yes
     assert code == 2 and "pass --yes" in one_line(err)
-    assert _client("kms").describe_key(KeyId=deployed.keys["data"])["KeyMetadata"]["KeyState"] == "Disabled"
+    assert _client("kms").describe_key(KeyId=deployed.keys["gold"])["KeyMetadata"]["KeyState"] == "Disabled"
 
 
 def test_budget_status(deployed, capsys) -> None:
@@ -552,9 +605,9 @@ def test_credentials_status(deployed, capsys) -> None:
     iam = _client("iam")
     iam.create_user(UserName="crm-landing-writer")
     key = iam.create_access_key(UserName="crm-landing-writer")["AccessKey"]["AccessKeyId"]
-    _client("kms").disable_key_rotation(KeyId=deployed.keys["data"])
+    _client("kms").disable_key_rotation(KeyId=deployed.keys["gold"])
     code, out, _ = run(capsys, "credentials", "status", "--env", ENV)
-    assert code == 1 and "alias/lakehouse-test-data: automatic rotation is off" in out and key in out
+    assert code == 1 and "alias/lakehouse-test-gold: automatic rotation is off" in out and key in out
     with pytest.raises(SystemExit) as exit_:
         main(["credentials", "status", "--env", ENV, "--max-age-days", "0"])
     assert exit_.value.code == 2 and "--max-age-days: 0 must be at least 1" in capsys.readouterr().err
