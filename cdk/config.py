@@ -24,6 +24,13 @@ from job_assets.flags import validate as validate_flags
 
 from .config_reader import ConfigError
 from .config_reader import Section as _Section
+from .network_config import (
+    NetworkConfig,
+    ProducerConfig,
+    check_networks_disjoint,
+    parse_network,
+    parse_producers,
+)
 from .recovery import (
     DYNAMODB_PITR_LAG_MINUTES,
     REBUILT_FROM,
@@ -207,6 +214,10 @@ class EnvironmentConfig:
     pricing: EmrPricing
     recovery: RecoveryConfig
     dr: DrConfig
+    network: NetworkConfig
+    """The private network (docs/security/NETWORK.md)."""
+    producers: Mapping[str, ProducerConfig]
+    """One producer role per landing source (docs/security/PRODUCERS.md)."""
 
     @property
     def prefix(self) -> str:
@@ -404,11 +415,12 @@ def _environment(
     if dr_region == region:
         raise ConfigError(s.key("dr_region"), f"must differ from region ({region})")
     features = _features(s.section("features"))
+    account = s.matching("account", _ACCOUNT, "12-digit AWS account id")
     cfg = EnvironmentConfig(
         name=name,
         project=project,
         cost_center=cost_center,
-        account=s.matching("account", _ACCOUNT, "12-digit AWS account id"),
+        account=account,
         region=region,
         dr_region=dr_region,
         emr=_emr(s.section("emr")),
@@ -423,6 +435,8 @@ def _environment(
         pricing=_region_pricing(region, pricing, pricing_key),
         recovery=parse_recovery(s.section("recovery")),
         dr=_dr(s.section("dr"), features),
+        network=parse_network(s.section("network"), region=region, account=account),
+        producers=parse_producers(s.section("producers")),
     )
     _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:
@@ -573,6 +587,7 @@ def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
     missing = [n for n in ENVIRONMENT_NAMES if n not in environments]
     if missing:
         raise ConfigError(envs.key(missing[0]), "missing required environment")
+    check_networks_disjoint({n: e.network for n, e in environments.items()}, path=envs.path)
     local_promotion = _promotion(root.section("local_promotion"), ())
     root.close()
     return LakehouseConfig(environments=environments, local_promotion=local_promotion)

@@ -20,7 +20,7 @@ from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccess
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
 from platform_model import aws_names
 from stacks.dr_standby import Standby, StandbyProps
-from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
+from stacks.storage import DELTA_LOG_PATTERN, REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
 
 
 class DrStack(Stack):
@@ -79,12 +79,28 @@ class DrStack(Stack):
                     read_prefixes=[""],
                 ),
             ).policy
+        self.delta_log_read_policies = {layer: self._delta_log_read(layer) for layer in REPLICATED_BUCKETS[1:]}
         self.backup_vault = self._backup_vault(config, removal) if config.recovery.region_loss else None
         """Named: the primary region's snapshot plan copies to it by its name-derived ARN."""
         self.access_logs = logs.bucket
         self.removal = removal
         self.standby: Standby | None = None
         """The standby application and state machines (``dr.standby``): :meth:`add_standby`."""
+
+    def _delta_log_read(self, layer: str) -> iam.IManagedPolicy:
+        """Read the Delta logs of ``layer``'s replica tables only (the replica verifier)."""
+        bucket = self.buckets[layer]
+        assert isinstance(bucket, s3.Bucket)
+        return BucketAccessPolicy(
+            self,
+            f"{layer.capitalize()}ReplicaDeltaLogRead",
+            props=BucketAccessPolicyProps(
+                bucket=bucket,
+                encryption_key=self.key,
+                description=f"Read the Delta logs of the {layer} replica's tables (replica verifier).",
+                read_prefixes=[DELTA_LOG_PATTERN],
+            ),
+        ).policy
 
     def add_standby(self, config: EnvironmentConfig, *, version: str) -> Standby:
         """The standby over these replicas, running job-assets ``version`` (known once the Compute stack has

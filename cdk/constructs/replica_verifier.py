@@ -17,6 +17,7 @@ from constructs import Construct
 from cdk.config import RTC_WINDOW_MINUTES
 from cdk.constructs.ops_function import OpsCommon, OpsFunction
 from job_assets.contracts import metrics as catalog
+from platform_model import aws_names
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +72,8 @@ class ReplicaVerifier(OpsFunction):
                 managed_policies=list(props.read_policies),
                 failed_events_queue=common.failed_events,
                 statements=[common.put_metrics()],
+                network=None,
+                role_name=replica_verifier_role_name(common.environment, common.project),
             ),
         )
         self.schedule = events.Rule(
@@ -92,3 +95,8 @@ class ReplicaVerifier(OpsFunction):
             evaluation_periods=RTC_WINDOW_MINUTES // props.check_minutes + 1,
         )
         self.alarms = [self.replica_alarm]
+
+
+def replica_verifier_role_name(environment: str, project: str) -> str:
+    """The verifier's execution role name: outside the VPC, the lake bucket policies name it as an exception."""
+    return f"{aws_names.function_name(environment, 'replica-verifier', project)}-role"

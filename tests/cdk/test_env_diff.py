@@ -65,6 +65,7 @@ def test_staging_and_prod_differ_only_where_their_settings_do(lakehouse: Synthes
         "DeleteAfterDays",  # recovery.backup.*retention_days
         "BackupPlanRule[0].ScheduleExpression",  # recovery.backup.ops_state.every_hours
         "BackupPlanRule[0].RuleName",  # "every-<hours>h"
+        "CidrBlock",  # network.cidr (the VPC and its subnets)
     )
     changes = [(s.part, key, c.path) for s in diff.stacks for key, cs in s.changed.items() for c in cs]
     assert changes
