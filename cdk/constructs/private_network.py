@@ -275,7 +275,7 @@ class EndpointScope:
         if service == "s3":
             conditions["StringEquals"]["s3:ResourceAccount"] = self.account
         action = {"monitoring": "cloudwatch"}.get(service, service)
-        return [
+        statements = [
             iam.PolicyStatement(
                 sid=f"{_camel(service)}OfThisEnvironment",
                 principals=[iam.AnyPrincipal()],
@@ -284,6 +284,18 @@ class EndpointScope:
                 conditions=conditions,
             )
         ]
+        if service == "s3":
+            # EMR Serverless workers in the VPC ship the application UI's logs to the service's own bucket.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="EmrServerlessManagedLogs",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject", "s3:GetObject"],
+                    resources=[f"arn:aws:s3:::prod.{self.region}.appinfo.src/*"],
+                    conditions={"StringEquals": {"aws:PrincipalAccount": self.account}},
+                )
+            )
+        return statements
 
 
 def _camel(name: str) -> str:

@@ -83,10 +83,17 @@ def test_every_endpoint_is_present_with_a_policy_of_this_environment(
     assert set(gateways) == {"s3", "dynamodb"}
     assert set(interfaces) == INTERFACE_SERVICES
     endpoints_group = logical_id(resources(template, "AWS::EC2::SecurityGroup"), "PrivateEndpoints")
+    s3_statements = gateways["s3"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Sid"] for s in s3_statements] == ["S3OfThisEnvironment", "EmrServerlessManagedLogs"]
+    assert s3_statements[1]["Resource"] == f"arn:aws:s3:::prod.{config.region}.appinfo.src/*"
     for service, endpoint in {**gateways, **interfaces}.items():
-        (statement,) = endpoint["Properties"]["PolicyDocument"]["Statement"]
+        statement = endpoint["Properties"]["PolicyDocument"]["Statement"][0]
         assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": "*"}, service
-        assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == config.account, service
+        assert statement["Sid"].endswith("OfThisEnvironment"), service
+        assert all(
+            s["Condition"]["StringEquals"]["aws:PrincipalAccount"] == config.account
+            for s in endpoint["Properties"]["PolicyDocument"]["Statement"]
+        ), service
         resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         assert all(r == "*" or f":{config.account}:" in r for r in resources_), (service, resources_)
     assert (
