@@ -99,6 +99,7 @@ class DrStack(Stack):
                 encryption_key=self.key,
                 description=f"Read the Delta logs of the {layer} replica's tables (replica verifier).",
                 read_prefixes=[DELTA_LOG_PATTERN],
+                list_prefixes=[f"{DELTA_LOG_PATTERN}*"],
             ),
         ).policy
 

@@ -419,10 +419,18 @@ class StorageStack(Stack):
             name = layer.capitalize()
             if layer in logged:
                 self.delta_log_read_policies[layer] = self._policy(
-                    f"{name}DeltaLogRead", bucket, f"Read the Delta logs of {layer}'s tables", read=[DELTA_LOG_PATTERN]
+                    f"{name}DeltaLogRead",
+                    bucket,
+                    f"Read the Delta logs of {layer}'s tables",
+                    read=[DELTA_LOG_PATTERN],
+                    listed=[f"{DELTA_LOG_PATTERN}*"],
                 )
             self.run_summary_read_policies[layer] = self._policy(
-                f"{name}RunSummaryRead", bucket, f"Read {layer}.run_summary", read=[RUN_SUMMARY_PATTERNS[layer]]
+                f"{name}RunSummaryRead",
+                bucket,
+                f"Read {layer}.run_summary",
+                read=[RUN_SUMMARY_PATTERNS[layer]],
+                listed=[f"{RUN_SUMMARY_PATTERNS[layer]}*"],
             )
         self.job_publisher_policy = self._policy(
             "JobPublisher", self.artifacts, "Publish job releases under jobs/", write=[JOBS_PREFIX]
@@ -437,6 +445,7 @@ class StorageStack(Stack):
         read: Sequence[str] = (),
         write: Sequence[str] = (),
         put: Sequence[str] = (),
+        listed: Sequence[str] | None = None,
     ) -> iam.IManagedPolicy:
         return BucketAccessPolicy(
             self,
@@ -448,6 +457,7 @@ class StorageStack(Stack):
                 read_prefixes=read,
                 write_prefixes=write,
                 put_prefixes=put,
+                list_prefixes=listed,
             ),
         ).policy
 

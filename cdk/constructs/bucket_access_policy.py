@@ -40,6 +40,8 @@ class BucketAccessPolicyProps:
     """Key prefixes writable, including delete (Delta commits and VACUUM remove files)."""
     put_prefixes: Sequence[str] = ()
     """Key prefixes writable without delete (logs a job ships and must not remove)."""
+    list_prefixes: Sequence[str] | None = None
+    """``s3:prefix`` patterns that may be listed (``None``: the whole bucket)."""
 
 
 class BucketAccessPolicy(Construct):
@@ -51,7 +53,7 @@ class BucketAccessPolicy(Construct):
         region = Stack.of(self).region
         readable = sorted({*props.read_prefixes, *props.write_prefixes, *props.put_prefixes})
         statements = [
-            iam.PolicyStatement(sid="ListBucket", actions=[*LIST_BUCKET_ACTIONS], resources=[bucket.bucket_arn]),
+            *_list_statements(props),
             iam.PolicyStatement(
                 sid="ReadObjects",
                 actions=[*READ_OBJECT_ACTIONS],
@@ -73,6 +75,22 @@ class BucketAccessPolicy(Construct):
             findings=[object_arn_finding(bucket, f"{prefix}*") for prefix in readable],
             reason="Objects under the listed prefixes of this one bucket; data file keys exist at run time.",
         )
+
+
+def _list_statements(props: BucketAccessPolicyProps) -> list[iam.PolicyStatement]:
+    """ListBucket (and GetBucketLocation): everywhere, or only under ``list_prefixes``."""
+    bucket_arn = props.bucket.bucket_arn
+    if props.list_prefixes is None:
+        return [iam.PolicyStatement(sid="ListBucket", actions=[*LIST_BUCKET_ACTIONS], resources=[bucket_arn])]
+    return [
+        iam.PolicyStatement(
+            sid="ListPrefixes",
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": sorted(props.list_prefixes)}},
+        ),
+        iam.PolicyStatement(sid="BucketLocation", actions=["s3:GetBucketLocation"], resources=[bucket_arn]),
+    ]
 
 
 def _write_statements(props: BucketAccessPolicyProps) -> list[iam.PolicyStatement]:

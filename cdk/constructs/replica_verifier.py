@@ -71,7 +71,7 @@ class ReplicaVerifier(OpsFunction):
                 reserved_concurrency=1,
                 managed_policies=list(props.read_policies),
                 failed_events_queue=common.failed_events,
-                statements=[common.put_metrics()],
+                statements=[common.put_metrics(), _list_tables(props)],
                 network=None,
                 role_name=replica_verifier_role_name(common.environment, common.project),
             ),
@@ -100,3 +100,12 @@ class ReplicaVerifier(OpsFunction):
 def replica_verifier_role_name(environment: str, project: str) -> str:
     """The verifier's execution role name: outside the VPC, the lake bucket policies name it as an exception."""
     return f"{aws_names.function_name(environment, 'replica-verifier', project)}-role"
+
+
+def _list_tables(props: ReplicaVerifierProps) -> iam.PolicyStatement:
+    """List both sides whole: it finds the tables (``find_tables``) and checks every file of a replica table is
+    there (keys and sizes, no content); its object reads stay on the Delta logs (``read_policies``)."""
+    buckets = [*props.source_buckets.values(), *props.replica_buckets.values()]
+    return iam.PolicyStatement(
+        sid="ListTablesAndReplicaFiles", actions=["s3:ListBucket"], resources=[b.bucket_arn for b in buckets]
+    )

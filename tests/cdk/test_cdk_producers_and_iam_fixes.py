@@ -132,12 +132,29 @@ def object_reads(statements: list[dict[str, Any]]) -> set[str]:
     return keys
 
 
+def listed_prefixes(statements: list[dict[str, Any]]) -> set[str]:
+    """The ``s3:prefix`` patterns a role may list; ``"<any>"`` for a ListBucket without that condition."""
+    prefixes: set[str] = set()
+    for statement in statements:
+        if "s3:ListBucket" in as_list(statement["Action"]):
+            condition = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+            prefixes |= set(as_list(condition)) if condition else {"<any>"}
+    return prefixes
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_monitors_read_delta_logs_and_run_summaries_only(lakehouse: Synthesized, env: str) -> None:
-    assert object_reads(role_policies(lakehouse, env, "FreshnessMonitorRole")) == {"/*/_delta_log/*"}
-    assert object_reads(role_policies(lakehouse, env, "CostReporterRole")) == {"/run_summary/*", "/*/run_summary/*"}
+    freshness = role_policies(lakehouse, env, "FreshnessMonitorRole")
+    assert object_reads(freshness) == {"/*/_delta_log/*"}
+    assert listed_prefixes(freshness) == {"*/_delta_log/*"}
+    cost = role_policies(lakehouse, env, "CostReporterRole")
+    assert object_reads(cost) == {"/run_summary/*", "/*/run_summary/*"}
+    assert listed_prefixes(cost) == {"run_summary/*", "*/run_summary/*"}
     if lakehouse.environments[env].dr is not None:
-        assert object_reads(role_policies(lakehouse, env, "ReplicaVerifierRole")) == {"/*/_delta_log/*"}
+        verifier = role_policies(lakehouse, env, "ReplicaVerifierRole")
+        assert object_reads(verifier) == {"/*/_delta_log/*"}
+        # It lists whole buckets (finding the tables, checking a replica's files: key names and sizes only).
+        assert listed_prefixes(verifier) == {"*/_delta_log/*", "<any>"}
 
 
 @pytest.mark.parametrize("env", ENVS)
