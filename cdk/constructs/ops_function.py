@@ -62,6 +62,8 @@ class OpsFunctionProps:
     network: FunctionNetwork | None = None
     """The private subnets and security group the function runs in (``None``: outside the VPC, see
     :data:`OUTSIDE_VPC_REASON`)."""
+    outside_vpc_reason: str = "network.enabled is false for this environment: there is no private network to run in."
+    """Why the function runs outside the VPC when ``network`` is ``None`` (its cdk-nag acknowledgement)."""
     role_name: str | None = None
     """A fixed execution role name, for a role another stack names (e.g. as a bucket-policy exception)."""
 
@@ -199,7 +201,7 @@ class OpsFunction(Construct):
             security_groups=[network.security_group] if network else None,
         )
         if network is None:
-            acknowledge(function, rules=LAMBDA_IN_VPC, reason=OUTSIDE_VPC_REASON)
+            acknowledge(function, rules=LAMBDA_IN_VPC, reason=props.outside_vpc_reason)
         if props.failed_events_queue is None:
             acknowledge(
                 function,

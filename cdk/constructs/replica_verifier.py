@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk.config import RTC_WINDOW_MINUTES
-from cdk.constructs.ops_function import OpsCommon, OpsFunction
+from cdk.constructs.ops_function import OUTSIDE_VPC_REASON, OpsCommon, OpsFunction
 from job_assets.contracts import metrics as catalog
 from platform_model import aws_names
 
@@ -73,6 +73,7 @@ class ReplicaVerifier(OpsFunction):
                 failed_events_queue=common.failed_events,
                 statements=[common.put_metrics(), _list_tables(props)],
                 network=None,
+                outside_vpc_reason=OUTSIDE_VPC_REASON,
                 role_name=replica_verifier_role_name(common.environment, common.project),
             ),
         )
