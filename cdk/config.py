@@ -25,6 +25,13 @@ from job_assets.flags import validate as validate_flags
 from .config_reader import ConfigError
 from .config_reader import Section as _Section
 from .data_access import DataAccessConfig, parse_data_access
+from .network_config import (
+    NetworkConfig,
+    ProducerConfig,
+    check_networks_disjoint,
+    parse_network,
+    parse_producers,
+)
 from .recovery import (
     DYNAMODB_PITR_LAG_MINUTES,
     REBUILT_FROM,
@@ -213,6 +220,10 @@ class EnvironmentConfig:
     """The analyst and privileged roles that query gold under Lake Formation (cdk/data_access.py)."""
     security: SecurityConfig
     """Key users, audit trail, detection (:mod:`cdk.security`)."""
+    network: NetworkConfig
+    """The private network (docs/security/NETWORK.md)."""
+    producers: Mapping[str, ProducerConfig]
+    """One producer role per landing source (docs/security/PRODUCERS.md)."""
 
     @property
     def prefix(self) -> str:
@@ -410,11 +421,12 @@ def _environment(
     if dr_region == region:
         raise ConfigError(s.key("dr_region"), f"must differ from region ({region})")
     features = _features(s.section("features"))
+    account = s.matching("account", _ACCOUNT, "12-digit AWS account id")
     cfg = EnvironmentConfig(
         name=name,
         project=project,
         cost_center=cost_center,
-        account=s.matching("account", _ACCOUNT, "12-digit AWS account id"),
+        account=account,
         region=region,
         dr_region=dr_region,
         emr=_emr(s.section("emr")),
@@ -431,6 +443,8 @@ def _environment(
         dr=_dr(s.section("dr"), features),
         data_access=parse_data_access(s.section("data_access")),
         security=_security(s, name),
+        network=parse_network(s.section("network"), region=region, account=account),
+        producers=parse_producers(s.section("producers")),
     )
     _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:
@@ -587,6 +601,7 @@ def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
     missing = [n for n in ENVIRONMENT_NAMES if n not in environments]
     if missing:
         raise ConfigError(envs.key(missing[0]), "missing required environment")
+    check_networks_disjoint({n: e.network for n, e in environments.items()}, path=envs.path)
     local_promotion = _promotion(root.section("local_promotion"), ())
     root.close()
     return LakehouseConfig(environments=environments, local_promotion=local_promotion)

@@ -6,6 +6,8 @@ from typing import List, NamedTuple
 
 from pyspark.sql import SparkSession
 
+from .spark import import_jvm_classes
+
 
 class FileInfo(NamedTuple):
     uri: str
@@ -20,9 +22,10 @@ def _qualified(uri: str) -> str:
 
 def list_files(spark: SparkSession, root: str) -> List[FileInfo]:
     """Every file under ``root`` (recursively), skipping names that start with '_' or '.'."""
+    import_jvm_classes(spark)  # jvm.Path
     jvm = spark._jvm
     conf = spark._jsc.hadoopConfiguration()
-    path = jvm.org.apache.hadoop.fs.Path(_qualified(root))
+    path = jvm.Path(_qualified(root))
     fs = path.getFileSystem(conf)
     if not fs.exists(path):
         return []

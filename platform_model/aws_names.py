@@ -164,6 +164,7 @@ KMS_KEY_ROLES = (
     "ops",
     "audit",
     "alerts",
+    "network",
     "replica",
     "replica-landing",
     "replica-bronze",
@@ -174,7 +175,8 @@ KMS_KEY_ROLES = (
 ``bronze``, ``silver``, ``gold``: that layer's bucket only, Storage stack), ``artifacts`` (Storage stack: the
 artifacts bucket, EMR and state machine logs, the promotions table, the backup vault), ``ops`` (Ops stack: the
 intake queues, manifest, Lambda logs), ``audit`` (Security stack: the audit trail's bucket and log group),
-``alerts`` (Alerting stack: the alert topic); in the DR region (DR stack) ``replica`` (the artifacts replica,
+``alerts`` (Alerting stack: the alert topic), ``network`` (Network stack: the VPC flow logs); in the DR
+region (DR stack) ``replica`` (the artifacts replica,
 the standby's logs, the DR backup vault) and ``replica-<layer>`` (each layer's replica)."""
 DR_KEY_ROLES = tuple(role for role in KMS_KEY_ROLES if role.startswith("replica"))
 """The keys that live in the DR region."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -23,6 +24,7 @@ from cdk.log_retention import log_retention
 from job_assets.contracts import metrics as catalog
 from platform_model import aws_names
 from stacks.layer_access import JOBS, READS, WRITES, job_role_name
+from stacks.network import NetworkStack
 from stacks.storage import EMR_LOGS_PREFIX, StorageStack
 
 
@@ -36,9 +38,11 @@ class ComputeStack(Stack):
         storage: StorageStack,
         package_dir: Path,
         build_dir: Path,
+        network: NetworkStack | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.network = network
         self.application = self._application(config, storage)
         self.job_assets = JobAssets(
             self,
@@ -64,7 +68,15 @@ class ComputeStack(Stack):
     def _application(self, config: EnvironmentConfig, storage: StorageStack) -> EmrSparkApplication:
         """The EMR Serverless application and its encrypted CloudWatch log group."""
         removal = RemovalPolicy.DESTROY if config.features.allow_destroy else RemovalPolicy.RETAIN
-        return spark_application(self, config, key=storage.key, logs_bucket=storage.artifacts, removal_policy=removal)
+        return spark_application(
+            self,
+            config,
+            key=storage.key,
+            logs_bucket=storage.artifacts,
+            removal_policy=removal,
+            subnets=self.network.subnets.subnets if self.network else (),
+            security_groups=(self.network.workloads,) if self.network else (),
+        )
 
     def _job_role(self, job: str, config: EnvironmentConfig, storage: StorageStack) -> iam.IRole:
         """``job``'s runtime role: its layers (``READS``, ``WRITES``), its release and logs, its metrics."""
@@ -166,6 +178,8 @@ def spark_application(
     key: kms.IKey,
     logs_bucket: s3.IBucket,
     removal_policy: RemovalPolicy,
+    subnets: Sequence[ec2.ISubnet] = (),
+    security_groups: Sequence[ec2.ISecurityGroup] = (),
 ) -> EmrSparkApplication:
     """The environment's EMR Serverless application (``Spark``) and its encrypted log group (``SparkLogs``) in
     ``scope``: the primary's in the Compute stack, the standby's in the DR stack, configured alike."""
@@ -191,5 +205,7 @@ def spark_application(
             encryption_key=key,
             logs_bucket=logs_bucket,
             logs_prefix=EMR_LOGS_PREFIX,
+            subnets=subnets,
+            security_groups=security_groups,
         ),
     )

@@ -23,7 +23,7 @@ from cdk.constructs.layer_key import LayerKey, LayerKeyProps, role_arn
 from platform_model import aws_names
 from stacks.dr_standby import Standby, StandbyProps
 from stacks.layer_access import JOBS, job_role_name, replica_key_users, replication_role_name
-from stacks.storage import REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
+from stacks.storage import DELTA_LOG_PATTERN, REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
 
 
 class DrStack(Stack):
@@ -53,6 +53,7 @@ class DrStack(Stack):
         """Read access to a replica (the DR replica verifier in the primary region attaches these)."""
         for layer in REPLICATED_BUCKETS:
             self.buckets[layer], self.read_policies[layer] = self._replica(config, layer, logs.bucket, removal)
+        self.delta_log_read_policies = {layer: self._delta_log_read(layer) for layer in REPLICATED_BUCKETS[1:]}
         self.key_events = KeyEventForwarder(
             self,
             "KeyEvents",
@@ -98,6 +99,22 @@ class DrStack(Stack):
             ),
         ).policy
         return replica.bucket, read
+
+    def _delta_log_read(self, layer: str) -> iam.IManagedPolicy:
+        """Read the Delta logs of ``layer``'s replica tables only (the replica verifier)."""
+        bucket = self.buckets[layer]
+        assert isinstance(bucket, s3.Bucket)
+        return BucketAccessPolicy(
+            self,
+            f"{layer.capitalize()}ReplicaDeltaLogRead",
+            props=BucketAccessPolicyProps(
+                bucket=bucket,
+                encryption_key=self.keys[layer],
+                description=f"Read the Delta logs of the {layer} replica's tables (replica verifier).",
+                read_prefixes=[DELTA_LOG_PATTERN],
+                list_prefixes=[f"{DELTA_LOG_PATTERN}*"],
+            ),
+        ).policy
 
     def add_standby(self, config: EnvironmentConfig, *, version: str) -> Standby:
         """The standby over these replicas, running job-assets ``version`` (known once the Compute stack has

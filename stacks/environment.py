@@ -14,6 +14,7 @@ from cdk.lambda_packaging import bundle_lambda_code
 from stacks.alerting import AlertingStack
 from stacks.compute import ComputeStack
 from stacks.dr import DrStack
+from stacks.network import NetworkStack
 from stacks.observability import ObservabilityStack
 from stacks.ops import OpsStack
 from stacks.orchestration import OrchestrationStack
@@ -36,9 +37,11 @@ class EnvironmentStacks:
     dr: DrStack | None
     security: SecurityStack | None = None
     """The detection services (only when a ``security.detection`` flag is on)."""
+    network: NetworkStack | None = None
 
     def all(self) -> tuple[Stack, ...]:
         stacks: tuple[Stack | None, ...] = (
+            self.network,
             self.dr,
             self.storage,
             self.alerting,
@@ -60,10 +63,11 @@ def build_environment(
     lambda_build_dir: Path = LAMBDA_BUILD_DIR,
 ) -> EnvironmentStacks:
     """``config``'s stacks under ``scope``, in deployment order, tagged; the DR stack when it replicates."""
+    network = _network_stack(scope, config) if config.network.enabled else None
     dr = _dr_stack(scope, config) if config.features.replication else None
-    storage = _storage_stack(scope, config, dr)
+    storage = _storage_stack(scope, config, dr, network)
     alerting = _alerting_stack(scope, config)
-    compute = _compute_stack(scope, config, storage, package_dir=package_dir, build_dir=build_dir)
+    compute = _compute_stack(scope, config, storage, network, package_dir=package_dir, build_dir=build_dir)
     if dr is not None and config.dr.standby:
         dr.add_standby(config, version=compute.job_assets.version)
     orchestration = _orchestration_stack(scope, config, storage, compute, alerting)
@@ -75,6 +79,7 @@ def build_environment(
         orchestration=orchestration,
         alerting=alerting,
         dr=dr,
+        network=network,
         lambda_build_dir=lambda_build_dir,
     )
     observability = _observability_stack(scope, config, alerting, orchestration, ops)
@@ -87,6 +92,7 @@ def build_environment(
         observability=observability,
         dr=dr,
         security=_security_stack(scope, config, storage, alerting) if config.security.detection.any else None,
+        network=network,
     )
     _tag(stacks, config)
     return stacks
@@ -110,13 +116,28 @@ def _dr_stack(scope: Construct, config: EnvironmentConfig) -> DrStack:
     )
 
 
-def _storage_stack(scope: Construct, config: EnvironmentConfig, dr: DrStack | None) -> StorageStack:
+def _network_stack(scope: Construct, config: EnvironmentConfig) -> NetworkStack:
+    """The private network; deployed first (storage names its S3 endpoint, compute and ops use its subnets)."""
+    return NetworkStack(
+        scope,
+        config.stack_name("Network"),
+        config=config,
+        env=_primary(config),
+        description=f"{config.prefix}: VPC of isolated subnets, VPC endpoints, security groups, flow logs.",
+        stack_name=config.stack_name("Network"),
+    )
+
+
+def _storage_stack(
+    scope: Construct, config: EnvironmentConfig, dr: DrStack | None, network: NetworkStack | None
+) -> StorageStack:
     """The layer keys and the lake buckets, replicated to ``dr``'s when there is one."""
     return StorageStack(
         scope,
         config.stack_name("Storage"),
         config=config,
         replica_keys=dr.keys if dr else None,
+        s3_endpoint=network.s3_endpoint if network else None,
         env=_primary(config),
         cross_region_references=config.features.replication,
         description=f"{config.prefix}: layer keys, lake buckets, access logs, gold catalog, Athena workgroup.",
@@ -137,14 +158,21 @@ def _alerting_stack(scope: Construct, config: EnvironmentConfig) -> AlertingStac
 
 
 def _compute_stack(
-    scope: Construct, config: EnvironmentConfig, storage: StorageStack, *, package_dir: Path, build_dir: Path
+    scope: Construct,
+    config: EnvironmentConfig,
+    storage: StorageStack,
+    network: NetworkStack | None,
+    *,
+    package_dir: Path,
+    build_dir: Path,
 ) -> ComputeStack:
-    """The EMR Serverless application and the job archive built from ``package_dir``."""
+    """The EMR Serverless application (in ``network``'s subnets) and the job archive built from ``package_dir``."""
     return ComputeStack(
         scope,
         config.stack_name("Compute"),
         config=config,
         storage=storage,
+        network=network,
         package_dir=package_dir,
         build_dir=build_dir,
         env=_primary(config),
@@ -180,9 +208,10 @@ def _ops_stack(
     orchestration: OrchestrationStack,
     alerting: AlertingStack,
     dr: DrStack | None,
+    network: NetworkStack | None,
     lambda_build_dir: Path,
 ) -> OpsStack:
-    """The operational Lambdas, bundled under ``lambda_build_dir``."""
+    """The operational Lambdas, bundled under ``lambda_build_dir``, in ``network``'s subnets."""
     return OpsStack(
         scope,
         config.stack_name("Ops"),
@@ -193,6 +222,7 @@ def _ops_stack(
         alert_topic=alerting.topic,
         alert_publish_policy=alerting.publish_policy,
         dr=dr,
+        network=network,
         lambda_build=bundle_lambda_code(lambda_build_dir / "code", build_dir=lambda_build_dir),
         env=_primary(config),
         cross_region_references=config.features.replication,

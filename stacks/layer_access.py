@@ -56,6 +56,11 @@ def lake_formation_role_name(prefix: str) -> str:
     return f"{prefix}-gold-lakeformation"
 
 
+def producer_role_name(prefix: str, source: str) -> str:
+    """The role a source's extracts are delivered with (docs/security/PRODUCERS.md): ``lakehouse-dev-producer-crm``."""
+    return f"{prefix}-producer-{source}"
+
+
 def replication_role_name(prefix: str, bucket: str) -> str:
     """The S3 replication role of ``bucket`` (a layer or ``artifacts``): ``lakehouse-dev-gold-replication``."""
     return f"{prefix}-{bucket}-replication"
@@ -70,10 +75,17 @@ class KeyUsers:
 
 
 def layer_key_users(
-    env: str, project: str, layer: str, *, replication: bool, operators: tuple[str, ...] = ()
+    env: str,
+    project: str,
+    layer: str,
+    *,
+    replication: bool,
+    operators: tuple[str, ...] = (),
+    producers: tuple[str, ...] = (),
 ) -> KeyUsers:
     """The roles (by name) that use ``layer``'s key in the primary region: the jobs that read or write it,
-    the Lambdas that read it, its replication role, and the configured operator roles."""
+    the Lambdas that read it, its replication role, the configured operator roles, and on landing the
+    producer roles of ``producers`` (sources; their own IAM policies allow encrypting only)."""
     prefix = f"{project}-{env}"
     readers = [job_role_name(prefix, job) for job in JOBS if layer in READS[job]]
     readers += [function_role_name(env, f, project) for f, layers in FUNCTION_READS.items() if layer in layers]
@@ -84,6 +96,8 @@ def layer_key_users(
         if layer in REPLICA_VERIFIER_READS:
             readers.append(function_role_name(env, REPLICA_VERIFIER, project))
     writers = [job_role_name(prefix, job) for job in JOBS if layer in WRITES[job]]
+    if layer == "landing":
+        writers += [producer_role_name(prefix, source) for source in producers]
     return KeyUsers(decrypters=tuple(readers), encrypters=(*writers, *operators))
 
 

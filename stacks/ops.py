@@ -34,7 +34,7 @@ from cdk.constructs.failure_notifier import FailureNotifier, FailureNotifierProp
 from cdk.constructs.freshness_monitor import FreshnessMonitor, FreshnessMonitorProps
 from cdk.constructs.landing_intake import LandingIntake, LandingIntakeProps
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps
-from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsCommon, OpsFunction
+from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, FunctionNetwork, OpsCommon, OpsFunction
 from cdk.constructs.replica_verifier import ReplicaVerifier, ReplicaVerifierProps
 from cdk.lambda_packaging import LambdaBuild
 from cdk.log_retention import log_retention
@@ -44,6 +44,7 @@ from job_assets.contracts.layout import LAYERS
 from platform_model import aws_names
 from stacks.compute import ComputeStack
 from stacks.dr import DrStack
+from stacks.network import NetworkStack
 from stacks.orchestration import OrchestrationStack
 from stacks.storage import StorageStack
 
@@ -62,6 +63,7 @@ class OpsStack(Stack):
         alert_publish_policy: iam.IManagedPolicy,
         dr: DrStack | None,
         lambda_build: LambdaBuild,
+        network: NetworkStack | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -100,6 +102,11 @@ class OpsStack(Stack):
             alarms=alarm_factory,
             failed_events=self.failed_events.dead_letter_queue,
             removal_policy=removal,
+            network=(
+                FunctionNetwork(vpc=network.vpc, subnets=network.subnets.subnets, security_group=network.workloads)
+                if network
+                else None
+            ),
         )
         self._compose(storage, compute, orchestration, alert_topic, alert_publish_policy, dr)
 
@@ -220,7 +227,10 @@ class OpsStack(Stack):
                 layer_buckets={layer: storage.buckets[layer] for layer in LAYERS},
                 slots_parameter_name=self.slots_parameter_name,
                 arrow_layer=self.arrow_layer,
-                reader_policies=[compute.job_run_reader_policy, *(storage.read_policies[layer] for layer in LAYERS)],
+                reader_policies=[
+                    compute.job_run_reader_policy,
+                    *(storage.run_summary_read_policies[layer] for layer in LAYERS),
+                ],
                 name_prefix=self.config.prefix,
             ),
         )
@@ -232,7 +242,7 @@ class OpsStack(Stack):
             props=FreshnessMonitorProps(
                 common=self.common,
                 layer_buckets={layer: storage.buckets[layer] for layer in MONITORED_LAYERS},
-                read_policies=[storage.read_policies[layer] for layer in MONITORED_LAYERS],
+                read_policies=[storage.delta_log_read_policies[layer] for layer in MONITORED_LAYERS],
                 slots_parameter_name=self.slots_parameter_name,
                 check_minutes=self.config.ops.freshness_check_minutes,
                 name_prefix=self.config.prefix,
@@ -250,8 +260,8 @@ class OpsStack(Stack):
                 source_buckets={layer: storage.buckets[layer] for layer in LAYERS},
                 replica_buckets={layer: dr.buckets[layer] for layer in LAYERS},
                 read_policies=[
-                    *(storage.read_policies[layer] for layer in LAYERS),
-                    *(dr.read_policies[layer] for layer in LAYERS),
+                    *(storage.delta_log_read_policies[layer] for layer in LAYERS),
+                    *(dr.delta_log_read_policies[layer] for layer in LAYERS),
                 ],
                 arrow_layer=self.arrow_layer,
                 check_minutes=config.ops.replica_check_minutes,

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -21,15 +22,27 @@ from cdk.constructs.audit_trail import AuditTrail, AuditTrailProps
 from cdk.constructs.backup_plan import BackupPlan, BackupPlanProps, DrCopy, RestoreTestingProps, VaultLock
 from cdk.constructs.bucket_access_policy import BucketAccessPolicy, BucketAccessPolicyProps
 from cdk.constructs.data_access_role import DataAccessRole, DataAccessRoleProps, gold_query_policy
+from cdk.constructs.endpoint_data_perimeter import EndpointDataPerimeter, EndpointDataPerimeterProps
 from cdk.constructs.gold_catalog import GoldCatalog, GoldCatalogProps
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps, ReplicationTarget
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps, role_arn
 from cdk.constructs.pii_access_control import PiiAccessControl, PiiAccessControlProps
+from cdk.constructs.producer_role import ProducerRole, ProducerRoleProps
+from cdk.constructs.replica_verifier import replica_verifier_role_name
 from cdk.log_retention import log_retention
+from job_assets.contracts.freshness import MONITORED_LAYERS
 from job_assets.contracts.gold import GOLD_TABLES
+from job_assets.contracts.landing import LANDING_ENTITIES
 from job_assets.contracts.layout import LAYERS
 from platform_model import aws_names
-from stacks.layer_access import JOBS, job_role_name, lake_formation_role_name, layer_key_users, replication_role_name
+from stacks.layer_access import (
+    JOBS,
+    job_role_name,
+    lake_formation_role_name,
+    layer_key_users,
+    producer_role_name,
+    replication_role_name,
+)
 
 REPLICATED_BUCKETS = ("landing", *LAYERS)
 EMR_LOGS_PREFIX = "emr-logs/"
@@ -37,6 +50,10 @@ JOBS_PREFIX = "jobs/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 PII_ATHENA_RESULTS_PREFIX = "athena-results-pii/"
 """The privileged role's workgroup's results: outside ``athena-results/``, so the analyst cannot read them."""
+DELTA_LOG_PATTERN = "*/_delta_log/"
+"""Every table's Delta log (``<table>/_delta_log/``, gold's ``<slot>/<table>/_delta_log/``): what the monitors read."""
+RUN_SUMMARY_PATTERNS = {"bronze": "run_summary/", "silver": "run_summary/", "gold": "*/run_summary/"}
+"""Where each layer's ``run_summary`` table lives (gold's under its slot): what the cost reporter reads."""
 
 
 def replica_bucket_name(config: EnvironmentConfig, layer: str) -> str:
@@ -102,6 +119,7 @@ class StorageStack(Stack):
         *,
         config: EnvironmentConfig,
         replica_keys: Mapping[str, kms.IKey] | None = None,
+        s3_endpoint: ec2.IVpcEndpoint | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -148,6 +166,100 @@ class StorageStack(Stack):
         self.backup = self._backup(config, removal)
         self._allow_backup_roles(config)
         self._pii_access(config)
+        self.producer_roles = self._producer_roles(config)
+        self.data_perimeters = self._data_perimeters(config, s3_endpoint) if s3_endpoint else {}
+
+    def _producer_roles(self, config: EnvironmentConfig) -> dict[str, iam.IRole]:
+        """One role per configured source: put its extracts under ``<source>/`` in landing (PRODUCERS.md)."""
+        roles: dict[str, iam.IRole] = {}
+        for source, producer in sorted(config.producers.items()):
+            trusted: iam.IPrincipal = (
+                iam.ArnPrincipal(producer.principal)
+                if producer.principal.startswith("arn:")
+                else iam.AccountPrincipal(producer.principal)
+            )
+            roles[source] = ProducerRole(
+                self,
+                f"{source.capitalize()}Producer",
+                props=ProducerRoleProps(
+                    role_name=producer_role_name(config.prefix, source),
+                    source=source,
+                    entities=[e.entity for e in LANDING_ENTITIES if e.source == source],
+                    landing_bucket=self.buckets["landing"],
+                    landing_key=self.keys["landing"],
+                    trusted=trusted,
+                    external_id=producer.external_id,
+                ),
+            ).role
+        return roles
+
+    def _data_perimeters(
+        self, config: EnvironmentConfig, endpoint: ec2.IVpcEndpoint
+    ) -> dict[str, EndpointDataPerimeter]:
+        """Each lake bucket's objects only through ``endpoint``, but for the exceptions NETWORK.md lists."""
+        configured = [
+            iam.Role.from_role_arn(self, f"DataAccessException{i}", arn, mutable=False)
+            for i, arn in enumerate(config.network.data_access_exceptions)
+        ]
+        verifier = (
+            [
+                iam.Role.from_role_name(
+                    self,
+                    "ReplicaVerifierRoleRef",
+                    replica_verifier_role_name(config.name, config.project),
+                    mutable=False,
+                )
+            ]
+            if self.replica_key_refs
+            else []
+        )
+        perimeters = {}
+        for layer in REPLICATED_BUCKETS:
+            bucket = self.buckets[layer]
+            replication = [self._replication_role(bucket)] if self.replica_key_refs else []
+            perimeters[layer] = EndpointDataPerimeter(
+                self,
+                f"{layer.capitalize()}DataPerimeter",
+                props=EndpointDataPerimeterProps(
+                    bucket=bucket,
+                    endpoint=endpoint,
+                    exceptions=[
+                        *configured,
+                        *replication,
+                        self.backup.backup_role,
+                        *verifier,
+                        *self._service_readers(config, layer),
+                    ],
+                ),
+            )
+        return perimeters
+
+    def _service_readers(self, config: EnvironmentConfig, layer: str) -> list[iam.IRole]:
+        """Roles that reach ``layer``'s bucket from outside the VPC by design: the producers deliver to landing;
+        Lake Formation's location role reads gold for Athena; Macie's service-linked role classifies silver and
+        gold when ``security.detection.macie`` is on."""
+        if layer == "landing":
+            return list(self.producer_roles.values())
+        readers: list[iam.IRole] = []
+        if layer == "gold":
+            readers.append(self.pii_access.location_role)
+        if layer in ("silver", "gold") and config.security.detection.macie:
+            readers.append(
+                iam.Role.from_role_arn(
+                    self,
+                    f"MacieServiceRole{layer.capitalize()}",
+                    f"arn:aws:iam::{config.account}:role/aws-service-role/macie.amazonaws.com/"
+                    "AWSServiceRoleForAmazonMacie",
+                    mutable=False,
+                )
+            )
+        return readers
+
+    def _replication_role(self, bucket: s3.Bucket) -> iam.IRole:
+        """The role S3 replication of ``bucket`` runs as (its LakeBucket's)."""
+        lake = bucket.node.scope
+        assert isinstance(lake, LakeBucket) and lake.replication_role is not None
+        return lake.replication_role
 
     def _pii_access(self, config: EnvironmentConfig) -> None:
         """The analyst and privileged roles, each in its own Athena workgroup, and Lake Formation's grants:
@@ -230,6 +342,7 @@ class StorageStack(Stack):
             layer,
             replication=config.features.replication,
             operators=config.security.keys.operator_roles,
+            producers=tuple(config.producers),
         )
         return LayerKey(
             self,
@@ -444,10 +557,36 @@ class StorageStack(Stack):
         self.spark_runtime_policy = self._policy(
             "SparkRuntime",
             self.artifacts,
-            "Spark jobs: read job releases, write EMR Serverless logs",
+            "Spark jobs: read job releases, write (never delete) EMR Serverless logs",
             read=[JOBS_PREFIX],
-            write=[EMR_LOGS_PREFIX],
+            put=[EMR_LOGS_PREFIX],
         )
+        self.delta_log_read_policies: dict[str, iam.IManagedPolicy] = {}
+        """Read the tables' Delta logs only (freshness monitor, replica verifier): no data file, no PII."""
+        self.run_summary_read_policies: dict[str, iam.IManagedPolicy] = {}
+        """Read the ``run_summary`` table only (cost reporter)."""
+        # The freshness monitor reads silver's and gold's logs; the replica verifier (with a DR region) every layer's.
+        logged = LAYERS if self.replica_key_refs else MONITORED_LAYERS
+        for layer in LAYERS:
+            bucket = self.buckets[layer]
+            name = layer.capitalize()
+            if layer in logged:
+                self.delta_log_read_policies[layer] = self._policy(
+                    f"{name}DeltaLogRead",
+                    bucket,
+                    f"Read the Delta logs of {layer}'s tables",
+                    key=self.keys[layer],
+                    read=[DELTA_LOG_PATTERN],
+                    listed=[f"{DELTA_LOG_PATTERN}*"],
+                )
+            self.run_summary_read_policies[layer] = self._policy(
+                f"{name}RunSummaryRead",
+                bucket,
+                f"Read {layer}.run_summary",
+                key=self.keys[layer],
+                read=[RUN_SUMMARY_PATTERNS[layer]],
+                listed=[f"{RUN_SUMMARY_PATTERNS[layer]}*"],
+            )
         self.job_publisher_policy = self._policy(
             "JobPublisher", self.artifacts, "Publish job releases under jobs/", write=[JOBS_PREFIX]
         )
@@ -461,6 +600,8 @@ class StorageStack(Stack):
         key: kms.IKey | None = None,
         read: Sequence[str] = (),
         write: Sequence[str] = (),
+        put: Sequence[str] = (),
+        listed: Sequence[str] | None = None,
     ) -> iam.IManagedPolicy:
         return BucketAccessPolicy(
             self,
@@ -471,6 +612,8 @@ class StorageStack(Stack):
                 description=f"{description}.",
                 read_prefixes=read,
                 write_prefixes=write,
+                put_prefixes=put,
+                list_prefixes=listed,
             ),
         ).policy
 

@@ -38,18 +38,22 @@ class BucketAccessPolicyProps:
     """Key prefixes readable (``""`` is the whole bucket)."""
     write_prefixes: Sequence[str] = ()
     """Key prefixes writable, including delete (Delta commits and VACUUM remove files)."""
+    put_prefixes: Sequence[str] = ()
+    """Key prefixes writable without delete (logs a job ships and must not remove)."""
+    list_prefixes: Sequence[str] | None = None
+    """``s3:prefix`` patterns that may be listed (``None``: the whole bucket)."""
 
 
 class BucketAccessPolicy(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: BucketAccessPolicyProps) -> None:
         super().__init__(scope, construct_id)
-        if not props.read_prefixes and not props.write_prefixes:
+        if not props.read_prefixes and not props.write_prefixes and not props.put_prefixes:
             raise ValueError("a BucketAccessPolicy needs a read or a write prefix")
         bucket = props.bucket
         region = Stack.of(self).region
-        readable = sorted({*props.read_prefixes, *props.write_prefixes})
+        readable = sorted({*props.read_prefixes, *props.write_prefixes, *props.put_prefixes})
         statements = [
-            iam.PolicyStatement(sid="ListBucket", actions=[*LIST_BUCKET_ACTIONS], resources=[bucket.bucket_arn]),
+            *_list_statements(props),
             iam.PolicyStatement(
                 sid="ReadObjects",
                 actions=[*READ_OBJECT_ACTIONS],
@@ -62,21 +66,8 @@ class BucketAccessPolicy(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
             ),
         ]
-        if props.write_prefixes:
-            statements += [
-                iam.PolicyStatement(sid="ListUploads", actions=[*WRITE_BUCKET_ACTIONS], resources=[bucket.bucket_arn]),
-                iam.PolicyStatement(
-                    sid="WriteObjects",
-                    actions=[*WRITE_OBJECT_ACTIONS],
-                    resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in sorted(props.write_prefixes)],
-                ),
-                iam.PolicyStatement(
-                    sid="EncryptObjects",
-                    actions=["kms:GenerateDataKey"],
-                    resources=[props.encryption_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-                ),
-            ]
+        if props.write_prefixes or props.put_prefixes:
+            statements += _write_statements(props)
         self.policy = iam.ManagedPolicy(self, "Policy", description=props.description, statements=statements)
         acknowledge(
             self.policy,
@@ -84,6 +75,56 @@ class BucketAccessPolicy(Construct):
             findings=[object_arn_finding(bucket, f"{prefix}*") for prefix in readable],
             reason="Objects under the listed prefixes of this one bucket; data file keys exist at run time.",
         )
+
+
+def _list_statements(props: BucketAccessPolicyProps) -> list[iam.PolicyStatement]:
+    """ListBucket (and GetBucketLocation): everywhere, or only under ``list_prefixes``."""
+    bucket_arn = props.bucket.bucket_arn
+    if props.list_prefixes is None:
+        return [iam.PolicyStatement(sid="ListBucket", actions=[*LIST_BUCKET_ACTIONS], resources=[bucket_arn])]
+    return [
+        iam.PolicyStatement(
+            sid="ListPrefixes",
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": sorted(props.list_prefixes)}},
+        ),
+        iam.PolicyStatement(sid="BucketLocation", actions=["s3:GetBucketLocation"], resources=[bucket_arn]),
+    ]
+
+
+def _write_statements(props: BucketAccessPolicyProps) -> list[iam.PolicyStatement]:
+    """Writes with delete under ``write_prefixes``, uploads without delete under ``put_prefixes``, the key."""
+    bucket = props.bucket
+    region = Stack.of(bucket).region
+    statements = [
+        iam.PolicyStatement(sid="ListUploads", actions=[*WRITE_BUCKET_ACTIONS], resources=[bucket.bucket_arn])
+    ]
+    if props.write_prefixes:
+        statements.append(
+            iam.PolicyStatement(
+                sid="WriteObjects",
+                actions=[*WRITE_OBJECT_ACTIONS],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in sorted(props.write_prefixes)],
+            )
+        )
+    if props.put_prefixes:
+        statements.append(
+            iam.PolicyStatement(
+                sid="PutObjectsWithoutDelete",
+                actions=[action for action in WRITE_OBJECT_ACTIONS if action != "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in sorted(props.put_prefixes)],
+            )
+        )
+    statements.append(
+        iam.PolicyStatement(
+            sid="EncryptObjects",
+            actions=["kms:GenerateDataKey"],
+            resources=[props.encryption_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        )
+    )
+    return statements
 
 
 def object_arn_finding(bucket: s3.Bucket, key_pattern: str) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emrserverless as emrserverless
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -37,6 +38,9 @@ class EmrSparkApplicationProps:
     logs_prefix: str = "emr-logs/"
     architecture: str = "ARM64"
     spark_defaults: Mapping[str, str] = field(default_factory=lambda: dict(DELTA_SPARK_DEFAULTS))
+    subnets: Sequence[ec2.ISubnet] = ()
+    """The private subnets the workers run in (none: EMR Serverless's own network, the DR standby's case)."""
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
 
 class EmrSparkApplication(Construct):
@@ -63,6 +67,14 @@ class EmrSparkApplication(Construct):
                 disk=f"{props.max_disk_gb} GB",
             ),
             monitoring_configuration=_monitoring(props),
+            network_configuration=(
+                emrserverless.CfnApplication.NetworkConfigurationProperty(
+                    subnet_ids=[subnet.subnet_id for subnet in props.subnets],
+                    security_group_ids=[group.security_group_id for group in props.security_groups],
+                )
+                if props.subnets
+                else None
+            ),
             runtime_configuration=[
                 emrserverless.CfnApplication.ConfigurationObjectProperty(
                     classification="spark-defaults", properties=dict(props.spark_defaults)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -43,6 +44,9 @@ class GuardrailEvents(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: GuardrailEventsProps) -> None:
         super().__init__(scope, construct_id)
+        # The rules target the topic by ARN: CDK's own grants (an unconditioned sns:Publish and key use for
+        # EventBridge) are replaced by :meth:`_allow_publish`'s, limited to these rules.
+        self._target = sns.Topic.from_topic_attributes(self, "TopicRef", topic_arn=props.topic.topic_arn)
         kms_url = runbooks.runbook_url(props.runbook_base_url, runbooks.KMS_KEY_DISABLED)
         backup_url = runbooks.runbook_url(props.runbook_base_url, runbooks.BACKUP_FAILED)
         self.kms_rule = self._rule(
@@ -89,6 +93,23 @@ class GuardrailEvents(Construct):
                 f"({_field('$.detail.statusMessage')}): the backups may not restore. Runbook: {backup_url}"
             ),
         )
+        self._allow_publish(props.topic)
+
+    def _allow_publish(self, topic: sns.ITopic) -> None:
+        """EventBridge may publish to ``topic`` for these three rules only (the key: the topic's own statement)."""
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowGuardrailRulesToPublish",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnEquals": {
+                        "aws:SourceArn": [r.rule_arn for r in (self.kms_rule, self.backup_rule, self.restore_rule)]
+                    }
+                },
+            )
+        )
 
     def _rule(
         self,
@@ -107,5 +128,5 @@ class GuardrailEvents(Construct):
             description=description,
             event_pattern=pattern,
         )
-        rule.add_target(targets.SnsTopic(props.topic, message=events.RuleTargetInput.from_text(message)))
+        rule.add_target(targets.SnsTopic(self._target, message=events.RuleTargetInput.from_text(message)))
         return rule

@@ -61,17 +61,7 @@ class LakeBucket(Construct):
             expired_object_delete_marker=True,
         )
         target = props.replication
-        self.replication_role = (
-            iam.Role(
-                self,
-                "ReplicationRole",
-                role_name=target.role_name,
-                description="S3 replication of this bucket to the DR region.",
-                assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
-            )
-            if target
-            else None
-        )
+        self.replication_role = self._replication_role(target.role_name) if target else None
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -110,6 +100,19 @@ class LakeBucket(Construct):
         )
         if target and self.replication_role:
             self._replication_policy(self.replication_role, target, props.encryption_key)
+
+    def _replication_role(self, role_name: str | None) -> iam.Role:
+        """The role S3 replication runs as. Only S3 acting for this account may assume it (confused deputy);
+        the bucket's ARN is not named (``aws:SourceArn``): the bucket refers to the role, which cannot refer back."""
+        return iam.Role(
+            self,
+            "ReplicationRole",
+            role_name=role_name,
+            description="S3 replication of this bucket to the DR region.",
+            assumed_by=iam.ServicePrincipal(
+                "s3.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+        )
 
     def _replication_policy(self, role: iam.Role, target: ReplicationTarget, source_key: kms.IKey) -> None:
         """The permissions S3 replication needs, from the S3 user guide, on these two buckets only."""

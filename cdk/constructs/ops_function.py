@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -58,10 +59,34 @@ class OpsFunctionProps:
     failed_events_queue: sqs.IQueue | None = None
     """Asynchronous invocations that still fail after Lambda's retries land here (``None``: not async)."""
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    network: FunctionNetwork | None = None
+    """The private subnets and security group the function runs in (``None``: outside the VPC, see
+    :data:`OUTSIDE_VPC_REASON`)."""
+    outside_vpc_reason: str = "network.enabled is false for this environment: there is no private network to run in."
+    """Why the function runs outside the VPC when ``network`` is ``None`` (its cdk-nag acknowledgement)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionNetwork:
+    """Where the Lambdas run: the environment's isolated subnets, under its ``workloads`` security group."""
+
+    vpc: ec2.IVpc
+    subnets: Sequence[ec2.ISubnet]
+    security_group: ec2.ISecurityGroup
+
+
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+"""What Lambda needs of a function's role to attach it to a VPC (as AWSLambdaVPCAccessExecutionRole grants)."""
 
 
 class OpsFunction(Construct):
-    """Python on arm64, X-Ray active, no VPC, reserved concurrency, one role per function.
+    """Python on arm64, X-Ray active, in the private network, reserved concurrency, one role per function.
 
     The role carries only customer-managed policies: the function's own (its log group, X-Ray, what
     ``statements`` names) plus the ones passed in. CDK's automatic grants are dropped
@@ -112,6 +137,8 @@ class OpsFunction(Construct):
             iam.PolicyStatement(sid="Tracing", actions=[*XRAY_ACTIONS], resources=["*"]),
             *props.statements,
         ]
+        if props.network is not None:
+            statements.append(iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=[*ENI_ACTIONS], resources=["*"]))
         if props.failed_events_queue is not None:
             statements.append(
                 iam.PolicyStatement(
@@ -140,13 +167,15 @@ class OpsFunction(Construct):
             findings=["Resource::*"],
             reason=(
                 "X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch PutMetricData take no resource ARN "
-                "(AWS documents '*'); PutMetricData is limited to our namespace by the cloudwatch:namespace condition."
+                "(AWS documents '*'); PutMetricData is limited to our namespace by the cloudwatch:namespace condition;"
+                " Lambda's VPC network-interface actions are documented on '*' (AWSLambdaVPCAccessExecutionRole)."
             ),
         )
         return policy
 
     def _function(self, props: OpsFunctionProps) -> lambda_.Function:
-        """The function on :data:`RUNTIME`/:data:`ARCHITECTURE`, traced, in no VPC, on its role alone."""
+        """The function on :data:`RUNTIME`/:data:`ARCHITECTURE`, traced, in the private subnets, on its role alone."""
+        network = props.network
         function = lambda_.Function(
             self,
             "Function",
@@ -166,12 +195,12 @@ class OpsFunction(Construct):
             dead_letter_queue=props.failed_events_queue,
             retry_attempts=2 if props.failed_events_queue is not None else None,
             role=self.role.without_policy_updates(),
+            vpc=network.vpc if network else None,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,
+            security_groups=[network.security_group] if network else None,
         )
-        acknowledge(
-            function,
-            rules=LAMBDA_IN_VPC,
-            reason="It calls only AWS APIs over TLS (S3, CloudWatch, SQS, ...); a VPC would add NAT cost, no control.",
-        )
+        if network is None:
+            acknowledge(function, rules=LAMBDA_IN_VPC, reason=props.outside_vpc_reason)
         if props.failed_events_queue is None:
             acknowledge(
                 function,
@@ -200,9 +229,12 @@ class OpsCommon:
     alarms: CatalogAlarmFactory
     failed_events: sqs.IQueue
     removal_policy: RemovalPolicy
+    network: FunctionNetwork | None = None
+    """The private network every function runs in unless its props say otherwise."""
 
     def function_props(self, name: str, *, handler: str, description: str, **props: Any) -> OpsFunctionProps:
         """The props of the function ``name`` (``landing-intake``, ...): the shared values plus ``props``."""
+        props.setdefault("network", self.network)
         return OpsFunctionProps(
             function_name=aws_names.function_name(self.environment, name, self.project),
             description=description,
@@ -241,6 +273,13 @@ class OpsCommon:
             retry_attempts=EVENT_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
         )
+
+
+OUTSIDE_VPC_REASON = (
+    "It reads the DR region's replica buckets, which the isolated subnets cannot reach (gateway endpoints serve"
+    " their own region only, and the network has no NAT); its role is a named exception of the lake bucket policies."
+)
+"""Why a function runs outside the private network (the replica verifier only)."""
 
 
 def read_active_slot(scope: Construct, parameter_name: str) -> iam.PolicyStatement:

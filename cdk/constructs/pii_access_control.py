@@ -111,6 +111,8 @@ class PiiAccessControl(Construct):
             self, "GoldLocation", resource_arn=bucket.bucket_arn, role_arn=role.role_arn, use_service_linked_role=False
         )
         location.node.add_dependency(role)
+        self.location_role: iam.IRole = role
+        """Lake Formation's location role (the gold bucket's data perimeter admits it: Athena reads through it)."""
         return location
 
     def _lf_tags(self, value: str) -> list[lf.CfnTagAssociation.LFTagPairProperty]:

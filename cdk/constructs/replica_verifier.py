@@ -15,8 +15,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk.config import RTC_WINDOW_MINUTES
-from cdk.constructs.ops_function import OpsCommon, OpsFunction
+from cdk.constructs.ops_function import OUTSIDE_VPC_REASON, OpsCommon, OpsFunction
 from job_assets.contracts import metrics as catalog
+from platform_model import aws_names
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +71,9 @@ class ReplicaVerifier(OpsFunction):
                 reserved_concurrency=1,
                 managed_policies=list(props.read_policies),
                 failed_events_queue=common.failed_events,
-                statements=[common.put_metrics()],
+                statements=[common.put_metrics(), _list_tables(props)],
+                network=None,
+                outside_vpc_reason=OUTSIDE_VPC_REASON,
             ),
         )
         self.schedule = events.Rule(
@@ -92,3 +95,18 @@ class ReplicaVerifier(OpsFunction):
             evaluation_periods=RTC_WINDOW_MINUTES // props.check_minutes + 1,
         )
         self.alarms = [self.replica_alarm]
+
+
+def replica_verifier_role_name(environment: str, project: str) -> str:
+    """The verifier's execution role name (every ops function's role is ``<function>-role``, ops_function.py):
+    outside the VPC, the lake bucket policies name it as an exception."""
+    return f"{aws_names.function_name(environment, 'replica-verifier', project)}-role"
+
+
+def _list_tables(props: ReplicaVerifierProps) -> iam.PolicyStatement:
+    """List both sides whole: it finds the tables (``find_tables``) and checks every file of a replica table is
+    there (keys and sizes, no content); its object reads stay on the Delta logs (``read_policies``)."""
+    buckets = [*props.source_buckets.values(), *props.replica_buckets.values()]
+    return iam.PolicyStatement(
+        sid="ListTablesAndReplicaFiles", actions=["s3:ListBucket"], resources=[b.bucket_arn for b in buckets]
+    )

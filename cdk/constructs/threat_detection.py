@@ -260,9 +260,14 @@ class ThreatDetection(Construct):
             description=f"{what}. Runbook: {props.runbook_url}"[:512],
             event_pattern=pattern,
         )
+        # By ARN: CDK's own grants to EventBridge on the topic and its key carry no condition; the alert topic
+        # and its key already admit EventBridge of this account (aws:SourceAccount, AlertTopic).
+        topic = self.node.try_find_child("TopicRef") or sns.Topic.from_topic_attributes(
+            self, "TopicRef", topic_arn=props.topic.topic_arn
+        )
         rule.add_target(
             targets.SnsTopic(
-                props.topic, message=events.RuleTargetInput.from_text(f"{message}. Runbook: {props.runbook_url}")
+                topic, message=events.RuleTargetInput.from_text(f"{message}. Runbook: {props.runbook_url}")
             )
         )
         self.rules[name] = rule

@@ -27,6 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from ..lake_fs import list_files
+from ..spark import import_jvm_classes
 from .base import (
     CHECKPOINT_INTERVAL,
     MergeResult,
@@ -105,6 +106,7 @@ class DeltaSparkEngine(TableEngine):
         super().__init__(spark)
         for key, value in SESSION_DEFAULTS.items():
             spark.conf.set(key, value)
+        import_jvm_classes(spark)  # jvm.DeltaLog, jvm.DeltaTable, jvm.Path, jvm.IOUtils, jvm.Option
 
     # -- helpers -------------------------------------------------------------------------------------
     def _child(self, settings: Dict[str, str]) -> SparkSession:
@@ -119,8 +121,8 @@ class DeltaSparkEngine(TableEngine):
     def _snapshot(self, uri: str):
         """Delta's latest snapshot of ``uri`` (JVM object), refreshed from the log."""
         jvm = self.spark._jvm
-        log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, uri)
-        return log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
+        log = jvm.DeltaLog.forTable(self.spark._jsparkSession, uri)
+        return log.update(False, jvm.Option.empty(), jvm.Option.empty())
 
     def _require(self, uri: str) -> None:
         if not self.exists(uri):
@@ -129,7 +131,7 @@ class DeltaSparkEngine(TableEngine):
     # -- reading -------------------------------------------------------------------------------------
     def exists(self, uri: str) -> bool:
         jvm = self.spark._jvm
-        return bool(jvm.io.delta.tables.DeltaTable.isDeltaTable(self.spark._jsparkSession, uri))
+        return bool(jvm.DeltaTable.isDeltaTable(self.spark._jsparkSession, uri))
 
     def version(self, uri: str) -> Optional[int]:
         # One refresh of the log: a path with no commit is Delta's initial snapshot, version -1 (asking
@@ -193,10 +195,10 @@ class DeltaSparkEngine(TableEngine):
     def _commit_info(self, uri: str, version: int) -> Dict[str, Any]:
         """``commitInfo`` of commit ``version``, read from its log file (no Spark job, unlike DESCRIBE HISTORY)."""
         jvm = self.spark._jvm
-        path = jvm.org.apache.hadoop.fs.Path(f"{uri.rstrip('/')}/_delta_log/{version:020d}.json")
+        path = jvm.Path(f"{uri.rstrip('/')}/_delta_log/{version:020d}.json")
         stream = path.getFileSystem(self.spark._jsc.hadoopConfiguration()).open(path)
         try:
-            text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+            text = jvm.IOUtils.toString(stream, "UTF-8")
         finally:
             stream.close()
         for line in text.splitlines():

@@ -56,7 +56,7 @@ def test_alert_topic_is_encrypted_tls_only_and_open_to_budgets(
 def test_stack_names_and_tags(lakehouse: Synthesized) -> None:
     for env, stacks in lakehouse.environments.items():
         parts = [s.stack_name.removeprefix(f"Lakehouse-{env}-") for s in stacks.all()]
-        assert parts == (["Dr"] if stacks.dr else []) + [
+        assert parts == (["Network"] if stacks.network else []) + (["Dr"] if stacks.dr else []) + [
             "Storage",
             "Alerting",
             "Compute",

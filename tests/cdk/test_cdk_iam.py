@@ -26,6 +26,12 @@ STAR_RESOURCE_ALLOWLIST = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
     "lakeformation:GetDataAccess",  # no resource-level permissions: Lake Formation decides per table and column
+    # Lambda's VPC attachment (AWSLambdaVPCAccessExecutionRole grants the same on "*").
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
 }
 WRITE_ACTIONS = {"s3:PutObject", "s3:DeleteObject"}
 _BUCKET = re.compile(

@@ -109,14 +109,14 @@ def test_every_key_rotates_and_the_account_only_administers_it(lakehouse: Synthe
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_a_key_per_layer_artifacts_ops_audit_and_alerts(
+def test_a_key_per_layer_artifacts_ops_audit_alerts_and_network(
     lakehouse: Synthesized, env_config: dict[str, EnvironmentConfig], env: str
 ) -> None:
     templates = _stack_templates(lakehouse, env)
     primary = {}
-    for name in ("Storage", "Ops", "Alerting"):
+    for name in ("Storage", "Ops", "Alerting", "Network"):
         primary.update(_keys_by_alias(templates[name]))
-    assert set(primary) == {"landing", "bronze", "silver", "gold", "artifacts", "ops", "alerts", "audit"}
+    assert set(primary) == {"landing", "bronze", "silver", "gold", "artifacts", "ops", "alerts", "audit", "network"}
     assert set(primary) | set(aws_names.DR_KEY_ROLES) == set(aws_names.KMS_KEY_ROLES)
     if env_config[env].features.replication:
         dr = _keys_by_alias(templates["Dr"])
@@ -143,6 +143,8 @@ def test_key_policies_name_exactly_the_roles_of_the_layers_they_read_and_write(
     expected = dict(EXPECTED)
     if config.features.replication:
         expected.update(REPLICATED_EXPECTED)
+    # The producer roles deliver the extracts: they encrypt with landing's key (their own policies: encrypt only).
+    expected.update({f"producer-{source}": {"landing": E} for source in config.producers})
     for suffix, layers in expected.items():
         arn = _role_arn(config, suffix)
         granted = {layer: _allowed(keys[layer][1], arn) for layer in LAYER_KEYS}

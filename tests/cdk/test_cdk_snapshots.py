@@ -26,7 +26,8 @@ STACKS = [
     for env in load_config(cdk_context()["lakehouse"]).select("all")
     for stack in [
         env.stack_name(part)
-        for part in (("Dr",) if env.features.replication else ())
+        for part in (("Network",) if env.network.enabled else ())
+        + (("Dr",) if env.features.replication else ())
         + ("Storage", "Alerting", "Compute", "Orchestration", "Ops", "Observability")
         + (("Security",) if env.security.detection.any else ())
     ]

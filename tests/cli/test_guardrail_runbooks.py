@@ -484,13 +484,13 @@ def one_line(err: str) -> str:
 
 def test_kms_status_lists_keys_and_what_they_encrypt(deployed, capsys) -> None:
     code, out, _ = run(capsys, "kms", "status", "--env", ENV, "--dr-region", DR_REGION)
-    assert code == 0 and "all 13 keys of test are Enabled" in out
+    assert code == 0 and "all 14 keys of test are Enabled" in out
     for resource in ("lakehouse-test-landing-bucket", "lakehouse-test-landing-intake-dlq", "lakehouse-test-alerts"):
         assert resource in out
     assert "lakehouse-test-backup" in out and "landing-replica" in out
     assert "(audit)" in out  # the audit bucket, under the audit key
     code, out, _ = run(capsys, "kms", "status", "--env", ENV, "--dr-region", "us-east-1")  # no DR stack there
-    assert code == 0 and "no alias/lakehouse-test-replica in us-east-1" in out and "all 8 keys" in out
+    assert code == 0 and "no alias/lakehouse-test-replica in us-east-1" in out and "all 9 keys" in out
     _client("kms").disable_key(KeyId=deployed.keys["ops"])
     code, out, _ = run(capsys, "kms", "status", "--env", ENV)
     assert code == 1 and "alias/lakehouse-test-ops is Disabled" in out and "lakehouse kms enable ops --env test" in out
