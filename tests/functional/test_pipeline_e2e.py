@@ -277,6 +277,10 @@ def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, def
         assert (p["min_reader_version"], p["min_writer_version"]) == (1, 2)
 
 
+# slow: 94 s of a worker in the default suite. There, the engine contract suite holds delta-rs to delta-spark
+# case by case (tests/functional/test_engine_contract.py, each engine on the other's tables too) and
+# test_rebuild.py rebuilds a lost gold table on delta-rs; this whole-pipeline pass runs in `make test-slow`.
+@pytest.mark.slow
 def test_the_second_engine_end_to_end_then_the_default_engine_carries_on(tmp_path, spark, rs_engine, default_engine):
     """delta-rs stays correct end to end on a smaller lake (exact reconciliation, gold equal to DuckDB, a re-run
     that commits nothing); then delta-spark runs the next delivery on delta-rs's tables and still reconciles."""
