@@ -54,16 +54,9 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def spark():
-    """One local SparkSession per test process: both cores in one process, one core per `make test` worker.
-
-    Two workers each running Spark on both cores of the 2-core machine made every Spark test 1.5-2.2x slower
-    than in one process (the runbook harness: 118 s alone, 261 s beside the other worker), which left the
-    two workers barely faster than one process (16.8 against 18.3 minutes, 2026-12-06). Two partitions either
-    way: the tests' tables keep the file layout they assert on (compaction, file counts)."""
     from job_assets.spark import local_session
 
-    cores = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
-    session = local_session("lakehouse-tests", cores=cores, shuffle_partitions=2, long_lived=True)
+    session = local_session("lakehouse-tests", cores=2, shuffle_partitions=2, long_lived=True)
     yield session
     session.stop()
 

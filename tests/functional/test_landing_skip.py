@@ -41,6 +41,9 @@ def bronze_rows(root: Path, rel: str) -> int:
     return sum(1 for f in table(root, "bronze.crm_accounts").column("_source_file").to_pylist() if f == rel)
 
 
+# slow (default suite under 15 minutes): skip then retry of a poison file runs twice more in the default suite,
+# in the poison-landing-file drill (tests/functional/test_drills.py) and in the runbook harness.
+@pytest.mark.slow
 def test_skip_takes_a_poison_file_out_of_the_way_and_retry_brings_it_back(poisoned, capsys):
     root, rel, whole, records = poisoned
     run = ["run", "--lake-root", str(root), "--layers", "bronze"]
