@@ -17,6 +17,9 @@ from ..local.profile import ProfileError
 from ..local.profile import add_parser as add_profile_command
 from .common import DEFAULT_LAKE, add_aws_account, console, lake_root, usage_errors
 
+# lakehouse.generator.model.CHANGE_MODES, spelled out so the CLI starts without numpy (a unit test holds them equal)
+GENERATOR_CHANGE_MODES = ("recent", "uniform")
+
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from ..generator import generate_with_progress
@@ -27,15 +30,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise UsageError(f"--bad-ratio {args.bad_ratio}: must be in [0, 0.5)")
     root = lake_root(args.lake_root)
     t0 = time.perf_counter()
-    manifest = generate_with_progress(
-        root,
-        args.records,
-        args.seed,
-        args.bad_ratio,
-        clean=args.clean,
-        increment=args.increment,
-        console=console,
-    )
+    try:
+        manifest = generate_with_progress(
+            root,
+            args.records,
+            args.seed,
+            args.bad_ratio,
+            clean=args.clean,
+            increment=args.increment,
+            changes=args.changes,
+            console=console,
+        )
+    except (ValueError, FileExistsError, FileNotFoundError) as refused:  # checked before anything is written
+        raise UsageError(f"lakehouse generate --lake-root {args.lake_root}: {refused}") from None
     took = time.perf_counter() - t0
     files = manifest.get("files", [])
     console.print(
@@ -132,6 +139,12 @@ def _add_generate(sub: Any) -> None:
     g.add_argument("--lake-root", default=DEFAULT_LAKE)
     g.add_argument("--clean", action="store_true", help="delete existing landing files and manifest first")
     g.add_argument("--increment", type=int, default=0, help="write follow-up delivery K (new and changed records)")
+    g.add_argument(
+        "--changes",
+        choices=GENERATOR_CHANGE_MODES,
+        default="recent",
+        help="which existing keys updates and deletes touch: recent (most to the last weeks' keys) or uniform",
+    )
     g.set_defaults(func=cmd_generate)
 
 

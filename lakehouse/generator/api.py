@@ -43,7 +43,7 @@ from job_assets.contracts import landing as L
 
 from .deliver import _simulate
 from .increments import _delivery_dts
-from .model import ACC, BAD_KINDS, GENERATOR_VERSION, _State
+from .model import ACC, BAD_KINDS, CHANGE_MODES, GENERATOR_VERSION, _State
 from .writer import _write
 
 # ------------------------------------------------------------ manifest
@@ -87,6 +87,7 @@ def generate(
     *,
     clean: bool = False,
     increment: int = 0,
+    changes: str = "recent",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
     """Write a deterministic landing delivery under ``<lake_root>/landing`` and return its manifest.
@@ -95,7 +96,9 @@ def generate(
     ``<lake_root>/landing`` and ``<lake_root>/_generator``. ``increment=K`` (K >= 1) appends delivery K (about
     ``records`` new records: new keys, newer versions of existing keys, bad records at ``bad_ratio``) in
     new dt partitions after every earlier one; it needs the manifest of an earlier base generation with the
-    same seed.
+    same seed. ``changes`` picks which existing keys the delivery's updates, duplicates and deletes touch:
+    ``"recent"`` (recency-skewed, most of them keys created or changed in the last weeks) or ``"uniform"``
+    (:data:`~.model.CHANGE_MODES`); each delivery records its own in the manifest.
     ``progress(stage, done, total)`` is called with stage ``"generate"`` then ``"write"``.
 
     The manifest (also written to ``<lake_root>/_generator/manifest.json``) is cumulative over all deliveries;
@@ -103,12 +106,14 @@ def generate(
     """
     lake_root = Path(lake_root)
     _check_arguments(records, bad_ratio, increment, clean=clean)
+    if changes not in CHANGE_MODES:
+        raise ValueError(f"changes must be one of {', '.join(CHANGE_MODES)}, not {changes!r}")
     manifest_path = _manifest_path(lake_root)
     gen_dir = manifest_path.parent
     if clean:
         shutil.rmtree(lake_root / "landing", ignore_errors=True)
         shutil.rmtree(gen_dir, ignore_errors=True)
-    spec = {"increment": increment, "records": records, "bad_ratio": bad_ratio}
+    spec = {"increment": increment, "records": records, "bad_ratio": bad_ratio, "changes": changes}
     deliveries, old_files = _deliveries(lake_root, seed, spec)
     st, dl = _simulate(seed, deliveries, progress)
     manifest = _manifest(seed, deliveries, st, old_files + _write(lake_root, st, dl, progress))
@@ -153,7 +158,10 @@ def _deliveries(lake_root: Path, seed: int, spec: dict) -> tuple[list[dict], lis
         raise ValueError(f"seed {seed} differs from the base delivery's seed {old['seed']}")
     if spec["increment"] <= old["increment"]:
         raise ValueError(f"increment must be > {old['increment']} (the latest delivered)")
-    deliveries = [{k: d[k] for k in ("increment", "records", "bad_ratio")} for d in old["deliveries"]]
+    deliveries = [
+        {**{k: d[k] for k in ("increment", "records", "bad_ratio")}, "changes": d.get("changes", "uniform")}
+        for d in old["deliveries"]
+    ]
     return [*deliveries, spec], old["files"]
 
 
@@ -161,7 +169,8 @@ def _manifest(seed: int, deliveries: list[dict], st: _State, files: list[dict]) 
     """The manifest of every delivery so far (``deliveries`` get their dts), with these fields:
 
     - ``seed``, ``records`` (base delivery), ``bad_ratio`` (base), ``increment`` (latest K),
-      ``generator_version``, ``deliveries`` (one entry per delivery: increment, records, bad_ratio, dts) and
+      ``generator_version``, ``deliveries`` (one entry per delivery: increment, records, bad_ratio, changes,
+      dts) and
       ``records_written`` (total landing records in all files).
     - ``files``: one entry per file: ``path`` (relative to lake_root), ``entity`` ("<source>/<entity>"),
       ``dt``, ``increment``, ``role`` (data | extra_column | empty_file), ``records`` (JSON lines or CSV data
@@ -205,6 +214,7 @@ def generate_with_progress(
     *,
     clean: bool = False,
     increment: int = 0,
+    changes: str = "recent",
     console: Any = None,
 ) -> dict:
     """:func:`generate` with a rich progress bar (one bar per stage: generate, write)."""
@@ -225,4 +235,6 @@ def generate_with_progress(
                 tasks[stage] = bar.add_task(f"{stage} {records:,} records", total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        return generate(lake_root, records, seed, bad_ratio, clean=clean, increment=increment, progress=report)
+        return generate(
+            lake_root, records, seed, bad_ratio, clean=clean, increment=increment, changes=changes, progress=report
+        )

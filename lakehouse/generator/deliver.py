@@ -60,7 +60,7 @@ def _budgets(records: int, bad_ratio: float, n_fx: int, base: bool) -> tuple[int
     return n_bad, redeliver, orig
 
 
-def _start(st: _State, k: int) -> tuple[_Run, list[date]]:
+def _start(st: _State, k: int, changes: str) -> tuple[_Run, list[date]]:
     """What the stages of delivery ``k`` share, and the months of its FX rates (records its last dt)."""
     rng = np.random.default_rng([st.seed, k, 1])
     base = k == 0
@@ -69,7 +69,7 @@ def _start(st: _State, k: int) -> tuple[_Run, list[date]]:
     g0 = _gpart(k, 0)
     w0, w1, months = _window(st, k, dts)
     st.last_dt = dts[-1]
-    return _Run(st, dl, rng, base, g0, w0, w1), months
+    return _Run(st, dl, rng, base, g0, w0, w1, changes), months
 
 
 def _ticker(progress: ProgressFn | None, steps: int) -> Callable[[], None]:
@@ -101,9 +101,12 @@ def _add_sales(run: _Run, orig: dict, parent_acc: np.ndarray, tick: Callable[[],
     return customers
 
 
-def _deliver(st: _State, k: int, records: int, bad_ratio: float, progress: ProgressFn | None) -> _Delivery:
-    """Draw delivery ``k`` (``records`` records, ``bad_ratio`` of them bad) onto ``st``, stage by stage."""
-    run, months = _start(st, k)
+def _deliver(
+    st: _State, k: int, records: int, bad_ratio: float, progress: ProgressFn | None, changes: str = "recent"
+) -> _Delivery:
+    """Draw delivery ``k`` (``records`` records, ``bad_ratio`` of them bad, re-deliveries drawn as ``changes``
+    says: :data:`~.model.CHANGE_MODES`) onto ``st``, stage by stage."""
+    run, months = _start(st, k, changes)
     tick = _ticker(progress, 9)
     fx = _fx_rows(st, months)
     n_bad, redeliver, orig = _budgets(records, bad_ratio, len(fx), run.base)
@@ -133,6 +136,8 @@ def _simulate(seed: int, deliveries: list[dict], progress: ProgressFn | None) ->
     dl = None
     for i, spec in enumerate(deliveries):
         last = i == len(deliveries) - 1
-        dl = _deliver(st, spec["increment"], spec["records"], spec["bad_ratio"], progress if last else None)
+        # a delivery recorded before the mode existed drew its changes uniformly: re-simulate it that way
+        changes = spec.get("changes", "uniform")
+        dl = _deliver(st, spec["increment"], spec["records"], spec["bad_ratio"], progress if last else None, changes)
     assert dl is not None
     return st, dl

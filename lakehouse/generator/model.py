@@ -61,6 +61,15 @@ SHARES = {ACC: 2, CON: 5, OPP: 10, CUS: 6, ORD: 25, ITM: 50}
 # (updates round 1, duplicates round 1, updates round 2, duplicates round 2, deletes)
 REDELIVER_BASE = (0.05, 0.0075, 0.02, 0.0075, 0.015)
 REDELIVER_INC = (0.08, 0.005, 0.02, 0.005, 0.01)
+# Which existing keys a delivery's updates, duplicates and deletes touch (``changes``):
+# - "recent" (the default): recency-skewed, as CRM and order feeds are: a key's chance halves with every
+#   RECENT_HALF_LIFE_DAYS between its first version (its creation) and the partition's date, so most changes
+#   land on keys created in the last weeks, and a tail of RECENT_TAIL of them is spread evenly over history;
+# - "uniform": every live key equally likely (the generator's behaviour before the mode existed, and what a
+#   manifest without ``changes`` was generated with).
+CHANGE_MODES = ("recent", "uniform")
+RECENT_HALF_LIFE_DAYS = 14.0
+RECENT_TAIL = 0.2
 
 DAY_MS = 86_400_000
 BASE_START = np.datetime64("2023-01-01", "ms").astype(np.int64)
@@ -152,6 +161,7 @@ class _Entity:
     keys: list = field(default_factory=list)
     rows: list = field(default_factory=list)  # latest payload per key: dict (jsonl) or tuple of str (csv)
     version: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    born: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # each key's first version
     deleted: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     last_g: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     attrs: dict[str, np.ndarray] = field(default_factory=dict)
@@ -167,6 +177,7 @@ class _Entity:
         self.keys.extend(keys)
         self.rows.extend(rows)
         self.version = np.concatenate([self.version, np.asarray(version, np.int64)])
+        self.born = np.concatenate([self.born, np.asarray(version, np.int64)])
         self.deleted = np.concatenate([self.deleted, np.zeros(len(keys), bool)])
         self.last_g = np.concatenate([self.last_g, np.full(len(keys), g, np.int64)])
         for k, v in attrs.items():
@@ -226,6 +237,7 @@ class _Run:
     g0: int
     w0: int
     w1: int
+    changes: str = "recent"
 
 
 def _weighted(rng: np.random.Generator, pool: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:

@@ -14,8 +14,8 @@ import numpy as np
 
 from job_assets.contracts import landing as L
 
-from .formatting import _cents, _crm_ts, _fmt_cents, _sf_ts
-from .increments import _gpart, _version_window
+from .formatting import _cents, _crm_ts, _fmt_cents, _ms, _sf_ts
+from .increments import _delivery_dts, _gpart, _version_window
 from .model import (
     _INDUSTRIES,
     _OFFSETS,
@@ -24,10 +24,13 @@ from .model import (
     CON,
     CRM,
     CUS,
+    DAY_MS,
     ITM,
     LOST,
     OPP,
     ORD,
+    RECENT_HALF_LIFE_DAYS,
+    RECENT_TAIL,
     WON,
     _Delivery,
     _Run,
@@ -44,13 +47,17 @@ def _redeliver(
     n_upd: int,
     n_dup: int,
     n_del: int,
+    changes: str = "recent",
 ) -> None:
     ent = st.ents[name]
     g = _gpart(dl.k, part)
     cands = np.flatnonzero(ent.live & (ent.last_g < g))
     if len(cands) == 0:
         return
-    cands = rng.permutation(cands)
+    if changes == "uniform":
+        cands = rng.permutation(cands)
+    else:
+        cands = _recent_first(cands, ent.born[cands], _ms(_delivery_dts(dl.k)[part]), rng)
     dels = np.zeros(0, np.int64)
     if n_del:
         ok = ent.attrs["reserved"][cands] if name == ACC else np.ones(len(cands), bool)
@@ -84,6 +91,21 @@ def _redeliver(
             ent.deletes += len(idx_arr)
     ent.written += len(out)
     dl.rows.setdefault(name, {}).setdefault(part, []).extend(out)
+
+
+def _recent_first(cands: np.ndarray, born: np.ndarray, now_ms: int, rng: np.random.Generator) -> np.ndarray:
+    """``cands`` in the random order a recency-skewed draw without replacement picks them.
+
+    Each key's weight is ``(1 - RECENT_TAIL) * 2 ** (-age / RECENT_HALF_LIFE_DAYS) / sum(...)`` plus
+    ``RECENT_TAIL / len(cands)``, ``age`` the days from its first version (``born``) to ``now_ms``: orders
+    and deals change mostly in the weeks after they are created. The order is the
+    Efraimidis-Spirakis one (ascending ``Exp(1) / weight``), so the first ``n`` keys are a weighted sample of
+    ``n`` without replacement, drawn in one vectorised pass.
+    """
+    age_days = np.maximum(now_ms - born, 0) / DAY_MS
+    recent = np.exp2(-age_days / RECENT_HALF_LIFE_DAYS)
+    weight = (1.0 - RECENT_TAIL) * recent / recent.sum() + RECENT_TAIL / len(cands)
+    return cands[np.argsort(rng.exponential(1.0, len(cands)) / weight, kind="stable")]
 
 
 def _update_account(new: dict, ts: str, r: float) -> None:
@@ -173,5 +195,5 @@ def _redeliver_all(run: _Run, redeliver: dict[str, list[int]]) -> None:
     p1, p2 = rounds[0]
     for name in (ACC, CON, OPP, CUS, ORD, ITM):
         u1, d1, u2, d2, de = redeliver[name]
-        _redeliver(st, dl, rng, name, p1, u1, d1, 0)
-        _redeliver(st, dl, rng, name, p2, u2, d2, de)
+        _redeliver(st, dl, rng, name, p1, u1, d1, 0, run.changes)
+        _redeliver(st, dl, rng, name, p2, u2, d2, de, run.changes)

@@ -28,6 +28,20 @@ def test_generate_rejects_bad_numbers(tmp_path, capsys):
     assert "--bad-ratio 0.9" in capsys.readouterr().err
 
 
+def test_generate_refusals_are_one_line_not_a_traceback(tmp_path, capsys):
+    """What the generator refuses (a landing folder with files, an increment without its base) is one line
+    naming the lake root, exit 2, and the files already there are left alone."""
+    landing = tmp_path / "landing" / "crm"
+    landing.mkdir(parents=True)
+    (landing / "x.jsonl").write_text("{}\n")
+    assert main(["generate", "--records", "1000", "--lake-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"lakehouse generate --lake-root {tmp_path}: {tmp_path / 'landing'} already holds files" in err
+    assert "Traceback" not in err and (landing / "x.jsonl").read_text() == "{}\n"
+    assert main(["generate", "--records", "1000", "--increment", "1", "--lake-root", str(tmp_path / "new")]) == 2
+    assert "manifest.json not found: generate the base delivery first" in capsys.readouterr().err
+
+
 def test_run_rejects_bad_flag_and_layer(tmp_path, capsys):
     (tmp_path / "landing").mkdir()
     assert main(["run", "--lake-root", str(tmp_path), "--flag", "nokey"]) == 2

@@ -411,3 +411,76 @@ def test_rich_progress_wrapper(tmp_path):
     m = generate_with_progress(tmp_path, 1000, bad_ratio=0.0, console=Console(file=out, width=100))
     assert m["records_written"] == 1000
     assert "write" in out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------- change feeds
+
+
+def _redelivered_order_ages(root: Path, manifest: dict, increment: int) -> list[float]:
+    """Days from each re-delivered order's ORDER_TS (orders delivered before ``increment``) to its partition's dt."""
+    earlier: set[str] = set()
+    redelivered: list[float] = []
+    for f in sorted(manifest["files"], key=lambda f: f["dt"]):
+        if f["entity"] != "snowflake/orders" or f["role"] != "data":
+            continue
+        header, rows = read_file(root, f["path"], "snowflake/orders")
+        assert header is not None
+        pos = {c: i for i, c in enumerate(header)}
+        dt = datetime.fromisoformat(f["dt"]).replace(tzinfo=UTC)
+        for r in rows:
+            key = r[pos["ORDER_ID"]]
+            if f["increment"] == increment and key in earlier:
+                redelivered.append((dt - parse_ts(r[pos["ORDER_TS"]])).total_seconds() / 86_400)
+            elif f["increment"] < increment:
+                earlier.add(key)
+    return redelivered
+
+
+def _share(ages: list[float], pred) -> float:
+    return sum(1 for a in ages if pred(a)) / len(ages)
+
+
+def test_change_feeds_are_recency_skewed_by_default_and_uniform_on_request(tmp_path):
+    """Re-deliveries (updates, duplicates, deletes) touch mostly the last weeks' keys, with a tail across
+    history; ``changes="uniform"`` spreads them evenly over two years of orders, as before the mode existed."""
+    ages = {}
+    for mode in ("recent", "uniform"):
+        root = tmp_path / mode
+        generate(root, 40_000, seed=5, bad_ratio=0.0, changes=mode)
+        manifest = generate(root, 8_000, seed=5, bad_ratio=0.0, increment=1, changes=mode)
+        assert [d["changes"] for d in manifest["deliveries"]] == [mode, mode]
+        check_manifest(root, manifest)
+        ages[mode] = _redelivered_order_ages(root, manifest, increment=1)
+        assert len(ages[mode]) > 150, mode
+    recent, uniform = ages["recent"], ages["uniform"]
+    assert _share(recent, lambda a: a <= 56) >= 0.6  # most: orders of the last eight weeks
+    assert _share(recent, lambda a: a > 180) >= 0.03  # a tail across history
+    assert _share(uniform, lambda a: a <= 56) < 0.2
+    assert _share(uniform, lambda a: a > 180) > 0.5
+
+
+def test_a_manifest_from_before_the_change_modes_is_resimulated_uniformly(tmp_path):
+    """An increment on a lake generated before ``changes`` existed (its manifest's deliveries lack the key)
+    re-simulates the earlier deliveries as they were drawn: uniformly, so its files are what they would have
+    been; an unknown mode is refused before anything is written."""
+    marked, legacy = tmp_path / "marked", tmp_path / "legacy"
+    for root in (marked, legacy):
+        generate(root, 4000, seed=9, bad_ratio=0.01, changes="uniform")
+    path = legacy / "_generator" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for d in manifest["deliveries"]:
+        del d["changes"]
+    path.write_text(json.dumps(manifest))
+    for root in (marked, legacy):
+        generate(root, 2000, seed=9, bad_ratio=0.01, increment=1, changes="recent")
+    assert file_hashes(marked) == file_hashes(legacy)
+    with pytest.raises(ValueError, match="changes must be one of recent, uniform, not 'skewed'"):
+        generate(tmp_path / "new", 4000, changes="skewed")
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_cli_offers_the_generator_change_modes():
+    from lakehouse.cli.local import GENERATOR_CHANGE_MODES
+    from lakehouse.generator.model import CHANGE_MODES
+
+    assert GENERATOR_CHANGE_MODES == CHANGE_MODES

@@ -1,0 +1,81 @@
+"""Why the lake's tables are written without deletion vectors (issue 19; docs/guides/PERFORMANCE_TUNING.md).
+
+Deletion vectors would let a MERGE or DELETE mark rows gone instead of rewriting every file that holds one
+(what bounds a small re-delivery's cost on copy-on-write tables). They raise a table to reader 3 / writer 7,
+and every reader and writer of the table must support them. This pins, on a table delta-spark writes with
+them, what each of ours does today, so an upgrade that changes it shows here:
+
+- the light reader (:class:`job_assets.delta_read.DeltaReader`: the CLI, notebooks, promotion gates) reads
+  through delta-rs's DataFusion engine and applies them;
+- delta-rs's own writes (append, delete, merge: what the delta-rs table engine does) honour them: deltalake
+  1.6.6 rewrites a file with its deletion vector applied (copy-on-write; it writes none of its own);
+- delta-rs's pyarrow path (``DeltaTable.to_pyarrow_table``) refuses the table: nothing of ours uses it;
+- the Lambdas' own log reader (``lambdas/ops_common/delta_log.py``) knows no deletion vector (its docstring
+  says so): a DELETE's commit removes a file and adds the same path back with its vector, and the reader
+  misreads the table (it drops the file here; applied the other way round it would return the deleted rows
+  too); the replica verifier, which compares the data files the log lists, would not see a missing
+  ``deletion_vector_*.bin``.
+
+Athena's support could not be checked here. So
+``spark.databricks.delta.properties.defaults.enableDeletionVectors`` stays ``false``
+(job_assets/engine/delta_spark.py) until the Lambdas' reader applies them; what that would buy is measured in
+docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaProtocolError
+from ops_common import delta_log
+from ops_common.aws import client
+
+from job_assets.delta_read import DeltaReader
+
+pytestmark = pytest.mark.spark
+
+
+def test_who_handles_deletion_vectors(spark, tmp_path: Path, aws) -> None:
+    path = str(tmp_path / "dv")
+    (
+        spark.range(0, 1000)
+        .withColumnRenamed("id", "k")
+        .coalesce(1)
+        .write.format("delta")
+        .option("delta.enableDeletionVectors", "true")
+        .save(path)
+    )
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE k < 10")
+    assert any(p.name.startswith("deletion_vector_") for p in tmp_path.joinpath("dv").iterdir())
+    protocol = DeltaTable(path).protocol()
+    assert (protocol.min_reader_version, protocol.reader_features) == (3, ["deletionVectors"])
+
+    reader = DeltaReader()
+
+    def keys() -> list[int]:
+        return sorted(r["k"] for r in reader.rows(reader.open(path), ["k"]))
+
+    assert keys() == list(range(10, 1000))
+    with pytest.raises(DeltaProtocolError, match="deletionVectors"):
+        DeltaTable(path).to_pyarrow_table()
+
+    s3 = client("s3", "us-east-1")
+    s3.create_bucket(Bucket="lake")
+    for f in tmp_path.joinpath("dv").rglob("*"):
+        if f.is_file():
+            s3.put_object(Bucket="lake", Key=f"silver/dv/{f.relative_to(tmp_path / 'dv')}", Body=f.read_bytes())
+    commit = [json.loads(line) for line in tmp_path.joinpath("dv/_delta_log/00000000000000000001.json").open()]
+    dv_add = next(a["add"] for a in commit if "add" in a)
+    assert dv_add["deletionVector"]["cardinality"] == 10
+    assert any(a.get("remove", {}).get("path") == dv_add["path"] for a in commit)  # same file, now with a DV
+    # the Lambdas' reader applies the actions in file order and knows no deletion vector: it misreads
+    assert len(delta_log.read_rows(s3, "lake", "silver/dv", ["k"])) != 990
+
+    write_deltalake(path, pa.table({"k": pa.array([5000], pa.int64())}), mode="append")
+    DeltaTable(path).delete("k = 500")
+    assert keys() == [k for k in range(10, 1000) if k != 500] + [5000]
+    assert spark.read.format("delta").load(path).where("k < 10 OR k = 500").count() == 0
