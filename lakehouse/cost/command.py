@@ -64,7 +64,7 @@ def run_estimate(
         documents = [to_json(e, settings, prices, measured) for e in estimates]
         print(json.dumps(documents if compare else documents[0], indent=2))
     elif compare:
-        console.print(compare_markdown(estimates), markup=False, highlight=False)
+        print(compare_markdown(estimates), end="")  # plain: the guide embeds it verbatim
     else:
         print_table(estimates[0], settings, prices, console)
     return 0

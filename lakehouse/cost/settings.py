@@ -63,6 +63,8 @@ def _field_count(field: str, full: int) -> float:
         base, _, step = part.partition("/")
         if base == "*":
             span = full
+        elif step:  # a/n: from a to the end of the field
+            span = full - int(base)
         elif "-" in base:
             low, high = base.split("-")
             span = _WEEKDAYS.index(high) - _WEEKDAYS.index(low) + 1 if low in _WEEKDAYS else int(high) - int(low) + 1
