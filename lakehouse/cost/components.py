@@ -23,7 +23,7 @@ from .model import (
     Estimate,
     Inputs,
 )
-from .settings import EnvSettings
+from .settings import EnvSettings, JobWorkers, Worker
 
 
 def job_cpu_seconds(i: Inputs) -> dict[str, float]:
@@ -44,50 +44,88 @@ def job_cpu_seconds(i: Inputs) -> dict[str, float]:
     }
 
 
+def job_workers(i: Inputs, job: str) -> JobWorkers:
+    """The job's sizes from ``cdk.json``, else the default worker of ``measured.json`` for driver and executors."""
+    if job in i.env.workers:
+        return i.env.workers[job]
+    a = i.measured.assumed
+    return JobWorkers(
+        driver=Worker(**{k: a("driver")[k] for k in ("vcpu", "memory_gb", "disk_gb")}),
+        executor=Worker(**{k: a("executor")[k] for k in ("vcpu", "memory_gb", "disk_gb")}),
+        max_executors=None,
+    )
+
+
+def executor_slots(i: Inputs, w: JobWorkers) -> int:
+    """Executors a job may hold: what the maximum capacity leaves beside its driver, at most its own cap."""
+    slots = min(
+        (i.env.max_vcpu - w.driver.vcpu) // w.executor.vcpu,
+        (i.env.max_memory_gb - w.driver.memory_gb) // w.executor.memory_gb,
+    )
+    return max(1, min(slots, w.max_executors) if w.max_executors else slots)
+
+
+SIZES = ("vcpu", "memory_gb", "disk_gb")
+INCLUDED_DISK_GB = 20
+
+
+def billed(worker: Worker, count: float, seconds: float) -> dict[str, float]:
+    """Hours of vCPU, memory GB and disk GB beyond the included 20 GB of ``count`` workers for ``seconds``."""
+    sizes = {"vcpu": worker.vcpu, "memory_gb": worker.memory_gb, "disk_gb": max(worker.disk_gb - INCLUDED_DISK_GB, 0)}
+    return {size: count * seconds * sizes[size] / 3600 for size in SIZES}
+
+
+def idle_capacity(i: Inputs, jobs: dict[str, dict[str, float]]) -> list[dict[str, float]]:
+    """What pre-initialized capacity bills beyond the jobs' own workers: its executors a job leaves idle,
+    for the job's duration, and all of it for the idle timeout after the run (auto-stop)."""
+    ic = i.env.initial_capacity
+    if ic is None:
+        return []
+    parts = [billed(ic.executor, max(ic.executors - j["executors"], 0), j["seconds"]) for j in jobs.values()]
+    tail = i.env.idle_timeout_minutes * 60
+    parts += [billed(ic.driver, ic.drivers, tail), billed(ic.executor, ic.executors, tail)]
+    return parts
+
+
 def emr_run(i: Inputs) -> dict[str, Any]:
     """Billed worker time of one pipeline run on EMR Serverless, job by job.
 
     A job's CPU-seconds (:func:`job_cpu_seconds`) divided by the share of the cores that were busy when they
     were measured is its executors' billed vCPU-seconds. A job gets as many executors as its work fills for at
-    least a minute, at most what the maximum capacity leaves beside its driver; each executor is billed for
-    the job's duration and at least one minute, and so is the job's driver.
+    least a minute, at most :func:`executor_slots`; each executor is billed its configured size for the job's
+    duration and at least one minute, and so is the job's driver; disk beyond 20 GB a worker is billed too;
+    pre-initialized capacity adds what :func:`idle_capacity` bills.
     """
-    m, a = i.measured, i.measured.assumed
-    executor, driver, minimum = a("executor"), a("driver"), float(a("worker_minimum_seconds"))
+    m = i.measured
+    minimum = float(m.assumed("worker_minimum_seconds"))
     wall = m.raw["compute"]["wall_seconds"]
     busy = m.value("compute", "cpu_seconds_per_million") / (wall["value"] * wall["cores"])
-    slots = min(
-        (i.env.max_vcpu - driver["vcpu"]) // executor["vcpu"],
-        (i.env.max_memory_gb - driver["memory_gb"]) // executor["memory_gb"],
-    )
-    jobs = {}
+    jobs, parts = {}, []
     for job, cpu_seconds in job_cpu_seconds(i).items():
-        worker_seconds = cpu_seconds / busy / executor["vcpu"]
-        executors = max(1, min(slots, math.ceil(worker_seconds / minimum)))
+        w = job_workers(i, job)
+        worker_seconds = cpu_seconds / busy / w.executor.vcpu
+        executors = max(1, min(executor_slots(i, w), math.ceil(worker_seconds / minimum)))
         seconds = max(worker_seconds / executors, minimum)
         jobs[job] = {"executors": executors, "seconds": seconds, "executor_seconds": executors * seconds}
-    exec_s = sum(j["executor_seconds"] for j in jobs.values())
-    driver_s = sum(j["seconds"] for j in jobs.values())
-    late = [job for job, j in jobs.items() if j["seconds"] > i.env.job_timeout_minutes * 60]
+        parts += [billed(w.executor, executors, seconds), billed(w.driver, 1, seconds)]
+    parts += idle_capacity(i, jobs)
     return {
         "busy_share": busy,
-        "executor_slots": slots,
         "jobs": jobs,
-        "over_job_timeout": late,
-        "vcpu_hours": (exec_s * executor["vcpu"] + driver_s * driver["vcpu"]) / 3600,
-        "memory_gb_hours": (exec_s * executor["memory_gb"] + driver_s * driver["memory_gb"]) / 3600,
+        "over_job_timeout": [job for job, j in jobs.items() if j["seconds"] > i.env.job_timeout_minutes * 60],
+        **{f"{size}_hours": sum(p[size] for p in parts) for size in SIZES},
     }
 
 
 def emr(i: Inputs, run: dict[str, Any]) -> Component:
-    """vCPU- and GB-hours of the month's pipeline runs; disk beyond the 20 GB a worker includes: none used."""
+    """vCPU-, memory GB- and disk GB-hours (beyond the 20 GB a worker includes) of the month's pipeline runs."""
     runs = i.env.pipeline_runs_per_day * i.days
     return Component(
         "EMR Serverless",
         (
             i.line("vCPU-hours (executors + drivers)", run["vcpu_hours"] * runs, "vCPU-hour", "emr_vcpu_hour"),
             i.line("memory GB-hours", run["memory_gb_hours"] * runs, "GB-hour", "emr_memory_gb_hour"),
-            i.line("disk GB-hours beyond 20 GB/worker", 0.0, "GB-hour", "emr_storage_gb_hour"),
+            i.line("disk GB-hours beyond 20 GB/worker", run["disk_gb_hours"] * runs, "GB-hour", "emr_storage_gb_hour"),
         ),
     )
 

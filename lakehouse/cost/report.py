@@ -70,7 +70,6 @@ def to_json(e: Estimate, env: EnvSettings, prices: PriceTable, measured: Measure
         "per_million_records_usd": round(e.per_million_records, 4),
         "per_tb_processed_usd": round(e.per_tb_processed, 2),
         "emr_run": {
-            "executor_slots": run["executor_slots"],
             "jobs": {job: {k: round(v, 1) for k, v in j.items()} for job, j in run["jobs"].items()},
         },
         "warnings": warnings(e, env),

@@ -8,7 +8,7 @@ model prices, in :class:`EnvSettings`, so the arithmetic is testable with settin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ..errors import UsageError
 REPO = Path(__file__).resolve().parents[2]
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _PER_DAY = {"minute": 1440, "minutes": 1440, "hour": 24, "hours": 24, "day": 1, "days": 1}
+SIZED_JOBS = ("bronze", "silver", "gold", "maintenance")
 _WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
 
@@ -28,6 +29,34 @@ class LandingLifecycle:
     glacier_after: int
     expire_after: int
     noncurrent_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Worker:
+    """One EMR Serverless worker's configured size: billed whole while it runs."""
+
+    vcpu: int
+    memory_gb: int
+    disk_gb: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobWorkers:
+    """A job's driver and executor sizes and its cap on executors (``None``: only the maximum capacity)."""
+
+    driver: Worker
+    executor: Worker
+    max_executors: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitialCapacity:
+    """Pre-initialized workers: billed while the application is STARTED, used or not."""
+
+    driver: Worker
+    drivers: int
+    executor: Worker
+    executors: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +81,12 @@ class EnvSettings:
     freshness_check_minutes: int
     replica_check_minutes: int
     intake_batch_size: int
+    idle_timeout_minutes: int = 15
+    initial_capacity: InitialCapacity | None = None
+    """``cdk.json``'s ``spark.initial_capacity`` where it is set (issue 19's EMR sizing), else none."""
+    workers: dict[str, JobWorkers] = field(default_factory=dict)
+    """Per job, the sizes ``cdk.json``'s ``spark`` section sets (issue 19's EMR sizing); absent: the defaults
+    of ``measured.json`` (EMR Serverless's default worker)."""
 
 
 def _field_count(field: str, full: int) -> float:
@@ -89,8 +124,45 @@ def runs_per_day(expression: str) -> float:
     return per_day
 
 
-def from_config(cfg: Any) -> EnvSettings:
-    """:class:`EnvSettings` of one validated ``cdk.config.EnvironmentConfig``."""
+def _worker(raw: dict[str, Any], key: str) -> Worker:
+    try:
+        return Worker(vcpu=int(raw["cores"]), memory_gb=int(raw["memory_gb"]), disk_gb=int(raw.get("disk_gb", 20)))
+    except (KeyError, TypeError, ValueError) as error:
+        raise UsageError(f"cdk.json {key}: needs cores and memory_gb as numbers ({error})") from None
+
+
+def workers_from_raw(spark: dict[str, Any] | None, key: str) -> dict[str, JobWorkers]:
+    """Per-job worker sizes from an environment's raw ``spark`` section (``{job: {driver: {cores, memory_gb,
+    disk_gb}, executor: {...}, max_executors}}``); jobs it does not name keep the defaults."""
+    workers = {}
+    for job, raw in (spark or {}).items():
+        if job not in SIZED_JOBS or not isinstance(raw, dict):
+            continue  # not a job's block (initial capacity, a flag of the section)
+        workers[job] = JobWorkers(
+            driver=_worker(raw.get("driver", {}), f"{key}.{job}.driver"),
+            executor=_worker(raw.get("executor", {}), f"{key}.{job}.executor"),
+            max_executors=raw.get("max_executors"),
+        )
+    return workers
+
+
+def initial_capacity_from_raw(spark: dict[str, Any] | None, key: str) -> InitialCapacity | None:
+    """``spark.initial_capacity``: ``{driver: {workers, cores, memory_gb, disk_gb}, executor: {...}}`` or off."""
+    raw = (spark or {}).get("initial_capacity")
+    if not isinstance(raw, dict):
+        return None
+    driver, executor = raw.get("driver", {}), raw.get("executor", {})
+    return InitialCapacity(
+        driver=_worker(driver, f"{key}.initial_capacity.driver"),
+        drivers=int(driver.get("workers", 1)),
+        executor=_worker(executor, f"{key}.initial_capacity.executor"),
+        executors=int(executor.get("workers", 0)),
+    )
+
+
+def from_config(cfg: Any, raw: dict[str, Any] | None = None) -> EnvSettings:
+    """:class:`EnvSettings` of one validated ``cdk.config.EnvironmentConfig`` (``raw``: its ``cdk.json``
+    block, for the per-job worker sizes)."""
     landing = cfg.retention.landing
     return EnvSettings(
         name=cfg.name,
@@ -118,6 +190,11 @@ def from_config(cfg: Any) -> EnvSettings:
         freshness_check_minutes=cfg.ops.freshness_check_minutes,
         replica_check_minutes=cfg.ops.replica_check_minutes,
         intake_batch_size=cfg.ops.intake_batch_size,
+        idle_timeout_minutes=cfg.emr.idle_timeout_minutes,
+        initial_capacity=initial_capacity_from_raw(
+            (raw or {}).get("spark"), f"lakehouse.environments.{cfg.name}.spark"
+        ),
+        workers=workers_from_raw((raw or {}).get("spark"), f"lakehouse.environments.{cfg.name}.spark"),
     )
 
 
@@ -126,10 +203,10 @@ def load_settings(env: str, repo: Path = REPO) -> EnvSettings:
     from ..checkout import CheckoutError, load_cdk_config
 
     try:
-        _, config = load_cdk_config(repo)
+        context, config = load_cdk_config(repo)
     except CheckoutError as error:
         raise UsageError(str(error)) from None
     if env not in config.environments:
         known = ", ".join(config.environments)
         raise UsageError(f"--env {env}: unknown environment; expected one of: {known}")
-    return from_config(config.environments[env])
+    return from_config(config.environments[env], context["lakehouse"]["environments"][env])

@@ -20,7 +20,15 @@ from lakehouse.cli import main
 from lakehouse.cost.components import estimate
 from lakehouse.cost.data import Measured, PriceTable
 from lakehouse.cost.report import COMPARE_SIZES, GUIDE, GUIDE_ENVS, compare_markdown, guide_table
-from lakehouse.cost.settings import EnvSettings, LandingLifecycle, load_settings, runs_per_day
+from lakehouse.cost.settings import (
+    EnvSettings,
+    LandingLifecycle,
+    Worker,
+    initial_capacity_from_raw,
+    load_settings,
+    runs_per_day,
+    workers_from_raw,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOTS = REPO / "tests" / "cdk" / "__snapshots__" / "test_cdk_snapshots"
@@ -107,6 +115,58 @@ def test_emr_of_a_small_case_by_hand(small_env, round_prices, round_measured):
     assert emr.usd == pytest.approx(vcpu_hours * 0.05 + gb_hours * 0.005)
     assert emr.usd == pytest.approx(2.6167 + 1.0467, abs=1e-3)  # 52.33 vCPU-h, 209.33 GB-h
     assert [j["executors"] for j in e.facts["emr_run"]["jobs"].values()] == [1, 7, 7]
+
+
+def test_per_job_worker_sizes_from_cdk_json_by_hand(small_env, round_prices, round_measured):
+    # The shape of cdk.json's per-job `spark` section (issue 19, EMR sizing): silver on 8-vCPU / 32 GB / 50 GB
+    # executors, at most 2, beside a 2-vCPU / 8 GB driver.
+    spark = {
+        "silver": {
+            "driver": {"cores": 2, "memory_gb": 8, "disk_gb": 20},
+            "executor": {"cores": 8, "memory_gb": 32, "disk_gb": 50},
+            "max_executors": 2,
+        },
+        "initial_capacity": False,
+    }
+    workers = workers_from_raw(spark, "spark")
+    assert set(workers) == {"silver"} and workers["silver"].executor == Worker(vcpu=8, memory_gb=32, disk_gb=50)
+    env = dataclasses.replace(small_env, workers=workers)
+    e = estimate(env, records_per_day=1_000_000, prices=round_prices, measured=round_measured, history_days=100)
+    # silver's 25 + 5,000/3 CPU-s on 8-vCPU executors: 211.5 worker-seconds, on 2 executors (capacity would
+    # allow 3) for 105.7 s; 30 GB of each executor's disk is beyond the 20 GB included, the driver's is not.
+    worker_seconds = (25 + 5000 / 3) / 8
+    assert e.facts["emr_run"]["jobs"]["silver"]["executors"] == 2
+    disk = _component(e, "EMR Serverless").lines[2]
+    assert disk.quantity == pytest.approx(worker_seconds * 30 / 3600 * 30)
+    silver_vcpu_hours = (worker_seconds * 8 + worker_seconds / 2 * 2) / 3600 * 30
+    default = estimate(
+        small_env, records_per_day=1_000_000, prices=round_prices, measured=round_measured, history_days=100
+    )
+    default_silver = ((25 + 5000 / 3) / 4 * (4 + 4 / 7)) / 3600 * 30  # 7 executors of 4 vCPU and a 4-vCPU driver
+    assert _component(e, "EMR Serverless").lines[0].quantity == pytest.approx(
+        _component(default, "EMR Serverless").lines[0].quantity - default_silver + silver_vcpu_hours
+    )
+
+
+def test_pre_initialized_capacity_by_hand(small_env, round_prices, round_measured):
+    spark = {
+        "initial_capacity": {
+            "driver": {"workers": 1, "cores": 4, "memory_gb": 16, "disk_gb": 20},
+            "executor": {"workers": 4, "cores": 4, "memory_gb": 16, "disk_gb": 20},
+        }
+    }
+    assert initial_capacity_from_raw({"initial_capacity": False}, "spark") is None
+    warm = dataclasses.replace(small_env, initial_capacity=initial_capacity_from_raw(spark, "spark"))
+    cold_e, warm_e = (
+        estimate(env, records_per_day=1_000_000, prices=round_prices, measured=round_measured, history_days=100)
+        for env in (small_env, warm)
+    )
+    # Billed while STARTED: bronze uses 1 of the 4 warm executors for its 60 s (3 idle); silver and gold use 7;
+    # then all 5 warm workers until auto-stop, 15 minutes after the run. 4 vCPU / 16 GB each, 30 runs a month.
+    extra_worker_seconds = 3 * 60 + 5 * 15 * 60
+    cold, warm_lines = _component(cold_e, "EMR Serverless").lines, _component(warm_e, "EMR Serverless").lines
+    assert warm_lines[0].quantity - cold[0].quantity == pytest.approx(extra_worker_seconds * 4 / 3600 * 30)
+    assert warm_lines[1].quantity - cold[1].quantity == pytest.approx(extra_worker_seconds * 16 / 3600 * 30)
 
 
 def test_s3_storage_of_a_small_case_by_hand(small_env, round_prices, round_measured):
