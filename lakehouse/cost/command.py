@@ -14,15 +14,16 @@ from .report import COMPARE_SIZES, compare_markdown, print_table, to_json
 from .settings import REPO, load_settings
 
 
-def positive_number(option: str, value: str, *, whole: bool = True) -> float:
-    """``value`` as a number > 0 (a whole one when ``whole``), else one line naming ``option``."""
+def positive_number(option: str, value: str, *, whole: bool = True, zero: bool = False) -> float:
+    """``value`` as a number > 0 (>= 0 with ``zero``; a whole one when ``whole``), else one line naming
+    ``option``."""
     try:
         number = int(value) if whole else float(value)
     except ValueError:
         kind = "a whole number" if whole else "a number"
         raise UsageError(f"{option} {value!r}: not {kind}") from None
-    if number <= 0:
-        raise UsageError(f"{option} {value}: must be greater than 0")
+    if number < 0 or (number == 0 and not zero):
+        raise UsageError(f"{option} {value}: must be {'0 or more' if zero else 'greater than 0'}")
     return number
 
 
@@ -43,7 +44,7 @@ def run_estimate(
     sizes = COMPARE_SIZES if compare else (int(positive_number("--records-per-day", records_per_day or "")),)
     history = int(positive_number("--history-days", history_days)) if history_days is not None else None
     athena = (
-        positive_number("--athena-queries-per-day", athena_queries_per_day, whole=False)
+        positive_number("--athena-queries-per-day", athena_queries_per_day, whole=False, zero=True)
         if athena_queries_per_day is not None
         else None
     )

@@ -291,6 +291,7 @@ def test_table_output(capsys):
         (["--env", "dev"], "--records-per-day is required"),
         (["--env", "dev", "--records-per-day", "10", "--history-days", "0"], "--history-days 0: must be greater"),
         (["--env", "dev", "--records-per-day", "10", "--athena-queries-per-day", "x"], "'x': not a number"),
+        (["--env", "dev", "--records-per-day", "10", "--athena-queries-per-day", "-1"], "-1: must be 0 or more"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
@@ -387,3 +388,10 @@ def test_the_guide_holds_what_the_command_prints(env, capsys):
     assert guide_table(GUIDE.read_text(encoding="utf-8"), env) == printed, (
         f"docs/guides/COST_OPTIMIZATION.md's {env} table is stale: run `python -m lakehouse.cost.report`"
     )
+
+
+def test_no_athena_queries_cost_nothing_on_athena(capsys):
+    argv = ["cost", "estimate", "--env", "dev", "--records-per-day", "1000000", "--json"]
+    assert main([*argv, "--athena-queries-per-day", "0"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert next(c["usd"] for c in doc["components"] if c["name"] == "Athena") == 0
