@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 
 from ..errors import UsageError
+from . import cost as cost_cli
 from . import docs, dr, drills, guardrails, incidents, landing, local, ops, promotions, security, tables
 from .common import err
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     guardrails.add_parsers(sub)  # kms, budget, capacity, credentials, backup
     dr.add_parsers(sub)  # dr status|failover|failback
     security.add_parsers(sub)  # access review
+    cost_cli.add_parsers(sub)  # cost estimate
     drills.add_parsers(sub, cli=main)  # drill (its scenarios type commands into this same command line)
     return p
 
