@@ -75,6 +75,10 @@ class Alarm:
 
 @dataclass(frozen=True)
 class Metric:
+    """One metric of the catalog: its namespace, name, dimensions, unit, statistic and period, as the alarms,
+    dashboards and docs/METRICS.md read it (ADR 0009).
+    """
+
     key: str
     """Stable id used by dashboards, panels and code."""
     namespace: str

@@ -142,6 +142,20 @@ class LandingEntity:
 
 @dataclass(frozen=True)
 class TableContract:
+    """One table's contract: the single source of its columns, keys, DQ rules, owner, grain, SLO and lineage.
+
+    The jobs type, validate and write the table from it; the data catalog, the Glue tables, Lake Formation's tags,
+    the lineage viewer and the freshness alarms are generated from it.
+
+    Examples:
+        >>> from job_assets.contracts import contract
+        >>> orders = contract("silver.orders")
+        >>> orders.layer, orders.keys
+        ('silver', ('order_id',))
+        >>> orders.column("order_id").type
+        'bigint'
+    """
+
     name: str  # "<layer>.<table>"
     description: str
     owner: str

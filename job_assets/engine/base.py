@@ -119,6 +119,10 @@ def merge_counts(entry: Dict[str, Any]) -> Dict[str, int]:
 
 @dataclass
 class WriteResult:
+    """What a write did: whether it committed (or was skipped as a replayed batch, and why), the version it
+    made, rows and files added and removed, and the engine's operation metrics.
+    """
+
     committed: bool
     version: Optional[int]
     rows_added: int = 0
@@ -131,6 +135,8 @@ class WriteResult:
 
 @dataclass
 class MergeResult(WriteResult):
+    """A MERGE's :class:`WriteResult` with the rows it inserted, updated and deleted."""
+
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
@@ -321,4 +327,10 @@ class TableEngine(abc.ABC):
 
 
 def merge_keys_condition(keys: Sequence[str]) -> str:
+    """The MERGE join condition of ``keys``: source ``s`` and target ``t`` equal on every key.
+
+    Examples:
+        >>> merge_keys_condition(["account_id", "valid_from"])
+        's.`account_id` = t.`account_id` AND s.`valid_from` = t.`valid_from`'
+    """
     return " AND ".join(f"s.`{k}` = t.`{k}`" for k in keys)

@@ -25,6 +25,10 @@ T = TypeVar("T")
 
 @dataclass
 class TableStats:
+    """One table's figures in a job run: rows in, out, quarantined, superseded and released, the version
+    committed, and the failed-record counts per rule.
+    """
+
     table: str
     rows_in: int = 0
     rows_out: int = 0
@@ -47,6 +51,10 @@ class TableStats:
 
 @dataclass
 class JobResult:
+    """One job run: its status (``succeeded``, ``skipped`` or ``failed``), per-table figures, timing, message
+    and table engine; the run summary tables and the CLI's summary are made from it.
+    """
+
     job: str
     batch_id: str
     status: str = "succeeded"  # succeeded | skipped | failed

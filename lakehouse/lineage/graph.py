@@ -32,6 +32,8 @@ class LineageError(Exception):
 
 @dataclass(frozen=True)
 class ColumnInfo:
+    """A column in the lineage graph: name, type, description and the columns it is computed from."""
+
     name: str
     type: str
     description: str
@@ -41,6 +43,8 @@ class ColumnInfo:
 
 @dataclass(frozen=True)
 class TableInfo:
+    """A table in the lineage graph: layer, description, columns, upstream tables and row filters."""
+
     name: str
     layer: str
     description: str
@@ -58,6 +62,8 @@ class TableInfo:
 
 @dataclass
 class Graph:
+    """The lake's lineage from the table contracts: every table by name."""
+
     tables: dict[str, TableInfo]
     """In layer order, then contract order."""
 

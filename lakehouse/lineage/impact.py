@@ -33,12 +33,18 @@ NOTEBOOKS = REPO / "notebooks"
 
 @dataclass(frozen=True)
 class Notebook:
+    """An analyst notebook and the tables its code reads."""
+
     name: str
     reads: tuple[str, ...]
 
 
 @dataclass
 class Impact:
+    """What changing a table or column touches downstream: tables, columns (and how), notebooks, dashboard
+    panels.
+    """
+
     item: str
     table: str
     column: str | None

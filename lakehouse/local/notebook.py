@@ -238,6 +238,7 @@ def results_of(nb: Any) -> dict[str, Any]:
 
 
 def notebooks(folder: Path) -> list[Path]:
+    """The notebooks of ``folder``, in name order."""
     return sorted(folder.glob("*.ipynb"))
 
 
@@ -290,6 +291,7 @@ def kernel_env(base: Mapping[str, str], **settings: str) -> dict[str, str]:
 
 
 def write_html(nb: Any, target: Path) -> Path:
+    """Write an executed notebook as HTML to ``target``; returns ``target``."""
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nb)

@@ -47,6 +47,8 @@ class ReportError(Exception):
 
 @dataclass(frozen=True)
 class Run:
+    """One job run in the report: job, batch, status, end, duration and records in, out and quarantined."""
+
     job: str
     batch_id: str
     status: str
@@ -61,6 +63,8 @@ class Run:
 
 @dataclass(frozen=True)
 class Freshness:
+    """A table's freshness in the report: its last commit, minutes since, and its SLO."""
+
     table: str
     last_commit: dt.datetime
     minutes: float
@@ -73,6 +77,8 @@ class Freshness:
 
 @dataclass
 class ReportData:
+    """Everything the HTML report shows, read from the lake's run summaries, quarantine and DQ tables."""
+
     lake_root: str
     generated: dt.datetime
     runs: list[Run] = field(default_factory=list)
@@ -504,6 +510,7 @@ class Outline(HTMLParser):
 
 
 def outline(text: str) -> Outline:
+    """The headings, sections and charts of a rendered report (the tests read the HTML with it)."""
     parsed = Outline()
     parsed.feed(text)
     return parsed

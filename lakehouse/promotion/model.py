@@ -89,6 +89,8 @@ INITIAL_STATE = SlotState(active=SLOTS[0], slots={s: "" for s in SLOTS})
 
 @dataclass
 class Gate:
+    """One promotion gate's verdict: name, passed, detail, and the published and candidate figures it compared."""
+
     name: str
     passed: bool
     detail: str
@@ -122,6 +124,8 @@ class Record:
 
 @dataclass
 class AuditRun:
+    """The audit run of a candidate version: whether its gold job succeeded, its batch, summary and log."""
+
     ok: bool
     batch_id: str
     summary: dict[str, Any]
@@ -136,6 +140,7 @@ def now_iso() -> str:
 
 
 def local_actor() -> str:
+    """Who is promoting, for the history: ``user@host``."""
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
@@ -143,6 +148,11 @@ def local_actor() -> str:
 
 
 class Control(Protocol):
+    """The promotion control plane of one environment: the slots' state, the published and audit gold, the
+    promotion lock and history. ``LocalControl`` keeps them in the local lake, ``AwsControl`` in SSM, DynamoDB
+    and S3.
+    """
+
     env: str
 
     def read(self) -> SlotState: ...

@@ -124,6 +124,7 @@ def _others(guarded: Sequence[Guarded], roles: Sequence[Principal]) -> list[Prin
 
 
 def arn_of(resource: Resource) -> str:
+    """The placeholder of a resource's ARN in the review, ``{Stack:LogicalId.Arn}``."""
     return f"{resource.token[:-1]}.Arn}}"
 
 
