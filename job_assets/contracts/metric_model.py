@@ -70,6 +70,7 @@ class Alarm:
     ``100 * metric / maximum``, a percent of the cap, so a raised cap moves the alarm with it."""
 
     def threshold_for(self, env: str) -> Optional[float]:
+        """The alarm's threshold in environment ``env``: its per-environment value, else the default."""
         return dict(self.per_environment).get(env, self.threshold)
 
 
@@ -100,6 +101,7 @@ class Metric:
         return self.namespace == OURS
 
     def namespace_for(self, env: str) -> str:
+        """The metric's CloudWatch namespace in environment ``env`` (ours are per environment)."""
         return our_namespace(env) if self.ours else self.namespace
 
     @property

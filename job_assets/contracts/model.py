@@ -199,6 +199,11 @@ class TableContract:
         return tuple(dict.fromkeys(chosen))
 
     def column(self, name: str) -> Column:
+        """The column ``name``.
+
+        Raises:
+            KeyError: the table has no such column.
+        """
         for c in self.columns:
             if c.name == name:
                 return c

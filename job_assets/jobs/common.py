@@ -77,10 +77,12 @@ class JobResult:
         return dq_score(self.dq)
 
     def totals(self) -> Dict[str, int]:
+        """Rows in, out, quarantined, superseded and released, summed over the job's tables."""
         keys = ("rows_in", "rows_out", "rows_quarantined", "rows_superseded", "rows_released")
         return {k: sum(getattr(t, k) for t in self.tables) for k in keys}
 
     def errors(self) -> Dict[str, int]:
+        """Failed-record counts per rule, summed over the job's tables."""
         out: Dict[str, int] = {}
         for t in self.tables:
             for k, v in t.errors.items():

@@ -54,6 +54,11 @@ class TableInfo:
     """Columns of other tables that decide which rows this table keeps (``ref`` rules)."""
 
     def column(self, name: str) -> ColumnInfo:
+        """The column ``name``.
+
+        Raises:
+            LineageError: the table has no such column (the message lists its columns).
+        """
         for c in self.columns:
             if c.name == name:
                 return c
@@ -68,6 +73,7 @@ class Graph:
     """In layer order, then contract order."""
 
     def downstream(self, table: str) -> list[str]:
+        """The tables that name ``table`` upstream."""
         return [t.name for t in self.tables.values() if table in t.upstream]
 
     def consumers(self) -> dict[str, list[str]]:

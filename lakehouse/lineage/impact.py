@@ -58,6 +58,7 @@ class Impact:
     """(dashboard: panel title, the affected tables it charts)."""
 
     def as_dict(self) -> dict[str, Any]:
+        """The impact as plain data (``lakehouse lineage impact --json``)."""
         return {
             "item": self.item,
             "tables": self.tables,

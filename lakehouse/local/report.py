@@ -489,6 +489,7 @@ class Outline(HTMLParser):
         self._in_h2 = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Track the chart being read, count its marks, collect every src/href and script (HTMLParser callback)."""
         a = dict(attrs)
         if tag == "svg" and "chart" in (a.get("class") or ""):
             self._chart = a.get("id") or ""
@@ -500,10 +501,12 @@ class Outline(HTMLParser):
         self._in_h2 = tag == "h2"
 
     def handle_endtag(self, tag: str) -> None:
+        """Leave the chart at its closing ``svg`` (HTMLParser callback)."""
         if tag == "svg":
             self._chart = None
 
     def handle_data(self, data: str) -> None:
+        """Record a section heading's text (HTMLParser callback)."""
         if self._in_h2:
             self.sections.append(data)
             self._in_h2 = False

@@ -69,6 +69,7 @@ class EnvDiff:
     stacks: list[StackDiff]
 
     def as_dict(self) -> dict[str, Any]:
+        """The diff as plain data (``lakehouse env diff --json``)."""
         return asdict(self)
 
 

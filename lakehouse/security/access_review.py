@@ -41,6 +41,7 @@ class Principal:
     unevaluated: list[str] = field(default_factory=list)
 
     def named_by(self, principal: str) -> bool:
+        """Whether a policy's principal ``principal`` (an ARN, a pattern or ``*``) names this principal."""
         if principal == ANYONE:
             return True
         # a policy's pattern against our ids, or our name pattern (any account) against a policy's literal ARN
