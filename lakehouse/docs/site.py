@@ -12,7 +12,8 @@ a page (a Python module, a notebook) is copied into the site as it is, so the li
 
 :func:`on_config` expands glob entries of the ``nav`` (``docs/*.md``) to the matching pages, in path order,
 leaving out pages the nav lists explicitly elsewhere: a new guide appears in its section without an edit
-to ``mkdocs.yml``. ``mkdocs.yml`` names this file under ``hooks:``; MkDocs loads it by path.
+to ``mkdocs.yml``. :func:`on_page_content` shows the docstrings' Sphinx roles (``:func:`x```) as code.
+``mkdocs.yml`` names this file under ``hooks:``; MkDocs loads it by path.
 
 Examples:
     >>> from pathlib import Path
@@ -45,8 +46,25 @@ PAGES: tuple[str, ...] = (
 """Repository globs of the site's sources: the top-level documents, everything under ``docs/`` (guides,
 security, ADRs, data catalog, API reference pages), the runbooks and the folders' READMEs."""
 
+_ROLE = re.compile(r":(?:func|class|mod|meth|data|attr|exc|obj):<code>(~?)([^<]*)</code>")
 _LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?(?:\s+\"[^\"]*\")?\)")
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
+
+
+def _role_as_code(match: re.Match[str]) -> str:
+    name = match.group(2).rsplit(".", 1)[-1] if match.group(1) else match.group(2)
+    return f"<code>{name}</code>"
+
+
+def plain_roles(html: str) -> str:
+    """``html`` with the docstrings' Sphinx roles shown as code, as Sphinx shows them (mkdocstrings leaves
+    ``:func:`x``` as it is): ``:func:`x``` -> ``x``, ``:class:`~a.b.C``` -> ``C``.
+
+    Examples:
+        >>> plain_roles("see :class:<code>~job_assets.engine.base.TableEngine</code>")
+        'see <code>TableEngine</code>'
+    """
+    return _ROLE.sub(_role_as_code, html)
 
 
 def repo_root(config: MkDocsConfig) -> Path:
@@ -122,6 +140,11 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     if config.nav:
         config.nav = expand_nav(config.nav, repo_root(config))
     return config
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """MkDocs hook: :func:`plain_roles` on every page."""
+    return plain_roles(html)
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

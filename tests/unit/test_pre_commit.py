@@ -46,7 +46,18 @@ def repo(tmp_path_factory) -> Path:
     (repo / ".venv").symlink_to(Path(sys.executable).parent.parent)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "copy")
+    _git(
+        repo,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-qm",
+        "copy",
+    )
     return repo
 
 
