@@ -52,6 +52,12 @@ def test_dev_target_installs_then_hooks_and_smoke_test():
     assert install < hooks < check
 
 
+def test_docs_target_builds_the_site_strict():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^docs: install\b.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe and "mkdocs build --strict" in recipe.group(1) and "build/site" in recipe.group(1)
+
+
 def test_editor_settings_use_the_projects_venv_and_tests():
     settings = json.loads((ROOT / ".vscode/settings.json").read_text(encoding="utf-8"))
     venv = re.search(r"^VENV\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M).group(1)
