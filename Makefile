@@ -130,3 +130,14 @@ synth: install  ## synthesize every environment's stacks (cdk-nag packs run; fin
 
 clean:  ## remove the local lake and build outputs (keeps .venv)
 	rm -rf $(LAKE) cdk.out .pytest_cache .ruff_cache
+
+.PHONY: dev docs
+
+# Hooks go where git looks for them: .git/hooks, or the main checkout's when this is a worktree (git's common
+# dir, shared by its worktrees; each worktree runs the hooks of its own .pre-commit-config.yaml and .venv).
+dev: install  ## make install, then the pre-commit hooks in .git/hooks (docs/guides/PRE_COMMIT.md) and a smoke test of the environment; editor settings: .editorconfig, .vscode/
+	$(BIN)/pre-commit install
+	$(BIN)/python -m lakehouse.toolchain.smoke
+
+docs: install  ## the documentation site with the API reference (MkDocs, warnings are errors) into build/site/
+	$(BIN)/mkdocs build --strict --site-dir build/site

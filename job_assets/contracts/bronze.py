@@ -16,6 +16,7 @@ METADATA_COLUMNS = (
 
 
 def bronze_contract(entity: LandingEntity) -> TableContract:
+    """The bronze table of a landing entity: every landing field as a raw string, plus the ingest metadata."""
     cols = tuple(Column(f.name, "string", True, f.description, source=f.name, pii=f.pii) for f in entity.fields)
     return TableContract(
         name=entity.bronze_table,

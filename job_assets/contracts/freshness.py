@@ -15,6 +15,8 @@ MONITORED_LAYERS = ("silver", "gold")
 
 
 class MonitoredTable(NamedTuple):
+    """A table whose freshness the freshness monitor measures against its contract's SLO."""
+
     name: str
     """``layer.table``, e.g. ``silver.orders`` (the metric's ``Table`` dimension)"""
     layer: str

@@ -70,11 +70,16 @@ class Alarm:
     ``100 * metric / maximum``, a percent of the cap, so a raised cap moves the alarm with it."""
 
     def threshold_for(self, env: str) -> Optional[float]:
+        """The alarm's threshold in environment ``env``: its per-environment value, else the default."""
         return dict(self.per_environment).get(env, self.threshold)
 
 
 @dataclass(frozen=True)
 class Metric:
+    """One metric of the catalog: its namespace, name, dimensions, unit, statistic and period, as the alarms,
+    dashboards and docs/METRICS.md read it (ADR 0009).
+    """
+
     key: str
     """Stable id used by dashboards, panels and code."""
     namespace: str
@@ -96,6 +101,7 @@ class Metric:
         return self.namespace == OURS
 
     def namespace_for(self, env: str) -> str:
+        """The metric's CloudWatch namespace in environment ``env`` (ours are per environment)."""
         return our_namespace(env) if self.ours else self.namespace
 
     @property

@@ -142,6 +142,20 @@ class LandingEntity:
 
 @dataclass(frozen=True)
 class TableContract:
+    """One table's contract: the single source of its columns, keys, DQ rules, owner, grain, SLO and lineage.
+
+    The jobs type, validate and write the table from it; the data catalog, the Glue tables, Lake Formation's tags,
+    the lineage viewer and the freshness alarms are generated from it.
+
+    Examples:
+        >>> from job_assets.contracts import contract
+        >>> orders = contract("silver.orders")
+        >>> orders.layer, orders.keys
+        ('silver', ('order_id',))
+        >>> orders.column("order_id").type
+        'bigint'
+    """
+
     name: str  # "<layer>.<table>"
     description: str
     owner: str
@@ -185,6 +199,11 @@ class TableContract:
         return tuple(dict.fromkeys(chosen))
 
     def column(self, name: str) -> Column:
+        """The column ``name``.
+
+        Raises:
+            KeyError: the table has no such column.
+        """
         for c in self.columns:
             if c.name == name:
                 return c

@@ -55,6 +55,7 @@ QUARANTINE_COLUMNS = (
 
 
 def quarantine_contract(layer: str) -> TableContract:
+    """The contract of ``<layer>.quarantine``: the records the layer refused, each with its rule and reason."""
     return TableContract(
         name=f"{layer}.quarantine",
         description=f"Records {layer} refused, each with a reason; orphans are held and released later.",
@@ -82,6 +83,7 @@ DQ_RESULTS_COLUMNS = (
 
 
 def dq_results_contract(layer: str) -> TableContract:
+    """The contract of ``<layer>.dq_results``: rows checked, passed and failed per rule, table and batch."""
     return TableContract(
         name=f"{layer}.dq_results",
         description=f"Per run, per rule of every {layer} table: rows checked, passed, failed.",
@@ -114,6 +116,9 @@ RUN_SUMMARY_COLUMNS = (
 
 
 def run_summary_contract(layer: str) -> TableContract:
+    """The contract of ``<layer>.run_summary``: one row per job run and table (records in, out and
+    quarantined, duration, DQ score), the source of the report and the run metrics.
+    """
     return TableContract(
         name=f"{layer}.run_summary",
         description=f"One row per {layer} job run and table: records in/out/quarantined, duration, DQ score.",
@@ -154,6 +159,7 @@ PROFILES_COLUMNS = (
 
 
 def profiles_contract(layer: str) -> TableContract:
+    """The contract of ``<layer>.profiles``: column profiles per table and batch, with their history."""
     return TableContract(
         name=f"{layer}.profiles",
         description=f"Column profiles of {layer} tables with history (job_assets/profiling.py, docs/PROFILING.md): "

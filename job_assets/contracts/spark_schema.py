@@ -33,6 +33,15 @@ _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 
 
 def spark_type(type_name: str) -> DataType:
+    """The Spark type of a contract type name (``string``, ``long``, ``decimal(18,2)`` ...).
+
+    Raises:
+        ValueError: the name is not a contract type.
+
+    Examples:
+        >>> spark_type("decimal(18,2)")
+        DecimalType(18,2)
+    """
     if type_name in _SIMPLE:
         return _SIMPLE[type_name]
     m = _DECIMAL.match(type_name)

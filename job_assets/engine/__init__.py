@@ -15,6 +15,19 @@ class EngineUnavailableError(RuntimeError):
 
 
 def make_engine(spark: SparkSession, name: str = "auto") -> TableEngine:
+    """The table engine ``name`` on ``spark``: ``delta-spark``, ``delta-rs``, or ``auto`` (delta-spark when
+    Delta's classes load in the JVM, as on EMR and locally after ``make install``; else delta-rs).
+
+    Raises:
+        ValueError: ``name`` is not an engine.
+        EngineUnavailableError: ``delta-spark`` was asked for but Delta's jars are not on the classpath.
+
+    Examples:
+        >>> from job_assets.spark import local_session
+        >>> engine = make_engine(local_session("example"), "auto")
+        >>> engine.name
+        'delta-spark'
+    """
     if name not in ENGINES:
         raise ValueError(f"unknown table engine {name!r}: choose one of {', '.join(ENGINES)}")
     from .delta_spark import delta_classes_loadable

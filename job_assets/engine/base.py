@@ -119,6 +119,10 @@ def merge_counts(entry: Dict[str, Any]) -> Dict[str, int]:
 
 @dataclass
 class WriteResult:
+    """What a write did: whether it committed (or was skipped as a replayed batch, and why), the version it
+    made, rows and files added and removed, and the engine's operation metrics.
+    """
+
     committed: bool
     version: Optional[int]
     rows_added: int = 0
@@ -131,6 +135,8 @@ class WriteResult:
 
 @dataclass
 class MergeResult(WriteResult):
+    """A MERGE's :class:`WriteResult` with the rows it inserted, updated and deleted."""
+
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
@@ -156,7 +162,8 @@ class TableEngine(abc.ABC):
 
     # -- reading -------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def exists(self, uri: str) -> bool: ...
+    def exists(self, uri: str) -> bool:
+        """Whether a Delta table exists at ``uri``."""
 
     @abc.abstractmethod
     def version(self, uri: str) -> Optional[int]:
@@ -182,6 +189,7 @@ class TableEngine(abc.ABC):
         return [r.asDict() for r in self.read(uri).select(*columns).collect()]
 
     def read_or_empty(self, uri: str, schema: StructType) -> DataFrame:
+        """The table at ``uri``, or an empty DataFrame of ``schema`` when there is none yet."""
         if not self.exists(uri):
             return self.spark.createDataFrame([], schema)
         return self.read(uri)
@@ -191,6 +199,9 @@ class TableEngine(abc.ABC):
         """The last committed version of an app transaction, or None."""
 
     def committed(self, uri: str, txn: Optional[Txn]) -> bool:
+        """Whether ``txn`` (app id and batch version) is already committed to the table at ``uri``: a replay
+        of that batch must then commit nothing.
+        """
         if txn is None or not self.exists(uri):
             return False
         v = self.transaction_version(uri, txn.app_id)
@@ -258,11 +269,15 @@ class TableEngine(abc.ABC):
         return source
 
     @abc.abstractmethod
-    def protocol(self, uri: str) -> Dict[str, Any]: ...
+    def protocol(self, uri: str) -> Dict[str, Any]:
+        """The table's Delta protocol: ``min_reader_version``, ``min_writer_version``, reader and writer features."""
 
     # -- writing -------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def append(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult: ...
+    def append(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
+        """Append ``df`` to the table at ``uri`` (creating it), once per ``txn``: a replayed batch commits nothing
+        and says why in :attr:`WriteResult.skipped_reason`.
+        """
 
     def append_rows(
         self, uri: str, rows: Sequence[Dict[str, Any]], schema: StructType, *, txn: Optional[Txn] = None
@@ -275,7 +290,8 @@ class TableEngine(abc.ABC):
         return self.append(uri, df, txn=txn)
 
     @abc.abstractmethod
-    def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult: ...
+    def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
+        """Replace the table's rows at ``uri`` by ``df`` in one commit, once per ``txn``."""
 
     @abc.abstractmethod
     def create_if_missing(self, uri: str, schema: StructType) -> bool:
@@ -311,14 +327,25 @@ class TableEngine(abc.ABC):
         """
 
     @abc.abstractmethod
-    def restore(self, uri: str, version: int) -> WriteResult: ...
+    def restore(self, uri: str, version: int) -> WriteResult:
+        """Restore the table at ``uri`` to ``version`` (a new commit; the history stays)."""
 
     @abc.abstractmethod
-    def optimize(self, uri: str, zorder_by: Optional[Sequence[str]] = None) -> Dict[str, Any]: ...
+    def optimize(self, uri: str, zorder_by: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        """Compact the table's small files (Z-ordered by ``zorder_by`` when given); returns the engine's metrics."""
 
     @abc.abstractmethod
-    def vacuum(self, uri: str, retention_hours: int = 168, dry_run: bool = False) -> List[str]: ...
+    def vacuum(self, uri: str, retention_hours: int = 168, dry_run: bool = False) -> List[str]:
+        """Delete files no longer referenced and older than ``retention_hours``; returns the files deleted (or that
+        would be, with ``dry_run``).
+        """
 
 
 def merge_keys_condition(keys: Sequence[str]) -> str:
+    """The MERGE join condition of ``keys``: source ``s`` and target ``t`` equal on every key.
+
+    Examples:
+        >>> merge_keys_condition(["account_id", "valid_from"])
+        's.`account_id` = t.`account_id` AND s.`valid_from` = t.`valid_from`'
+    """
     return " AND ".join(f"s.`{k}` = t.`{k}`" for k in keys)

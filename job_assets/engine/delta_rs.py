@@ -125,6 +125,12 @@ def _classified(
 
 
 class DeltaRsEngine(TableEngine):
+    """The delta-rs table engine: Spark computes and writes Parquet, delta-rs commits exactly those files with an
+    app transaction (ADR 0004); also the light reader of the CLI, the notebooks and the promotion gates.
+
+    ``storage_options`` are delta-rs' object-store options (an S3 endpoint, credentials) for ``s3://`` tables.
+    """
+
     name = "delta-rs"
 
     def __init__(self, spark: SparkSession, storage_options: Optional[Dict[str, str]] = None) -> None:

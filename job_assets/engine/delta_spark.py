@@ -100,6 +100,10 @@ def _merge_statement(
 
 
 class DeltaSparkEngine(TableEngine):
+    """The delta-spark table engine: Delta Lake 3.3.2 through Spark SQL (ADR 0001), EMR's own engine and the
+    local default; the session must carry Delta's jars and SQL extension (``job_assets.spark``).
+    """
+
     name = "delta-spark"
 
     def __init__(self, spark: SparkSession) -> None:

@@ -25,6 +25,10 @@ T = TypeVar("T")
 
 @dataclass
 class TableStats:
+    """One table's figures in a job run: rows in, out, quarantined, superseded and released, the version
+    committed, and the failed-record counts per rule.
+    """
+
     table: str
     rows_in: int = 0
     rows_out: int = 0
@@ -47,6 +51,10 @@ class TableStats:
 
 @dataclass
 class JobResult:
+    """One job run: its status (``succeeded``, ``skipped`` or ``failed``), per-table figures, timing, message
+    and table engine; the run summary tables and the CLI's summary are made from it.
+    """
+
     job: str
     batch_id: str
     status: str = "succeeded"  # succeeded | skipped | failed
@@ -69,10 +77,12 @@ class JobResult:
         return dq_score(self.dq)
 
     def totals(self) -> Dict[str, int]:
+        """Rows in, out, quarantined, superseded and released, summed over the job's tables."""
         keys = ("rows_in", "rows_out", "rows_quarantined", "rows_superseded", "rows_released")
         return {k: sum(getattr(t, k) for t in self.tables) for k in keys}
 
     def errors(self) -> Dict[str, int]:
+        """Failed-record counts per rule, summed over the job's tables."""
         out: Dict[str, int] = {}
         for t in self.tables:
             for k, v in t.errors.items():

@@ -439,6 +439,11 @@ def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = No
 
 
 def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
+    """The silver job: every bronze batch not yet refined (oldest first), typed and validated against the silver
+    contracts, deduplicated, merged into the silver tables; orphans held, released when their parent arrives.
+
+    Returns a skipped result when no bronze batch waits for silver.
+    """
     batches = pending_batches(ctx)
     if not batches:
         return JobResult(

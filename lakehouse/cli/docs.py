@@ -14,6 +14,7 @@ from .common import console, err, usage_errors
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
+    """``lakehouse dashboards export [--check]``: write (or check) the dashboards and docs/METRICS.md."""
     from ..docs import generated
     from ..docs.dashboards import OWNED, ExportError, export_files
 

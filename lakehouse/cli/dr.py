@@ -42,18 +42,21 @@ def _errors() -> tuple[type[Exception], ...]:
 
 
 def cmd_status(args: argparse.Namespace, out: Console) -> int:
+    """``lakehouse dr status``: replica lag and consistency per table of the DR standby."""
     from ..dr import status
 
     return status(_setup(args), console=out, as_json=args.json)
 
 
 def cmd_failover(args: argparse.Namespace, out: Console) -> int:
+    """``lakehouse dr failover``: make the DR standby the active site (recovery point recorded); asks first."""
     from ..dr import failover
 
     return failover(_setup(args), force=args.force, confirm=_confirm(args), console=out)
 
 
 def cmd_failback(args: argparse.Namespace, out: Console) -> int:
+    """``lakehouse dr failback``: return to the primary region after a failover; asks first."""
     from ..dr import failback
 
     return failback(_setup(args), confirm=_confirm(args), console=out, drop_abandoned=args.drop_abandoned)

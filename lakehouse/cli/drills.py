@@ -33,6 +33,7 @@ def drills_root(value: str) -> Path:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
+    """``lakehouse drill SCENARIO|all``: run recovery drills on throw-away lakes and print measured RTO and loss."""
     from ..drills import SCENARIOS, run_drill
     from ..drills.runner import prepare, results_table
 

@@ -36,6 +36,7 @@ def _confirm(args: argparse.Namespace, what: str) -> Any:
 
 @_guarded
 def cmd_kms(args: argparse.Namespace, target: Any) -> int:
+    """``lakehouse kms``: the environment's KMS keys, and enabling a key, cancelling its deletion or rotation."""
     from ..ops import kms
 
     if args.kms_command == "status":
@@ -49,6 +50,7 @@ def cmd_kms(args: argparse.Namespace, target: Any) -> int:
 
 @_guarded
 def cmd_budget(args: argparse.Namespace, target: Any) -> int:
+    """``lakehouse budget``: the environment's spend against its budget."""
     from ..ops import budget
 
     return budget.status(target, console=console)
@@ -56,6 +58,7 @@ def cmd_budget(args: argparse.Namespace, target: Any) -> int:
 
 @_guarded
 def cmd_capacity(args: argparse.Namespace, target: Any) -> int:
+    """``lakehouse capacity``: the EMR application's capacity, or raise its maximum CPU and memory."""
     from ..ops import capacity
 
     if args.max_cpu is None and args.max_memory is None:
@@ -73,6 +76,7 @@ def cmd_capacity(args: argparse.Namespace, target: Any) -> int:
 
 @_guarded
 def cmd_credentials(args: argparse.Namespace, target: Any) -> int:
+    """``lakehouse credentials``: the age of the environment's credentials and secrets."""
     from ..ops import credentials
 
     return credentials.status(target, max_age_days=args.max_age_days, dr_region=args.dr_region, console=console)
@@ -80,6 +84,7 @@ def cmd_credentials(args: argparse.Namespace, target: Any) -> int:
 
 @_guarded
 def cmd_backup(args: argparse.Namespace, target: Any) -> int:
+    """``lakehouse backup``: the environment's AWS Backup jobs since a time."""
     from ..ops import backup
 
     return backup.status(target, since=args.since, console=console)
@@ -87,6 +92,7 @@ def cmd_backup(args: argparse.Namespace, target: Any) -> int:
 
 @_guarded
 def cmd_findings(args: argparse.Namespace, target: Any) -> int:
+    """``lakehouse findings list|macie-job``: security findings, and the Macie classification job."""
     from ..ops import findings
 
     if args.findings_command == "list":

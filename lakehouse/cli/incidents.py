@@ -13,6 +13,7 @@ from .common import add_deployed, console
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    """``lakehouse logs``: log lines of an EMR job run or a Lambda function of a deployed environment."""
     from ..ops.logs import LogQuery, OperateError, show_logs
 
     query = LogQuery(
@@ -31,6 +32,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_traces(args: argparse.Namespace) -> int:
+    """``lakehouse traces``: a Lambda function's recent X-Ray traces (``--errors``: the failed ones)."""
     from ..ops.common import OperateError
     from ..ops.traces import traces
 
@@ -49,6 +51,7 @@ def cmd_traces(args: argparse.Namespace) -> int:
 
 
 def cmd_incident(args: argparse.Namespace) -> int:
+    """``lakehouse emr|intake|events|replication ...``: the incident runbooks' reads and repairs."""
     from ..ops import events, intake, jobruns, replication
     from ..ops.common import OperateError
 

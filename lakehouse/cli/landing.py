@@ -11,6 +11,9 @@ from .common import DEFAULT_LAKE, add_aws_account, add_deployed, console, lake_r
 
 
 def cmd_recover_deleted(args: argparse.Namespace) -> int:
+    """``lakehouse recover-deleted``: remove the delete markers an accidental deletion left under a prefix
+    (a dry run unless ``--apply``).
+    """
     import boto3
     from botocore.exceptions import BotoCoreError
 
@@ -35,6 +38,7 @@ def cmd_recover_deleted(args: argparse.Namespace) -> int:
 
 
 def cmd_landing_sync(args: argparse.Namespace) -> int:
+    """``lakehouse landing sync``: copy one landing day of a deployed environment to the local lake."""
     import boto3
     from botocore.exceptions import BotoCoreError
 
@@ -87,6 +91,7 @@ def _landing_lake(args: argparse.Namespace) -> Any:
 
 
 def cmd_landing(args: argparse.Namespace) -> int:
+    """``lakehouse landing pending|skip|retry``: list, set aside or bring back a landing file that crashes bronze."""
     from ..landing.skip import SkipError, pending, retry, skip
 
     try:
@@ -101,6 +106,7 @@ def cmd_landing(args: argparse.Namespace) -> int:
 
 
 def cmd_rejected(args: argparse.Namespace) -> int:
+    """``lakehouse landing rejected``: the landing objects the intake refused, of a deployed environment."""
     from ..ops.guard import Deployed, GuardError
     from ..ops.rejected import rejected
 

@@ -22,6 +22,7 @@ GENERATOR_CHANGE_MODES = ("recent", "uniform")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """``lakehouse generate``: write a deterministic landing set with planted bad records into the lake root."""
     from ..generator import generate_with_progress
 
     if args.records < 1000:
@@ -57,6 +58,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``lakehouse run``: run the pipeline's layers on the local lake, with progress and a summary."""
     from ..local.runner import run_local
 
     root = lake_root(args.lake_root)
@@ -108,18 +110,21 @@ def _lake(args: argparse.Namespace) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """``lakehouse status``: every table's version, rows, files and last commit, of a local or deployed lake."""
     from ..local.status import print_status
 
     return print_status(_lake(args), console)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    """``lakehouse history TABLE``: a table's Delta commits."""
     from ..local.status import print_history
 
     return print_history(_lake(args), args.table, args.limit, console)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """``lakehouse report``: write the self-contained HTML report of the local lake and print its path."""
     from ..local.report import ReportError, write_report
 
     root = lake_root(args.lake_root)

@@ -13,6 +13,7 @@ from .common import add_deployed, console
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
+    """``lakehouse dlq status|redrive``: the landing intake's dead-letter queue, and moving its messages back."""
     from ..ops.dlq import DlqError, redrive, status
 
     try:
@@ -26,6 +27,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_operate(args: argparse.Namespace) -> int:
+    """``lakehouse alarms|pipeline|metric``: alarms in ALARM, pipeline executions, a catalog metric's series."""
     from ..ops import operate
 
     common = {"project": args.project, "region": args.region, "console": console}
@@ -63,6 +65,7 @@ def _execution_command(args: argparse.Namespace) -> int:
 
 
 def cmd_env_diff(args: argparse.Namespace) -> int:
+    """``lakehouse env diff A B``: how two environments' settings and synthesized stacks differ."""
     from ..ops.envdiff import EnvDiffError, diff_environments, load, render, synthesize
 
     root = Path(args.repo).resolve()

@@ -112,6 +112,7 @@ def _gates_table(gates: list[Gate] | list[dict[str, Any]]) -> Table:
 
 
 def cmd_package(args: argparse.Namespace, console: Console) -> int:
+    """``lakehouse package``: package ``job_assets`` as a version (content hash) into the local version store."""
     root = Path(args.lake_root).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     source = Path(args.source).resolve() if args.source else None
@@ -194,6 +195,7 @@ def _outcome(outcome: Any, control: Any, version: str, target_env: str, console:
 
 
 def cmd_promote(args: argparse.Namespace, console: Console) -> int:
+    """``lakehouse promote``: write-audit-publish a job version into an environment's inactive gold slot."""
     target_env, version, source_env = _promotion_request(args, console)
     thresholds = _thresholds(target_env)
     if thresholds.requires_passed_in and source_env != thresholds.requires_passed_in:
@@ -211,6 +213,7 @@ def cmd_promote(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
+    """``lakehouse rollback``: flip back to the previously published slot and its gold."""
     control, _, actor = control_for(args, args.env)
     outcome = rollback(control, actor=actor)
     r = outcome.record
@@ -219,6 +222,7 @@ def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_promotions(args: argparse.Namespace, console: Console) -> int:
+    """``lakehouse promotions``: the promotion history (or ``--recover`` an interrupted promotion)."""
     control, _, actor = control_for(args, args.env)
     if args.recover:
         record = recover(control, args.recover, actor=actor)
@@ -254,6 +258,7 @@ def cmd_promotions(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_slots(args: argparse.Namespace, console: Console) -> int:
+    """``lakehouse slots show|sync``: the two slots and what each runs; ``sync`` re-points the readers."""
     control, _, _ = control_for(args, args.env)
     state: SlotState = control.read()
     deployed = control.deployed_version()

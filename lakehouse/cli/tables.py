@@ -82,6 +82,7 @@ def _confirm(args: argparse.Namespace, verb: str = "restore") -> Any:
 
 
 def cmd_restore(args: argparse.Namespace, out: Console) -> int:
+    """``lakehouse table restore``: restore a table to an earlier version or timestamp; asks first."""
     from ..recovery.engines import engine_factory
     from ..recovery.restore import open_history, plan_restore, restore_table
 
@@ -98,6 +99,7 @@ def cmd_restore(args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_repair(args: argparse.Namespace, out: Console) -> int:
+    """``lakehouse table repair``: repair the named tables' logs and checkpoints; the highest exit code wins."""
     from ..recovery.engines import engine_factory
     from ..recovery.repair import repair_table
 
@@ -106,6 +108,7 @@ def cmd_repair(args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace, out: Console) -> int:
+    """``lakehouse rebuild --from bronze``: rebuild silver and gold from bronze, then swap them in; asks first."""
     from ..recovery.engines import engine_factory
     from ..recovery.rebuild import Rebuild, parse_request, run_rebuild
 

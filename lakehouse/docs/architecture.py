@@ -75,6 +75,7 @@ def edges(repo_root: Path) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def diagram(repo_root: Path) -> str:
+    """docs/architecture/imports.md: the Mermaid diagram of who imports whom, from the code."""
     nodes, pairs = edges(repo_root)
     ids = {name: name.replace(".", "_") for name in nodes}
     lines = [
@@ -95,10 +96,12 @@ def diagram(repo_root: Path) -> str:
 
 
 def files(repo_root: Path) -> dict[str, str]:
+    """The generated files (path -> text) of the import diagram."""
     return {DIAGRAM: diagram(repo_root)}
 
 
 def stale_files(repo_root: Path) -> list[str]:
+    """The import diagram's files that differ from what the code gives now."""
     return generated.stale_files(repo_root, files(repo_root), OWNED)
 
 

@@ -76,6 +76,12 @@ def markdown_cell(value: str) -> str:
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A Markdown table's lines.
+
+    Examples:
+        >>> table(["a", "b"], [["1", ""]])
+        ['| a | b |', '|---|---|', '| 1 |   |']
+    """
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell if cell else " " for cell in row) + " |" for row in rows]
     return lines
@@ -154,6 +160,7 @@ def rule_check(rule: Rule, contract: TableContract, file: str = "") -> str:
 
 
 def downstream_of(name: str) -> tuple[str, ...]:
+    """The tables whose contracts name table ``name`` upstream, sorted."""
     return tuple(sorted(t.name for t in ALL_TABLES if name in t.upstream))
 
 

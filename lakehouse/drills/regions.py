@@ -53,6 +53,7 @@ def moto_regions() -> Iterator[None]:
 
 
 def client(region: str, service: str) -> Any:
+    """A boto3 client of ``service`` in ``region`` (moto's, during the drill)."""
     import boto3
 
     return boto3.session.Session(region_name=region).client(service)

@@ -48,6 +48,7 @@ class DrillResult:
     """The protected tables missing rows they held before the failure."""
 
     def line(self) -> str:
+        """The drill's result as one line: recovered or not, RTO, rows lost."""
         verdict = "recovered" if self.recovered else "NOT recovered"
         return (
             f"{self.scenario}: {verdict} in {self.rto_seconds:.1f} s; {self.rows_lost:,} of {self.rows_before:,} "

@@ -26,6 +26,7 @@ def _usage(error: Exception) -> Exception:
 
 
 def cmd_graph(args: argparse.Namespace, console: Any) -> int:
+    """``lakehouse lineage graph``: write the interactive lineage viewer (default ``<lake-root>/lineage.html``)."""
     root = Path(args.lake_root).expanduser().resolve()
     output = Path(args.output).expanduser().resolve() if args.output else root / "lineage.html"
     try:
@@ -37,6 +38,7 @@ def cmd_graph(args: argparse.Namespace, console: Any) -> int:
 
 
 def impact_lines(result: Impact) -> Iterable[str]:
+    """An :class:`Impact` as the text lines ``lakehouse lineage impact`` prints."""
     what = "column" if result.column else "table"
     yield f"impact of changing {what} {result.item}"
     yield f"downstream tables ({len(result.tables)}):"
@@ -50,6 +52,7 @@ def impact_lines(result: Impact) -> Iterable[str]:
 
 
 def cmd_impact(args: argparse.Namespace, console: Any) -> int:
+    """``lakehouse lineage impact ITEM``: what changing a table or column touches downstream (``--json``)."""
     try:
         result = impact(args.item, notebooks=read_notebooks(Path(args.notebooks)))
     except LineageError as error:

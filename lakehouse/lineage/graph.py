@@ -32,6 +32,8 @@ class LineageError(Exception):
 
 @dataclass(frozen=True)
 class ColumnInfo:
+    """A column in the lineage graph: name, type, description and the columns it is computed from."""
+
     name: str
     type: str
     description: str
@@ -41,6 +43,8 @@ class ColumnInfo:
 
 @dataclass(frozen=True)
 class TableInfo:
+    """A table in the lineage graph: layer, description, columns, upstream tables and row filters."""
+
     name: str
     layer: str
     description: str
@@ -50,6 +54,11 @@ class TableInfo:
     """Columns of other tables that decide which rows this table keeps (``ref`` rules)."""
 
     def column(self, name: str) -> ColumnInfo:
+        """The column ``name``.
+
+        Raises:
+            LineageError: the table has no such column (the message lists its columns).
+        """
         for c in self.columns:
             if c.name == name:
                 return c
@@ -58,10 +67,13 @@ class TableInfo:
 
 @dataclass
 class Graph:
+    """The lake's lineage from the table contracts: every table by name."""
+
     tables: dict[str, TableInfo]
     """In layer order, then contract order."""
 
     def downstream(self, table: str) -> list[str]:
+        """The tables that name ``table`` upstream."""
         return [t.name for t in self.tables.values() if table in t.upstream]
 
     def consumers(self) -> dict[str, list[str]]:

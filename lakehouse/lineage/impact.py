@@ -33,12 +33,18 @@ NOTEBOOKS = REPO / "notebooks"
 
 @dataclass(frozen=True)
 class Notebook:
+    """An analyst notebook and the tables its code reads."""
+
     name: str
     reads: tuple[str, ...]
 
 
 @dataclass
 class Impact:
+    """What changing a table or column touches downstream: tables, columns (and how), notebooks, dashboard
+    panels.
+    """
+
     item: str
     table: str
     column: str | None
@@ -52,6 +58,7 @@ class Impact:
     """(dashboard: panel title, the affected tables it charts)."""
 
     def as_dict(self) -> dict[str, Any]:
+        """The impact as plain data (``lakehouse lineage impact --json``)."""
         return {
             "item": self.item,
             "tables": self.tables,

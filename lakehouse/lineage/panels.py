@@ -27,6 +27,8 @@ accounts and has no figures of its own)."""
 
 @dataclass(frozen=True)
 class Panel:
+    """One dashboard panel: its dashboard, title, and the tables and metrics it charts."""
+
     dashboard: str
     """Dashboard key: pipeline, emr, cost, dr (CloudWatch name ``<prefix>-<key>``)."""
     title: str

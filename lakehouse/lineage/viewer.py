@@ -226,6 +226,7 @@ def _embed_json(doc: dict[str, Any]) -> str:
 
 
 def render_html(doc: dict[str, Any]) -> str:
+    """The self-contained HTML lineage viewer of a graph document (no CDN: its script and style inline)."""
     n_tables = len(doc["tables"])
     n_columns = sum(len(t["columns"]) for t in doc["tables"])
     return (
@@ -247,6 +248,7 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def write_graph(output: Path, lake_root: Path | None = None) -> Path:
+    """Write the lineage viewer of the contracts (with the last runs of ``lake_root`` when given) to ``output``."""
     doc = graph_document(build_graph(), last_runs(lake_root))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_html(doc), encoding="utf-8")

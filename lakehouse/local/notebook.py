@@ -80,11 +80,17 @@ class Lake:
     local_root: Path | None = None
 
     def uri(self, table: str) -> str:
+        """Where ``table`` lives in this lake.
+
+        Raises:
+            NotebookError: ``table`` is not a table of the contracts (the message lists them).
+        """
         if table not in REGISTRY:
             raise NotebookError(f"unknown table {table!r}; known tables: {', '.join(sorted(REGISTRY))}")
         return self.locations.table_uri(table)
 
     def exists(self, table: str) -> bool:
+        """Whether ``table`` has been written in this lake."""
         return READER.exists(self.uri(table))
 
     def read(self, table: str, columns: Sequence[str], *, missing_ok: bool = False) -> Any:
@@ -116,6 +122,7 @@ class Lake:
         return data.cast(pa.schema(cast)).to_pandas()
 
     def describe(self) -> str:
+        """The lake's layer locations, gold slot and export folder, one per line."""
         lines = [f"{layer:<7}{self.locations.layer(layer)}" for layer in ("bronze", "silver", "gold")]
         return "\n".join([*lines, f"gold slot {self.gold_slot}; exports to {self.output_dir}"])
 
@@ -238,6 +245,7 @@ def results_of(nb: Any) -> dict[str, Any]:
 
 
 def notebooks(folder: Path) -> list[Path]:
+    """The notebooks of ``folder``, in name order."""
     return sorted(folder.glob("*.ipynb"))
 
 
@@ -290,6 +298,7 @@ def kernel_env(base: Mapping[str, str], **settings: str) -> dict[str, str]:
 
 
 def write_html(nb: Any, target: Path) -> Path:
+    """Write an executed notebook as HTML to ``target``; returns ``target``."""
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nb)

@@ -38,6 +38,10 @@ class ProfileError(Exception):
 
 @dataclass
 class ProfileRun:
+    """One profile of a table: its rows (one per column), the anomalies found against earlier profiles, and
+    how many earlier profiles were compared.
+    """
+
     profile_id: str
     table: str
     uri: str
@@ -51,6 +55,7 @@ class ProfileRun:
 
 
 def known_tables() -> list[str]:
+    """The tables ``lakehouse profile`` can profile, sorted."""
     return sorted(REGISTRY)
 
 
@@ -109,6 +114,7 @@ def _mean(v: float | None) -> str:
 
 
 def stats_table(run: ProfileRun) -> Table:
+    """A profile's column statistics as a Rich table."""
     t = Table(title=f"{run.table} — {run.row_count:,} rows · profile {run.profile_id}")
     q = [f"p{round(x * 100):02d}" for x in QUANTILES]
     for col in ("column", "type", "null %", "distinct", "min", "max", "mean", " · ".join(q), "top values (count)"):
@@ -130,6 +136,7 @@ def stats_table(run: ProfileRun) -> Table:
 
 
 def anomalies_table(run: ProfileRun) -> Table:
+    """A profile's anomalies against the earlier profiles as a Rich table."""
     t = Table(title=f"Anomalies vs the last {run.history} profile(s)")
     for col in ("rule (dq_results)", "column", "now", "median before", "limit"):
         t.add_column(col, justify="left" if col in ("rule (dq_results)", "column") else "right")
@@ -146,6 +153,7 @@ def anomalies_table(run: ProfileRun) -> Table:
 
 
 def cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    """``lakehouse profile TABLE``: profile a table of the local lake, print its statistics and anomalies."""
     root = Path(args.lake_root).expanduser().resolve()
     run = profile_table(root, args.table, engine=args.engine)
     console.print(stats_table(run))

@@ -47,6 +47,8 @@ class ReportError(Exception):
 
 @dataclass(frozen=True)
 class Run:
+    """One job run in the report: job, batch, status, end, duration and records in, out and quarantined."""
+
     job: str
     batch_id: str
     status: str
@@ -61,6 +63,8 @@ class Run:
 
 @dataclass(frozen=True)
 class Freshness:
+    """A table's freshness in the report: its last commit, minutes since, and its SLO."""
+
     table: str
     last_commit: dt.datetime
     minutes: float
@@ -73,6 +77,8 @@ class Freshness:
 
 @dataclass
 class ReportData:
+    """Everything the HTML report shows, read from the lake's run summaries, quarantine and DQ tables."""
+
     lake_root: str
     generated: dt.datetime
     runs: list[Run] = field(default_factory=list)
@@ -483,6 +489,7 @@ class Outline(HTMLParser):
         self._in_h2 = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Track the chart being read, count its marks, collect every src/href and script (HTMLParser callback)."""
         a = dict(attrs)
         if tag == "svg" and "chart" in (a.get("class") or ""):
             self._chart = a.get("id") or ""
@@ -494,16 +501,19 @@ class Outline(HTMLParser):
         self._in_h2 = tag == "h2"
 
     def handle_endtag(self, tag: str) -> None:
+        """Leave the chart at its closing ``svg`` (HTMLParser callback)."""
         if tag == "svg":
             self._chart = None
 
     def handle_data(self, data: str) -> None:
+        """Record a section heading's text (HTMLParser callback)."""
         if self._in_h2:
             self.sections.append(data)
             self._in_h2 = False
 
 
 def outline(text: str) -> Outline:
+    """The headings, sections and charts of a rendered report (the tests read the HTML with it)."""
     parsed = Outline()
     parsed.feed(text)
     return parsed

@@ -24,6 +24,10 @@ def make_context(
     env: str = "local",
     flags: dict[str, str] | None = None,
 ) -> RunContext:
+    """The :class:`~job_assets.context.RunContext` of a local run on the lake at ``root``: a local
+    SparkSession sized to the lake's landing data, the table engine ``engine``, the lake's locations, a batch
+    id (new unless given), the environment and flags.
+    """
     from job_assets.engine import make_engine
     from job_assets.spark import landing_bytes, local_session
 
@@ -75,6 +79,7 @@ def run_jobs(ctx: RunContext, layers: Sequence[str], console: Console | None = N
 
 
 def summary_tables(results: Sequence[JobResult]) -> list[Table]:
+    """The run summary as Rich tables: one row per job, one per table written, and quarantine by reason."""
     jobs = Table(title="Jobs")
     for col in (
         "job",
@@ -142,6 +147,12 @@ def run_local(
     flags: dict[str, str] | None = None,
     console: Console | None = None,
 ) -> int:
+    """Run ``layers`` of the pipeline on the local lake at ``root`` with a progress bar per job, print the
+    summary, and return the exit code (1 when a fail-severity DQ rule stopped the run).
+
+    Raises:
+        UsageError: a layer is not bronze, silver or gold.
+    """
     unknown = [x for x in layers if x not in LAYERS]
     if unknown:
         from ..errors import UsageError

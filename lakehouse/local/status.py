@@ -43,6 +43,7 @@ class Lake:
 
 
 def local_lake(root: Path) -> Lake:
+    """The local lake at ``root`` for ``status`` and ``history``."""
     return Lake(
         locations=LakeLocations.for_root(str(root)),
         title=f"Lake {root}",
@@ -97,6 +98,7 @@ def _operation(h: dict[str, Any]) -> str:
 
 
 def print_status(lake: Lake, console: Console) -> int:
+    """Print every table's version, rows, files and last commit, and the last runs; exit code 0."""
     loc = lake.locations
     table = Table(title=lake.title)
     for col in ("table", "version", "rows", "files", "last commit (UTC)", "operation"):
@@ -155,6 +157,11 @@ def print_status(lake: Lake, console: Console) -> int:
 
 
 def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
+    """Print the last ``limit`` Delta commits of table ``name``.
+
+    Raises:
+        UsageError: ``name`` is not a table of the contracts, or the table was never written.
+    """
     from job_assets.engine.base import parse_user_metadata
 
     from ..errors import UsageError

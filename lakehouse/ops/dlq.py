@@ -35,6 +35,10 @@ class DlqError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class QueueState:
+    """One SQS queue of the landing intake (the intake or its dead-letter queue): depth, in flight, delayed,
+    and its redrive policy.
+    """
+
     role: str
     name: str
     url: str
@@ -49,6 +53,8 @@ class QueueState:
 
 @dataclass(frozen=True, kw_only=True)
 class MoveTask:
+    """An SQS message move task (a DLQ redrive): status, queues, messages moved and to move, rate, start, failure."""
+
     status: str
     handle: str
     source_arn: str
@@ -62,6 +68,8 @@ class MoveTask:
 
 @dataclass(frozen=True, kw_only=True)
 class IntakeQueues:
+    """An environment's landing intake queue and its dead-letter queue, as ``lakehouse dlq status`` shows them."""
+
     env: str
     region: str
     intake: QueueState

@@ -32,6 +32,8 @@ class EnvDiffError(Exception):
 
 @dataclass(frozen=True)
 class Change:
+    """One setting or property that differs: its dotted path and its value in A and in B (``MISSING`` when absent)."""
+
     path: str
     a: Any
     b: Any
@@ -39,6 +41,8 @@ class Change:
 
 @dataclass
 class StackDiff:
+    """How one stack differs between two environments: resources only one side deploys, and changed properties."""
+
     part: str
     only_in_a: list[str] = field(default_factory=list)
     """``LogicalId (Type)`` of resources only A deploys."""
@@ -53,6 +57,10 @@ class StackDiff:
 
 @dataclass
 class EnvDiff:
+    """Everything ``lakehouse env diff A B`` reports: cdk.json settings, stacks only one side deploys, and each
+    stack's resource differences.
+    """
+
     a: str
     b: str
     config: list[Change]
@@ -61,6 +69,7 @@ class EnvDiff:
     stacks: list[StackDiff]
 
     def as_dict(self) -> dict[str, Any]:
+        """The diff as plain data (``lakehouse env diff --json``)."""
         return asdict(self)
 
 
@@ -81,6 +90,12 @@ def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
+    """The leaf values that differ between two nested mappings, by dotted path, sorted.
+
+    Examples:
+        >>> compare({"emr": {"max_cpu": 8}, "dr": True}, {"emr": {"max_cpu": 16}, "dr": True})
+        [Change(path='emr.max_cpu', a=8, b=16)]
+    """
     left, right = dict(flatten(a)), dict(flatten(b))
     return [
         Change(path, left.get(path, MISSING), right.get(path, MISSING))
@@ -119,6 +134,9 @@ _CR_OWNED = re.compile(r"aws-cdk:cr-owned:[^\\\"]*")
 
 
 def normalize_text(text: str, config: Any, placeholders: list[tuple[str, str]]) -> str:
+    """``text`` (a template as JSON) with the environment's names, account and regions replaced by placeholders
+    and CDK's path hashes dropped, so two environments' templates compare by meaning.
+    """
     for old, new in placeholders:
         text = text.replace(old, new)
     # the environment's name as a whole string value, at any JSON escaping depth (tags, --env, SEARCH terms)
@@ -131,6 +149,9 @@ def normalize_text(text: str, config: Any, placeholders: list[tuple[str, str]]) 
 
 
 def normalize(value: Any, config: Any) -> Any:
+    """A template (or any JSON value) of environment ``config`` with its environment-specific names replaced by
+    placeholders (:func:`normalize_text`).
+    """
     return json.loads(normalize_text(json.dumps(value, sort_keys=True), config, _placeholders(config)))
 
 
@@ -152,6 +173,7 @@ def normalize_template(template: Mapping[str, Any], config: Any) -> dict[str, An
 
 
 def template_diff(part: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> StackDiff:
+    """How two normalized templates of stack ``part`` differ: resources only in A or B, changed properties."""
     diff = StackDiff(part)
     ra, rb = a.get("Resources", {}), b.get("Resources", {})
     diff.only_in_a = [f"{k} ({ra[k]['Type']})" for k in sorted(set(ra) - set(rb))]
@@ -268,6 +290,7 @@ def _stack_table(stack: StackDiff, a: str, b: str) -> Any:
 
 
 def render(diff: EnvDiff, console: Any) -> None:
+    """Print ``diff`` to ``console``: the settings table, stacks only one side deploys, a table per stack."""
     a, b = diff.a, diff.b
     _print_config(diff, console)
     for part in diff.stacks_only_in_a:

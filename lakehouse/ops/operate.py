@@ -201,6 +201,15 @@ def start_pipeline(
 
 
 def parse_dimensions(items: Sequence[str]) -> dict[str, str]:
+    """``--dim Name=Value`` arguments as a mapping.
+
+    Raises:
+        OperateError: an item is not ``Name=Value``.
+
+    Examples:
+        >>> parse_dimensions(["Job=silver", "Table=silver.orders"])
+        {'Job': 'silver', 'Table': 'silver.orders'}
+    """
     dims = {}
     for item in items:
         name, sep, value = item.partition("=")

@@ -34,6 +34,11 @@ class LocalAuditor:
         self.versions = root / CONTROL_DIR / "versions"
 
     def ensure(self, version: str) -> None:
+        """Check that version ``version`` is packaged in the local version store.
+
+        Raises:
+            PromotionError: it is not (the message lists the versions there).
+        """
         packaging = _checkout_packaging()
         if not (self.versions / version / packaging.ARCHIVE_NAME).is_file():
             known = (
@@ -59,6 +64,10 @@ class LocalAuditor:
         engine: str = "auto",
         lineage: str | None = None,
     ) -> AuditRun:
+        """Run ``job``'s entrypoint of packaged version ``version`` as a separate Python process (the version's
+        archive on its path) on the local lake, gold into ``gold_uri``; returns its
+        :class:`~lakehouse.promotion.model.AuditRun`.
+        """
         packaging = _checkout_packaging()
         bundle = self.versions / version
         archive = bundle / packaging.ARCHIVE_NAME
@@ -97,6 +106,7 @@ class LocalAuditor:
         )
 
     def run(self, version: str, *, slot_uri: str, batch_id: str) -> AuditRun:
+        """Run the candidate's gold job into the audit location; its audit run."""
         return self.run_job(
             version,
             AUDIT_JOB,
@@ -134,6 +144,11 @@ class AwsAuditor:
         return bucket, path
 
     def ensure(self, version: str) -> None:
+        """Check that version ``version`` is uploaded to the environment's artifacts bucket.
+
+        Raises:
+            PromotionError: it is not.
+        """
         bucket, key = self._artifact(version, "job_assets.zip")
         try:
             self.s3.head_object(Bucket=bucket, Key=key)
@@ -144,6 +159,9 @@ class AwsAuditor:
             ) from None
 
     def run(self, version: str, *, slot_uri: str, batch_id: str) -> AuditRun:
+        """Run the candidate's gold job on the environment's EMR application into the audit location and
+        wait for it; its audit run.
+        """
         d = self.control.deployment()
         bucket, key = self._artifact(version, f"entrypoints/{AUDIT_JOB}.py")
         arguments = list(d["arguments"])

@@ -38,6 +38,11 @@ class AwsControl:
         return PromotionError(f"--env {self.env}: {what}: {error}")
 
     def deployment(self) -> dict[str, Any]:
+        """The environment's deployment parameter (buckets, gold URI, version, job arguments), read once.
+
+        Raises:
+            PromotionError: the parameter does not exist (the environment is not deployed).
+        """
         if self._deployment is None:
             name = aws_names.deployment_parameter_name(self.env, self.project)
             try:

@@ -48,13 +48,20 @@ class SlotState:
         return next(s for s in SLOTS if s != self.active)
 
     def version(self, slot: str, deployed: str) -> str:
+        """The version ``slot`` runs: its pinned version, else the ``deployed`` one."""
         return self.slots.get(slot) or deployed
 
     def to_json(self) -> str:
+        """The state as the JSON document the slots parameter (or file) holds."""
         return json.dumps(asdict(self) | {"slots": dict(self.slots)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str) -> SlotState:
+        """The state in ``text``, read from ``source``.
+
+        Raises:
+            PromotionError: ``text`` is not a slots document (the message names ``source``).
+        """
         try:
             raw = json.loads(text)
         except ValueError as error:
@@ -89,6 +96,8 @@ INITIAL_STATE = SlotState(active=SLOTS[0], slots={s: "" for s in SLOTS})
 
 @dataclass
 class Gate:
+    """One promotion gate's verdict: name, passed, detail, and the published and candidate figures it compared."""
+
     name: str
     passed: bool
     detail: str
@@ -122,6 +131,8 @@ class Record:
 
 @dataclass
 class AuditRun:
+    """The audit run of a candidate version: whether its gold job succeeded, its batch, summary and log."""
+
     ok: bool
     batch_id: str
     summary: dict[str, Any]
@@ -136,6 +147,7 @@ def now_iso() -> str:
 
 
 def local_actor() -> str:
+    """Who is promoting, for the history: ``user@host``."""
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
@@ -143,21 +155,61 @@ def local_actor() -> str:
 
 
 class Control(Protocol):
+    """The promotion control plane of one environment: the slots' state, the published and audit gold, the
+    promotion lock and history. ``LocalControl`` keeps them in the local lake, ``AwsControl`` in SSM, DynamoDB
+    and S3.
+    """
+
     env: str
 
-    def read(self) -> SlotState: ...
-    def write(self, state: SlotState) -> None: ...
-    def deployed_version(self) -> str: ...
-    def gold_uri(self, slot: str) -> str: ...
-    def audit_uri(self) -> str: ...
-    def clear_audit(self) -> None: ...
-    def move_audit_to(self, slot: str) -> None: ...
-    def publish_readers(self, slot: str) -> list[str]: ...
-    def readers_elsewhere(self, slot: str) -> list[str]: ...
-    def lock(self, record: Record) -> Any: ...
-    def release_abandoned(self, promotion_id: str) -> bool: ...
-    def check_no_writer_running(self) -> None: ...
-    def record(self, record: Record) -> None: ...
-    def history(self) -> list[Record]: ...
-    def storage_options(self) -> dict[str, str] | None: ...
-    def table_exists(self, uri: str) -> bool: ...
+    def read(self) -> SlotState:
+        """The slots' state."""
+
+    def write(self, state: SlotState) -> None:
+        """Store the slots' state."""
+
+    def deployed_version(self) -> str:
+        """The job version the environment's deployment ships (what a slot without a pin runs)."""
+
+    def gold_uri(self, slot: str) -> str:
+        """Where ``slot``'s gold tables live."""
+
+    def audit_uri(self) -> str:
+        """Where the audit (shadow) gold of a candidate is written."""
+
+    def clear_audit(self) -> None:
+        """Remove the audit gold."""
+
+    def move_audit_to(self, slot: str) -> None:
+        """Make the audited gold ``slot``'s gold (not yet published) and drop the audit copy."""
+
+    def publish_readers(self, slot: str) -> list[str]:
+        """Point the gold readers (Glue tables) at ``slot``; returns the ones moved."""
+
+    def readers_elsewhere(self, slot: str) -> list[str]:
+        """The gold readers not pointing at ``slot``."""
+
+    def lock(self, record: Record) -> Any:
+        """A context manager holding the environment's promotion lock for ``record``.
+
+        Raises:
+            LockedError: another promotion holds it.
+        """
+
+    def release_abandoned(self, promotion_id: str) -> bool:
+        """Release the lock only if ``promotion_id`` holds it (its process died); whether it did."""
+
+    def check_no_writer_running(self) -> None:
+        """Refuse (PromotionError) while a lake writer runs: gold would straddle the flip."""
+
+    def record(self, record: Record) -> None:
+        """Add or update ``record`` in the promotion history."""
+
+    def history(self) -> list[Record]:
+        """Every promotion and rollback record."""
+
+    def storage_options(self) -> dict[str, str] | None:
+        """delta-rs' storage options for reading gold (credentials on AWS; None locally)."""
+
+    def table_exists(self, uri: str) -> bool:
+        """Whether a Delta table exists at ``uri``."""

@@ -22,12 +22,14 @@ def _checkout_packaging() -> Any:
 
 
 def package_dir() -> Path:
+    """The folder of the ``job_assets`` package being packaged."""
     import job_assets
 
     return Path(job_assets.__file__).resolve().parent
 
 
 def checkout_version() -> str:
+    """The version (content hash) of the checkout's ``job_assets``, as the Compute stack would ship it."""
     packaging = _checkout_packaging()
     return packaging.archive_version(packaging.build_archive(package_dir()))
 

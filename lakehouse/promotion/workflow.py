@@ -24,6 +24,8 @@ from .model import Control, Gate, PromotionError, Record, SlotState, now_iso
 
 @dataclass
 class Outcome:
+    """What a promotion or rollback did: its history record, the gates, and the slots' state after it."""
+
     record: Record
     gates: list[Gate]
     state: SlotState

@@ -56,6 +56,7 @@ class Finding:
     version: int | None = None
 
     def line(self) -> str:
+        """The finding as one line: ``kind: path: message``."""
         return f"{self.kind}: {self.path}: {self.message}"
 
 

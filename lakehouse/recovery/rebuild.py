@@ -310,6 +310,7 @@ class Rebuild:
         return versions
 
     def cleanup(self) -> None:
+        """Remove the staging copies the rebuild wrote."""
         for layer in self.request.layers:
             remove_staging(self.staged.layer(layer), self.session)
 

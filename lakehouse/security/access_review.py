@@ -41,6 +41,7 @@ class Principal:
     unevaluated: list[str] = field(default_factory=list)
 
     def named_by(self, principal: str) -> bool:
+        """Whether a policy's principal ``principal`` (an ARN, a pattern or ``*``) names this principal."""
         if principal == ANYONE:
             return True
         # a policy's pattern against our ids, or our name pattern (any account) against a policy's literal ARN
@@ -124,6 +125,7 @@ def _others(guarded: Sequence[Guarded], roles: Sequence[Principal]) -> list[Prin
 
 
 def arn_of(resource: Resource) -> str:
+    """The placeholder of a resource's ARN in the review, ``{Stack:LogicalId.Arn}``."""
     return f"{resource.token[:-1]}.Arn}}"
 
 

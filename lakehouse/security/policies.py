@@ -45,16 +45,19 @@ class Statement:
     """``NotPrincipal``: the statement applies to everyone but these."""
 
     def allows_action(self, action: str) -> bool:
+        """Whether the statement's actions (or NotAction) cover ``action``, IAM's wildcards and case rules."""
         if self.not_actions:
             return not any(matches(a, action, case_sensitive=False) for a in self.not_actions)
         return any(matches(a, action, case_sensitive=False) for a in self.actions)
 
     def covers(self, resource: str) -> bool:
+        """Whether the statement's resources (or NotResource) cover ``resource``."""
         if self.not_resources:
             return not any(matches(r, resource) for r in self.not_resources)
         return any(matches(r, resource) for r in self.resources)
 
     def applies(self, actions: Iterable[str], resource: str) -> bool:
+        """Whether the statement grants or denies one of ``actions`` on ``resource``."""
         return any(self.allows_action(a) for a in actions) and self.covers(resource)
 
     @property

@@ -85,6 +85,7 @@ class Assembly:
         return cls(templates)
 
     def resources(self, *types: str) -> Iterator[Resource]:
+        """Every resource of the assembly's stacks, or those of the given CloudFormation ``types``."""
         for stack, template in self.templates.items():
             for logical_id, body in template.get("Resources", {}).items():
                 if not types or body.get("Type") in types:
@@ -132,6 +133,7 @@ class Assembly:
         return f"{{{function}}}"
 
     def resolve_list(self, parts: Any, stack: str) -> list[Any]:
+        """``parts`` resolved in ``stack`` (:meth:`resolve`), as a list."""
         resolved = self.resolve(parts, stack)
         return resolved if isinstance(resolved, list) else [resolved]
 

@@ -38,6 +38,8 @@ from typing import Any, NamedTuple
 
 
 class Pin(NamedTuple):
+    """One pinned Debian package of the bare Python 3.9: name, version, pool path, SHA-256 and size."""
+
     package: str
     version: str
     path: str
@@ -128,11 +130,13 @@ class BuildError(Exception):
 
 
 def pins_digest() -> str:
+    """Identifies the pins and the launcher: a build made from other pins is rebuilt."""
     table = json.dumps([pin._asdict() for pin in PINS] + [LAUNCHER], sort_keys=True)
     return hashlib.sha256(table.encode()).hexdigest()
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, hex."""
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -200,6 +204,12 @@ def self_test(dest: Path) -> dict[str, Any]:
 
 
 def build(dest: Path) -> str:
+    """Build the bare Python 3.9 into ``dest`` (nothing when it is built from the same pins); returns a line
+    saying what was done.
+
+    Raises:
+        BuildError: not Linux amd64, no ``dpkg-deb``, or a download or checksum failed.
+    """
     if sys.platform != "linux" or platform.machine() not in {"x86_64", "amd64"}:
         raise BuildError(f"needs Linux amd64 (the pinned debs are amd64), this is {sys.platform} {platform.machine()}")
     dpkg_deb = shutil.which("dpkg-deb")
@@ -245,6 +255,7 @@ def build(dest: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m lakehouse.toolchain.emr_python [--dest DIR]``: exit 1 with one line when the build fails."""
     parser = argparse.ArgumentParser(
         prog="python -m lakehouse.toolchain.emr_python", description=__doc__.split("\n")[0]
     )

@@ -36,6 +36,8 @@ from job_assets.spark import JARS_MANIFEST, default_jars_dir
 
 @dataclass(frozen=True, kw_only=True)
 class Jar:
+    """One pinned Maven artifact: its coordinates, SHA-256 and why local Spark needs it."""
+
     group: str
     artifact: str
     version: str
@@ -94,6 +96,7 @@ def pins_digest(jars: Sequence[Jar] = JARS) -> str:
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, hex, read in 1 MB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -173,6 +176,7 @@ def install(target: Path | None = None, jars: Sequence[Jar] = JARS, mvn: str | N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lakehouse.toolchain.jars [--dest DIR]``: install the pinned jars; exit 1 with one line on failure."""
     parser = argparse.ArgumentParser(prog="python -m lakehouse.toolchain.jars", description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, default=None, help="where the jars go (default: .jars/)")
     args = parser.parse_args(argv)
