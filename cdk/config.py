@@ -414,7 +414,14 @@ def _pricing(s: _Section) -> dict[str, EmrPricing]:
 
 
 def _environment(
-    name: str, s: _Section, *, project: str, cost_center: str, pricing: Mapping[str, EmrPricing], pricing_key: str
+    name: str,
+    s: _Section,
+    *,
+    project: str,
+    cost_center: str,
+    pricing: Mapping[str, EmrPricing],
+    pricing_key: str,
+    names: tuple[str, ...] = ENVIRONMENT_NAMES,
 ) -> EnvironmentConfig:
     region = s.matching("region", _REGION, "AWS region like eu-west-1")
     dr_region = s.matching("dr_region", _REGION, "AWS region like eu-central-1")
@@ -436,7 +443,7 @@ def _environment(
         features=features,
         job_flags=_job_flags(s.section("job_flags")),
         ops=_ops(s.section("ops")),
-        promotion=_promotion(s.section("promotion"), ENVIRONMENT_NAMES),
+        promotion=_promotion(s.section("promotion"), names),
         lineage=s.matching("lineage", _LINEAGE, "lineage target: none, or http:<https URL>"),
         pricing=_region_pricing(region, pricing, pricing_key),
         recovery=parse_recovery(s.section("recovery")),
@@ -575,8 +582,9 @@ def _region_pricing(region: str, pricing: Mapping[str, EmrPricing], key: str) ->
     return pricing[region]
 
 
-def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
-    """Validate the ``lakehouse`` context block and return the typed configuration."""
+def load_config(raw: Any, *, path: str = "lakehouse", names: tuple[str, ...] = ENVIRONMENT_NAMES) -> LakehouseConfig:
+    """Validate the ``lakehouse`` context block and return the typed configuration. ``names``: the environments
+    it must hold (a new one is added to :data:`ENVIRONMENT_NAMES`; docs/examples/add_an_environment.py)."""
     if raw is None:
         raise ConfigError(path, "missing context block (cdk.json 'context.lakehouse')")
     root = _Section(raw, path)
@@ -588,8 +596,8 @@ def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
     envs = root.section("environments")
     environments: dict[str, EnvironmentConfig] = {}
     for name in envs.raw:
-        if name not in ENVIRONMENT_NAMES:
-            raise ConfigError(envs.key(name), f"unknown environment; expected one of {', '.join(ENVIRONMENT_NAMES)}")
+        if name not in names:
+            raise ConfigError(envs.key(name), f"unknown environment; expected one of {', '.join(names)}")
         environments[name] = _environment(
             name,
             envs.section(name),
@@ -597,8 +605,9 @@ def load_config(raw: Any, *, path: str = "lakehouse") -> LakehouseConfig:
             cost_center=cost_center,
             pricing=pricing,
             pricing_key=root.key("emr_pricing"),
+            names=names,
         )
-    missing = [n for n in ENVIRONMENT_NAMES if n not in environments]
+    missing = [n for n in names if n not in environments]
     if missing:
         raise ConfigError(envs.key(missing[0]), "missing required environment")
     check_networks_disjoint({n: e.network for n, e in environments.items()}, path=envs.path)

@@ -23,7 +23,7 @@ parts.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from .metric_aws import AWS_METRICS
 from .metric_jobs import JOB_METRICS, JOBS, RUNBOOK_DQ
@@ -111,16 +111,19 @@ def alarmed() -> Tuple[Metric, ...]:
     return tuple(m for m in METRICS if m.alarm is not None)
 
 
-def validate() -> None:
-    """Raise ``ValueError`` naming the entry and the field when the catalog is inconsistent."""
-    seen = set()
-    for m in METRICS:
+def validate(entries: Optional[Tuple[Metric, ...]] = None) -> None:
+    """Raise ``ValueError`` naming the entry and the field when the catalog is inconsistent. ``entries``: the
+    catalog, or a candidate one (``METRICS + (new_entry,)``: docs/examples/add_a_metric_and_alarm.py)."""
+    entries = METRICS if entries is None else entries
+    seen: Dict[str, Metric] = {}
+    for m in entries:
         if m.key in seen:
             raise ValueError(f"metric {m.key!r}: key declared twice")
-        seen.add(m.key)
+        seen[m.key] = m
+    for m in entries:
         _validate_metric(m)
         if m.alarm is not None:
-            _validate_alarm(m, m.alarm)
+            _validate_alarm(m, m.alarm, seen)
 
 
 def _validate_metric(m: Metric) -> None:
@@ -140,7 +143,7 @@ def _validate_metric(m: Metric) -> None:
         raise ValueError(f"{where}: the description is a sentence ending with '.'")
 
 
-def _validate_alarm(m: Metric, a: Alarm) -> None:
+def _validate_alarm(m: Metric, a: Alarm, by_key: Dict[str, Metric]) -> None:
     """An alarmed entry's comparison, missing-data treatment, evaluation window and runbook."""
     where = f"metric {m.key!r}"
     if a.comparison not in COMPARISONS:
@@ -154,7 +157,7 @@ def _validate_alarm(m: Metric, a: Alarm) -> None:
     if not a.runbook.endswith(".md") or "/" in a.runbook:
         raise ValueError(f"{where}: alarm runbook {a.runbook!r} is a file name under runbooks/")
     if a.of_maximum is not None:
-        cap = BY_KEY.get(a.of_maximum)
+        cap = by_key.get(a.of_maximum)
         if cap is None or (cap.namespace, cap.dimensions) != (m.namespace, m.dimensions):
             raise ValueError(f"{where}: alarm of_maximum {a.of_maximum!r} is no catalog metric with its dimensions")
 

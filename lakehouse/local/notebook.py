@@ -16,7 +16,9 @@ Which lake a notebook reads (the first setting that is present wins):
 
 delta-rs reads S3 with the standard AWS settings (``AWS_PROFILE`` or ``AWS_ACCESS_KEY_ID`` / ``..._SECRET_...``
 / ``AWS_SESSION_TOKEN``, ``AWS_REGION``). Files a notebook exports go to ``LAKEHOUSE_NB_OUTPUT_DIR``, by default
-``<root>/_exports`` for a local lake and ``build/notebooks/exports`` of the checkout for an S3 lake.
+``<root>/_exports`` for a local lake and ``build/notebooks/exports`` of the checkout for an S3 lake (``make
+notebooks`` sets it: ``build/notebooks/exports``, next to the HTML). Every notebook shows the data-quality figures
+of the tables it reads (:func:`show_dq`) and exports its results (:func:`export`).
 
 Every :meth:`Lake.read` names its columns; with ``LAKEHOUSE_NB_READ_LOG`` set, each read is appended to that
 file (JSON lines), which is how the test checks a notebook's ``metadata.lakehouse.reads`` (lineage) against
@@ -167,14 +169,11 @@ def open_lake(env: Mapping[str, str] | None = None, *, cwd: Path | None = None) 
             if layer == "gold" and not env.get(ENV_SLOT):
                 tail = uris["gold"].rsplit("/", 1)[-1]
                 slot = tail if tail in SLOTS else slot
-    if env.get(ENV_OUTPUT):
-        out = Path(env[ENV_OUTPUT]).expanduser()
-        out = out if out.is_absolute() else base / out
-    elif local_root is not None and "://" not in uris["silver"]:
-        out = local_root / "_exports"
+    if not env.get(ENV_OUTPUT) and local_root is not None and "://" not in uris["silver"]:
+        out = (local_root / "_exports").resolve()
     else:
-        out = base / "build" / NOTEBOOKS_DIR / "exports"
-    return Lake(LakeLocations(**uris), str(slot), out.resolve(), local_root)
+        out = _default_output(env, base)
+    return Lake(LakeLocations(**uris), str(slot), out, local_root)
 
 
 def attribution_model(env: Mapping[str, str] | None = None) -> str:
@@ -239,6 +238,89 @@ def results_of(nb: Any) -> dict[str, Any]:
             if name:
                 found[name] = out["data"]["application/json"]
     return found
+
+
+# --- data quality and exports -------------------------------------------------------------------------------------
+
+DQ_LAYERS = ("bronze", "silver", "gold")
+DQ_READ = ["batch_id", "table_name", "rule", "checked", "failed", "evaluated_ts"]
+SUMMARY_READ = ["batch_id", "table_name", "dq_score", "rows_quarantined"]
+DQ_RESULT = "dq_figures"
+EXPORT_RESULT = "export "
+"""Prefix of the :func:`result` name :func:`export` displays: ``export <file name>``."""
+
+
+def _ops_frame(lake: Lake, table: str, columns: Sequence[str], layers: Iterable[str]) -> Any:
+    import pandas as pd
+
+    frames = [lake.read(f"{layer}.{table}", columns, missing_ok=True) for layer in layers]
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+
+def dq_figures(lake: Lake, tables: Sequence[str] | None = None) -> Any:
+    """The data-quality figures of ``tables`` (default: every table its layer's ``dq_results`` names), one row
+    per table, from the lake's operational tables (``<layer>.dq_results`` and ``<layer>.run_summary``) for the
+    last run that checked the table: its ``batch_id``, the ``rules`` evaluated, rows ``checked`` and ``failed``
+    summed over those rules, the ``failing_rules``, and the run summary's ``dq_score`` (the figure the DQScore
+    alarm watches) and ``rows_quarantined``. A table no run has checked yet keeps a row with blanks."""
+    layers = sorted({t.split(".", 1)[0] for t in tables}) if tables else DQ_LAYERS
+    dq = _ops_frame(lake, "dq_results", DQ_READ, layers)
+    summary = _ops_frame(lake, "run_summary", SUMMARY_READ, layers)
+    wanted = list(tables) if tables else sorted(set(dq["table_name"]))
+    dq = dq[dq["table_name"].isin(wanted)]
+    latest = dq[dq["evaluated_ts"] == dq.groupby("table_name")["evaluated_ts"].transform("max")]
+    figures = latest.groupby("table_name").agg(
+        batch_id=("batch_id", "first"),
+        rules=("rule", "size"),
+        checked=("checked", "sum"),
+        failed=("failed", "sum"),
+        failing_rules=("failed", lambda f: int((f > 0).sum())),
+    )
+    figures = figures.reindex(wanted).rename_axis("table_name").reset_index()
+    summary = summary.drop_duplicates(["table_name", "batch_id"], keep="last")
+    figures = figures.merge(summary, on=["table_name", "batch_id"], how="left")
+    counts = ["rules", "checked", "failed", "failing_rules", "rows_quarantined"]
+    return figures.astype({c: "Int64" for c in counts})  # whole numbers, blank where no run checked the table
+
+
+def show_dq(lake: Lake, tables: Sequence[str] | None = None) -> Any:
+    """Display :func:`dq_figures` (a table, and the :func:`result` ``dq_figures`` the test checks against the
+    lake); the figures as a pandas DataFrame."""
+    from IPython.display import display
+
+    figures = dq_figures(lake, tables)
+    print(f"Data quality of {len(figures)} tables, last run that checked each (dq_results, run_summary):")
+    display(figures.style.format({"dq_score": "{:.4f}"}, na_rep="").hide(axis="index"))
+    records = figures.astype(object).where(figures.notna(), None).to_dict(orient="records")
+    result(DQ_RESULT, {r.pop("table_name"): r for r in records})
+    return figures
+
+
+def export(frame: Any, filename: str, lake: Lake | None = None) -> Path:
+    """Write ``frame`` to ``filename`` (``.csv``, or ``.parquet``) in the lake's export folder (without a lake:
+    ``LAKEHOUSE_NB_OUTPUT_DIR``, else ``build/notebooks/exports`` of the checkout); display the
+    :func:`result` ``export <filename>`` (path, rows, columns) and return the path."""
+    out = lake.output_dir if lake is not None else _default_output(os.environ, checkout_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / filename
+    if filename.endswith(".parquet"):
+        frame.to_parquet(path, index=False)
+    elif filename.endswith(".csv"):
+        frame.to_csv(path, index=False)
+    else:
+        raise NotebookError(f"export {filename!r}: name a .csv or .parquet file")
+    result(
+        EXPORT_RESULT + filename, {"path": str(path), "rows": len(frame), "columns": [str(c) for c in frame.columns]}
+    )
+    return path
+
+
+def _default_output(env: Mapping[str, str], base: Path) -> Path:
+    """``LAKEHOUSE_NB_OUTPUT_DIR`` (relative: to the checkout ``base``), else ``build/notebooks/exports``."""
+    if env.get(ENV_OUTPUT):
+        out = Path(env[ENV_OUTPUT]).expanduser()
+        return (out if out.is_absolute() else base / out).resolve()
+    return (base / "build" / NOTEBOOKS_DIR / "exports").resolve()
 
 
 # --- execution ----------------------------------------------------------------------------------------------------
@@ -312,7 +394,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lakehouse.local.notebook", description=main.__doc__)
     p.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
     p.add_argument("--lake-root", help=f"local lake (default ${ENV_ROOT} or {DEFAULT_ROOT})")
-    p.add_argument("--output", type=Path, default=Path("build") / NOTEBOOKS_DIR, help="HTML folder")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("build") / NOTEBOOKS_DIR,
+        help=f"HTML folder; exports go to its exports/ unless ${ENV_OUTPUT} is set",
+    )
     p.add_argument("--timeout", type=int, default=300, help="seconds per cell")
     args = p.parse_args(list(argv) if argv is not None else None)
     paths = args.notebooks or notebooks(checkout_dir() / NOTEBOOKS_DIR)
@@ -322,6 +409,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     settings = {k: v for k, v in os.environ.items() if k in LAKE_ENVS and k != ENV_READ_LOG}
     if args.lake_root:
         settings[ENV_ROOT] = str(Path(args.lake_root).resolve())
+    settings.setdefault(ENV_OUTPUT, str((args.output / "exports").resolve()))  # exports next to the HTML
     try:
         lake = open_lake(settings)
     except NotebookError as error:

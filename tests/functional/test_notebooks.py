@@ -1,7 +1,9 @@
 """The analyst notebooks (notebooks/*.ipynb, every one of them): committed without outputs, with lineage
 metadata (``metadata.lakehouse.reads``) that names real tables and columns and is exactly what the notebook
 reads; each executed with nbclient, in a kernel on this interpreter, on a lake the pipeline built in three
-runs, without an error or a warning; and their figures checked against that lake."""
+runs, without an error or a warning; and their figures checked against that lake: every notebook's DQ figures
+(``lh.show_dq``) against the lake's ``dq_results`` and ``run_summary``, every export (``lh.export``) against what
+it announced and its content against the lake (06: against the contracts)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pytest
 from deltalake import DeltaTable
 
 from job_assets.context import LakeLocations, RunContext
-from job_assets.contracts import REGISTRY
+from job_assets.contracts import LANDING_ENTITIES, OPS_TABLES, REGISTRY
 from job_assets.jobs.pipeline import run_pipeline
 from lakehouse.generator import generate
 from lakehouse.local import notebook as lh
@@ -45,7 +47,7 @@ def _cents(value) -> int:
 
 
 def test_the_analyst_notebooks_are_there():
-    assert {"04", "05", "07"} <= set(IDS), IDS
+    assert {"04", "05", "06", "07"} <= set(IDS), IDS
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -136,6 +138,19 @@ def test_bad_settings_are_one_clear_error(tmp_path):
     assert lh.attribution_model({lh.ENV_ATTRIBUTION: "first_touch"}) == "first_touch"
     with pytest.raises(lh.NotebookError, match="LAKEHOUSE_ATTRIBUTION_MODEL"):
         lh.attribution_model({lh.ENV_ATTRIBUTION: "linear"})
+
+
+def test_export_writes_csv_or_parquet_to_the_lakes_export_folder(tmp_path, capsys):
+    import pandas as pd
+
+    lake = lh.open_lake({lh.ENV_ROOT: str(_local_lake(tmp_path / "lake")), lh.ENV_OUTPUT: str(tmp_path / "out")})
+    frame = pd.DataFrame({"table": ["silver.orders", "gold.win_rates"], "rows": [3, 1]})
+    assert lh.export(frame, "t.csv", lake) == tmp_path / "out" / "t.csv"
+    assert pd.read_csv(tmp_path / "out" / "t.csv").equals(frame)
+    assert pd.read_parquet(lh.export(frame, "t.parquet", lake)).equals(frame)
+    assert "export t.parquet" in capsys.readouterr().out  # the result the notebook test reads
+    with pytest.raises(lh.NotebookError, match=r"'t.xlsx': name a .csv or .parquet file"):
+        lh.export(frame, "t.xlsx", lake)
 
 
 # --- executed on a lake -----------------------------------------------------------------------------------------
@@ -266,3 +281,139 @@ def test_07_lists_every_run_and_the_worst_rules(lake, executed):
         r["_error"] for layer in ("bronze", "silver") for r in _rows(lake, f"{layer}.quarantine")
     )
     assert results["quarantine_by_reason"] == dict(quarantined)
+
+
+# --- every notebook: DQ figures and exports ---------------------------------------------------------------------
+
+OPS = {t.name for t in OPS_TABLES}
+
+
+def _expected_dq(lake: Path, table: str) -> dict:
+    """The lake's figures for ``table`` in the last run that checked it, read straight from the Delta tables."""
+    layer = table.split(".", 1)[0]
+    checks = [r for r in _rows(lake, f"{layer}.dq_results") if r["table_name"] == table]
+    if not checks:
+        return {"batch_id": None, "rules": None, "checked": None, "failed": None, "dq_score": None}
+    last = max(r["evaluated_ts"] for r in checks)
+    latest = [r for r in checks if r["evaluated_ts"] == last]
+    batch = latest[0]["batch_id"]
+    summary = [r for r in _rows(lake, f"{layer}.run_summary") if (r["table_name"], r["batch_id"]) == (table, batch)]
+    return {
+        "batch_id": batch,
+        "rules": len(latest),
+        "checked": sum(r["checked"] for r in latest),
+        "failed": sum(r["failed"] for r in latest),
+        "failing_rules": sum(1 for r in latest if r["failed"]),
+        "dq_score": summary[-1]["dq_score"],
+        "rows_quarantined": summary[-1]["rows_quarantined"],
+    }
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_notebook_shows_the_dq_figures_of_what_it_reads(path, lake, executed):
+    nb, *_ = executed(path)
+    shown = lh.results_of(nb).get(lh.DQ_RESULT)
+    assert shown, f"{path.name} shows no DQ figures (lh.show_dq)"
+    data_tables = {".".join(r.split(".")[:2]) for r in _declared(nb)} - OPS
+    assert data_tables <= set(shown), f"read without DQ figures: {sorted(data_tables - set(shown))}"
+    checked = [t for t, figures in shown.items() if figures["rules"]]
+    assert checked, "no table with DQ figures"
+    for table, figures in shown.items():
+        expected = _expected_dq(lake, table)
+        assert {k: figures.get(k) for k in expected} == expected, table
+    silver = [t for t in checked if t.startswith("silver.")]
+    assert not silver or any(shown[t]["failed"] for t in silver), "the generator's bad records fail no silver rule?"
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_notebook_exports_its_results(path, lake, executed):
+    nb, *_ = executed(path)
+    exports = {k: v for k, v in lh.results_of(nb).items() if k.startswith(lh.EXPORT_RESULT)}
+    if path.name.startswith("04_"):  # 04 names its own result (test_04_... checks the content)
+        exports[lh.EXPORT_RESULT + "revenue_attribution_by_model.csv"] = lh.results_of(nb)["attribution_export"]
+    assert exports, f"{path.name} exports nothing (lh.export)"
+    for name, export in exports.items():
+        file = Path(export["path"])
+        assert file == lake / "_exports" / name.removeprefix(lh.EXPORT_RESULT), file
+        with file.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            assert reader.fieldnames == export["columns"] and len(list(reader)) == export["rows"] > 0, name
+
+
+def _export(lake: Path, name: str) -> list[dict]:
+    with (lake / "_exports" / name).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.spark
+def test_05_exports_equal_gold(lake, executed):
+    executed(_by_prefix("05_"))
+    segments = _rows(lake, "gold.customer_segments")
+    profile = {r["rfm_segment"]: r for r in _export(lake, "rfm_segment_profile.csv")}
+    counts = collections.Counter(r["rfm_segment"] for r in segments)
+    assert {s: int(r["customers"]) for s, r in profile.items() if int(r["customers"])} == dict(counts)
+    revenue: collections.Counter = collections.Counter()
+    for r in segments:
+        revenue[r["rfm_segment"]] += _cents(r["monetary_usd"])
+    assert {s: round(float(r["revenue_usd"]) * 100) for s, r in profile.items() if s in counts} == dict(revenue)
+    gold = {
+        (r["cohort_month"].isoformat(), r["months_since_first"]): (r["cohort_size"], r["active_customers"])
+        for r in _rows(lake, "gold.customer_ltv_cohorts")
+    }
+    exported = _export(lake, "cohort_retention.csv")
+    assert {
+        (r["cohort_month"], int(r["months_since_first"])): (int(r["cohort_size"]), int(r["active_customers"]))
+        for r in exported
+    } == gold
+    assert all(abs(float(r["retention"]) - int(r["active_customers"]) / int(r["cohort_size"])) < 1e-9 for r in exported)
+
+
+def _contract_lineage() -> tuple[set, set]:
+    """(table, upstream) and (column, input) pairs, straight from the data tables' contracts."""
+    contracts = [c for c in REGISTRY.values() if c.name not in OPS]
+    tables = {(c.name, up) for c in contracts for up in c.upstream}
+    columns = {(f"{c.name}.{col}", ref) for c in contracts for col, refs in c.lineage for ref in refs}
+    return tables, columns
+
+
+@pytest.mark.spark
+def test_06_lineage_figures_and_exports_equal_the_contracts(lake, executed):
+    nb, *_ = executed(_by_prefix("06_"))
+    tables, columns = _contract_lineage()
+    assert {(r["table"], r["upstream"]) for r in _export(lake, "table_lineage.csv")} == tables
+    assert {(r["column"], r["input"]) for r in _export(lake, "column_lineage.csv")} == columns
+    figures = lh.results_of(nb)["lineage"]
+    data = [c for c in REGISTRY.values() if c.name not in OPS]
+    assert figures["tables"] == len(data) + len(LANDING_ENTITIES)
+    assert figures["columns"] == sum(len(c.columns) for c in data) + sum(len(e.fields) for e in LANDING_ENTITIES)
+    assert (figures["table_edges"], figures["column_edges"]) == (len(tables), len(columns))
+    inputs: dict[str, set] = collections.defaultdict(set)
+    for column, ref in columns:
+        inputs[column].add(ref)
+    todo, leaves, seen = ["gold.revenue_attribution.lead_source"], set(), set()
+    while todo:
+        ref = todo.pop()
+        if ref not in seen:
+            seen.add(ref)
+            if inputs[ref]:
+                todo.extend(inputs[ref])
+            else:
+                leaves.add(ref)
+    assert set(figures["lead_source_from"]) == leaves and all(r.startswith("landing.") for r in leaves)
+
+
+@pytest.mark.spark
+def test_07_exports_every_run_and_every_rule(lake, executed):
+    executed(_by_prefix("07_"))
+    assert [r["batch_id"] for r in _export(lake, "runs.csv")] == list(BATCHES)
+    totals: dict[tuple, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for layer in ("bronze", "silver", "gold"):
+        for r in _rows(lake, f"{layer}.dq_results"):
+            totals[(r["table_name"], r["rule"])][0] += r["checked"]
+            totals[(r["table_name"], r["rule"])][1] += r["failed"]
+    exported = {
+        (r["table_name"], r["rule"]): [int(r["checked"]), int(r["failed"])] for r in _export(lake, "rule_failures.csv")
+    }
+    assert exported == dict(totals)
