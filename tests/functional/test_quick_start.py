@@ -19,7 +19,8 @@ test runs from instead of installing its own (no download, minutes saved), throu
 - ``.jars`` (``$LAKEHOUSE_JARS_DIR`` if set), ``.venv-checkov``, ``node_modules``, ``build/emr-deps``,
   ``build/emr-python`` and ``build/lambda`` are symlinks to the checkout's (each with its ``.installed`` stamp);
 - ``.venv`` is the clone's own (``python -m venv``), stamped installed: a ``.pth`` file puts the running
-  interpreter's site-packages (the pinned dependencies) on its path, and the clone's own packages and console
+  interpreter's site-packages (the pinned dependencies) on its path, ``.venv/share`` is that interpreter's (their
+  data files: nbconvert's templates), and the clone's own packages and console
   script are what ``pip install -e .`` would put there, from pyproject.toml (its packages as symlinks into the
   clone, its ``lakehouse`` script), so every command runs the clone's code.
 """
@@ -175,6 +176,9 @@ def with_installed_toolchain(clone: Path) -> None:
     subprocess.run([str(Path(sys.base_prefix) / "bin" / version), "-m", "venv", "--without-pip", str(venv)], check=True)
     site = venv / "lib" / version / "site-packages"
     (site / "_installed_toolchain.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    (venv / "share").symlink_to(
+        Path(sys.prefix) / "share", target_is_directory=True
+    )  # their data: nbconvert's templates
     project = tomllib.loads((clone / "pyproject.toml").read_text(encoding="utf-8"))
     for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
         (site / pattern.rstrip("*")).symlink_to(clone / pattern.rstrip("*"), target_is_directory=True)
