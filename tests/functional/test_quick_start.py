@@ -101,6 +101,8 @@ def test_every_command_of_the_guide_is_ours(capsys) -> None:
     assert set(LAKEHOUSE_COMMAND.findall(text)) <= set(COMMANDS), "a command in the prose that no test runs"
     assert set(INLINE_MAKE.findall(text)) <= targets
     assert "docs/QUICK_START.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    for href in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text):
+        assert "://" in href or (GUIDE.parent / href).exists(), f"broken link {href}"
     capsys.readouterr()
 
 
