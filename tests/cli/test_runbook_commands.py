@@ -52,6 +52,7 @@ from job_assets.contracts import metrics as catalog
 from lakehouse.cli import main
 from lakehouse.generator import generate
 from platform_model import aws_names
+from tests.markdown_commands import LAKEHOUSE_COMMAND
 from tests.moto_gaps import fail_execution, set_job_run_state
 
 PROMOTION_COMMANDS = {"promote", "rollback", "promotions", "slots"}
@@ -60,7 +61,7 @@ STALE = "prom-20261130T100000000Z-dead00"
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "test"
-COMMAND = re.compile(r"`(lakehouse [^`]+)`")
+COMMAND = LAKEHOUSE_COMMAND
 LANDING_FILE = "crm/accounts/dt=2026-12-01/redelivery.jsonl"
 """`<file>`: a delivery the local lake has not ingested yet (poison-landing-file.md skips and retries it)."""
 DELETED_PREFIX = "crm/accounts/"
