@@ -164,6 +164,7 @@ class Deployment:
             **spark_conf(self.server.endpoint),
             "spark.ui.enabled": "false",
             "spark.sql.shuffle.partitions": "2",
+            "spark.driver.memory": "1g",  # the state's EMR worker sizing (spark.<job> in cdk.json): Spark's default
             "spark.databricks.delta.snapshotPartitions": "2",
             "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
             "spark.driver.extraJavaOptions": C1_ONLY,  # C1 with the tiered code cache size, as a local run
