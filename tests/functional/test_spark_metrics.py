@@ -16,9 +16,7 @@ pytestmark = pytest.mark.spark
 
 
 def test_a_shuffle_is_measured_and_only_the_stages_since_the_watermark_count(spark) -> None:
-    spark.range(0, 1_000).selectExpr("id % 7 AS k").groupBy("k").count().collect()  # earlier work: not counted
-    since = stage_watermark(spark)
-    assert since >= 0
+    since = stage_watermark(spark)  # the session's earlier stages (other tests', the fixture's) do not count
 
     rows = spark.range(0, 10_000).selectExpr("id % 97 AS k", "id AS v").groupBy("k").sum("v").collect()
     assert len(rows) == 97
@@ -31,7 +29,9 @@ def test_a_shuffle_is_measured_and_only_the_stages_since_the_watermark_count(spa
     assert metrics.peak_executor_heap_bytes > 0
     assert metrics.spill_memory_bytes >= 0 and metrics.spill_disk_bytes >= 0
 
-    idle = collect(spark, stage_watermark(spark))  # nothing ran since: nothing counted
+    later = stage_watermark(spark)
+    assert later > since
+    idle = collect(spark, later)  # nothing ran since: nothing counted
     assert idle is not None and (idle.stages, idle.shuffle_read_bytes, idle.executor_run_time_s) == (0, 0, 0.0)
 
 
