@@ -40,6 +40,7 @@ from .recovery import (
     parse_recovery,
 )
 from .security import SecurityConfig, parse_security
+from .spark_sizing import Capacity, SparkConfig, parse_spark
 
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 ALL_ENVIRONMENTS = "all"
@@ -224,6 +225,8 @@ class EnvironmentConfig:
     """The private network (docs/security/NETWORK.md)."""
     producers: Mapping[str, ProducerConfig]
     """One producer role per landing source (docs/security/PRODUCERS.md)."""
+    spark: SparkConfig
+    """Each job's Spark sizing and the application's pre-initialized capacity (docs/guides/EMR_SIZING.md)."""
 
     @property
     def prefix(self) -> str:
@@ -429,6 +432,7 @@ def _environment(
         raise ConfigError(s.key("dr_region"), f"must differ from region ({region})")
     features = _features(s.section("features"))
     account = s.matching("account", _ACCOUNT, "12-digit AWS account id")
+    emr = _emr(s.section("emr"))
     cfg = EnvironmentConfig(
         name=name,
         project=project,
@@ -436,7 +440,7 @@ def _environment(
         account=account,
         region=region,
         dr_region=dr_region,
-        emr=_emr(s.section("emr")),
+        emr=emr,
         schedule=_schedule(s.section("schedule")),
         budget=_budget(s.section("budget")),
         retention=_retention(s.section("retention")),
@@ -452,6 +456,9 @@ def _environment(
         security=_security(s, name),
         network=parse_network(s.section("network"), region=region, account=account),
         producers=parse_producers(s.section("producers")),
+        spark=parse_spark(
+            s.section("spark"), Capacity(vcpu=emr.max_vcpu, memory_gb=emr.max_memory_gb, disk_gb=emr.max_disk_gb)
+        ),
     )
     _check_recovery(cfg, s.key("recovery"))
     if name == "prod" and cfg.features.allow_destroy:

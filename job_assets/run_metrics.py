@@ -2,8 +2,9 @@
 
 Locally the same figures are the run summary (``<layer>.run_summary``) and nothing is sent. On EMR the
 entrypoint passes ``--metrics cloudwatch`` and the driver calls ``PutMetricData`` once the run summary is
-committed: records in/out/quarantined and the DQ score per table, records quarantined per reason, and
-the job's duration, under ``Lakehouse/<env>`` with the catalog's names, dimensions and units.
+committed: records in/out/quarantined and the DQ score per table, records quarantined per reason, the
+job's duration and what the run cost Spark (executor time, shuffle, spill, peak heap: the run summary
+line's ``spark``), under ``Lakehouse/<env>`` with the catalog's names, dimensions and units.
 
 Publishing never fails the job: the run summary is the record, and a metric that cannot be sent (no
 boto3 on the image, no permission, throttling) is logged with the reason.
@@ -61,7 +62,29 @@ def run_datums(result: JobResult, env: str) -> List[Dict[str, Any]]:
     for reason, count in sorted(result.errors().items()):
         if reason not in NOT_QUARANTINE:
             data.append(_datum("quarantined_by_reason", count, {**job, catalog.REASON: reason}, when))
-    return data
+    return data + spark_datums(result, env)
+
+
+SPARK_FIGURES = (
+    ("spark_executor_run_time", "executor_run_time_s"),
+    ("spark_executor_cpu_time", "executor_cpu_time_s"),
+    ("spark_shuffle_read", "shuffle_read_bytes"),
+    ("spark_shuffle_write", "shuffle_write_bytes"),
+    ("spark_spill_memory", "spill_memory_bytes"),
+    ("spark_spill_disk", "spill_disk_bytes"),
+    ("spark_peak_executor_heap", "peak_executor_heap_bytes"),
+)
+"""Catalog key -> :class:`job_assets.spark_metrics.SparkMetrics` field."""
+
+
+def spark_datums(result: JobResult, env: str) -> List[Dict[str, Any]]:
+    """What the run cost Spark (``result.spark``), one datum per figure; none when it was not collected."""
+    if result.spark is None:
+        return []
+    ended = result.ended or result.started + result.duration_s
+    when = dt.datetime.fromtimestamp(ended, dt.timezone.utc)
+    dims = {catalog.ENVIRONMENT: env, catalog.JOB: result.job}
+    return [_datum(key, getattr(result.spark, field), dims, when) for key, field in SPARK_FIGURES]
 
 
 def refused_datums(job: str, env: str, error: DataQualityError, started: float, ended: float) -> List[Dict[str, Any]]:

@@ -266,6 +266,38 @@ def _emr_capacity(t: Targets) -> Dashboard:
                 width=12,
                 thresholds=_alarm_line("emr_failed_jobs", t.env),
             ),
+            *_spark_panels(t),
+        ),
+    )
+
+
+def _spark_panels(t: Targets) -> tuple[Panel, ...]:
+    """EMR board, last rows: what each job run cost Spark, per job (the sizing's evidence, EMR_SIZING.md)."""
+    env = _env_dims(t)
+    return (
+        Panel(
+            "Spark executor time per run (s)",
+            (Line("spark_executor_run_time", env), Line("spark_executor_cpu_time", env)),
+            width=12,
+            description="Task run time and CPU time summed over a run's stages, per job.",
+        ),
+        Panel(
+            "Shuffle per run (bytes)",
+            (Line("spark_shuffle_read", env), Line("spark_shuffle_write", env)),
+            width=12,
+            description="Shuffle bytes a run's stages read and wrote, per job.",
+        ),
+        Panel(
+            "Spill per run (bytes)",
+            (Line("spark_spill_memory", env), Line("spark_spill_disk", env)),
+            width=12,
+            description="Above zero: the job's executors ran short of execution memory (raise executor memory).",
+        ),
+        Panel(
+            "Peak executor heap (bytes)",
+            (Line("spark_peak_executor_heap", env),),
+            width=12,
+            description="Largest JVM heap one executor used during a run, per job, against its spark.executor.memory.",
         ),
     )
 

@@ -21,6 +21,7 @@ from cdk.constructs.job_assets import JobAssets, JobAssetsProps
 from cdk.constructs.job_runner_policy import JobRunnerPolicy, JobRunnerPolicyProps
 from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
 from cdk.log_retention import log_retention
+from cdk.spark_sizing import InitialCapacity
 from job_assets.contracts import metrics as catalog
 from platform_model import aws_names
 from stacks.layer_access import JOBS, READS, WRITES, job_role_name
@@ -76,6 +77,7 @@ class ComputeStack(Stack):
             removal_policy=removal,
             subnets=self.network.subnets.subnets if self.network else (),
             security_groups=(self.network.workloads,) if self.network else (),
+            initial_capacity=config.spark.initial_capacity,
         )
 
     def _job_role(self, job: str, config: EnvironmentConfig, storage: StorageStack) -> iam.IRole:
@@ -129,6 +131,10 @@ class ComputeStack(Stack):
         """For release ``version`` (default: this deploy's); ``version`` may be the ``{version}`` placeholder."""
         return self.job_assets.spark_submit_parameters(version)
 
+    def job_spark_submit_parameters(self, job: str, config: EnvironmentConfig, version: str | None = None) -> str:
+        """:meth:`spark_submit_parameters` followed by ``job``'s Spark sizing (``config.spark``)."""
+        return sized_submit_parameters(self.spark_submit_parameters(version), job, config)
+
 
 def job_arguments(layer_uris: Mapping[str, str], config: EnvironmentConfig) -> tuple[str, ...]:
     """Every entrypoint's arguments but ``--gold-uri`` and ``--batch-id``, over the landing, bronze and silver
@@ -166,6 +172,11 @@ def metrics_publisher_policy(scope: Construct, config: EnvironmentConfig) -> iam
     return policy
 
 
+def sized_submit_parameters(release: str, job: str, config: EnvironmentConfig) -> str:
+    """``release``'s ``SparkSubmitParameters`` (the job's code) followed by ``job``'s sizing from ``config``."""
+    return f"{release} {config.spark.jobs[job].submit_parameters()}"
+
+
 def bucket_uri(bucket: s3.IBucket) -> str:
     """``s3://<bucket>/``."""
     return f"s3://{bucket.bucket_name}/"
@@ -180,9 +191,11 @@ def spark_application(
     removal_policy: RemovalPolicy,
     subnets: Sequence[ec2.ISubnet] = (),
     security_groups: Sequence[ec2.ISecurityGroup] = (),
+    initial_capacity: InitialCapacity | None = None,
 ) -> EmrSparkApplication:
     """The environment's EMR Serverless application (``Spark``) and its encrypted log group (``SparkLogs``) in
-    ``scope``: the primary's in the Compute stack, the standby's in the DR stack, configured alike."""
+    ``scope``: the primary's in the Compute stack, the standby's in the DR stack, configured alike (but for the
+    pre-initialized ``initial_capacity``, the primary's only: the standby runs only after a failover)."""
     log_group = logs.LogGroup(
         scope,
         "SparkLogs",
@@ -207,5 +220,6 @@ def spark_application(
             logs_prefix=EMR_LOGS_PREFIX,
             subnets=subnets,
             security_groups=security_groups,
+            initial_capacity=initial_capacity,
         ),
     )

@@ -34,7 +34,16 @@ from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
 from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
 from cdk.log_retention import log_retention
 from platform_model import aws_names
-from stacks.compute import JOBS, READS, WRITES, bucket_uri, job_arguments, metrics_publisher_policy, spark_application
+from stacks.compute import (
+    JOBS,
+    READS,
+    WRITES,
+    bucket_uri,
+    job_arguments,
+    metrics_publisher_policy,
+    sized_submit_parameters,
+    spark_application,
+)
 from stacks.layer_access import job_role_name
 from stacks.orchestration import MAINTENANCE_JOBS, PIPELINE_JOBS
 from stacks.storage import EMR_LOGS_PREFIX, JOBS_PREFIX, replica_bucket_name
@@ -235,7 +244,9 @@ class Standby(Construct):
                         role=self.job_roles[job],
                         entrypoint=self.releases.entrypoint_uri(job, VERSION_PLACEHOLDER),
                         arguments=arguments,
-                        spark_submit_parameters=self.releases.spark_submit_parameters(VERSION_PLACEHOLDER),
+                        spark_submit_parameters=sized_submit_parameters(
+                            self.releases.spark_submit_parameters(VERSION_PLACEHOLDER), job, config
+                        ),
                     )
                     for job in jobs
                 ],

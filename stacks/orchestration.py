@@ -142,7 +142,7 @@ class OrchestrationStack(Stack):
                         role=compute.job_roles[job],
                         entrypoint=compute.job_assets.entrypoint_uri(job, VERSION_PLACEHOLDER),
                         arguments=inputs.arguments,
-                        spark_submit_parameters=compute.spark_submit_parameters(VERSION_PLACEHOLDER),
+                        spark_submit_parameters=compute.job_spark_submit_parameters(job, config, VERSION_PLACEHOLDER),
                     )
                     for job in jobs
                 ],

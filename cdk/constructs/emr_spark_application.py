@@ -13,6 +13,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk.spark_sizing import InitialCapacity, WorkerSize
+
 # emr-7.x ships Delta; these settings enable it once, for every job of the application.
 DELTA_SPARK_DEFAULTS: Mapping[str, str] = {
     "spark.jars": "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar",
@@ -41,6 +43,8 @@ class EmrSparkApplicationProps:
     subnets: Sequence[ec2.ISubnet] = ()
     """The private subnets the workers run in (none: EMR Serverless's own network, the DR standby's case)."""
     security_groups: Sequence[ec2.ISecurityGroup] = ()
+    initial_capacity: InitialCapacity | None = None
+    """Pre-initialized driver and executor workers (none: every worker on demand)."""
 
 
 class EmrSparkApplication(Construct):
@@ -75,6 +79,7 @@ class EmrSparkApplication(Construct):
                 if props.subnets
                 else None
             ),
+            initial_capacity=_initial_capacity(props.initial_capacity),
             runtime_configuration=[
                 emrserverless.CfnApplication.ConfigurationObjectProperty(
                     classification="spark-defaults", properties=dict(props.spark_defaults)
@@ -129,3 +134,28 @@ def _monitoring(props: EmrSparkApplicationProps) -> emrserverless.CfnApplication
             encryption_key_arn=props.encryption_key.key_arn,
         ),
     )
+
+
+def _initial_capacity(
+    capacity: InitialCapacity | None,
+) -> list[emrserverless.CfnApplication.InitialCapacityConfigKeyValuePairProperty] | None:
+    """``InitialCapacity``: the pre-initialized ``Driver`` and ``Executor`` workers, or nothing."""
+    if capacity is None:
+        return None
+    workers: tuple[tuple[str, int, WorkerSize], ...] = (
+        ("Driver", capacity.driver_workers, capacity.driver),
+        ("Executor", capacity.executor_workers, capacity.executor),
+    )
+    return [
+        emrserverless.CfnApplication.InitialCapacityConfigKeyValuePairProperty(
+            key=key,
+            value=emrserverless.CfnApplication.InitialCapacityConfigProperty(
+                worker_count=count,
+                worker_configuration=emrserverless.CfnApplication.WorkerConfigurationProperty(
+                    cpu=size.cpu, memory=size.memory, disk=size.disk
+                ),
+            ),
+        )
+        for key, count, size in workers
+        if count
+    ]

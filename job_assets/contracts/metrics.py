@@ -16,7 +16,8 @@ import it.
 Where it lives: :mod:`.metric_model` holds the model (the :class:`Metric` and :class:`Alarm` dataclasses,
 the dimension names, the CloudWatch vocabulary and :func:`our_namespace`); the entries are grouped by who
 publishes them, :mod:`.metric_jobs` (the Spark jobs), :mod:`.metric_lambdas` (the operational Lambdas) and
-:mod:`.metric_aws` (AWS services); this module re-exports all of it and assembles :data:`METRICS`, in that
+:mod:`.metric_aws` (AWS services), with :mod:`.metric_spark` (what the jobs' runs cost Spark, after the jobs'
+own); this module re-exports all of it and assembles :data:`METRICS`, in that
 order, with the lookups (:func:`metric`, :func:`alarmed`) and :func:`validate`. Import this module, not the
 parts.
 """
@@ -56,6 +57,7 @@ from .metric_model import (
     Metric,
     our_namespace,
 )
+from .metric_spark import SPARK_METRICS
 
 __all__ = [
     "APPLICATION_ID",
@@ -80,6 +82,7 @@ __all__ = [
     "RULE_ID",
     "RUNBOOK_DQ",
     "SOURCE_BUCKET",
+    "SPARK_METRICS",
     "STATE_MACHINE_ARN",
     "STATISTICS",
     "TABLE",
@@ -93,7 +96,7 @@ __all__ = [
     "validate",
 ]
 
-METRICS: Tuple[Metric, ...] = JOB_METRICS + LAMBDA_METRICS + AWS_METRICS
+METRICS: Tuple[Metric, ...] = JOB_METRICS + SPARK_METRICS + LAMBDA_METRICS + AWS_METRICS
 
 BY_KEY: Dict[str, Metric] = {m.key: m for m in METRICS}
 

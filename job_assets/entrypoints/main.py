@@ -176,6 +176,7 @@ def _succeeded(job: str, args: argparse.Namespace, ctx: RunContext, result: JobR
         **result.totals(),
         "dq_score": result.dq_score,
         "message": result.message,
+        "spark": result.spark.as_dict() if result.spark else None,  # what the run cost Spark (EMR_SIZING.md)
     }
     print(json.dumps(summary))  # the run summary, one JSON line, for logs and the cost reporter
     for reason, records in sorted(result.errors().items()):  # Logs Insights: the quarantine-reasons query

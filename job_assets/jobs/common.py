@@ -16,6 +16,7 @@ from ..contracts import contract
 from ..contracts.spark_schema import schema_of
 from ..dq.rules import RuleStat, dq_score, results_rows
 from ..engine import Txn
+from ..spark_metrics import SparkMetrics
 
 log = logging.getLogger("lakehouse.jobs")
 
@@ -63,6 +64,8 @@ class JobResult:
     ended: Optional[float] = None
     message: str = ""
     engine: str = ""
+    spark: Optional[SparkMetrics] = None
+    """What the run cost Spark (:mod:`job_assets.spark_metrics`), set by the pipeline driver at the job's end."""
 
     @property
     def duration_s(self) -> float:

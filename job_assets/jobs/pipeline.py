@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence
 
-from .. import lineage
+from .. import lineage, spark_metrics
 from ..context import RunContext
 from ..contracts.layout import LAYERS
 from . import bronze, gold, maintenance, silver
@@ -36,7 +36,8 @@ def run_pipeline(
 
     Each job emits START and COMPLETE (or FAIL, with the error) to ``transport``; lineage never fails a
     job. A job's exception (e.g. ``DataQualityError``) stops the run and propagates after its FAIL event:
-    the jobs before it keep their commits, the jobs after it do not start.
+    the jobs before it keep their commits, the jobs after it do not start. Each result carries what its run
+    cost Spark (``result.spark``: :mod:`job_assets.spark_metrics`).
 
     >>> run_pipeline(ctx)                                     # doctest: +SKIP
     >>> run_pipeline(ctx, ["gold"], transport=lineage.transport_from("file:/tmp/ol"))  # doctest: +SKIP
@@ -47,9 +48,11 @@ def run_pipeline(
     results: List[JobResult] = []
     for job in [x for x in JOBS if x in layers]:
         progress = progress_for(job) if progress_for else None
+        since = spark_metrics.stage_watermark(ctx.spark)
         result = lineage.run_with_lineage(
             transport, job, ctx, lambda job=job, progress=progress: JOBS[job](ctx, progress)
         )
+        result.spark = spark_metrics.collect(ctx.spark, since)
         results.append(result)
         if finished:
             finished(result)

@@ -138,6 +138,39 @@ def summary_tables(results: Sequence[JobResult]) -> list[Table]:
     return [jobs, tables, q]
 
 
+def spark_table(results: Sequence[JobResult]) -> Table:
+    """What each job run cost Spark (the catalog's Spark metrics, as EMR publishes them; EMR_SIZING.md)."""
+    table = Table(title="Spark")
+    for col in (
+        "job",
+        "stages",
+        "executor s",
+        "CPU s",
+        "shuffle read MB",
+        "shuffle write MB",
+        "spill MB",
+        "peak heap MB",
+    ):
+        table.add_column(col, justify="left" if col == "job" else "right")
+    mb = 1024 * 1024
+    for r in results:
+        m = r.spark
+        if m is None:
+            table.add_row(r.job, *["-"] * 7)
+            continue
+        table.add_row(
+            r.job,
+            str(m.stages),
+            f"{m.executor_run_time_s:.1f}",
+            f"{m.executor_cpu_time_s:.1f}",
+            f"{m.shuffle_read_bytes / mb:,.1f}",
+            f"{m.shuffle_write_bytes / mb:,.1f}",
+            f"{(m.spill_memory_bytes + m.spill_disk_bytes) / mb:,.1f}",
+            f"{m.peak_executor_heap_bytes / mb:,.0f}",
+        )
+    return table
+
+
 def run_local(
     root: Path,
     layers: Sequence[str] = LAYERS,
@@ -171,6 +204,7 @@ def run_local(
         return 1
     for t in summary_tables(results):
         console.print(t)
+    console.print(spark_table(results))
     for r in results:
         if r.message:
             console.print(f"{r.job}: {r.message}")

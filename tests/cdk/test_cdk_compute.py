@@ -66,7 +66,8 @@ def test_emr_application_properties(lakehouse: Synthesized, env_config: dict[str
             "Memory": f"{config.emr.max_memory_gb} GB",
             "Disk": f"{config.emr.max_disk_gb} GB",
         }
-        assert "InitialCapacity" not in props  # nothing billed while idle
+        if config.spark.initial_capacity is None:  # prod's pre-initialized workers: test_cdk_spark_sizing.py
+            assert "InitialCapacity" not in props  # nothing billed while idle
         (runtime,) = props["RuntimeConfiguration"]
         assert runtime == {"Classification": "spark-defaults", "Properties": DELTA_SPARK_DEFAULTS}
         cloudwatch = props["MonitoringConfiguration"]["CloudWatchLoggingConfiguration"]

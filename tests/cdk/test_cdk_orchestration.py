@@ -120,7 +120,8 @@ def test_jobs_retry_time_out_and_notify_on_failure(
             assert entrypoint == f"States.Format('s3://TOKEN/jobs/{{}}/entrypoints/{job_name}.py', $.release.version)"
             submit = job["Parameters"]["JobDriver"]["SparkSubmit"]["SparkSubmitParameters.$"]
             assert submit.startswith("States.Format('--conf spark.submit.pyFiles=s3://")
-            assert submit.endswith("/jobs/{}/pydeps.zip#pydeps', $.release.version, $.release.version)")
+            sizing = config.spark.jobs[job_name].submit_parameters()  # cdk.json's spark.<job> (EMR_SIZING.md)
+            assert submit.endswith(f"/jobs/{{}}/pydeps.zip#pydeps {sizing}', $.release.version, $.release.version)")
         notify = states["NotifyFailure"]
         assert notify["Resource"].endswith(":states:::sns:publish") and notify["Next"] == "Failed"
         assert states["Failed"]["Type"] == "Fail"

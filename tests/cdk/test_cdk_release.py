@@ -137,7 +137,9 @@ def test_deployment_parameter_describes_how_jobs_run(
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_a_job_run_from_the_deployment_parameter_is_the_pipelines_job_run(lakehouse: Synthesized, env: str) -> None:
+def test_a_job_run_from_the_deployment_parameter_is_the_pipelines_job_run(
+    lakehouse: Synthesized, env_config: dict[str, Any], env: str
+) -> None:
     """What ``lakehouse promote`` builds from the parameter equals what the state machine evaluates."""
     document = deployment_document(lakehouse, env)
     slot, version, batch = SAMPLE["release"]["slot"], SAMPLE["release"]["version"], SAMPLE["run"]["batchId"]
@@ -157,9 +159,12 @@ def test_a_job_run_from_the_deployment_parameter_is_the_pipelines_job_run(lakeho
                 "--batch-id",
                 batch,
             ]
-            assert evaluate_intrinsic(submit["SparkSubmitParameters.$"], SAMPLE) == document[
-                "spark_submit_parameters"
-            ].replace("{version}", version)
+            # The document's parameters, then the job's sizing (cdk.json spark.<job>): the promotion audit run
+            # keeps the application's defaults; what the state machine adds is exactly the sizing.
+            sizing = env_config[env].spark.jobs[job].submit_parameters()
+            assert evaluate_intrinsic(submit["SparkSubmitParameters.$"], SAMPLE) == (
+                document["spark_submit_parameters"].replace("{version}", version) + f" {sizing}"
+            )
 
 
 # --- the state machines resolve the release ------------------------------------------------------------
@@ -259,9 +264,11 @@ def test_job_states_build_their_run_from_the_release(
             )
             # docs/adr/0001 and 0002: the archive alone on pyFiles (no Delta jar: the engine uses no Python
             # `delta` module), the pinned third-party modules as an archive Spark unpacks as pydeps/
+            # then the job's sizing from cdk.json (spark.<job>, docs/guides/EMR_SIZING.md)
+            sizing = env_config[env].spark.jobs[job].submit_parameters()
             assert submit["SparkSubmitParameters.$"] == (
                 "States.Format('--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/{}/job_assets.zip "
-                "--conf spark.archives=s3://ArtifactsBucket/jobs/{}/pydeps.zip#pydeps', "
+                f"--conf spark.archives=s3://ArtifactsBucket/jobs/{{}}/pydeps.zip#pydeps {sizing}', "
                 "$.release.version, $.release.version)"
             )
             assert submit["EntryPointArguments.$"] == (
@@ -281,7 +288,7 @@ def test_job_states_build_their_run_from_the_release(
             )
             assert evaluate_intrinsic(submit["SparkSubmitParameters.$"], SAMPLE) == (
                 "--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/abc/job_assets.zip "
-                "--conf spark.archives=s3://ArtifactsBucket/jobs/abc/pydeps.zip#pydeps"
+                f"--conf spark.archives=s3://ArtifactsBucket/jobs/abc/pydeps.zip#pydeps {sizing}"
             )
             arguments = evaluate_intrinsic(submit["EntryPointArguments.$"], SAMPLE)
             assert arguments[arguments.index("--gold-uri") + 1] == "s3://GoldBucket/green/"

@@ -71,13 +71,20 @@ def test_staging_and_prod_differ_only_where_their_settings_do(lakehouse: Synthes
         "DefaultRetention.Days",  # security.audit.retention_days
         "CidrBlock",  # network.cidr (the VPC and its subnets)
     )
-    changes = [(s.part, key, c.path) for s in diff.stacks for key, cs in s.changed.items() for c in cs]
+    changes = [(s.part, key, c) for s in diff.stacks for key, cs in s.changed.items() for c in cs]
     assert changes
-    for part, key, path in changes:
+    for part, key, change in changes:
+        path = change.path
         # security.detection.macie (prod only): Macie's service-linked role is an exception of silver's and
         # gold's endpoint perimeter
         macie = key.startswith(("SilverBucketPolicy", "GoldBucketPolicy")) and ".ArnNotLike.aws:PrincipalArn[" in path
-        assert path.endswith(from_settings) or macie, f"{part}/{key}: {path} differs but no setting explains it"
+        initial = path.startswith("Properties.InitialCapacity")  # spark.initial_capacity (prod only)
+        # spark.<job>: a job state's SparkSubmitParameters carry its sizing
+        sizing = path.startswith("Properties.DefinitionString") and all(
+            "--conf spark.dynamicAllocation.maxExecutors=" in str(side) for side in (change.a, change.b)
+        )
+        explained = path.endswith(from_settings) or macie or initial or sizing
+        assert explained, f"{part}/{key}: {path} differs but no setting explains it"
     only = [r for s in diff.stacks for r in (*s.only_in_a, *s.only_in_b)]
     # budget.alert_emails; security.detection.macie (prod only)
     assert only and all(r.endswith("(AWS::SNS::Subscription)") or r.startswith("DetectionMacie") for r in only), only

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from cdk_testkit import Synthesized, flatten_join, readable_token, resources
 
+from job_assets.contracts import metrics as catalog
 from job_assets.spark import C1_ONLY, local_jars
 from lakehouse.generator import generate
 from platform_model import aws_names
@@ -164,6 +165,7 @@ class Deployment:
             **spark_conf(self.server.endpoint),
             "spark.ui.enabled": "false",
             "spark.sql.shuffle.partitions": "2",
+            "spark.driver.memory": "1g",  # the state's EMR worker sizing (spark.<job> in cdk.json): Spark's default
             "spark.databricks.delta.snapshotPartitions": "2",
             "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
             "spark.driver.extraJavaOptions": C1_ONLY,  # C1 with the tiered code cache size, as a local run
@@ -275,6 +277,9 @@ def test_the_pipeline_runs_the_deployed_archive_end_to_end(deployment: Deploymen
     cloudwatch = deployment.server.client("cloudwatch")
     published = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=f"Lakehouse/{ENV}")["Metrics"]}
     assert {"RecordsIn", "DQScore", "JobDurationSeconds"} <= published, published
+    # what each run cost Spark (job_assets/spark_metrics.py), read on EMR's Python and published with the rest
+    assert {m.name for m in catalog.SPARK_METRICS} <= published, published
+    assert summaries["silver"]["spark"]["shuffle_write_bytes"] > 0 and summaries["silver"]["spark"]["stages"] > 0
 
 
 @pytest.mark.slow  # slow: 75 s of spark-submit; `make test-slow`

@@ -94,7 +94,7 @@ def test_run_metrics_published_on_aws_equal_the_run_summary(lake, monkeypatch, c
         assert {m["MetricName"] for m in listed} == {
             catalog.metric(k).name
             for k in ("records_in", "records_out", "records_quarantined", "dq_score", "job_duration")
-        } | {catalog.metric("quarantined_by_reason").name}
+        } | {catalog.metric("quarantined_by_reason").name} | {m.name for m in catalog.SPARK_METRICS}
 
         def value(key: str, **dims: str) -> float:
             spec = catalog.metric(key)
@@ -119,6 +119,10 @@ def test_run_metrics_published_on_aws_equal_the_run_summary(lake, monkeypatch, c
         assert reasons and reasons <= set(ERROR_CODES)
         total = sum(value("quarantined_by_reason", **job, Reason=reason) for reason in reasons)
         assert total == sum(r["rows_quarantined"] for r in by_table.values())
+        # what the run cost Spark: as the pipeline driver collected it (job_assets/spark_metrics.py)
+        assert silver.spark is not None and silver.spark.shuffle_write_bytes > 0
+        assert value("spark_shuffle_write", **job) == silver.spark.shuffle_write_bytes
+        assert value("spark_executor_run_time", **job) == silver.spark.executor_run_time_s
 
         class Refusing:
             def put_metric_data(self, **_):
