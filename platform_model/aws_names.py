@@ -137,6 +137,9 @@ def promotions_table_name(env: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{prefix(env, project)}-promotions"
 
 
+AUDIT_JOB = "gold"
+"""The job ``lakehouse promote`` runs for the audit; the deployment parameter publishes its Spark sizing."""
+
 AUDIT_PREFIX = "audit/"
 """Key prefix in the gold bucket where ``lakehouse promote`` has the candidate version write its gold (the
 audit); on publish it is copied into the inactive slot. Not a slot: nothing reads it but the gates."""

@@ -218,6 +218,7 @@ class Standby(Construct):
                 job_role_arns={job: role.role_arn for job, role in self.job_roles.items()},
                 arguments=self.arguments,
                 spark_submit_parameters=self.releases.spark_submit_parameters(VERSION_PLACEHOLDER),
+                job_sizing={aws_names.AUDIT_JOB: config.spark.jobs[aws_names.AUDIT_JOB].submit_parameters()},
             ),
         )
 

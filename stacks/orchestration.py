@@ -109,6 +109,7 @@ class OrchestrationStack(Stack):
                 job_role_arns={job: role.role_arn for job, role in compute.job_roles.items()},
                 arguments=arguments,
                 spark_submit_parameters=compute.spark_submit_parameters(VERSION_PLACEHOLDER),
+                job_sizing={aws_names.AUDIT_JOB: config.spark.jobs[aws_names.AUDIT_JOB].submit_parameters()},
             ),
         )
 

@@ -30,6 +30,10 @@ class DeploymentParameterProps:
     """The arguments every job gets, except ``--gold-uri`` (it depends on the slot) and ``--batch-id``."""
     spark_submit_parameters: str
     """With ``{version}`` where the job-assets version goes."""
+    job_sizing: Mapping[str, str]
+    """Per job the CLI starts itself (the promotion audit runs gold), its Spark sizing (``cdk.spark_sizing``)
+    as ``SparkSubmitParameters``, appended to ``spark_submit_parameters``; the state machines carry every
+    job's in their own definitions. Only those jobs: a standard parameter holds 4 KB."""
 
 
 class DeploymentParameter(Construct):
@@ -37,7 +41,8 @@ class DeploymentParameter(Construct):
 
         {"version": ..., "application_id": ..., "artifacts_uri": ..., "gold_uri": ...,
          "job_role_arns": {"bronze": ..., "gold": ..., ...}, "arguments": [...],
-         "spark_submit_parameters": "--conf spark.submit.pyFiles=s3://<artifacts>/jobs/{version}/job_assets.zip"}
+         "spark_submit_parameters": "--conf spark.submit.pyFiles=s3://<artifacts>/jobs/{version}/job_assets.zip",
+         "job_sizing": {"gold": "--conf spark.driver.cores=4 ..."}}
 
     A job run started from it is the job run the state machines start: entry point
     ``<artifacts_uri><version>/entrypoints/<job>.py``, arguments ``arguments`` plus
@@ -59,6 +64,7 @@ class DeploymentParameter(Construct):
             "job_role_arns": dict(props.job_role_arns),
             "arguments": list(props.arguments),
             "spark_submit_parameters": props.spark_submit_parameters,
+            "job_sizing": dict(props.job_sizing),
         }
         self.parameter = ssm.StringParameter(
             self,

@@ -16,12 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from job_assets.context import CONTROL_DIR, ZONES
+from platform_model import aws_names
 
 from .aws import AwsControl
 from .model import AuditRun, PromotionError
 from .versions import _checkout_packaging
 
-AUDIT_JOB = "gold"
+AUDIT_JOB = aws_names.AUDIT_JOB
+
+
+def audit_submit_parameters(deployment: dict, version: str) -> str:
+    """The audit run's ``SparkSubmitParameters``: release ``version``'s code, then gold's sizing as the
+    deployment parameter publishes it (a deployment from before sizing existed has none: EMR's defaults).
+
+    >>> audit_submit_parameters({"spark_submit_parameters": "--conf a={version}",
+    ...                          "job_sizing": {"gold": "--conf spark.executor.cores=4"}}, "v1")
+    '--conf a=v1 --conf spark.executor.cores=4'
+    """
+    release = str(deployment["spark_submit_parameters"]).replace("{version}", version)
+    sizing = deployment.get("job_sizing", {}).get(AUDIT_JOB)
+    return f"{release} {sizing}" if sizing else release
+
+
 log = logging.getLogger("lakehouse.promotion")
 
 
@@ -177,7 +193,7 @@ class AwsAuditor:
                 "sparkSubmit": {
                     "entryPoint": f"s3://{bucket}/{key}",
                     "entryPointArguments": arguments,
-                    "sparkSubmitParameters": str(d["spark_submit_parameters"]).replace("{version}", version),
+                    "sparkSubmitParameters": audit_submit_parameters(d, version),
                 }
             },
             tags={"Job": AUDIT_JOB, "Purpose": "promotion-audit", "Version": version, "Slot": "audit"},

@@ -17,6 +17,7 @@ from cdk.config import ConfigError, EnvironmentConfig, load_config
 from cdk.constructs.spark_pipeline import START_JOB_RUN_SYNC
 from cdk.spark_sizing import SPARK_JOBS, memory_split
 from lakehouse.ops.envdiff import diff_environments
+from platform_model import aws_names
 
 ENV = "lakehouse.environments"
 
@@ -131,6 +132,30 @@ def test_each_job_state_passes_its_jobs_settings(
     assert seen == set(SPARK_JOBS)
     silver = env_config[env].spark.jobs["silver"]
     assert silver.spark_conf()["spark.dynamicAllocation.maxExecutors"] == str(silver.max_executors)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_deployment_parameter_publishes_the_audit_jobs_sizing(
+    lakehouse: Synthesized, env_config: dict[str, EnvironmentConfig], env: str
+) -> None:
+    """``lakehouse promote`` starts the audit (gold) itself: it reads gold's sizing from the deployment
+    parameter, in both regions where the standby has one."""
+    stacks = lakehouse.environments[env]
+    templates = [lakehouse.template(stacks.orchestration)]
+    if stacks.dr is not None and env_config[env].dr.standby:
+        templates.append(lakehouse.template(stacks.dr))
+    for template in templates:
+        (value,) = [
+            p["Properties"]["Value"]
+            for p in resources(template, "AWS::SSM::Parameter").values()
+            if p["Properties"].get("Name") == aws_names.deployment_parameter_name(env)
+        ]
+        document = json.loads(flatten_join(value))
+        gold = env_config[env].spark.jobs[aws_names.AUDIT_JOB]
+        assert document["job_sizing"] == {"gold": gold.submit_parameters()}
+        assert f"--conf spark.executor.cores={gold.executor.cores}" in document["job_sizing"]["gold"]
+        # a standard parameter holds 4 KB: with every token (bucket names, ARNs, ids) as 128 characters
+        assert len(flatten_join(value, lambda _: "x" * 128)) < 4096
 
 
 def application(template: dict[str, Any]) -> dict[str, Any]:

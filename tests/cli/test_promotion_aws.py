@@ -23,6 +23,9 @@ V1, V2 = "1111aaaa2222bbbb", "3333cccc4444dddd"
 ACCOUNT = "123456789012"
 
 
+GOLD_SIZING = "--conf spark.driver.cores=2 --conf spark.executor.cores=4 --conf spark.executor.memory=14745m"
+
+
 def deploy(env: str) -> dict[str, str]:
     """What `cdk deploy -c env=<env>` leaves behind that the promotion commands use."""
     s3 = client("s3")
@@ -58,6 +61,7 @@ def deploy(env: str) -> dict[str, str]:
             "cloudwatch",
         ],
         "spark_submit_parameters": f"--conf spark.submit.pyFiles=s3://{names['artifacts']}/jobs/{{version}}/job_assets.zip",
+        "job_sizing": {"gold": GOLD_SIZING},
     }
     ssm.put_parameter(Name=aws_names.deployment_parameter_name(env), Value=json.dumps(deployment), Type="String")
     client("dynamodb").create_table(
@@ -159,9 +163,9 @@ def test_promote_audits_in_the_shadow_slot_and_refuses_without_gold(aws, capsys)
     job = emr.get_job_run(applicationId=names["application_id"], jobRunId=run["id"])["jobRun"]
     submit = job["jobDriver"]["sparkSubmit"]
     assert submit["entryPoint"] == f"s3://{names['artifacts']}/jobs/{V2}/entrypoints/gold.py"
-    assert (
+    assert (  # the release's code, then gold's sizing as the deployment publishes it
         submit["sparkSubmitParameters"]
-        == f"--conf spark.submit.pyFiles=s3://{names['artifacts']}/jobs/{V2}/job_assets.zip"
+        == f"--conf spark.submit.pyFiles=s3://{names['artifacts']}/jobs/{V2}/job_assets.zip {GOLD_SIZING}"
     )
     arguments = submit["entryPointArguments"]
     assert arguments[arguments.index("--gold-uri") + 1] == f"s3://{names['gold']}/audit/"  # not a slot
