@@ -31,6 +31,7 @@ DEPLOYMENT_KEYS = [
     "job_role_arns",
     "arguments",
     "spark_submit_parameters",
+    "job_sizing",
 ]
 SAMPLE = {"run": {"batchId": "b-20260101"}, "release": {"slot": "green", "version": "abc"}}
 SSM_STANDARD_VALUE_LIMIT = 4096
@@ -131,6 +132,8 @@ def test_deployment_parameter_describes_how_jobs_run(
         "--conf spark.submit.pyFiles=s3://ArtifactsBucket/jobs/{version}/job_assets.zip "
         "--conf spark.archives=s3://ArtifactsBucket/jobs/{version}/pydeps.zip#pydeps"
     )
+    # the audit job's sizing, which `lakehouse promote` appends (test_cdk_spark_sizing checks its settings)
+    assert document["job_sizing"] == {"gold": env_config[env].spark.jobs["gold"].submit_parameters()}
     # Fits a standard parameter even with every bucket name, id and ARN at a generous 128 characters.
     worst = flatten_join(props["Value"], lambda _: "x" * 128)
     assert len(worst) < SSM_STANDARD_VALUE_LIMIT

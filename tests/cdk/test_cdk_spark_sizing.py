@@ -154,8 +154,7 @@ def test_the_deployment_parameter_publishes_the_audit_jobs_sizing(
         gold = env_config[env].spark.jobs[aws_names.AUDIT_JOB]
         assert document["job_sizing"] == {"gold": gold.submit_parameters()}
         assert f"--conf spark.executor.cores={gold.executor.cores}" in document["job_sizing"]["gold"]
-        # a standard parameter holds 4 KB: with every token (bucket names, ARNs, ids) as 128 characters
-        assert len(flatten_join(value, lambda _: "x" * 128)) < 4096
+        # still a standard parameter's 4 KB: test_cdk_release.test_deployment_parameter_describes_how_jobs_run
 
 
 def application(template: dict[str, Any]) -> dict[str, Any]:

@@ -79,8 +79,8 @@ def test_staging_and_prod_differ_only_where_their_settings_do(lakehouse: Synthes
         # gold's endpoint perimeter
         macie = key.startswith(("SilverBucketPolicy", "GoldBucketPolicy")) and ".ArnNotLike.aws:PrincipalArn[" in path
         initial = path.startswith("Properties.InitialCapacity")  # spark.initial_capacity (prod only)
-        # spark.<job>: a job state's SparkSubmitParameters carry its sizing
-        sizing = path.startswith("Properties.DefinitionString") and all(
+        # spark.<job>: a job state's SparkSubmitParameters carry its sizing, the deployment parameter gold's
+        sizing = path.startswith(("Properties.DefinitionString", "Properties.Value")) and all(
             "--conf spark.dynamicAllocation.maxExecutors=" in str(side) for side in (change.a, change.b)
         )
         explained = path.endswith(from_settings) or macie or initial or sizing

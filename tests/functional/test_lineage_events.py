@@ -31,6 +31,7 @@ def lake(tmp_path, monkeypatch):
         def __init__(self, args):
             self.locations = LakeLocations.for_root(args.lake_root)
             self.batch_id, self.env, self.engine = args.batch_id, args.env, FakeEngine()
+            self.spark = None  # no Spark: the driver's Spark metrics come back None (spark_metrics never raises)
 
     monkeypatch.setattr(entry, "build_context", Ctx)
     return tmp_path
@@ -112,7 +113,10 @@ def test_one_driver_runs_jobs_in_pipeline_order_each_with_its_events(lake, monke
 
     for job in ("bronze", "silver", "gold"):
         monkeypatch.setitem(pipeline.JOBS, job, stand_in(job))
-    ctx = SimpleNamespace(locations=LakeLocations.for_root(str(lake)), batch_id="b7", env="local", fail=None)
+    # spark=None: no Spark here, the driver's Spark metrics come back None (spark_metrics never raises)
+    ctx = SimpleNamespace(
+        locations=LakeLocations.for_root(str(lake)), batch_id="b7", env="local", fail=None, spark=None
+    )
     finished: list[str] = []
     transport = ol.FileTransport(str(lake / "_lineage"))
     results = pipeline.run_pipeline(ctx, ["gold", "bronze", "silver"], transport=transport, finished=finished.append)
