@@ -18,12 +18,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from job_assets.context import RunContext
-from job_assets.jobs.pipeline import run_pipeline
 from lakehouse import promotion
 from lakehouse.cli import main as cli_main
 from lakehouse.cli import promotions as promotions_cli
-from lakehouse.generator import generate
 from lakehouse.promotion import LocalControl, LockedError, Record, now_iso
 
 pytestmark = pytest.mark.spark
@@ -64,12 +61,11 @@ def published_lead_sources(root: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark, default_engine):
-    from job_assets.context import LakeLocations
-
+def lake(tmp_path_factory, two_batch_lake):
+    """A copy of the session's two-batch lake (conftest.two_batch_lake: built once for the modules that share
+    it, SHARED_WORKER), published gold in slot blue; the promotions write only to this copy."""
     root = tmp_path_factory.mktemp("promotion") / "lake"
-    generate(root, 2_000, seed=11, bad_ratio=0.0)
-    run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b1"))
+    shutil.copytree(two_batch_lake, root)
     return root
 
 
