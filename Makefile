@@ -122,6 +122,9 @@ catalog: install  ## regenerate the data catalog (docs/data_catalog/) and the gl
 bench: install  ## pipeline benchmark at 100k and 1M records (BENCH_10M=1 adds 10M)
 	$(BIN)/python benchmarks/pipeline.py
 
+bench-stress: install  ## stress scenarios (issue 19), quick profile; STRESS_ARGS="--scale 1" for the full sizes
+	$(BIN)/python benchmarks/stress.py $(or $(STRESS_ARGS),--quick)
+
 bench-check: install  ## regression guard: 1M on the default engine against benchmarks/baseline.json, as a ratio to DuckDB on the same files (fails past 25 %)
 	$(BIN)/python benchmarks/bench_check.py
 
