@@ -263,7 +263,7 @@ def late_parents(workdir: Path, size: dict) -> tuple[str, Measure, list[str], st
     m = Measure()
     for b in range(1, size["batches"] + 1):
         if b > 1:
-            _increment(root, b - 1, max(200, size["records"] // 100), late, pool)
+            _increment(root, b - 1, max(1000, size["records"] // 100), late, pool)
         m.add(run(root, f"stress-late-{b:02d}"))
         if m.errors:
             return f"{len(late)} customers late", m, m.errors, "held orphans released"
