@@ -44,6 +44,7 @@ from benchmarks import stress_builders as B  # noqa: E402
 from benchmarks import stress_checks as C  # noqa: E402
 from benchmarks.pipeline import run_measured  # noqa: E402
 from job_assets.context import LakeLocations  # noqa: E402
+from job_assets.contracts import landing as L  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
 
 FULL = {
@@ -62,9 +63,8 @@ QUICK = {
     "drift": {"records": 50_000},
     "late-parents": {"records": 20_000, "batches": 3},
 }
-ITEM_BYTES = 53
-"""Bytes per order_items CSV record, and order_items' share of a generated set (about 51 %)."""
-ITEM_SHARE = 0.51
+ITEM_BYTES = 53  # bytes per order_items CSV record (measured on a generated set)
+ITEM_SHARE = 0.51  # order_items' share of a generated set's records
 
 
 @dataclass
@@ -147,7 +147,7 @@ def big_file(workdir: Path, size: dict) -> tuple[str, Measure, list[str], str]:
     """order_items as one file of ``size['bytes']``."""
     records = int(size["bytes"] / ITEM_BYTES / ITEM_SHARE)
     root, manifest = _fresh(workdir, "big-file", records)
-    path, n = B.concat_entity(root / "landing", L_ITEMS)
+    path, n = B.concat_entity(root / "landing", L.ORDER_ITEMS.name)
     mb = path.stat().st_size / 1e6
     m = run(root, "stress-big")
     return f"{mb:,.0f} MB file ({n:,} records; {records:,} in all)", m, _finish(root, m, manifest), "accounting + PSS"
@@ -352,7 +352,7 @@ def main() -> int:
         results.append(r)
         print(json.dumps(r), flush=True)
         if not args.keep:
-            for d in workdir.glob(f"{name.split('-')[0]}*"):
+            for d in workdir.glob(f"{name.split('-')[0]}*"):  # its lakes: big-file, burst-staging, skew-hot...
                 shutil.rmtree(d, ignore_errors=True)
     with (workdir / "results.jsonl").open("a") as out:
         out.writelines(json.dumps(r) + "\n" for r in results)
@@ -363,8 +363,6 @@ def main() -> int:
         )
     return 1 if any(r["result"] == "FAIL" for r in results) else 0
 
-
-L_ITEMS = "snowflake/order_items"
 
 if __name__ == "__main__":
     sys.exit(main())
