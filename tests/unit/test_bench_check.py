@@ -50,3 +50,10 @@ def test_a_missing_or_mismatched_baseline_is_refused_before_measuring(tmp_path: 
     other.write_text(json.dumps({**BASE, "records": 100_000}))
     assert bench_check.main(["--baseline", str(other)]) == 2
     assert "is for 100000 records, not 1000000" in capsys.readouterr().out
+
+
+def test_the_committed_baseline_is_a_1m_measurement() -> None:
+    baseline = json.loads(bench_check.BASELINE.read_text())
+    assert baseline["records"] == 1_000_000
+    assert set(bench_check.GUARDED) <= set(baseline)
+    assert baseline["spark_to_duckdb_ratio"] == round(baseline["pipeline_s"] / baseline["duckdb_gold_s"], 1)
