@@ -149,19 +149,42 @@ def check_bronze(store_for: Callable[[str], TableStore]) -> int:
 
 
 def compare(engine: Any, live_uri: str, rebuilt_uri: str, c: TableContract) -> Comparison:
-    """Count the rows each side holds that the other does not (multisets: duplicates count)."""
+    """Count the rows each side holds that the other does not (multisets: duplicates count).
+
+    One Spark job a table: both sides tagged and grouped by every compared column (nulls group together, as
+    ``exceptAll`` matches them), each distinct row's count per side, then ``only_live`` = the sum over rows of
+    max(live - rebuilt, 0) and ``only_rebuilt`` the other way: ``live.exceptAll(rebuilt).count()`` and its
+    mirror, without the two counts and two set differences (four jobs) a table took before.
+    """
+    from pyspark.sql import functions as F
+
     columns = compared_columns(c)
     rebuilt = engine.read(rebuilt_uri).select(*columns)
-    rebuilt_rows = rebuilt.count()
     if not engine.exists(live_uri):
-        return Comparison(c.name, None, rebuilt_rows)
+        return Comparison(c.name, None, rebuilt.count())
     live = engine.read(live_uri).select(*columns)
+    side = "__rebuild_side"
+    per_row = (
+        live.withColumn(side, F.lit(1))
+        .unionByName(rebuilt.withColumn(side, F.lit(-1)))
+        .groupBy(*columns)
+        .agg(
+            F.sum(F.when(F.col(side) == 1, 1).otherwise(0)).alias("live"),
+            F.sum(F.when(F.col(side) == -1, 1).otherwise(0)).alias("rebuilt"),
+        )
+    )
+    totals = per_row.agg(
+        F.sum("live").alias("live"),
+        F.sum("rebuilt").alias("rebuilt"),
+        F.sum(F.greatest(F.col("live") - F.col("rebuilt"), F.lit(0))).alias("only_live"),
+        F.sum(F.greatest(F.col("rebuilt") - F.col("live"), F.lit(0))).alias("only_rebuilt"),
+    ).first()
     return Comparison(
         c.name,
-        live.count(),
-        rebuilt_rows,
-        only_live=live.exceptAll(rebuilt).count(),
-        only_rebuilt=rebuilt.exceptAll(live).count(),
+        int(totals["live"] or 0),
+        int(totals["rebuilt"] or 0),
+        only_live=int(totals["only_live"] or 0),
+        only_rebuilt=int(totals["only_rebuilt"] or 0),
     )
 
 

@@ -139,3 +139,28 @@ def test_the_second_engine_rebuilds_a_lost_gold_table(lake, capsys) -> None:
     assert "gold.win_rates" in out and "missing: install" in out and "silver." not in out
     assert rows(lake, "gold.win_rates") == before
     assert journal.read(lake)[-1]["engine"] == "delta-rs" and no_staging_left(lake)
+
+
+def test_the_comparison_counts_rows_as_multisets_like_except_all(spark, default_engine, tmp_path) -> None:
+    """One job a table (lakehouse.recovery.rebuild.compare) gives what ``exceptAll`` both ways would:
+    duplicates count, nulls match nulls, and a row the other side holds fewer times is counted once per copy."""
+    from types import SimpleNamespace
+
+    from lakehouse.recovery.rebuild import compare
+
+    live_rows = [(1, "a"), (1, "a"), (2, None), (3, "c"), (4, "d")]
+    rebuilt_rows = [(1, "a"), (2, None), (3, "x"), (5, "e"), (5, "e")]
+    uris = {}
+    for name, rows in (("live", live_rows), ("rebuilt", rebuilt_rows)):
+        uris[name] = str(tmp_path / name)
+        spark.createDataFrame(rows, "k bigint, v string").write.format("delta").save(uris[name])
+    c = SimpleNamespace(name="t.t", table="t", column_names=("k", "v"))
+    got = compare(default_engine, uris["live"], uris["rebuilt"], c)
+    live, rebuilt = (spark.createDataFrame(r, "k bigint, v string") for r in (live_rows, rebuilt_rows))
+    assert (got.live_rows, got.rebuilt_rows) == (5, 5)
+    assert got.only_live == live.exceptAll(rebuilt).count() == 3  # (1, a) once more, (3, c), (4, d)
+    assert got.only_rebuilt == rebuilt.exceptAll(live).count() == 3  # (3, x), (5, e) twice
+    same = compare(default_engine, uris["live"], uris["live"], c)
+    assert (same.only_live, same.only_rebuilt, same.live_rows) == (0, 0, 5)
+    missing = compare(default_engine, str(tmp_path / "nowhere"), uris["rebuilt"], c)
+    assert (missing.live_rows, missing.rebuilt_rows) == (None, 5)
