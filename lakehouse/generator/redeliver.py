@@ -104,7 +104,10 @@ def _recent_first(cands: np.ndarray, born: np.ndarray, now_ms: int, rng: np.rand
     """
     age_days = np.maximum(now_ms - born, 0) / DAY_MS
     recent = np.exp2(-age_days / RECENT_HALF_LIFE_DAYS)
-    weight = (1.0 - RECENT_TAIL) * recent / recent.sum() + RECENT_TAIL / len(cands)
+    total = recent.sum()
+    if total == 0:  # every key older than float64 can halve (tens of thousands of days): all tail
+        return rng.permutation(cands)
+    weight = (1.0 - RECENT_TAIL) * recent / total + RECENT_TAIL / len(cands)
     return cands[np.argsort(rng.exponential(1.0, len(cands)) / weight, kind="stable")]
 
 
