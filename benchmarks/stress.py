@@ -86,10 +86,12 @@ class Measure:
 
 class _TreeCpu:
     """CPU seconds (user + system) of this process's descendants while running: psutil samples per process,
-    and the kernel's RUSAGE_CHILDREN (exact for the descendants that were waited for); the larger."""
+    and the kernel's RUSAGE_CHILDREN (exact for the descendants that were waited for); the larger. Also the
+    bytes they had the kernel write to disk (``written``: tables, shuffle files, spills, logs; sampled)."""
 
     def __init__(self) -> None:
         self.seen: dict[tuple[int, float], float] = {}
+        self.io: dict[tuple[int, float], int] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -100,6 +102,7 @@ class _TreeCpu:
                 with contextlib.suppress(psutil.Error):
                     t = p.cpu_times()
                     self.seen[(p.pid, p.create_time())] = t.user + t.system
+                    self.io[(p.pid, p.create_time())] = p.io_counters().write_bytes
             self.stop.wait(0.5)
 
     def __enter__(self) -> _TreeCpu:
@@ -113,6 +116,7 @@ class _TreeCpu:
         self.thread.join()
         r = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.total = max(sum(self.seen.values()), r.ru_utime + r.ru_stime - self.r0)
+        self.written = sum(self.io.values())
 
 
 def run(root: Path, batch: str) -> Measure:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -83,6 +84,11 @@ LOCAL_CONF: Dict[str, str] = {
 # partitions, 428 s C1-only with 2). The boundary sits between the two measured sizes (72 MB and
 # 797 MB of landing files); docs/BENCHMARKS.md.
 SMALL_LAKE_BYTES = 256 * 1024 * 1024
+# Beyond that, a partition per 256 MB of landing data: two per core leaves each shuffle partition of a 100M
+# set (8 GB of landing files) holding ~12M order items, sorted and merged in a 4 GB heap. A lake over
+# LARGE_LAKE_BYTES also gets an 8 GB heap (the 100M load test, docs/BENCHMARKS.md); 1M and 10M are unchanged.
+BYTES_PER_SHUFFLE_PARTITION = 256 * 1024 * 1024
+LARGE_LAKE_BYTES = 4 * 1024 * 1024 * 1024
 # C1 only shrinks the JVM's default code cache to 48 MB, which a long session (the test suite's) fills
 # with generated classes until the JVM fails ("Out of space in CodeCache"): keep the tiered default size.
 C1_ONLY = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
@@ -147,8 +153,11 @@ def local_conf(
     compiles pay back over the session (2,000-record pipeline, third run in one JVM: 34 s tiered, 47 s C1).
     """
     small = workload_bytes is None or workload_bytes <= SMALL_LAKE_BYTES
-    partitions = shuffle_partitions or (cores if small else 2 * cores)
+    by_size = 0 if small else math.ceil(workload_bytes / BYTES_PER_SHUFFLE_PARTITION)
+    partitions = shuffle_partitions or (cores if small else max(2 * cores, by_size))
     conf = dict(LOCAL_CONF)
+    if workload_bytes is not None and workload_bytes > LARGE_LAKE_BYTES:
+        conf["spark.driver.memory"] = "8g"
     if small and not long_lived:
         conf["spark.driver.extraJavaOptions"] += f" {C1_ONLY}"
     conf["spark.sql.shuffle.partitions"] = str(partitions)

@@ -40,6 +40,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             clean=args.clean,
             increment=args.increment,
             changes=args.changes,
+            shard_records=args.shard_records,
             console=console,
         )
     except (ValueError, FileExistsError, FileNotFoundError) as refused:  # checked before anything is written
@@ -149,6 +150,14 @@ def _add_generate(sub: Any) -> None:
         choices=GENERATOR_CHANGE_MODES,
         default="recent",
         help="which existing keys updates and deletes touch: recent (most to the last weeks' keys) or uniform",
+    )
+    g.add_argument(
+        "--shard-records",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stream a base delivery of more than N records as shards of at most N (memory holds one shard; "
+        "for load tests of 100M records; such a base takes no increments)",
     )
     g.set_defaults(func=cmd_generate)
 

@@ -29,11 +29,19 @@ delivery) to know the existing keys.
 Bad records (``bad_ratio``) carry exactly one defect each, use fresh keys, are never re-delivered and have
 no children; ``extra_column`` records are otherwise valid (good records with an unknown field) and land in
 the last partition of their delivery. See :data:`BAD_KINDS` for the kind -> ``_error`` mapping.
+
+Streamed base (``shard_records=N``): a base delivery larger than N records is drawn and written as shards of
+at most N records, one after the other, so memory holds one shard, not the set (the 100M load test). Each
+shard is a base delivery of its own random stream whose keys continue the previous shard's (customers, orders
+and accounts of one shard only reference each other); files carry ``_s<shard>`` in their names, the FX file
+is the first shard's, and the manifest sums the shards. A streamed base takes no increments (an increment
+re-simulates the base in memory).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -41,9 +49,9 @@ from typing import Any
 
 from job_assets.contracts import landing as L
 
-from .deliver import _simulate
+from .deliver import _deliver, _simulate
 from .increments import _delivery_dts
-from .model import ACC, BAD_KINDS, CHANGE_MODES, GENERATOR_VERSION, _State
+from .model import ACC, BAD_KINDS, CHANGE_MODES, FX, GENERATOR_VERSION, ProgressFn, _State
 from .writer import _write
 
 # ------------------------------------------------------------ manifest
@@ -88,6 +96,7 @@ def generate(
     clean: bool = False,
     increment: int = 0,
     changes: str = "recent",
+    shard_records: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
     """Write a deterministic landing delivery under ``<lake_root>/landing`` and return its manifest.
@@ -99,13 +108,16 @@ def generate(
     same seed. ``changes`` picks which existing keys the delivery's updates, duplicates and deletes touch:
     ``"recent"`` (recency-skewed, most of them keys created or changed in the last weeks) or ``"uniform"``
     (:data:`~.model.CHANGE_MODES`); each delivery records its own in the manifest.
-    ``progress(stage, done, total)`` is called with stage ``"generate"`` then ``"write"``.
+    ``shard_records`` (base delivery only) streams a base of more records than that as shards of at most
+    that many (module docstring, "Streamed base"). ``progress(stage, done, total)`` is called with stage
+    ``"generate"`` then ``"write"`` (a streamed base: ``"shards"``).
 
     The manifest (also written to ``<lake_root>/_generator/manifest.json``) is cumulative over all deliveries;
     :func:`_manifest` lists its fields.
     """
     lake_root = Path(lake_root)
     _check_arguments(records, bad_ratio, increment, clean=clean)
+    _check_sharding(shard_records, increment)
     if changes not in CHANGE_MODES:
         raise ValueError(f"changes must be one of {', '.join(CHANGE_MODES)}, not {changes!r}")
     manifest_path = _manifest_path(lake_root)
@@ -115,11 +127,74 @@ def generate(
         shutil.rmtree(gen_dir, ignore_errors=True)
     spec = {"increment": increment, "records": records, "bad_ratio": bad_ratio, "changes": changes}
     deliveries, old_files = _deliveries(lake_root, seed, spec)
-    st, dl = _simulate(seed, deliveries, progress)
-    manifest = _manifest(seed, deliveries, st, old_files + _write(lake_root, st, dl, progress))
+    if shard_records is not None and records > shard_records:
+        summary, files = _streamed(lake_root, seed, spec, shard_records, progress)
+    else:
+        st, dl = _simulate(seed, deliveries, progress)
+        summary, files = _summary(st), _write(lake_root, st, dl, progress)
+    manifest = _manifest(seed, deliveries, summary, old_files + files)
     gen_dir.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _shard_sizes(records: int, shard_records: int) -> list[int]:
+    """``records`` split into the fewest near-equal shards of at most ``shard_records`` each."""
+    n = math.ceil(records / shard_records)
+    return [records // n + (1 if i < records % n else 0) for i in range(n)]
+
+
+def _streamed(
+    lake_root: Path, seed: int, spec: dict, shard_records: int, progress: ProgressFn | None
+) -> tuple[dict, list[dict]]:
+    """Draw and write a base delivery shard by shard (one shard in memory at a time); its summary and files."""
+    sizes = _shard_sizes(spec["records"], shard_records)
+    spec.update(shards=len(sizes), shard_records=shard_records)
+    summaries, files, counters = [], [], {}
+    for i, n in enumerate(sizes):
+        st = _State(seed, shard=i)
+        st.counters = counters  # keys continue the previous shard's
+        dl = _deliver(st, 0, n, spec["bad_ratio"], None, spec["changes"])
+        files += _write(lake_root, st, dl, None)
+        summaries.append(_summary(st))
+        counters = st.counters
+        if progress:
+            progress("shards", i + 1, len(sizes))
+    return _merge_summaries(summaries), files
+
+
+def _merge_summaries(summaries: list[dict]) -> dict:
+    """The shards' summaries as one: every count summed, FX rates (written by the first shard only) once."""
+    out = json.loads(json.dumps(summaries[0]))
+    fx_silver = f"silver.{L.FX_RATES.entity}"
+    for s in summaries[1:]:
+        for name, ent in s["entities"].items():
+            if name == FX:
+                continue
+            into = out["entities"][name]
+            for key, value in ent.items():
+                if key == "bad":
+                    for kind, n in value.items():
+                        into["bad"][kind] += n
+                else:
+                    into[key] += value
+        for part in ("bad", "expected_errors", "expected_silver_rows"):
+            for key, n in s[part].items():
+                if key != fx_silver:
+                    out[part][key] += n
+        out["expected_accounts_history_rows"] += s["expected_accounts_history_rows"]
+    out["records_written"] = sum(e["records_written"] for e in out["entities"].values())
+    return out
+
+
+def _check_sharding(shard_records: int | None, increment: int) -> None:
+    """Refuse a shard size :func:`generate` cannot stream with, before anything is deleted or written."""
+    if shard_records is None:
+        return
+    if shard_records < 10_000:
+        raise ValueError("shard_records must be >= 10000")
+    if increment:
+        raise ValueError("shard_records streams a base delivery; an increment is drawn in memory (leave it out)")
 
 
 def _manifest_path(lake_root: Path) -> Path:
@@ -154,6 +229,11 @@ def _deliveries(lake_root: Path, seed: int, spec: dict) -> tuple[list[dict], lis
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path} not found: generate the base delivery first")
     old = json.loads(manifest_path.read_text())
+    if old["deliveries"][0].get("shards", 1) > 1:
+        raise ValueError(
+            f"{manifest_path}: the base delivery was streamed in {old['deliveries'][0]['shards']} shards; "
+            "an increment re-simulates the base in memory, so a streamed base takes none"
+        )
     if old["seed"] != seed:
         raise ValueError(f"seed {seed} differs from the base delivery's seed {old['seed']}")
     if spec["increment"] <= old["increment"]:
@@ -165,12 +245,13 @@ def _deliveries(lake_root: Path, seed: int, spec: dict) -> tuple[list[dict], lis
     return [*deliveries, spec], old["files"]
 
 
-def _manifest(seed: int, deliveries: list[dict], st: _State, files: list[dict]) -> dict:
-    """The manifest of every delivery so far (``deliveries`` get their dts), with these fields:
+def _manifest(seed: int, deliveries: list[dict], summary: dict, files: list[dict]) -> dict:
+    """The manifest of every delivery so far (``deliveries`` get their dts; ``summary`` is :func:`_summary`'s),
+    with these fields:
 
     - ``seed``, ``records`` (base delivery), ``bad_ratio`` (base), ``increment`` (latest K),
       ``generator_version``, ``deliveries`` (one entry per delivery: increment, records, bad_ratio, changes,
-      dts) and
+      dts; a streamed base also shards and shard_records) and
       ``records_written`` (total landing records in all files).
     - ``files``: one entry per file: ``path`` (relative to lake_root), ``entity`` ("<source>/<entity>"),
       ``dt``, ``increment``, ``role`` (data | extra_column | empty_file), ``records`` (JSON lines or CSV data
@@ -201,7 +282,7 @@ def _manifest(seed: int, deliveries: list[dict], st: _State, files: list[dict]) 
         "bad_ratio": deliveries[0]["bad_ratio"],
         "increment": deliveries[-1]["increment"],
         "deliveries": deliveries,
-        **_summary(st),
+        **summary,
         "files": files,
     }
 
@@ -215,6 +296,7 @@ def generate_with_progress(
     clean: bool = False,
     increment: int = 0,
     changes: str = "recent",
+    shard_records: int | None = None,
     console: Any = None,
 ) -> dict:
     """:func:`generate` with a rich progress bar (one bar per stage: generate, write)."""
@@ -236,5 +318,13 @@ def generate_with_progress(
             bar.update(tasks[stage], completed=done, total=total)
 
         return generate(
-            lake_root, records, seed, bad_ratio, clean=clean, increment=increment, changes=changes, progress=report
+            lake_root,
+            records,
+            seed,
+            bad_ratio,
+            clean=clean,
+            increment=increment,
+            changes=changes,
+            shard_records=shard_records,
+            progress=report,
         )

@@ -62,10 +62,10 @@ def _budgets(records: int, bad_ratio: float, n_fx: int, base: bool) -> tuple[int
 
 def _start(st: _State, k: int, changes: str) -> tuple[_Run, list[date]]:
     """What the stages of delivery ``k`` share, and the months of its FX rates (records its last dt)."""
-    rng = np.random.default_rng([st.seed, k, 1])
+    rng = st.rng(k, 1)
     base = k == 0
     dts = _delivery_dts(k)
-    dl = _Delivery(k, dts, {}, {}, {}, [])
+    dl = _Delivery(k, dts, {}, {}, {}, [], st.shard)
     g0 = _gpart(k, 0)
     w0, w1, months = _window(st, k, dts)
     st.last_dt = dts[-1]
@@ -109,7 +109,8 @@ def _deliver(
     run, months = _start(st, k, changes)
     tick = _ticker(progress, 9)
     fx = _fx_rows(st, months)
-    n_bad, redeliver, orig = _budgets(records, bad_ratio, len(fx), run.base)
+    # a streamed base's later shards write no FX file (the first shard's serves them all): no records for it
+    n_bad, redeliver, orig = _budgets(records, bad_ratio, len(fx) if st.shard == 0 else 0, run.base)
 
     _add_fx(run, fx, months)
     tick()

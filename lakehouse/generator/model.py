@@ -199,11 +199,20 @@ class _Delivery:
     bad: dict[str, dict[int, list]]
     extra_csv: dict[str, list]
     empties: list[tuple[str, int, int]]  # (entity, part, variant)
+    shard: int = 0  # the shard of a streamed base delivery (0: the whole delivery, or its first shard)
 
 
 class _State:
-    def __init__(self, seed: int) -> None:
+    """Everything simulated so far: each entity's keys, the id counters, the FX months, the SKU catalogue.
+
+    ``shard`` > 0 is one shard of a streamed base delivery (:func:`~.api.generate` with ``shard_records``): it
+    draws from its own random streams (:meth:`rng`) and carries the id counters of the shards before it, so
+    its keys are new; the SKU catalogue and the FX rates are the seed's, the same in every shard.
+    """
+
+    def __init__(self, seed: int, shard: int = 0) -> None:
         self.seed = seed
+        self.shard = shard
         self.ents = {name: _Entity(name) for name in ENTITIES}
         self.counters: dict[str, int] = {}
         self.fx_months: list[date] = []
@@ -219,6 +228,10 @@ class _State:
         ]
         pop = 1.0 / (np.arange(N_SKU) + 20.0)
         self.sku_p = pop / pop.sum()
+
+    def rng(self, *tags: int) -> np.random.Generator:
+        """The random stream ``tags`` of this state's seed (and shard: shard 0 draws what an unsharded run does)."""
+        return np.random.default_rng([self.seed, *tags, *([self.shard] if self.shard else [])])
 
     def ids(self, what: str, n: int) -> np.ndarray:
         start = self.counters.get(what, 0)

@@ -25,10 +25,12 @@ def _fx_rows(st: _State, months: list[date]) -> list:
 
 
 def _add_fx(run: _Run, fx: list, months: list[date]) -> None:
-    """Add this delivery's FX rows to the state and to partition 0 of the delivery."""
+    """Add this delivery's FX rows to the state and to partition 0 of the delivery (the first shard's only: the
+    rates are the seed's, and one file of them serves every shard)."""
     st, dl = run.st, run.dl
     fxe = st.ents[FX]
     fxe.add([(c, v) for c, _, v in fx], fx, np.zeros(len(fx), np.int64), run.g0)
-    fxe.written += len(fx)
     st.fx_months.extend(months)
-    _emit(dl, FX, np.zeros(len(fx), np.int64), fx)
+    if st.shard == 0:
+        fxe.written += len(fx)
+        _emit(dl, FX, np.zeros(len(fx), np.int64), fx)

@@ -101,7 +101,8 @@ def _write_file(root: Path, dl: _Delivery, job: _Job, seq: int, encoding: tuple[
     e = ENTITIES[job.name]
     dt = dl.dts[job.part]
     ext = ".jsonl" if e.format == "jsonl" else ".csv"
-    fname = f"{e.entity}_{dt:%Y%m%d}_{seq:03d}{ext}{'.gz' if gz else ''}"
+    shard = f"_s{dl.shard:04d}" if dl.shard else ""
+    fname = f"{e.entity}_{dt:%Y%m%d}{shard}_{seq:03d}{ext}{'.gz' if gz else ''}"
     rel = Path("landing") / e.source / e.entity / f"dt={dt.isoformat()}" / fname
     data = _encode(job.name, job.rows, job.header, "\r\n" if crlf else "\n", bom, gz)
     out = root / rel
@@ -123,7 +124,7 @@ def _write_file(root: Path, dl: _Delivery, job: _Job, seq: int, encoding: tuple[
 
 def _write(root: Path, st: _State, dl: _Delivery, progress: ProgressFn | None) -> list[dict]:
     """Write every file of delivery ``dl`` under ``root``; their manifest entries, in write order."""
-    rng = np.random.default_rng([st.seed, dl.k, 2])
+    rng = st.rng(dl.k, 2)
     jobs = _jobs(dl, rng)
     entries, seq = [], {}
     for n_job, job in enumerate(jobs):

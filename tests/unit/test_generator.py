@@ -484,3 +484,58 @@ def test_the_cli_offers_the_generator_change_modes():
     from lakehouse.generator.model import CHANGE_MODES
 
     assert GENERATOR_CHANGE_MODES == CHANGE_MODES
+
+
+# ------------------------------------------------------------------------------------- streamed base (shards)
+
+
+def test_a_streamed_base_is_shards_of_new_keys_that_the_manifest_sums(tmp_path):
+    """``shard_records``: a base drawn and written shard by shard (the 100M load test's generator) is a valid
+    landing set: the independent recomputation over every file agrees with the summed manifest (so no key of
+    one shard collides with another's, and every reference resolves), FX rates land once, and each shard's
+    files are named by their shard."""
+    root = tmp_path / "streamed"
+    m = generate(root, 30_000, seed=5, shard_records=10_000)
+    assert m["deliveries"][0]["shards"] == 3 and m["deliveries"][0]["shard_records"] == 10_000
+    assert m["records_written"] == 30_000
+    rc = check_manifest(root, m)
+    assert len(rc.current["silver.fx_rates"]) == m["expected_silver_rows"]["silver.fx_rates"] == 100
+    shard_of = Counter(
+        re.search(r"_s(\d{4})_\d{3}\.", f["path"]).group(1) if "_s0" in f["path"] else "0000" for f in m["files"]
+    )
+    assert set(shard_of) == {"0000", "0001", "0002"}
+    assert [f["entity"] for f in m["files"]].count("reference/fx_rates") == 2  # the first shard's two files
+    # a key space per shard: the orders of the last shard are all newer keys than the first shard's
+    first = {
+        r[0]
+        for f in m["files"]
+        if f["entity"] == "snowflake/orders" and "_s0" not in f["path"]
+        for r in read_file(root, f["path"], f["entity"])[1]
+    }
+    last = {
+        r[0]
+        for f in m["files"]
+        if f["entity"] == "snowflake/orders" and "_s0002_" in f["path"]
+        for r in read_file(root, f["path"], f["entity"])[1]
+    }
+    assert first and last and not first & last
+
+
+def test_a_streamed_base_is_deterministic_and_its_first_shard_is_the_unsharded_draw(tmp_path):
+    a = generate(tmp_path / "a", 20_000, seed=3, shard_records=10_000)
+    b = generate(tmp_path / "b", 20_000, seed=3, shard_records=10_000)
+    assert a == b and file_hashes(tmp_path / "a") == file_hashes(tmp_path / "b")
+    alone = generate(tmp_path / "alone", 10_000, seed=3)
+    first = {k: v for k, v in file_hashes(tmp_path / "a").items() if "_s0" not in k}
+    assert first == file_hashes(tmp_path / "alone")
+
+
+def test_a_streamed_base_refuses_increments_and_tiny_shards(tmp_path):
+    generate(tmp_path / "s", 20_000, seed=3, shard_records=10_000)
+    with pytest.raises(ValueError, match="streamed in 2 shards"):
+        generate(tmp_path / "s", 1000, seed=3, increment=1)
+    with pytest.raises(ValueError, match="shard_records must be >= 10000"):
+        generate(tmp_path / "t", 20_000, seed=3, shard_records=999)
+    with pytest.raises(ValueError, match="an increment is drawn in memory"):
+        generate(tmp_path / "s", 20_000, seed=3, increment=1, shard_records=10_000)
+    assert not (tmp_path / "t").exists()

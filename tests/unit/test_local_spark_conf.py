@@ -37,3 +37,15 @@ def test_landing_bytes_counts_every_file_under_landing_only(tmp_path):
     (tmp_path / "bronze" / "part.parquet").write_bytes(b"z" * 5000)  # not landing: not counted
     assert landing_bytes(str(tmp_path)) == 1024
     assert landing_bytes(str(tmp_path / "missing")) == 0
+
+
+def test_a_lake_of_many_gigabytes_gets_a_partition_per_256_mb_and_a_bigger_heap():
+    """The 100M load test's settings (docs/BENCHMARKS.md): 1M and 10M sets keep theirs."""
+    from job_assets.spark import LARGE_LAKE_BYTES
+
+    assert local_conf(2, 797_000_000)["spark.sql.shuffle.partitions"] == "4"  # the 10M set, as measured
+    assert local_conf(2, 797_000_000)["spark.driver.memory"] == "4g"
+    big = local_conf(2, 8_000_000_000)
+    assert big["spark.sql.shuffle.partitions"] == "30"
+    assert big["spark.driver.memory"] == "8g"
+    assert local_conf(2, LARGE_LAKE_BYTES)["spark.driver.memory"] == "4g"

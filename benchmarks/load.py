@@ -1,0 +1,243 @@
+"""Load test (issue 19): 1M and 10M records end to end, 100M opt-in; prints figures and the accounting verdict.
+
+For each size: generate a landing set (seed 42, 1 % bad; sets above ``--shard-records`` are streamed by the
+generator shard by shard, so it never holds the set in memory), run ``lakehouse run`` on the default engine in a
+fresh process and measure it (wall time, CPU seconds and disk bytes written by the whole process tree, peak
+summed PSS), then read back:
+
+- **latency per layer**: each job's ``duration_s`` from its ``<layer>.run_summary`` total row;
+- **accounting**: every bronze and silver run-summary row balances (``rows_in + rows_released = rows_out +
+  rows_quarantined + rows_superseded``), landing records = bronze rows + bronze quarantine, silver row counts
+  and the quarantines' error counts equal the generator's manifest, and gold equals the DuckDB computation over
+  silver. Tables are counted and compared without loading them into memory (pyarrow datasets scanned by
+  DuckDB), so the checks hold at 100M on this machine too;
+- **cost per million records** from the cost model (``lakehouse cost estimate``, prod, at the size as records
+  a day) with this run's CPU seconds per million in place of the committed figure.
+
+Exits 1 if any accounting check failed. The figures go to docs/BENCHMARKS.md ("Load test").
+
+    python benchmarks/load.py [--sizes 1000000,10000000] [--shard-records 2000000] [--workdir .bench/load] [--keep]
+    LOAD_100M=1 make bench-load        # adds 100M (about 8 GB of landing files, 30+ GB of disk in all)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import stress_checks as C  # noqa: E402
+from benchmarks.pipeline import run_measured  # noqa: E402
+from benchmarks.stress import _TreeCpu  # noqa: E402
+from job_assets.contracts import GOLD_TABLES  # noqa: E402
+from job_assets.contracts import landing as L  # noqa: E402
+from lakehouse.generator import generate  # noqa: E402
+from tests.functional.lake_checks import gold_sql, table, table_path  # noqa: E402
+
+LAYERS = ("bronze", "silver", "gold")
+SEED, BAD_RATIO = 42, 0.01
+
+
+def dataset(root: Path, name: str):
+    """``layer.table`` as a pyarrow dataset of its current files (scanned lazily, never loaded whole)."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(table_path(root, name)).to_pyarrow_dataset()
+
+
+def count(root: Path, name: str) -> int:
+    """Rows of ``layer.table`` (from the Parquet footers of its current files)."""
+    return dataset(root, name).count_rows()
+
+
+def accounting(root: Path, manifest: dict) -> list[str]:
+    """Every accounting check of a finished lake, scaled: what is wrong (empty: it holds)."""
+    bad = C.summary_accounting(root)
+    bronze = sum(count(root, e.bronze_table) for e in L.LANDING_ENTITIES)
+    quarantined = count(root, "bronze.quarantine")
+    if bronze + quarantined != manifest["records_written"]:
+        bad.append(f"landing {manifest['records_written']} != bronze {bronze} + bronze quarantine {quarantined}")
+    for name, n in manifest["expected_silver_rows"].items():
+        if (got := count(root, name)) != n:
+            bad.append(f"{name}: {got} rows, manifest expects {n}")
+    history = count(root, "silver.accounts_history")
+    if history != manifest["expected_accounts_history_rows"]:
+        bad.append(f"silver.accounts_history: {history} rows, expects {manifest['expected_accounts_history_rows']}")
+    found = quarantine_errors(root)
+    for code, n in manifest["expected_errors"].items():
+        if code not in ("unexpected_column", "empty_file") and found.get(code, 0) != n:
+            bad.append(f"quarantine {code}: {found.get(code, 0)}, manifest expects {n}")
+    return bad + gold_check(root)
+
+
+def quarantine_errors(root: Path) -> dict[str, int]:
+    """Quarantine rows per ``_error`` in bronze and silver, released orphans left out (two columns read)."""
+    import duckdb
+
+    counts: dict[str, int] = {}
+    for layer in ("bronze", "silver"):
+        q = dataset(root, f"{layer}.quarantine")  # noqa: F841  (DuckDB reads the Python variable)
+        for code, n in duckdb.sql("SELECT _error, count(*) FROM q WHERE _status <> 'released' GROUP BY 1").fetchall():
+            counts[code] = counts.get(code, 0) + n
+    return counts
+
+
+def _normalised(con, relation: str, columns: list[str]) -> str:
+    """A SELECT of ``columns`` of ``relation`` as the end-to-end test compares them (lake_checks._norm): decimals
+    to cents, doubles to 6 places."""
+    rel = con.sql(f"SELECT * FROM {relation} LIMIT 0")
+    types = dict(zip(rel.columns, (str(t).upper() for t in rel.types), strict=True))
+    out = []
+    for c in columns:
+        t = types[c]
+        if t.startswith("DECIMAL"):
+            out.append(f"round(CAST({c} AS DOUBLE), 2) AS {c}")
+        elif t in ("DOUBLE", "FLOAT"):
+            out.append(f"round({c}, 6) AS {c}")
+        else:
+            out.append(c)
+    return f"SELECT {', '.join(out)} FROM {relation}"
+
+
+def gold_check(root: Path) -> list[str]:
+    """Gold equals the independent DuckDB computation over silver (tests/functional/lake_checks.gold_sql), as
+    multisets compared in DuckDB (EXCEPT ALL both ways) over datasets, so nothing is loaded into Python."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    for name in ("orders", "customers", "opportunities"):
+        con.register(name, dataset(root, f"silver.{name}"))
+    expected = gold_sql(con)
+    bad = []
+    for c in GOLD_TABLES:
+        cols = list(c.column_names)
+        con.register("got", dataset(root, c.name))
+        con.register("want", expected[c.name])
+        got, want = _normalised(con, "got", cols), _normalised(con, "want", cols)
+        n_got, n_want = con.sql("SELECT count(*) FROM got").fetchall()[0][0], expected[c.name].num_rows
+        extra = con.sql(f"SELECT count(*) FROM ({got} EXCEPT ALL {want})").fetchall()[0][0]
+        missing = con.sql(f"SELECT count(*) FROM ({want} EXCEPT ALL {got})").fetchall()[0][0]
+        if n_got != n_want or extra or missing:
+            bad.append(f"{c.name}: {n_got} rows against DuckDB's {n_want}; {extra} not in DuckDB's, {missing} missing")
+        con.unregister("got")
+        con.unregister("want")
+    return bad
+
+
+def layer_seconds(root: Path, batch: str) -> dict[str, float]:
+    """Each job's duration in batch ``batch``: its run summary's total row."""
+    out = {}
+    for layer in LAYERS:
+        for r in table(root, f"{layer}.run_summary").to_pylist():
+            if r["batch_id"] == batch and r["table_name"] == "*":
+                out[layer] = round(r["duration_s"], 1)
+    return out
+
+
+def lake_bytes(root: Path) -> int:
+    """Bytes on disk of everything the run wrote under the lake (every folder but landing and _generator)."""
+    total = 0
+    for child in root.iterdir():
+        if child.name in ("landing", "_generator") or not child.is_dir():
+            continue
+        total += sum(p.stat().st_size for p in child.rglob("*") if p.is_file())
+    return total
+
+
+def cost_per_million(records: int, cpu_s: float) -> dict[str, float]:
+    """The cost model's prod estimate at ``records`` a day with this run's CPU seconds per million records."""
+    from lakehouse.cost.components import estimate
+    from lakehouse.cost.data import Measured
+    from lakehouse.cost.settings import load_settings
+
+    measured = Measured.load()
+    raw = json.loads(json.dumps(measured.raw))
+    raw["compute"]["cpu_seconds_per_million"]["value"] = round(cpu_s / (records / 1e6), 1)
+    e = estimate(load_settings("prod"), records_per_day=records, measured=Measured(raw))
+    emr = next(c.usd for c in e.components if c.name.startswith("EMR"))
+    return {
+        "usd_per_million_records": round(e.per_million_records, 4),
+        "emr_usd_per_million_records": round(emr / (e.records_per_month / 1e6), 4),
+        "usd_per_month": round(e.total, 2),
+    }
+
+
+def load_run(size: int, workdir: Path, shard_records: int, keep: bool) -> dict:
+    """Generate ``size`` records, run the pipeline on them measured, check the accounting, price it."""
+    lake = workdir / f"lake-{size}"
+    shutil.rmtree(lake, ignore_errors=True)
+    t0 = time.perf_counter()
+    manifest = generate(lake, size, seed=SEED, bad_ratio=BAD_RATIO, shard_records=shard_records)
+    gen_s = time.perf_counter() - t0
+    landing = sum(f["bytes"] for f in manifest["files"])
+    print(json.dumps({"records": size, "generate_s": round(gen_s, 1), "landing_gb": round(landing / 1e9, 2)}))
+    batch = f"load-{size}"
+    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
+    load_avg = os.getloadavg()[0]
+    with _TreeCpu() as tree:
+        wall, peaks = run_measured(cmd)
+    t1 = time.perf_counter()
+    bad = accounting(lake, manifest)
+    result = {
+        "records": size,
+        "landing_files": len(manifest["files"]),
+        "landing_gb": round(landing / 1e9, 2),
+        "shards": manifest["deliveries"][0].get("shards", 1),
+        "generate_s": round(gen_s, 1),
+        "pipeline_s": round(wall, 1),
+        "records_per_s": round(size / wall),
+        "layer_s": layer_seconds(lake, batch),
+        "cpu_s": round(tree.total, 1),
+        "cpu_s_per_million": round(tree.total / (size / 1e6), 1),
+        "peak_pss_gb": round(peaks["pss"] / 1e9, 2),
+        "disk_written_gb": round(tree.written / 1e9, 2),
+        "lake_tables_gb": round(lake_bytes(lake) / 1e9, 2),
+        "load_avg_at_start": round(load_avg, 1),
+        "check_s": round(time.perf_counter() - t1, 1),
+        **cost_per_million(size, tree.total),
+        "accounting": "PASS" if not bad else "FAIL",
+        "failures": bad,
+    }
+    if not keep:
+        shutil.rmtree(lake, ignore_errors=True)
+    return result
+
+
+def main() -> int:
+    """Run each size in turn and print the table; 1 if any accounting check failed."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = "1000000,10000000" + (",100000000" if os.environ.get("LOAD_100M") else "")
+    p.add_argument("--sizes", default=default, help="comma-separated record counts")
+    p.add_argument("--shard-records", type=int, default=2_000_000, help="stream sets above this size in shards")
+    p.add_argument("--workdir", default=str(ROOT / ".bench" / "load"))
+    p.add_argument("--keep", action="store_true", help="keep the lakes")
+    args = p.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"cores={os.cpu_count()} python={sys.version.split()[0]} load={os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    for size in (int(s) for s in args.sizes.split(",") if s.strip()):
+        r = load_run(size, workdir, args.shard_records, args.keep)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+        with (workdir / "results.jsonl").open("a") as out:
+            out.write(json.dumps(r) + "\n")
+    print(f"{'records':>12} {'wall s':>8} {'rec/s':>8} {'CPU s':>8} {'PSS GB':>7} {'disk GB':>8} {'$/M':>7}  result")
+    for r in results:
+        print(
+            f"{r['records']:>12,} {r['pipeline_s']:>8} {r['records_per_s']:>8,} {r['cpu_s']:>8} {r['peak_pss_gb']:>7} "
+            f"{r['disk_written_gb']:>8} {r['usd_per_million_records']:>7}  {r['accounting']} {r['layer_s']}"
+        )
+    return 1 if any(r["failures"] for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
