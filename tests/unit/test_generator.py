@@ -527,7 +527,7 @@ def test_a_streamed_base_is_deterministic_and_its_first_shard_is_the_unsharded_d
     assert a == b and file_hashes(tmp_path / "a") == file_hashes(tmp_path / "b")
     alone = generate(tmp_path / "alone", 10_000, seed=3)
     first = {k: v for k, v in file_hashes(tmp_path / "a").items() if "_s0" not in k}
-    assert first == file_hashes(tmp_path / "alone")
+    assert first == file_hashes(tmp_path / "alone") and alone["records_written"] == 10_000
 
 
 def test_a_streamed_base_refuses_increments_and_tiny_shards(tmp_path):
