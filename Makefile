@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 NPM_STAMP := node_modules/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help install run test test-slow lint fmt check-tools bench bench-check bench-stress synth clean chromium report notebooks catalog
+.PHONY: help install run test test-slow lint fmt check-tools bench bench-check bench-stress bench-load synth clean chromium report notebooks catalog
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -124,6 +124,9 @@ bench: install  ## pipeline benchmark at 100k and 1M records (BENCH_10M=1 adds 1
 
 bench-stress: install  ## stress scenarios (issue 19), quick profile; STRESS_ARGS="--scale 1" for the full sizes
 	$(BIN)/python benchmarks/stress.py $(or $(STRESS_ARGS),--quick)
+
+bench-load: install  ## load test (issue 19): 1M and 10M end to end with a 1 % re-run; LOAD_100M=1 adds 100M (streamed, ~2 h, 30+ GB of disk)
+	$(BIN)/python benchmarks/load.py --rerun $(LOAD_ARGS)
 
 bench-check: install  ## regression guard: 1M on the default engine against benchmarks/baseline.json, as a ratio to DuckDB on the same files (fails past 25 %)
 	$(BIN)/python benchmarks/bench_check.py

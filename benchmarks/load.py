@@ -11,6 +11,8 @@ summed PSS), then read back:
   and the quarantines' error counts equal the generator's manifest, and gold equals the DuckDB computation over
   silver. Tables are counted and compared without loading them into memory (pyarrow datasets scanned by
   DuckDB), so the checks hold at 100M on this machine too;
+- with ``--rerun``, a 1 % re-delivery (recency-skewed, the generator's default) and its re-run: time and CPU
+  against the full run, and the share of each silver table's bytes the re-run rewrote;
 - **cost per million records** from the cost model (``lakehouse cost estimate``, prod, at the size as records
   a day) with this run's CPU seconds per million in place of the committed figure.
 
@@ -170,7 +172,59 @@ def cost_per_million(records: int, cpu_s: float) -> dict[str, float]:
     }
 
 
-def load_run(size: int, workdir: Path, shard_records: int, keep: bool) -> dict:
+SILVER_DATA = (*(f"silver.{e.entity}" for e in L.LANDING_ENTITIES), "silver.accounts_history")
+
+
+def silver_state(root: Path) -> dict[str, tuple[int, int]]:
+    """Each silver data table's (version, bytes of its current files)."""
+    from deltalake import DeltaTable
+
+    out = {}
+    for name in SILVER_DATA:
+        dt = DeltaTable(table_path(root, name))
+        out[name] = (dt.version(), sum(dt.get_add_actions(flatten=True).column("size_bytes").to_pylist()))
+    return out
+
+
+def rewritten(root: Path, before: dict[str, tuple[int, int]]) -> dict[str, float]:
+    """Share of each silver table's bytes (as they were in ``before``) that commits since removed: what the
+    re-run rewrote (copy-on-write: a changed row rewrites its whole file); ``"all"`` over every table."""
+    shares, removed_all, total = {}, 0, 0
+    for name, (version, size) in before.items():
+        log = Path(table_path(root, name)) / "_delta_log"
+        removed = 0
+        for f in sorted(log.glob("*.json")):
+            if int(f.stem) > version:
+                for line in f.read_text().splitlines():
+                    if '"remove"' in line:
+                        removed += json.loads(line).get("remove", {}).get("size", 0) or 0
+        shares[name] = round(removed / size, 3) if size else 0.0
+        removed_all, total = removed_all + removed, total + size
+    shares["all"] = round(removed_all / total, 3) if total else 0.0
+    return shares
+
+
+def rerun(lake: Path, size: int, full: dict) -> dict:
+    """Deliver 1 % new and changed records (recency-skewed, the generator's default) and re-run, measured."""
+    before = silver_state(lake)
+    manifest = generate(lake, max(1000, size // 100), seed=SEED, bad_ratio=BAD_RATIO, increment=1)
+    batch = f"load-{size}-rerun"
+    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
+    with _TreeCpu() as tree:
+        wall, peaks = run_measured(cmd)
+    return {
+        "rerun_s": round(wall, 1),
+        "rerun_ratio": round(wall / full["pipeline_s"], 3),
+        "rerun_cpu_s": round(tree.total, 1),
+        "rerun_cpu_ratio": round(tree.total / full["cpu_s"], 3),
+        "rerun_layer_s": layer_seconds(lake, batch),
+        "rerun_peak_pss_gb": round(peaks["pss"] / 1e9, 2),
+        "silver_rewritten_share": rewritten(lake, before),
+        "rerun_failures": accounting(lake, manifest),
+    }
+
+
+def load_run(size: int, workdir: Path, shard_records: int, keep: bool, with_rerun: bool = False) -> dict:
     """Generate ``size`` records, run the pipeline on them measured, check the accounting, price it."""
     lake = workdir / f"lake-{size}"
     shutil.rmtree(lake, ignore_errors=True)
@@ -206,6 +260,9 @@ def load_run(size: int, workdir: Path, shard_records: int, keep: bool) -> dict:
         "accounting": "PASS" if not bad else "FAIL",
         "failures": bad,
     }
+    if with_rerun and result["shards"] == 1:  # a streamed base takes no increment
+        result.update(rerun(lake, size, result))
+        result["accounting"] = "PASS" if not bad and not result["rerun_failures"] else "FAIL"
     if not keep:
         shutil.rmtree(lake, ignore_errors=True)
     return result
@@ -219,13 +276,18 @@ def main() -> int:
     p.add_argument("--shard-records", type=int, default=2_000_000, help="stream sets above this size in shards")
     p.add_argument("--workdir", default=str(ROOT / ".bench" / "load"))
     p.add_argument("--keep", action="store_true", help="keep the lakes")
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="then deliver 1 %% new and changed records and re-run (sets that were not streamed in shards)",
+    )
     args = p.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cores={os.cpu_count()} python={sys.version.split()[0]} load={os.getloadavg()[0]:.2f}", flush=True)
     results = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
-        r = load_run(size, workdir, args.shard_records, args.keep)
+        r = load_run(size, workdir, args.shard_records, args.keep, args.rerun)
         results.append(r)
         print(json.dumps(r), flush=True)
         with (workdir / "results.jsonl").open("a") as out:
@@ -236,7 +298,7 @@ def main() -> int:
             f"{r['records']:>12,} {r['pipeline_s']:>8} {r['records_per_s']:>8,} {r['cpu_s']:>8} {r['peak_pss_gb']:>7} "
             f"{r['disk_written_gb']:>8} {r['usd_per_million_records']:>7}  {r['accounting']} {r['layer_s']}"
         )
-    return 1 if any(r["failures"] for r in results) else 0
+    return 1 if any(r["failures"] or r.get("rerun_failures") for r in results) else 0
 
 
 if __name__ == "__main__":

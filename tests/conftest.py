@@ -125,6 +125,7 @@ SHARED_WORKER = {
     "tests/functional/test_rebuild.py": "two_batch_lake",
     "tests/functional/test_quick_start.py": "two_batch_lake",
     "tests/functional/test_promotion.py": "two_batch_lake",
+    "tests/functional/test_load_checks.py": "two_batch_lake",
 }
 """Modules that share an expensive session fixture (the name is the fixture's): `make test` runs them on one
 worker, which builds the fixture once (two pipeline runs, about two minutes) instead of once per worker."""
