@@ -56,7 +56,7 @@ FULL = {
     "late-parents": {"records": 100_000, "batches": 30},
 }
 QUICK = {
-    "big-file": {"bytes": 10_000_000},
+    "big-file": {"bytes": 100_000_000},  # over bronze's LARGE_FILE_BYTES: the streamed path
     "small-files": {"records": 40_000, "files": 2_000},
     "skew": {"records": 50_000},
     "burst": {"records": 50_000},
@@ -137,7 +137,9 @@ def run(root: Path, batch: str) -> Measure:
 def _fresh(workdir: Path, name: str, records: int) -> tuple[Path, dict]:
     root = workdir / name
     shutil.rmtree(root, ignore_errors=True)
-    return root, generate(root, records, seed=42, bad_ratio=0.01)
+    # a set over 10M records (the full 2 GB big file: ~74M) is streamed by the generator, shard by shard
+    shards = 2_000_000 if records > 10_000_000 else None
+    return root, generate(root, records, seed=42, bad_ratio=0.01, shard_records=shards)
 
 
 def _finish(root: Path, m: Measure, manifest: dict, skip: tuple[str, ...] | None = None) -> list[str]:

@@ -118,7 +118,8 @@ def _ingest_entity(
     """Parse one entity's files, append valid records to its bronze table; return stats and quarantine rows."""
     engine = ctx.engine
     c = bronze_contract(entity)
-    parsed = materialize(parse_landing(ctx.spark, entity, [(f.uri, f.rel) for f in files]))
+    sizes = {f.uri: f.size for f in files}
+    parsed = materialize(parse_landing(ctx.spark, entity, [(f.uri, f.rel) for f in files], sizes))
     groups = (
         parsed.groupBy("_source_file", "_error")
         .agg(

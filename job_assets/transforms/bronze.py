@@ -3,6 +3,13 @@
 Parsing runs on the executors in plain Python (stdlib only, as on EMR): gzip, a UTF-8 BOM and any line
 ending are handled per file; CSV is RFC 4180 (quoted commas and newlines) with each file's own header, so
 schema drift across files is kept. Every record comes out as exactly one row: valid, or with ``_error``.
+
+A file is parsed whole in one task (Spark's ``binaryFile`` source: its bytes, text and records in one Python
+worker) up to :data:`LARGE_FILE_BYTES`; a larger one is streamed (:func:`parse_large`): Spark's ``text``
+source reads it as lines (splitting a plain file across tasks, decompressing a gzip one as it goes), the lines
+are put back in file order by a sort that spills to disk, and one task feeds them to the same parsers line by
+line. Memory then holds a few lines, not the file, and the ``binaryFile`` source's 2 GiB limit does not apply.
+Both paths give the same rows for the same file (tests/functional/test_large_files.py).
 """
 
 from __future__ import annotations
@@ -10,9 +17,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -20,6 +28,11 @@ from pyspark.sql.types import ArrayType, LongType, StringType, StructField, Stru
 
 from ..contracts.landing import KNOWN_EXTENSIONS, LANDING_BY_NAME
 from ..contracts.model import LandingEntity
+
+LARGE_FILE_BYTES = 64 * 1024 * 1024
+"""Files above this size are streamed (:func:`parse_large`) instead of read whole: parsing a 201 MB file whole
+peaked at 6.17 GB of the run's memory (docs/BENCHMARKS.md, "Stress scenarios"), and ``binaryFile`` refuses
+files over 2 GiB. The generator's files are ~5 MB (25,000 records), far below."""
 
 PATH_RE = re.compile(r"^(?P<source>[a-z0-9_]+)/(?P<entity>[a-z0-9_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+)$")
 
@@ -72,9 +85,16 @@ def decode(path: str, content: bytes) -> Tuple[str, bool]:
 
 
 def parse_jsonl(text: str, fields: Sequence[str], source_file: str) -> Iterator[Tuple[Any, ...]]:
+    """The records of a JSON-lines text, one per non-blank line (``\\n``, ``\\r\\n`` and ``\\r`` all end a
+    line)."""
+    return parse_jsonl_lines(text.splitlines(), fields, source_file)
+
+
+def parse_jsonl_lines(lines: Iterable[str], fields: Sequence[str], source_file: str) -> Iterator[Tuple[Any, ...]]:
+    """:func:`parse_jsonl` over the lines of a text (without their line ends), in order."""
     known = set(fields)
     n = 0
-    for line in text.splitlines():  # \n, \r\n and \r all end a line
+    for line in lines:
         if not line.strip():
             continue
         n += 1
@@ -91,8 +111,14 @@ def parse_jsonl(text: str, fields: Sequence[str], source_file: str) -> Iterator[
 
 
 def parse_csv(text: str, fields: Sequence[str], source_file: str) -> Iterator[Tuple[Any, ...]]:
+    """The records of an RFC 4180 CSV text with its own header row (quoted commas and line ends kept)."""
+    return parse_csv_lines(io.StringIO(text, newline=""), fields, source_file)
+
+
+def parse_csv_lines(lines: Iterable[str], fields: Sequence[str], source_file: str) -> Iterator[Tuple[Any, ...]]:
+    """:func:`parse_csv` over the lines of a text, each with its own line end, in order."""
     known = set(fields)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    reader = csv.reader(lines, strict=False)
     header: Optional[List[str]] = None
     n = 0
     for row in reader:
@@ -124,8 +150,85 @@ def parse_file(source_file: str, content: bytes, fmt: str, fields: Sequence[str]
     yield from parser(text, fields, source_file)
 
 
-def parse_landing(spark: SparkSession, entity: LandingEntity, files: Sequence[Tuple[str, str]]) -> DataFrame:
-    """Parse ``files`` ((absolute uri, path relative to landing)) of one entity into PARSED_SCHEMA rows."""
+def parse_stream(
+    source_file: str, chunks: Iterable[str], fmt: str, fields: Sequence[str], valid_utf8: bool = True
+) -> Iterator[Tuple[Any, ...]]:
+    """:func:`parse_file` over a file given as its ``\\n``-separated chunks in order (each without its ``\\n``;
+    a ``\\r`` before it kept), already decoded; ``valid_utf8`` False refuses every record as :func:`parse_file`
+    does. The same records as :func:`parse_file` on the whole file."""
+
+    def bom_stripped() -> Iterator[str]:
+        first = True
+        for chunk in chunks:
+            yield chunk[1:] if first and chunk.startswith("\ufeff") else chunk
+            first = False
+
+    if not valid_utf8:
+        lines = (line for chunk in bom_stripped() for line in chunk.splitlines() if line.strip())
+        for i, line in enumerate(lines):
+            yield (source_file, i + 1, None, None, "unparseable_record", "utf8", line)
+        return
+    if fmt == "jsonl":
+        # splitlines() of each chunk: the lines splitlines() of the whole text gives, blank ones aside
+        yield from parse_jsonl_lines((line for c in bom_stripped() for line in c.splitlines()), fields, source_file)
+        return
+    # each chunk's lines as io.StringIO(newline="") splits the whole text (\r, \n and \r\n, ends kept)
+    lines = (line for c in bom_stripped() for line in io.StringIO(c + "\n", newline=""))
+    yield from parse_csv_lines(lines, fields, source_file)
+
+
+def parse_large(spark: SparkSession, entity: LandingEntity, files: Sequence[Tuple[str, str]]) -> DataFrame:
+    """Parse large ``files`` ((absolute uri, path relative to landing)) streamed, into PARSED_SCHEMA rows.
+
+    Spark's ``text`` source reads each file as ``\\n``-separated lines with where each came from (the file,
+    the start of its split, the line's order in the split); a file that is not valid UTF-8 is found in the JVM
+    (a line whose bytes do not survive a UTF-8 round trip); the lines are grouped by file and sorted back into
+    file order (on disk when they do not fit in memory), and one task per file feeds them to
+    :func:`parse_stream`.
+    """
+    norm = {_norm_uri(u): rel for u, rel in files}
+    fields, fmt = entity.field_names, entity.format
+    raw = F.col("value").cast("binary")
+    lines = (
+        spark.read.option("lineSep", "\n")
+        .text([u for u, _ in files])
+        .select(
+            F.col("_metadata.file_path").alias("path"),
+            F.col("_metadata.file_block_start").alias("block"),
+            F.monotonically_increasing_id().alias("seq"),
+            "value",
+            (F.encode(F.decode(raw, "UTF-8"), "UTF-8") != raw).alias("bad"),
+        )
+    )
+    invalid = {_norm_uri(r["path"]) for r in lines.filter("bad").select("path").distinct().collect()}
+    ordered = lines.repartition(len(files), "path").sortWithinPartitions("path", "block", "seq")
+
+    def by_file(rows: Iterator[Any]) -> Iterator[Tuple[Any, ...]]:
+        for uri, group in itertools.groupby(rows, key=lambda r: r.path):
+            path = _norm_uri(uri)
+            yield from parse_stream(norm[path], (r.value for r in group), fmt, fields, path not in invalid)
+
+    return spark.createDataFrame(ordered.rdd.mapPartitions(by_file), PARSED_SCHEMA, verifySchema=False)
+
+
+def parse_landing(
+    spark: SparkSession,
+    entity: LandingEntity,
+    files: Sequence[Tuple[str, str]],
+    sizes: Optional[Mapping[str, int]] = None,
+) -> DataFrame:
+    """Parse ``files`` ((absolute uri, path relative to landing)) of one entity into PARSED_SCHEMA rows; a file
+    whose size (``sizes``, bytes by uri) is over :data:`LARGE_FILE_BYTES` is streamed (:func:`parse_large`)."""
+    sizes = sizes or {}
+    large = [f for f in files if sizes.get(f[0], 0) > LARGE_FILE_BYTES]
+    small = [f for f in files if sizes.get(f[0], 0) <= LARGE_FILE_BYTES]
+    if large and small:
+        return parse_whole(spark, entity, small).unionByName(parse_large(spark, entity, large))
+    return parse_large(spark, entity, large) if large else parse_whole(spark, entity, small)
+
+
+def parse_whole(spark: SparkSession, entity: LandingEntity, files: Sequence[Tuple[str, str]]) -> DataFrame:
+    """Parse ``files`` ((absolute uri, path relative to landing)) each whole in one task (``binaryFile``)."""
     if not files:
         return spark.createDataFrame([], PARSED_SCHEMA)
     rel_by_uri = dict(files)

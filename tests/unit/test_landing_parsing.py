@@ -103,3 +103,51 @@ def test_every_parsed_record_fits_the_parsed_schema():
     assert len(out) == 9 and {r[4] for r in out} == {None, "unparseable_record", "wrong_column_count"}
     for record in out:
         verify(record)  # raises TypeError/ValueError on a field of the wrong type or a missing one
+
+
+# ------------------------------------------------------------------ streamed parsing of large files
+
+
+def _as_text_source_lines(data: bytes, gz: bool) -> tuple[list[str], bool]:
+    """What Spark's text source (lineSep "\\n") hands :func:`parse_stream` for a file: its decoded text split at
+    each "\\n" (no empty chunk after a final one), a BOM still in front; and whether the bytes are UTF-8."""
+    raw = gzip.decompress(data) if gz else data
+    try:
+        text, ok = raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        text, ok = raw.decode("utf-8", errors="replace"), False
+    chunks = text.split("\n")
+    if chunks and chunks[-1] == "":
+        chunks.pop()
+    return chunks, ok
+
+
+CSV_HEADER = "CUSTOMER_ID,SEGMENT,COUNTRY,CREATED_AT,UPDATED_AT,DRIFT"
+STREAM_SAMPLES = [
+    ("csv", b"\xef\xbb\xbf" + (CSV_HEADER + '\r\n1,SMB,US,x,y,z\r\n2,"Mid\r\nMarket",GB,,,\r\n\r\n3,SMB\r\n').encode()),
+    ("csv", (CSV_HEADER + '\n1,"a, b","line one\nline two",x,y,\n2,SMB,US,x,y,z').encode()),  # no final newline
+    ("csv", (CSV_HEADER + '\r1,SMB,US,x,y,z\r2,"q\r\nr",DE,x,y,z\r').encode()),  # lone CR line ends
+    ("csv", (CSV_HEADER + '\n1,"he said ""hi""",US,x,y,z\n,,,,,\n').encode()),
+    ("csv", CSV_HEADER.encode() + b"\n1,\xff\xfe,US,x,y,z\n2,SMB,US,x,y,z\n"),  # not UTF-8
+    ("jsonl", b'\xef\xbb\xbf{"Id":"A1","Name":"Z\xc3\xbcrich"}\r\n\r\n{broken\r\n[1]\r\n{"Id":"A2","X":{"a":1}}'),
+    ("jsonl", '{"Id":"A1","Name":"a\u2028b"}\n{"Id":"A2"}\r{"Id":"A3"}\n\n'.encode()),
+    ("jsonl", b'{"Id":"A1"}\n{"Id":"\xff"}\n'),  # not UTF-8
+]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("fmt,data", STREAM_SAMPLES)
+def test_a_streamed_file_gives_the_records_of_the_whole_file(fmt, data, gz):
+    """parse_stream (large files, fed line by line by Spark's text source) == parse_file (the file whole), for
+    every line ending, a BOM, quoted line ends, blank lines, no final newline, bad records and non-UTF-8 bytes."""
+    from job_assets.transforms.bronze import parse_stream
+
+    name = ("snowflake/customers/dt=2024-01-01/c.csv" if fmt == "csv" else "crm/accounts/dt=2024-01-01/a.jsonl") + (
+        ".gz" if gz else ""
+    )
+    fields = F_CUS if fmt == "csv" else F_ACC
+    blob = gzip.compress(data) if gz else data
+    whole = rows(name, blob, fmt, fields)
+    chunks, ok = _as_text_source_lines(blob, gz)
+    assert list(parse_stream(name, chunks, fmt, fields, ok)) == whole
+    assert whole  # every sample has records
