@@ -158,6 +158,7 @@ def _streamed(
         files += _write(lake_root, st, dl, None)
         summaries.append(_summary(st))
         counters = st.counters
+        del st, dl  # before the next shard is drawn: memory holds one shard
         if progress:
             progress("shards", i + 1, len(sizes))
     return _merge_summaries(summaries), files
