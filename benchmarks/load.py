@@ -11,6 +11,8 @@ summed PSS), then read back:
   and the quarantines' error counts equal the generator's manifest, and gold equals the DuckDB computation over
   silver. Tables are counted and compared without loading them into memory (pyarrow datasets scanned by
   DuckDB), so the checks hold at 100M on this machine too;
+- the **DuckDB reference**: the same gold tables computed by DuckDB straight from the landing files, in the same
+  run (``benchmarks/pipeline.py``), and the pipeline's time as a multiple of it;
 - with ``--rerun``, a 1 % re-delivery (recency-skewed, the generator's default) and its re-run: time and CPU
   against the full run, and the share of each silver table's bytes the re-run rewrote;
 - **cost per million records** from the cost model (``lakehouse cost estimate``, prod, at the size as records
@@ -36,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import stress_checks as C  # noqa: E402
-from benchmarks.pipeline import run_measured  # noqa: E402
+from benchmarks.pipeline import duckdb_gold_from_landing, run_measured  # noqa: E402
 from benchmarks.stress import _TreeCpu  # noqa: E402
 from job_assets.contracts import GOLD_TABLES  # noqa: E402
 from job_assets.contracts import landing as L  # noqa: E402
@@ -227,7 +229,9 @@ def rerun(lake: Path, size: int, full: dict) -> dict:
     }
 
 
-def load_run(size: int, workdir: Path, shard_records: int, keep: bool, with_rerun: bool = False) -> dict:
+def load_run(
+    size: int, workdir: Path, shard_records: int, keep: bool, with_rerun: bool = False, with_duckdb: bool = True
+) -> dict:
     """Generate ``size`` records, run the pipeline on them measured, check the accounting, price it."""
     lake = workdir / f"lake-{size}"
     shutil.rmtree(lake, ignore_errors=True)
@@ -264,6 +268,9 @@ def load_run(size: int, workdir: Path, shard_records: int, keep: bool, with_reru
         "accounting": "PASS" if not bad else "FAIL",
         "failures": bad,
     }
+    if with_duckdb:
+        duck_s, _ = duckdb_gold_from_landing(lake)
+        result.update(duckdb_gold_s=round(duck_s, 2), pipeline_to_duckdb=round(wall / duck_s, 1))
     if with_rerun and result["shards"] == 1:  # a streamed base takes no increment
         result.update(rerun(lake, size, result))
         result["accounting"] = "PASS" if not bad and not result["rerun_failures"] else "FAIL"
@@ -281,6 +288,11 @@ def main() -> int:
     p.add_argument("--workdir", default=str(ROOT / ".bench" / "load"))
     p.add_argument("--keep", action="store_true", help="keep the lakes")
     p.add_argument(
+        "--no-duckdb",
+        action="store_true",
+        help="skip the DuckDB reference (the same gold tables straight from the landing files)",
+    )
+    p.add_argument(
         "--rerun",
         action="store_true",
         help="then deliver 1 %% new and changed records and re-run (sets that were not streamed in shards)",
@@ -291,7 +303,7 @@ def main() -> int:
     print(f"cores={os.cpu_count()} python={sys.version.split()[0]} load={os.getloadavg()[0]:.2f}", flush=True)
     results = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
-        r = load_run(size, workdir, args.shard_records, args.keep, args.rerun)
+        r = load_run(size, workdir, args.shard_records, args.keep, args.rerun, not args.no_duckdb)
         results.append(r)
         print(json.dumps(r), flush=True)
         with (workdir / "results.jsonl").open("a") as out:
