@@ -386,3 +386,19 @@ def test_landing_skip_and_retry_on_the_s3_lake(s3_lake, default_engine, monkeypa
         assert retry(lake, rel, console=console) == 0
         assert statuses(rel) == ["skipped", "retried"] and guarded == [ENV, ENV]
         assert s3.get_object(Bucket=BUCKETS["landing"], Key=rel)["Body"].read() == body  # never moved
+
+
+def test_a_large_landing_file_is_streamed_from_s3_with_the_rows_of_the_whole_file(s3_lake, s3_spark):
+    """Bronze's streamed path (files over LARGE_FILE_BYTES: Spark's text source through s3a, the files' split
+    starts from ``_metadata``) reads the landing bucket as the whole-file path does."""
+    from job_assets.contracts.landing import ORDER_ITEMS
+    from job_assets.lake_fs import list_files
+    from job_assets.transforms.bronze import parse_large, parse_whole
+
+    root = f"s3://{BUCKETS['landing']}/{ORDER_ITEMS.source}/{ORDER_ITEMS.entity}/"
+    with patched_environment(s3_lake["server"].environment):
+        files = [(f.uri, f"{ORDER_ITEMS.source}/{ORDER_ITEMS.entity}/{f.rel}") for f in list_files(s3_spark, root)]
+        assert len(files) >= 3 and any(u.endswith(".gz") for u, _ in files)
+        whole = sorted(tuple(r) for r in parse_whole(s3_spark, ORDER_ITEMS, files).collect())
+        streamed = sorted(tuple(r) for r in parse_large(s3_spark, ORDER_ITEMS, files).collect())
+    assert streamed == whole and len(whole) > 1000
