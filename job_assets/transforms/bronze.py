@@ -21,6 +21,7 @@ import itertools
 import json
 import re
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import unquote
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -200,12 +201,13 @@ def parse_large(spark: SparkSession, entity: LandingEntity, files: Sequence[Tupl
             (F.encode(F.decode(raw, "UTF-8"), "UTF-8") != raw).alias("bad"),
         )
     )
-    invalid = {_norm_uri(r["path"]) for r in lines.filter("bad").select("path").distinct().collect()}
+    # _metadata.file_path is URL-encoded (a space is %20, a % is %25); the listing's uris are not
+    invalid = {_norm_uri(unquote(r["path"])) for r in lines.filter("bad").select("path").distinct().collect()}
     ordered = lines.repartition(len(files), "path").sortWithinPartitions("path", "block", "seq")
 
     def by_file(rows: Iterator[Any]) -> Iterator[Tuple[Any, ...]]:
         for uri, group in itertools.groupby(rows, key=lambda r: r.path):
-            path = _norm_uri(uri)
+            path = _norm_uri(unquote(uri))
             yield from parse_stream(norm[path], (r.value for r in group), fmt, fields, path not in invalid)
 
     return spark.createDataFrame(ordered.rdd.mapPartitions(by_file), PARSED_SCHEMA, verifySchema=False)

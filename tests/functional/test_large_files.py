@@ -42,6 +42,7 @@ def landing(tmp_path_factory) -> Path:
         "snowflake/customers/dt=2024-01-01/lf.csv": _csv(400, "\n", False),
         "snowflake/customers/dt=2024-01-01/crlf_bom.csv": _csv(300, "\r\n", True),
         "snowflake/customers/dt=2024-01-01/cr.csv": _csv(200, "\r", False),
+        "snowflake/customers/dt=2024-01-01/any name+50%25 off.csv": _csv(120, "\n", False),  # Spark URL-encodes it
         "snowflake/customers/dt=2024-01-01/zipped.csv.gz": gzip.compress(_csv(300, "\r\n", True)),
         "snowflake/customers/dt=2024-01-01/latin1.csv": _csv(100, "\n", False).replace(b"plain 3", b"pl\xe4in 3"),
         "crm/accounts/dt=2024-01-01/a.jsonl": _jsonl(500, "\n"),
