@@ -183,9 +183,11 @@ def local_session(
     shuffle_partitions: Optional[int] = None,
     workload_bytes: Optional[int] = None,
     long_lived: bool = False,
+    extra_conf: Optional[Dict[str, str]] = None,
 ) -> SparkSession:
     """A local SparkSession tuned for a laptop/CI: few shuffle partitions, no UI, quiet logs, and Delta Lake
     configured as on EMR (the jars ``make install`` verified, Delta's SQL extension and catalog).
+    ``extra_conf`` (``lakehouse run --conf``, for tuning experiments) is applied last, over all of that.
 
     ``workload_bytes`` (the landing data a run covers, see :func:`landing_bytes`) picks the JIT and the
     default shuffle partitions: up to SMALL_LAKE_BYTES (or unknown) C1 only and one partition per core,
@@ -197,7 +199,7 @@ def local_session(
     jars = local_jars()
     builder = SparkSession.builder.master(f"local[{cores}]").appName(app_name).config("spark.jars", ",".join(jars))
     conf = local_conf(cores, workload_bytes, shuffle_partitions, long_lived)
-    for key, value in {**conf, **DELTA_CONF, **SESSION_CONF}.items():
+    for key, value in {**conf, **DELTA_CONF, **SESSION_CONF, **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

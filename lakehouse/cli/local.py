@@ -79,6 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         flags = validate_flags(flags)
     except FlagError as exc:
         raise UsageError(f"--flag: {exc}") from exc
+    spark_conf = _spark_conf(args.conf or [])
     from ..recovery.writer_guard import writer_lock
 
     with writer_lock(root, "lakehouse run"):  # one writer at a time: a table restore or repair waits its turn
@@ -90,7 +91,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             env=args.env,
             flags=flags,
             console=console,
+            spark_conf=spark_conf,
         )
+
+
+def _spark_conf(items: list[str]) -> dict[str, str]:
+    """``--conf spark.<key>=<value>`` items as a dict; one line naming the item that is not one."""
+    conf = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().startswith("spark.") or not value.strip():
+            raise UsageError(f"--conf {item!r}: expected spark.<key>=<value>")
+        conf[key.strip()] = value.strip()
+    return conf
 
 
 def _lake(args: argparse.Namespace) -> Any:
@@ -174,6 +187,13 @@ def _add_run(sub: Any) -> None:
     )
     r.add_argument("--env", default="local")
     r.add_argument("--flag", action="append", help="feature flag key=value (repeatable)")
+    r.add_argument(
+        "--conf",
+        action="append",
+        metavar="SPARK_KEY=VALUE",
+        help="override a setting of the local Spark session, e.g. spark.sql.autoBroadcastJoinThreshold=-1 "
+        "(repeatable; for tuning experiments, docs/guides/PERFORMANCE_TUNING.md)",
+    )
     r.set_defaults(func=cmd_run)
 
 

@@ -23,15 +23,16 @@ def make_context(
     engine: str = "auto",
     env: str = "local",
     flags: dict[str, str] | None = None,
+    spark_conf: dict[str, str] | None = None,
 ) -> RunContext:
     """The :class:`~job_assets.context.RunContext` of a local run on the lake at ``root``: a local
     SparkSession sized to the lake's landing data, the table engine ``engine``, the lake's locations, a batch
-    id (new unless given), the environment and flags.
+    id (new unless given), the environment and flags; ``spark_conf`` overrides the session's settings.
     """
     from job_assets.engine import make_engine
     from job_assets.spark import landing_bytes, local_session
 
-    spark = local_session("lakehouse-local", workload_bytes=landing_bytes(str(root)))
+    spark = local_session("lakehouse-local", workload_bytes=landing_bytes(str(root)), extra_conf=spark_conf)
     return RunContext(
         spark=spark,
         engine=make_engine(spark, engine),
@@ -179,12 +180,15 @@ def run_local(
     env: str = "local",
     flags: dict[str, str] | None = None,
     console: Console | None = None,
+    spark_conf: dict[str, str] | None = None,
 ) -> int:
     """Run ``layers`` of the pipeline on the local lake at ``root`` with a progress bar per job, print the
-    summary, and return the exit code (1 when a fail-severity DQ rule stopped the run).
+    summary, and return the exit code (1 when a fail-severity DQ rule stopped the run). ``spark_conf``
+    overrides settings of the local Spark session (``lakehouse run --conf``).
 
     Raises:
-        UsageError: a layer is not bronze, silver or gold.
+        UsageError: a layer is not bronze, silver or gold, or ``spark_conf`` is given for a lake pinned to a
+            packaged version (which runs that version's own session).
     """
     unknown = [x for x in layers if x not in LAYERS]
     if unknown:
@@ -193,9 +197,13 @@ def run_local(
         raise UsageError(f"--layers: unknown layer(s) {', '.join(unknown)}; choose from {', '.join(LAYERS)}")
     console = console or Console()
     pinned = _pinned_version(root)
+    if pinned is not None and spark_conf:
+        from ..errors import UsageError
+
+        raise UsageError(f"--conf: {root} is pinned to version {pinned}, which runs its own Spark session")
     if pinned is not None:
         return _run_version(root, pinned, layers, batch_id or new_batch_id(), flags or {}, console, env, engine)
-    ctx = make_context(root, batch_id, engine, env, flags)
+    ctx = make_context(root, batch_id, engine, env, flags, spark_conf)
     console.print(f"lake [bold]{root}[/] · engine [bold]{ctx.engine.name}[/] · batch [bold]{ctx.batch_id}[/]")
     try:
         results = run_jobs(ctx, layers, console)

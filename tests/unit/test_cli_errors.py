@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lakehouse.cli import main
 
 
@@ -52,6 +54,29 @@ def test_run_rejects_bad_flag_and_layer(tmp_path, capsys):
     assert "flag attribution_model='middle_touch' is not one of last_touch, first_touch" in capsys.readouterr().err
     assert main(["run", "--lake-root", str(tmp_path), "--flag", "color=blue"]) == 2
     assert "unknown flag 'color'; flags are: attribution_model" in capsys.readouterr().err
+    for bad in ("nokey", "sql.shuffle.partitions=4", "spark.sql.shuffle.partitions="):
+        assert main(["run", "--lake-root", str(tmp_path), "--conf", bad]) == 2
+        assert f"--conf {bad!r}: expected spark.<key>=<value>" in capsys.readouterr().err
+
+
+def test_run_conf_reaches_the_local_session(tmp_path, monkeypatch):
+    """``lakehouse run --conf`` settings are handed to the local session, over its own (no Spark started here)."""
+    import job_assets.spark as S
+    from lakehouse.cli.local import _spark_conf
+    from lakehouse.local import runner
+
+    seen = {}
+
+    def fake_session(name, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before Spark")
+
+    monkeypatch.setattr(S, "local_session", fake_session)
+    conf = _spark_conf(["spark.sql.autoBroadcastJoinThreshold=-1", " spark.sql.shuffle.partitions = 8 "])
+    assert conf == {"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.shuffle.partitions": "8"}
+    with pytest.raises(RuntimeError, match="stop before Spark"):
+        runner.make_context(tmp_path, spark_conf=conf)
+    assert seen["extra_conf"] == conf
 
 
 def test_status_of_empty_lake(tmp_path, capsys):
