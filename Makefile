@@ -125,7 +125,7 @@ bench: install  ## pipeline benchmark at 100k and 1M records (BENCH_10M=1 adds 1
 bench-stress: install  ## stress scenarios (issue 19), quick profile; STRESS_ARGS="--scale 1" for the full sizes
 	$(BIN)/python benchmarks/stress.py $(or $(STRESS_ARGS),--quick)
 
-bench-load: install  ## load test (issue 19): 1M and 10M end to end with a 1 % re-run; LOAD_100M=1 adds 100M (streamed, ~2 h, 30+ GB of disk)
+bench-load: install  ## load test (issue 19): 1M and 10M end to end with a 1 % re-run; LOAD_100M=1 adds 100M (streamed, ~2 h, ~80 GB of free disk)
 	$(BIN)/python benchmarks/load.py --rerun $(LOAD_ARGS)
 
 bench-check: install  ## regression guard: 1M on the default engine against benchmarks/baseline.json, as a ratio to DuckDB on the same files (fails past 25 %)

@@ -21,7 +21,7 @@ summed PSS), then read back:
 Exits 1 if any accounting check failed. The figures go to docs/BENCHMARKS.md ("Load test").
 
     python benchmarks/load.py [--sizes 1000000,10000000] [--shard-records 2000000] [--workdir .bench/load] [--keep]
-    LOAD_100M=1 make bench-load        # adds 100M (about 8 GB of landing files, 30+ GB of disk in all)
+    LOAD_100M=1 make bench-load        # adds 100M (8 GB of landing files, 19 GB of tables, 57 GB of Spark scratch)
 """
 
 from __future__ import annotations
