@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import stress_checks as C  # noqa: E402
 from benchmarks.pipeline import duckdb_gold_from_landing, run_measured  # noqa: E402
-from benchmarks.stress import _TreeCpu  # noqa: E402
+from benchmarks.stress import TreeUsage  # noqa: E402
 from job_assets.contracts import GOLD_TABLES  # noqa: E402
 from job_assets.contracts import landing as L  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
@@ -218,7 +218,7 @@ def rerun(lake: Path, size: int, full: dict) -> dict:
     manifest = generate(lake, max(1000, size // 100), seed=SEED, bad_ratio=BAD_RATIO, increment=1)
     batch = f"load-{size}-rerun"
     cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
-    with _TreeCpu() as tree:
+    with TreeUsage() as tree:
         wall, peaks = run_measured(cmd)
     return {
         "rerun_s": round(wall, 1),
@@ -247,7 +247,7 @@ def load_run(
     batch = f"load-{size}"
     cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
     load_avg = os.getloadavg()[0]
-    with _TreeCpu() as tree:
+    with TreeUsage() as tree:
         wall, peaks = run_measured(cmd)
     t1 = time.perf_counter()
     bad = accounting(lake, manifest)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.pipeline import run_measured  # noqa: E402
-from benchmarks.stress import _TreeCpu  # noqa: E402
+from benchmarks.stress import TreeUsage  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def measure(template: Path, work: Path, name: str, confs: list[str]) -> dict:
     for c in confs:
         cmd += ["--conf", c]
     load = os.getloadavg()[0]
-    with _TreeCpu() as tree:
+    with TreeUsage() as tree:
         wall, peaks = run_measured(cmd)
     shutil.rmtree(lake, ignore_errors=True)
     return {

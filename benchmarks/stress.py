@@ -84,7 +84,7 @@ class Measure:
         self.errors += other.errors
 
 
-class _TreeCpu:
+class TreeUsage:
     """CPU seconds (user + system) of this process's descendants while running: psutil samples per process,
     and the kernel's RUSAGE_CHILDREN (exact for the descendants that were waited for); the larger. Also the
     bytes they had the kernel write to disk (``written``: tables, shuffle files, spills, logs; sampled)."""
@@ -105,7 +105,7 @@ class _TreeCpu:
                     self.io[(p.pid, p.create_time())] = p.io_counters().write_bytes
             self.stop.wait(0.5)
 
-    def __enter__(self) -> _TreeCpu:
+    def __enter__(self) -> TreeUsage:
         r = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.r0 = r.ru_utime + r.ru_stime
         self.thread.start()
@@ -123,7 +123,7 @@ def run(root: Path, batch: str) -> Measure:
     """`lakehouse run` on ``root`` as batch ``batch``, measured; a failed run is an error, not an exit."""
     cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(root), "--batch-id", batch]
     t0 = time.perf_counter()
-    with _TreeCpu() as cpu:
+    with TreeUsage() as cpu:
         try:
             wall, peaks = run_measured(cmd)
             m = Measure(wall, 0.0, peaks["pss"])
