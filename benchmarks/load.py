@@ -14,7 +14,10 @@ summed PSS), then read back:
 - the **DuckDB reference**: the same gold tables computed by DuckDB straight from the landing files, in the same
   run (``benchmarks/pipeline.py``), and the pipeline's time as a multiple of it;
 - with ``--rerun``, a 1 % re-delivery (recency-skewed, the generator's default) and its re-run: time and CPU
-  against the full run, and the share of each silver table's bytes the re-run rewrote;
+  against the full run, and per silver table the share of its bytes the re-run rewrote (files removed) and
+  wrote (new files and deletion vectors);
+- ``--conf spark.KEY=VALUE`` (repeatable) hands a setting to every run's Spark session, e.g.
+  ``spark.databricks.delta.properties.defaults.enableDeletionVectors=true`` to measure deletion vectors;
 - **cost per million records** from the cost model (``lakehouse cost estimate``, prod, at the size as records
   a day) with this run's CPU seconds and wall time per million in place of the committed figures.
 
@@ -194,30 +197,54 @@ def silver_state(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def rewritten(root: Path, before: dict[str, tuple[int, int]]) -> dict[str, float]:
-    """Share of each silver table's bytes (as they were in ``before``) that commits since removed: what the
-    re-run rewrote (copy-on-write: a changed row rewrites its whole file); ``"all"`` over every table."""
-    shares, removed_all, total = {}, 0, 0
+def table_churn(table_dir: Path, version: int) -> tuple[int, int]:
+    """(bytes rewritten, bytes written) by the commits of the Delta table at ``table_dir`` after ``version``.
+
+    Rewritten: the files they removed (copy-on-write: a changed row rewrites its whole file); a file removed and
+    added back in the same commit with a deletion vector is not rewritten. Written: the data files they added
+    and the deletion vectors' bytes."""
+    removed = written = 0
+    for f in sorted((table_dir / "_delta_log").glob("*.json")):
+        if int(f.stem) <= version:
+            continue
+        actions = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        added = {a["add"]["path"]: a["add"] for a in actions if "add" in a}
+        gone = {a["remove"]["path"]: a["remove"] for a in actions if "remove" in a}
+        removed += sum(r.get("size", 0) or 0 for path, r in gone.items() if path not in added)
+        for path, add in added.items():
+            dv = add.get("deletionVector") or {}
+            written += (0 if path in gone else add.get("size", 0) or 0) + (dv.get("sizeInBytes", 0) or 0)
+    return removed, written
+
+
+def churn(root: Path, before: dict[str, tuple[int, int]]) -> dict[str, dict[str, float]]:
+    """Per silver table (and ``"all"``), :func:`table_churn` since ``before`` as shares of the table's bytes
+    then: ``rewritten`` and ``written``."""
+    out, sums = {}, [0, 0, 0]
     for name, (version, size) in before.items():
-        log = Path(table_path(root, name)) / "_delta_log"
-        removed = 0
-        for f in sorted(log.glob("*.json")):
-            if int(f.stem) > version:
-                for line in f.read_text().splitlines():
-                    if '"remove"' in line:
-                        removed += json.loads(line).get("remove", {}).get("size", 0) or 0
-        shares[name] = round(removed / size, 3) if size else 0.0
-        removed_all, total = removed_all + removed, total + size
-    shares["all"] = round(removed_all / total, 3) if total else 0.0
-    return shares
+        removed, written = table_churn(Path(table_path(root, name)), version)
+        out[name] = {"rewritten": _share(removed, size), "written": _share(written, size)}
+        sums = [sums[0] + removed, sums[1] + written, sums[2] + size]
+    out["all"] = {"rewritten": _share(sums[0], sums[2]), "written": _share(sums[1], sums[2])}
+    return out
 
 
-def rerun(lake: Path, size: int, full: dict) -> dict:
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 3) if whole else 0.0
+
+
+def run_command(lake: Path, batch: str, conf: tuple[str, ...]) -> list[str]:
+    """``lakehouse run`` on ``lake`` as batch ``batch``, with ``--conf`` items (a fresh process)."""
+    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
+    return cmd + [arg for item in conf for arg in ("--conf", item)]
+
+
+def rerun(lake: Path, size: int, full: dict, conf: tuple[str, ...] = ()) -> dict:
     """Deliver 1 % new and changed records (recency-skewed, the generator's default) and re-run, measured."""
     before = silver_state(lake)
     manifest = generate(lake, max(1000, size // 100), seed=SEED, bad_ratio=BAD_RATIO, increment=1)
     batch = f"load-{size}-rerun"
-    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
+    cmd = run_command(lake, batch, conf)
     with TreeUsage() as tree:
         wall, peaks = run_measured(cmd)
     return {
@@ -227,15 +254,22 @@ def rerun(lake: Path, size: int, full: dict) -> dict:
         "rerun_cpu_ratio": round(tree.total / full["cpu_s"], 3),
         "rerun_layer_s": layer_seconds(lake, batch),
         "rerun_peak_pss_gb": round(peaks["pss"] / 1e9, 2),
-        "silver_rewritten_share": rewritten(lake, before),
+        "silver_churn": churn(lake, before),
         "rerun_failures": accounting(lake, manifest),
     }
 
 
 def load_run(
-    size: int, workdir: Path, shard_records: int, keep: bool, with_rerun: bool = False, with_duckdb: bool = True
+    size: int,
+    workdir: Path,
+    shard_records: int,
+    keep: bool,
+    with_rerun: bool = False,
+    with_duckdb: bool = True,
+    conf: tuple[str, ...] = (),
 ) -> dict:
-    """Generate ``size`` records, run the pipeline on them measured, check the accounting, price it."""
+    """Generate ``size`` records, run the pipeline on them measured (``conf``: ``lakehouse run --conf`` items),
+    check the accounting, price it."""
     lake = workdir / f"lake-{size}"
     shutil.rmtree(lake, ignore_errors=True)
     t0 = time.perf_counter()
@@ -245,7 +279,7 @@ def load_run(
     landing = sum(f["bytes"] for f in manifest["files"])
     print(json.dumps({"records": size, "generate_s": round(gen_s, 1), "landing_gb": round(landing / 1e9, 2)}))
     batch = f"load-{size}"
-    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
+    cmd = run_command(lake, batch, conf)
     load_avg = os.getloadavg()[0]
     with TreeUsage() as tree:
         wall, peaks = run_measured(cmd)
@@ -253,6 +287,7 @@ def load_run(
     bad = accounting(lake, manifest)
     result = {
         "records": size,
+        "spark_conf": list(conf),
         "landing_files": len(manifest["files"]),
         "landing_gb": round(landing / 1e9, 2),
         "shards": manifest["deliveries"][0].get("shards", 1),
@@ -275,7 +310,7 @@ def load_run(
         duck_s, _ = duckdb_gold_from_landing(lake)
         result.update(duckdb_gold_s=round(duck_s, 2), pipeline_to_duckdb=round(wall / duck_s, 1))
     if with_rerun and result["shards"] == 1:  # a streamed base takes no increment
-        result.update(rerun(lake, size, result))
+        result.update(rerun(lake, size, result, conf))
         result["accounting"] = "PASS" if not bad and not result["rerun_failures"] else "FAIL"
     if not keep:
         shutil.rmtree(lake, ignore_errors=True)
@@ -300,13 +335,20 @@ def main() -> int:
         action="store_true",
         help="then deliver 1 %% new and changed records and re-run (sets that were not streamed in shards)",
     )
+    p.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="spark.KEY=VALUE",
+        help="a setting of every run's local Spark session (lakehouse run --conf); repeatable",
+    )
     args = p.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cores={os.cpu_count()} python={sys.version.split()[0]} load={os.getloadavg()[0]:.2f}", flush=True)
     results = []
     for size in (int(s) for s in args.sizes.split(",") if s.strip()):
-        r = load_run(size, workdir, args.shard_records, args.keep, args.rerun, not args.no_duckdb)
+        r = load_run(size, workdir, args.shard_records, args.keep, args.rerun, not args.no_duckdb, tuple(args.conf))
         results.append(r)
         print(json.dumps(r), flush=True)
         with (workdir / "results.jsonl").open("a") as out:

@@ -177,6 +177,17 @@ def local_conf(
     return conf
 
 
+OVERRIDDEN_KEYS = "spark.lakehouse.overriddenKeys"
+"""Session setting that lists the keys ``extra_conf`` set (comma-separated): a tuning experiment's explicit
+setting wins over the defaults the table engine pins on the session (such as the Delta table properties)."""
+
+
+def overridden_keys(spark: SparkSession) -> frozenset:
+    """The keys of ``spark``'s settings that ``local_session(extra_conf=...)`` set explicitly."""
+    listed = spark.conf.get(OVERRIDDEN_KEYS, "") or ""
+    return frozenset(k for k in listed.split(",") if k)
+
+
 def local_session(
     app_name: str = "lakehouse",
     cores: Optional[int] = None,
@@ -201,6 +212,8 @@ def local_session(
     conf = local_conf(cores, workload_bytes, shuffle_partitions, long_lived)
     for key, value in {**conf, **DELTA_CONF, **SESSION_CONF, **(extra_conf or {})}.items():
         builder = builder.config(key, value)
+    if extra_conf:  # the table engine pins its own defaults, except these (job_assets/engine/delta_spark.py)
+        builder = builder.config(OVERRIDDEN_KEYS, ",".join(sorted(extra_conf)))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return configure(spark)

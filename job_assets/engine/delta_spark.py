@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from ..lake_fs import list_files
-from ..spark import import_jvm_classes
+from ..spark import import_jvm_classes, overridden_keys
 from .base import (
     CHECKPOINT_INTERVAL,
     MergeResult,
@@ -56,6 +56,15 @@ TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 SAFE_RETENTION_HOURS = 168
+
+
+def _features(option: Any) -> Optional[List[str]]:
+    """A protocol's table features (Scala ``Option[Set[String]]``) as a sorted list; None when the protocol
+    (reader < 3, writer < 7) has none, as delta-rs reports it."""
+    if not option.isDefined():
+        return None
+    names = [str(n) for n in option.get().mkString("\n").split("\n") if n]
+    return sorted(names) or None
 
 
 def jvm_class_loadable(spark: SparkSession, name: str) -> bool:
@@ -108,8 +117,10 @@ class DeltaSparkEngine(TableEngine):
 
     def __init__(self, spark: SparkSession) -> None:
         super().__init__(spark)
+        explicit = overridden_keys(spark)  # ``lakehouse run --conf``: an experiment's setting wins
         for key, value in SESSION_DEFAULTS.items():
-            spark.conf.set(key, value)
+            if key not in explicit:
+                spark.conf.set(key, value)
         import_jvm_classes(spark)  # jvm.DeltaLog, jvm.DeltaTable, jvm.Path, jvm.IOUtils, jvm.Option
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -177,12 +188,12 @@ class DeltaSparkEngine(TableEngine):
 
     def protocol(self, uri: str) -> Dict[str, Any]:
         self._require(uri)
-        d = self.spark.sql(f"DESCRIBE DETAIL {_quote(uri)}").collect()[0].asDict()
+        p = self._snapshot(uri).protocol()  # DESCRIBE DETAIL has the versions but lists features as one set
         return {
-            "min_reader_version": d["minReaderVersion"],
-            "min_writer_version": d["minWriterVersion"],
-            "reader_features": d.get("readerFeatures") or None,
-            "writer_features": d.get("writerFeatures") or None,
+            "min_reader_version": p.minReaderVersion(),
+            "min_writer_version": p.minWriterVersion(),
+            "reader_features": _features(p.readerFeatures()),
+            "writer_features": _features(p.writerFeatures()),
         }
 
     # -- writing -------------------------------------------------------------------------------------

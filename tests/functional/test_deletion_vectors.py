@@ -79,3 +79,56 @@ def test_who_handles_deletion_vectors(spark, tmp_path: Path, aws) -> None:
     DeltaTable(path).delete("k = 500")
     assert keys() == [k for k in range(10, 1000) if k != 500] + [5000]
     assert spark.read.format("delta").load(path).where("k < 10 OR k = 500").count() == 0
+
+
+def test_an_experiment_turns_them_on(spark, tmp_path: Path) -> None:
+    """``lakehouse run --conf spark.databricks.delta.properties.defaults.enableDeletionVectors=true`` (what
+    ``benchmarks/load.py --conf`` measures) wins over the engine's pinned default; without it the default holds."""
+    from job_assets.engine.delta_rs import DeltaRsEngine
+    from job_assets.engine.delta_spark import SESSION_DEFAULTS, DeltaSparkEngine
+    from job_assets.spark import OVERRIDDEN_KEYS
+
+    key = "spark.databricks.delta.properties.defaults.enableDeletionVectors"
+    rows = spark.range(0, 1000).withColumnRenamed("id", "k").coalesce(1)
+    try:
+        spark.conf.set(key, "true")
+        DeltaSparkEngine(spark)  # not listed as overridden: the engine pins its default back
+        assert spark.conf.get(key) == SESSION_DEFAULTS[key] == "false"
+        spark.conf.set(OVERRIDDEN_KEYS, f"spark.sql.shuffle.partitions,{key}")
+        spark.conf.set(key, "true")
+        engine = DeltaSparkEngine(spark)
+        assert spark.conf.get(key) == "true"
+        uri = str(tmp_path / "t")
+        engine.append(uri, rows)
+        result = engine.merge(uri, rows.where("k < 10").selectExpr("k"), ["k"], delete_condition="true")
+        assert result.committed
+        protocol = engine.protocol(uri)
+        assert (protocol["min_reader_version"], protocol["reader_features"]) == (3, ["deletionVectors"])
+        assert "deletionVectors" in protocol["writer_features"]
+        other = DeltaRsEngine(spark).protocol(uri)  # both engines report a protocol the same way
+        assert {k: sorted(v) if isinstance(v, list) else v for k, v in other.items()} == protocol
+        assert any(p.name.startswith("deletion_vector_") for p in (tmp_path / "t").iterdir())
+        assert engine.read(uri).count() == 990
+    finally:
+        spark.conf.unset(OVERRIDDEN_KEYS)
+        DeltaSparkEngine(spark)
+    assert spark.conf.get(key) == "false"
+
+
+def test_the_load_tests_churn_tells_a_rewrite_from_a_deletion_vector(spark, tmp_path: Path) -> None:
+    """``benchmarks/load.py``'s re-run figures: copy-on-write rewrites the file; with deletion vectors the file
+    stays and only the vector and the new rows are written."""
+    from benchmarks.load import table_churn
+
+    rows = spark.range(0, 5000).selectExpr("id AS k", "id * 2 AS v").coalesce(1)
+    for dv in ("false", "true"):
+        path = tmp_path / f"dv-{dv}"
+        rows.write.format("delta").option("delta.enableDeletionVectors", dv).save(str(path))
+        size = sum(f.stat().st_size for f in path.glob("*.parquet"))
+        spark.sql(f"UPDATE delta.`{path}` SET v = -1 WHERE k < 5")
+        rewritten, written = table_churn(path, 0)
+        if dv == "false":
+            assert rewritten == size and written > 0.9 * size
+        else:
+            assert rewritten == 0 and 0 < written < 0.2 * size
+        assert table_churn(path, 1) == (0, 0)
