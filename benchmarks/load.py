@@ -56,10 +56,25 @@ SEED, BAD_RATIO = 42, 0.01
 
 
 def dataset(root: Path, name: str):
-    """``layer.table`` as a pyarrow dataset of its current files (scanned lazily, never loaded whole)."""
+    """``layer.table`` as :func:`table_dataset`."""
+    return table_dataset(Path(table_path(root, name)))
+
+
+def table_dataset(path: Path):
+    """The Delta table at ``path`` as a pyarrow dataset of its current files (scanned lazily, never loaded whole).
+
+    A table with deletion vectors (``--conf ...enableDeletionVectors=true``) has no such dataset: delta-rs's
+    pyarrow path refuses it. It is read through delta-rs's DataFusion engine, which applies them, into memory
+    (an experiment's size, not 100M)."""
+    import pyarrow.dataset as ds
     from deltalake import DeltaTable
 
-    return DeltaTable(table_path(root, name)).to_pyarrow_dataset()
+    from job_assets.delta_read import arrow_table
+
+    table = DeltaTable(str(path))
+    if "deletionVectors" in (table.protocol().reader_features or []):
+        return ds.dataset(arrow_table(table))
+    return table.to_pyarrow_dataset()
 
 
 def count(root: Path, name: str) -> int:

@@ -1,10 +1,13 @@
 """Read a Delta table's transaction log straight from S3: versions, commit times, the live file set.
 
-Enough of the Delta protocol (reader 1 / writer 2, classic checkpoints) for monitoring, without Spark
-or delta-rs: ``_last_checkpoint`` says where to start, the newest ``NNNNNNNNNNNNNNNNNNNN.json`` is the
-latest version, and the live files are the checkpoint's ``add`` actions with the later commits' ``add``
-and ``remove`` actions applied. Only :func:`snapshot` reads Parquet (a checkpoint), so only it imports
-pyarrow (shipped to the functions that need it as a layer).
+Enough of the Delta protocol (classic checkpoints) for monitoring, without Spark or delta-rs:
+``_last_checkpoint`` says where to start, the newest ``NNNNNNNNNNNNNNNNNNNN.json`` is the latest version, and
+the live files are the checkpoint's ``add`` actions with the later commits' ``add`` and ``remove`` actions
+applied (each commit's removes before its adds: a deletion vector's commit removes a file and adds it back
+with its vector). A table with deletion vectors (reader 3) lists their files among its live files, so a
+replica is checked for them too; :func:`read_rows` refuses such a table rather than misread it. Only
+:func:`snapshot` reads Parquet (a checkpoint), so only it imports pyarrow (shipped to the functions that
+need it as a layer).
 """
 
 from __future__ import annotations
@@ -48,7 +51,50 @@ class Snapshot:
     table: str
     version: int
     files: dict[str, int]
-    """live data files: S3 key -> size in bytes (``-1`` when the log does not say)"""
+    """live data files and the deletion-vector files they use: S3 key -> size in bytes (``-1`` when the log does
+    not say; always for a deletion-vector file, which may hold several vectors)"""
+    with_deletion_vectors: frozenset[str] = frozenset()
+    """the live data files (keys) whose rows a deletion vector masks in part"""
+
+
+Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+"""ZeroMQ's Z85 alphabet (RFC 32/Z85), which Delta uses for a deletion vector file's UUID"""
+
+
+def z85_decode(text: str) -> bytes:
+    """Z85-decode ``text`` (a multiple of 5 characters) into 4 bytes per 5 characters."""
+    if len(text) % 5:
+        raise DeltaLogError(f"{text!r} is not Z85: its length is not a multiple of 5")
+    out = bytearray()
+    for i in range(0, len(text), 5):
+        value = 0
+        for char in text[i : i + 5]:
+            digit = Z85.find(char)
+            if digit < 0:
+                raise DeltaLogError(f"{text!r} is not Z85: {char!r}")
+            value = value * 85 + digit
+        if value >= 1 << 32:
+            raise DeltaLogError(f"{text!r} is not Z85: a group overflows 32 bits")
+        out += value.to_bytes(4, "big")
+    return bytes(out)
+
+
+def deletion_vector_key(prefix: str, descriptor: dict[str, Any], bucket: str) -> str | None:
+    """The S3 key of the file that holds the deletion vector ``descriptor`` (an ``add``'s ``deletionVector``);
+    None for an inline one (``storageType`` ``i``). ``u``: ``<random prefix><Z85 UUID, 20 characters>``, the
+    file ``<table>/<random prefix>/deletion_vector_<uuid>.bin``; ``p``: an absolute path (Delta protocol,
+    "Deletion Vector Descriptor Schema")."""
+    import uuid
+
+    kind, where = descriptor.get("storageType"), str(descriptor.get("pathOrInlineDv", ""))
+    if kind == "i":
+        return None
+    if kind == "p":
+        return _data_key(prefix, where, bucket)
+    if kind != "u" or len(where) < 20:
+        raise DeltaLogError(f"deletion vector {descriptor!r} of {table_prefix(prefix)} is not one this reader knows")
+    name = f"deletion_vector_{uuid.UUID(bytes=z85_decode(where[-20:]))}.bin"
+    return f"{table_prefix(prefix)}{where[:-20] + '/' if where[:-20] else ''}{name}"
 
 
 def table_prefix(prefix: str) -> str:
@@ -176,23 +222,46 @@ def _size(action: dict[str, Any]) -> int:
     return -1 if size is None else int(size)
 
 
-def _checkpoint_files(s3: Any, bucket: str, prefix: str, keys: tuple[str, ...]) -> dict[str, int]:
-    """Data key -> size of every ``add`` in a checkpoint's part files."""
+_Live = dict[str, tuple[int, str | None]]
+"""live data file key -> (size, key of its deletion vector's file or None)"""
+
+
+def _live_entry(prefix: str, add: dict[str, Any], bucket: str) -> tuple[str, tuple[int, str | None]]:
+    dv = add.get("deletionVector")
+    return _data_key(prefix, add["path"], bucket), (_size(add), deletion_vector_key(prefix, dv, bucket) if dv else None)
+
+
+def _checkpoint_files(s3: Any, bucket: str, prefix: str, keys: tuple[str, ...]) -> _Live:
+    """Every ``add`` in a checkpoint's part files."""
     import pyarrow.parquet as pq  # only here: the verifier's layer ships pyarrow
 
-    files: dict[str, int] = {}
+    files: _Live = {}
     for key in keys:
         table = pq.read_table(io.BytesIO(_read(s3, bucket, key)), columns=["add"])
         for add in table.column("add").to_pylist():
             if add and add.get("path"):
-                files[_data_key(prefix, add["path"], bucket)] = _size(add)
+                data_key, entry = _live_entry(prefix, add, bucket)
+                files[data_key] = entry
     return files
+
+
+def _apply(live: _Live, actions: list[dict[str, Any]], prefix: str, bucket: str) -> None:
+    """One commit's actions on ``live``: its removes, then its adds (a file can be removed and added back with a
+    deletion vector in one commit, in either order)."""
+    for action in actions:
+        if remove := action.get("remove"):
+            live.pop(_data_key(prefix, remove["path"], bucket), None)
+    for action in actions:
+        if add := action.get("add"):
+            data_key, entry = _live_entry(prefix, add, bucket)
+            live[data_key] = entry
 
 
 def snapshot(
     s3: Any, bucket: str, prefix: str, *, version: int | None = None, listing: LogListing | None = None
 ) -> Snapshot:
-    """The live data files at ``version`` (default: the newest version the log holds).
+    """The live data files at ``version`` (default: the newest version the log holds), with the files of their
+    deletion vectors.
 
     ``listing``: a full :func:`list_log` of the table already made by the caller (saves listing it again).
     """
@@ -209,15 +278,14 @@ def snapshot(
             f"{where} cannot be read at version {target}: commit {missing[0]:020d}.json is missing "
             f"and no checkpoint covers it"
         )
-    files = _checkpoint_files(s3, bucket, prefix, listing.checkpoints[base]) if base >= 0 else {}
+    live = _checkpoint_files(s3, bucket, prefix, listing.checkpoints[base]) if base >= 0 else {}
     for v in range(base + 1, target + 1):
         key = listing.commits[v]
-        for action in _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"):
-            if add := action.get("add"):
-                files[_data_key(prefix, add["path"], bucket)] = _size(add)
-            elif remove := action.get("remove"):
-                files.pop(_data_key(prefix, remove["path"], bucket), None)
-    return Snapshot(table=table_prefix(prefix).rstrip("/"), version=target, files=files)
+        _apply(live, _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"), prefix, bucket)
+    files = {data_key: size for data_key, (size, _) in live.items()}
+    files.update({dv: -1 for _, dv in live.values() if dv})
+    masked = frozenset(data_key for data_key, (_, dv) in live.items() if dv)
+    return Snapshot(table=table_prefix(prefix).rstrip("/"), version=target, files=files, with_deletion_vectors=masked)
 
 
 def read_rows(
@@ -235,8 +303,9 @@ def read_rows(
     ``filters``: column -> value; a row is kept when every one is equal (a null never matches). The live
     files come from :func:`snapshot`; each is read with pyarrow (only the needed columns). A file that lacks
     a filter column has no matching row; a missing projected column reads as ``None`` (a column added
-    later). Meant for small operational tables: partition columns (not stored in the Parquet files) and
-    deletion vectors (reader 3) are not supported. Rows come file by file, in key order.
+    later). Meant for small operational tables: partition columns (not stored in the Parquet files) are not
+    supported, and a table with deletion vectors (reader 3) is refused (``DeltaLogError``): its files hold rows
+    the vectors mask. Rows come file by file, in key order.
     """
     import pyarrow as pa  # only here, like snapshot(): the functions that read Parquet get the pyarrow layer
     import pyarrow.compute as pc
@@ -245,7 +314,13 @@ def read_rows(
     filters = dict(filters or {})
     wanted = list(dict.fromkeys([*columns, *filters]))
     rows: list[dict[str, Any]] = []
-    for key in sorted(snapshot(s3, bucket, prefix, version=version, listing=listing).files):
+    snap = snapshot(s3, bucket, prefix, version=version, listing=listing)
+    if snap.with_deletion_vectors:
+        raise DeltaLogError(
+            f"s3://{bucket}/{table_prefix(prefix)} has deletion vectors on {len(snap.with_deletion_vectors)} "
+            f"file(s) at version {snap.version}: this reader does not apply them; read it with delta-rs or Spark"
+        )
+    for key in sorted(snap.files):  # no deletion vector: data files only
         try:
             parquet = pq.ParquetFile(io.BytesIO(_read(s3, bucket, key)))
         except pa.ArrowException as bad:

@@ -10,11 +10,10 @@ them, what each of ours does today, so an upgrade that changes it shows here:
 - delta-rs's own writes (append, delete, merge: what the delta-rs table engine does) honour them: deltalake
   1.6.6 rewrites a file with its deletion vector applied (copy-on-write; it writes none of its own);
 - delta-rs's pyarrow path (``DeltaTable.to_pyarrow_table``) refuses the table: nothing of ours uses it;
-- the Lambdas' own log reader (``lambdas/ops_common/delta_log.py``) knows no deletion vector (its docstring
-  says so): a DELETE's commit removes a file and adds the same path back with its vector, and the reader
-  misreads the table (it drops the file here; applied the other way round it would return the deleted rows
-  too); the replica verifier, which compares the data files the log lists, would not see a missing
-  ``deletion_vector_*.bin``.
+- the Lambdas' own log reader (``lambdas/ops_common/delta_log.py``) lists each vector's file among the live
+  files (a DELETE's commit removes a file and adds the same path back with its vector), so the replica
+  verifier checks the replica holds it; its row reader, meant for the small ops tables, refuses a table with
+  deletion vectors instead of returning the masked rows.
 
 Athena's support could not be checked here. So
 ``spark.databricks.delta.properties.defaults.enableDeletionVectors`` stays ``false``
@@ -72,8 +71,18 @@ def test_who_handles_deletion_vectors(spark, tmp_path: Path, aws) -> None:
     dv_add = next(a["add"] for a in commit if "add" in a)
     assert dv_add["deletionVector"]["cardinality"] == 10
     assert any(a.get("remove", {}).get("path") == dv_add["path"] for a in commit)  # same file, now with a DV
-    # the Lambdas' reader applies the actions in file order and knows no deletion vector: it misreads
-    assert len(delta_log.read_rows(s3, "lake", "silver/dv", ["k"])) != 990
+    # the Lambdas' reader lists the vector's file among the live files (the replica verifier checks it) and
+    # refuses to read rows it would not mask
+    snap = delta_log.snapshot(s3, "lake", "silver/dv")
+    on_disk = {
+        f"silver/dv/{f.relative_to(tmp_path / 'dv')}"
+        for f in tmp_path.joinpath("dv").rglob("*")
+        if f.is_file() and "_delta_log" not in f.parts and not f.name.endswith(".crc")
+    }
+    assert set(snap.files) == on_disk and len(on_disk) == 2
+    assert snap.with_deletion_vectors == {k for k in on_disk if k.endswith(".parquet")}
+    with pytest.raises(delta_log.DeltaLogError, match="deletion vectors on 1 file"):
+        delta_log.read_rows(s3, "lake", "silver/dv", ["k"])
 
     write_deltalake(path, pa.table({"k": pa.array([5000], pa.int64())}), mode="append")
     DeltaTable(path).delete("k = 500")
@@ -118,7 +127,7 @@ def test_an_experiment_turns_them_on(spark, tmp_path: Path) -> None:
 def test_the_load_tests_churn_tells_a_rewrite_from_a_deletion_vector(spark, tmp_path: Path) -> None:
     """``benchmarks/load.py``'s re-run figures: copy-on-write rewrites the file; with deletion vectors the file
     stays and only the vector and the new rows are written."""
-    from benchmarks.load import table_churn
+    from benchmarks.load import table_churn, table_dataset
 
     rows = spark.range(0, 5000).selectExpr("id AS k", "id * 2 AS v").coalesce(1)
     for dv in ("false", "true"):
@@ -132,3 +141,5 @@ def test_the_load_tests_churn_tells_a_rewrite_from_a_deletion_vector(spark, tmp_
         else:
             assert rewritten == 0 and 0 < written < 0.2 * size
         assert table_churn(path, 1) == (0, 0)
+        spark.sql(f"DELETE FROM delta.`{path}` WHERE k >= 4990")
+        assert table_dataset(path).count_rows() == 4990  # the accounting reads either layout

@@ -223,3 +223,28 @@ def test_snapshot_sizes_zero_is_zero_and_absent_is_unknown(s3):
     body = "\n".join(json.dumps(a) for a in adds).encode()
     s3.put_object(Bucket=BUCKET, Key="t/_delta_log/00000000000000000000.json", Body=body)
     assert delta_log.snapshot(s3, BUCKET, "t").files == {"t/empty.parquet": 0, "t/nosize.parquet": -1}
+
+
+def test_z85_decodes_the_specs_vector_and_names_bad_input():
+    assert delta_log.z85_decode("HelloWorld") == bytes([0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B])  # RFC 32
+    for bad in ("Hell", "Hello~orld", "%%%%%"):  # a short group, a character outside the alphabet, an overflow
+        with pytest.raises(DeltaLogError, match="is not Z85"):
+            delta_log.z85_decode(bad)
+
+
+def test_deletion_vector_key_of_each_storage_type():
+    import uuid
+
+    z85 = "HelloWorldHelloWorld"
+    name = f"deletion_vector_{uuid.UUID(bytes=delta_log.z85_decode(z85))}.bin"
+    assert delta_log.deletion_vector_key("silver/t", {"storageType": "u", "pathOrInlineDv": z85}, BUCKET) == (
+        f"silver/t/{name}"
+    )
+    assert delta_log.deletion_vector_key("silver/t", {"storageType": "u", "pathOrInlineDv": "ab" + z85}, BUCKET) == (
+        f"silver/t/ab/{name}"
+    )
+    assert delta_log.deletion_vector_key("t", {"storageType": "i", "pathOrInlineDv": "xyz"}, BUCKET) is None
+    absolute = {"storageType": "p", "pathOrInlineDv": f"s3://{BUCKET}/t/dv%201.bin"}
+    assert delta_log.deletion_vector_key("t", absolute, BUCKET) == "t/dv 1.bin"
+    with pytest.raises(DeltaLogError, match="not one this reader knows"):
+        delta_log.deletion_vector_key("t", {"storageType": "x", "pathOrInlineDv": z85}, BUCKET)
