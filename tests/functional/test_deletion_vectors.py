@@ -83,6 +83,15 @@ def test_who_handles_deletion_vectors(spark, tmp_path: Path, aws) -> None:
     assert snap.with_deletion_vectors == {k for k in on_disk if k.endswith(".parquet")}
     with pytest.raises(delta_log.DeltaLogError, match="deletion vectors on 1 file"):
         delta_log.read_rows(s3, "lake", "silver/dv", ["k"])
+    # the same from a checkpoint (the vector's descriptor is in the checkpoint's add column)
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).checkpoint()
+    for f in tmp_path.joinpath("dv").rglob("*"):
+        if f.is_file():
+            s3.put_object(Bucket="lake", Key=f"silver/dv2/{f.relative_to(tmp_path / 'dv')}", Body=f.read_bytes())
+    s3.delete_object(Bucket="lake", Key="silver/dv2/_delta_log/00000000000000000000.json")
+    from_checkpoint = delta_log.snapshot(s3, "lake", "silver/dv2")
+    assert {k.replace("/dv2/", "/dv/") for k in from_checkpoint.files} == on_disk
+    assert len(from_checkpoint.with_deletion_vectors) == 1
 
     write_deltalake(path, pa.table({"k": pa.array([5000], pa.int64())}), mode="append")
     DeltaTable(path).delete("k = 500")
