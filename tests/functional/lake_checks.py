@@ -22,7 +22,15 @@ def table_path(root: Path, name: str) -> str:
 
 
 def table(root: Path, name: str) -> pa.Table:
-    return DeltaTable(table_path(root, name)).to_pyarrow_table()
+    """``layer.table`` as Arrow. A table with deletion vectors (``lakehouse run --conf
+    ...enableDeletionVectors=true``, an experiment) is read by delta-rs's DataFusion engine, which applies them;
+    its pyarrow path refuses such a table."""
+    from job_assets.delta_read import arrow_table
+
+    dt = DeltaTable(table_path(root, name))
+    if "deletionVectors" in (dt.protocol().reader_features or []):
+        return arrow_table(dt)
+    return dt.to_pyarrow_table()
 
 
 def version(root: Path, name: str) -> int:

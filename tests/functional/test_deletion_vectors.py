@@ -1,24 +1,29 @@
-"""Why the lake's tables are written without deletion vectors (issue 19; docs/guides/PERFORMANCE_TUNING.md).
+"""Who of ours handles deletion vectors, and why the lake's tables are written without them (issue 19;
+docs/guides/PERFORMANCE_TUNING.md, "Incremental runs").
 
-Deletion vectors would let a MERGE or DELETE mark rows gone instead of rewriting every file that holds one
-(what bounds a small re-delivery's cost on copy-on-write tables). They raise a table to reader 3 / writer 7,
-and every reader and writer of the table must support them. This pins, on a table delta-spark writes with
-them, what each of ours does today, so an upgrade that changes it shows here:
+Deletion vectors let a MERGE or DELETE mark rows gone instead of rewriting every file that holds one. They
+raise a table to reader 3 / writer 7, and every reader and writer of the table must support them. This pins, on
+a table delta-spark writes with them, what each of ours does, so an upgrade that changes it shows here:
 
 - the light reader (:class:`job_assets.delta_read.DeltaReader`: the CLI, notebooks, promotion gates) reads
   through delta-rs's DataFusion engine and applies them;
 - delta-rs's own writes (append, delete, merge: what the delta-rs table engine does) honour them: deltalake
   1.6.6 rewrites a file with its deletion vector applied (copy-on-write; it writes none of its own);
-- delta-rs's pyarrow path (``DeltaTable.to_pyarrow_table``) refuses the table: nothing of ours uses it;
+- delta-rs's pyarrow path (``DeltaTable.to_pyarrow_table``) refuses the table: nothing of ours uses it (the
+  benchmarks' and tests' readers switch to DataFusion for such a table);
 - the Lambdas' own log reader (``lambdas/ops_common/delta_log.py``) lists each vector's file among the live
   files (a DELETE's commit removes a file and adds the same path back with its vector), so the replica
   verifier checks the replica holds it; its row reader, meant for the small ops tables, refuses a table with
-  deletion vectors instead of returning the masked rows.
+  deletion vectors instead of returning the masked rows;
+- delta-rs creating a table with them adds the ``variantType`` reader feature, which Delta 3.3.2 (EMR's)
+  refuses: such a table must be created by delta-spark.
 
-Athena's support could not be checked here. So
+Athena reads only the gold tables (the Glue database is gold's), which are overwritten, never merged.
 ``spark.databricks.delta.properties.defaults.enableDeletionVectors`` stays ``false``
-(job_assets/engine/delta_spark.py) until the Lambdas' reader applies them; what that would buy is measured in
-docs/BENCHMARKS.md.
+(job_assets/engine/delta_spark.py) because they did not pay: measured, a 1 % re-delivery's re-run wrote 1 % of
+silver's bytes instead of 100 % and cost the same CPU (docs/BENCHMARKS.md, "Incremental re-runs").
+``lakehouse run --conf spark.databricks.delta.properties.defaults.enableDeletionVectors=true`` turns them on
+for an experiment (``benchmarks/load.py --conf``).
 """
 
 from __future__ import annotations
@@ -152,3 +157,16 @@ def test_the_load_tests_churn_tells_a_rewrite_from_a_deletion_vector(spark, tmp_
         assert table_churn(path, 1) == (0, 0)
         spark.sql(f"DELETE FROM delta.`{path}` WHERE k >= 4990")
         assert table_dataset(path).count_rows() == 4990  # the accounting reads either layout
+
+
+def test_a_table_delta_rs_creates_with_them_is_unreadable_by_emrs_delta(spark, tmp_path: Path) -> None:
+    """deltalake 1.6.6 creating a table with ``delta.enableDeletionVectors`` also lists the ``variantType`` reader
+    feature, which Delta 3.3.2 (emr-7.12.0's, the local delta-spark) refuses: a table meant to carry deletion
+    vectors must be created by delta-spark, never by the delta-rs engine."""
+    path = str(tmp_path / "rs")
+    write_deltalake(
+        path, pa.table({"k": pa.array(range(10), pa.int64())}), configuration={"delta.enableDeletionVectors": "true"}
+    )
+    assert set(DeltaTable(path).protocol().reader_features) == {"deletionVectors", "variantType"}
+    with pytest.raises(Exception, match=r"DELTA_UNSUPPORTED_FEATURES_FOR_READ.*variantType"):
+        spark.read.format("delta").load(path).count()
