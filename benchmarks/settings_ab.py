@@ -3,7 +3,8 @@
 Generates one landing set (seed 42, 1 % bad), then runs ``lakehouse run`` on a fresh copy of it once per
 variant and round (a fresh process each: JVM start-up included), the variants interleaved round by round so a
 change in the machine's load hits each alike. A variant is ``name:spark.key=value[,spark.key=value...]``
-passed as ``lakehouse run --conf``; ``baseline`` (no override) is always run. CPU seconds of the process tree
+passed as ``lakehouse run --conf``; ``baseline`` (no override) is always run. Each run also reports the bytes the
+process tree had the kernel write to disk (tables, shuffle files, spills, checkpoints). CPU seconds of the process tree
 are the figure to compare on a shared machine (docs/BENCHMARKS.md); nothing is asserted.
 
     python benchmarks/settings_ab.py --records 1000000 --rounds 2 \\
@@ -55,6 +56,7 @@ def measure(template: Path, work: Path, name: str, confs: list[str]) -> dict:
         "wall_s": round(wall, 1),
         "cpu_s": round(tree.total, 1),
         "pss_gb": round(peaks["pss"] / 1e9, 2),
+        "disk_written_gb": round(tree.written / 1e9, 2),
         "load": round(load, 1),
     }
 
@@ -78,12 +80,13 @@ def main() -> int:
             r = measure(template, work, name, confs)
             runs.append(r)
             print(json.dumps(r), flush=True)
-    print(f"{'variant':<22} {'wall s':>8} {'CPU s':>8} {'PSS GB':>7}   (medians of {args.rounds})")
+    print(f"{'variant':<22} {'wall s':>8} {'CPU s':>8} {'PSS GB':>7} {'disk GB':>8}   (medians of {args.rounds})")
     for name, _ in variants:
         mine = [r for r in runs if r["variant"] == name]
         print(
             f"{name:<22} {statistics.median(r['wall_s'] for r in mine):>8.1f} "
-            f"{statistics.median(r['cpu_s'] for r in mine):>8.1f} {statistics.median(r['pss_gb'] for r in mine):>7.2f}"
+            f"{statistics.median(r['cpu_s'] for r in mine):>8.1f} {statistics.median(r['pss_gb'] for r in mine):>7.2f} "
+            f"{statistics.median(r['disk_written_gb'] for r in mine):>8.2f}"
         )
     shutil.rmtree(template, ignore_errors=True)
     return 0
