@@ -61,14 +61,13 @@ def compare(baseline: dict, measured: dict, tolerance: float) -> list[str]:
 
 def measure(records: int, workdir: Path) -> dict:
     """Generate ``records``, run the pipeline on the default engine and DuckDB three times; the figures."""
-    from benchmarks.pipeline import duckdb_gold_from_landing, run_measured
+    from benchmarks.pipeline import duckdb_gold_from_landing, run_command, run_measured
     from lakehouse.generator import generate
 
     lake = workdir / f"lake-{records}"
     shutil.rmtree(lake, ignore_errors=True)
     generate(lake, records, seed=42, bad_ratio=0.01)
-    cli = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", "bench-check"]
-    pipeline_s, memory = run_measured(cli)
+    pipeline_s, memory = run_measured(run_command(lake, "bench-check"))
     pipeline_s = round(pipeline_s, 1)
     duck_s = round(statistics.median(duckdb_gold_from_landing(lake)[0] for _ in range(3)), 2)
     return {

@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import stress_checks as C  # noqa: E402
-from benchmarks.pipeline import duckdb_gold_from_landing, run_measured  # noqa: E402
+from benchmarks.pipeline import duckdb_gold_from_landing, run_command, run_measured  # noqa: E402
 from benchmarks.stress import TreeUsage  # noqa: E402
 from job_assets.contracts import GOLD_TABLES  # noqa: E402
 from job_assets.contracts import landing as L  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
-from tests.functional.lake_checks import gold_sql, table, table_path  # noqa: E402
+from tests.functional.lake_checks import gold_sql, has_deletion_vectors, table, table_path  # noqa: E402
 
 LAYERS = ("bronze", "silver", "gold")
 STREAM_ABOVE = 10_000_000
@@ -72,7 +72,7 @@ def table_dataset(path: Path):
     from job_assets.delta_read import arrow_table
 
     table = DeltaTable(str(path))
-    if "deletionVectors" in (table.protocol().reader_features or []):
+    if has_deletion_vectors(table):
         return ds.dataset(arrow_table(table))
     return table.to_pyarrow_dataset()
 
@@ -246,12 +246,6 @@ def churn(root: Path, before: dict[str, tuple[int, int]]) -> dict[str, dict[str,
 
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 3) if whole else 0.0
-
-
-def run_command(lake: Path, batch: str, conf: tuple[str, ...]) -> list[str]:
-    """``lakehouse run`` on ``lake`` as batch ``batch``, with ``--conf`` items (a fresh process)."""
-    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
-    return cmd + [arg for item in conf for arg in ("--conf", item)]
 
 
 def rerun(lake: Path, size: int, full: dict, conf: tuple[str, ...] = ()) -> dict:

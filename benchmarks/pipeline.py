@@ -48,6 +48,14 @@ def _tree(root: psutil.Process) -> dict[str, list[psutil.Process]]:
     return roles
 
 
+def run_command(lake: Path, batch: str, conf: tuple[str, ...] | list[str] = (), engine: str | None = None) -> list[str]:
+    """``lakehouse run`` on ``lake`` as batch ``batch`` in a fresh process of this interpreter, with ``--conf``
+    items and, if given, ``--engine``."""
+    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", batch]
+    cmd += ["--engine", engine] if engine else []
+    return cmd + [arg for item in conf for arg in ("--conf", item)]
+
+
 def run_measured(cmd: list[str]) -> tuple[float, dict[str, int]]:
     """(wall seconds, peak memory in bytes) of ``cmd``'s process tree, sampled every 0.25 s.
 
@@ -170,10 +178,9 @@ def bench(size: int, engine: str, template: Path, workdir: Path, keep: bool) -> 
     lake = workdir / f"lake-{size}-{engine}"
     shutil.rmtree(lake, ignore_errors=True)
     shutil.copytree(template, lake)
-    cli = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--engine", engine]
-    full_s, full_mem = run_measured([*cli, "--batch-id", "bench-full"])
+    full_s, full_mem = run_measured(run_command(lake, "bench-full", engine=engine))
     generate(lake, max(1000, size // 100), seed=42, bad_ratio=0.01, increment=1)
-    inc_s, inc_mem = run_measured([*cli, "--batch-id", "bench-incr"])
+    inc_s, inc_mem = run_measured(run_command(lake, "bench-incr", engine=engine))
     duck_s, duck_rows = duckdb_gold_from_landing(lake)
     if not keep:
         shutil.rmtree(lake, ignore_errors=True)

@@ -35,7 +35,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import churn, layer_seconds, run_command, silver_state  # noqa: E402
+from benchmarks.load import churn, layer_seconds, silver_state  # noqa: E402
+from benchmarks.pipeline import run_command  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
 
 SEED, BAD_RATIO = 42, 0.01

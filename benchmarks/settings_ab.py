@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.pipeline import run_measured  # noqa: E402
+from benchmarks.pipeline import run_command, run_measured  # noqa: E402
 from benchmarks.stress import TreeUsage  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
 
@@ -44,12 +44,9 @@ def measure(template: Path, work: Path, name: str, confs: list[str]) -> dict:
     lake = work / f"lake-{name}"
     shutil.rmtree(lake, ignore_errors=True)
     shutil.copytree(template, lake)
-    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(lake), "--batch-id", f"ab-{name}"]
-    for c in confs:
-        cmd += ["--conf", c]
     load = os.getloadavg()[0]
     with TreeUsage() as tree:
-        wall, peaks = run_measured(cmd)
+        wall, peaks = run_measured(run_command(lake, f"ab-{name}", confs))
     shutil.rmtree(lake, ignore_errors=True)
     return {
         "variant": name,

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import stress_builders as B  # noqa: E402
 from benchmarks import stress_checks as C  # noqa: E402
-from benchmarks.pipeline import run_measured  # noqa: E402
+from benchmarks.pipeline import run_command, run_measured  # noqa: E402
 from job_assets.context import LakeLocations  # noqa: E402
 from job_assets.contracts import landing as L  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
@@ -121,7 +121,7 @@ class TreeUsage:
 
 def run(root: Path, batch: str) -> Measure:
     """`lakehouse run` on ``root`` as batch ``batch``, measured; a failed run is an error, not an exit."""
-    cmd = [sys.executable, "-m", "lakehouse.cli", "run", "--lake-root", str(root), "--batch-id", batch]
+    cmd = run_command(root, batch)
     t0 = time.perf_counter()
     with TreeUsage() as cpu:
         try:

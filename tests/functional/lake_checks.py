@@ -21,6 +21,11 @@ def table_path(root: Path, name: str) -> str:
     return LakeLocations.for_root(str(root)).table_uri(name)
 
 
+def has_deletion_vectors(dt: DeltaTable) -> bool:
+    """The table's protocol lists deletion vectors (reader 3): delta-rs's pyarrow path refuses it."""
+    return "deletionVectors" in (dt.protocol().reader_features or [])
+
+
 def table(root: Path, name: str) -> pa.Table:
     """``layer.table`` as Arrow. A table with deletion vectors (``lakehouse run --conf
     ...enableDeletionVectors=true``, an experiment) is read by delta-rs's DataFusion engine, which applies them;
@@ -28,7 +33,7 @@ def table(root: Path, name: str) -> pa.Table:
     from job_assets.delta_read import arrow_table
 
     dt = DeltaTable(table_path(root, name))
-    if "deletionVectors" in (dt.protocol().reader_features or []):
+    if has_deletion_vectors(dt):
         return arrow_table(dt)
     return dt.to_pyarrow_table()
 
