@@ -5,7 +5,9 @@ local sessions). The driver's ``AppStatusStore`` (the UI's and the REST API's so
 the UI runs) holds every stage's task metrics, and each stage's peak executor memory from the executors'
 heartbeats. :func:`stage_watermark` is taken when a job starts, :func:`collect` reads the stages submitted
 since, newest first (the store lists them in reverse order, so the walk stops at the watermark: a long
-local session with hundreds of earlier stages costs nothing extra).
+local session with hundreds of earlier stages costs nothing extra). A listener on the driver's event bus
+writes the store on its own thread, so both first wait for the bus to deliver what was posted so far: an
+action that has just returned may not be in the store yet (its last stage missing, or without its figures).
 
 A job runs alone in its session (one job per EMR job run; one after another locally), so the stages since
 the watermark are that job's. The store keeps the last ``spark.ui.retainedStages`` stages (1,000 by
@@ -24,6 +26,8 @@ log = logging.getLogger("lakehouse.spark_metrics")
 
 HEAP_METRIC = "JVMHeapMemory"
 """The executor metric read as peak executor memory (Spark's ``ExecutorMetricType``)."""
+LISTENER_WAIT_MS = 10_000
+"""How long to wait for the listener bus to deliver the events posted so far (Spark's own default wait)."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,20 @@ def _store(spark: Any) -> Any:
     return spark.sparkContext._jsc.sc().statusStore()
 
 
+def _drain_listener_bus(sc: Any) -> None:
+    """Wait until the listener bus delivered every event posted so far (the status store is updated from it on
+    its own thread); a bus still busy after :data:`LISTENER_WAIT_MS` is logged and the store read as it is."""
+    try:
+        sc._jsc.sc().listenerBus().waitUntilEmpty(LISTENER_WAIT_MS)
+    except Exception as error:
+        log.warning("spark metrics: listener bus not drained: %s: %s", type(error).__name__, error)
+
+
 def _stage_list(spark: Any) -> Any:
-    """Every retained stage, newest first (``AppStatusStore.stageList`` with its Scala defaults spelled out)."""
+    """Every retained stage, newest first (``AppStatusStore.stageList`` with its Scala defaults spelled out), once
+    the events posted so far are in the store."""
     sc = spark.sparkContext
+    _drain_listener_bus(sc)
     no_quantiles = sc._gateway.new_array(sc._jvm.double, 0)
     return _store(spark).stageList(None, False, False, no_quantiles, sc._jvm.java.util.ArrayList())
 
