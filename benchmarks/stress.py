@@ -18,6 +18,10 @@ scenario adds):
                 and released when the customers arrive.
 
     python benchmarks/stress.py [--quick | --scale F] [--only burst,drift] [--workdir .bench/stress] [--keep]
+                                [--conf spark.driver.memory=4g ...]
+
+``--conf`` is passed to every ``lakehouse run`` of the chosen scenarios (as ``lakehouse run --conf``) and recorded
+with each result.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ QUICK = {
     "drift": {"records": 50_000},
     "late-parents": {"records": 20_000, "batches": 3},
 }
+RUN_CONF: list[str] = []
+"""``--conf`` items for every run (set once by :func:`main`)."""
 ITEM_BYTES = 53  # bytes per order_items CSV record (measured on a generated set)
 ITEM_SHARE = 0.51  # order_items' share of a generated set's records
 
@@ -121,7 +127,7 @@ class TreeUsage:
 
 def run(root: Path, batch: str) -> Measure:
     """`lakehouse run` on ``root`` as batch ``batch``, measured; a failed run is an error, not an exit."""
-    cmd = run_command(root, batch)
+    cmd = run_command(root, batch, conf=RUN_CONF)
     t0 = time.perf_counter()
     with TreeUsage() as cpu:
         try:
@@ -346,7 +352,9 @@ def main() -> int:
     p.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     p.add_argument("--workdir", default=str(ROOT / ".bench" / "stress"))
     p.add_argument("--keep", action="store_true", help="keep the scenario lakes")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="as `lakehouse run --conf`")
     args = p.parse_args()
+    RUN_CONF[:] = args.conf
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     if unknown := [n for n in names if n not in SCENARIOS]:
         p.error(f"--only: unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
@@ -365,6 +373,7 @@ def main() -> int:
             "cpu_s": round(m.cpu, 1),
             "peak_pss_gb": round(m.pss / 1e9, 2),
             "load_avg": round(load, 1),
+            "conf": args.conf,
             "criterion": criterion,
             "result": "FAIL" if bad else "PASS",
             "failures": bad,
