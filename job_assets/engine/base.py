@@ -56,7 +56,8 @@ class Txn:
 
 HISTORY_KEYS = ("version", "timestamp", "operation", "operationParameters", "operationMetrics", "userMetadata")
 """Every :meth:`TableEngine.history` entry has exactly these keys, whichever engine wrote the commit:
-``version`` (int), ``timestamp`` (int, ms since the epoch), ``operation`` (str, as the writing engine names
+``version`` (int), ``timestamp`` (int, ms since the epoch: the commit's own ``commitInfo.timestamp``, not its
+file's modification time), ``operation`` (str, as the writing engine names
 it), ``operationParameters`` (dict str -> str), ``operationMetrics`` (dict str -> int, numbers only) and
 ``userMetadata`` (dict: this project's commit metadata, ``{}`` when the commit has none)."""
 

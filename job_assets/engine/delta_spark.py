@@ -171,13 +171,10 @@ class DeltaSparkEngine(TableEngine):
         out = []
         for row in self.spark.sql(sql).collect():
             d = row.asDict(recursive=True)
-            stamp = d["timestamp"]
-            if stamp.tzinfo is None:  # the session time zone is UTC: a naive timestamp is UTC
-                stamp = stamp.replace(tzinfo=dt.timezone.utc)
             out.append(
                 {
                     "version": int(d["version"]),
-                    "timestamp": int(stamp.timestamp() * 1000),
+                    "timestamp": self._commit_timestamp(uri, int(d["version"]), d["timestamp"]),
                     "operation": d["operation"],
                     "operationParameters": {str(k): str(v) for k, v in (d.get("operationParameters") or {}).items()},
                     "operationMetrics": numeric_metrics(d.get("operationMetrics")),
@@ -206,6 +203,18 @@ class DeltaSparkEngine(TableEngine):
             uri
         )
         return True
+
+    def _commit_timestamp(self, uri: str, version: int, listed: dt.datetime) -> int:
+        """Commit ``version``'s own ``commitInfo.timestamp`` (ms), as delta-rs, the Lambdas' log reader and
+        ``lakehouse table restore --timestamp`` read it. DESCRIBE HISTORY lists the commit file's modification time
+        instead (on S3 the object's, which can differ from the writer's clock); that is kept only for a commit
+        without its own timestamp."""
+        own = self._commit_info(uri, version).get("timestamp")
+        if isinstance(own, int):
+            return own
+        if listed.tzinfo is None:  # the session time zone is UTC: a naive timestamp is UTC
+            listed = listed.replace(tzinfo=dt.timezone.utc)
+        return int(listed.timestamp() * 1000)
 
     def _commit_info(self, uri: str, version: int) -> Dict[str, Any]:
         """``commitInfo`` of commit ``version``, read from its log file (no Spark job, unlike DESCRIBE HISTORY)."""

@@ -232,6 +232,22 @@ def test_history_is_normalised(engine, spark, tmp_path):
     assert engine.txn_commit(uri, Txn("bronze:b9")) is None
 
 
+def test_history_timestamps_are_the_commits_own(engine, spark, tmp_path):
+    """``timestamp`` is each commit's ``commitInfo.timestamp`` (what restore --timestamp and the Lambdas read), not
+    its file's modification time, which DESCRIBE HISTORY lists and which S3 sets by its own clock."""
+    uri = str(tmp_path / "t")
+    engine.append(uri, df(spark, [(1, "a", 1, False)]))
+    engine.append(uri, df(spark, [(2, "b", 1, False)]))
+    log = tmp_path / "t" / "_delta_log"
+    own = {}
+    for v in (0, 1):
+        commit = log / f"{v:020d}.json"
+        info = next(json.loads(line)["commitInfo"] for line in commit.read_text().splitlines() if "commitInfo" in line)
+        own[v] = info["timestamp"]
+        os.utime(commit, (own[v] / 1000 + 3600 * (v + 1),) * 2)  # stored an hour or two after it was written
+    assert {h["version"]: h["timestamp"] for h in engine.history(uri)} == own
+
+
 def test_a_folder_of_other_files_is_refused(engine, spark, tmp_path):
     """Bad input: a table path holding someone else's files is named, and nothing is written there."""
     from job_assets.engine import TableNotFoundError
