@@ -137,6 +137,17 @@ def _copy_tree(source: Path, target: Path, *, exclude: set[str] = frozenset()) -
         shutil.copyfile(path, destination)
 
 
+def _publish_dir(staging: Path, target: Path) -> None:
+    """Move ``staging`` to ``target``, or drop it when ``target`` is already there: the name is the content's hash,
+    so another process (a second test worker, a concurrent synth) that got there first built the same thing."""
+    try:
+        staging.rename(target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(staging)
+
+
 def bundle_lambda_code(out_dir: Path, *, build_dir: Path = BUILD_DIR) -> LambdaBuild:
     """Assemble the code asset under ``out_dir/code-<hash>/`` (reused when nothing changed)."""
     deps = deps_dir(build_dir)
@@ -166,10 +177,7 @@ def bundle_lambda_code(out_dir: Path, *, build_dir: Path = BUILD_DIR) -> LambdaB
             digest.update(path.relative_to(staging).as_posix().encode())
             digest.update(path.read_bytes())
         target = out_dir / f"code-{digest.hexdigest()[:16]}"
-        if target.is_dir():
-            shutil.rmtree(staging)
-        else:
-            staging.rename(target)
+        _publish_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -84,6 +84,24 @@ def test_code_asset_is_reproducible(built: lp.LambdaBuild, tmp_path: Path) -> No
     assert again.code_dir.name == built.code_dir.name
 
 
+def test_a_build_that_finds_its_target_taken_keeps_the_first(built: lp.LambdaBuild, tmp_path: Path) -> None:
+    """A build whose hash-named directory is already there when it moves its staging directory (another test worker
+    or synth finished the same build first) keeps that one, drops its own and does not fail; the move is tried
+    first, so no check-then-rename window is left."""
+    out = tmp_path / "code"
+    first = lp.bundle_lambda_code(out)
+    marker = first.code_dir / "built-first"
+    marker.write_text("")
+    second = lp.bundle_lambda_code(out)
+    assert second.code_dir == first.code_dir and marker.exists()
+    assert sorted(p.name for p in out.iterdir()) == [first.code_dir.name]
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    with pytest.raises(OSError):  # any other failure to move is not swallowed
+        lp._publish_dir(other, tmp_path / "missing-parent" / "x")
+    assert other.is_dir()
+
+
 def test_contracts_import_without_spark_from_the_asset(built: lp.LambdaBuild) -> None:
     code = "import sys; from job_assets.contracts.landing import LANDING_ENTITIES; print(len(LANDING_ENTITIES)); "
     code += "assert 'pyspark' not in sys.modules"
