@@ -97,6 +97,32 @@ def numeric_metrics(metrics: Any) -> Dict[str, int]:
     return out
 
 
+def history_entry(version: int, info: Mapping[str, Any], listed_ms: Optional[int] = None) -> Dict[str, Any]:
+    """One commit as :meth:`TableEngine.history` gives it (:data:`HISTORY_KEYS`), from its ``commitInfo``
+    (``info``), whichever engine wrote it; every engine normalises through this one function.
+
+    ``timestamp`` is the commit's own; ``listed_ms`` (its log file's modification time) only stands in for a
+    commit without one. Commits of this project from before ``userMetadata`` carried their metadata as
+    top-level ``lakehouse.*`` keys of ``commitInfo``; they read the same.
+    """
+    meta = parse_user_metadata(info.get("userMetadata"))
+    if not meta and "lakehouse.operation" in info:
+        meta = {k: info[k] for k in ("inserted", "updated", "deleted", "rows") if k in info}
+        meta["operation"] = info["lakehouse.operation"]
+        if "lakehouse.txn" in info:
+            meta["txn"] = info["lakehouse.txn"]
+    own = info.get("timestamp")
+    parameters = info.get("operationParameters") or {}
+    return {
+        "version": int(version),
+        "timestamp": int(own) if isinstance(own, int) else int(listed_ms or 0),
+        "operation": str(info.get("operation") or ""),
+        "operationParameters": {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parameters.items()},
+        "operationMetrics": numeric_metrics(info.get("operationMetrics")),
+        "userMetadata": meta,
+    }
+
+
 MERGE_COUNT_METRICS = {
     # numOutputRows: a MERGE into no table is one write (every engine); its commit counts the inserted rows there
     "inserted": ("numTargetRowsInserted", "num_target_rows_inserted", "numOutputRows"),

@@ -34,9 +34,8 @@ from .base import (
     Txn,
     WriteResult,
     commit_metadata,
+    history_entry,
     merge_keys_condition,
-    numeric_metrics,
-    parse_user_metadata,
 )
 
 TABLE_CONFIGURATION = {
@@ -273,28 +272,8 @@ class DeltaRsEngine(TableEngine):
         return self._table(uri).transaction_version(app_id)
 
     def history(self, uri: str, limit: Optional[int] = None) -> List[Dict[str, Any]]:
-        out = []
-        for raw in self._table(uri).history(limit):
-            meta = parse_user_metadata(raw.get("userMetadata"))
-            if not meta and "lakehouse.operation" in raw:  # commits of this project before userMetadata
-                meta = {k: raw[k] for k in ("inserted", "updated", "deleted", "rows") if k in raw}
-                meta["operation"] = raw["lakehouse.operation"]
-                if "lakehouse.txn" in raw:
-                    meta["txn"] = raw["lakehouse.txn"]
-            out.append(
-                {
-                    "version": int(raw["version"]),
-                    "timestamp": int(raw["timestamp"]),
-                    "operation": raw.get("operation", ""),
-                    "operationParameters": {
-                        str(k): v if isinstance(v, str) else json.dumps(v)
-                        for k, v in (raw.get("operationParameters") or {}).items()
-                    },
-                    "operationMetrics": numeric_metrics(raw.get("operationMetrics")),
-                    "userMetadata": meta,
-                }
-            )
-        return out
+        # delta-rs gives each commit's commitInfo with its version added
+        return [history_entry(int(raw["version"]), raw) for raw in self._table(uri).history(limit)]
 
     def protocol(self, uri: str) -> Dict[str, Any]:
         p = self._table(uri).protocol()

@@ -2,9 +2,10 @@
 
 No Python ``delta`` module: on EMR Serverless the application's ``spark.jars`` puts Delta's classes on the
 JVM classpath but not its Python package on the interpreter's path (docs/adr/0001-delta-spark-through-sql.md).
-So every operation is SQL (``MERGE INTO``, ``RESTORE``, ``OPTIMIZE``, ``VACUUM``, ``DESCRIBE HISTORY`` /
-``DETAIL``) or the DataFrame writer, and the few questions SQL cannot answer cheaply (is this a Delta
-table, its version, an app transaction's version) ask Delta's JVM classes through py4j.
+So every operation is SQL (``MERGE INTO``, ``RESTORE``, ``OPTIMIZE``, ``VACUUM``, ``DESCRIBE DETAIL``) or the
+DataFrame writer, and the few questions SQL cannot answer cheaply (is this a Delta table, its version, an app
+transaction's version) ask Delta's JVM classes through py4j. The history is read from the log's commit files
+(``commitInfo``), as delta-rs reads it, and normalised by the function both engines share.
 
 Idempotency: appends and overwrites carry ``txnAppId``/``txnVersion`` writer options. MERGE takes its
 app transaction from the session settings ``spark.databricks.delta.write.txnAppId``/``txnVersion``, which
@@ -18,10 +19,10 @@ writes them too.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import re
 import uuid
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -36,10 +37,13 @@ from .base import (
     Txn,
     WriteResult,
     commit_metadata,
+    history_entry,
     merge_keys_condition,
     numeric_metrics,
-    parse_user_metadata,
 )
+
+COMMIT_FILE = re.compile(r"\d{20}\.json")
+"""A commit file of a table's ``_delta_log`` (not a checkpoint, checksum or compacted log file)."""
 
 SESSION_DEFAULTS = {
     "spark.databricks.delta.properties.defaults.minReaderVersion": "1",
@@ -166,22 +170,11 @@ class DeltaSparkEngine(TableEngine):
         return int(found.get()) if found.isDefined() else None
 
     def history(self, uri: str, limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        # From the commit files themselves, as delta-rs reads them: DESCRIBE HISTORY would run a Spark job and
+        # give each file's modification time, not the commit's own timestamp (on S3 the object's, by S3's clock)
         self._require(uri)
-        sql = f"DESCRIBE HISTORY {_quote(uri)}" + (f" LIMIT {int(limit)}" if limit else "")
-        out = []
-        for row in self.spark.sql(sql).collect():
-            d = row.asDict(recursive=True)
-            out.append(
-                {
-                    "version": int(d["version"]),
-                    "timestamp": self._commit_timestamp(uri, int(d["version"]), d["timestamp"]),
-                    "operation": d["operation"],
-                    "operationParameters": {str(k): str(v) for k, v in (d.get("operationParameters") or {}).items()},
-                    "operationMetrics": numeric_metrics(d.get("operationMetrics")),
-                    "userMetadata": parse_user_metadata(d.get("userMetadata")),
-                }
-            )
-        return sorted(out, key=lambda e: -e["version"])
+        commits = self._commit_files(uri)[: int(limit)] if limit else self._commit_files(uri)
+        return [history_entry(version, self._read_commit_info(path), listed_ms) for version, path, listed_ms in commits]
 
     def protocol(self, uri: str) -> Dict[str, Any]:
         self._require(uri)
@@ -204,22 +197,25 @@ class DeltaSparkEngine(TableEngine):
         )
         return True
 
-    def _commit_timestamp(self, uri: str, version: int, listed: dt.datetime) -> int:
-        """Commit ``version``'s own ``commitInfo.timestamp`` (ms), as delta-rs, the Lambdas' log reader and
-        ``lakehouse table restore --timestamp`` read it. DESCRIBE HISTORY lists the commit file's modification time
-        instead (on S3 the object's, which can differ from the writer's clock); that is kept only for a commit
-        without its own timestamp."""
-        own = self._commit_info(uri, version).get("timestamp")
-        if isinstance(own, int):
-            return own
-        if listed.tzinfo is None:  # the session time zone is UTC: a naive timestamp is UTC
-            listed = listed.replace(tzinfo=dt.timezone.utc)
-        return int(listed.timestamp() * 1000)
+    def _commit_files(self, uri: str) -> List[Tuple[int, Any, int]]:
+        """(version, path, modification time in ms) of every commit file in the table's log, newest first."""
+        jvm = self.spark._jvm
+        log_dir = jvm.Path(f"{uri.rstrip('/')}/_delta_log")
+        found = []
+        for status in log_dir.getFileSystem(self.spark._jsc.hadoopConfiguration()).listStatus(log_dir):
+            path = status.getPath()
+            name = path.getName()
+            if COMMIT_FILE.fullmatch(name):
+                found.append((int(name[:20]), path, int(status.getModificationTime())))
+        return sorted(found, key=lambda c: -c[0])
 
     def _commit_info(self, uri: str, version: int) -> Dict[str, Any]:
         """``commitInfo`` of commit ``version``, read from its log file (no Spark job, unlike DESCRIBE HISTORY)."""
+        return self._read_commit_info(self.spark._jvm.Path(f"{uri.rstrip('/')}/_delta_log/{version:020d}.json"))
+
+    def _read_commit_info(self, path: Any) -> Dict[str, Any]:
+        """``commitInfo`` of the commit file at ``path`` (a Hadoop path); {} for a commit without one."""
         jvm = self.spark._jvm
-        path = jvm.Path(f"{uri.rstrip('/')}/_delta_log/{version:020d}.json")
         stream = path.getFileSystem(self.spark._jsc.hadoopConfiguration()).open(path)
         try:
             text = jvm.IOUtils.toString(stream, "UTF-8")
