@@ -75,9 +75,14 @@ def figures(target: Deployed) -> BudgetFigures:
 
 
 def job_costs(target: Deployed, now: dt.datetime | None = None) -> dict[str, float]:
-    """USD per job since the first of the month (UTC), from the cost reporter's ``JobCostUSD``."""
+    """USD per job since the first of the month (UTC), from the cost reporter's ``JobCostUSD``.
+
+    CloudWatch counts whole seconds and refuses a window that ends where it starts: in the month's first second
+    the window is that second.
+    """
     now = now or dt.datetime.now(dt.UTC)
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = max(now, start + dt.timedelta(seconds=1))
     spec = catalog.metric("job_cost_usd")
     cloudwatch = target.client("cloudwatch")
     costs = {}
@@ -88,7 +93,7 @@ def job_costs(target: Deployed, now: dt.datetime | None = None) -> dict[str, flo
                 MetricName=spec.name,
                 Dimensions=[{"Name": catalog.ENVIRONMENT, "Value": target.env}, {"Name": catalog.JOB, "Value": job}],
                 StartTime=start,
-                EndTime=now,
+                EndTime=end,
                 Period=86400,
                 Statistics=["Sum"],
             )["Datapoints"]

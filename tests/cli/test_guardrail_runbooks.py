@@ -230,7 +230,8 @@ def _costs(env: str) -> None:
             ],
         )
     now = dt.datetime.now(dt.UTC)
-    stamp = max(now - dt.timedelta(minutes=5), now.replace(day=1, hour=0, minute=1, second=0, microsecond=0))
+    # this month's, before now: in the month's first minutes, its first second
+    stamp = max(now - dt.timedelta(minutes=5), now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     for key, value in (("job_cost_usd", 4.25), ("cost_per_million_records", 3.1)):
         spec = catalog.metric(key)
         _client("cloudwatch").put_metric_data(
@@ -544,6 +545,24 @@ def test_budget_status(deployed, capsys) -> None:
     assert "job silver" in out and "4.25" in out and "ACTUAL > 80%" in out
     code, _, err = run(capsys, "budget", "status", "--env", "nowhere")
     assert code == 2 and "no budget 'lakehouse-nowhere-monthly - runbook budget-exceeded.md'" in one_line(err)
+
+
+def test_budget_job_costs_in_the_first_second_of_a_month(deployed) -> None:
+    """At 00:00:00.4 on the 1st the month so far is under a second: still a window CloudWatch accepts, and the
+    cost recorded at the month's first instant counts (moto, as CloudWatch, refuses a start equal to the end)."""
+    from lakehouse.ops import budget
+    from lakehouse.ops.guard import Deployed
+
+    now = dt.datetime.now(dt.UTC)
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spec = catalog.metric("job_cost_usd")
+    dims = [{"Name": catalog.ENVIRONMENT, "Value": ENV}, {"Name": catalog.JOB, "Value": "gold"}]
+    _client("cloudwatch").put_metric_data(
+        Namespace=spec.namespace_for(ENV),
+        MetricData=[{"MetricName": spec.name, "Dimensions": dims, "Value": 1.5, "Timestamp": first}],
+    )
+    costs = budget.job_costs(Deployed(ENV, region=REGION), now=first + dt.timedelta(milliseconds=400))
+    assert costs["gold"] == 1.5
 
 
 def test_capacity_shows_use_and_raises_within_bounds(deployed, capsys) -> None:

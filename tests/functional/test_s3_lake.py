@@ -270,24 +270,26 @@ def test_an_object_store_that_does_not_answer_is_named_and_nothing_is_written(aw
 
     from job_assets.entrypoints.main import main
 
-    with socket.socket() as sock:  # a port nobody listens on
+    # a port bound and never listened on, held for the whole test: connections to it are refused, and no other
+    # process (a parallel test worker) can take it meanwhile
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
-    dead, out = "lakehouse-s3test-unreachable", "lakehouse-s3test-untouched"
-    s3_spark._jsc.hadoopConfiguration().set(f"fs.s3a.bucket.{dead}.endpoint", f"http://127.0.0.1:{closed}")
-    with patched_environment(aws_server.environment):
-        s3 = aws_server.client("s3")
-        s3.create_bucket(Bucket=out, CreateBucketConfiguration={"LocationConstraint": REGION})
-        argv = ["--landing-uri", f"s3://{dead}/", "--batch-id", "dead1", "--env", ENV, "--lineage", "none"]
-        for layer in ("bronze", "silver", "gold"):
-            argv += [f"--{layer}-uri", f"s3://{out}/{layer}/"]
-        capsys.readouterr()
-        assert main("bronze", argv) == 1
-        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-        assert summary["status"] == "failed"
-        assert f"cannot reach the object store for s3://{dead}" in summary["error"], summary
-        assert "connection refused" in summary["error"]
-        assert s3.list_objects_v2(Bucket=out).get("KeyCount", 0) == 0
+        dead, out = "lakehouse-s3test-unreachable", "lakehouse-s3test-untouched"
+        s3_spark._jsc.hadoopConfiguration().set(f"fs.s3a.bucket.{dead}.endpoint", f"http://127.0.0.1:{closed}")
+        with patched_environment(aws_server.environment):
+            s3 = aws_server.client("s3")
+            s3.create_bucket(Bucket=out, CreateBucketConfiguration={"LocationConstraint": REGION})
+            argv = ["--landing-uri", f"s3://{dead}/", "--batch-id", "dead1", "--env", ENV, "--lineage", "none"]
+            for layer in ("bronze", "silver", "gold"):
+                argv += [f"--{layer}-uri", f"s3://{out}/{layer}/"]
+            capsys.readouterr()
+            assert main("bronze", argv) == 1
+            summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+            assert summary["status"] == "failed"
+            assert f"cannot reach the object store for s3://{dead}" in summary["error"], summary
+            assert "connection refused" in summary["error"]
+            assert s3.list_objects_v2(Bucket=out).get("KeyCount", 0) == 0
 
 
 def test_rebuild_from_bronze_on_the_s3_lake_installs_a_lost_gold_table(s3_lake, default_engine, monkeypatch):
