@@ -86,9 +86,12 @@ LOCAL_CONF: Dict[str, str] = {
 SMALL_LAKE_BYTES = 256 * 1024 * 1024
 # Beyond that, a partition per 256 MB of landing data: two per core leaves each shuffle partition of a 100M
 # set (8 GB of landing files) holding ~12M order items, sorted and merged in a 4 GB heap. A lake over
-# LARGE_LAKE_BYTES also gets an 8 GB heap (the 100M load test, docs/BENCHMARKS.md); 1M and 10M are unchanged.
+# LARGE_LAKE_BYTES also gets an 8 GB heap: the 100M load test (7.82 GB of landing files) was measured with it.
+# The boundary sits between that set and the largest one measured with 4 GB: the big-file stress scenario's
+# 74M records (~5.8 GB of landing files) peaked at 5.21 GB of summed PSS with 4 GB and 9.65 GB with 8 GB,
+# faster with 4 GB (docs/BENCHMARKS.md, "Stress scenarios"). 1M and 10M are unchanged.
 BYTES_PER_SHUFFLE_PARTITION = 256 * 1024 * 1024
-LARGE_LAKE_BYTES = 4 * 1024 * 1024 * 1024
+LARGE_LAKE_BYTES = 6_500_000_000
 # C1 only shrinks the JVM's default code cache to 48 MB, which a long session (the test suite's) fills
 # with generated classes until the JVM fails ("Out of space in CodeCache"): keep the tiered default size.
 C1_ONLY = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"

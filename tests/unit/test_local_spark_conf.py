@@ -49,3 +49,7 @@ def test_a_lake_of_many_gigabytes_gets_a_partition_per_256_mb_and_a_bigger_heap(
     assert big["spark.sql.shuffle.partitions"] == "30"
     assert big["spark.driver.memory"] == "8g"
     assert local_conf(2, LARGE_LAKE_BYTES)["spark.driver.memory"] == "4g"
+    # the two sets measured on either side of the boundary: 74M records (the big-file stress scenario) with 4 GB,
+    # 100M (the load test) with 8 GB
+    assert local_conf(2, 5_800_000_000)["spark.driver.memory"] == "4g"
+    assert local_conf(2, 7_820_000_000)["spark.driver.memory"] == "8g"
