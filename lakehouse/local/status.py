@@ -90,11 +90,17 @@ def _ts(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _operation(h: dict[str, Any]) -> str:
-    from job_assets.engine.base import parse_user_metadata
+def _commit(raw: dict[str, Any]) -> dict[str, Any]:
+    """One of the reader's history dicts (delta-rs's ``commitInfo`` with its version), normalised as the engines'
+    ``history()`` normalises it: our metadata in ``userMetadata``, whichever way the commit carried it."""
+    from job_assets.engine.base import history_entry
 
-    ours = parse_user_metadata(h.get("userMetadata")).get("operation") or h.get("lakehouse.operation")
-    return str(ours or h.get("operation", ""))
+    return history_entry(int(raw["version"]), raw)
+
+
+def _operation(h: dict[str, Any]) -> str:
+    """Our operation name (APPEND, MERGE, ...) of a normalised commit, else Delta's."""
+    return str(h["userMetadata"].get("operation") or h["operation"])
 
 
 def print_status(lake: Lake, console: Console) -> int:
@@ -109,7 +115,7 @@ def print_status(lake: Lake, console: Console) -> int:
         if t is None:
             continue
         found += 1
-        h = t.history(1)[0]
+        h = _commit(t.history(1)[0])
         table.add_row(
             c.name,
             str(t.version()),
@@ -162,8 +168,6 @@ def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
     Raises:
         UsageError: ``name`` is not a table of the contracts, or the table was never written.
     """
-    from job_assets.engine.base import parse_user_metadata
-
     from ..errors import UsageError
 
     try:
@@ -177,15 +181,11 @@ def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
     t = Table(title=f"{name} — {uri}")
     for col in ("version", "time (UTC)", "operation", "details"):
         t.add_column(col)
-    for h in found.history(limit):
-        meta = parse_user_metadata(h.get("userMetadata"))
-        details = {k: v for k, v in meta.items() if k != "operation"} or {
-            k: v for k, v in h.items() if k in ("rows", "inserted", "updated", "deleted", "lakehouse.txn")
-        }
-        if not details:
-            details = h.get("operationMetrics") or h.get("operationParameters") or {}
+    for h in map(_commit, found.history(limit)):
+        ours = {k: v for k, v in h["userMetadata"].items() if k != "operation"}
+        details = ours or h["operationMetrics"] or h["operationParameters"]
         t.add_row(
-            str(h.get("version")),
+            str(h["version"]),
             _ts(h["timestamp"]),
             _operation(h),
             ", ".join(f"{k}={v}" for k, v in details.items()),

@@ -234,7 +234,7 @@ def test_history_is_normalised(engine, spark, tmp_path):
 
 def test_history_timestamps_are_the_commits_own(engine, spark, tmp_path):
     """``timestamp`` is each commit's ``commitInfo.timestamp`` (what restore --timestamp and the Lambdas read), not
-    its file's modification time, which DESCRIBE HISTORY lists and which S3 sets by its own clock."""
+    its file's modification time (what DESCRIBE HISTORY would list, and on S3 set by S3's clock)."""
     uri = str(tmp_path / "t")
     engine.append(uri, df(spark, [(1, "a", 1, False)]))
     engine.append(uri, df(spark, [(2, "b", 1, False)]))

@@ -192,6 +192,23 @@ def test_report_charts_are_drawn_in_headless_chromium(lake, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
+def test_status_and_history_name_our_operation_and_batch(lake, capsys, monkeypatch):
+    """`lakehouse status` and `lakehouse history` show each commit as our metadata names it (operation, Txn),
+    read through the CLI's reader and normalised as the engines' history() is."""
+    from lakehouse.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")  # rich wraps a table at 80 columns when not on a terminal
+    root = str(lake["root"])
+    assert main(["history", "silver.orders", "--lake-root", root]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    assert len(rows) == 1 and re.search(r"│ 0 +│ .* │ MERGE +│ txn=silver:b1@1 +│", rows[0]), rows
+    assert main(["status", "--lake-root", root]) == 0
+    status = capsys.readouterr().out
+    assert re.search(r"bronze\.crm_accounts .* APPEND +│", status) and re.search(
+        r"gold\.win_rates .* OVERWRITE +│", status
+    )
+
+
 def test_rerunning_a_batch_changes_nothing(lake, spark, default_engine):
     root = lake["root"]
     before = all_versions(root)
