@@ -92,8 +92,12 @@ class RunContext:
 
 def table_properties(c: TableContract) -> Dict[str, str]:
     """The Delta table properties a table of contract ``c`` is created with (either engine): statistics on
-    the columns rows are matched and selected by only (:attr:`TableContract.stats_columns`)."""
-    return {"delta.dataSkippingStatsColumns": ",".join(c.stats_columns)}
+    the columns rows are matched and selected by only (:attr:`TableContract.stats_columns`), and the change
+    data feed where the contract asks for it (:attr:`TableContract.change_feed`)."""
+    properties = {"delta.dataSkippingStatsColumns": ",".join(c.stats_columns)}
+    if c.change_feed:  # protocol 1/4, the lowest with the feed and no table features (docs/adr/0011)
+        properties.update({"delta.enableChangeDataFeed": "true", "delta.minWriterVersion": "4"})
+    return properties
 
 
 def new_batch_id(now: Optional[dt.datetime] = None) -> str:

@@ -30,6 +30,16 @@ FLAGS: Dict[str, Flag] = {
             "closed on or before the order date."
         ),
     ),
+    "gold_by_month": Flag(
+        values=("auto", "always", "never"),
+        default="auto",
+        description=(
+            "gold.revenue_attribution and gold.customer_ltv_cohorts recompute only the months silver's changes "
+            "can move (docs/PIPELINE.md, 'Gold by month'): auto when silver.orders holds at least "
+            "BY_MONTH_MIN_ORDERS rows (job_assets/jobs/gold_build.py; below that the whole table is cheaper), "
+            "always, or never (the whole table every batch). The tables' contents are the same either way."
+        ),
+    ),
 }
 
 

@@ -173,6 +173,10 @@ class TableContract:
     selected_by: Tuple[str, ...] = ()
     """Columns readers select this table's rows by, when they are not its keys (bronze: the batch a silver run
     reads). Empty: the keys and the version column. See :attr:`stats_columns`."""
+    change_feed: bool = False
+    """Delta's change data feed on (``delta.enableChangeDataFeed``): every commit records the rows it changed,
+    with their images before and after, so a reader learns what changed since a version without comparing
+    whole tables (gold recomputes only the months a delivery touched: docs/PIPELINE.md, "Gold")."""
 
     @property
     def layer(self) -> str:

@@ -49,6 +49,7 @@ def _silver(
     derived_lineage: Tuple[Tuple[str, Tuple[str, ...]], ...] = (),
     grain: str = "",
     slo: int = 24 * 60,
+    change_feed: bool = False,
 ) -> TableContract:
     return TableContract(
         name=name,
@@ -63,6 +64,7 @@ def _silver(
         lineage=_lineage(entity, columns) + derived_lineage,
         landing=entity,
         version_column=version_column,
+        change_feed=change_feed,
     )
 
 
@@ -226,6 +228,7 @@ OPPORTUNITIES = _silver(
             ),
         ),
     ),
+    change_feed=True,  # gold's incremental months read what changed (docs/PIPELINE.md)
 )
 
 CUSTOMERS = _silver(
@@ -257,6 +260,7 @@ CUSTOMERS = _silver(
         ),
     ),
     upstream_extra=("silver.accounts_history",),
+    change_feed=True,  # gold's incremental months read what changed (docs/PIPELINE.md)
 )
 
 ORDERS = _silver(
@@ -312,6 +316,7 @@ ORDERS = _silver(
             ),
         ),
     ),
+    change_feed=True,  # gold's incremental months read what changed (docs/PIPELINE.md)
 )
 
 ORDER_ITEMS = _silver(

@@ -62,9 +62,12 @@ it), ``operationParameters`` (dict str -> str), ``operationMetrics`` (dict str -
 ``userMetadata`` (dict: this project's commit metadata, ``{}`` when the commit has none)."""
 
 
-def commit_metadata(txn: Optional[Txn], operation: str, **counts: int) -> str:
-    """The ``userMetadata`` of one of our commits: the operation, its Txn, and counts the engine knows up front."""
-    doc: Dict[str, Any] = {"operation": operation, **{k: int(v) for k, v in counts.items()}}
+def commit_metadata(
+    txn: Optional[Txn], operation: str, extra: Optional[Mapping[str, Any]] = None, **counts: int
+) -> str:
+    """The ``userMetadata`` of one of our commits: the operation, its Txn, counts the engine knows up front, and
+    the caller's ``extra`` keys (JSON values, e.g. a gold table's build provenance)."""
+    doc: Dict[str, Any] = {**dict(extra or {}), "operation": operation, **{k: int(v) for k, v in counts.items()}}
     if txn is not None:
         doc["txn"] = txn.tag
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
@@ -222,6 +225,21 @@ class TableEngine(abc.ABC):
         return self.read(uri)
 
     @abc.abstractmethod
+    def table_id(self, uri: str) -> str:
+        """The table's identity (Delta's ``metaData.id``): a table dropped and created again at ``uri`` has
+        another, so versions recorded against the old one are not read against the new one."""
+
+    @abc.abstractmethod
+    def changes(self, uri: str, start: int, end: int, columns: Sequence[str]) -> DataFrame:
+        """The rows commits ``start`` to ``end`` (inclusive) changed, from Delta's change data feed: ``columns``
+        plus ``_change_type`` (``insert``, ``delete``, ``update_preimage``, ``update_postimage``).
+
+        A commit that wrote no change files (an append, or another writer's copy-on-write rewrite) reads as its
+        removed files' rows deleted and its added files' rows inserted: a superset of what changed, never less.
+        Raises when the range has no change data (the feed was off, or VACUUM removed the files).
+        """
+
+    @abc.abstractmethod
     def transaction_version(self, uri: str, app_id: str) -> Optional[int]:
         """The last committed version of an app transaction, or None."""
 
@@ -317,8 +335,11 @@ class TableEngine(abc.ABC):
         return self.append(uri, df, txn=txn)
 
     @abc.abstractmethod
-    def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
-        """Replace the table's rows at ``uri`` by ``df`` in one commit, once per ``txn``."""
+    def overwrite(
+        self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None, metadata: Optional[Mapping[str, Any]] = None
+    ) -> WriteResult:
+        """Replace the table's rows at ``uri`` by ``df`` in one commit, once per ``txn``; ``metadata`` (JSON
+        values) joins the commit's ``userMetadata``."""
 
     @abc.abstractmethod
     def create_if_missing(self, uri: str, schema: StructType) -> bool:

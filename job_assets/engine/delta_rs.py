@@ -18,12 +18,12 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from ..delta_read import arrow_table
 from .base import (
@@ -198,11 +198,17 @@ class DeltaRsEngine(TableEngine):
             )
         return adds, rows
 
-    def _commit_properties(self, txn: Optional[Txn], operation: str, counts: Optional[Dict[str, int]] = None):
+    def _commit_properties(
+        self,
+        txn: Optional[Txn],
+        operation: str,
+        counts: Optional[Dict[str, int]] = None,
+        extra: Optional[Mapping[str, Any]] = None,
+    ):
         """The commit's app transaction and ``userMetadata`` (:func:`commit_metadata`), as delta-spark writes it."""
         txm = self._dl.transaction
         return txm.CommitProperties(
-            custom_metadata={"userMetadata": commit_metadata(txn, operation, **(counts or {}))},
+            custom_metadata={"userMetadata": commit_metadata(txn, operation, extra, **(counts or {}))},
             app_transactions=[txm.Transaction(txn.app_id, txn.version)] if txn else None,
         )
 
@@ -215,9 +221,10 @@ class DeltaRsEngine(TableEngine):
         txn: Optional[Txn],
         operation: str,
         metrics: Optional[Dict[str, Any]] = None,
+        extra: Optional[Mapping[str, Any]] = None,
     ) -> int:
         txm = self._dl.transaction
-        props = self._commit_properties(txn, operation, metrics)
+        props = self._commit_properties(txn, operation, metrics, extra)
         delta_schema = self._dl.Schema.from_json(_nullable(schema).json())
         hooks = self._dl.PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
         if not self.exists(uri):
@@ -267,6 +274,19 @@ class DeltaRsEngine(TableEngine):
             f = table.schema.field(i)
             table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp(f.type.unit)))
         return table.to_pylist()
+
+    def table_id(self, uri: str) -> str:
+        return str(self._table(uri).metadata().id)
+
+    def changes(self, uri: str, start: int, end: int, columns: Sequence[str]) -> DataFrame:
+        import pyarrow as pa
+
+        wanted = [*columns, "_change_type"]
+        feed = self._table(uri).load_cdf(starting_version=start, ending_version=end, columns=wanted)
+        rows = pa.table(feed.read_all()).select(wanted).to_pylist()
+        fields = {f.name: f for f in self.spark_schema(uri).fields}
+        schema = StructType([*(fields[c] for c in columns), StructField("_change_type", StringType())])
+        return self.spark.createDataFrame([tuple(r[c] for c in wanted) for r in rows], _nullable(schema))
 
     def transaction_version(self, uri: str, app_id: str) -> Optional[int]:
         return self._table(uri).transaction_version(app_id)
@@ -333,7 +353,9 @@ class DeltaRsEngine(TableEngine):
         )
         return WriteResult(True, self.version(uri), rows_added=len(rows), files_added=1)
 
-    def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
+    def overwrite(
+        self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None, metadata: Optional[Mapping[str, Any]] = None
+    ) -> WriteResult:
         skipped = self._skip(uri, txn)
         if skipped:
             return skipped
@@ -345,7 +367,7 @@ class DeltaRsEngine(TableEngine):
             removed_files = actions.num_rows
             removed_rows = sum(n or 0 for n in actions.column("num_records").to_pylist()) if removed_files else 0
         adds, rows = self._write_files(uri, df)
-        version = self._commit(uri, adds, df.schema, "overwrite", txn, "OVERWRITE", {"rows": rows})
+        version = self._commit(uri, adds, df.schema, "overwrite", txn, "OVERWRITE", {"rows": rows}, metadata)
         return WriteResult(
             True,
             version,
@@ -444,7 +466,10 @@ class DeltaRsEngine(TableEngine):
         """One commit: the merged files added, the touched files removed."""
         txm = self._dl.transaction
         now = int(time.time() * 1000)
-        removes = [txm.RemoveAction(p, True, now) for p in merged.removed]
+        # with their size and partition values ("extended file metadata"): what a change-data-feed reader
+        # needs to read a removed file's rows as deleted ones (delta-spark refuses a remove without them)
+        sizes = self._file_sizes(self._table(uri)) if merged.removed else {}
+        removes = [txm.RemoveAction(p, True, now, sizes[p], {}) for p in merged.removed]
         counts = {"inserted": merged.inserted, "updated": merged.updated, "deleted": merged.deleted}
         version = self._commit(uri, merged.adds + removes, target_schema, "append", txn, "MERGE", counts)
         return MergeResult(
@@ -463,6 +488,14 @@ class DeltaRsEngine(TableEngine):
         fs, base = self._fs(uri)
         for a in adds:
             fs.delete_file(f"{base.rstrip('/')}/{a.path}")
+
+    @staticmethod
+    def _file_sizes(dt) -> Dict[str, int]:
+        """Each active file's size in bytes, by its path relative to the table."""
+        import pyarrow as pa
+
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        return dict(zip(actions.column("path").to_pylist(), actions.column("size_bytes").to_pylist()))
 
     @staticmethod
     def _active_paths(dt) -> List[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -165,6 +165,16 @@ class DeltaSparkEngine(TableEngine):
             reader = reader.option("versionAsOf", version)
         return reader.load(uri)
 
+    def table_id(self, uri: str) -> str:
+        self._require(uri)
+        return str(self._snapshot(uri).metadata().id())
+
+    def changes(self, uri: str, start: int, end: int, columns: Sequence[str]) -> DataFrame:
+        self._require(uri)
+        reader = self.spark.read.format("delta").option("readChangeFeed", "true")
+        feed = reader.option("startingVersion", start).option("endingVersion", end).load(uri)
+        return feed.select(*columns, "_change_type")
+
     def transaction_version(self, uri: str, app_id: str) -> Optional[int]:
         found = self._snapshot(uri).transactions().get(app_id)
         return int(found.get()) if found.isDefined() else None
@@ -226,11 +236,19 @@ class DeltaSparkEngine(TableEngine):
                 return dict(json.loads(line)["commitInfo"])
         return {}
 
-    def _write(self, uri: str, df: DataFrame, mode: str, txn: Optional[Txn], operation: str) -> WriteResult:
+    def _write(
+        self,
+        uri: str,
+        df: DataFrame,
+        mode: str,
+        txn: Optional[Txn],
+        operation: str,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> WriteResult:
         """Delta's writer with the Txn as writer options: Delta itself skips a write whose Txn is committed,
         before it computes or writes anything, so no separate check is made."""
         before = self.version(uri)
-        writer = df.write.format("delta").mode(mode).option("userMetadata", commit_metadata(txn, operation))
+        writer = df.write.format("delta").mode(mode).option("userMetadata", commit_metadata(txn, operation, metadata))
         if before is None:
             self.refuse_non_delta_folder(uri)
             writer = writer.options(**self.creation_properties(uri))  # "delta.*" options: the new table's properties
@@ -270,11 +288,13 @@ class DeltaSparkEngine(TableEngine):
         df = self.spark.createDataFrame([Row(*[r.get(n) for n in names]) for r in rows], schema)
         return self._write(uri, df, "append", txn, "APPEND")
 
-    def overwrite(self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None) -> WriteResult:
+    def overwrite(
+        self, uri: str, df: DataFrame, *, txn: Optional[Txn] = None, metadata: Optional[Mapping[str, Any]] = None
+    ) -> WriteResult:
         removed = 0
         if self.exists(uri) and not self.committed(uri, txn):
             removed = self.read(uri).count() if self.version(uri) is not None else 0
-        result = self._write(uri, df, "overwrite", txn, "OVERWRITE")
+        result = self._write(uri, df, "overwrite", txn, "OVERWRITE", metadata)
         if result.committed:
             result.rows_removed = removed
         return result

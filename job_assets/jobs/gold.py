@@ -2,8 +2,10 @@
 
 Gold is a pure function of silver, so each gold table is recomputed and overwritten in one commit,
 tagged with the silver batch it was built from (``gold:<batch>``): rebuilding the same silver state
-makes no commit. Fail-severity rules run on the computed frame BEFORE the write, so a failing rule
-leaves the published table exactly as it was.
+makes no commit. The monthly tables recompute only the months silver's changes since their last build can
+move, and keep the others (:mod:`job_assets.jobs.gold_build`, which also records each build's provenance).
+Fail-severity rules run on the computed frame (the whole table) BEFORE the write, so a failing rule leaves
+the published table exactly as it was.
 
 After the writes every gold table is profiled (job_assets/profiling.py: all tables in two Spark
 actions), the profiles are appended to ``gold.profiles`` and compared with the earlier ones; anomalies
@@ -27,7 +29,9 @@ from ..flags import flag
 from ..profiling import profile_job_tables
 from ..spark import materialize
 from ..transforms import gold as G
+from ..transforms import gold_months as GM
 from ..transforms.silver import to_table_columns
+from . import gold_build
 from .bronze import parallelism
 from .common import JobResult, Progress, StepCounter, TableStats, completed_batches, write_ops
 
@@ -54,6 +58,23 @@ def build(silver: Dict[str, DataFrame], flags: Optional[Dict[str, str]] = None) 
     return {name: to_table_columns(fn(), contract(name)) for name, fn in builders.items()}
 
 
+def build_months(
+    name: str, months: List, silver: Dict[str, DataFrame], flags: Optional[Dict[str, str]] = None
+) -> DataFrame:
+    """The rows of ``months`` of monthly gold table ``name`` (pure; :data:`gold_build.MONTHLY`)."""
+    orders = silver["silver.orders"]
+    if name == "gold.revenue_attribution":
+        model = flag(flags or {}, "attribution_model")
+        df = GM.revenue_attribution_in(
+            months, orders, silver["silver.customers"], silver["silver.opportunities"], model
+        )
+    elif name == "gold.customer_ltv_cohorts":
+        df = GM.customer_ltv_cohorts_in(months, orders)
+    else:
+        raise KeyError(f"{name} is not a monthly gold table")
+    return to_table_columns(df, contract(name))
+
+
 Checked = Dict[str, Tuple[DataFrame, List[RuleStat]]]
 """Gold table name -> (its frame, materialized; its DQ stats), for every table that passed its fail rules."""
 
@@ -77,12 +98,35 @@ def _pending_batch(ctx: RunContext) -> Tuple[str, Optional[JobResult]]:
     return batch, None
 
 
-def _read_silver(ctx: RunContext) -> Dict[str, DataFrame]:
-    """Each silver input, read once (materialized), before the tables that share it are computed side by side."""
-    silver = {}
+def _read_silver(ctx: RunContext) -> Tuple[Dict[str, DataFrame], Dict[str, gold_build.Pinned]]:
+    """Each silver input, read once (materialized) at the version it is pinned to, before the tables that share
+    it are computed side by side; and those versions, which each gold commit records."""
+    silver, pinned = {}, {}
     for n in ("silver.orders", "silver.customers", "silver.opportunities"):
-        silver[n] = materialize(ctx.engine.read_or_empty(ctx.uri(n), schema_of(contract(n))))
-    return silver
+        pinned[n] = gold_build.pin(ctx, n)
+        if pinned[n].version is None:
+            df = ctx.spark.createDataFrame([], schema_of(contract(n)))
+        else:
+            df = ctx.engine.read(ctx.uri(n), version=pinned[n].version)
+        silver[n] = materialize(df)
+    return silver, pinned
+
+
+def _plan(
+    ctx: RunContext, frames: Dict[str, DataFrame], silver: Dict[str, DataFrame], pinned: Dict[str, gold_build.Pinned]
+) -> Dict[str, gold_build.Plan]:
+    """How each table is built; a monthly table with months to recompute gets its frame replaced by the
+    table as it is with those months recomputed."""
+    plans = {}
+    for name in frames:
+        plans[name] = gold_build.plan(ctx, name, pinned, silver, ctx.flags)
+        months = plans[name].months
+        if months is not None:
+            existing = ctx.engine.read(ctx.uri(name))  # this version: the overwrite leaves its files in place
+            recomputed = build_months(name, months, silver, ctx.flags)
+            frames[name] = GM.splice(existing, recomputed, gold_build.MONTHLY[name], months)
+        log.info("%s: %s (%s)", name, plans[name].mode, plans[name].reason)
+    return plans
 
 
 def _step(counter: StepCounter, label: str, name: str) -> None:
@@ -122,12 +166,18 @@ def _check_all(
 
 
 def _publish(
-    ctx: RunContext, batch: str, name: str, checked: Tuple[DataFrame, List[RuleStat]], counter: StepCounter
+    ctx: RunContext,
+    batch: str,
+    name: str,
+    checked: Tuple[DataFrame, List[RuleStat]],
+    counter: StepCounter,
+    build: Dict[str, object],
 ) -> TableStats:
-    """Overwrite gold table ``name`` with its checked frame (one commit tagged with the silver batch)."""
+    """Overwrite gold table ``name`` with its checked frame (one commit tagged with the silver batch, carrying
+    its ``build`` provenance)."""
     df, dq = checked
     stats = TableStats(name, dq=dq)
-    w = ctx.engine.overwrite(ctx.uri(name), df, txn=Txn(f"{JOB}:{batch}", 1))
+    w = ctx.engine.overwrite(ctx.uri(name), df, txn=Txn(f"{JOB}:{batch}", 1), metadata=build)
     stats.committed, stats.version = w.committed, ctx.engine.version(ctx.uri(name))
     stats.rows_in = stats.rows_out = w.rows_added if w.committed else df.count()
     _step(counter, "wrote", name)
@@ -140,15 +190,18 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     if skipped is not None:
         return skipped
     result = JobResult(JOB, batch, engine=ctx.engine.name)
-    silver = _read_silver(ctx)
+    silver, pinned = _read_silver(ctx)
     frames = build(silver, ctx.flags)
+    plans = _plan(ctx, frames, silver, pinned)
+    builds = {n: gold_build.provenance(n, batch, pinned, ctx.flags, plans[n]) for n in frames}
+    result.message = "; ".join(f"{n}: {len(p.months)} months" for n, p in plans.items() if p.months is not None)
     names = list(frames)
     counter = StepCounter(progress, 2 * len(names))
     # tables are independent: compute and check them side by side, and write only when every table
     # passed its fail rules, so a refused run leaves all of gold as it was
     with ThreadPoolExecutor(max_workers=parallelism(ctx, len(names)), thread_name_prefix="gold") as pool:
         computed = _check_all(ctx, pool, frames, silver, counter)
-        result.tables = list(pool.map(lambda n: _publish(ctx, batch, n, computed[n], counter), names))
+        result.tables = list(pool.map(lambda n: _publish(ctx, batch, n, computed[n], counter, builds[n]), names))
     written = [(computed[n][0], contract(n)) for n in names]  # materialized: exactly what the tables hold
     for df in silver.values():
         df.unpersist()

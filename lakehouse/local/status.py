@@ -162,6 +162,16 @@ def print_status(lake: Lake, console: Console) -> int:
     return 0
 
 
+def _details(details: dict[str, Any]) -> str:
+    """A commit's details as ``key=value`` pairs; a gold build as its mode and reason (docs/PIPELINE.md)."""
+    shown = []
+    for key, value in details.items():
+        if key == "build" and isinstance(value, dict):
+            value = f"{value.get('mode')} ({value.get('reason')})"
+        shown.append(f"{key}={value}")
+    return ", ".join(shown)
+
+
 def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
     """Print the last ``limit`` Delta commits of table ``name``.
 
@@ -184,11 +194,6 @@ def print_history(lake: Lake, name: str, limit: int, console: Console) -> int:
     for h in map(_commit, found.history(limit)):
         ours = {k: v for k, v in h["userMetadata"].items() if k != "operation"}
         details = ours or h["operationMetrics"] or h["operationParameters"]
-        t.add_row(
-            str(h["version"]),
-            _ts(h["timestamp"]),
-            _operation(h),
-            ", ".join(f"{k}={v}" for k, v in details.items()),
-        )
+        t.add_row(str(h["version"]), _ts(h["timestamp"]), _operation(h), _details(details))
     console.print(t)
     return 0

@@ -8,11 +8,13 @@ import csv
 import datetime as dt
 import json
 import re
+import shutil
 
 import pytest
 
 from job_assets.context import LakeLocations, RunContext
-from job_assets.contracts import BRONZE_TABLES, ERROR_CODES, GOLD_TABLES, SILVER_TABLES
+from job_assets.contracts import BRONZE_TABLES, ERROR_CODES, GOLD_TABLES, SILVER_TABLES, contract
+from job_assets.jobs import gold_build
 from job_assets.jobs.pipeline import run_pipeline
 from lakehouse.generator import generate
 
@@ -56,10 +58,13 @@ def test_schemas_equal_contracts(lake):
         assert [(f.name, f.dataType) for f in got.fields] == [(f.name, f.dataType) for f in schema_of(c).fields], c.name
 
 
-def test_tables_are_protocol_1_2(lake):
+def test_tables_are_protocol_1_2_or_1_4_with_the_change_feed(lake):
+    """ADR 0005 and 0011: no table features; writer 4 only for the silver tables that keep a change data feed."""
     for name in ("bronze.crm_accounts", "silver.orders", "gold.revenue_attribution", "silver.quarantine"):
         p = lake["ctx"].engine.protocol(lake["ctx"].uri(name))
-        assert (p["min_reader_version"], p["min_writer_version"]) == (1, 2) and not p["writer_features"]
+        writer = 4 if contract(name).change_feed else 2
+        assert (p["min_reader_version"], p["min_writer_version"]) == (1, writer) and not p["writer_features"], name
+        assert not p["reader_features"], name
 
 
 def test_gold_equals_independent_duckdb_computation(lake):
@@ -202,6 +207,9 @@ def test_status_and_history_name_our_operation_and_batch(lake, capsys, monkeypat
     assert main(["history", "silver.orders", "--lake-root", root]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
     assert len(rows) == 1 and re.search(r"│ 0 +│ .* │ MERGE +│ txn=silver:b1@1 +│", rows[0]), rows
+    assert main(["history", "gold.customer_ltv_cohorts", "--lake-root", root]) == 0  # how gold was built
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    assert re.search(r"│ OVERWRITE +│ build=full \(first build\)(, rows=\d+)?, txn=gold:b1@1 +│", rows[-1]), rows
     assert main(["status", "--lake-root", root]) == 0
     status = capsys.readouterr().out
     assert re.search(r"bronze\.crm_accounts .* APPEND +│", status) and re.search(
@@ -224,7 +232,8 @@ def test_incremental_run_with_new_and_changed_records(lake, spark, default_engin
     root = lake["root"]
     manifest = generate(root, 4_000, seed=11, bad_ratio=0.02, increment=1)
     silver_before = {n: table(root, n).num_rows for n in manifest["expected_silver_rows"]}
-    results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b3"))
+    by_month = {"gold_by_month": "always"}  # the lake is far under the threshold; gold equals DuckDB's either way
+    results = run_pipeline(RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b3", flags=by_month))
     assert [r.status for r in results] == ["succeeded", "succeeded", "succeeded"]
     silver = next(r for r in results if r.job == "silver")
     assert sum(t.rows_out for t in silver.tables) > 0
@@ -233,6 +242,10 @@ def test_incremental_run_with_new_and_changed_records(lake, spark, default_engin
     assert updated > 0
     reconcile(root, manifest)
     gold_matches_duckdb(root)
+    for name in gold_build.MONTHLY:  # recomputed by month, from the silver versions it read
+        build = default_engine.history(lake["ctx"].uri(name), limit=1)[0]["userMetadata"]["build"]
+        assert build["mode"] == "months" and build["months"] >= 1 and build["flags"] == by_month, build
+        assert build["inputs"]["silver.orders"]["version"] == version(root, "silver.orders")
     lake["manifest"] = manifest
 
 
@@ -271,6 +284,40 @@ def test_late_arriving_parent_releases_held_orphans(lake, spark, default_engine)
     # nothing lost: the quarantine still holds every refused record, the released ones marked as such
     assert version(root, "silver.quarantine") > 0
     gold_matches_duckdb(root)
+
+
+def test_gold_rebuilds_whole_when_it_cannot_vouch_for_the_months(lake, spark, default_engine, tmp_path):
+    """The gold job's choice per monthly table (job_assets/jobs/gold_build.py), on a copy of the lake."""
+    root = tmp_path / "lake"
+    shutil.copytree(lake["root"], root)
+    ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "probe")
+    pinned = {n: gold_build.pin(ctx, n) for n in ("silver.orders", "silver.customers", "silver.opportunities")}
+    silver = {n: default_engine.read(ctx.uri(n)) for n in pinned}
+    last = default_engine.history(ctx.uri("gold.customer_ltv_cohorts"), limit=1)[0]["userMetadata"]["build"]
+    assert last["mode"] == "full" and "whole is cheaper" in last["reason"]  # b4, with the flag's default
+
+    def plan(name: str, choice: str = "always", pins=pinned, **flags: str) -> gold_build.Plan:
+        return gold_build.plan(ctx, name, pins, silver, {"gold_by_month": choice, **flags})
+
+    # nothing changed in silver since the last build: no month to recompute
+    assert plan("gold.revenue_attribution").months == plan("gold.customer_ltv_cohorts").months == []
+    assert plan("gold.revenue_attribution", "never") == gold_build.Plan(None, "flag gold_by_month=never")
+    assert plan("gold.customer_segments") == gold_build.Plan(None, "a global table")
+    # another attribution model: the whole table, once
+    other = plan("gold.revenue_attribution", attribution_model="first_touch")
+    assert other.months is None and "definition or the flags changed" in other.reason
+    # silver.orders created again: its versions mean nothing against the recorded ones
+    moved = {**pinned, "silver.orders": gold_build.Pinned("another-table", pinned["silver.orders"].version)}
+    assert "created again" in plan("gold.customer_ltv_cohorts", pins=moved).reason
+    # a restored gold table: its last data commit is no build of ours
+    default_engine.restore(ctx.uri("gold.revenue_attribution"), 0)
+    assert "not a build with provenance" in plan("gold.revenue_attribution").reason
+    # silver.orders' feed switched off since the last build: its changes cannot be read, so the whole table
+    orders = ctx.uri("silver.orders")
+    spark.sql(f"ALTER TABLE delta.`{orders}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'false')")
+    now = {**pinned, "silver.orders": gold_build.pin(ctx, "silver.orders")}
+    unreadable = plan("gold.customer_ltv_cohorts", pins=now)
+    assert unreadable.months is None and "silver changes not readable" in unreadable.reason
 
 
 @pytest.mark.slow  # slow: 50 s; the engine contract covers OPTIMIZE and VACUUM on both engines in the default suite

@@ -53,7 +53,7 @@ def test_run_rejects_bad_flag_and_layer(tmp_path, capsys):
     assert main(["run", "--lake-root", str(tmp_path), "--flag", "attribution_model=middle_touch"]) == 2
     assert "flag attribution_model='middle_touch' is not one of last_touch, first_touch" in capsys.readouterr().err
     assert main(["run", "--lake-root", str(tmp_path), "--flag", "color=blue"]) == 2
-    assert "unknown flag 'color'; flags are: attribution_model" in capsys.readouterr().err
+    assert "unknown flag 'color'; flags are: attribution_model, gold_by_month" in capsys.readouterr().err
     for bad in ("nokey", "sql.shuffle.partitions=4", "spark.sql.shuffle.partitions="):
         assert main(["run", "--lake-root", str(tmp_path), "--conf", bad]) == 2
         assert f"--conf {bad!r}: expected spark.<key>=<value>" in capsys.readouterr().err

@@ -105,7 +105,8 @@ def test_statistics_columns_are_columns_each_table_is_matched_or_selected_by() -
     for c in ALL_TABLES:
         assert c.stats_columns, c.name
         assert set(c.stats_columns) <= set(c.column_names), c.name
-        assert table_properties(c) == {"delta.dataSkippingStatsColumns": ",".join(c.stats_columns)}
+        feed = {"delta.enableChangeDataFeed": "true", "delta.minWriterVersion": "4"} if c.change_feed else {}
+        assert table_properties(c) == {"delta.dataSkippingStatsColumns": ",".join(c.stats_columns), **feed}
     assert contract("bronze.crm_accounts").stats_columns == ("_batch_id", "_ingest_ts")
     assert contract("silver.quarantine").stats_columns == ("_table", "_status", "_batch_id")
     assert contract("silver.orders").stats_columns == ("order_id", "updated_at")
@@ -119,3 +120,14 @@ def test_statistics_never_hold_direct_personal_data() -> None:
         personal = {col.name: col.pii for col in c.columns if col.pii}
         in_stats = {name: personal[name] for name in c.stats_columns if name in personal}
         assert set(in_stats.values()) <= {"identifier"} and set(in_stats) <= set(c.keys), (c.name, in_stats)
+
+
+def test_the_change_feed_is_on_where_gold_reads_changes_and_nowhere_else() -> None:
+    """Gold's monthly tables follow silver's changes (job_assets/jobs/gold_build.py): exactly the silver tables
+    they read keep a change data feed (protocol 1/4, docs/adr/0011-change-data-feed.md)."""
+    from job_assets.jobs.gold_build import CHANGE_COLUMNS, MONTHLY
+
+    followed = {u for name in MONTHLY for u in contract(name).upstream}
+    assert followed == set(CHANGE_COLUMNS) == {c.name for c in ALL_TABLES if c.change_feed}
+    for name, columns in CHANGE_COLUMNS.items():
+        assert set(columns) <= set(contract(name).column_names), name
