@@ -31,13 +31,14 @@ FLAGS: Dict[str, Flag] = {
         ),
     ),
     "gold_by_month": Flag(
-        values=("auto", "always", "never"),
-        default="auto",
+        values=("never", "always"),
+        default="never",
         description=(
-            "gold.revenue_attribution and gold.customer_ltv_cohorts recompute only the months silver's changes "
-            "can move (docs/PIPELINE.md, 'Gold by month'): auto when silver.orders holds at least "
-            "BY_MONTH_MIN_ORDERS rows (job_assets/jobs/gold_build.py; below that the whole table is cheaper), "
-            "always, or never (the whole table every batch). The tables' contents are the same either way."
+            "always: gold.revenue_attribution and gold.customer_ltv_cohorts recompute only the months silver's "
+            "changes can move (docs/PIPELINE.md, 'Gold by month'); never: the whole tables every batch. The "
+            "tables' contents are the same either way. Off by default: on the generator's recency-skewed feed a "
+            "delivery moves nearly every month, and working the months out then costs more than it saves "
+            "(docs/BENCHMARKS.md, 'Gold by month'); turn it on for feeds whose changes stay in recent months."
         ),
     ),
 }

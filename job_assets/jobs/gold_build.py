@@ -2,9 +2,11 @@
 
 Every gold commit records how it was built (``userMetadata["build"]``): the silver tables it read (identity
 and version), a fingerprint of the definition (the gold transforms' source, the table's columns and the
-run's flags), and whether it recomputed the whole table or some months. The next build of a monthly table
-(:data:`MONTHLY`) reads what changed in silver since those versions (Delta's change data feed), works out
-the months those changes can move (:mod:`job_assets.transforms.gold_months`) and recomputes only them.
+run's flags), and whether it recomputed the whole table or some months. With the job flag
+``gold_by_month=always``, the next build of a monthly table (:data:`MONTHLY`) reads what changed in silver
+since those versions (Delta's change data feed), works out the months those changes can move
+(:mod:`job_assets.transforms.gold_months`) and recomputes only them. The flag is off by default: measured,
+a realistic delivery moves nearly every month, and working them out costs more than it saves.
 
 It rebuilds the whole table instead, and says why in the commit, whenever it cannot vouch for the months:
 no earlier build of ours as the table's last data commit (a first build, a RESTORE, someone else's write),
@@ -43,10 +45,6 @@ CHANGE_COLUMNS: Dict[str, Sequence[str]] = {
     "silver.customers": GM.CUSTOMER_COLUMNS,
     "silver.opportunities": GM.OPPORTUNITY_COLUMNS,
 }
-BY_MONTH_MIN_ORDERS = 1_000_000
-"""With flag ``gold_by_month=auto``, recompute by month only from this many rows of silver.orders: working out
-the months and splicing them costs a few fixed Spark queries, which a whole rebuild of a smaller table costs
-less than (measured: docs/BENCHMARKS.md, "Gold by month")."""
 OUTPUT_NEUTRAL_FLAGS = ("gold_by_month",)
 """Flags that change how gold is computed, not what: left out of the definition fingerprint."""
 NOT_DATA = ("OPTIMIZE", "VACUUM START", "VACUUM END")
@@ -156,33 +154,44 @@ SCOPES: Dict[str, Scope] = {
 }
 
 
+def _declined(ctx: RunContext, name: str, choice: str) -> Optional[str]:
+    """Why ``name`` is rebuilt whole before any change is read (None: by month, if the changes allow)."""
+    if name not in MONTHLY:
+        return "a global table"
+    if not ctx.engine.exists(ctx.uri(name)):
+        return "first build"
+    if choice == "never":
+        return "flag gold_by_month=never"
+    return None
+
+
+def _unvouched(
+    build: Optional[Mapping[str, Any]], name: str, pinned: Mapping[str, Pinned], flags: Mapping[str, str]
+) -> Optional[str]:
+    """Why the table's last build cannot be carried forward by month (None: it can)."""
+    if build is None:
+        return "the table's last data commit is not a build with provenance"
+    fingerprint = definition(name, flags)
+    if fingerprint is None or build.get("definition") != fingerprint:
+        return "the definition or the flags changed since the last build"
+    return _stale_input(build, pinned, contract(name).upstream)
+
+
 def plan(
     ctx: RunContext, name: str, pinned: Mapping[str, Pinned], silver: Dict[str, DataFrame], flags: Mapping[str, str]
 ) -> Plan:
     """Months of ``name`` to recompute from the silver changes since its last build, or the whole table."""
-    uri = ctx.uri(name)
-    if name not in MONTHLY:
-        return Plan(None, "a global table")
-    if not ctx.engine.exists(uri):
-        return Plan(None, "first build")
     choice = flag(flags, "gold_by_month")
-    if choice == "never":
-        return Plan(None, "flag gold_by_month=never")
-    if choice == "auto":
-        orders = silver["silver.orders"].count()
-        if orders < BY_MONTH_MIN_ORDERS:
-            return Plan(None, f"silver.orders holds {orders:,} rows, under {BY_MONTH_MIN_ORDERS:,}: whole is cheaper")
+    declined = _declined(ctx, name, choice)
+    if declined:
+        return Plan(None, declined)
+    uri = ctx.uri(name)
     build = last_build(ctx, uri)
-    if build is None:
-        return Plan(None, "the table's last data commit is not a build with provenance")
-    fingerprint = definition(name, flags)
-    if fingerprint is None or build.get("definition") != fingerprint:
-        return Plan(None, "the definition or the flags changed since the last build")
-    tables = contract(name).upstream
-    stale = _stale_input(build, pinned, tables)
-    if stale:
-        return Plan(None, stale)
+    unvouched = _unvouched(build, name, pinned, flags)
+    if unvouched or build is None:
+        return Plan(None, unvouched or "no build")
     try:
+        tables = contract(name).upstream
         changes = {t: _changes(ctx, t, int(build["inputs"][t]["version"]), int(pinned[t].version)) for t in tables}
         months = sorted(r[0] for r in SCOPES[name](changes, silver).collect())
     except Exception as error:  # no change data for the range: the feed was off, or VACUUM removed it
