@@ -2,8 +2,9 @@
 
 Gold is a pure function of silver, so each gold table is recomputed and overwritten in one commit,
 tagged with the silver batch it was built from (``gold:<batch>``): rebuilding the same silver state
-makes no commit. The monthly tables recompute only the months silver's changes since their last build can
-move, and keep the others (:mod:`job_assets.jobs.gold_build`, which also records each build's provenance).
+makes no commit. Each commit records its build (:mod:`job_assets.jobs.gold_build`); with the job flag
+``gold_by_month=always`` the monthly tables recompute only the months silver's changes since their last build
+can move, and keep the others (off by default: measured, it does not pay on a realistic feed).
 Fail-severity rules run on the computed frame (the whole table) BEFORE the write, so a failing rule leaves
 the published table exactly as it was.
 
