@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 PROTOCOL = {"min_reader_version": 1, "min_writer_version": 2}
 OWN_LEFTOVERS = ("_", ".", "part-", "w-")
@@ -124,6 +124,12 @@ def history_entry(version: int, info: Mapping[str, Any], listed_ms: Optional[int
         "operationMetrics": numeric_metrics(info.get("operationMetrics")),
         "userMetadata": meta,
     }
+
+
+def change_feed_schema(schema: StructType, columns: Sequence[str]) -> StructType:
+    """What :meth:`TableEngine.changes` returns for a table of ``schema``: ``columns`` and ``_change_type``."""
+    fields = {f.name: f for f in schema.fields}
+    return StructType([*(fields[c] for c in columns), StructField("_change_type", StringType())])
 
 
 MERGE_COUNT_METRICS = {

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import StructField, StructType
 
 from ..delta_read import arrow_table
 from .base import (
@@ -33,6 +33,7 @@ from .base import (
     TableNotFoundError,
     Txn,
     WriteResult,
+    change_feed_schema,
     commit_metadata,
     history_entry,
     merge_keys_condition,
@@ -284,9 +285,8 @@ class DeltaRsEngine(TableEngine):
         wanted = [*columns, "_change_type"]
         feed = self._table(uri).load_cdf(starting_version=start, ending_version=end, columns=wanted)
         rows = pa.table(feed.read_all()).select(wanted).to_pylist()
-        fields = {f.name: f for f in self.spark_schema(uri).fields}
-        schema = StructType([*(fields[c] for c in columns), StructField("_change_type", StringType())])
-        return self.spark.createDataFrame([tuple(r[c] for c in wanted) for r in rows], _nullable(schema))
+        schema = _nullable(change_feed_schema(self.spark_schema(uri), columns))
+        return self.spark.createDataFrame([tuple(r[c] for c in wanted) for r in rows], schema)
 
     def transaction_version(self, uri: str, app_id: str) -> Optional[int]:
         return self._table(uri).transaction_version(app_id)
@@ -415,7 +415,7 @@ class DeltaRsEngine(TableEngine):
                 return MergeResult(False, dt.version(), skipped_reason="merge changed nothing: no commit")
         finally:
             j.unpersist()
-        return self._commit_merge(uri, target_schema, txn, merged)
+        return self._commit_merge(uri, dt, target_schema, txn, merged)
 
     def _touched(
         self, uri: str, dt: Any, target_schema: StructType, source: DataFrame, keys: List[str]
@@ -461,14 +461,14 @@ class DeltaRsEngine(TableEngine):
         return _MergedFiles(adds, rows, touched_rel, inserted, updated, deleted)
 
     def _commit_merge(
-        self, uri: str, target_schema: StructType, txn: Optional[Txn], merged: _MergedFiles
+        self, uri: str, dt: Any, target_schema: StructType, txn: Optional[Txn], merged: _MergedFiles
     ) -> MergeResult:
-        """One commit: the merged files added, the touched files removed."""
+        """One commit: the merged files added, the touched files (of snapshot ``dt``) removed."""
         txm = self._dl.transaction
         now = int(time.time() * 1000)
         # with their size and partition values ("extended file metadata"): what a change-data-feed reader
         # needs to read a removed file's rows as deleted ones (delta-spark refuses a remove without them)
-        sizes = self._file_sizes(self._table(uri)) if merged.removed else {}
+        sizes = self._file_sizes(dt) if merged.removed else {}  # the snapshot the merge read: no second log read
         removes = [txm.RemoveAction(p, True, now, sizes[p], {}) for p in merged.removed]
         counts = {"inserted": merged.inserted, "updated": merged.updated, "deleted": merged.deleted}
         version = self._commit(uri, merged.adds + removes, target_schema, "append", txn, "MERGE", counts)
@@ -497,11 +497,9 @@ class DeltaRsEngine(TableEngine):
         actions = pa.table(dt.get_add_actions(flatten=True))
         return dict(zip(actions.column("path").to_pylist(), actions.column("size_bytes").to_pylist()))
 
-    @staticmethod
-    def _active_paths(dt) -> List[str]:
-        import pyarrow as pa
-
-        return pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist()
+    @classmethod
+    def _active_paths(cls, dt) -> List[str]:
+        return list(cls._file_sizes(dt))
 
     @staticmethod
     def _rel_for(rel_by_path: Dict[str, str], spark_file: str) -> str:

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from pyspark.sql import DataFrame
-from pyspark.sql.types import StringType, StructField, StructType
 
 from ..context import RunContext
 from ..contracts import contract
 from ..contracts.spark_schema import schema_of
+from ..engine.base import change_feed_schema
 from ..flags import flag
 from ..transforms import gold as G
 from ..transforms import gold_months as GM
@@ -121,9 +121,7 @@ def _changes(ctx: RunContext, table: str, since: int, now: int) -> DataFrame:
     """What ``table`` changed after version ``since`` up to ``now``: the columns gold's months follow."""
     columns = CHANGE_COLUMNS[table]
     if since == now:
-        fields = {f.name: f for f in schema_of(contract(table)).fields}
-        schema = StructType([*(fields[c] for c in columns), StructField("_change_type", StringType())])
-        return ctx.spark.createDataFrame([], schema)
+        return ctx.spark.createDataFrame([], change_feed_schema(schema_of(contract(table)), columns))
     return ctx.engine.changes(ctx.uri(table), since + 1, now, columns)
 
 
