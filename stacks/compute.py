@@ -55,6 +55,7 @@ class ComputeStack(Stack):
                 publisher_policy=storage.job_publisher_policy,
                 log_encryption_key=storage.key,
                 log_retention=log_retention(config.retention.log_group_retention_days),
+                network=network.function_network if network else None,
             ),
         )
         self.metrics_publisher_policy = metrics_publisher_policy(self, config)

@@ -22,7 +22,7 @@ from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps, role_arn
 from platform_model import aws_names
 from stacks.dr_standby import Standby, StandbyProps
-from stacks.layer_access import JOBS, job_role_name, replica_key_users, replication_role_name
+from stacks.layer_access import JOBS, READS, job_role_name, replica_key_users, replication_role_name
 from stacks.storage import DELTA_LOG_PATTERN, REPLICATED_BUCKETS, landing_lifecycle, replica_bucket_name, vault_lock
 
 
@@ -48,11 +48,11 @@ class DrStack(Stack):
                 removal_policy=removal,
             ),
         )
-        self.buckets: dict[str, s3.IBucket] = {}
+        self.buckets: dict[str, s3.IBucket] = {
+            layer: self._replica(config, layer, logs.bucket, removal) for layer in REPLICATED_BUCKETS
+        }
         self.read_policies: dict[str, iam.IManagedPolicy] = {}
-        """Read access to a replica (the DR replica verifier in the primary region attaches these)."""
-        for layer in REPLICATED_BUCKETS:
-            self.buckets[layer], self.read_policies[layer] = self._replica(config, layer, logs.bucket, removal)
+        """Read access to a whole replica, for the layers the standby's jobs read (:meth:`add_standby`)."""
         self.delta_log_read_policies = {layer: self._delta_log_read(layer) for layer in REPLICATED_BUCKETS[1:]}
         self.key_events = KeyEventForwarder(
             self,
@@ -69,8 +69,8 @@ class DrStack(Stack):
 
     def _replica(
         self, config: EnvironmentConfig, layer: str, access_logs: s3.IBucket, removal: RemovalPolicy
-    ) -> tuple[s3.IBucket, iam.IManagedPolicy]:
-        """``layer``'s replica bucket under its own key, and the policy that reads it."""
+    ) -> s3.IBucket:
+        """``layer``'s replica bucket under its own key."""
         replica = LakeBucket(
             self,
             f"{layer.capitalize()}Replica",
@@ -88,17 +88,22 @@ class DrStack(Stack):
             rules=BUCKET_REPLICATION,
             reason=f"This is the DR replica of the {layer} bucket; a replica of a replica adds nothing.",
         )
-        read = BucketAccessPolicy(
+        return replica.bucket
+
+    def _replica_read(self, config: EnvironmentConfig, layer: str) -> iam.IManagedPolicy:
+        """Read ``layer``'s whole replica (a standby job that reads the layer)."""
+        bucket = self.buckets[layer]
+        assert isinstance(bucket, s3.Bucket)
+        return BucketAccessPolicy(
             self,
             f"{layer.capitalize()}ReplicaRead",
             props=BucketAccessPolicyProps(
-                bucket=replica.bucket,
+                bucket=bucket,
                 encryption_key=self.keys[layer],
                 description=f"Read the {layer} replica in {config.dr_region}.",
                 read_prefixes=[""],
             ),
         ).policy
-        return replica.bucket, read
 
     def _delta_log_read(self, layer: str) -> iam.IManagedPolicy:
         """Read the Delta logs of ``layer``'s replica tables only (the replica verifier)."""
@@ -119,6 +124,8 @@ class DrStack(Stack):
     def add_standby(self, config: EnvironmentConfig, *, version: str) -> Standby:
         """The standby over these replicas, running job-assets ``version`` (known once the Compute stack has
         packaged it; the standby takes the string, no reference to that stack)."""
+        read_by_jobs = sorted({layer for job in JOBS for layer in READS[job]})
+        self.read_policies = {layer: self._replica_read(config, layer) for layer in read_by_jobs}
         self.standby = Standby(
             self,
             "Standby",

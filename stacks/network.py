@@ -14,6 +14,7 @@ from constructs import Construct
 
 from cdk.config import EnvironmentConfig
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps
+from cdk.constructs.ops_function import FunctionNetwork
 from cdk.constructs.private_network import PrivateNetwork, PrivateNetworkProps
 from cdk.log_retention import log_retention
 from platform_model import aws_names
@@ -62,6 +63,11 @@ class NetworkStack(Stack):
     @property
     def subnets(self) -> ec2.SelectedSubnets:
         return self.network.subnets
+
+    @property
+    def function_network(self) -> FunctionNetwork:
+        """Where a Lambda of this environment runs: these subnets, under ``workloads``."""
+        return FunctionNetwork(vpc=self.vpc, subnets=self.subnets.subnets, security_group=self.workloads)
 
     @property
     def s3_endpoint(self) -> ec2.GatewayVpcEndpoint:

@@ -34,7 +34,7 @@ from cdk.constructs.failure_notifier import FailureNotifier, FailureNotifierProp
 from cdk.constructs.freshness_monitor import FreshnessMonitor, FreshnessMonitorProps
 from cdk.constructs.landing_intake import LandingIntake, LandingIntakeProps
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps
-from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, FunctionNetwork, OpsCommon, OpsFunction
+from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsCommon, OpsFunction
 from cdk.constructs.replica_verifier import ReplicaVerifier, ReplicaVerifierProps
 from cdk.lambda_packaging import LambdaBuild
 from cdk.log_retention import log_retention
@@ -102,11 +102,7 @@ class OpsStack(Stack):
             alarms=alarm_factory,
             failed_events=self.failed_events.dead_letter_queue,
             removal_policy=removal,
-            network=(
-                FunctionNetwork(vpc=network.vpc, subnets=network.subnets.subnets, security_group=network.workloads)
-                if network
-                else None
-            ),
+            network=network.function_network if network else None,
         )
         self._compose(storage, compute, orchestration, alert_topic, alert_publish_policy, dr)
 

@@ -6,16 +6,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from cdk.compliance import LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
+from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
+from cdk.constructs.ops_function import ENI_ACTIONS, FunctionNetwork
 from cdk.packaging import ARCHIVE_NAME, DEPS_ALIAS, DEPS_ARCHIVE_NAME, EMR_DEPS_DIR, ENTRYPOINTS_DIR, bundle_job_assets
+
+DEPLOYMENT_CONCURRENCY = 2
+"""Reserved concurrency of the deployment handler: a deploy's copy (and a retry of it) at once, never more."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +36,10 @@ class JobAssetsProps:
     prefix: str = "jobs"
     deps_dir: Path = EMR_DEPS_DIR
     """The EMR dependency wheels ``make install`` downloaded: every release ships them as ``pydeps.zip``."""
+    network: FunctionNetwork | None = None
+    """The private subnets and security group the copy runs in (``None``: the environment has no network). The
+    S3 gateway endpoint's policy admits the asset and artifacts buckets (this account's) and CloudFormation's
+    response bucket (``EndpointScope.statements``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,8 +76,9 @@ class Releases:
 class JobAssets(Construct):
     """A content-addressed release of the Spark jobs; older versions stay for rollback (no prune).
 
-    The copy runs in CDK's BucketDeployment Lambda under a role built here from managed policies only:
-    read this one asset object, write ``jobs/`` in the artifacts bucket, write its own log group.
+    The copy runs in CDK's BucketDeployment Lambda, in the private network when the environment has one,
+    under a role built here from managed policies only: read this one asset object, write ``jobs/`` in the
+    artifacts bucket, write its own log group (and, in the network, attach to it).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, props: JobAssetsProps) -> None:
@@ -94,27 +105,9 @@ class JobAssets(Construct):
             "DeploymentRole",
             description="Copies one job-assets release into the artifacts bucket.",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=[
-                props.publisher_policy,
-                iam.ManagedPolicy(
-                    self,
-                    "DeploymentPolicy",
-                    description="Read the job-assets release asset; write the deployment's own log group.",
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="ReadReleaseAsset",
-                            actions=["s3:GetObject"],
-                            resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
-                        ),
-                        iam.PolicyStatement(
-                            sid="WriteDeploymentLogs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[log_group.log_group_arn],
-                        ),
-                    ],
-                ),
-            ],
+            managed_policies=[props.publisher_policy, self._deployment_policy(asset, log_group, props.network)],
         )
+        network = props.network
         self.deployment = s3deploy.BucketDeployment(
             self,
             "Deployment",
@@ -127,8 +120,46 @@ class JobAssets(Construct):
             log_group=log_group,
             # Grants BucketDeployment would add inline are replaced by the managed policies above.
             role=role.without_policy_updates(),
+            vpc=network.vpc if network else None,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,
+            security_groups=[network.security_group] if network else None,
         )
-        self._acknowledge_handler()
+        self._harden_handler(in_network=network is not None)
+
+    def _deployment_policy(
+        self, asset: s3_assets.Asset, log_group: logs.ILogGroup, network: FunctionNetwork | None
+    ) -> iam.ManagedPolicy:
+        """Read the asset object, write the log group; in the network, the network-interface actions."""
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadReleaseAsset",
+                actions=["s3:GetObject"],
+                resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
+            ),
+            iam.PolicyStatement(
+                sid="WriteDeploymentLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+        ]
+        if network is not None:
+            statements.append(iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=[*ENI_ACTIONS], resources=["*"]))
+        policy = iam.ManagedPolicy(
+            self,
+            "DeploymentPolicy",
+            description="Read the job-assets release asset; write the deployment's own log group.",
+            statements=statements,
+        )
+        if network is not None:
+            acknowledge(
+                policy,
+                rules=["AwsSolutions-IAM5"],
+                findings=["Resource::*"],
+                reason=(
+                    "Lambda's VPC network-interface actions are documented on '*' (AWSLambdaVPCAccessExecutionRole)."
+                ),
+            )
+        return policy
 
     @property
     def releases_uri(self) -> str:
@@ -156,11 +187,17 @@ class JobAssets(Construct):
         """Where this bucket's releases are, with this deploy's version as the default."""
         return Releases(releases_uri=self.releases_uri, version=self.version)
 
-    def _acknowledge_handler(self) -> None:
-        """BucketDeployment's handler is a stack-wide singleton Lambda that CDK owns; acknowledge it there."""
+    def _harden_handler(self, *, in_network: bool) -> None:
+        """BucketDeployment's handler is a stack-wide singleton Lambda that CDK owns: cap its concurrency
+        (:data:`DEPLOYMENT_CONCURRENCY`) on its CloudFormation resource, acknowledge the rest there."""
         stack = Stack.of(self)
         handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
+        if len(handlers) != 1:
+            raise RuntimeError(f"expected CDK's one BucketDeployment handler in {stack.stack_name}, found {handlers}")
         for handler in handlers:
+            function = handler.node.default_child
+            assert isinstance(function, lambda_.CfnFunction), function
+            function.reserved_concurrent_executions = DEPLOYMENT_CONCURRENCY
             acknowledge(
                 handler,
                 rules=["AwsSolutions-L1"],
@@ -168,16 +205,16 @@ class JobAssets(Construct):
             )
             acknowledge(
                 handler,
-                rules=LAMBDA_CONCURRENCY,
-                reason="Runs once per deploy, from CloudFormation; reserving concurrency protects nothing.",
-            )
-            acknowledge(
-                handler,
                 rules=LAMBDA_DLQ,
-                reason="Invoked synchronously by CloudFormation, which reports and rolls back a failed copy.",
+                reason=(
+                    "CloudFormation invokes it asynchronously and waits for its answer: the handler reports a "
+                    "failed copy itself, a crash fails the stack operation on CloudFormation's timeout; a queued "
+                    "event of a finished deploy would be nothing to act on."
+                ),
             )
-            acknowledge(
-                handler,
-                rules=LAMBDA_IN_VPC,
-                reason="Copies between two S3 buckets under IAM-scoped access; no private network is used.",
-            )
+            if not in_network:
+                acknowledge(
+                    handler,
+                    rules=LAMBDA_IN_VPC,
+                    reason="network.enabled is false for this environment: there is no private network to run in.",
+                )

@@ -285,6 +285,18 @@ class EndpointScope:
             )
         ]
         if service == "s3":
+            # A custom resource's handler in the VPC (the job-assets deployment) answers CloudFormation with a PUT
+            # to a presigned URL of CloudFormation's regional response bucket, signed by CloudFormation (so no
+            # principal condition). The answer's key is the stack's ARN: only this account's stacks in this region.
+            stacks = f"arn:aws:cloudformation:{self.region}:{self.account}:stack/*"
+            statements.append(
+                iam.PolicyStatement(
+                    sid="CloudFormationCustomResourceResponses",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[f"arn:aws:s3:::{custom_resource_response_bucket(self.region)}/{stacks}"],
+                )
+            )
             # EMR Serverless workers in the VPC ship the application UI's logs to the service's own bucket.
             statements.append(
                 iam.PolicyStatement(
@@ -296,6 +308,12 @@ class EndpointScope:
                 )
             )
         return statements
+
+
+def custom_resource_response_bucket(region: str) -> str:
+    """CloudFormation's bucket for custom resources' answers in ``region``: ``cloudformation-custom-resource-response-
+    euwest1`` (AWS Lambda developer guide, "Using Lambda with CloudFormation": the event's ``ResponseURL``)."""
+    return f"cloudformation-custom-resource-response-{region.replace('-', '')}"
 
 
 def _camel(name: str) -> str:

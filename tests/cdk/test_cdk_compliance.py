@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
-from cdk_testkit import Synthesized, acknowledgements
+from cdk_testkit import REPO_ROOT, Synthesized, acknowledgements
 from cfnlint.api import lint
 
 from cdk.compliance import PACKS, add_compliance_checks
 
 BUDGET_FILE = Path(__file__).with_name("nag_acknowledgements_budget.json")
+ENVS = ("dev", "staging", "prod")
 
 
 def test_lakehouse_synthesizes_clean_under_all_packs(lakehouse: Synthesized) -> None:
@@ -54,6 +56,48 @@ def test_acknowledgements_within_committed_budget(lakehouse: Synthesized) -> Non
         assert count <= budget[env], f"{env}: {count} acknowledgements, budget {budget[env]}: justify the rise"
         assert count == budget[env], f"{env}: {count} acknowledgements; lower the budget in {BUDGET_FILE.name}"
     assert set(found) == set(budget) - {"_comment"}
+
+
+CHECKLIST = REPO_ROOT / "docs" / "security" / "SECURITY_CHECKLIST.md"
+CAUSES_HEADING = "### cdk-nag acknowledgements by cause"
+
+
+def acknowledgement_cause(path: str, rule_id: str) -> str:
+    """The cause an acknowledgement belongs to, as the checklist's table names it."""
+    if "/AccessLogs/Bucket" in path:
+        return "access-log-bucket"
+    if "S3BucketReplicationEnabled" in rule_id:
+        return "not-replicated"
+    if rule_id == "AwsSolutions-IAM5[Resource::*]":
+        return "no-resource-arn"
+    if rule_id.startswith("AwsSolutions-IAM5"):
+        on_objects = re.search(r"Resource::(<\w*Bucket\w*\.Arn>|arn:aws:s3:::)", rule_id)
+        return "bucket-objects" if on_objects else "run-ids"
+    if rule_id.startswith("AwsSolutions-IAM4"):
+        return "aws-managed-policy"
+    if rule_id.endswith("VPCDefaultSecurityGroupClosed"):
+        return "default-security-group"
+    return "cdk-deploy-handler" if "/Custom::CDKBucketDeployment" in path else "our-lambda"
+
+
+def documented_causes() -> dict[str, tuple[int, ...]]:
+    """The checklist's table: cause -> (dev, staging, prod)."""
+    section = CHECKLIST.read_text().split(CAUSES_HEADING, 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `([a-z-]+)` \| (\d+) \| (\d+) \| (\d+) \|", section, flags=re.MULTILINE)
+    return {cause: tuple(int(n) for n in counts) for cause, *counts in rows}
+
+
+def test_acknowledgements_by_cause_are_the_checklists(lakehouse: Synthesized) -> None:
+    """Each acknowledgement falls under one documented cause, and the counts per cause are the checklist's: a new
+    acknowledgement shows up in review as a changed row, with the cause that has to justify it."""
+    found: Counter[tuple[str, str]] = Counter()
+    for path, annotated_id, _ in acknowledgements(lakehouse.app):
+        env = path.split("/", 1)[0].split("-")[1]
+        found[(acknowledgement_cause(path, annotated_id.removeprefix("Annotation::")), env)] += 1
+    computed = {cause: tuple(found[(cause, env)] for env in ENVS) for cause, _ in found}
+    assert documented_causes() == computed
+    budget = json.loads(BUDGET_FILE.read_text())
+    assert tuple(sum(counts[i] for counts in computed.values()) for i in range(3)) == tuple(budget[e] for e in ENVS)
 
 
 def test_every_acknowledgement_is_specific(lakehouse: Synthesized) -> None:

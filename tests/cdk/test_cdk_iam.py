@@ -150,3 +150,21 @@ def test_state_machines_pass_only_job_roles_to_emr_serverless(lakehouse: Synthes
     assert events["Resource"].endswith(":rule/StepFunctionsGetEventsForEMRServerlessJobRule")
     assert by_sid["StartJobRuns"]["Action"] == "emr-serverless:StartJobRun"
     assert json.dumps(by_sid["TrackJobRuns"]["Resource"]).endswith('"/jobruns/*"]]}')
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_managed_policy_is_attached(lakehouse: Synthesized, env: str) -> None:
+    """A customer-managed policy no role attaches is access nobody needs, and each costs an IAM5 acknowledgement:
+    every one names its roles, is named by a role of its own stack, or is exported to another stack (same or
+    other region)."""
+    templates = [template for _, template in lakehouse.templates(env)]
+    unattached = []
+    for template in templates:
+        for logical_id, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
+            if policy["Properties"].get("Roles"):
+                continue  # attaches itself
+            others = {k: v for k, v in template["Resources"].items() if k != logical_id}
+            mentions = json.dumps(others) + json.dumps(template.get("Outputs", {}))
+            if logical_id not in mentions:
+                unattached.append(logical_id)
+    assert unattached == []

@@ -11,6 +11,8 @@ from cdk_testkit import Synthesized, resources
 
 from cdk.config import EnvironmentConfig
 from cdk.constructs.endpoint_data_perimeter import DATA_ACTIONS, SID
+from cdk.constructs.job_assets import DEPLOYMENT_CONCURRENCY
+from cdk.constructs.ops_function import ENI_ACTIONS
 
 ENVS = ["dev", "staging", "prod"]
 INTERFACE_SERVICES = {
@@ -84,8 +86,19 @@ def test_every_endpoint_is_present_with_a_policy_of_this_environment(
     assert set(interfaces) == INTERFACE_SERVICES
     endpoints_group = logical_id(resources(template, "AWS::EC2::SecurityGroup"), "PrivateEndpoints")
     s3_statements = gateways["s3"]["Properties"]["PolicyDocument"]["Statement"]
-    assert [s["Sid"] for s in s3_statements] == ["S3OfThisEnvironment", "EmrServerlessManagedLogs"]
-    assert s3_statements[1]["Resource"] == f"arn:aws:s3:::prod.{config.region}.appinfo.src/*"
+    assert [s["Sid"] for s in s3_statements] == [
+        "S3OfThisEnvironment",
+        "CloudFormationCustomResourceResponses",
+        "EmrServerlessManagedLogs",
+    ]
+    # CloudFormation signs the answer's URL, so no principal condition: one action, this account's stacks only.
+    response_bucket = f"cloudformation-custom-resource-response-{config.region.replace('-', '')}"
+    assert (s3_statements[1]["Action"], s3_statements[1]["Resource"], "Condition" in s3_statements[1]) == (
+        "s3:PutObject",
+        f"arn:aws:s3:::{response_bucket}/arn:aws:cloudformation:{config.region}:{config.account}:stack/*",
+        False,
+    )
+    assert s3_statements[2]["Resource"] == f"arn:aws:s3:::prod.{config.region}.appinfo.src/*"
     for service, endpoint in {**gateways, **interfaces}.items():
         statement = endpoint["Properties"]["PolicyDocument"]["Statement"][0]
         assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": "*"}, service
@@ -93,6 +106,7 @@ def test_every_endpoint_is_present_with_a_policy_of_this_environment(
         assert all(
             s["Condition"]["StringEquals"]["aws:PrincipalAccount"] == config.account
             for s in endpoint["Properties"]["PolicyDocument"]["Statement"]
+            if s["Sid"] != "CloudFormationCustomResourceResponses"
         ), service
         resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         assert all(r == "*" or f":{config.account}:" in r for r in resources_), (service, resources_)
@@ -166,6 +180,29 @@ def test_every_ops_lambda_runs_in_the_vpc_but_the_replica_verifier(lakehouse: Sy
         assert ["PrivateWorkloads" in g["Fn::ImportValue"] for g in vpc["SecurityGroupIds"]] == [True], name
         assert all("isolatedSubnet" in s["Fn::ImportValue"] for s in vpc["SubnetIds"]), name
     assert any(name.endswith("replica-verifier") for name in functions) == (stacks.dr is not None)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_job_assets_deployment_runs_in_the_vpc_with_reserved_concurrency(lakehouse: Synthesized, env: str) -> None:
+    """CDK's BucketDeployment handler (it copies each job release at deploy time) is a Lambda like ours: in the
+    isolated subnets under ``workloads``, its concurrency capped, its role allowed the network interfaces."""
+    compute = lakehouse.template(lakehouse.environments[env].compute)
+    (handler,) = [
+        f["Properties"]
+        for k, f in resources(compute, "AWS::Lambda::Function").items()
+        if k.startswith("CustomCDKBucketDeployment")
+    ]
+    vpc = handler["VpcConfig"]
+    assert ["PrivateWorkloads" in g["Fn::ImportValue"] for g in vpc["SecurityGroupIds"]] == [True]
+    assert len(vpc["SubnetIds"]) == len(lakehouse.config.environments[env].network.availability_zones)
+    assert all("isolatedSubnet" in s["Fn::ImportValue"] for s in vpc["SubnetIds"])
+    assert handler["ReservedConcurrentExecutions"] == DEPLOYMENT_CONCURRENCY
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for k, p in resources(compute, "AWS::IAM::ManagedPolicy").items()
+        if k.startswith("JobAssetsDeploymentPolicy")
+    ]
+    assert sorted({s["Sid"]: s["Action"] for s in policy}["VpcNetworkInterfaces"]) == sorted(ENI_ACTIONS)
 
 
 def perimeter(storage: dict[str, Any], layer: str) -> dict[str, Any]:
