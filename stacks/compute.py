@@ -20,6 +20,7 @@ from cdk.constructs.emr_spark_application import EmrSparkApplication, EmrSparkAp
 from cdk.constructs.job_assets import JobAssets, JobAssetsProps
 from cdk.constructs.job_runner_policy import JobRunnerPolicy, JobRunnerPolicyProps
 from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
+from cdk.constructs.star_resource_policy import StarResourcePolicy, StarResourcePolicyProps
 from cdk.log_retention import log_retention
 from cdk.spark_sizing import InitialCapacity
 from job_assets.contracts import metrics as catalog
@@ -148,29 +149,26 @@ def job_arguments(layer_uris: Mapping[str, str], config: EnvironmentConfig) -> t
     return (*arguments, "--env", config.name, "--metrics", "cloudwatch", "--lineage", config.lineage)
 
 
-def metrics_publisher_policy(scope: Construct, config: EnvironmentConfig) -> iam.ManagedPolicy:
-    """``JobMetricsPolicy`` under ``scope``: PutMetricData to this environment's catalog namespace only."""
+def metrics_publisher_policy(scope: Construct, config: EnvironmentConfig) -> iam.IManagedPolicy:
+    """``JobMetrics`` under ``scope``: PutMetricData to this environment's catalog namespace only (the jobs and
+    the operational Lambdas that publish metrics attach it)."""
     namespace = catalog.our_namespace(config.name)
-    policy = iam.ManagedPolicy(
+    return StarResourcePolicy(
         scope,
-        "JobMetricsPolicy",
-        description=f"Publish the jobs' end-of-run metrics to {namespace} (and no other namespace).",
-        statements=[
-            iam.PolicyStatement(
-                sid="PublishRunMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
-            )
-        ],
-    )
-    acknowledge(
-        policy,
-        rules=["AwsSolutions-IAM5"],
-        findings=["Resource::*"],
-        reason="PutMetricData has no resource-level permissions; the namespace condition scopes it.",
-    )
-    return policy
+        "JobMetrics",
+        props=StarResourcePolicyProps(
+            description=f"Publish the jobs' and the Lambdas' metrics to {namespace} (and no other namespace).",
+            statements=[
+                iam.PolicyStatement(
+                    sid="PublishRunMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+                )
+            ],
+            reason="PutMetricData has no resource-level permissions; the namespace condition scopes it.",
+        ),
+    ).policy
 
 
 def sized_submit_parameters(release: str, job: str, config: EnvironmentConfig) -> str:

@@ -31,7 +31,7 @@ from cdk.constructs.job_runner_policy import JobRunnerPolicy, JobRunnerPolicyPro
 from cdk.constructs.lake_bucket import LakeBucket, LakeBucketProps
 from cdk.constructs.release_slots import SLOT_PLACEHOLDER, VERSION_PLACEHOLDER, ReleaseSlots, ReleaseSlotsProps
 from cdk.constructs.spark_job_role import SparkJobRole, SparkJobRoleProps
-from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
+from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps, telemetry_policy
 from cdk.log_retention import log_retention
 from platform_model import aws_names
 from stacks.compute import (
@@ -107,6 +107,7 @@ class Standby(Construct):
             "Pipeline": aws_names.pipeline_state_machine_name(config.name, config.project),
             "Maintenance": aws_names.maintenance_state_machine_name(config.name, config.project),
         }
+        self.telemetry_policy = telemetry_policy(self)
         self.pipelines = {
             construct_id: self._pipeline(construct_id, names, jobs, props, alerts.publish_policy)
             for construct_id, jobs in (("Pipeline", PIPELINE_JOBS), ("Maintenance", MAINTENANCE_JOBS))
@@ -253,6 +254,7 @@ class Standby(Construct):
                 ],
                 writer_state_machine_names=tuple(names.values()),
                 job_runner_policy=self.job_runner_policy,
+                telemetry_policy=self.telemetry_policy,
                 alert_topic=self.alert_topic,
                 alert_publish_policy=alert_publish_policy,
                 release_slots=self.release_slots,

@@ -67,7 +67,12 @@ class NetworkStack(Stack):
     @property
     def function_network(self) -> FunctionNetwork:
         """Where a Lambda of this environment runs: these subnets, under ``workloads``."""
-        return FunctionNetwork(vpc=self.vpc, subnets=self.subnets.subnets, security_group=self.workloads)
+        return FunctionNetwork(
+            vpc=self.vpc,
+            subnets=self.subnets.subnets,
+            security_group=self.workloads,
+            interfaces_policy=self.network.interfaces_policy,
+        )
 
     @property
     def s3_endpoint(self) -> ec2.GatewayVpcEndpoint:

@@ -34,8 +34,9 @@ from cdk.constructs.failure_notifier import FailureNotifier, FailureNotifierProp
 from cdk.constructs.freshness_monitor import FreshnessMonitor, FreshnessMonitorProps
 from cdk.constructs.landing_intake import LandingIntake, LandingIntakeProps
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps
-from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, OpsCommon, OpsFunction
+from cdk.constructs.ops_function import ARCHITECTURE, RUNTIME, XRAY_ACTIONS, OpsCommon, OpsFunction
 from cdk.constructs.replica_verifier import ReplicaVerifier, ReplicaVerifierProps
+from cdk.constructs.star_resource_policy import StarResourcePolicy, StarResourcePolicyProps
 from cdk.lambda_packaging import LambdaBuild
 from cdk.log_retention import log_retention
 from job_assets.contracts import runbooks
@@ -93,18 +94,41 @@ class OpsStack(Stack):
                 runbook=runbooks.runbook_file(runbooks.LAMBDA_ERRORS),
             ),
         )
-        self.common = OpsCommon(
+        self.common = self._common(config, alarm_factory, removal, compute, lambda_build, network)
+        self._compose(storage, compute, orchestration, alert_topic, alert_publish_policy, dr)
+
+    def _common(
+        self,
+        config: EnvironmentConfig,
+        alarms: CatalogAlarmFactory,
+        removal: RemovalPolicy,
+        compute: ComputeStack,
+        lambda_build: LambdaBuild,
+        network: NetworkStack | None,
+    ) -> OpsCommon:
+        """What every function shares: code, key, alarms, failed-events queue, the X-Ray and metrics policies."""
+        tracing = StarResourcePolicy(
+            self,
+            "LambdaTracing",
+            props=StarResourcePolicyProps(
+                description=f"X-Ray trace writes of the {config.prefix} operational Lambdas.",
+                statements=[iam.PolicyStatement(sid="Tracing", actions=[*XRAY_ACTIONS], resources=["*"])],
+                reason="X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN (AWS documents '*').",
+            ),
+        ).policy
+        return OpsCommon(
             environment=config.name,
             project=config.project,
             code=lambda_.Code.from_asset(str(lambda_build.code_dir)),
             encryption_key=self.key,
             log_retention=log_retention(config.retention.log_group_retention_days),
-            alarms=alarm_factory,
+            alarms=alarms,
             failed_events=self.failed_events.dead_letter_queue,
             removal_policy=removal,
+            tracing_policy=tracing,
+            metrics_policy=compute.metrics_publisher_policy,
             network=network.function_network if network else None,
         )
-        self._compose(storage, compute, orchestration, alert_topic, alert_publish_policy, dr)
 
     def _compose(
         self,

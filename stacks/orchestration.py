@@ -20,7 +20,7 @@ from cdk.constructs.deployment_parameter import DeploymentParameter, DeploymentP
 from cdk.constructs.pipeline_alarms import PipelineAlarms, PipelineAlarmsProps
 from cdk.constructs.promotions_table import PromotionsTable, PromotionsTableProps
 from cdk.constructs.release_slots import SLOT_PLACEHOLDER, VERSION_PLACEHOLDER, ReleaseSlots, ReleaseSlotsProps
-from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps
+from cdk.constructs.spark_pipeline import SparkJobStep, SparkPipeline, SparkPipelineProps, telemetry_policy
 from cdk.log_retention import log_retention
 from platform_model import aws_names
 from stacks.compute import ComputeStack, bucket_uri
@@ -86,6 +86,7 @@ class OrchestrationStack(Stack):
             arguments=(*common_arguments, "--gold-uri", f"{gold_uri}{SLOT_PLACEHOLDER}/"),
             writer_state_machine_names=self.state_machine_names,
         )
+        self.telemetry_policy = telemetry_policy(self)
         self.pipeline = self._pipeline("Pipeline", names["Pipeline"], PIPELINE_JOBS, inputs)
         self.maintenance = self._pipeline("Maintenance", names["Maintenance"], MAINTENANCE_JOBS, inputs)
         self.schedules = self._schedules(config, names, self._schedule_role())
@@ -149,6 +150,7 @@ class OrchestrationStack(Stack):
                 ],
                 writer_state_machine_names=inputs.writer_state_machine_names,
                 job_runner_policy=compute.job_runner_policy,
+                telemetry_policy=self.telemetry_policy,
                 alert_topic=inputs.alert_topic,
                 alert_publish_policy=inputs.alert_publish_policy,
                 release_slots=self.release_slots,

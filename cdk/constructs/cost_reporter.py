@@ -65,9 +65,9 @@ class CostReporter(OpsFunction):
                 memory_mb=1024,
                 layers=[props.arrow_layer],
                 reserved_concurrency=2,
-                managed_policies=list(props.reader_policies),
+                managed_policies=[*props.reader_policies, common.metrics_policy],
                 failed_events_queue=common.failed_events,
-                statements=[common.put_metrics(), read_active_slot(scope, props.slots_parameter_name)],
+                statements=[read_active_slot(scope, props.slots_parameter_name)],
             ),
         )
         self.rule = events.Rule(

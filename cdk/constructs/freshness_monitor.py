@@ -57,9 +57,9 @@ class FreshnessMonitor(OpsFunction):
                 },
                 timeout=Duration.minutes(2),
                 reserved_concurrency=1,
-                managed_policies=list(props.read_policies),
+                managed_policies=[*props.read_policies, common.metrics_policy],
                 failed_events_queue=common.failed_events,
-                statements=[common.put_metrics(), read_active_slot(scope, props.slots_parameter_name)],
+                statements=[read_active_slot(scope, props.slots_parameter_name)],
             ),
         )
         self.schedule = events.Rule(

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
-from cdk.constructs.ops_function import ENI_ACTIONS, FunctionNetwork
+from cdk.constructs.ops_function import FunctionNetwork
 from cdk.packaging import ARCHIVE_NAME, DEPS_ALIAS, DEPS_ARCHIVE_NAME, EMR_DEPS_DIR, ENTRYPOINTS_DIR, bundle_job_assets
 
 DEPLOYMENT_CONCURRENCY = 2
@@ -105,7 +105,11 @@ class JobAssets(Construct):
             "DeploymentRole",
             description="Copies one job-assets release into the artifacts bucket.",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=[props.publisher_policy, self._deployment_policy(asset, log_group, props.network)],
+            managed_policies=[
+                props.publisher_policy,
+                self._deployment_policy(asset, log_group),
+                *([props.network.interfaces_policy] if props.network else []),
+            ],
         )
         network = props.network
         self.deployment = s3deploy.BucketDeployment(
@@ -126,40 +130,25 @@ class JobAssets(Construct):
         )
         self._harden_handler(in_network=network is not None)
 
-    def _deployment_policy(
-        self, asset: s3_assets.Asset, log_group: logs.ILogGroup, network: FunctionNetwork | None
-    ) -> iam.ManagedPolicy:
-        """Read the asset object, write the log group; in the network, the network-interface actions."""
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadReleaseAsset",
-                actions=["s3:GetObject"],
-                resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
-            ),
-            iam.PolicyStatement(
-                sid="WriteDeploymentLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            ),
-        ]
-        if network is not None:
-            statements.append(iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=[*ENI_ACTIONS], resources=["*"]))
-        policy = iam.ManagedPolicy(
+    def _deployment_policy(self, asset: s3_assets.Asset, log_group: logs.ILogGroup) -> iam.ManagedPolicy:
+        """Read the asset object, write the log group."""
+        return iam.ManagedPolicy(
             self,
             "DeploymentPolicy",
             description="Read the job-assets release asset; write the deployment's own log group.",
-            statements=statements,
-        )
-        if network is not None:
-            acknowledge(
-                policy,
-                rules=["AwsSolutions-IAM5"],
-                findings=["Resource::*"],
-                reason=(
-                    "Lambda's VPC network-interface actions are documented on '*' (AWSLambdaVPCAccessExecutionRole)."
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadReleaseAsset",
+                    actions=["s3:GetObject"],
+                    resources=[asset.bucket.arn_for_objects(asset.s3_object_key)],
                 ),
-            )
-        return policy
+                iam.PolicyStatement(
+                    sid="WriteDeploymentLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+            ],
+        )
 
     @property
     def releases_uri(self) -> str:

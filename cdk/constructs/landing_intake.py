@@ -92,6 +92,7 @@ class LandingIntake(OpsFunction):
                 },
                 timeout=INTAKE_TIMEOUT,
                 reserved_concurrency=5,
+                managed_policies=[common.metrics_policy],
                 statements=_statements(scope, props, queue.queue, manifest),
             ),
         )
@@ -175,7 +176,6 @@ def _statements(
         iam.PolicyStatement(
             sid="StartPipeline", actions=["states:StartExecution"], resources=[props.pipeline.state_machine_arn]
         ),
-        props.common.put_metrics(),
     ]
 
 

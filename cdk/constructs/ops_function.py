@@ -49,6 +49,8 @@ class OpsFunctionProps:
     alarms: CatalogAlarmFactory
     """Builds the Errors alarm (catalog entry ``lambda_errors``, runbook ``lambda-errors.md``)."""
     reserved_concurrency: int
+    tracing_policy: iam.IManagedPolicy
+    """X-Ray's trace writes (on ``*``), shared by every function of the environment (:class:`OpsCommon`)."""
     timeout: Duration = field(default_factory=lambda: Duration.minutes(1))
     memory_mb: int = 256
     layers: Sequence[lambda_.ILayerVersion] = ()
@@ -73,23 +75,16 @@ class FunctionNetwork:
     vpc: ec2.IVpc
     subnets: Sequence[ec2.ISubnet]
     security_group: ec2.ISecurityGroup
-
-
-ENI_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
-"""What Lambda needs of a function's role to attach it to a VPC (as AWSLambdaVPCAccessExecutionRole grants)."""
+    interfaces_policy: iam.IManagedPolicy
+    """Lets the function's role create its network interfaces (``PrivateNetwork.interfaces_policy``)."""
 
 
 class OpsFunction(Construct):
     """Python on arm64, X-Ray active, in the private network, reserved concurrency, one role per function.
 
-    The role carries only customer-managed policies: the function's own (its log group, X-Ray, what
-    ``statements`` names) plus the ones passed in. CDK's automatic grants are dropped
+    The role carries only customer-managed policies: the function's own (its log group, what ``statements``
+    names, its failed-events queue: exact resources only), the environment's shared X-Ray policy, the network's
+    ENI policy when in the VPC, plus the ones passed in. CDK's automatic grants are dropped
     (``without_policy_updates``), so everything the function may do is written out here or by its caller.
     The Errors alarm fires on the first error in five minutes and links the runbook.
     """
@@ -112,7 +107,12 @@ class OpsFunction(Construct):
             role_name=f"{props.function_name}-role",
             description=f"Execution role of the {props.function_name} Lambda function.",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=[self.policy, *props.managed_policies],
+            managed_policies=[
+                self.policy,
+                props.tracing_policy,
+                *([props.network.interfaces_policy] if props.network else []),
+                *props.managed_policies,
+            ],
         )
         self.function = self._function(props)
         self.alarms: list[CatalogAlarm] = []
@@ -127,18 +127,16 @@ class OpsFunction(Construct):
         )
 
     def _own_policy(self, props: OpsFunctionProps) -> iam.ManagedPolicy:
-        """Its own logs, X-Ray, ``props.statements``, and the failed-events queue when invoked asynchronously."""
+        """Its own logs, ``props.statements``, and the failed-events queue when invoked asynchronously: exact
+        resources only (what takes ``*`` is in the shared policies the role attaches)."""
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.log_group_arn],
             ),
-            iam.PolicyStatement(sid="Tracing", actions=[*XRAY_ACTIONS], resources=["*"]),
             *props.statements,
         ]
-        if props.network is not None:
-            statements.append(iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=[*ENI_ACTIONS], resources=["*"]))
         if props.failed_events_queue is not None:
             statements.append(
                 iam.PolicyStatement(
@@ -155,23 +153,12 @@ class OpsFunction(Construct):
                     conditions={"StringEquals": {"kms:ViaService": f"sqs.{Stack.of(self).region}.amazonaws.com"}},
                 )
             )
-        policy = iam.ManagedPolicy(
+        return iam.ManagedPolicy(
             self,
             "Policy",
-            description=f"{props.function_name}: its own logs, X-Ray, and its work.",
+            description=f"{props.function_name}: its own logs and its work.",
             statements=statements,
         )
-        acknowledge(
-            policy,
-            rules=["AwsSolutions-IAM5"],
-            findings=["Resource::*"],
-            reason=(
-                "X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch PutMetricData take no resource ARN "
-                "(AWS documents '*'); PutMetricData is limited to our namespace by the cloudwatch:namespace condition;"
-                " Lambda's VPC network-interface actions are documented on '*' (AWSLambdaVPCAccessExecutionRole)."
-            ),
-        )
-        return policy
 
     def _function(self, props: OpsFunctionProps) -> lambda_.Function:
         """The function on :data:`RUNTIME`/:data:`ARCHITECTURE`, traced, in the private subnets, on its role alone."""
@@ -229,6 +216,10 @@ class OpsCommon:
     alarms: CatalogAlarmFactory
     failed_events: sqs.IQueue
     removal_policy: RemovalPolicy
+    tracing_policy: iam.IManagedPolicy
+    """X-Ray's trace writes: every function's role attaches it."""
+    metrics_policy: iam.IManagedPolicy
+    """``PutMetricData`` to this environment's namespace only: the functions that publish metrics attach it."""
     network: FunctionNetwork | None = None
     """The private network every function runs in unless its props say otherwise."""
 
@@ -244,16 +235,8 @@ class OpsCommon:
             log_retention=self.log_retention,
             alarms=self.alarms,
             removal_policy=self.removal_policy,
+            tracing_policy=self.tracing_policy,
             **props,
-        )
-
-    def put_metrics(self) -> iam.PolicyStatement:
-        """PutMetricData in this environment's namespace only (the action takes no resource ARN)."""
-        return iam.PolicyStatement(
-            sid="PublishLakehouseMetrics",
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": catalog.our_namespace(self.environment)}},
         )
 
     def async_target(self, function: OpsFunction) -> targets.LambdaFunction:

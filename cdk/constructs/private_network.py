@@ -21,6 +21,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk.compliance import acknowledge
+from cdk.constructs.star_resource_policy import StarResourcePolicy, StarResourcePolicyProps
 
 DEFAULT_SG_CLOSED = ("NIST.800.53.R5-VPCDefaultSecurityGroupClosed", "HIPAA.Security-VPCDefaultSecurityGroupClosed")
 AWS_PREFIX_LISTS: Mapping[str, Mapping[str, str]] = {
@@ -86,6 +87,19 @@ class PrivateNetwork(Construct):
         self.gateway_endpoints = self._gateway_endpoints(scope_names)
         self.interface_endpoints = self._interface_endpoints(scope_names)
         self._flow_logs(props)
+        self.interfaces_policy = StarResourcePolicy(
+            self,
+            "LambdaNetworkInterfaces",
+            props=StarResourcePolicyProps(
+                description=f"Lets Lambda attach a function of {props.name_prefix} to its VPC (network interfaces).",
+                statements=[iam.PolicyStatement(sid="VpcNetworkInterfaces", actions=[*ENI_ACTIONS], resources=["*"])],
+                reason=(
+                    "Lambda's VPC network-interface actions are documented on '*' (AWSLambdaVPCAccessExecutionRole):"
+                    " the function's VpcConfig, not this policy, fixes the subnets and security group."
+                ),
+            ),
+        ).policy
+        """Attached by the role of every Lambda function that runs in this network."""
 
     def _security_groups(self, props: PrivateNetworkProps) -> None:
         """``workloads`` (no ingress, HTTPS out to the endpoints) and ``endpoints_group`` (HTTPS in from it)."""
@@ -220,6 +234,15 @@ class PrivateNetwork(Construct):
         )
         self.flow_log.node.add_dependency(role)
 
+
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+"""What Lambda needs of a function's role to attach it to a VPC (as AWSLambdaVPCAccessExecutionRole grants)."""
 
 INTERFACE_SERVICES: Mapping[str, ec2.InterfaceVpcEndpointAwsService] = {
     "sts": ec2.InterfaceVpcEndpointAwsService.STS,

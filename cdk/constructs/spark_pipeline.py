@@ -15,9 +15,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk.compliance import acknowledge
 from cdk.constructs.emr_spark_application import EmrSparkApplication
 from cdk.constructs.release_slots import SLOT_PLACEHOLDER, SLOTS, VERSION_PLACEHOLDER, ReleaseSlots
+from cdk.constructs.star_resource_policy import StarResourcePolicy, StarResourcePolicyProps
 
 START_JOB_RUN_SYNC = "arn:aws:states:::emr-serverless:startJobRun.sync"
 # Vended-log delivery and X-Ray APIs take no resource ARN: AWS documents "*" for them.
@@ -73,6 +73,8 @@ class SparkPipelineProps:
     """Every state machine that writes the lake (this one included): none may run alongside another."""
     job_runner_policy: iam.IManagedPolicy
     """Start and track job runs of ``application`` (published by the stack that owns it)."""
+    telemetry_policy: iam.IManagedPolicy
+    """Execution-log delivery and X-Ray (:func:`telemetry_policy`), shared by the stack's state machines."""
     alert_topic: sns.ITopic
     alert_publish_policy: iam.IManagedPolicy
     """Publish to ``alert_topic`` (published by the stack that owns it)."""
@@ -202,9 +204,7 @@ class SparkPipeline(Construct):
         own = iam.ManagedPolicy(
             self,
             "ExecutionPolicy",
-            description=(
-                f"{props.state_machine_name}: single-writer guard, release slots, execution logs and X-Ray traces."
-            ),
+            description=f"{props.state_machine_name}: single-writer guard and release slots.",
             statements=[
                 iam.PolicyStatement(sid="SingleWriterGuard", actions=["states:ListExecutions"], resources=guard_arns),
                 iam.PolicyStatement(
@@ -212,15 +212,7 @@ class SparkPipeline(Construct):
                     actions=["ssm:GetParameter"],
                     resources=[props.release_slots.parameter_arn],
                 ),
-                iam.PolicyStatement(sid="DeliverExecutionLogs", actions=[*LOG_DELIVERY_ACTIONS], resources=["*"]),
-                iam.PolicyStatement(sid="Tracing", actions=[*XRAY_ACTIONS], resources=["*"]),
             ],
-        )
-        acknowledge(
-            own,
-            rules=["AwsSolutions-IAM5"],
-            findings=["Resource::*"],
-            reason="CloudWatch Logs vended delivery and X-Ray trace APIs accept only '*' as resource.",
         )
         return iam.Role(
             self,
@@ -230,7 +222,7 @@ class SparkPipeline(Construct):
                 "states.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             ),
-            managed_policies=[props.job_runner_policy, props.alert_publish_policy, own],
+            managed_policies=[props.job_runner_policy, props.alert_publish_policy, props.telemetry_policy, own],
         )
 
     def _single_writer_guard(self, start: sfn.Pass, props: SparkPipelineProps, guard_arns: Sequence[str]) -> sfn.Chain:
@@ -391,3 +383,20 @@ def _escape(text: str) -> str:
 
 def _pascal(text: str) -> str:
     return "".join(part.capitalize() for part in text.replace("_", "-").split("-"))
+
+
+def telemetry_policy(scope: Construct) -> iam.IManagedPolicy:
+    """``StateMachineTelemetry`` under ``scope``: what a traced state machine with execution logs needs on ``*``
+    (CloudWatch Logs' vended delivery, X-Ray), once for every state machine of the stack."""
+    return StarResourcePolicy(
+        scope,
+        "StateMachineTelemetry",
+        props=StarResourcePolicyProps(
+            description="Execution logs and X-Ray traces of this stack's state machines.",
+            statements=[
+                iam.PolicyStatement(sid="DeliverExecutionLogs", actions=[*LOG_DELIVERY_ACTIONS], resources=["*"]),
+                iam.PolicyStatement(sid="Tracing", actions=[*XRAY_ACTIONS], resources=["*"]),
+            ],
+            reason="CloudWatch Logs vended delivery and X-Ray trace APIs accept only '*' as resource.",
+        ),
+    ).policy

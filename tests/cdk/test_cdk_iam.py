@@ -168,3 +168,35 @@ def test_every_managed_policy_is_attached(lakehouse: Synthesized, env: str) -> N
             if logical_id not in mentions:
                 unattached.append(logical_id)
     assert unattached == []
+
+
+def test_a_star_resource_policy_takes_star_statements_only() -> None:
+    """The shared policy of resource-less actions refuses a statement that names a resource (it would be
+    acknowledged as '*' without being one) or has no sid."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_iam as iam
+
+    from cdk.constructs.star_resource_policy import StarResourcePolicy, StarResourcePolicyProps
+
+    stack = Stack(App(), "Probe")
+    for bad in (
+        iam.PolicyStatement(sid="Scoped", actions=["s3:GetObject"], resources=["arn:aws:s3:::b/*"]),
+        iam.PolicyStatement(actions=["xray:PutTraceSegments"], resources=["*"]),
+    ):
+        with pytest.raises(ValueError, match="on '\\*' only"):
+            StarResourcePolicy(
+                stack,
+                f"P{id(bad)}",
+                props=StarResourcePolicyProps(
+                    description="d", statements=[bad], reason="X-Ray trace writes take no resource ARN."
+                ),
+            )
+    good = iam.PolicyStatement(sid="Tracing", actions=["xray:PutTraceSegments"], resources=["*"])
+    policy = StarResourcePolicy(
+        stack,
+        "Good",
+        props=StarResourcePolicyProps(
+            description="d", statements=[good], reason="X-Ray trace writes take no resource ARN."
+        ),
+    )
+    assert policy.policy.document.to_json()["Statement"] == [good.to_statement_json()]

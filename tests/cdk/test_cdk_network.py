@@ -12,7 +12,7 @@ from cdk_testkit import Synthesized, resources
 from cdk.config import EnvironmentConfig
 from cdk.constructs.endpoint_data_perimeter import DATA_ACTIONS, SID
 from cdk.constructs.job_assets import DEPLOYMENT_CONCURRENCY
-from cdk.constructs.ops_function import ENI_ACTIONS
+from cdk.constructs.private_network import ENI_ACTIONS
 
 ENVS = ["dev", "staging", "prod"]
 INTERFACE_SERVICES = {
@@ -185,7 +185,7 @@ def test_every_ops_lambda_runs_in_the_vpc_but_the_replica_verifier(lakehouse: Sy
 @pytest.mark.parametrize("env", ENVS)
 def test_the_job_assets_deployment_runs_in_the_vpc_with_reserved_concurrency(lakehouse: Synthesized, env: str) -> None:
     """CDK's BucketDeployment handler (it copies each job release at deploy time) is a Lambda like ours: in the
-    isolated subnets under ``workloads``, its concurrency capped, its role allowed the network interfaces."""
+    isolated subnets under ``workloads``, its concurrency capped, its role attaching the network's interfaces policy."""
     compute = lakehouse.template(lakehouse.environments[env].compute)
     (handler,) = [
         f["Properties"]
@@ -197,12 +197,17 @@ def test_the_job_assets_deployment_runs_in_the_vpc_with_reserved_concurrency(lak
     assert len(vpc["SubnetIds"]) == len(lakehouse.config.environments[env].network.availability_zones)
     assert all("isolatedSubnet" in s["Fn::ImportValue"] for s in vpc["SubnetIds"])
     assert handler["ReservedConcurrentExecutions"] == DEPLOYMENT_CONCURRENCY
+    (role,) = [r for k, r in resources(compute, "AWS::IAM::Role").items() if k.startswith("JobAssetsDeploymentRole")]
+    attached = json.dumps(role["Properties"]["ManagedPolicyArns"])
+    assert attached.count("PrivateLambdaNetworkInterfacesPolicy") == 1
     (policy,) = [
         p["Properties"]["PolicyDocument"]["Statement"]
-        for k, p in resources(compute, "AWS::IAM::ManagedPolicy").items()
-        if k.startswith("JobAssetsDeploymentPolicy")
+        for k, p in resources(network(lakehouse, env), "AWS::IAM::ManagedPolicy").items()
+        if k.startswith("PrivateLambdaNetworkInterfacesPolicy")
     ]
-    assert sorted({s["Sid"]: s["Action"] for s in policy}["VpcNetworkInterfaces"]) == sorted(ENI_ACTIONS)
+    assert [(s["Sid"], sorted(s["Action"]), s["Resource"]) for s in policy] == [
+        ("VpcNetworkInterfaces", sorted(ENI_ACTIONS), "*")
+    ]
 
 
 def perimeter(storage: dict[str, Any], layer: str) -> dict[str, Any]:

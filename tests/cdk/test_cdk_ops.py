@@ -318,8 +318,15 @@ def test_metric_publishing_is_scoped_to_the_environments_namespace(lakehouse: Sy
             env = where.split("/")[0].split("-")[1]  # Lakehouse-<env>-<Part>/<resource>
             assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": f"Lakehouse/{env}"}}, where
             publishers.add(where.split("/")[0].rsplit("-", 1)[1])
-    # the Spark jobs' run metrics (the primary's and the DR standby's) and the Lambdas' metrics
-    assert publishers == {"Compute", "Ops", "Dr"}
+    # one policy per application: the primary's (the Spark jobs and the Lambdas attach it) and the DR standby's
+    assert publishers == {"Compute", "Dr"}
+    for env in ("dev", "staging", "prod"):
+        roles = resources(_ops(lakehouse, env), "AWS::IAM::Role")
+        publishing = {k.split("Role")[0] for k, r in roles.items() if "JobMetricsPolicy" in json.dumps(r)}
+        expected = {"LandingIntake", "CostReporter", "FreshnessMonitor"}
+        if lakehouse.environments[env].dr is not None:
+            expected.add("ReplicaVerifier")
+        assert publishing == expected, env  # the failure notifier publishes none
 
 
 def test_function_settings_match_what_the_code_reads(lakehouse: Synthesized, env_config: dict[str, Any]) -> None:

@@ -106,8 +106,9 @@ def role_policies(lakehouse: Synthesized, env: str, role_prefix: str) -> list[di
     stacks = lakehouse.environments[env]
     ops = lakehouse.template(stacks.ops)
     owners = [lakehouse.template(stacks.storage), ops, lakehouse.template(stacks.compute)]
-    if stacks.dr is not None:
-        owners.append(lakehouse.template(stacks.dr))
+    for owner in (stacks.dr, stacks.network):  # the replicas' read policies; the network-interfaces policy
+        if owner is not None:
+            owners.append(lakehouse.template(owner))
     (role,) = [r for k, r in resources(ops, "AWS::IAM::Role").items() if k.startswith(role_prefix)]
     found = []
     for arn in role["Properties"]["ManagedPolicyArns"]:
