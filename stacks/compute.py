@@ -151,7 +151,8 @@ def job_arguments(layer_uris: Mapping[str, str], config: EnvironmentConfig) -> t
 
 def metrics_publisher_policy(scope: Construct, config: EnvironmentConfig) -> iam.IManagedPolicy:
     """``JobMetrics`` under ``scope``: PutMetricData to this environment's catalog namespace only (the jobs and
-    the operational Lambdas that publish metrics attach it)."""
+    the operational Lambdas that publish metrics attach it). The Ops stack imports it: renaming it takes two
+    deploys (the new one exported and attached first, the old export removed after)."""
     namespace = catalog.our_namespace(config.name)
     return StarResourcePolicy(
         scope,

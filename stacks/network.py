@@ -14,8 +14,7 @@ from constructs import Construct
 
 from cdk.config import EnvironmentConfig
 from cdk.constructs.layer_key import LayerKey, LayerKeyProps
-from cdk.constructs.ops_function import FunctionNetwork
-from cdk.constructs.private_network import PrivateNetwork, PrivateNetworkProps
+from cdk.constructs.private_network import FunctionNetwork, PrivateNetwork, PrivateNetworkProps
 from cdk.log_retention import log_retention
 from platform_model import aws_names
 

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
-from cdk.constructs.ops_function import FunctionNetwork
+from cdk.constructs.private_network import FunctionNetwork
 from cdk.packaging import ARCHIVE_NAME, DEPS_ALIAS, DEPS_ARCHIVE_NAME, EMR_DEPS_DIR, ENTRYPOINTS_DIR, bundle_job_assets
 
 DEPLOYMENT_CONCURRENCY = 2
@@ -122,7 +122,8 @@ class JobAssets(Construct):
             retain_on_delete=True,
             memory_limit=512,
             log_group=log_group,
-            # Grants BucketDeployment would add inline are replaced by the managed policies above.
+            # What BucketDeployment would add to the role (inline grants; in a VPC, AWS's managed VPC policy) is
+            # dropped: the managed policies above say everything it may do.
             role=role.without_policy_updates(),
             vpc=network.vpc if network else None,
             vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,

@@ -23,6 +23,7 @@ from constructs import Construct
 
 from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, acknowledge
 from cdk.constructs.catalog_alarm import CatalogAlarm, CatalogAlarmFactory
+from cdk.constructs.private_network import FunctionNetwork
 from job_assets.contracts import metrics as catalog
 from platform_model import aws_names
 
@@ -66,17 +67,6 @@ class OpsFunctionProps:
     :data:`OUTSIDE_VPC_REASON`)."""
     outside_vpc_reason: str = "network.enabled is false for this environment: there is no private network to run in."
     """Why the function runs outside the VPC when ``network`` is ``None`` (its cdk-nag acknowledgement)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class FunctionNetwork:
-    """Where the Lambdas run: the environment's isolated subnets, under its ``workloads`` security group."""
-
-    vpc: ec2.IVpc
-    subnets: Sequence[ec2.ISubnet]
-    security_group: ec2.ISecurityGroup
-    interfaces_policy: iam.IManagedPolicy
-    """Lets the function's role create its network interfaces (``PrivateNetwork.interfaces_policy``)."""
 
 
 class OpsFunction(Construct):

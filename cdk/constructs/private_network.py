@@ -235,14 +235,28 @@ class PrivateNetwork(Construct):
         self.flow_log.node.add_dependency(role)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FunctionNetwork:
+    """Where a Lambda function runs (the operational ones, the job-release deployment): the environment's
+    isolated subnets, under its ``workloads`` security group."""
+
+    vpc: ec2.IVpc
+    subnets: Sequence[ec2.ISubnet]
+    security_group: ec2.ISecurityGroup
+    interfaces_policy: iam.IManagedPolicy
+    """Lets the function's role create its network interfaces (``PrivateNetwork.interfaces_policy``)."""
+
+
 ENI_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
-"""What Lambda needs of a function's role to attach it to a VPC (as AWSLambdaVPCAccessExecutionRole grants)."""
+"""What Lambda needs of a function's role to attach it to a VPC: the ENI actions of AWSLambdaVPCAccessExecutionRole
+(v3, 2024-01-05), without its log-group actions (each function's own policy writes its one log group)."""
 
 INTERFACE_SERVICES: Mapping[str, ec2.InterfaceVpcEndpointAwsService] = {
     "sts": ec2.InterfaceVpcEndpointAwsService.STS,
@@ -292,7 +306,9 @@ class EndpointScope:
         """The endpoint policy: this account's principals on ``service``'s resources of this environment.
 
         S3 has no region or account in its ARNs: its endpoint admits buckets of this account
-        (``s3:ResourceAccount``), which holds this environment alone.
+        (``s3:ResourceAccount``), which holds this environment alone; and two AWS-owned buckets for named
+        actions: EMR Serverless's log bucket (this account's principals) and CloudFormation's custom-resource
+        response bucket (``PutObject`` under this account's stack keys, any principal: CloudFormation signs).
         """
         conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:PrincipalAccount": self.account}}
         if service == "s3":

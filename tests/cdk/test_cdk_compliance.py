@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_testkit import REPO_ROOT, Synthesized, acknowledgements
 from cfnlint.api import lint
 
-from cdk.compliance import PACKS, add_compliance_checks
+from cdk.compliance import LAMBDA_DLQ, LAMBDA_IN_VPC, PACKS, add_compliance_checks
 
 BUDGET_FILE = Path(__file__).with_name("nag_acknowledgements_budget.json")
 ENVS = ("dev", "staging", "prod")
@@ -77,7 +77,11 @@ def acknowledgement_cause(path: str, rule_id: str) -> str:
         return "aws-managed-policy"
     if rule_id.endswith("VPCDefaultSecurityGroupClosed"):
         return "default-security-group"
-    return "cdk-deploy-handler" if "/Custom::CDKBucketDeployment" in path else "our-lambda"
+    if "/Custom::CDKBucketDeployment" in path and rule_id in ("AwsSolutions-L1", *LAMBDA_DLQ):
+        return "cdk-deploy-handler"
+    if rule_id in (*LAMBDA_DLQ, *LAMBDA_IN_VPC):
+        return "our-lambda"
+    raise AssertionError(f"{path}: {rule_id} has no cause in {CHECKLIST.name}: add a row (and a reason)")
 
 
 def documented_causes() -> dict[str, tuple[int, ...]]:

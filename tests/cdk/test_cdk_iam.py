@@ -26,9 +26,10 @@ STAR_RESOURCE_ALLOWLIST = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
     "lakeformation:GetDataAccess",  # no resource-level permissions: Lake Formation decides per table and column
-    # Lambda's VPC attachment (AWSLambdaVPCAccessExecutionRole grants the same on "*").
+    # Lambda's VPC attachment (AWSLambdaVPCAccessExecutionRole v3 grants the same on "*").
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
@@ -155,16 +156,25 @@ def test_state_machines_pass_only_job_roles_to_emr_serverless(lakehouse: Synthes
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_every_managed_policy_is_attached(lakehouse: Synthesized, env: str) -> None:
     """A customer-managed policy no role attaches is access nobody needs, and each costs an IAM5 acknowledgement:
-    every one names its roles, is named by a role of its own stack, or is exported to another stack (same or
-    other region)."""
+    every one names its roles, is in a role's ``ManagedPolicyArns`` in its own stack, or is exported (an
+    output, or a cross-region export) to the stacks whose roles attach it."""
     templates = [template for _, template in lakehouse.templates(env)]
     unattached = []
     for template in templates:
         for logical_id, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
             if policy["Properties"].get("Roles"):
                 continue  # attaches itself
-            others = {k: v for k, v in template["Resources"].items() if k != logical_id}
-            mentions = json.dumps(others) + json.dumps(template.get("Outputs", {}))
+            attachments = [
+                r["Properties"].get("ManagedPolicyArns", [])
+                for r in template["Resources"].values()
+                if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
+            ]
+            exports = [
+                r["Properties"]
+                for r in template["Resources"].values()
+                if r["Type"] == "Custom::CrossRegionExportWriter"
+            ]
+            mentions = json.dumps([attachments, template.get("Outputs", {}), exports])
             if logical_id not in mentions:
                 unattached.append(logical_id)
     assert unattached == []
