@@ -182,29 +182,28 @@ class JobAssets(Construct):
         (:data:`DEPLOYMENT_CONCURRENCY`) on its CloudFormation resource, acknowledge the rest there."""
         stack = Stack.of(self)
         handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
-        if len(handlers) != 1:
+        function = handlers[0].node.default_child if len(handlers) == 1 else None
+        if not isinstance(function, lambda_.CfnFunction):
             raise RuntimeError(f"expected CDK's one BucketDeployment handler in {stack.stack_name}, found {handlers}")
-        for handler in handlers:
-            function = handler.node.default_child
-            assert isinstance(function, lambda_.CfnFunction), function
-            function.reserved_concurrent_executions = DEPLOYMENT_CONCURRENCY
+        function.reserved_concurrent_executions = DEPLOYMENT_CONCURRENCY
+        handler = handlers[0]
+        acknowledge(
+            handler,
+            rules=["AwsSolutions-L1"],
+            reason="The runtime of CDK's BucketDeployment handler is pinned by aws-cdk-lib, not by us.",
+        )
+        acknowledge(
+            handler,
+            rules=LAMBDA_DLQ,
+            reason=(
+                "CloudFormation invokes it asynchronously and waits for its answer: the handler reports a "
+                "failed copy itself, a crash fails the stack operation on CloudFormation's timeout; a queued "
+                "event of a finished deploy would be nothing to act on."
+            ),
+        )
+        if not in_network:
             acknowledge(
                 handler,
-                rules=["AwsSolutions-L1"],
-                reason="The runtime of CDK's BucketDeployment handler is pinned by aws-cdk-lib, not by us.",
+                rules=LAMBDA_IN_VPC,
+                reason="network.enabled is false for this environment: there is no private network to run in.",
             )
-            acknowledge(
-                handler,
-                rules=LAMBDA_DLQ,
-                reason=(
-                    "CloudFormation invokes it asynchronously and waits for its answer: the handler reports a "
-                    "failed copy itself, a crash fails the stack operation on CloudFormation's timeout; a queued "
-                    "event of a finished deploy would be nothing to act on."
-                ),
-            )
-            if not in_network:
-                acknowledge(
-                    handler,
-                    rules=LAMBDA_IN_VPC,
-                    reason="network.enabled is false for this environment: there is no private network to run in.",
-                )

@@ -63,17 +63,7 @@ def build_months(
     name: str, months: List, silver: Dict[str, DataFrame], flags: Optional[Dict[str, str]] = None
 ) -> DataFrame:
     """The rows of ``months`` of monthly gold table ``name`` (pure; :data:`gold_build.MONTHLY`)."""
-    orders = silver["silver.orders"]
-    if name == "gold.revenue_attribution":
-        model = flag(flags or {}, "attribution_model")
-        df = GM.revenue_attribution_in(
-            months, orders, silver["silver.customers"], silver["silver.opportunities"], model
-        )
-    elif name == "gold.customer_ltv_cohorts":
-        df = GM.customer_ltv_cohorts_in(months, orders)
-    else:
-        raise KeyError(f"{name} is not a monthly gold table")
-    return to_table_columns(df, contract(name))
+    return to_table_columns(gold_build.MONTHLY[name].rows(months, silver, flags or {}), contract(name))
 
 
 Checked = Dict[str, Tuple[DataFrame, List[RuleStat]]]
@@ -125,7 +115,7 @@ def _plan(
         if months is not None:
             existing = ctx.engine.read(ctx.uri(name))  # this version: the overwrite leaves its files in place
             recomputed = build_months(name, months, silver, ctx.flags)
-            frames[name] = GM.splice(existing, recomputed, gold_build.MONTHLY[name], months)
+            frames[name] = GM.splice(existing, recomputed, gold_build.MONTHLY[name].column, months)
         log.info("%s: %s (%s)", name, plans[name].mode, plans[name].reason)
     return plans
 

@@ -36,9 +36,46 @@ from ..transforms import gold_months as GM
 
 log = logging.getLogger("lakehouse.jobs.gold")
 
-MONTHLY: Dict[str, str] = {"gold.revenue_attribution": "order_month", "gold.customer_ltv_cohorts": "cohort_month"}
-"""Gold tables recomputed by month: table -> its month column. The others are global (RFM quintiles rank every
-customer against all the others; win rates and the pipeline are small) and are always rebuilt whole."""
+Silver = Dict[str, DataFrame]
+"""Silver table name -> its frame (its change feed, for a scope's first argument)."""
+
+
+@dataclass(frozen=True)
+class Monthly:
+    """A gold table recomputed by month: its month column, the months silver's changes can move (``scope``:
+    the changes, then silver as it is now) and its rows for some months (``rows``: months, silver, flags)."""
+
+    column: str
+    scope: Callable[[Silver, Silver], DataFrame]
+    rows: Callable[[List[dt.date], Silver, Mapping[str, str]], DataFrame]
+
+
+MONTHLY: Dict[str, Monthly] = {
+    "gold.revenue_attribution": Monthly(
+        column="order_month",
+        scope=lambda ch, silver: GM.attribution_months(
+            ch["silver.orders"],
+            ch["silver.customers"],
+            ch["silver.opportunities"],
+            silver["silver.orders"],
+            silver["silver.customers"],
+        ),
+        rows=lambda months, silver, flags: GM.revenue_attribution_in(
+            months,
+            silver["silver.orders"],
+            silver["silver.customers"],
+            silver["silver.opportunities"],
+            flag(flags, "attribution_model"),
+        ),
+    ),
+    "gold.customer_ltv_cohorts": Monthly(
+        column="cohort_month",
+        scope=lambda ch, silver: GM.cohort_months(ch["silver.orders"], silver["silver.orders"]),
+        rows=lambda months, silver, flags: GM.customer_ltv_cohorts_in(months, silver["silver.orders"]),
+    ),
+}
+"""The gold tables recomputed by month. The others are global (RFM quintiles rank every customer against all
+the others; win rates and the pipeline are small) and are always rebuilt whole."""
 
 CHANGE_COLUMNS: Dict[str, Sequence[str]] = {
     "silver.orders": GM.ORDER_COLUMNS,
@@ -139,19 +176,6 @@ def _stale_input(build: Mapping[str, Any], pinned: Mapping[str, Pinned], tables:
     return None
 
 
-Scope = Callable[[Dict[str, DataFrame], Dict[str, DataFrame]], DataFrame]
-SCOPES: Dict[str, Scope] = {
-    "gold.revenue_attribution": lambda ch, silver: GM.attribution_months(
-        ch["silver.orders"],
-        ch["silver.customers"],
-        ch["silver.opportunities"],
-        silver["silver.orders"],
-        silver["silver.customers"],
-    ),
-    "gold.customer_ltv_cohorts": lambda ch, silver: GM.cohort_months(ch["silver.orders"], silver["silver.orders"]),
-}
-
-
 def _declined(ctx: RunContext, name: str, choice: str) -> Optional[str]:
     """Why ``name`` is rebuilt whole before any change is read (None: by month, if the changes allow)."""
     if name not in MONTHLY:
@@ -191,7 +215,7 @@ def plan(
     try:
         tables = contract(name).upstream
         changes = {t: _changes(ctx, t, int(build["inputs"][t]["version"]), int(pinned[t].version)) for t in tables}
-        months = sorted(r[0] for r in SCOPES[name](changes, silver).collect())
+        months = sorted(r[0] for r in MONTHLY[name].scope(changes, silver).collect())
     except Exception as error:  # no change data for the range: the feed was off, or VACUUM removed it
         log.warning("%s: rebuilt whole, the silver changes are not readable: %s", name, error)
         return Plan(None, f"silver changes not readable: {type(error).__name__}")

@@ -131,7 +131,7 @@ _HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
 _DERIVED = re.compile(r"[A-Za-z0-9]*(?:Lakehouse<(?:env|Env)>|<(?:prefix|Prefix)>)[A-Za-z0-9<>_]*")
 _HASHES = re.compile(r"(?:[0-9A-F]{8})+$")
 _CR_OWNED = re.compile(r"aws-cdk:cr-owned:[^\\\"]*")
-_SINGLETON_ADDRESSES = re.compile(r"(?<=MiB)(?:c8[0-9a-f]{40})+(?:[0-9A-F]{8})?")
+SINGLETON_ADDRESSES = re.compile(r"(?<=MiB)(?:c8[0-9a-f]{40})+(?:[0-9A-F]{8})?")
 """What CDK appends to its BucketDeployment handler's id (``...512MiBc87c35...``): the addresses of the VPC and
 security groups it runs in, which differ by environment, then the id's hash."""
 
@@ -148,7 +148,7 @@ def normalize_text(text: str, config: Any, placeholders: list[tuple[str, str]]) 
     # CDK ends names it derives from a path with hashes of that path, and the path names the stack:
     # such a name (export, Sid, logical id) keeps its meaning without them.
     text = _DERIVED.sub(lambda m: _HASHES.sub("", m.group(0)), text)
-    text = _SINGLETON_ADDRESSES.sub("", text)
+    text = SINGLETON_ADDRESSES.sub("", text)
     return _CR_OWNED.sub("aws-cdk:cr-owned:<hash>", text)
 
 

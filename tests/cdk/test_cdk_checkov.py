@@ -19,18 +19,18 @@ from typing import Any
 import pytest
 from cdk_testkit import REPO_ROOT, Synthesized
 
+from lakehouse.ops.envdiff import SINGLETON_ADDRESSES
+
 BASELINE = Path(__file__).with_name("checkov_baseline.json")
 CHECKOV = Path(os.environ.get("LAKEHOUSE_CHECKOV", REPO_ROOT / ".venv-checkov" / "bin" / "checkov"))
 _HASH = re.compile(r"[0-9A-F]{8}$")
-_NODE_ADDRESSES = re.compile(r"(c8[0-9a-f]{40})+$")
-"""What CDK appends to a singleton's id for its VPC and security groups (``...512MiBc87c35...``)."""
 
 
 def _resource_key(file_path: str, resource: str) -> str:
     """``Lakehouse-prod-Storage.template.json`` + ``AWS::S3::Bucket.AccessLogsBucketCD784A59`` ->
     ``Storage/AccessLogsBucket``."""
     part = Path(file_path).name.removesuffix(".template.json").split("-", 2)[2]
-    return f"{part}/{_NODE_ADDRESSES.sub('', _HASH.sub('', resource.split('.', 1)[1]))}"
+    return f"{part}/{_HASH.sub('', SINGLETON_ADDRESSES.sub('', resource.split('.', 1)[1]))}"
 
 
 @pytest.fixture(scope="module")

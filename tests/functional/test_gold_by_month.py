@@ -16,6 +16,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from job_assets.engine import Txn, make_engine
+from job_assets.jobs.gold_build import MONTHLY
 from job_assets.transforms import gold as G
 from job_assets.transforms import gold_months as GM
 
@@ -145,29 +146,18 @@ def test_months_recomputed_from_the_change_feed_equal_a_full_rebuild(
     now = {n: engine.version(str(tmp_path / n)) for n in SCHEMAS}
     silver = {n: df.drop("gone") for n, df in _read(engine, tmp_path, now).items()}
     columns = {"orders": GM.ORDER_COLUMNS, "customers": GM.CUSTOMER_COLUMNS, "opportunities": GM.OPPORTUNITY_COLUMNS}
-    feed = {n: engine.changes(str(tmp_path / n), before[n] + 1, now[n], columns[n]) for n in SCHEMAS}
+    feed = {f"silver.{n}": engine.changes(str(tmp_path / n), before[n] + 1, now[n], columns[n]) for n in SCHEMAS}
+    current = {f"silver.{n}": df for n, df in silver.items()}
 
-    attribution = sorted(
-        r[0]
-        for r in GM.attribution_months(
-            feed["orders"], feed["customers"], feed["opportunities"], silver["orders"], silver["customers"]
-        ).collect()
-    )
-    cohorts = sorted(r[0] for r in GM.cohort_months(feed["orders"], silver["orders"]).collect())
+    # the job's own wiring (gold_build.MONTHLY): the months each table's scope finds, its rows for them
+    recomputed = {}
+    for table in MONTHLY.values():
+        months = sorted(r[0] for r in table.scope(feed, current).collect())
+        rows = table.rows(months, current, {"attribution_model": "last_touch"})
+        recomputed[table.column] = (months, GM.splice(old[table.column], rows, table.column, months))
+    attribution, cohorts = recomputed["order_month"][0], recomputed["cohort_month"][0]
     new = _full(silver)
-    spliced = {
-        "order_month": GM.splice(
-            old["order_month"],
-            GM.revenue_attribution_in(
-                attribution, silver["orders"], silver["customers"], silver["opportunities"], "last_touch"
-            ),
-            "order_month",
-            attribution,
-        ),
-        "cohort_month": GM.splice(
-            old["cohort_month"], GM.customer_ltv_cohorts_in(cohorts, silver["orders"]), "cohort_month", cohorts
-        ),
-    }
+    spliced = {column: frame for column, (_, frame) in recomputed.items()}
     for column in ("order_month", "cohort_month"):
         assert new[column].count() > 0
         assert _equal(spliced[column], new[column]) == (0, 0), column
