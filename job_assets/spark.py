@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -140,7 +141,21 @@ def import_jvm_classes(spark: SparkSession) -> None:
         java_import(spark._jvm, name)
 
 
+def utc_process() -> None:
+    """Put this process in UTC. Every time the jobs write is a naive UTC datetime, and PySpark converts a
+    naive datetime as local time (``time.mktime``) where Arrow and delta-rs take it as UTC: on a host in
+    another zone the two engines would store different instants. Called before the JVM starts
+    (:func:`local_session`), so the JVM and its Python workers inherit it, and on every session
+    (:func:`configure`)."""
+    if os.environ.get("TZ") != "UTC":
+        os.environ["TZ"] = "UTC"
+        time.tzset()
+
+
 def configure(spark: SparkSession) -> SparkSession:
+    """The session settings every job needs (UTC, Parquet timestamps, parser policy), on ``spark``, and the JVM
+    classes the driver names imported; the process in UTC (:func:`utc_process`)."""
+    utc_process()
     for key, value in SESSION_CONF.items():
         spark.conf.set(key, value)
     import_jvm_classes(spark)
@@ -209,6 +224,7 @@ def local_session(
     """
     # Python workers must be this interpreter (the one with job_assets installed), not whatever is on PATH
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    utc_process()
     cores = cores or os.cpu_count() or 2
     jars = local_jars()
     builder = SparkSession.builder.master(f"local[{cores}]").appName(app_name).config("spark.jars", ",".join(jars))

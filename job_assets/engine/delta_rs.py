@@ -308,6 +308,7 @@ class DeltaRsEngine(TableEngine):
     def create_if_missing(self, uri: str, schema: StructType) -> bool:
         if self.exists(uri):
             return False
+        self.refuse_non_delta_folder(uri)
         self._commit(uri, [], schema, "append", None, "CREATE")
         return True
 
@@ -333,8 +334,14 @@ class DeltaRsEngine(TableEngine):
         skipped = self._skip(uri, txn)
         if skipped:
             return skipped
-        if not rows:
+        exists = self.exists(uri)
+        if not exists:
+            self.refuse_non_delta_folder(uri)
+        if not rows and exists:
             return WriteResult(False, self.version(uri), skipped_reason="no rows: no commit")
+        if not rows:  # as delta-spark: an empty append creates the table
+            version = self._commit(uri, [], schema, "append", txn, "APPEND", {"rows": 0})
+            return WriteResult(True, version, rows_added=0, files_added=0)
         import pyarrow as pa
 
         arrow_schema = pa.schema([pa.field(f.name, _arrow_type(f.dataType), True) for f in schema.fields])
@@ -344,7 +351,7 @@ class DeltaRsEngine(TableEngine):
             uri,
             data,
             mode="append",
-            configuration=None if self.exists(uri) else {**TABLE_CONFIGURATION, **self.creation_properties(uri)},
+            configuration=None if exists else {**TABLE_CONFIGURATION, **self.creation_properties(uri)},
             storage_options=self.storage_options,
             commit_properties=props,
             post_commithook_properties=self._dl.PostCommitHookProperties(

@@ -125,33 +125,56 @@ def check_archive() -> None:
         raise SystemExit(f"LAKEHOUSE_EXPECT_ARCHIVE={expected}: imported job_assets from {here} instead")
 
 
+def named_errors() -> tuple:
+    """Errors whose message already names the input and what is wrong with it: the entrypoint prints that one
+    line and exits 1 instead of a traceback (a missing jar or engine, a folder that is not a Delta table, a
+    table that is not there, landing files gone, duplicate keys)."""
+    from ..engine import DuplicateKeyError, EngineUnavailableError, TableNotFoundError
+    from ..engine.base import NotADeltaTableError
+    from ..spark import JarsMissingError
+
+    return (
+        EngineUnavailableError,
+        JarsMissingError,
+        NotADeltaTableError,
+        TableNotFoundError,
+        DuplicateKeyError,
+        FileNotFoundError,
+    )
+
+
 def main(job: str, argv: Optional[List[str]] = None) -> int:
-    """Run ``job`` as EMR Serverless starts it: 0 on success, 2 when data quality refused the run, 1 when the
-    lake's object store did not answer (one line naming the URI); any other error propagates (a traceback)."""
+    """Run ``job`` as EMR Serverless starts it: 0 on success, 2 when data quality refused the run, 1 with one
+    line naming the input when the lake's object store did not answer or the input is wrong (:func:`named_errors`);
+    any other error propagates (a traceback)."""
     from ..jobs.pipeline import run_pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     check_archive()
     args = parse_args(job, argv)
-    ctx = build_context(args)
-    try:
-        transport = lineage.transport_from(args.lineage, args.lake_root)
-    except Exception as error:
-        log.warning("lineage: %s", error)
-        transport = None
     started = time.time()
     try:
-        (result,) = run_pipeline(ctx, [job], transport=transport)
+        ctx = build_context(args)
+        (result,) = run_pipeline(ctx, [job], transport=_transport(args))
     except Exception as exc:
         if isinstance(exc, DataQualityError):
             return _refused(job, args, exc, started)
-        unreachable = unreachable_store(exc)
-        if unreachable is None:
+        message = unreachable_store(exc) or (str(exc) if isinstance(exc, named_errors()) else None)
+        if message is None:
             raise
-        log.error("%s", unreachable)
-        print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": unreachable}))
+        log.error("%s", message)
+        print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": message}))
         return 1
     return _succeeded(job, args, ctx, result)
+
+
+def _transport(args: argparse.Namespace):
+    """Where the run's lineage events go; a bad ``--lineage`` is a warning and the job runs without lineage."""
+    try:
+        return lineage.transport_from(args.lineage, args.lake_root)
+    except Exception as error:
+        log.warning("lineage: %s", error)
+        return None
 
 
 def _refused(job: str, args: argparse.Namespace, exc: DataQualityError, started: float) -> int:

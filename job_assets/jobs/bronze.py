@@ -29,7 +29,7 @@ from ..engine import Txn
 from ..lake_fs import FileInfo, list_files
 from ..spark import materialize
 from ..transforms.bronze import classify_landing_path, parse_landing, to_bronze, to_quarantine
-from .common import JobResult, Progress, StepCounter, TableStats, write_ops
+from .common import JobResult, Progress, StepCounter, TableStats, completed_batches, write_ops
 
 log = logging.getLogger("lakehouse.jobs.bronze")
 JOB = "bronze"
@@ -68,15 +68,30 @@ def _log_state(ctx: RunContext) -> Tuple[Dict[str, set], Dict[str, str]]:
     return statuses, batch_of
 
 
+def _unsummarised(ctx: RunContext, statuses: Dict[str, set], batch_of: Dict[str, str]) -> List[str]:
+    """Batches whose files the log marks done but whose run summary is missing, in id order.
+
+    The log's final commit comes before the summary's (:func:`run`); a run killed between the two leaves a
+    batch that is ingested but not finished, which silver waits for (it reads the summary): such a batch is
+    resumed like an open one, its writes skipped by their app transactions and its summary written.
+    """
+    done_in_log = {batch_of[f] for f, s in statuses.items() if s & set(FINAL)}
+    if not done_in_log:
+        return []
+    return sorted(done_in_log - set(completed_batches(ctx, "bronze", JOB)))
+
+
 def plan(ctx: RunContext) -> Tuple[Optional[str], List[FileInfo], str]:
     """(batch id to process, its files, why). Resumes an interrupted batch before claiming new files."""
     statuses, batch_of = _log_state(ctx)
     open_files = sorted(f for f, s in statuses.items() if "claimed" in s and not s & set(FINAL))
     listing = {f.rel: f for f in list_files(ctx.spark, ctx.locations.landing)}
-    if open_files:
-        batch = min(batch_of[f] for f in open_files)
-        files = [listing[f] for f in open_files if batch_of[f] == batch and f in listing]
-        missing = [f for f in open_files if batch_of[f] == batch and f not in listing]
+    unsummarised = _unsummarised(ctx, statuses, batch_of) if not open_files else []
+    if open_files or unsummarised:
+        batch = min(batch_of[f] for f in open_files) if open_files else unsummarised[0]
+        batch_files = [f for f in (open_files or sorted(statuses)) if batch_of[f] == batch]
+        files = [listing[f] for f in batch_files if f in listing]
+        missing = [f for f in batch_files if f not in listing]
         if missing:
             raise FileNotFoundError(f"bronze: batch {batch} claimed files that are gone from landing: {missing[:5]}")
         return batch, files, f"resuming interrupted batch {batch} ({len(files)} files)"
@@ -159,13 +174,13 @@ def _ingest_entity(
     return stats, to_quarantine(parsed, c.name, batch, ts), counts
 
 
-def parallelism(ctx: RunContext, tasks: int) -> int:
-    """How many tables a job works on at once (flag ``parallelism``; default 4)."""
-    try:
-        wanted = int(ctx.flags.get("parallelism", 4))
-    except ValueError:
-        raise ValueError(f"flag parallelism={ctx.flags['parallelism']!r}: expected a whole number") from None
-    return max(1, min(wanted, tasks))
+TABLES_AT_ONCE = 4
+"""How many tables a job works on at once, at most: Spark schedules their jobs side by side on its cores."""
+
+
+def parallelism(tasks: int) -> int:
+    """How many of ``tasks`` tables a job works on at once (:data:`TABLES_AT_ONCE` at most, one at least)."""
+    return max(1, min(TABLES_AT_ONCE, tasks))
 
 
 @dataclass
@@ -210,7 +225,7 @@ def _ingest(ctx: RunContext, accepted: List[FileInfo], batch: str, progress: Opt
     # entities are independent: ingest them concurrently (Spark schedules the jobs side by side), the
     # biggest first so that no big entity starts last and runs alone; results in contract order
     by_size = sorted(entities, key=lambda e: -sum(f.size for f in by_entity[e.name]))
-    with ThreadPoolExecutor(max_workers=parallelism(ctx, len(entities))) as pool:
+    with ThreadPoolExecutor(max_workers=parallelism(len(entities))) as pool:
         futures = {e.name: pool.submit(ingest, e) for e in by_size}
         for entity in entities:
             stats, qframe, file_counts = futures[entity.name].result()

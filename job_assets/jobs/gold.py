@@ -190,7 +190,7 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     counter = StepCounter(progress, 2 * len(names))
     # tables are independent: compute and check them side by side, and write only when every table
     # passed its fail rules, so a refused run leaves all of gold as it was
-    with ThreadPoolExecutor(max_workers=parallelism(ctx, len(names)), thread_name_prefix="gold") as pool:
+    with ThreadPoolExecutor(max_workers=parallelism(len(names)), thread_name_prefix="gold") as pool:
         computed = _check_all(ctx, pool, frames, silver, counter)
         result.tables = list(pool.map(lambda n: _publish(ctx, batch, n, computed[n], counter, builds[n]), names))
     written = [(computed[n][0], contract(n)) for n in names]  # materialized: exactly what the tables hold

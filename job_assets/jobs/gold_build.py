@@ -30,7 +30,7 @@ from ..context import RunContext
 from ..contracts import contract
 from ..contracts.spark_schema import schema_of
 from ..engine.base import change_feed_schema
-from ..flags import flag
+from ..flags import FLAGS, flag
 from ..transforms import gold as G
 from ..transforms import gold_months as GM
 
@@ -120,6 +120,11 @@ def pin(ctx: RunContext, name: str) -> Pinned:
     return Pinned(ctx.engine.table_id(uri), version) if version is not None else Pinned(None, None)
 
 
+def resolved(flags: Mapping[str, str]) -> Dict[str, str]:
+    """Every registered flag's value for a build given ``flags``: the given value, else its default."""
+    return {k: flag(flags, k) for k in sorted(FLAGS)}
+
+
 def definition(name: str, flags: Mapping[str, str]) -> Optional[str]:
     """Fingerprint of what a full build of ``name`` computes: the gold transforms, its columns, the flags."""
     try:
@@ -127,7 +132,8 @@ def definition(name: str, flags: Mapping[str, str]) -> Optional[str]:
     except (OSError, TypeError):  # no source shipped: never vouch for an earlier build
         return None
     columns = [(c.name, c.type) for c in contract(name).columns]
-    relevant = sorted((k, v) for k, v in flags.items() if k not in OUTPUT_NEUTRAL_FLAGS)
+    # every flag's value as the build resolves it: a default that changes in a release changes the output
+    relevant = sorted((k, v) for k, v in resolved(flags).items() if k not in OUTPUT_NEUTRAL_FLAGS)
     doc = json.dumps([source, name, columns, relevant], sort_keys=True)
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()[:16]
 
@@ -137,7 +143,7 @@ def provenance(
 ) -> Dict[str, Any]:
     """The ``userMetadata`` keys of a gold commit: its build."""
     inputs = {t: pinned[t].as_json() for t in contract(name).upstream}
-    build = {"batch": batch, "definition": definition(name, flags), "flags": dict(sorted(flags.items()))}
+    build = {"batch": batch, "definition": definition(name, flags), "flags": resolved(flags)}
     build.update({"inputs": inputs, "mode": plan.mode})
     build["months"] = len(plan.months) if plan.months is not None else None
     build["reason"] = plan.reason

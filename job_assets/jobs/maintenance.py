@@ -27,7 +27,7 @@ def run(
     retention_hours: int = 168,
     layers=("bronze", "silver", "gold"),
 ) -> JobResult:
-    """Compact then vacuum every table, several tables at once (flag ``parallelism``): tables are independent,
+    """Compact then vacuum every table, several tables at once (``TABLES_AT_ONCE``): tables are independent,
     and most of the work is Delta's driver-side planning and object-store listing, not executor time."""
     result = JobResult(JOB, ctx.batch_id, engine=ctx.engine.name)
     tables = [t for t in ALL_TABLES if t.layer in layers and ctx.engine.exists(ctx.uri(t.name))]
@@ -47,6 +47,6 @@ def run(
                 progress(f"maintained {name}", len(done), len(tables))
         return TableStats(name, committed=after != before, version=after, errors={})
 
-    with ThreadPoolExecutor(max_workers=parallelism(ctx, max(1, len(tables))), thread_name_prefix="maint") as pool:
+    with ThreadPoolExecutor(max_workers=parallelism(len(tables)), thread_name_prefix="maint") as pool:
         result.tables = list(pool.map(maintain, [t.name for t in tables]))  # contract order, whatever finishes first
     return result

@@ -66,16 +66,18 @@ def pending_batches(ctx: RunContext) -> List[str]:
 
 
 def _held(ctx: RunContext, c: TableContract, batch: str) -> DataFrame:
-    """Orphans held for ``c``, turned back into bronze-shaped rows (their payload) + _quarantine_id."""
+    """Orphans held for ``c`` before ``batch`` (those ``batch`` released included), turned back into
+    bronze-shaped rows (their payload) + _quarantine_id."""
     bronze = contract(c.landing.bronze_table)
     schema = schema_of(bronze)
     q_uri = ctx.uri(Q_TABLE)
     if not ctx.engine.exists(q_uri):
         return ctx.spark.createDataFrame([], schema).withColumn("_quarantine_id", F.lit(None).cast("string"))
-    # held by EARLIER batches: a re-run of this batch must not see the orphans it already quarantined
-    q = ctx.engine.read(q_uri).filter(
-        (F.col("_table") == c.name) & (F.col("_status") == "held") & (F.col("_batch_id") != batch)
-    )
+    # held by EARLIER batches: a re-run of this batch must not see the orphans it already quarantined, and
+    # must see those it already released (its release commit came before a kill), as its first run did
+    held = (F.col("_status") == "held") & (F.col("_batch_id") != batch)
+    released_here = (F.col("_status") == "released") & (F.col("_released_batch_id") == batch)
+    q = ctx.engine.read(q_uri).filter((F.col("_table") == c.name) & (held | released_here))
     parsed = q.select(F.from_json("_payload", schema).alias("p"), "_quarantine_id")
     return parsed.select("p.*", "_quarantine_id")
 
@@ -416,7 +418,7 @@ def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = No
     tables = list(SILVER_CURRENT)
     # at most `parallelism` tables work at once; a table waiting for its parents gives its slot up, and
     # each table has its own thread: a thread waiting for its parents must not hold back one that can run
-    scheduler = TaskScheduler(parallelism(ctx, len(tables)), thread_name_prefix="silver")
+    scheduler = TaskScheduler(parallelism(len(tables)), thread_name_prefix="silver")
     counter = StepCounter(progress, len(tables))
     by_name = {c.name: c for c in tables}
 

@@ -192,7 +192,7 @@ def parse_large(spark: SparkSession, entity: LandingEntity, files: Sequence[Tupl
     raw = F.col("value").cast("binary")
     lines = (
         spark.read.option("lineSep", "\n")
-        .text([u for u, _ in files])
+        .text([literal_path(u) for u, _ in files])
         .select(
             F.col("_metadata.file_path").alias("path"),
             F.col("_metadata.file_block_start").alias("block"),
@@ -236,7 +236,7 @@ def parse_whole(spark: SparkSession, entity: LandingEntity, files: Sequence[Tupl
     rel_by_uri = dict(files)
     fields = entity.field_names
     fmt = entity.format
-    bins = spark.read.format("binaryFile").load([u for u, _ in files]).select("path", "content")
+    bins = spark.read.format("binaryFile").load([literal_path(u) for u, _ in files]).select("path", "content")
     norm = {_norm_uri(u): rel for u, rel in rel_by_uri.items()}
 
     def explode(row: Any) -> Iterator[Tuple[Any, ...]]:
@@ -246,6 +246,16 @@ def parse_whole(spark: SparkSession, entity: LandingEntity, files: Sequence[Tupl
     # the parsers build PARSED_SCHEMA tuples by construction (tests/unit/test_landing_parsing.py), so
     # PySpark's per-row type verification (about 2.3 us a row in Python) is skipped
     return spark.createDataFrame(bins.repartition(n).rdd.flatMap(explode), PARSED_SCHEMA, verifySchema=False)
+
+
+_GLOB = re.compile(r"([\\\[\]{}*?])")
+
+
+def literal_path(uri: str) -> str:
+    """``uri`` as a path Spark's file sources read literally: they expand each given path as a Hadoop glob, so
+    a landing file named ``o[1].csv`` would read ``o1.csv`` instead (and ``a*.csv`` every match); the glob
+    characters are escaped."""
+    return _GLOB.sub(r"\\\1", uri)
 
 
 def _norm_uri(uri: str) -> str:

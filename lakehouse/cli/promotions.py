@@ -205,7 +205,10 @@ def cmd_promote(args: argparse.Namespace, console: Console) -> int:
         )
     control, auditor, actor = control_for(args, target_env)
     confirm = _confirmation(args, console, thresholds, target_env)
-    console.print(f"promoting version [bold]{version}[/] to [bold]{target_env}[/]: audit in the inactive slot ...")
+    console.print(
+        f"promoting version [bold]{version}[/] to [bold]{target_env}[/]: written to the inactive slot, its gold "
+        "audited in gold/audit (neither slot's gold is touched until it passes) ..."
+    )
     outcome = promote(
         control, auditor, version, thresholds=thresholds, actor=actor, source_env=source_env, confirm=confirm
     )

@@ -5,7 +5,8 @@ The intake writes one item per landing object version to the manifest table
 pipeline run) or ``rejected`` with a reason code (an object that can never be ingested: bad key, empty
 file...). The table is keyed by object, not by time, so this scans it (a cost proportional to the table,
 fine for an incident; ``--status rejected`` filters on the server) and prints the ``limit`` newest items.
-The pending marker (the item ``#pipeline-pending``) is shown as a line: accepted objects wait for a run.
+The pending marker (the item ``#pipeline-pending``) is shown as a line: accepted objects wait for a run. It has
+no status, so it is read on its own (a consistent ``GetItem``, as the intake reads it), whatever ``--status``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .common import OperateError, aws_client, error_code, guarded
 
 PENDING_KEY = "#pipeline-pending"
 """The pending marker's ``object_key`` (lambdas/landing_intake/aws_repositories.py)."""
+PENDING_VERSION = "-"
+"""The pending marker's ``object_version``."""
 STATUSES = ("accepted", "rejected")
 _COLUMNS = ("recorded_at", "status", "object_key", "reason_code", "reason", "size")
 
@@ -31,7 +34,8 @@ def _plain(item: dict[str, Any]) -> dict[str, str]:
     return {name: str(next(iter(value.values()))) for name, value in item.items()}
 
 
-def _scan(dynamodb: Any, env: str, table: str, status: str | None) -> list[dict[str, str]]:
+def _scan(dynamodb: Any, env: str, table: str, status: str | None) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(the recorded objects, of ``status`` when given; the pending marker, empty when not set)."""
     request: dict[str, Any] = {"TableName": table}
     if status:
         request |= {
@@ -39,9 +43,12 @@ def _scan(dynamodb: Any, env: str, table: str, status: str | None) -> list[dict[
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": {":s": {"S": status}},
         }
+    marker_key = {"object_key": {"S": PENDING_KEY}, "object_version": {"S": PENDING_VERSION}}
     try:
+        marker = dynamodb.get_item(TableName=table, Key=marker_key, ConsistentRead=True).get("Item")
         pages = dynamodb.get_paginator("scan").paginate(**request)
-        return [_plain(item) for page in pages for item in page["Items"]]
+        items = [_plain(item) for page in pages for item in page["Items"]]
+        return [i for i in items if i.get("object_key") != PENDING_KEY], _plain(marker or {})
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             raise OperateError(
@@ -67,11 +74,10 @@ def manifest(
         raise OperateError(f"--status {status!r}: one of {', '.join(STATUSES)}")
     table_name = aws_names.intake_manifest_table_name(env, project)
     dynamodb = aws_client("dynamodb", env, region)
-    items = guarded(env, f"Scan of {table_name}", lambda: _scan(dynamodb, env, table_name, status))
-    pending = [i for i in items if i.get("object_key") == PENDING_KEY]
-    objects = sorted((i for i in items if i.get("object_key") != PENDING_KEY), key=lambda i: i.get("recorded_at", ""))
+    items, pending = guarded(env, f"Scan of {table_name}", lambda: _scan(dynamodb, env, table_name, status))
+    objects = sorted(items, key=lambda i: i.get("recorded_at", ""))
     if pending:
-        console.print(f"pending marker set since {pending[0].get('since', '?')}: accepted objects wait for a run")
+        console.print(f"pending marker set since {pending.get('since', '?')}: accepted objects wait for a run")
     else:
         console.print("no pending marker: no accepted object waits for a pipeline run")
     if not objects:

@@ -3,8 +3,9 @@
 The application is found by the name the stacks give it (:func:`platform_model.aws_names.emr_application_name`).
 ``runs`` prints the application (state, maximum capacity: what ``emr.max_vcpu``/``emr.max_memory_gb``
 deployed) and its latest job runs, optionally of some states (``--state RUNNING``: a run left behind by a
-timed-out execution). ``cancel`` cancels one run, after confirmation (``--yes``): a run that already
-ended is refused, nothing changes.
+timed-out execution). ``ListJobRuns`` answers 50 runs a page, newest first (a list of several states grouped
+by state): its pages are read, one state at a time, until ``--limit`` runs are in hand. ``cancel`` cancels
+one run, after confirmation (``--yes``): a run that already ended is refused, nothing changes.
 """
 
 from __future__ import annotations
@@ -47,6 +48,26 @@ def _application_line(app: dict[str, Any]) -> str:
     return f"application {app['name']} ({app['applicationId']}): {app['state']}; maximum capacity: {limits}"
 
 
+def latest_runs(emr: Any, application_id: str, states: Sequence[str], limit: int) -> list[dict[str, Any]]:
+    """The application's ``limit`` newest job runs (of ``states``, when given), newest first.
+
+    ListJobRuns pages (at most 50 runs each, newest first) are read until ``limit`` runs are in hand; with
+    states, one listing each (a listing of several states is grouped by state, not ordered by time).
+    """
+    found: list[dict[str, Any]] = []
+    for state in list(dict.fromkeys(states)) or [""]:
+        request: dict[str, Any] = {"applicationId": application_id}
+        if state:
+            request["states"] = [state]
+        kept = 0
+        for page in emr.get_paginator("list_job_runs").paginate(**request):
+            found += page["jobRuns"]
+            kept += len(page["jobRuns"])
+            if kept >= limit:
+                break
+    return sorted(found, key=lambda r: r["createdAt"], reverse=True)[:limit]
+
+
 def runs(
     env: str,
     *,
@@ -64,11 +85,7 @@ def runs(
         raise OperateError(f"--limit {limit}: give 1 or more")
     emr = aws_client("emr-serverless", env, region)
     app = application(emr, env, project)
-    request: dict[str, Any] = {"applicationId": app["applicationId"]}
-    if states:
-        request["states"] = list(states)
-    found = guarded(env, "ListJobRuns", lambda: emr.list_job_runs(**request)["jobRuns"])
-    found = sorted(found, key=lambda r: r["createdAt"], reverse=True)[:limit]
+    found = guarded(env, "ListJobRuns", lambda: latest_runs(emr, app["applicationId"], states, limit))
     console.print(_application_line(app))
     if not found:
         console.print(f"no job runs{' in state ' + ', '.join(states) if states else ''}")

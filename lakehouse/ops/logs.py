@@ -3,13 +3,19 @@
 The log groups are the ones the stacks create, named by :mod:`platform_model.aws_names`
 (``emr_log_group_name``: every job run's driver and executor output; ``function_log_group_name``: one
 operational function). ``FilterLogEvents`` reads them over the last ``--since`` with an optional CloudWatch
-filter pattern (``ERROR``, ``"file_missing_in_replica"``); ``--job-run`` keeps one job run's streams (EMR
-Serverless names them ``<application>/applications/<id>/jobs/<run id>/...``). Read-only.
+filter pattern (``ERROR``, ``"file_missing_in_replica"``); ``--job-run`` keeps one job run's streams: EMR
+Serverless names them ``<application name>/applications/<application id>/jobs/<run id>/...``, so the
+application's id (``ListApplications``, as ``lakehouse emr runs`` finds it) gives their common prefix, which
+``FilterLogEvents`` takes as ``logStreamNamePrefix`` (however many streams the run wrote). The events come
+oldest first; every page is read and the newest ``--limit`` kept, the output saying how many it left out.
+Read-only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +27,7 @@ from platform_model import aws_names
 
 from ..since import parse_since
 from .common import OperateError, aws_client, error_code, guarded
-
-MAX_STREAMS = 100
-"""FilterLogEvents takes at most 100 log stream names."""
+from .jobruns import application
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,27 +64,38 @@ def log_group(query: LogQuery) -> str:
     return aws_names.function_log_group_name(query.env, query.function, query.project)
 
 
-def _run_streams(logs: Any, query: LogQuery, group: str) -> list[str]:
-    streams: list[str] = []
-    for page in logs.get_paginator("describe_log_streams").paginate(logGroupName=group):
-        streams += [s["logStreamName"] for s in page["logStreams"] if f"/jobs/{query.job_run}/" in s["logStreamName"]]
-    if not streams:
-        raise OperateError(f"--job-run {query.job_run}: no log streams of that job run in {group}")
-    return streams[:MAX_STREAMS]
+def run_stream_prefix(query: LogQuery, app: dict[str, Any]) -> str:
+    """The prefix of every log stream of ``query.job_run`` in the application ``app`` (GetApplication's)."""
+    return f"{app['name']}/applications/{app['applicationId']}/jobs/{query.job_run}/"
 
 
-def _events(logs: Any, query: LogQuery, group: str, start: dt.datetime) -> list[dict[str, Any]]:
+def _run_prefix(logs: Any, query: LogQuery, group: str, app: dict[str, Any]) -> str:
+    prefix = run_stream_prefix(query, app)
+    if not logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix, limit=1)["logStreams"]:
+        raise OperateError(f"--job-run {query.job_run}: no log streams of that job run in {group} (under {prefix})")
+    return prefix
+
+
+def _events(
+    logs: Any, query: LogQuery, group: str, start: dt.datetime, app: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], int]:
+    """(the newest ``limit`` matching events, oldest first; how many matched in all), every page read."""
     request: dict[str, Any] = {"logGroupName": group, "startTime": int(start.timestamp() * 1000)}
     if query.pattern:
         request["filterPattern"] = query.pattern
-    if query.job_run:
-        request["logStreamNames"] = _run_streams(logs, query, group)
-    found: list[dict[str, Any]] = []
-    for page in logs.get_paginator("filter_log_events").paginate(**request):
-        found += page["events"]
-        if len(found) >= query.limit:
-            break
-    return sorted(found, key=lambda e: e["timestamp"])[-query.limit :]
+    if app is not None:
+        request["logStreamNamePrefix"] = _run_prefix(logs, query, group, app)
+    matched = 0
+
+    def every() -> Iterator[tuple[int, int, dict[str, Any]]]:
+        nonlocal matched
+        for page in logs.get_paginator("filter_log_events").paginate(**request):
+            for event in page["events"]:
+                matched += 1
+                yield event["timestamp"], matched, event  # ties: the one read later is the newer
+
+    newest = heapq.nlargest(query.limit, every())
+    return [event for _, _, event in reversed(newest)], matched
 
 
 def show_logs(query: LogQuery, *, region: str | None = None, now: dt.datetime | None = None, console: Console) -> int:
@@ -89,10 +104,13 @@ def show_logs(query: LogQuery, *, region: str | None = None, now: dt.datetime | 
         raise OperateError(f"--limit {query.limit}: give 1 or more")
     group, start = log_group(query), parse_age(query.since, now)
     logs = aws_client("logs", query.env, region)
+    app = None
+    if query.job_run:
+        app = application(aws_client("emr-serverless", query.env, region), query.env, query.project)
 
-    def read() -> list[dict[str, Any]]:
+    def read() -> tuple[list[dict[str, Any]], int]:
         try:
-            return _events(logs, query, group, start)
+            return _events(logs, query, group, start, app)
         except ClientError as error:
             if error_code(error) == "ResourceNotFoundException":
                 raise OperateError(
@@ -101,13 +119,19 @@ def show_logs(query: LogQuery, *, region: str | None = None, now: dt.datetime | 
                 ) from error
             raise
 
-    events = guarded(query.env, f"FilterLogEvents on {group}", read)
+    events, matched = guarded(query.env, f"FilterLogEvents on {group}", read)
     what = f"{group}" + (f", job run {query.job_run}" if query.job_run else "")
     what += f", pattern {query.pattern!r}" if query.pattern else ""
     if not events:
         console.print(f"{what}: no log lines in the last {query.since}")
         return 0
-    console.print(f"{what}: {len(events)} line(s) in the last {query.since}")
+    if matched > len(events):
+        console.print(
+            f"{what}: showing the newest {len(events)} of {matched} line(s) in the last {query.since} "
+            "(--limit shows more, --since or --filter fewer)"
+        )
+    else:
+        console.print(f"{what}: {len(events)} line(s) in the last {query.since}")
     for e in events:
         when = dt.datetime.fromtimestamp(e["timestamp"] / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         stream = e.get("logStreamName", "").rsplit("/", 3)[-3:] if query.function is None else []

@@ -163,10 +163,12 @@ def start_pipeline(
 ) -> int:
     """Start ``machine`` unless a lake writer runs (its single-writer guard would refuse it anyway)."""
     session = _session(region)
+    current = machine  # the state machine of the call under way: the one a StateMachineDoesNotExist is about
     try:
         sfn = session.client("stepfunctions")
         arns = {m: _machine_arn(session, env, project, m) for m in MACHINES}
         for m, arn in arns.items():
+            current = m
             running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
             if running:
                 after = (
@@ -180,11 +182,13 @@ def start_pipeline(
                 )
                 return 1
         name = new_batch_id(now.astimezone(dt.UTC) if now else None)  # the jobs' batch id format
+        current = machine
         started = sfn.start_execution(stateMachineArn=arns[machine], name=name, input="{}")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "StateMachineDoesNotExist":
+            why = "" if current == machine else f" (starting {machine} checks that no {current} execution runs)"
             raise OperateError(
-                f"--env {env}: the {machine} state machine is not deployed in {session.region_name}"
+                f"--env {env}: the {current} state machine is not deployed in {session.region_name}{why}"
             ) from error
         raise _fail(error, env, "StartExecution") from error
     except BotoCoreError as error:
@@ -286,6 +290,21 @@ def _print_points(
     return 0
 
 
+MAX_POINTS = 1440
+"""GetMetricStatistics returns at most this many data points: a longer range takes a longer period."""
+PERIOD_STEPS = ((63 * 24, 3600), (15 * 24, 300), (0, 60))
+"""(hours back, seconds): CloudWatch keeps data older than 15 days at 5-minute resolution, older than 63 days at
+1-hour; a request reaching back that far must ask a multiple of it, or it gets no data points."""
+
+
+def metric_period(hours: int, minimum: int = 60) -> int:
+    """The GetMetricStatistics period for the last ``hours``: at least ``minimum`` seconds, within 1,440 points,
+    a multiple of the resolution CloudWatch keeps at the start's age (60 s, 300 s past 15 days, 3600 s past 63)."""
+    step = next(seconds for back, seconds in PERIOD_STEPS if hours >= back)
+    needed = max(minimum, math.ceil(hours * 3600 / MAX_POINTS))
+    return math.ceil(needed / step) * step
+
+
 def metric(
     env: str,
     key: str,
@@ -315,8 +334,7 @@ def metric(
         if set(given) != set(spec.dimensions):  # open dimensions: list the series that exist
             return _print_series(cloudwatch, spec, given, namespace, prefix, console)
         end = now or dt.datetime.now(dt.UTC)
-        # GetMetricStatistics returns at most 1,440 points: a longer range takes a longer period.
-        period = max(spec.period_seconds, math.ceil(hours * 3600 / 1440 / 60) * 60)
+        period = metric_period(hours, spec.period_seconds)
         points = cloudwatch.get_metric_statistics(
             Namespace=namespace,
             MetricName=spec.name,

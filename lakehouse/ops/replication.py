@@ -9,9 +9,11 @@ Control) over the last ``--hours``.
 
 ``retry``: re-replicate the objects under a prefix that did not make it: those whose source
 ``ReplicationStatus`` is ``FAILED``, and those with no replica at all (removed by a lifecycle or VACUUM race,
-or written before replication was on). Each is copied in place (``CopyObject`` onto itself with its own
-metadata, ``MetadataDirective=REPLACE``): S3 replicates the new version like any new write, and a Delta log
-is indifferent to it (the key and the bytes are the same). Objects still ``PENDING`` are left to S3.
+or written before replication was on). Each is copied in place (``CopyObject`` onto itself with
+``MetadataDirective=REPLACE`` and what ``HeadObject`` gave: user metadata, content type, encoding, language,
+disposition, cache control, expiry, storage class, KMS key; tags are copied; above 5 GiB boto3's managed copy
+copies it in parts): S3 replicates the new version like any new write, and a Delta log is indifferent to it (the
+key and the bytes are the same). Objects still ``PENDING`` are left to S3.
 
 Why not S3 Batch Replication (``s3control create-job`` with ``S3ReplicateObject``), AWS's tool for this: it
 needs a Batch Operations IAM role and a report bucket the stacks do not deploy, and moto implements no
@@ -27,17 +29,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from s3transfer.exceptions import S3CopyFailedError
 
 from job_assets.contracts.layout import ZONES
 from platform_model import aws_names
 
 from ..landing.deleted import RecoverError, layer_location
 from .common import OperateError, aws_client, confirmed, error_code, guarded
-from .operate import _session
+from .operate import _session, metric_period
 
 METRICS = (
     ("OperationsFailedReplication", "Sum"),
@@ -97,7 +101,7 @@ def _figures(cloudwatch: Any, r: Replicated, hours: int) -> list[str]:
             Dimensions=dimensions,
             StartTime=end - dt.timedelta(hours=hours),
             EndTime=end,
-            Period=300,
+            Period=metric_period(hours, 300),
             Statistics=[statistic],
         )["Datapoints"]
         values = [p[statistic] for p in points]
@@ -141,6 +145,12 @@ def status(
 
 # --- retry -----------------------------------------------------------------------------------------------------
 
+KEPT_HEADERS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires", "StorageClass")
+"""What HeadObject returns (when set) and the copy in place gives the new version, besides the user metadata,
+``ContentType`` and the KMS key: ``MetadataDirective=REPLACE`` keeps only what the request names."""
+MAX_COPY_OBJECT = 5 * 1024**3
+"""The largest object one CopyObject copies (5 GiB); a larger one is copied in parts."""
+
 
 def _objects(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -170,22 +180,25 @@ def unreplicated(s3: Any, replica_s3: Any, r: Replicated, prefix: str) -> tuple[
 
 
 def _copy_in_place(s3: Any, bucket: str, key: str) -> None:
+    """Copy the object onto itself with its own metadata, headers, storage class and encryption key.
+
+    boto3's managed copy: one CopyObject up to 5 GiB (what CopyObject takes), a multipart copy above it.
+    """
     head = s3.head_object(Bucket=bucket, Key=key)
-    request: dict[str, Any] = {
-        "Bucket": bucket,
-        "Key": key,
-        "CopySource": {
-            "Bucket": bucket,
-            "Key": key,
-            **({"VersionId": head["VersionId"]} if "VersionId" in head else {}),
-        },
+    source = {"Bucket": bucket, "Key": key, **({"VersionId": head["VersionId"]} if "VersionId" in head else {})}
+    extra: dict[str, Any] = {
         "MetadataDirective": "REPLACE",
+        "TaggingDirective": "COPY",
         "Metadata": head.get("Metadata", {}),
         "ContentType": head.get("ContentType", "binary/octet-stream"),
+        **{name: head[name] for name in KEPT_HEADERS if head.get(name)},
     }
     if head.get("SSEKMSKeyId"):
-        request |= {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": head["SSEKMSKeyId"]}
-    s3.copy_object(**request)
+        extra |= {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": head["SSEKMSKeyId"]}
+    try:
+        s3.copy(source, bucket, key, ExtraArgs=extra, Config=TransferConfig(multipart_threshold=MAX_COPY_OBJECT))
+    except S3CopyFailedError as error:  # the object changed during a multipart copy
+        raise OperateError(f"s3://{bucket}/{key}: the copy in place failed: {error}") from error
 
 
 def retry(

@@ -12,16 +12,26 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from ops_common.aws import client
 from test_recover_deleted import BUCKETS, FILES
 from test_recover_deleted import ENV as LAKE_ENV
 from test_recover_deleted import deploy as deploy_lake
 
 from lakehouse.cli import main
+from lakehouse.ops import replication
 from platform_model import aws_names
-from tests.moto_gaps import ExecutionRedrive, TraceSummaries, fail_execution, moto_execution, set_job_run_state
+from tests.moto_gaps import (
+    ExecutionRedrive,
+    TraceSummaries,
+    _BeforeCall,
+    fail_execution,
+    moto_execution,
+    set_job_run_state,
+)
 
 ENV = "inc"
 REGION = "eu-west-1"
@@ -31,18 +41,26 @@ FAILED = "b20261201T020000000000Z"
 ROLE = "arn:aws:iam::123456789012:role/lakehouse"
 
 
+def emr_application_id(env: str) -> str:
+    """The id of the environment's EMR application when seeded (seed_emr), else ``app1``."""
+    name = aws_names.emr_application_name(env)
+    apps = client("emr-serverless").list_applications()["applications"]
+    return next((a["id"] for a in apps if a["name"] == name), "app1")
+
+
 def seed_logs(env: str, run_id: str = "00fabc123") -> None:
-    """The EMR application's and three functions' log groups, with the lines of a failure in each."""
+    """The EMR application's and three functions' log groups, with the lines of a failure in each (the job
+    runs' streams under the seeded application's id: `lakehouse logs --job-run` finds its streams by it)."""
     logs = client("logs")
     now = int(time.time() * 1000)
-    app = aws_names.emr_application_name(env)
+    app, app_id = aws_names.emr_application_name(env), emr_application_id(env)
     streams = {
         aws_names.emr_log_group_name(env): {
-            f"{app}/applications/app1/jobs/{run_id}/SPARK_DRIVER/stderr": [
+            f"{app}/applications/{app_id}/jobs/{run_id}/SPARK_DRIVER/stderr": [
                 "INFO starting silver",
                 "ERROR DataQualityError: silver.orders rule order_total_non_negative failed",
             ],
-            f"{app}/applications/app1/jobs/00fother/SPARK_DRIVER/stderr": ["ERROR another run's line"],
+            f"{app}/applications/{app_id}/jobs/00fother/SPARK_DRIVER/stderr": ["ERROR another run's line"],
         },
         aws_names.function_log_group_name(env, "landing-intake"): {
             "2026/12/06/[$LATEST]a": ['{"level": "ERROR", "message": "start failed", "reason": "ThrottlingException"}']
@@ -238,10 +256,114 @@ def bad(capsys, argv: list[str], *expected: str) -> None:
     assert len(err.strip().splitlines()) <= 2 and all(e in line for e in expected), err
 
 
+def _answered(url: str, body: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    return AWSResponse(url, 200, {}, None), {**body, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+class LogEventPages(_BeforeCall):
+    """moto gap filler: CloudWatch Logs ``FilterLogEvents`` as AWS answers it (moto 5.2.5 ignores
+    ``logStreamNamePrefix`` and orders the events stream by stream): the streams named or under the prefix,
+    their events oldest first across streams, ``page_size`` a page with a ``nextToken`` (AWS: up to 10,000
+    events or 1 MB a page). Every request is kept in ``requests``."""
+
+    service = "logs"
+    event_name = "cloudwatch-logs"
+    operations = ("FilterLogEvents",)
+
+    def __init__(self, page_size: int) -> None:
+        super().__init__()
+        self.page_size = page_size
+        self.requests: list[dict[str, Any]] = []
+
+    def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.logs.models import logs_backends
+
+        params = context["gap_filler_params"]
+        self.requests.append(params)
+        group = logs_backends[DEFAULT_ACCOUNT_ID][kwargs["request_signer"].region_name].groups[params["logGroupName"]]
+        names = params.get("logStreamNames") or list(group.streams)
+        prefix = params.get("logStreamNamePrefix", "")
+        events = sorted(
+            (
+                event
+                for name, stream in group.streams.items()
+                if name in names and name.startswith(prefix)
+                for event in stream.filter_log_events(
+                    params.get("startTime"), params.get("endTime"), params.get("filterPattern")
+                )
+            ),
+            key=lambda e: e["timestamp"],
+        )
+        first = int(params.get("nextToken", "0"))
+        body: dict[str, Any] = {"events": events[first : first + self.page_size], "searchedLogStreams": []}
+        if first + self.page_size < len(events):
+            body["nextToken"] = str(first + self.page_size)
+        return _answered("https://logs.eu-west-1.amazonaws.com/", body)
+
+
+class JobRunPages(_BeforeCall):
+    """moto gap filler: EMR Serverless ``ListJobRuns`` as AWS answers it: newest first, ``page_size`` runs a page
+    with a ``nextToken`` (AWS: at most 50; moto 5.2.5 answers every run in one page, oldest first). Every
+    request is kept in ``requests``."""
+
+    service = "emr-serverless"
+    operations = ("ListJobRuns",)
+
+    def __init__(self, page_size: int) -> None:
+        super().__init__()
+        self.page_size = page_size
+        self.requests: list[dict[str, Any]] = []
+
+    def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.emrserverless.models import emrserverless_backends
+
+        params = context["gap_filler_params"]
+        self.requests.append(params)
+        backend = emrserverless_backends[DEFAULT_ACCOUNT_ID][kwargs["request_signer"].region_name]
+        found = backend.list_job_runs(params["applicationId"], None, None, params.get("states"))
+        found = sorted(found, key=lambda r: r.created_at, reverse=True)
+        first = int(params.get("nextToken", "0"))
+        summaries = [
+            {
+                "applicationId": r.application_id,
+                "id": r.id,
+                "name": r.name,
+                "arn": r.arn,
+                "createdBy": r.created_by,
+                "createdAt": r.created_at.replace(tzinfo=dt.UTC),
+                "updatedAt": r.updated_at.replace(tzinfo=dt.UTC),
+                "executionRole": r.execution_role_arn,
+                "state": r.state,
+                "stateDetails": r.state_details or "",
+                "releaseLabel": r.release_label,
+                "type": "SPARK",
+            }
+            for r in found[first : first + self.page_size]
+        ]
+        body: dict[str, Any] = {"jobRuns": summaries}
+        if first + self.page_size < len(found):
+            body["nextToken"] = str(first + self.page_size)
+        return _answered("https://emr-serverless.eu-west-1.amazonaws.com/", body)
+
+
+def job_runs_created(application_id: str, created: dict[str, dt.datetime], region: str = REGION) -> None:
+    """Give moto's job runs these creation times (moto stamps every run with the day's midnight)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.emrserverless.models import emrserverless_backends
+
+    for r in emrserverless_backends[DEFAULT_ACCOUNT_ID][region].job_runs[application_id]:
+        if r.id in created:
+            r.created_at = r.updated_at = created[r.id].replace(tzinfo=None)
+
+
 # --- logs -------------------------------------------------------------------------------------------------------
 
 
-def test_logs_of_a_job_run_a_function_and_a_pattern(aws, capsys) -> None:
+def test_logs_of_a_job_run_a_function_and_a_pattern(aws, monkeypatch, capsys) -> None:
+    LogEventPages(page_size=10_000).install(monkeypatch)
+    seed_emr(ENV)
     seed_logs(ENV)
     code, out, _ = run(capsys, "logs", "--env", ENV, "--job-run", "00fabc123", "--since", "2h")
     assert code == 0 and "DataQualityError" in out and "starting silver" in out
@@ -254,7 +376,48 @@ def test_logs_of_a_job_run_a_function_and_a_pattern(aws, capsys) -> None:
     assert code == 0 and "no log lines in the last 1h" in out
 
 
+def test_logs_show_the_newest_lines_read_from_every_page(aws, monkeypatch, capsys) -> None:
+    pages = LogEventPages(page_size=3).install(monkeypatch)
+    logs, group = client("logs"), aws_names.function_log_group_name(ENV, "cost-reporter")
+    logs.create_log_group(logGroupName=group)
+    now = int(time.time() * 1000) - 60_000
+    for stream in ("2026/12/06/[$LATEST]a", "2026/12/06/[$LATEST]b"):  # two streams: the lines interleave
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        lines = [i for i in range(10) if (i % 2 == 0) == stream.endswith("a")]
+        events = [{"timestamp": now + 10 * i, "message": f"line {i:02}"} for i in lines]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+    code, out, _ = run(capsys, "logs", "--env", ENV, "--function", "cost-reporter", "--limit", "4")
+    assert code == 0 and "showing the newest 4 of 10 line(s) in the last 1h" in out
+    assert all(f"line {i:02}" in out for i in range(6, 10)) and "line 05" not in out and "line 00" not in out
+    assert out.index("line 06") < out.index("line 09")  # oldest first
+    assert len(pages.requests) == 4  # the 4 pages of 3, 3, 3 and 1 lines: every one read
+    code, out, _ = run(capsys, "logs", "--env", ENV, "--function", "cost-reporter", "--limit", "10")
+    assert code == 0 and "cost-reporter: 10 line(s) in the last 1h" in out and "showing" not in out
+
+
+def test_logs_of_a_job_run_with_more_than_100_streams(aws, monkeypatch, capsys) -> None:
+    pages = LogEventPages(page_size=50).install(monkeypatch)
+    app_id, run_id = seed_emr(ENV)
+    seed_logs(ENV, run_id)  # its driver's stream, and another run's
+    logs, group = client("logs"), aws_names.emr_log_group_name(ENV)
+    prefix = f"{aws_names.emr_application_name(ENV)}/applications/{app_id}/jobs/{run_id}/"
+    now = int(time.time() * 1000) - 30_000
+    for executor in range(1, 121):
+        stream = f"{prefix}SPARK_EXECUTOR/{executor}/stderr"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        line = {"timestamp": now + executor, "message": f"executor {executor:03} done"}
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[line])
+    code, out, _ = run(capsys, "logs", "--env", ENV, "--job-run", run_id, "--since", "2h", "--limit", "500")
+    assert code == 0 and f"job run {run_id}: 122 line(s) in the last 2h" in out
+    assert "executor 001 done" in out and "executor 120 done" in out and "DataQualityError" in out
+    assert "another run's line" not in out
+    assert pages.requests and all(
+        r["logStreamNamePrefix"] == prefix and "logStreamNames" not in r for r in pages.requests
+    )
+
+
 def test_logs_bad_input(aws, capsys) -> None:
+    seed_emr(ENV)
     seed_logs(ENV)
     bad(capsys, ["logs", "--env", "nope", "--emr"], "--env nope", "/aws/emr-serverless/lakehouse-nope")
     bad(capsys, ["logs", "--env", ENV, "--function", "emailer"], "--function 'emailer'", "landing-intake")
@@ -350,6 +513,34 @@ def test_emr_runs_and_cancel(aws, capsys) -> None:
     assert code == 0 and "no job runs in state RUNNING" in out
 
 
+def test_emr_runs_reads_pages_until_the_limit(aws, monkeypatch, capsys) -> None:
+    pages = JobRunPages(page_size=2).install(monkeypatch)
+    app, first = seed_emr(ENV)
+    driver = {"sparkSubmit": {"entryPoint": "s3://artifacts/jobs/v1/gold.py"}}
+    emr = client("emr-serverless")
+    runs = [first] + [
+        emr.start_job_run(applicationId=app, executionRoleArn=ROLE, jobDriver=driver, name=f"gold-{i}")["jobRunId"]
+        for i in range(5)
+    ]  # oldest first
+    start = dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)
+    job_runs_created(app, {r: start + dt.timedelta(hours=i) for i, r in enumerate(runs)})
+    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--limit", "5")
+    assert code == 0 and "5 job run(s), newest first" in out
+    assert all(r in out for r in runs[1:]) and runs[0] not in out
+    assert out.index(runs[5]) < out.index(runs[1])
+    assert len(pages.requests) == 3  # 2 + 2 + 2 runs: 5 in hand after the third page
+    pages.requests.clear()
+    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--limit", "3")
+    assert code == 0 and all(r in out for r in runs[3:]) and runs[2] not in out and len(pages.requests) == 2
+    for r in runs[:3]:
+        set_job_run_state(app, r, "FAILED")  # the 3 oldest failed; the first one is RUNNING no more
+    set_job_run_state(app, runs[5], "RUNNING")
+    pages.requests.clear()
+    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--state", "FAILED", "--state", "RUNNING", "--limit", "2")
+    assert code == 0 and runs[5] in out and runs[2] in out and runs[1] not in out and runs[0] not in out
+    assert sorted(r["states"][0] for r in pages.requests) == ["FAILED", "RUNNING"]  # one listing per state
+
+
 def test_emr_bad_input(aws, capsys) -> None:
     app, run_id = seed_emr(ENV)
     bad(capsys, ["emr", "runs", "--env", "nope"], "no EMR Serverless application lakehouse-nope-spark")
@@ -377,6 +568,17 @@ def test_intake_manifest(aws, capsys) -> None:
         "no intake manifest table lakehouse-nope-landing-intake-manifest",
     )
     bad(capsys, ["intake", "manifest", "--env", ENV, "--limit", "0"], "--limit 0")
+
+
+def test_intake_manifest_reads_the_pending_marker_whatever_the_status(aws, capsys) -> None:
+    seed_manifest(ENV)
+    code, out, _ = run(capsys, "intake", "manifest", "--env", ENV, "--status", "accepted")
+    assert code == 0 and "pending marker set since 2026-12-05T03:00" in out
+    assert "a.jsonl" in out and "bad-key.jsonl" not in out and "#pipeline-pending" not in out
+    marker = {"object_key": {"S": "#pipeline-pending"}, "object_version": {"S": "-"}}
+    client("dynamodb").delete_item(TableName=aws_names.intake_manifest_table_name(ENV), Key=marker)
+    code, out, _ = run(capsys, "intake", "manifest", "--env", ENV, "--status", "accepted")
+    assert code == 0 and "no pending marker" in out and "a.jsonl" in out
 
 
 # --- events rules | failed -------------------------------------------------------------------------------------
@@ -419,6 +621,35 @@ def test_replication_status_and_retry(aws, capsys) -> None:
     assert sum(after[k] - before[k] for k in keys) == 2  # the replicated one was left alone
     for key in keys:
         assert client("s3").get_object(Bucket=BUCKETS["landing"], Key=key)["Body"].read() == FILES[key]
+
+
+HEADERS = {
+    "ContentType": "application/x-ndjson",
+    "ContentEncoding": "gzip",
+    "ContentLanguage": "en",
+    "ContentDisposition": 'attachment; filename="d.jsonl.gz"',
+    "CacheControl": "no-cache",
+    "Expires": dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
+    "StorageClass": "STANDARD_IA",
+    "Metadata": {"producer": "crm"},
+}
+
+
+@pytest.mark.parametrize("size", [100, 6 * 1024**2], ids=["CopyObject", "multipart copy"])
+def test_replication_retry_keeps_the_headers(aws, monkeypatch, capsys, size) -> None:
+    monkeypatch.setattr(replication, "MAX_COPY_OBJECT", 5 * 1024**2)  # the 6 MiB object is copied in parts
+    deploy_lake()
+    seed_replication(LAKE_ENV, BUCKETS)
+    s3, key = client("s3"), "crm/accounts/dt=2026-12-03/d.jsonl.gz"
+    body = bytes(range(256)) * (size // 256 + 1)
+    s3.put_object(Bucket=BUCKETS["landing"], Key=key, Body=body[:size], **HEADERS)
+    argv = ["replication", "retry", "--env", LAKE_ENV, "--bucket", "landing", "--prefix", "crm/accounts/dt=2026-12-03/"]
+    code, out, _ = run(capsys, *argv, "--yes")
+    assert code == 0 and "re-replicating 1 object(s)" in out and versions(key) == 2
+    head = s3.head_object(Bucket=BUCKETS["landing"], Key=key)
+    assert {name: head.get(name) for name in HEADERS} == HEADERS
+    assert head["ETag"].endswith('-1"') == (size > replication.MAX_COPY_OBJECT)  # a multipart ETag: "<md5>-<parts>"
+    assert s3.get_object(Bucket=BUCKETS["landing"], Key=key)["Body"].read() == body[:size]
 
 
 def test_replication_bad_input(aws, capsys) -> None:

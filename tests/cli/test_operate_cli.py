@@ -1,4 +1,5 @@
-"""`lakehouse alarms | pipeline runs|start | metric` against moto: what an operator sees, and clear refusals."""
+"""`lakehouse alarms | pipeline runs|start | metric` against moto: what an operator sees, and clear refusals; the
+metric period CloudWatch answers for a range."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from ops_common.aws import client
 
 from lakehouse.cli import main
+from lakehouse.ops.operate import metric_period
 from platform_model import aws_names
 
 ENV = "test"
@@ -40,6 +42,34 @@ def test_start_refuses_while_any_writer_runs_and_starts_under_a_batch_id(machine
     assert started["name"].startswith("b") and started["name"].endswith("Z") and len(started["name"]) == 23
     assert main(["pipeline", "runs", "--env", ENV]) == 0
     assert started["name"] in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("machine", "missing", "message"),
+    [
+        ("maintenance", "maintenance", "the maintenance state machine is not deployed in eu-west-1"),
+        ("pipeline", "pipeline", "the pipeline state machine is not deployed in eu-west-1"),
+        (
+            "pipeline",
+            "maintenance",
+            "the maintenance state machine is not deployed in eu-west-1 (starting pipeline checks that no "
+            "maintenance execution runs)",
+        ),
+        (
+            "maintenance",
+            "pipeline",
+            "the pipeline state machine is not deployed in eu-west-1 (starting maintenance checks that no "
+            "pipeline execution runs)",
+        ),
+    ],
+)
+def test_start_names_the_missing_state_machine(machines, capsys, machine, missing, message):
+    sfn = client("stepfunctions")
+    sfn.delete_state_machine(stateMachineArn=machines[missing])
+    assert main(["pipeline", "start", "--env", ENV, "--machine", machine]) == 2
+    assert f"--env {ENV}: {message}" in " ".join(capsys.readouterr().err.split())
+    present = machines["pipeline" if missing == "maintenance" else "maintenance"]
+    assert sfn.list_executions(stateMachineArn=present)["executions"] == []
 
 
 def test_an_environment_that_is_not_deployed_is_one_clear_line(aws, capsys):
@@ -118,3 +148,27 @@ def test_a_long_range_uses_a_longer_period(aws, capsys):
     )
     out = capsys.readouterr().out
     assert "no data in the last 168 h" in out  # a 60 s metric over a week: 420 s periods, within 1,440 points
+
+
+@pytest.mark.parametrize(
+    ("hours", "minimum", "period"),
+    [
+        (1, 60, 60),
+        (24, 60, 60),
+        (168, 60, 420),  # a week: 1,440 points of 420 s
+        (359, 60, 900),
+        (360, 60, 900),  # 15 days back: a multiple of 300 s
+        (361, 60, 1200),  # 902.5 s for 1,440 points, up to 1,200 (960 s, a multiple of 60 only, had no data)
+        (720, 60, 1800),
+        (1511, 60, 3900),
+        (1512, 60, 7200),  # 63 days back: a multiple of 3,600 s
+        (2160, 60, 7200),
+        (24, 900, 900),  # the metric's own period is the least
+        (400, 900, 1200),
+        (1600, 900, 7200),
+    ],
+)
+def test_metric_period_is_what_cloudwatch_keeps_at_the_start(hours, minimum, period):
+    assert metric_period(hours, minimum) == period
+    assert period * 1440 >= hours * 3600  # within GetMetricStatistics' 1,440 points
+    assert period % (3600 if hours >= 63 * 24 else 300 if hours >= 15 * 24 else 60) == 0

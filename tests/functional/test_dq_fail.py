@@ -1,9 +1,12 @@
 """A `fail`-severity rule stops the job and leaves the table unchanged; the batch is retried next run.
 
 The job logic runs on delta-rs here (fast; the rules do not depend on the engine); the EMR entrypoint and
-the CLI run the default engine, delta-spark."""
+the CLI run the default engine, delta-spark. The entrypoint's other refusals (an input that is wrong) are here
+too: one line naming it, exit 1."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -16,6 +19,26 @@ from lakehouse.generator import generate
 from .lake_checks import version
 
 pytestmark = pytest.mark.spark
+
+
+def test_emr_entrypoint_names_a_wrong_input_in_one_line(tmp_path, spark, default_engine, capsys):
+    """A folder of someone else's files where a table of ours belongs: exit 1 and one JSON line naming the
+    folder and the file, no traceback, and nothing written there."""
+    from job_assets.entrypoints.main import main
+
+    root = tmp_path / "lake"
+    generate(root, 1_000, seed=5, bad_ratio=0.0)
+    log = LakeLocations.for_root(str(root)).table_uri("bronze.ingestion_log")
+    (root / "bronze" / "ingestion_log").mkdir(parents=True)
+    (root / "bronze" / "ingestion_log" / "export.csv").write_text("a\n1\n")
+    capsys.readouterr()
+    argv = ["--lake-root", str(root), "--batch-id", "b1", "--env", "dev", "--lineage", "none"]
+    assert main("bronze", argv) == 1
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads(line)
+    assert summary["status"] == "failed" and "is not a Delta table" in summary["error"], line
+    assert log.rstrip("/").split("://")[-1] in summary["error"] and "export.csv" in summary["error"]
+    assert sorted(p.name for p in (root / "bronze" / "ingestion_log").iterdir()) == ["export.csv"]
 
 
 # slow (default suite under 15 minutes): a fail rule refusing silver with nothing written and the batch retried

@@ -58,6 +58,35 @@ def test_read_rows_of_a_small_table(engine, spark, tmp_path):
     assert got == sorted((r.asDict() for r in engine.read(uri).select("ts", "id").collect()), key=lambda r: r["id"])
 
 
+def test_naive_utc_times_are_the_same_instants_on_a_host_in_another_zone(spark, tmp_path, monkeypatch):
+    """PySpark converts a naive datetime as local time, Arrow as UTC: the jobs' processes run in UTC
+    (job_assets.spark.utc_process, on every session), so a naive UTC time that delta-spark writes is the instant
+    delta-rs reads, and both engines read it back as written, whatever the host's zone."""
+    import datetime as dt
+    import time
+
+    from deltalake import DeltaTable
+    from pyspark.sql.types import LongType, StructField, StructType, TimestampType
+
+    from job_assets.spark import configure
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        configure(spark)  # what every job's session goes through
+        schema = StructType([StructField("id", LongType()), StructField("ts", TimestampType())])
+        when = dt.datetime(2026, 12, 5, 12, 0, 0)
+        uri = str(tmp_path / "t")
+        make_engine(spark, "delta-spark").append_rows(uri, [{"id": 1, "ts": when}], schema)
+        stored = DeltaTable(uri).to_pyarrow_table()["ts"][0].as_py()
+        assert stored.replace(tzinfo=None) == when
+        for name in ENGINES:
+            assert make_engine(spark, name).read_rows(uri, ["ts"]) == [{"ts": when}], name
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_idempotent_append_replays_are_skipped(engine, spark, tmp_path):
     """Mirror of Delta's DeltaSuite 'idempotent write': txnVersion replays change nothing."""
     uri = str(tmp_path / "t")
@@ -261,7 +290,24 @@ def test_a_folder_of_other_files_is_refused(engine, spark, tmp_path):
         engine.append(str(uri), df(spark, [(1, "a", 1, False)]))
     with pytest.raises(NotADeltaTableError):
         engine.merge(str(uri), df(spark, [(1, "a", 1, False)]), ["id"])
+    schema = df(spark, [(1, "a", 1, False)]).schema
+    with pytest.raises(NotADeltaTableError, match=f"{uri} is not a Delta table"):
+        engine.create_if_missing(str(uri), schema)
+    for rows_ in ([{"id": 1, "v": "a", "ver": 1, "deleted": False}], []):
+        with pytest.raises(NotADeltaTableError, match=f"{uri} is not a Delta table"):
+            engine.append_rows(str(uri), rows_, schema)
     assert sorted(p.name for p in uri.iterdir()) == ["export.csv"]
+
+
+def test_appending_no_rows_creates_a_missing_table_and_commits_nothing_to_one_that_exists(engine, spark, tmp_path):
+    """append_rows([]): the table exists afterwards (empty, the Txn recorded), and a second call commits nothing."""
+    uri = str(tmp_path / "t")
+    schema = df(spark, [(1, "a", 1, False)]).schema
+    first = engine.append_rows(uri, [], schema, txn=Txn("ops", 1))
+    assert first.committed and engine.version(uri) == 0 and rows(engine, uri) == []
+    assert engine.committed(uri, Txn("ops", 1))
+    again = engine.append_rows(uri, [], schema, txn=Txn("ops", 2))
+    assert not again.committed and engine.version(uri) == 0
 
 
 def test_history_restore_optimize_vacuum(engine, spark, tmp_path):

@@ -115,3 +115,39 @@ def _trial(n: int, clean: dict, spark, engine) -> None:
 def test_kill_at_random_point_then_rerun_matches_clean_run(n, clean, spark, default_engine, rs_engine):
     """Trials 0-4 on delta-spark (EMR's engine); from trial 5 on, delta-spark and delta-rs in turn."""
     _trial(n, clean, spark, default_engine if n < 5 or n % 2 else rs_engine)
+
+
+def test_bronze_killed_between_the_log_and_the_summary_is_resumed(tmp_path, spark, default_engine, monkeypatch, caplog):
+    """Bronze's last two steps are the ingestion log's final commit and the run summary that silver waits for.
+    Killed between them, the batch is ingested but unfinished: the next run, under any batch id, resumes it
+    (every write skipped by its app transaction, nothing ingested twice) and writes its summary, so silver
+    picks it up; no file is claimed again."""
+    from job_assets.jobs import bronze, silver
+
+    generate(tmp_path, 1_000, seed=5, bad_ratio=0.05)
+    loc = LakeLocations.for_root(str(tmp_path))
+
+    def killed(*_args):
+        raise RuntimeError("killed after the ingestion log's final commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bronze, "write_ops", killed)
+        with pytest.raises(RuntimeError, match="killed after"):
+            bronze.run(RunContext(spark, default_engine, loc, "first"))
+    logged = default_engine.read_rows(loc.table_uri("bronze.ingestion_log"), ("status", "records", "quarantined"))
+    done = [r for r in logged if r["status"] != "claimed"]
+    assert done and all(r["status"] in bronze.FINAL for r in done)
+    rows_before = {
+        t: default_engine.read(loc.table_uri(t)).count() for t in ("bronze.crm_accounts", "bronze.quarantine")
+    }
+    assert silver.pending_batches(RunContext(spark, default_engine, loc, "next")) == []  # what was stranded
+
+    with caplog.at_level("INFO", logger="lakehouse.jobs.bronze"):
+        resumed = bronze.run(RunContext(spark, default_engine, loc, "next"))
+    assert resumed.batch_id == "first" and "resuming interrupted batch first" in caplog.text
+    assert not any(t.committed for t in resumed.tables)  # every data write was already there
+    assert {t: default_engine.read(loc.table_uri(t)).count() for t in rows_before} == rows_before
+    assert sum(t.rows_in for t in resumed.tables) == sum(r["records"] or 0 for r in done)
+    assert silver.pending_batches(RunContext(spark, default_engine, loc, "next")) == ["first"]
+    again = bronze.run(RunContext(spark, default_engine, loc, "next"))
+    assert again.status == "skipped" and again.message == "no new landing files"

@@ -47,6 +47,10 @@ def landing(tmp_path_factory) -> Path:
         "snowflake/customers/dt=2024-01-01/latin1.csv": _csv(100, "\n", False).replace(b"plain 3", b"pl\xe4in 3"),
         "crm/accounts/dt=2024-01-01/a.jsonl": _jsonl(500, "\n"),
         "crm/accounts/dt=2024-01-01/b.jsonl.gz": gzip.compress(_jsonl(300, "\r\n")),
+        # names that are Hadoop globs: `lf[1].csv` as a pattern matches `lf1.csv`, and `a*{b,c}?.jsonl` nothing
+        "snowflake/customers/dt=2024-01-01/lf[1].csv": _csv(50, "\n", False),
+        "snowflake/customers/dt=2024-01-01/lf1.csv": _csv(30, "\n", False),
+        "crm/accounts/dt=2024-01-01/a*{b,c}?.jsonl": _jsonl(40, "\n"),
     }
     for rel, data in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -70,7 +74,7 @@ def test_streamed_files_give_the_rows_of_whole_files(spark, landing, entity):
     previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
     spark.conf.set("spark.sql.files.maxPartitionBytes", "1024")  # every plain file in several splits
     try:
-        splits = spark.read.text([u for u, _ in files]).rdd.getNumPartitions()
+        splits = spark.read.text([B.literal_path(u) for u, _ in files]).rdd.getNumPartitions()
         assert splits > 2 * len(files)  # the files really are read in pieces, out of order, and put back
         got = _rows(B.parse_large(spark, entity, files))
     finally:
@@ -94,3 +98,22 @@ def test_parse_landing_streams_the_files_over_the_size_limit(spark, landing, mon
     mixed = _rows(B.parse_landing(spark, CUSTOMERS, files, sizes))
     assert calls == [[big]]
     assert mixed == _rows(B.parse_whole(spark, CUSTOMERS, files))
+
+
+@pytest.mark.parametrize("parse", [B.parse_whole, B.parse_large], ids=["whole", "streamed"])
+def test_a_file_named_like_a_glob_is_read_as_named(spark, landing, parse):
+    """Spark expands each path it is given as a Hadoop glob: unescaped, `lf[1].csv` reads `lf1.csv` twice and
+    itself never, and `a*{b,c}?.jsonl` fails the batch. Each file gives the records its own bytes hold."""
+    read: set[str] = set()
+    for entity in (CUSTOMERS, ACCOUNTS):
+        files = _files(landing, entity)
+        got: dict[str, int] = {}
+        for r in parse(spark, entity, files).collect():
+            got[r[0]] = got.get(r[0], 0) + 1
+        own = {rel: Path(uri[len("file://") :]).read_bytes() for uri, rel in files}
+        expected = {
+            rel: len(list(B.parse_file(rel, data, entity.format, entity.field_names))) for rel, data in own.items()
+        }
+        assert got == expected
+        read |= set(got)
+    assert {"snowflake/customers/dt=2024-01-01/lf[1].csv", "crm/accounts/dt=2024-01-01/a*{b,c}?.jsonl"} <= read
