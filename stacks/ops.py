@@ -204,6 +204,7 @@ class OpsStack(Stack):
                 batching_window=Duration.seconds(config.ops.intake_batching_window_seconds),
                 deletion_protection=not config.features.allow_destroy,
                 backup=storage.backup.snapshots,
+                execution_reader_policy=orchestration.execution_reader_policy,
             ),
         )
 

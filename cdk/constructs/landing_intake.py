@@ -47,6 +47,9 @@ class LandingIntakeProps:
     backup: BackupMembership
     """The environment's AWS Backup snapshot plan: the manifest table is added to it (a selection in this
     construct, in the table's stack)."""
+    execution_reader_policy: iam.IManagedPolicy
+    """Describes the pipeline's executions: whether an ended run was one the single-writer guard refused, when
+    its event does not say (the failure notifier attaches the same policy)."""
 
 
 class LandingIntake(OpsFunction):
@@ -92,7 +95,7 @@ class LandingIntake(OpsFunction):
                 },
                 timeout=INTAKE_TIMEOUT,
                 reserved_concurrency=5,
-                managed_policies=[common.metrics_policy],
+                managed_policies=[common.metrics_policy, props.execution_reader_policy],
                 statements=_statements(scope, props, queue.queue, manifest),
             ),
         )

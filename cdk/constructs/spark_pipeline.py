@@ -242,6 +242,9 @@ class SparkPipeline(Construct):
                 result_selector={"running.$": "States.ArrayLength($.Executions)"},
                 result_path=f"$.guard.{key}",
             )
+            # a read: retried when throttled, so a busy API does not fail a run that the intake then cannot
+            # tell from a refusal (it restarts only runs the guard refused, Lakehouse.ConcurrentExecution)
+            listing.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0)
             chain.next(listing)
             chain = listing
             allowed = 1 if name == props.state_machine_name else 0

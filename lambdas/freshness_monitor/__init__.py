@@ -1,4 +1,5 @@
-"""Freshness monitor: minutes since every silver and gold table's last Delta commit, against its SLO.
+"""Freshness monitor: minutes since every silver and gold table's last data commit (not maintenance), against
+its SLO.
 
 Which tables it checks comes from the contracts (``job_assets.contracts.freshness``), the list the Ops
 stack also creates one alarm per table from.

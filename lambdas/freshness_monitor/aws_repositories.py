@@ -20,12 +20,13 @@ from .repositories import Repositories
 
 
 class S3DeltaLogReader:
-    """Delta logs on S3, read by ``ops_common.delta_log`` (``_last_checkpoint``, a listing, the newest commit)."""
+    """Delta logs on S3, read by ``ops_common.delta_log`` (``_last_checkpoint``, a listing, the newest commits)."""
 
     def latest_commit(self, bucket: str, prefix: str) -> delta_log.Commit | None:
-        """``delta_log.latest_commit``: GetObject ``_last_checkpoint``, ListObjectsV2, GetObject the commit."""
+        """``delta_log.latest_data_commit``: GetObject ``_last_checkpoint``, ListObjectsV2, GetObject the commits
+        from the newest back to the first that changed data (OPTIMIZE and VACUUM commits are skipped)."""
         with aws_call():
-            return delta_log.latest_commit(client("s3"), bucket, prefix)
+            return delta_log.latest_data_commit(client("s3"), bucket, prefix)
 
 
 class SsmSlotsParameter:

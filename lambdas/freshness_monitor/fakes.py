@@ -28,7 +28,8 @@ def _location(bucket: str, prefix: str) -> tuple[str, str]:
 
 @dataclass(kw_only=True)
 class FakeDeltaLogs(shared.FailingFake):
-    """Delta logs by location: ``commits``: (bucket, ``<prefix>/``) -> the table's newest commit (absent: no log).
+    """Delta logs by location: ``commits``: (bucket, ``<prefix>/``) -> the table's newest data commit (absent: no
+    log).
 
     ``failing``: (bucket, ``<prefix>/``) -> what reading that table's log raises (a :class:`RepositoryError`,
     or ``DeltaLogError`` for a log that is not Delta); ``reads``: every location read, in order.
@@ -39,7 +40,7 @@ class FakeDeltaLogs(shared.FailingFake):
     reads: list[tuple[str, str]] = field(default_factory=list)
 
     def commit(self, bucket: str, prefix: str, *, version: int, timestamp_ms: int) -> Commit:
-        """Make ``version``, committed at ``timestamp_ms``, the newest commit of the table at ``bucket/prefix``."""
+        """Make ``version``, committed at ``timestamp_ms``, the newest data commit of the table at ``bucket/prefix``."""
         where = _location(bucket, prefix)
         self.commits[where] = Commit(table=where[1].rstrip("/"), version=version, timestamp_ms=timestamp_ms)
         return self.commits[where]

@@ -1,14 +1,17 @@
-"""Minutes since each monitored table's last Delta commit, published as ``FreshnessMinutes``.
+"""Minutes since each monitored table's last Delta commit that changed data, published as ``FreshnessMinutes``.
 
 For every table of :func:`monitored_tables` (silver and gold contracts with a freshness SLO) the newest
-commit is read from the table's Delta log on S3 (``s3://<layer bucket>/<table>/_delta_log/``; gold is kept
-per blue/green slot, so a gold table is read from the *active* slot: ``s3://<gold bucket>/<slot>/<table>/``,
-the slot named by the SSM slots parameter, read once per check, see ``ops_common.slots``) and
+commit that changed data is read from the table's Delta log on S3 (``s3://<layer bucket>/<table>/_delta_log/``;
+gold is kept per blue/green slot, so a gold table is read from the *active* slot:
+``s3://<gold bucket>/<slot>/<table>/``, the slot named by the SSM slots parameter, read once per check, see
+``ops_common.slots``) and
 
     FreshnessMinutes = (now - commit timestamp) / 60 s, rounded to 0.1 (never negative)
 
 is published with dimensions ``Environment`` and ``Table`` (``silver.orders``). The commit timestamp is the
-commit's ``commitInfo.timestamp`` (else the log file's S3 LastModified). The stack alarms per table when
+commit's ``commitInfo.timestamp`` (else the log file's S3 LastModified). Maintenance does not refresh a
+table: OPTIMIZE rewrites files without changing data (``dataChange: false``) and VACUUM commits hold no
+files, so both are skipped (``ops_common.delta_log.latest_data_commit``). The stack alarms per table when
 the maximum over a period exceeds the contract's ``freshness_slo_minutes``.
 
 * A table with no Delta log yet: a warning line (``reason: no_delta_log``) and no datum; the alarm treats

@@ -1,6 +1,6 @@
 """What the freshness check asks of AWS, one small interface per concern, so its logic runs on any implementation.
 
-* :class:`DeltaLogReader`: a table's newest Delta commit, from its log on S3.
+* :class:`DeltaLogReader`: a table's newest Delta commit that changed data, from its log on S3.
 * :class:`SlotsParameter`: which blue/green slot is published (the SSM slots parameter).
 * :class:`MetricsPublisher`: the ``FreshnessMinutes`` data points.
 
@@ -30,7 +30,9 @@ class DeltaLogReader(Protocol):
     """Delta tables' transaction logs."""
 
     def latest_commit(self, bucket: str, prefix: str) -> Commit | None:
-        """The newest commit of the table at ``s3://<bucket>/<prefix>/``; None when it has no Delta log.
+        """The newest commit of the table at ``s3://<bucket>/<prefix>/`` that changed its data; None when it has
+        no Delta log. Maintenance commits (OPTIMIZE, VACUUM) and metadata commits are not data changes: a table
+        compacted after its last write is as stale as before (``ops_common.delta_log.latest_data_commit``).
 
         ``DeltaLogError`` when the log is not readable as Delta (e.g. a corrupt commit).
         """

@@ -7,6 +7,8 @@ No client is created at import or construction: each call takes ``ops_common.aws
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ops_common.aws import client
 from ops_common.aws_repositories import CloudWatchMetrics, aws_call
 
@@ -18,6 +20,8 @@ PENDING_KEY = "#pipeline-pending"
 PENDING_VERSION = "-"
 CONDITION_FAILED = "ConditionalCheckFailedException"
 NAME_TAKEN = "ExecutionAlreadyExists"
+MAX_PAGE_SIZE = 1000
+"""ListExecutions' largest ``maxResults``."""
 
 
 def _attribute(value: str | int) -> dict[str, str]:
@@ -25,13 +29,15 @@ def _attribute(value: str | int) -> dict[str, str]:
 
 
 class DynamoManifestStore:
-    """The manifest table: the write is conditional on the object not being recorded yet."""
+    """The manifest table (key: ``object_key``, ``object_version``): the write is conditional on the object version
+    not being recorded yet."""
 
     def __init__(self, table: str) -> None:
         self.table = table
 
     def add(self, item: ManifestItem) -> bool:
-        """PutItem, conditional on no item with this ``object_key``."""
+        """PutItem, conditional on no item with this key (``attribute_not_exists`` tests the item of the same
+        ``object_key`` and ``object_version``: another version of the key is written)."""
         with aws_call(CONDITION_FAILED) as call:
             client("dynamodb").put_item(
                 TableName=self.table,
@@ -82,13 +88,27 @@ class StepFunctionsPipeline:
     def __init__(self, state_machine_arn: str) -> None:
         self.state_machine_arn = state_machine_arn
 
-    def running_execution(self, state_machine_arn: str) -> str | None:
-        """ListExecutions, RUNNING only, one result."""
+    def running_execution(self, state_machine_arn: str, ignore: Collection[str] = ()) -> str | None:
+        """ListExecutions, RUNNING only: the first not in ``ignore``. A page holds ``len(ignore) + 1``
+        executions, so a full first page always answers; a short one with a next token is followed."""
         with aws_call():
-            running = client("stepfunctions").list_executions(
-                stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=1
-            )["executions"]
-        return str(running[0]["executionArn"]) if running else None
+            paginator = client("stepfunctions").get_paginator("list_executions")
+            pages = paginator.paginate(
+                stateMachineArn=state_machine_arn,
+                statusFilter="RUNNING",
+                PaginationConfig={"PageSize": min(len(ignore) + 1, MAX_PAGE_SIZE)},
+            )
+            for page in pages:
+                for execution in page["executions"]:
+                    if execution["executionArn"] not in ignore:
+                        return str(execution["executionArn"])
+        return None
+
+    def execution_error(self, execution_arn: str) -> str:
+        """DescribeExecution: its ``error`` ("" when it has none)."""
+        with aws_call():
+            described = client("stepfunctions").describe_execution(executionArn=execution_arn)
+        return str(described.get("error") or "")
 
     def start(self, name: str) -> str | None:
         """StartExecution with input ``{}`` (so a RUNNING execution of this name is the same one)."""

@@ -45,6 +45,10 @@ class WriterEnded:
     state_machine_arn: str
     execution_arn: str
     status: str
+    error: str = ""
+    """``detail.error`` of a FAILED execution (e.g. ``Lakehouse.ConcurrentExecution``); "" when the event has none."""
+    cause: str = ""
+    """``detail.cause``; "" when the event has none (older events carry neither: DescribeExecution has them)."""
 
 
 def _field(mapping: Any, path: str) -> Any:
@@ -134,10 +138,13 @@ def _writer_ended(body: dict[str, Any]) -> WriterEnded:
     status = _text(body, "detail.status")
     if status not in ENDED:
         raise MalformedMessageError(f"detail.status={status!r} is not an ended execution ({', '.join(sorted(ENDED))})")
+    detail = body["detail"]
     return WriterEnded(
         state_machine_arn=_text(body, "detail.stateMachineArn"),
         execution_arn=_text(body, "detail.executionArn"),
         status=status,
+        error=detail["error"] if isinstance(detail.get("error"), str) else "",
+        cause=detail["cause"] if isinstance(detail.get("cause"), str) else "",
     )
 
 

@@ -1,8 +1,8 @@
 """In-memory repositories with the semantics of the AWS ones (``aws_repositories``), for tests of the logic.
 
 Each keeps what was written in plain Python values and can be told to fail: ``errors`` maps an operation
-(``add``, ``set``, ``token``, ``clear``, ``running_execution``, ``start``, ``publish``) to the
-:class:`RepositoryError` its next calls raise. They make no AWS call and need no credentials.
+(``add``, ``set``, ``token``, ``clear``, ``running_execution``, ``execution_error``, ``start``, ``publish``) to
+the :class:`RepositoryError` its next calls raise. They make no AWS call and need no credentials.
 
 They ship with the function because they implement its interfaces (``repositories``): a change to an
 interface and to its fake is one change in one package. The handler never imports this module.
@@ -10,7 +10,7 @@ interface and to its fake is one change in one package. The handler never import
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from ops_common import fakes as shared
@@ -20,20 +20,27 @@ from landing_intake.repositories import ManifestItem, Repositories, RepositoryEr
 
 @dataclass(kw_only=True)
 class FakeManifestStore(shared.FailingFake):
-    """``items``: object_key -> its item, written once. ``failing_keys``: object keys whose write raises."""
+    """``records``: (object_key, object_version) -> its item, written once: the table's key, so another version of
+    an object key is another item. ``failing_keys``: object keys whose write raises."""
 
-    items: dict[str, dict[str, str | int]] = field(default_factory=dict)
+    records: dict[tuple[str, str], dict[str, str | int]] = field(default_factory=dict)
     failing_keys: dict[str, RepositoryError] = field(default_factory=dict)
 
+    @property
+    def items(self) -> dict[str, dict[str, str | int]]:
+        """object_key -> the item of its latest recorded version (a view of ``records``)."""
+        return {key: item for (key, _), item in self.records.items()}
+
     def add(self, item: ManifestItem) -> bool:
-        """Written once per ``object_key``, as DynamoDB's conditional PutItem."""
+        """Written once per (``object_key``, ``object_version``), as DynamoDB's conditional PutItem."""
         self._maybe_fail("add")
         key = str(item["object_key"])
         if key in self.failing_keys:
             raise self.failing_keys[key]
-        if key in self.items:
+        record = (key, str(item["object_version"]))
+        if record in self.records:
             return False
-        self.items[key] = dict(item)
+        self.records[record] = dict(item)
         return True
 
 
@@ -68,7 +75,9 @@ class FakePendingMarker(shared.FailingFake):
 
 @dataclass(kw_only=True)
 class FakePipeline(shared.FailingFake):
-    """State machines' executions by name. ``running``: state machine ARN -> its RUNNING execution's ARN.
+    """State machines' executions by name. ``running``: state machine ARN -> its RUNNING execution's ARN (the one
+    the listing shows; it may be one that ended, as ListExecutions may still list it). ``failed``: execution
+    ARN -> the error it failed with (what DescribeExecution reports).
 
     ``started``: the execution names this fake started, in order; ``ended``: names of executions that ended
     (starting one again is refused, as Step Functions refuses a used name); ``start_calls`` counts every
@@ -78,15 +87,22 @@ class FakePipeline(shared.FailingFake):
 
     state_machine_arn: str
     running: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
     ended: set[str] = field(default_factory=set)
     before_start: Callable[[], None] | None = None
     start_calls: int = 0
 
-    def running_execution(self, state_machine_arn: str) -> str | None:
-        """From ``running``."""
+    def running_execution(self, state_machine_arn: str, ignore: Collection[str] = ()) -> str | None:
+        """From ``running``, unless ``ignore`` names it."""
         self._maybe_fail("running_execution")
-        return self.running.get(state_machine_arn)
+        running = self.running.get(state_machine_arn)
+        return None if running in ignore else running
+
+    def execution_error(self, execution_arn: str) -> str:
+        """From ``failed`` ("" for an execution not there)."""
+        self._maybe_fail("execution_error")
+        return self.failed.get(execution_arn, "")
 
     def start(self, name: str) -> str | None:
         """A RUNNING name is the same execution; an ended one is refused (None)."""

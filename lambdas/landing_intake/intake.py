@@ -22,7 +22,8 @@ What happens to a message:
   receives moves it to the dead-letter queue, so nothing is dropped): the body is not JSON or not an S3
   event, an S3 record lacks a field, a manifest write was throttled or failed, the time budget ran out
   before the message was reached, or, for a message that accepted an object or announced an ended writer,
-  the pending marker, the running-writer check or the pipeline start failed.
+  the pending marker, the running-writer check or the pipeline start failed (or, for a failed pipeline run
+  whose event names no error, DescribeExecution).
 
 Starting the pipeline (one writer at a time: the pipeline's guard fails fast while another writer runs):
 
@@ -31,7 +32,15 @@ Starting the pipeline (one writer at a time: the pipeline's guard fails fast whi
   the marker and the message is done; a run already under way may have listed landing before the object
   arrived, so the object waits for the next run, not for this one.
 * When a writer's execution ends, its status-change event reaches this queue; if the marker is set and no
-  writer runs, the intake starts the pipeline and clears the marker.
+  writer runs, the intake starts the pipeline and clears the marker. ListExecutions is eventually consistent
+  and may still list the execution that just ended: the executions whose ends the batch announces are not
+  counted as running (else the last end would be answered "waiting" and nothing would start the run).
+* A run the intake started can still be refused by the pipeline's guard (a writer started between the check
+  and the guard, or the listing lagged): it fails with ``Lakehouse.ConcurrentExecution`` having listed no
+  landing object, after the marker was cleared. Its end event (the error from ``detail.error``, or from
+  DescribeExecution when the event carries neither error nor cause) counts as accepted objects: the marker
+  is set again, and the pipeline starts now if no writer runs, else at that writer's end. Other failures
+  set nothing (a failing job is not started again in a loop; its alert and runbook cover it).
 * Set-then-check closes the race with a writer that ends in between: the end event's reader sees the
   marker (strongly consistent read), or the setter sees no writer running and starts the pipeline itself.
   The marker is cleared only if no newer object set it again (a conditional delete on its token), so an
@@ -50,7 +59,7 @@ Modules (every name is importable from here too):
   :data:`REJECTION_REASONS`).
 * ``manifest``: the manifest write (:func:`record_object`, :func:`manifest_key`).
 * ``pipeline``: the pending marker, the running-writer check and the pipeline start (:func:`ensure_pipeline`,
-  :func:`batch_id`).
+  :func:`batch_id`), and the guard's refusals (:func:`refused_by_guard`).
 * ``repositories``: what the logic asks of AWS, one interface per concern (the manifest store, the pending
   marker, the pipeline starter, the metrics publisher; :class:`Repositories` bundles them) and
   :class:`RepositoryError`. ``aws_repositories``: their boto3 implementations (:func:`aws_repositories`,
@@ -93,6 +102,7 @@ from landing_intake.events import (
 )
 from landing_intake.manifest import manifest_item, manifest_key, record_object
 from landing_intake.pipeline import (
+    GUARD_REFUSED,
     PENDING_KEY,
     PENDING_VERSION,
     PipelineResult,
@@ -101,15 +111,17 @@ from landing_intake.pipeline import (
     ensure_pipeline,
     mark_pending,
     pending_token,
+    refused_by_guard,
     running_writer,
     start_pipeline,
 )
-from landing_intake.repositories import ManifestStore, Repositories, RepositoryError
+from landing_intake.repositories import ManifestStore, PipelineStarter, Repositories, RepositoryError
 from landing_intake.settings import SAFETY_MARGIN_MS, Settings, SettingsError
 
 __all__ = [
     "ACCEPTED",
     "ENDED",
+    "GUARD_REFUSED",
     "PENDING_KEY",
     "PENDING_VERSION",
     "REJECTED",
@@ -143,6 +155,7 @@ __all__ = [
     "process_batch",
     "process_message",
     "record_object",
+    "refused_by_guard",
     "running_writer",
     "start_pipeline",
 ]
@@ -157,6 +170,10 @@ class BatchSummary:
     failed: list[str] = field(default_factory=list)
     accepted_messages: list[str] = field(default_factory=list)
     writer_ended_messages: list[str] = field(default_factory=list)
+    refused_messages: list[str] = field(default_factory=list)
+    """Ends of pipeline runs the single-writer guard refused (among ``writer_ended_messages``)."""
+    ended_executions: list[str] = field(default_factory=list)
+    """The executions whose ends ``writer_ended_messages`` announce."""
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -205,6 +222,50 @@ def _count(summary: BatchSummary, obj: ObjectEvent, verdict: Verdict, *, new: bo
         )
 
 
+def _writer_ended(
+    ended: WriterEnded,
+    settings: Settings,
+    summary: BatchSummary,
+    context: dict[str, str],
+    pipeline: PipelineStarter | None,
+) -> bool:
+    """Note a lake writer's end in ``summary`` (a pipeline run the guard refused: objects wait); False when the
+    message must be retried (whether the guard refused it could not be read)."""
+    known = ended.state_machine_arn in settings.writer_state_machine_arns
+    log.info(
+        "a lake writer's execution ended" if known else "an execution of another state machine ended: ignored",
+        reason="writer_ended" if known else "not_a_writer",
+        execution=ended.execution_arn,
+        status=ended.status,
+        **context,
+    )
+    if not known:
+        return True
+    try:
+        refused = refused_by_guard(settings, ended, pipeline=pipeline)
+    except RepositoryError as error:
+        log.error(
+            "cannot tell whether the single-writer guard refused the run: the message is retried",
+            reason="execution_describe_failed",
+            throttled=error.throttled,
+            error=str(error),
+            execution=ended.execution_arn,
+            **context,
+        )
+        return False
+    if refused:
+        log.info(
+            "the single-writer guard refused this pipeline run: the objects it was started for wait again",
+            reason="refused_by_guard",
+            execution=ended.execution_arn,
+            **context,
+        )
+        summary.refused_messages.append(context["message_id"])
+    summary.writer_ended_messages.append(context["message_id"])
+    summary.ended_executions.append(ended.execution_arn)
+    return True
+
+
 def process_message(
     record: dict[str, Any],
     settings: Settings,
@@ -212,8 +273,10 @@ def process_message(
     now: dt.datetime,
     *,
     store: ManifestStore | None = None,
+    pipeline: PipelineStarter | None = None,
 ) -> bool:
-    """Record every object of one message in ``store`` (the settings' manifest table unless given); False when
+    """Record every object of one message in ``store`` (the settings' manifest table unless given), or note an
+    ended writer (``pipeline``: where its error is read, the settings' state machine unless given); False when
     the message must be retried (logged with the reason)."""
     message_id = record["messageId"]
     context = {"message_id": message_id, "receive_count": _receive_count(record)}
@@ -226,17 +289,7 @@ def process_message(
         log.info("S3 test event: nothing to record", reason="s3_test_event", bucket=parsed.bucket, **context)
         return True
     if isinstance(parsed, WriterEnded):
-        known = parsed.state_machine_arn in settings.writer_state_machine_arns
-        log.info(
-            "a lake writer's execution ended" if known else "an execution of another state machine ended: ignored",
-            reason="writer_ended" if known else "not_a_writer",
-            execution=parsed.execution_arn,
-            status=parsed.status,
-            **context,
-        )
-        if known:
-            summary.writer_ended_messages.append(message_id)
-        return True
+        return _writer_ended(parsed, settings, summary, context, pipeline)
     accepted_any = False
     for obj in parsed:
         verdict = classify(
@@ -282,7 +335,7 @@ def _process_records(
     settings: Settings,
     summary: BatchSummary,
     now: dt.datetime,
-    store: ManifestStore,
+    repositories: Repositories,
 ) -> None:
     """Each message in turn, until the time budget is nearly spent; failed ones are noted in ``summary``."""
     for index, record in enumerate(records):
@@ -303,7 +356,9 @@ def _process_records(
             )
             break
         try:
-            ok = process_message(record, settings, summary, now, store=store)
+            ok = process_message(
+                record, settings, summary, now, store=repositories.manifest, pipeline=repositories.pipeline
+            )
         except Exception as error:  # never let one message fail the whole batch
             log.error(
                 "unexpected error: the message is retried",
@@ -336,12 +391,13 @@ def process_batch(
         log.error("not an SQS batch: nothing to process", reason="event has no Records list")
         return {"batchItemFailures": []}
     summary = BatchSummary(messages=len(records))
-    _process_records(records, context, settings, summary, now, repositories.manifest)
+    _process_records(records, context, settings, summary, now, repositories)
     if summary.accepted_messages or summary.writer_ended_messages:
         result = ensure_pipeline(
             settings,
             now,
-            new_objects=bool(summary.accepted_messages),
+            new_objects=bool(summary.accepted_messages or summary.refused_messages),
+            ended=tuple(summary.ended_executions),
             marker=repositories.pending,
             pipeline=repositories.pipeline,
         )

@@ -1,5 +1,6 @@
 """Starting the pipeline: the pending marker, the running-writer check and the start (:func:`ensure_pipeline`;
-the protocol is in ``intake``'s module docstring), through a
+the protocol is in ``intake``'s module docstring), and whether an ended pipeline execution was one the
+single-writer guard refused (:func:`refused_by_guard`), through a
 :class:`~landing_intake.repositories.PendingMarker` and a :class:`~landing_intake.repositories.PipelineStarter`
 (the manifest table and Step Functions when deployed, unless given)."""
 
@@ -7,15 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ops_common import log
 
 from landing_intake.aws_repositories import PENDING_KEY, PENDING_VERSION, DynamoPendingMarker, StepFunctionsPipeline
+from landing_intake.events import WriterEnded
 from landing_intake.repositories import PendingMarker, PipelineStarter, RepositoryError
 from landing_intake.settings import Settings
 
 __all__ = [
+    "GUARD_REFUSED",
     "PENDING_KEY",
     "PENDING_VERSION",
     "PipelineResult",
@@ -24,9 +28,13 @@ __all__ = [
     "ensure_pipeline",
     "mark_pending",
     "pending_token",
+    "refused_by_guard",
     "running_writer",
     "start_pipeline",
 ]
+
+GUARD_REFUSED = "Lakehouse.ConcurrentExecution"
+"""The error of an execution the state machines' single-writer guard failed before any job (ADR 0008)."""
 
 # --- the pipeline -----------------------------------------------------------------------------------------
 
@@ -93,12 +101,19 @@ def clear_pending(settings: Settings, token: str, *, marker: PendingMarker | Non
         log.info("pending marker set again while starting: it stays for the next run", reason="pending_renewed")
 
 
-def running_writer(settings: Settings, *, pipeline: PipelineStarter | None = None) -> str | None:
-    """The ARN of a RUNNING execution of any lake writer, or None."""
+def running_writer(
+    settings: Settings, *, pipeline: PipelineStarter | None = None, ended: Collection[str] = ()
+) -> str | None:
+    """The ARN of a RUNNING execution of any lake writer, or None.
+
+    ``ended``: executions whose end events this batch holds. The listing may still show them RUNNING for a
+    moment (it is eventually consistent); they are not counted, or their own end would be answered "waiting"
+    and no later end event would come to start the pipeline.
+    """
     starter = _starter(settings, pipeline)
     for arn in settings.writer_state_machine_arns:
         try:
-            running = starter.running_execution(arn)
+            running = starter.running_execution(arn, ended)
         except RepositoryError as error:
             log.error(
                 "pipeline not started: cannot list running executions",
@@ -111,6 +126,21 @@ def running_writer(settings: Settings, *, pipeline: PipelineStarter | None = Non
         if running:
             return running
     return None
+
+
+def refused_by_guard(settings: Settings, ended: WriterEnded, *, pipeline: PipelineStarter | None = None) -> bool:
+    """Whether ``ended`` is a pipeline execution the single-writer guard failed (:data:`GUARD_REFUSED`).
+
+    Such a run listed no landing object, yet the intake that started it cleared the pending marker: the
+    objects it was started for still wait. The event's ``error`` says so; an event with neither error nor
+    cause (older events) is answered by DescribeExecution. :class:`RepositoryError` when that call fails.
+    """
+    if ended.state_machine_arn != settings.state_machine_arn or ended.status != "FAILED":
+        return False
+    error = ended.error
+    if not error and not ended.cause:
+        error = _starter(settings, pipeline).execution_error(ended.execution_arn)
+    return error == GUARD_REFUSED
 
 
 def start_pipeline(settings: Settings, now: dt.datetime, *, pipeline: PipelineStarter | None = None) -> str:
@@ -146,13 +176,16 @@ def ensure_pipeline(
     now: dt.datetime,
     *,
     new_objects: bool,
+    ended: Collection[str] = (),
     marker: PendingMarker | None = None,
     pipeline: PipelineStarter | None = None,
 ) -> PipelineResult:
     """Make sure a pipeline run will ingest every accepted object (see the module docstring).
 
-    ``new_objects``: this batch accepted objects (set the marker first); otherwise a writer ended and the
-    pipeline starts only if the marker is set. ``failed``: the caller reports the messages for retry.
+    ``new_objects``: this batch accepted objects, or holds the end of a pipeline run the guard refused (set
+    the marker first); otherwise a writer ended and the pipeline starts only if the marker is set. ``ended``:
+    the executions whose end events the batch holds (not counted as running). ``failed``: the caller reports
+    the messages for retry.
     """
     marker, pipeline = _marker(settings, marker), _starter(settings, pipeline)
     try:
@@ -162,7 +195,7 @@ def ensure_pipeline(
         if token is None:
             log.info("no objects wait for a run", reason="nothing_pending")
             return PipelineResult(ok=True, action="not_needed")
-        execution = running_writer(settings, pipeline=pipeline)
+        execution = running_writer(settings, pipeline=pipeline, ended=ended)
         if execution is not None:
             log.info(
                 "a lake writer is running: the pipeline starts when it ends",

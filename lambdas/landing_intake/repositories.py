@@ -13,7 +13,7 @@ recorded, marker set again, execution name taken) are return values, not errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,7 +33,8 @@ class ManifestStore(Protocol):
     """The intake manifest."""
 
     def add(self, item: ManifestItem) -> bool:
-        """Write ``item`` unless an item with its ``object_key`` is recorded. True: written now; False: there."""
+        """Write ``item`` unless its key, ``object_key`` and ``object_version``, is recorded (another version of the
+        same object key is another item). True: written now; False: already there."""
         ...
 
 
@@ -56,8 +57,16 @@ class PendingMarker(Protocol):
 class PipelineStarter(Protocol):
     """The lake writers' executions, and the start of the pipeline's."""
 
-    def running_execution(self, state_machine_arn: str) -> str | None:
-        """The ARN of a RUNNING execution of ``state_machine_arn``, or None."""
+    def running_execution(self, state_machine_arn: str, ignore: Collection[str] = ()) -> str | None:
+        """The ARN of a RUNNING execution of ``state_machine_arn`` that is not in ``ignore``, or None.
+
+        The listing is eventually consistent: an execution that just ended may still be listed RUNNING, so the
+        caller names those it knows ended in ``ignore``.
+        """
+        ...
+
+    def execution_error(self, execution_arn: str) -> str:
+        """The ``error`` an ended execution failed with ("" when none), as DescribeExecution reports it."""
         ...
 
     def start(self, name: str) -> str | None:

@@ -5,7 +5,10 @@ Enough of the Delta protocol (classic checkpoints) for monitoring, without Spark
 the live files are the checkpoint's ``add`` actions with the later commits' ``add`` and ``remove`` actions
 applied (each commit's removes before its adds: a deletion vector's commit removes a file and adds it back
 with its vector). A table with deletion vectors (reader 3) lists their files among its live files, so a
-replica is checked for them too; :func:`read_rows` refuses such a table rather than misread it. Only
+replica is checked for them too; :func:`read_rows` refuses such a table rather than misread it.
+:func:`latest_commit` is the newest commit of any kind (a replica must hold every one);
+:func:`latest_data_commit` skips the commits that changed no data (OPTIMIZE, VACUUM, table properties), which
+is what a table's freshness is measured from (:func:`changes_data`). Only
 :func:`snapshot` reads Parquet (a checkpoint), so only it imports pyarrow (shipped to the functions that
 need it as a layer).
 """
@@ -175,7 +178,10 @@ def _actions(body: bytes, where: str) -> list[dict[str, Any]]:
 
 
 def latest_commit(s3: Any, bucket: str, prefix: str) -> Commit | None:
-    """The newest version and when it was committed; ``None`` when the prefix holds no Delta log."""
+    """The newest version and when it was committed; ``None`` when the prefix holds no Delta log.
+
+    Every commit counts, maintenance included: see :func:`latest_data_commit` for the newest data change.
+    """
     start = last_checkpoint_version(s3, bucket, prefix) or 0
     listing = list_log(s3, bucket, prefix, from_version=start)
     if not listing.commits and start:
@@ -185,16 +191,89 @@ def latest_commit(s3: Any, bucket: str, prefix: str) -> Commit | None:
     return commit_at(s3, bucket, prefix, listing, max(listing.commits))
 
 
+DATA_OPERATIONS = frozenset(
+    {
+        "WRITE",
+        "STREAMING UPDATE",
+        "MERGE",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "RESTORE",
+        "CREATE TABLE AS SELECT",
+        "REPLACE TABLE AS SELECT",
+        "CREATE OR REPLACE TABLE AS SELECT",
+    }
+)
+"""``commitInfo.operation`` values of commits that write data (delta-spark's and delta-rs's names): such a
+commit counts as a data change even when it added and removed nothing (a MERGE that matched no row)."""
+
+MAX_DATA_COMMIT_SCAN = 100
+""":func:`latest_data_commit` reads at most this many commits, newest first."""
+
+
+def changes_data(actions: list[dict[str, Any]]) -> bool:
+    """Whether a commit's ``actions`` changed the table's data (the Delta protocol's ``dataChange``).
+
+    True for an ``add`` or ``remove`` whose ``dataChange`` is not false, or a ``commitInfo`` of one of
+    :data:`DATA_OPERATIONS`. False for OPTIMIZE (its files are rewritten with ``dataChange: false``), for
+    VACUUM START/END (a ``commitInfo`` alone) and for metadata commits (table properties, schema, protocol).
+    """
+    for action in actions:
+        for kind in ("add", "remove"):
+            change = action.get(kind)
+            if isinstance(change, dict) and change.get("dataChange", True) is not False:
+                return True
+        info = action.get("commitInfo")
+        if isinstance(info, dict) and info.get("operation") in DATA_OPERATIONS:
+            return True
+    return False
+
+
+def latest_data_commit(s3: Any, bucket: str, prefix: str, *, max_commits: int = MAX_DATA_COMMIT_SCAN) -> Commit | None:
+    """The newest commit that changed the table's data (:func:`changes_data`); ``None`` without a Delta log.
+
+    Commits are read newest first: those after the last checkpoint, then (only if none of them changed data)
+    the older ones the log still lists. When none of the commits read changed data (a table created empty,
+    or whose data commits the log no longer holds, or more than ``max_commits`` maintenance commits), the
+    oldest commit read: the data is at least that old.
+    """
+    start = last_checkpoint_version(s3, bucket, prefix) or 0
+    listing = list_log(s3, bucket, prefix, from_version=start)
+    oldest: Commit | None = None
+    read = 0
+    while True:
+        below = oldest.version if oldest else None
+        for version in sorted((v for v in listing.commits if below is None or v < below), reverse=True):
+            if read == max_commits:
+                return oldest
+            oldest, actions = _read_commit(s3, bucket, prefix, listing, version)
+            read += 1
+            if changes_data(actions):
+                return oldest
+        if not start:
+            return oldest
+        start, listing = 0, list_log(s3, bucket, prefix)  # the commits before the checkpoint
+
+
 def commit_at(s3: Any, bucket: str, prefix: str, listing: LogListing, version: int) -> Commit:
     """When ``version`` (a commit of ``listing``) was committed: its ``commitInfo.timestamp``, else LastModified."""
+    return _read_commit(s3, bucket, prefix, listing, version)[0]
+
+
+def _read_commit(
+    s3: Any, bucket: str, prefix: str, listing: LogListing, version: int
+) -> tuple[Commit, list[dict[str, Any]]]:
+    """``version``'s :class:`Commit` (as :func:`commit_at`) and its actions."""
     key = listing.commits[version]
     timestamp_ms = int(listing.last_modified[version] * 1000)
-    for action in _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}"):
+    actions = _actions(_read(s3, bucket, key), f"s3://{bucket}/{key}")
+    for action in actions:
         info = action.get("commitInfo")
         if info and isinstance(info.get("timestamp"), int):
             timestamp_ms = info["timestamp"]
             break
-    return Commit(table=table_prefix(prefix).rstrip("/"), version=version, timestamp_ms=timestamp_ms)
+    return Commit(table=table_prefix(prefix).rstrip("/"), version=version, timestamp_ms=timestamp_ms), actions
 
 
 def readable_version(listing: LogListing) -> int | None:

@@ -105,6 +105,73 @@ def test_a_corrupt_commit_is_a_delta_log_error_naming_the_file(s3, history_table
         delta_log.latest_commit(s3, BUCKET, "orders")
 
 
+def _maintain(local: Path) -> None:
+    """The weekly maintenance's commits on ``local``: OPTIMIZE (compaction), then VACUUM START and END."""
+    table = DeltaTable(str(local))
+    assert table.optimize.compact()["numFilesRemoved"] > 1
+    table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+
+
+def test_latest_data_commit_skips_optimize_vacuum_and_table_properties(s3, history_table):
+    _maintain(history_table)  # versions 5 (OPTIMIZE), 6 and 7 (VACUUM START, END)
+    DeltaTable(str(history_table)).alter.set_table_properties({"delta.logRetentionDuration": "interval 30 days"})
+    _upload(s3, history_table, "orders")
+
+    assert delta_log.latest_commit(s3, BUCKET, "orders").version == 8  # every commit: the replica verifier's
+    data = delta_log.latest_data_commit(s3, BUCKET, "orders")
+    assert data == delta_log.Commit(table="orders", version=4, timestamp_ms=_commit_ts(history_table, 4))
+    assert delta_log.latest_data_commit(s3, BUCKET, "nothing_here") is None
+
+
+def test_latest_data_commit_reads_back_past_the_checkpoint(s3, history_table):
+    """The last data commit is older than the checkpoint the maintenance's OPTIMIZE wrote."""
+    _maintain(history_table)
+    DeltaTable(str(history_table)).create_checkpoint()  # at version 7: the listing starts after the data commit
+    _upload(s3, history_table, "orders")
+    assert delta_log.last_checkpoint_version(s3, BUCKET, "orders") == 7
+
+    assert delta_log.latest_data_commit(s3, BUCKET, "orders").version == 4
+
+
+def test_a_write_after_the_maintenance_is_the_latest_data_commit(s3, history_table):
+    _maintain(history_table)
+    write_deltalake(str(history_table), _batch(60), mode="append")  # version 8
+    DeltaTable(str(history_table)).delete("id = 60")  # version 9: a delete is a data change
+    _upload(s3, history_table, "orders")
+
+    assert delta_log.latest_data_commit(s3, BUCKET, "orders").version == 9
+
+
+def test_without_a_data_commit_in_reach_the_oldest_commit_read_bounds_the_age(s3, history_table):
+    """A table created empty, or more maintenance commits than the reader reads: the data is at least that old."""
+    _maintain(history_table)
+    _upload(s3, history_table, "orders")
+    assert delta_log.latest_data_commit(s3, BUCKET, "orders", max_commits=2).version == 6
+
+    empty = history_table.parent / "empty"
+    DeltaTable.create(str(empty), schema=_batch(0).schema)
+    DeltaTable(str(empty)).alter.set_table_properties({"delta.logRetentionDuration": "interval 30 days"})
+    _upload(s3, empty, "empty")
+    assert delta_log.latest_data_commit(s3, BUCKET, "empty").version == 0
+
+
+@pytest.mark.parametrize(
+    ("actions", "changed"),
+    [
+        ([{"add": {"path": "a", "dataChange": True}}], True),
+        ([{"remove": {"path": "a", "dataChange": True}}], True),
+        ([{"add": {"path": "a"}}], True),  # the protocol requires the field: absent is read as a change
+        ([{"commitInfo": {"operation": "OPTIMIZE"}}, {"add": {"path": "b", "dataChange": False}}], False),
+        ([{"commitInfo": {"operation": "VACUUM END"}}], False),
+        ([{"commitInfo": {"operation": "SET TBLPROPERTIES"}}, {"metaData": {"id": "x"}}], False),
+        ([{"commitInfo": {"operation": "MERGE"}}], True),  # a MERGE that changed no row still ran as a write
+        ([{"cdc": {"path": "c", "dataChange": False}}], False),
+    ],
+)
+def test_changes_data(actions, changed):
+    assert delta_log.changes_data(actions) is changed
+
+
 def test_find_tables_lists_only_prefixes_with_a_delta_log(s3, tmp_path):
     for name in ("orders", "customers"):
         write_deltalake(str(tmp_path / name), _batch(0))

@@ -76,6 +76,11 @@ def test_light_reader_agrees_with_the_engine_that_wrote_the_table(engine, spark,
 
     latest = delta_log.latest_commit(s3, BUCKET, "silver/orders")
     assert latest is not None and latest.version == snap.version
+    # the freshness monitor's commit: the MERGE, not the OPTIMIZE after it (its rewrite changes no data)
+    history = engine.history(str(local))
+    assert max(history, key=lambda entry: entry["version"])["operation"] == "OPTIMIZE"
+    merge = max(entry["version"] for entry in history if entry["operation"] != "OPTIMIZE")
+    assert delta_log.latest_data_commit(s3, BUCKET, "silver/orders").version == merge == snap.version - 1
 
 
 def test_light_reader_reads_the_version_before_the_merge(engine, spark, s3, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pyarrow as pa
 import pytest
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from freshness_monitor import MonitoredTable, monitored_tables
 from freshness_monitor.freshness import FreshnessCheckError, check_freshness, freshness_minutes
 from freshness_monitor.handler import Settings, SettingsError, handler
@@ -51,17 +51,24 @@ def _write_table(
     *,
     slot: str | None = ACTIVE,
     committed_ms: int | None = None,
+    maintained: bool = False,
 ) -> int:
     """A delta-rs table with ``versions`` commits, uploaded to its layer bucket; returns the last commit's ms.
 
     A gold table goes under ``slot``'s prefix (``None``: the bucket root, where gold no longer lives).
     ``committed_ms`` rewrites the last commit's ``commitInfo.timestamp`` (a commit made that long ago).
+    ``maintained``: then the weekly maintenance's commits, now (OPTIMIZE, VACUUM START and END): no data change.
     """
     local = tmp_path / f"{table.name}-{slot}"
     for version in range(versions):
         write_deltalake(str(local), pa.table({"id": [version]}), mode="append")
     if committed_ms is not None:
         _set_commit_ts(local, versions - 1, committed_ms)
+    if maintained:
+        maintained_table = DeltaTable(str(local))
+        assert maintained_table.optimize.compact()["numFilesRemoved"] == versions
+        maintained_table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        assert DeltaTable(str(local)).version() == versions + 2
     prefix = table.prefix if table.layer != "gold" or slot is None else f"{slot}/{table.prefix}"
     for path in sorted(local.rglob("*")):
         if path.is_file():
@@ -193,6 +200,21 @@ def test_a_breach_is_logged_with_its_reason(s3, tmp_path, capsys):
     assert (result.freshness_minutes, result.breached) == (ORDERS.slo_minutes + 1.0, True)
     [breach] = [line for line in _logs(capsys) if line.get("reason") == "freshness_slo_breached"]
     assert (breach["table"], breach["slo_minutes"]) == ("silver.orders", ORDERS.slo_minutes)
+
+
+def test_maintenance_commits_do_not_make_a_stale_table_fresh(s3, tmp_path, capsys):
+    """The weekly OPTIMIZE and VACUUM commit after the last write: the table is as stale as before."""
+    now = dt.datetime.now(dt.UTC)
+    written_ms = int((now - dt.timedelta(days=3)).timestamp() * 1000)
+    _write_table(tmp_path, s3, ORDERS, versions=2, committed_ms=written_ms, maintained=True)
+
+    [result] = _check([ORDERS], now)
+
+    assert result.version == 1  # the last append, not the OPTIMIZE (2) or the VACUUM (3, 4) after it
+    assert result.freshness_minutes == freshness_minutes(now, written_ms) == 3 * 24 * 60.0
+    assert result.breached is True
+    [breach] = [line for line in _logs(capsys) if line.get("reason") == "freshness_slo_breached"]
+    assert breach["version"] == 1
 
 
 def test_a_corrupt_log_fails_only_its_table_and_the_run_raises_after_publishing(s3, active_blue, tmp_path, capsys):

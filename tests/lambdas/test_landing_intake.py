@@ -31,6 +31,8 @@ TABLE = aws_names.intake_manifest_table_name(ENV)
 STATE_MACHINE = aws_names.pipeline_state_machine_name(ENV)
 MAINTENANCE = aws_names.maintenance_state_machine_name(ENV)
 MAX_RECEIVE_COUNT = 3
+ACCOUNT = "123456789012"
+GUARD_CAUSE = "Another lake-writing execution is RUNNING; this one did not start any job."
 NOW = dt.datetime(2026, 11, 22, 3, 15, 42, 123456, tzinfo=dt.UTC)
 GOOD_KEY = "crm/accounts/dt=2025-01-01/accounts-001.jsonl"
 
@@ -165,10 +167,11 @@ def sqs_event(*bodies: Any, receive_count: int = 1) -> dict[str, Any]:
     }
 
 
-def writer_ended(execution_arn: str, status: str = "SUCCEEDED") -> dict[str, Any]:
-    """The EventBridge event Step Functions sends when an execution ends (the Ops stack routes writers' here)."""
+def writer_ended(execution_arn: str, status: str = "SUCCEEDED", error: str = "", cause: str = "") -> dict[str, Any]:
+    """The EventBridge event Step Functions sends when an execution ends (the Ops stack routes writers' here);
+    a FAILED one carries ``error`` and ``cause`` when given (older events carry neither)."""
     state_machine_arn = execution_arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
-    return {
+    event = {
         "version": "0",
         "id": "315c1398-40ff-a850-213b-158f73e60175",
         "detail-type": "Step Functions Execution Status Change",
@@ -188,6 +191,20 @@ def writer_ended(execution_arn: str, status: str = "SUCCEEDED") -> dict[str, Any
             "output": None,
         },
     }
+    if error or cause:
+        event["detail"] |= {"error": error, "cause": cause}
+    return event
+
+
+def end_execution(execution_arn: str, status: str, error: str = "", cause: str = "") -> None:
+    """End moto's execution as Step Functions would have (moto runs no definition): ``status``, ``error`` and
+    ``cause`` in DescribeExecution, no longer listed RUNNING."""
+    from moto.core.utils import utcnow
+    from moto.stepfunctions.responses import get_backend
+
+    execution = get_backend(ACCOUNT, REGION).describe_execution(execution_arn)
+    execution.status, execution.stop_date = status, utcnow()
+    execution.error, execution.cause = error or None, cause or None
 
 
 def pending() -> dict[str, Any] | None:
@@ -573,6 +590,145 @@ def test_writer_ended_with_nothing_pending_starts_nothing(landing, lambda_contex
     assert failures(response) == []
     assert [e["name"] for e in executions(landing.state_machine_arn)] == ["nightly"]  # no run after a run
     assert any(line["reason"] == "nothing_pending" for line in log_lines(capsys))
+
+
+def test_a_writers_own_end_is_not_answered_waiting_while_the_listing_still_shows_it(landing, lambda_context, capsys):
+    """ListExecutions is eventually consistent: the execution whose end is announced may still be listed."""
+    sfn = client("stepfunctions")
+    scheduled = sfn.start_execution(stateMachineArn=landing.state_machine_arn, name="scheduled-run")["executionArn"]
+    process_batch(sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings, now=NOW)
+    assert pending() is not None  # the object waits for the scheduled run's end
+    capsys.readouterr()
+
+    # the run ended, but moto (as a lagging listing would) still lists it RUNNING
+    later = NOW + dt.timedelta(minutes=20)
+    response = process_batch(sqs_event(writer_ended(scheduled)), lambda_context, landing.settings, now=later)
+
+    assert failures(response) == []
+    assert batch_id(later) in [e["name"] for e in executions(landing.state_machine_arn, "RUNNING")]
+    assert pending() is None
+    assert not any(line["reason"] == "writer_running" for line in log_lines(capsys))
+
+
+def test_an_ended_execution_still_listed_does_not_hide_another_running_writer(landing, lambda_context, capsys):
+    sfn = client("stepfunctions")
+    other = sfn.start_execution(stateMachineArn=landing.state_machine_arn, name="operator-run")["executionArn"]
+    ended = sfn.start_execution(stateMachineArn=landing.state_machine_arn, name="scheduled-run")["executionArn"]
+    process_batch(sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings, now=NOW)
+
+    later = NOW + dt.timedelta(minutes=20)
+    response = process_batch(sqs_event(writer_ended(ended)), lambda_context, landing.settings, now=later)
+
+    assert failures(response) == []
+    assert {e["name"] for e in executions(landing.state_machine_arn)} == {"operator-run", "scheduled-run"}
+    assert pending() is not None  # still waiting: for the run that is really running
+    waiting = [line for line in log_lines(capsys) if line["reason"] == "writer_running"]
+    assert waiting[-1]["execution"] == other
+
+
+@pytest.mark.parametrize("error_in_event", [True, False], ids=["error-in-event", "describe-execution"])
+def test_a_run_the_guard_refused_brings_a_run_after_the_writer_it_met(error_in_event, landing, lambda_context, capsys):
+    """The intake starts the pipeline and clears the marker; maintenance starts before the run's guard, which
+    fails it with Lakehouse.ConcurrentExecution: the object still needs a run after maintenance."""
+    sfn = client("stepfunctions")
+    process_batch(sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings, now=NOW)
+    [refused] = executions(landing.state_machine_arn, "RUNNING")
+    assert pending() is None
+    maintenance = sfn.start_execution(stateMachineArn=landing.maintenance_arn, name="weekly")["executionArn"]
+    end_execution(refused["executionArn"], "FAILED", "Lakehouse.ConcurrentExecution", GUARD_CAUSE)
+    event = (
+        writer_ended(refused["executionArn"], "FAILED", "Lakehouse.ConcurrentExecution", GUARD_CAUSE)
+        if error_in_event
+        else writer_ended(refused["executionArn"], "FAILED")
+    )
+
+    soon = NOW + dt.timedelta(seconds=5)
+    response = process_batch(sqs_event(event), lambda_context, landing.settings, now=soon)
+
+    assert failures(response) == []
+    assert pending() is not None  # set again: the objects wait for maintenance's end
+    assert executions(landing.state_machine_arn, "RUNNING") == []
+    lines = log_lines(capsys)
+    assert any(line["reason"] == "refused_by_guard" for line in lines)
+    assert next(line for line in lines if line["reason"] == "writer_running")["execution"] == maintenance
+
+    end_execution(maintenance, "SUCCEEDED")
+    later = NOW + dt.timedelta(minutes=30)
+    ended = process_batch(sqs_event(writer_ended(maintenance)), lambda_context, landing.settings, now=later)
+
+    assert failures(ended) == []
+    assert [e["name"] for e in executions(landing.state_machine_arn, "RUNNING")] == [batch_id(later)]
+    assert pending() is None
+
+
+def test_a_run_refused_after_the_writer_it_met_ended_starts_the_pipeline_at_once(landing, lambda_context):
+    """The writer's end came first and found nothing pending: the refused run's own end starts the pipeline."""
+    sfn = client("stepfunctions")
+    process_batch(sqs_event(notification(put_object(GOOD_KEY))), lambda_context, landing.settings, now=NOW)
+    [refused] = executions(landing.state_machine_arn, "RUNNING")
+    maintenance = sfn.start_execution(stateMachineArn=landing.maintenance_arn, name="weekly")["executionArn"]
+    end_execution(maintenance, "SUCCEEDED")
+    process_batch(sqs_event(writer_ended(maintenance)), lambda_context, landing.settings, now=NOW)
+    assert pending() is None and len(executions(landing.state_machine_arn)) == 1  # nothing pending: no start
+
+    event = writer_ended(refused["executionArn"], "FAILED", "Lakehouse.ConcurrentExecution", GUARD_CAUSE)
+    later = NOW + dt.timedelta(minutes=2)
+    response = process_batch(sqs_event(event), lambda_context, landing.settings, now=later)
+
+    assert failures(response) == []
+    assert batch_id(later) in [e["name"] for e in executions(landing.state_machine_arn, "RUNNING")]
+    assert pending() is None
+
+
+def test_a_pipeline_run_that_failed_in_a_job_is_not_started_again(landing, lambda_context, capsys):
+    """Only the guard's refusal means the run listed nothing; a failed job has its alert and runbook."""
+    done = client("stepfunctions").start_execution(stateMachineArn=landing.state_machine_arn, name="nightly")
+    end_execution(done["executionArn"], "FAILED", "LakehousePipelineFailed", "bronze job FAILED")
+
+    bodies = [writer_ended(done["executionArn"], "FAILED"), writer_ended(done["executionArn"], "FAILED", "x", "y")]
+    response = process_batch(sqs_event(*bodies), lambda_context, landing.settings, now=NOW)
+
+    assert failures(response) == []
+    assert [e["name"] for e in executions(landing.state_machine_arn)] == ["nightly"]
+    assert pending() is None
+    lines = log_lines(capsys)
+    assert any(line["reason"] == "nothing_pending" for line in lines)
+    assert not any(line["reason"] == "refused_by_guard" for line in lines)
+
+
+def test_a_failed_run_whose_error_cannot_be_read_is_retried(landing, lambda_context, capsys):
+    done = client("stepfunctions").start_execution(stateMachineArn=landing.state_machine_arn, name="nightly")
+    end_execution(done["executionArn"], "FAILED", "Lakehouse.ConcurrentExecution", GUARD_CAUSE)
+    fail_calls(client("stepfunctions"), "DescribeExecution", "AccessDeniedException")
+
+    response = process_batch(
+        sqs_event(writer_ended(done["executionArn"], "FAILED")), lambda_context, landing.settings, now=NOW
+    )
+
+    assert failures(response) == ["m0"]
+    assert pending() is None and len(executions(landing.state_machine_arn)) == 1
+    line = next(line for line in log_lines(capsys) if line["level"] == "ERROR")
+    assert line["reason"] == "execution_describe_failed" and "AccessDeniedException" in line["error"]
+
+
+def test_the_fake_manifest_keeps_one_item_per_object_version_as_the_table_does(landing):
+    """Test-only fake (landing_intake.fakes) against the DynamoDB table: key (object_key, object_version)."""
+    from landing_intake.aws_repositories import DynamoManifestStore
+    from landing_intake.fakes import FakeManifestStore
+
+    writes = [(GOOD_KEY, "v1"), (GOOD_KEY, "v1"), (GOOD_KEY, "v2"), ("crm/contacts/dt=2025-01-01/c.jsonl", "v1")]
+    fake = FakeManifestStore()
+    outcomes = {
+        name: [
+            store.add({"object_key": key, "object_version": version, "status": "accepted"}) for key, version in writes
+        ]
+        for name, store in (("table", DynamoManifestStore(TABLE)), ("fake", fake))
+    }
+
+    assert outcomes["fake"] == outcomes["table"] == [True, False, True, True]  # a new version is a new object
+    assert set(fake.records) == {(GOOD_KEY, "v1"), (GOOD_KEY, "v2"), ("crm/contacts/dt=2025-01-01/c.jsonl", "v1")}
+    assert len(client("dynamodb").scan(TableName=TABLE)["Items"]) == 3
+    assert fake.items[GOOD_KEY]["object_version"] == "v2"  # the view by key: the latest version recorded
 
 
 def test_an_ended_execution_of_another_state_machine_is_ignored(landing, lambda_context, capsys):
