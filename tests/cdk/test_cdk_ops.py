@@ -423,3 +423,23 @@ def test_only_the_gold_readers_may_read_the_slots_parameter_and_only_it(
 
 def _actions(statement: dict[str, Any]) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_who_may_describe_the_writers_executions(lakehouse: Synthesized, env: str) -> None:
+    """The failure notifier (its alert) and the landing intake (whether an ended run was one the single-writer
+    guard refused) describe the pipeline's and maintenance's executions, and nothing else does."""
+    describing = {
+        name: [st for st in found if "states:DescribeExecution" in _actions(st)]
+        for name, found in _function_statements(lakehouse, env).items()
+    }
+    assert {name for name, found in describing.items() if found} == {"failure-notifier", "landing-intake"}
+    for name in ("failure-notifier", "landing-intake"):
+        (statement,) = describing[name]
+        assert _actions(statement) == ["states:DescribeExecution"], name
+        resources_ = sorted(_flatten_arn(r) for r in statement["Resource"])
+        assert [r.rsplit(":", 2)[-2] for r in resources_] == [
+            f"lakehouse-{env}-maintenance",
+            f"lakehouse-{env}-pipeline",
+        ]
+        assert all(":execution:" in r and r.endswith(":*") for r in resources_), resources_
