@@ -23,9 +23,8 @@ from pyspark.sql import DataFrame
 
 from ..context import RunContext
 from ..contracts import contract
-from ..contracts.spark_schema import schema_of
 from ..dq.rules import RuleStat, table_checks
-from ..engine import Txn
+from ..engine import TableNotFoundError, Txn
 from ..flags import flag
 from ..profiling import profile_job_tables
 from ..spark import materialize
@@ -91,15 +90,21 @@ def _pending_batch(ctx: RunContext) -> Tuple[str, Optional[JobResult]]:
 
 def _read_silver(ctx: RunContext) -> Tuple[Dict[str, DataFrame], Dict[str, gold_build.Pinned]]:
     """Each silver input, read once (materialized) at the version it is pinned to, before the tables that share
-    it are computed side by side; and those versions, which each gold commit records."""
+    it are computed side by side; and those versions, which each gold commit records.
+
+    Gold runs once silver has finished a batch, and every finished batch leaves every silver table (created
+    empty if need be): a missing input was lost, and gold refuses rather than publish tables built without it.
+    """
     silver, pinned = {}, {}
     for n in ("silver.orders", "silver.customers", "silver.opportunities"):
         pinned[n] = gold_build.pin(ctx, n)
         if pinned[n].version is None:
-            df = ctx.spark.createDataFrame([], schema_of(contract(n)))
-        else:
-            df = ctx.engine.read(ctx.uri(n), version=pinned[n].version)
-        silver[n] = materialize(df)
+            raise TableNotFoundError(
+                f"gold: {n} is missing at {ctx.uri(n)} although silver has finished batches; nothing was "
+                "published: restore it (runbooks/table-restore.md) or rebuild silver from bronze "
+                "(runbooks/rebuild-from-bronze.md)"
+            )
+        silver[n] = materialize(ctx.engine.read(ctx.uri(n), version=pinned[n].version))
     return silver, pinned
 
 

@@ -342,6 +342,20 @@ def test_gold_rebuilds_whole_when_it_cannot_vouch_for_the_months(lake, spark, de
 
 
 @pytest.mark.slow  # slow: 50 s; the engine contract covers OPTIMIZE and VACUUM on both engines in the default suite
+def test_gold_refuses_to_build_without_a_lost_silver_table(lake, spark, default_engine, tmp_path):
+    """Bad input: a silver table deleted by mistake. Gold would read it as empty and publish tables built
+    without it (no win rates, every order unattributed); it refuses, naming the table and the runbooks."""
+    from job_assets.engine import TableNotFoundError
+    from job_assets.jobs import gold
+
+    root = tmp_path / "lake"
+    shutil.copytree(lake["root"], root, ignore=shutil.ignore_patterns("landing"))
+    shutil.rmtree(root / "silver" / "opportunities")
+    ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "lost")
+    with pytest.raises(TableNotFoundError, match=r"silver.opportunities is missing at .* table-restore.md"):
+        gold._read_silver(ctx)
+
+
 def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, default_engine):
     from job_assets.contracts import ALL_TABLES
     from job_assets.jobs import maintenance
