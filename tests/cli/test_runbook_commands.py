@@ -373,7 +373,8 @@ def test_runbooks_name_commands_of_ours() -> None:
 def test_every_runbook_command_runs_as_written(lake: Path, deployed: dict[str, str], capsys, monkeypatch) -> None:
     # The local commands (run, rebuild, landing skip and retry, table restore) on the light engine: what this
     # harness proves is that each runs as written and prints what its step is about; both engines are held to
-    # one behaviour by the engine contract suite, and the local flows run on delta-spark in their own tests.
+    # one behaviour by the engine contract suite, and the flows run on delta-spark in their own tests (rebuild:
+    # test_rebuild.py; landing skip and retry: test_landing_skip.py, in the slow suite).
     monkeypatch.setenv("LAKEHOUSE_ENGINE", "delta-rs")
     outputs = {}
     for runbook, command in COMMANDS:
