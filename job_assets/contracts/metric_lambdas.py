@@ -28,11 +28,14 @@ LAMBDA_METRICS: Tuple[Metric, ...] = (
         unit="None",
         statistic="Maximum",
         period_seconds=900,
-        description="Minutes since the table's last Delta commit (freshness monitor, every check interval).",
+        description=(
+            "Minutes since the table's last Delta commit that changed data; OPTIMIZE and VACUUM do not count "
+            "(freshness monitor, every check interval)."
+        ),
         publisher="freshness-monitor Lambda",
         label="freshness (min)",
         alarm=Alarm(
-            summary="A table has not been committed for longer than its contract's freshness SLO.",
+            summary="A table has had no data commit for longer than its contract's freshness SLO.",
             runbook="freshness-breach.md",
             comparison=GREATER,
             threshold=None,

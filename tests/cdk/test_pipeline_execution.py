@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 from cdk_testkit import Synthesized, flatten_join, readable_token, resources
+from landing_intake.pipeline import GUARD_REFUSED
 
 from job_assets.contracts import metrics as catalog
 from job_assets.spark import C1_ONLY, local_jars
@@ -361,7 +362,7 @@ def test_a_second_writer_is_refused_before_any_job(deployment: Deployment):
             time.sleep(0.05)
         assert [state for state, _ in deployment.calls] == ["RunMaintenance"], deployment.failed_runs
         refused = wait_done(deployment.sfn, deployment.start(aws_names.pipeline_state_machine_name(ENV), "b-refused"))
-        assert refused["status"] == "FAILED" and refused["error"] == "Lakehouse.ConcurrentExecution"
+        assert refused["status"] == "FAILED" and refused["error"] == GUARD_REFUSED  # what the intake restarts
         assert [state for state, _ in deployment.calls] == ["RunMaintenance"]  # the pipeline started nothing
     finally:
         release.set()

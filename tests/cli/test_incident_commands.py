@@ -260,6 +260,13 @@ def _answered(url: str, body: dict[str, Any]) -> tuple[AWSResponse, dict[str, An
     return AWSResponse(url, 200, {}, None), {**body, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
+def _page(items: list[Any], params: dict[str, Any], page_size: int) -> tuple[list[Any], dict[str, str]]:
+    """The page of ``items`` a request's ``nextToken`` (an offset here) asks for, and the token of the next one."""
+    first = int(params.get("nextToken", "0"))
+    following = {"nextToken": str(first + page_size)} if first + page_size < len(items) else {}
+    return items[first : first + page_size], following
+
+
 class LogEventPages(_BeforeCall):
     """moto gap filler: CloudWatch Logs ``FilterLogEvents`` as AWS answers it (moto 5.2.5 ignores
     ``logStreamNamePrefix`` and orders the events stream by stream): the streams named or under the prefix,
@@ -295,11 +302,10 @@ class LogEventPages(_BeforeCall):
             ),
             key=lambda e: e["timestamp"],
         )
-        first = int(params.get("nextToken", "0"))
-        body: dict[str, Any] = {"events": events[first : first + self.page_size], "searchedLogStreams": []}
-        if first + self.page_size < len(events):
-            body["nextToken"] = str(first + self.page_size)
-        return _answered("https://logs.eu-west-1.amazonaws.com/", body)
+        page, following = _page(events, params, self.page_size)
+        return _answered(
+            "https://logs.eu-west-1.amazonaws.com/", {"events": page, "searchedLogStreams": [], **following}
+        )
 
 
 class JobRunPages(_BeforeCall):
@@ -323,8 +329,7 @@ class JobRunPages(_BeforeCall):
         self.requests.append(params)
         backend = emrserverless_backends[DEFAULT_ACCOUNT_ID][kwargs["request_signer"].region_name]
         found = backend.list_job_runs(params["applicationId"], None, None, params.get("states"))
-        found = sorted(found, key=lambda r: r.created_at, reverse=True)
-        first = int(params.get("nextToken", "0"))
+        page, following = _page(sorted(found, key=lambda r: r.created_at, reverse=True), params, self.page_size)
         summaries = [
             {
                 "applicationId": r.application_id,
@@ -340,12 +345,9 @@ class JobRunPages(_BeforeCall):
                 "releaseLabel": r.release_label,
                 "type": "SPARK",
             }
-            for r in found[first : first + self.page_size]
+            for r in page
         ]
-        body: dict[str, Any] = {"jobRuns": summaries}
-        if first + self.page_size < len(found):
-            body["nextToken"] = str(first + self.page_size)
-        return _answered("https://emr-serverless.eu-west-1.amazonaws.com/", body)
+        return _answered("https://emr-serverless.eu-west-1.amazonaws.com/", {"jobRuns": summaries, **following})
 
 
 def job_runs_created(application_id: str, created: dict[str, dt.datetime], region: str = REGION) -> None:
