@@ -56,33 +56,60 @@ def run_command(lake: Path, batch: str, conf: tuple[str, ...] | list[str] = (), 
     return cmd + [arg for item in conf for arg in ("--conf", item)]
 
 
+PSS_EVERY_S = 2.0
+"""How often each process's PSS is read. Reading it walks the process's page tables: about 40 ms of CPU for a
+JVM holding 2 GB, so reading the JVM's every 0.25 s took 9-10 CPU-s of a 1M run's 2 cores away from it (two
+runs, 2026-12-07). RSS (``statm``, microseconds) is read every 0.25 s and carries the PSS in between."""
+
+
+class _PssTracker:
+    """One process's PSS, read every :data:`PSS_EVERY_S` and carried in between by its RSS change: a page the
+    process gains or frees on its own counts whole in both, and one it shares with others counts less in PSS,
+    so the carried figure errs high, never low, when shared pages are added."""
+
+    def __init__(self) -> None:
+        self.read_at = -PSS_EVERY_S
+        self.pss = self.rss = 0
+
+    def sample(self, p: psutil.Process, now: float) -> tuple[int, int]:
+        """(rss, pss estimate) of ``p`` now."""
+        rss = p.memory_info().rss
+        if now - self.read_at >= PSS_EVERY_S:
+            self.pss, self.rss, self.read_at = p.memory_full_info().pss, rss, now
+        return rss, max(0, self.pss + rss - self.rss)
+
+
 def run_measured(cmd: list[str]) -> tuple[float, dict[str, int]]:
     """(wall seconds, peak memory in bytes) of ``cmd``'s process tree, sampled every 0.25 s.
 
     ``pss`` is the peak of the tree's summed PSS (proportional set size: a page shared by n processes counts
-    1/n in each, so forked Python workers and the JVM's shared libraries are not counted twice); ``total``
-    the peak of the summed RSS; ``jvm``, ``driver`` and ``workers`` each role's own RSS peak.
+    1/n in each, so forked Python workers and the JVM's shared libraries are not counted twice), each process's
+    read every :data:`PSS_EVERY_S` and carried by its RSS in between (:class:`_PssTracker`); ``total`` the peak
+    of the summed RSS; ``jvm``, ``driver`` and ``workers`` each role's own RSS peak.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks: dict[str, int] = {"total": 0, "pss": 0}
     ps = psutil.Process(proc.pid)
+    trackers: dict[tuple[int, float], _PssTracker] = {}
     listed = 0.0
     while proc.poll() is None:
-        if time.perf_counter() - listed >= 1.0:  # the processes are long-lived: list them once a second
+        now = time.perf_counter()
+        if now - listed >= 1.0:  # the processes are long-lived: list them once a second
             try:
                 tree = _tree(ps)
             except psutil.Error:
                 break
-            listed = time.perf_counter()
+            listed = now
         total = pss = 0
         for role, procs in tree.items():
             rss = 0
             for p in procs:
                 with contextlib.suppress(psutil.Error):
-                    full = p.memory_full_info()
-                    rss += full.rss
-                    pss += full.pss
+                    tracker = trackers.setdefault((p.pid, p.create_time()), _PssTracker())
+                    p_rss, p_pss = tracker.sample(p, now)
+                    rss += p_rss
+                    pss += p_pss
             peaks[role] = max(peaks.get(role, 0), rss)
             total += rss
         peaks["total"] = max(peaks["total"], total)
