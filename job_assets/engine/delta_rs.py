@@ -112,7 +112,7 @@ def _classified(
     delete_condition: Optional[str],
 ) -> DataFrame:
     """The touched rows (``t``) joined with the source (``s``), each marked ``_lh_action`` D(elete),
-    U(pdate) or K(eep); materialized (the caller unpersists it)."""
+    U(pdate) or K(eep); materialized (the caller releases it: :func:`job_assets.spark.release`)."""
     from ..spark import materialize
 
     src_marked = source.withColumn("_lh_src", F.lit(True))
@@ -412,6 +412,8 @@ class DeltaRsEngine(TableEngine):
         target_schema = StructType.fromJson(json.loads(dt.schema().to_json()))
         source = source.select(*[f.name for f in target_schema.fields])
         touched, touched_rel = self._touched(uri, dt, target_schema, source, keys)
+        from ..spark import release
+
         j = _classified(touched, source, keys, update_condition, delete_condition)
         try:
             inserts = source.alias("s").join(touched.select(*keys).alias("t"), on=keys, how="left_anti")
@@ -421,7 +423,7 @@ class DeltaRsEngine(TableEngine):
             if merged is None:
                 return MergeResult(False, dt.version(), skipped_reason="merge changed nothing: no commit")
         finally:
-            j.unpersist()
+            release(j)
         return self._commit_merge(uri, dt, target_schema, txn, merged)
 
     def _touched(

@@ -27,7 +27,7 @@ from ..dq.rules import RuleStat, table_checks
 from ..engine import TableNotFoundError, Txn
 from ..flags import flag
 from ..profiling import profile_job_tables
-from ..spark import materialize
+from ..spark import materialize, release
 from ..transforms import gold as G
 from ..transforms import gold_months as GM
 from ..transforms.silver import to_table_columns
@@ -156,7 +156,7 @@ def _check_all(
             errors.append(exc)
     if errors:
         for df in [*silver.values(), *(df for df, _ in computed.values())]:
-            df.unpersist()
+            release(df)
         raise errors[0]
     return computed
 
@@ -200,10 +200,10 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
         result.tables = list(pool.map(lambda n: _publish(ctx, batch, n, computed[n], counter, builds[n]), names))
     written = [(computed[n][0], contract(n)) for n in names]  # materialized: exactly what the tables hold
     for df in silver.values():
-        df.unpersist()
+        release(df)
     profile_job_tables(ctx, "gold", result, batch, written)  # anomalies -> warn rules in the tables' DQ stats
     for df, _ in written:
-        df.unpersist()
+        release(df)
     if progress:
         progress("gold done", len(frames), len(frames))
     write_ops(ctx, "gold", result, batch)

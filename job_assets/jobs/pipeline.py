@@ -13,6 +13,7 @@ from typing import Callable, List, Optional, Sequence
 from .. import lineage, spark_metrics
 from ..context import RunContext
 from ..contracts.layout import LAYERS
+from ..spark import release_materialized
 from . import bronze, gold, maintenance, silver
 from .common import JobResult, Progress
 
@@ -49,9 +50,12 @@ def run_pipeline(
     for job in [x for x in JOBS if x in layers]:
         progress = progress_for(job) if progress_for else None
         since = spark_metrics.stage_watermark(ctx.spark)
-        result = lineage.run_with_lineage(
-            transport, job, ctx, lambda job=job, progress=progress: JOBS[job](ctx, progress)
-        )
+        try:
+            result = lineage.run_with_lineage(
+                transport, job, ctx, lambda job=job, progress=progress: JOBS[job](ctx, progress)
+            )
+        finally:
+            release_materialized(ctx.spark)  # the job's checkpointed frames: nothing reads them after it
         result.spark = spark_metrics.collect(ctx.spark, since)
         results.append(result)
         if finished:

@@ -192,3 +192,10 @@ def gold_matches_duckdb(root: Path) -> None:
         cols = list(c.column_names)
         got, want = rows(table(root, c.name), cols), rows(expected[c.name], cols)
         assert len(got) == len(want) and got == want, c.name
+
+
+def held_rdds(spark) -> set:
+    """Ids of the RDDs whose blocks ``spark``'s block manager holds for frames (cached or checkpointed); not
+    Delta's own cache of each table's state ("Delta Table State ..."), which Delta keeps and evicts itself."""
+    infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+    return {int(i.id()) for i in infos if not str(i.name() or "").startswith("Delta Table State")}

@@ -19,7 +19,7 @@ from job_assets.jobs import silver as silver_job
 from job_assets.jobs.pipeline import run_pipeline
 from lakehouse.generator import generate
 
-from .lake_checks import all_versions, gold_matches_duckdb, reconcile, table, version
+from .lake_checks import all_versions, gold_matches_duckdb, held_rdds, reconcile, table, version
 
 pytestmark = pytest.mark.spark
 RECORDS = 20_000
@@ -30,8 +30,15 @@ def lake(tmp_path_factory, spark, default_engine):
     root = tmp_path_factory.mktemp("lake")
     manifest = generate(root, RECORDS, seed=11, bad_ratio=0.02)
     ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b1")
+    held_before = held_rdds(spark)
     results = run_pipeline(ctx)
-    return {"root": root, "ctx": ctx, "manifest": manifest, "results": results}
+    held = held_rdds(spark) - held_before
+    return {"root": root, "ctx": ctx, "manifest": manifest, "results": results, "held_after_run": held}
+
+
+def test_the_jobs_leave_no_materialized_blocks_behind(lake):
+    # every job's checkpointed frames are dropped when it ends, not when a full GC lets Spark's cleaner see them
+    assert lake["held_after_run"] == set()
 
 
 def test_every_record_reconciles_with_the_manifest(lake):
