@@ -285,13 +285,18 @@ def release(df) -> None:
     sc._jsc.sc().unpersistRDD(rdd_id, True)
 
 
-def release_materialized(spark: SparkSession) -> int:
+def release_materialized(spark: Optional[SparkSession]) -> int:
     """Drop the blocks of every frame :func:`materialize` computed in ``spark``'s application since the last
-    call; returns how many. Those frames cannot be used again: call it when a job is over.
+    call; returns how many (0 for no session: a job run without Spark made none). Those frames cannot be used
+    again: call it when a job is over.
 
     Without it a job's blocks stay in the driver's heap until Spark's cleaner notices their frames are gone,
-    which for a long-lived block takes a full collection: a 1M run carried every job's blocks (1.8 GB of live
-    heap by gold) through its collections (docs/guides/PERFORMANCE_TUNING.md, "Memory")."""
+    which for a long-lived block takes a full collection, so a long-lived JVM (the test session, a notebook)
+    carries earlier runs' blocks. One pipeline at a time per process, as the single-writer guard has it: a
+    second one running beside this would lose its frames. A 1M run was not faster for it: silver's frames live
+    until its last commit, so its peak is its own (docs/guides/PERFORMANCE_TUNING.md, "Memory")."""
+    if spark is None:
+        return 0
     sc = spark.sparkContext
     app = sc.applicationId
     with _MATERIALIZED_LOCK:
