@@ -272,6 +272,12 @@ def materialize(df):
     return out
 
 
+def _drop_blocks(sc, rdd_ids: List[int]) -> None:
+    """Remove the blocks of RDDs ``rdd_ids`` from every block manager, waiting until they are gone."""
+    for rdd_id in rdd_ids:
+        sc._jsc.sc().unpersistRDD(rdd_id, True)
+
+
 def release(df) -> None:
     """Drop the blocks of one frame :func:`materialize` computed; the frame cannot be used again.
 
@@ -282,7 +288,7 @@ def release(df) -> None:
     sc = df.sparkSession.sparkContext
     with _MATERIALIZED_LOCK, contextlib.suppress(ValueError):
         _MATERIALIZED.remove((sc.applicationId, rdd_id))
-    sc._jsc.sc().unpersistRDD(rdd_id, True)
+    _drop_blocks(sc, [rdd_id])
 
 
 def release_materialized(spark: Optional[SparkSession]) -> int:
@@ -302,6 +308,5 @@ def release_materialized(spark: Optional[SparkSession]) -> int:
     with _MATERIALIZED_LOCK:
         mine = [rdd for owner, rdd in _MATERIALIZED if owner == app]
         _MATERIALIZED.clear()  # another application's ids are stale: its context has stopped
-    for rdd_id in mine:
-        sc._jsc.sc().unpersistRDD(rdd_id, True)
+    _drop_blocks(sc, mine)
     return len(mine)
