@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -113,8 +114,6 @@ def unreachable_store(error: BaseException) -> Optional[str]:
 
 def check_archive() -> None:
     """A promotion audit runs a packaged version: make sure that version's code is what got imported."""
-    import os
-
     expected = os.environ.get("LAKEHOUSE_EXPECT_ARCHIVE")
     if not expected:
         return
@@ -143,6 +142,20 @@ def named_errors() -> tuple:
     )
 
 
+def local_lake_problem(args: argparse.Namespace) -> Optional[str]:
+    """What is wrong with a local ``--lake-root`` (None when it is a lake or the lake is on an object store).
+
+    A mistyped folder would otherwise run: bronze finds no landing files, silver and gold no batches, and the
+    job exits 0 having done nothing. ``lakehouse run`` refuses such a folder the same way."""
+    root = args.lake_root
+    if not root or "://" in root or os.path.isdir(os.path.join(root, "landing")):
+        return None
+    return (
+        f"--lake-root {root}: no landing folder; expected {root}/landing/<source>/<entity>/dt=YYYY-MM-DD/<file>; "
+        "nothing was run"
+    )
+
+
 def main(job: str, argv: Optional[List[str]] = None) -> int:
     """Run ``job`` as EMR Serverless starts it: 0 on success, 2 when data quality refused the run, 1 with one
     line naming the input when the lake's object store did not answer or the input is wrong (:func:`named_errors`);
@@ -152,6 +165,9 @@ def main(job: str, argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     check_archive()
     args = parse_args(job, argv)
+    problem = local_lake_problem(args)
+    if problem:
+        return _failed(job, args, problem)
     started = time.time()
     try:
         ctx = build_context(args)
@@ -162,10 +178,15 @@ def main(job: str, argv: Optional[List[str]] = None) -> int:
         message = unreachable_store(exc) or (str(exc) if isinstance(exc, named_errors()) else None)
         if message is None:
             raise
-        log.error("%s", message)
-        print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": message}))
-        return 1
+        return _failed(job, args, message)
     return _succeeded(job, args, ctx, result)
+
+
+def _failed(job: str, args: argparse.Namespace, message: str) -> int:
+    """The input was wrong or the store did not answer: the one line that says so, as log and summary; exit 1."""
+    log.error("%s", message)
+    print(json.dumps({"job": job, "batch_id": args.batch_id, "status": "failed", "error": message}))
+    return 1
 
 
 def _transport(args: argparse.Namespace):
