@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -87,8 +88,19 @@ def run_measured(cmd: list[str]) -> tuple[float, dict[str, int]]:
     read every :data:`PSS_EVERY_S` and carried by its RSS in between (:class:`_PssTracker`); ``total`` the peak
     of the summed RSS; ``jvm``, ``driver`` and ``workers`` each role's own RSS peak.
     """
+    # stderr to a file, read only on failure: a pipe nobody reads blocks the child once it holds 64 KB
+    with tempfile.TemporaryFile() as err:
+        took, peaks, code = _sample_tree(cmd, err)
+        if code != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err.read().decode(errors='replace')[-3000:]}")
+    return took, peaks
+
+
+def _sample_tree(cmd: list[str], err) -> tuple[float, dict[str, int], int]:
+    """Run ``cmd`` with stderr to ``err`` and sample its tree until it exits: (wall s, peaks, exit code)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     peaks: dict[str, int] = {"total": 0, "pss": 0}
     ps = psutil.Process(proc.pid)
     trackers: dict[tuple[int, float], _PssTracker] = {}
@@ -116,10 +128,7 @@ def run_measured(cmd: list[str]) -> tuple[float, dict[str, int]]:
         peaks["pss"] = max(peaks["pss"], pss)
         time.sleep(0.25)
     proc.wait()
-    took = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.read().decode()[-3000:]}")
-    return took, peaks
+    return time.perf_counter() - t0, peaks, proc.returncode
 
 
 def duckdb_gold_from_landing(lake: Path) -> tuple[float, dict]:
