@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import stress_checks as C  # noqa: E402
+from benchmarks.host import host_probe  # noqa: E402
 from benchmarks.pipeline import duckdb_gold_from_landing, run_command, run_measured  # noqa: E402
 from benchmarks.stress import TreeUsage  # noqa: E402
 from job_assets.contracts import GOLD_TABLES  # noqa: E402
@@ -290,8 +291,10 @@ def load_run(
     batch = f"load-{size}"
     cmd = run_command(lake, batch, conf)
     load_avg = os.getloadavg()[0]
+    probe_before = host_probe()
     with TreeUsage() as tree:
         wall, peaks = run_measured(cmd)
+    probe_after = host_probe()
     t1 = time.perf_counter()
     bad = accounting(lake, manifest)
     result = {
@@ -310,6 +313,7 @@ def load_run(
         "disk_written_gb": round(tree.written / 1e9, 2),
         "lake_tables_gb": round(lake_bytes(lake) / 1e9, 2),
         "load_avg_at_start": round(load_avg, 1),
+        "host_probe_s": [probe_before["min_s"], probe_after["min_s"]],  # benchmarks/host.py: before, after
         "check_s": round(time.perf_counter() - t1, 1),
         **cost_per_million(size, tree.total, wall),
         "accounting": "PASS" if not bad else "FAIL",

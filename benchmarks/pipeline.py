@@ -28,6 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.host import host_probe  # noqa: E402
 from lakehouse.generator import generate  # noqa: E402
 
 
@@ -214,7 +215,9 @@ def bench(size: int, engine: str, template: Path, workdir: Path, keep: bool) -> 
     lake = workdir / f"lake-{size}-{engine}"
     shutil.rmtree(lake, ignore_errors=True)
     shutil.copytree(template, lake)
+    probe_before = host_probe()
     full_s, full_mem = run_measured(run_command(lake, "bench-full", engine=engine))
+    probe_after = host_probe()
     generate(lake, max(1000, size // 100), seed=42, bad_ratio=0.01, increment=1)
     inc_s, inc_mem = run_measured(run_command(lake, "bench-incr", engine=engine))
     duck_s, duck_rows = duckdb_gold_from_landing(lake)
@@ -225,6 +228,7 @@ def bench(size: int, engine: str, template: Path, workdir: Path, keep: bool) -> 
         "engine": engine,
         "pipeline_s": round(full_s, 1),
         "records_per_s": round(size / full_s),
+        "host_probe_s": [probe_before["min_s"], probe_after["min_s"]],  # benchmarks/host.py: before, after
         "peak_pss_gb": round(full_mem["pss"] / 1e9, 2),
         "peak_rss_gb": round(full_mem["total"] / 1e9, 2),
         "peak_rss_gb_by_role": {k: round(v / 1e9, 2) for k, v in sorted(full_mem.items()) if k not in ("total", "pss")},
