@@ -34,6 +34,7 @@ def lake(tmp_path, monkeypatch):
             self.spark = None  # no Spark: the driver's Spark metrics come back None (spark_metrics never raises)
 
     monkeypatch.setattr(entry, "build_context", Ctx)
+    (tmp_path / "landing").mkdir()  # a lake: the entrypoint refuses a --lake-root without one
     return tmp_path
 
 
