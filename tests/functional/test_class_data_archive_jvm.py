@@ -1,0 +1,31 @@
+"""The class-data archive ``make install`` dumped is the one a local session's JVM starts with, and it maps.
+
+``-Xshare:on`` makes the JVM refuse to start unless it can map the archive for the classpath it is given: the
+session's own classpath starts it; another one does not (the check has teeth).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from job_assets.spark import _java_binary, class_data_archive
+
+pytestmark = pytest.mark.spark
+
+
+def java_with_archive(archive, classpath: str) -> subprocess.CompletedProcess:
+    command = [str(_java_binary()), "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_session_starts_with_the_installed_archive_and_it_maps(spark) -> None:
+    archive = class_data_archive()
+    assert archive is not None and archive.is_file(), f"{archive}: not dumped; `make install` dumps it"
+    assert f"-XX:SharedArchiveFile={archive} -Xshare:auto" in spark.conf.get("spark.driver.extraJavaOptions")
+    classpath = spark._jvm.java.lang.System.getProperty("java.class.path")
+    done = java_with_archive(archive, classpath)
+    assert done.returncode == 0, done.stderr[-500:]
+    other = java_with_archive(archive, ":".join(reversed(classpath.split(":"))))  # the same jars, another order
+    assert other.returncode != 0 and "mismatch" in (other.stdout + other.stderr).lower()
