@@ -79,7 +79,8 @@ def _java_binary() -> Optional[Path]:
 
 def class_data_key(jars_dir: Optional[Path] = None) -> Optional[str]:
     """What a class-data archive is valid for: the JVM (its binary and ``libjvm``, by path, size and time), the
-    classpath spark-submit gives it (pyspark's jars) and the session's own jars (``.jars/``'s manifest). None
+    classpath spark-submit gives it (pyspark's jars, by folder, name and size) and the session's own jars
+    (``.jars/``'s manifest). None
     when there is no JVM to key on. A change to any of them names another archive, so a stale one is never used."""
     java = _java_binary()
     if java is None:
@@ -91,7 +92,7 @@ def class_data_key(jars_dir: Optional[Path] = None) -> Optional[str]:
     import pyspark
 
     spark_jars = Path(pyspark.__file__).resolve().parent / "jars"
-    parts += [f"{j.name}:{j.stat().st_size}" for j in sorted(spark_jars.glob("*.jar"))]
+    parts += [str(spark_jars), *(f"{j.name}:{j.stat().st_size}" for j in sorted(spark_jars.glob("*.jar")))]
     manifest = (jars_dir or default_jars_dir()) / JARS_MANIFEST
     with contextlib.suppress(OSError):
         parts.append(manifest.read_text(encoding="utf-8"))
