@@ -76,6 +76,7 @@ def ensure(jars_dir: Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m lakehouse.toolchain.cds [--jars-dir DIR]``: make sure the archive exists; always 0 (a speed-up)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--jars-dir", type=Path, default=None, help=f"default: {default_jars_dir()} (archives in {CDS_DIR}/)"
