@@ -80,8 +80,8 @@ def _java_binary() -> Optional[Path]:
 def class_data_key(jars_dir: Optional[Path] = None) -> Optional[str]:
     """What a class-data archive is valid for: the JVM (its binary and ``libjvm``, by path, size and time), the
     classpath spark-submit gives it (pyspark's jars, by folder, name and size) and the session's own jars
-    (``.jars/``'s manifest). None
-    when there is no JVM to key on. A change to any of them names another archive, so a stale one is never used."""
+    (``.jars/``'s manifest); None when there is no JVM to key on. A change to any of them names another archive,
+    so a stale one is never used."""
     java = _java_binary()
     if java is None:
         return None
@@ -110,9 +110,9 @@ def class_data_options(jars_dir: Optional[Path] = None) -> str:
     """The JVM options that map this install's class-data archive, or "" when there is none.
 
     The archive holds Spark's, Delta's and the JDK's classes as a session loads them, already parsed and verified:
-    a local session started 3.3-3.7 s against 4.8-5.5 s and its first Delta write and read took 7.7-8.1 s against
-    10.2-11.2 s (2026-12-07, a slow evening). ``-Xshare:auto``: an archive the JVM cannot use is skipped, never
-    an error."""
+    a local session started in 3.3-3.6 s against 5.2-6.1 s and its first Delta write and read took 7.3-8.3 s
+    against 10.2-10.9 s (three pairs on 2026-12-07, a slow evening; docs/guides/PERFORMANCE_TUNING.md).
+    ``-Xshare:auto``: an archive the JVM cannot use is skipped, never an error."""
     archive = class_data_archive(jars_dir)
     if archive is None or not archive.is_file():
         return ""

@@ -26,7 +26,8 @@ from pathlib import Path
 from job_assets.spark import CDS_DIR, class_data_archive, default_jars_dir
 
 WORKLOAD = """
-import sys, tempfile
+import shutil, sys, tempfile
+from pyspark import SparkContext
 from job_assets.spark import local_conf, local_session
 from delta.tables import DeltaTable
 base = local_conf(2, None)["spark.driver.extraJavaOptions"]
@@ -40,6 +41,12 @@ read = spark.read.format("delta").load(root)
 read.groupBy("k").agg({"v": "sum"}).orderBy("k").collect()
 read.localCheckpoint(eager=True).join(read, "id").count()
 spark.stop()
+shutil.rmtree(root)
+# the JVM writes the archive as it exits, after this process would: end it (the gateway exits on EOF of its
+# stdin) and wait for it (spark-submit execs the JVM, so this is the JVM's own process)
+jvm = SparkContext._gateway.proc
+jvm.stdin.close()
+sys.exit(jvm.wait(timeout=300))
 """
 
 
