@@ -70,11 +70,11 @@ CDS_DIR = "cds"
 """Folder under the jars folder that holds the JVM's class-data archive (:func:`class_data_archive`)."""
 
 
-def _java_binary() -> Optional[Path]:
-    """The ``java`` spark-submit starts: ``$JAVA_HOME/bin/java``, else the first on ``PATH`` (bin/spark-class)."""
+def java_binary() -> Optional[str]:
+    """The ``java`` spark-submit starts: ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else the one on ``PATH``
+    (bin/spark-class); None when there is none on ``PATH``."""
     home = os.environ.get("JAVA_HOME")
-    found = os.path.join(home, "bin", "java") if home else shutil.which("java")
-    return Path(found).resolve() if found and os.path.exists(found) else None
+    return os.path.join(home, "bin", "java") if home else shutil.which("java")
 
 
 def class_data_key(jars_dir: Optional[Path] = None) -> Optional[str]:
@@ -82,9 +82,10 @@ def class_data_key(jars_dir: Optional[Path] = None) -> Optional[str]:
     classpath spark-submit gives it (pyspark's jars, by folder, name and size) and the session's own jars
     (``.jars/``'s manifest); None when there is no JVM to key on. A change to any of them names another archive,
     so a stale one is never used."""
-    java = _java_binary()
-    if java is None:
+    found = java_binary()
+    if not found or not os.path.exists(found):
         return None
+    java = Path(found).resolve()
     parts = []
     for f in [java, *sorted(java.parent.parent.glob("lib/server/libjvm.so"))]:
         st = f.stat()

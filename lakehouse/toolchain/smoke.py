@@ -29,7 +29,6 @@ import argparse
 import importlib.metadata
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -39,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from job_assets.spark import DELTA_CONF, JARS_MANIFEST, JarsMissingError, default_jars_dir, local_jars
+from job_assets.spark import DELTA_CONF, JARS_MANIFEST, JarsMissingError, default_jars_dir, java_binary, local_jars
 
 from .jars import JARS, pins_digest
 
@@ -94,12 +93,6 @@ def check_cli() -> Check:
     if code != 0 or "generate" not in output:
         return Check("cli", False, f"{script} --help failed ({output.strip()[-200:]}); run `make install`")
     return Check("cli", True, f"{script} --help")
-
-
-def java_binary() -> str | None:
-    """The ``java`` Spark starts: ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else the one on ``PATH``."""
-    home = os.environ.get("JAVA_HOME")
-    return str(Path(home) / "bin" / "java") if home else shutil.which("java")
 
 
 def check_java() -> Check:

@@ -10,13 +10,13 @@ import subprocess
 
 import pytest
 
-from job_assets.spark import _java_binary, class_data_archive
+from job_assets.spark import class_data_archive, java_binary
 
 pytestmark = pytest.mark.spark
 
 
 def java_with_archive(archive, classpath: str) -> subprocess.CompletedProcess:
-    command = [str(_java_binary()), "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"]
+    command = [str(java_binary()), "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
