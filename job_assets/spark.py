@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from pyspark.sql import SparkSession
 
@@ -107,13 +107,35 @@ def class_data_archive(jars_dir: Optional[Path] = None) -> Optional[Path]:
     return (jars_dir or default_jars_dir()) / CDS_DIR / f"spark-{key}.jsa" if key else None
 
 
+JVM_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
+"""Environment variables whose options every ``java`` spark-submit starts takes up."""
+JVM_AGENT_OPTIONS = ("-javaagent", "-agentlib", "-agentpath", "StartFlightRecording")
+"""Options that start the JVM with an agent or Flight Recorder, which may watch class loading (a class file load
+hook): with one, JDK 17 crashes (SIGSEGV in ``check_shared_class_file_load_hook``) as soon as it loads a class from
+a dynamic class-data archive (seen with a ``-javaagent`` that registers a transformer and with
+``-XX:StartFlightRecording``; docs/TROUBLESHOOTING.md)."""
+
+
+def jvm_agent_variable(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The first of :data:`JVM_OPTION_VARIABLES` in ``environ`` (default ``os.environ``) that starts the JVM with an
+    agent or Flight Recorder (:data:`JVM_AGENT_OPTIONS`), or None."""
+    environ = os.environ if environ is None else environ
+    for variable in JVM_OPTION_VARIABLES:
+        if any(option in environ.get(variable, "") for option in JVM_AGENT_OPTIONS):
+            return variable
+    return None
+
+
 def class_data_options(jars_dir: Optional[Path] = None) -> str:
     """The JVM options that map this install's class-data archive, or "" when there is none.
 
     The archive holds Spark's, Delta's and the JDK's classes as a session loads them, already parsed and verified:
     a local session started in 3.3-3.6 s against 5.2-6.1 s and its first Delta write and read took 7.3-8.3 s
     against 10.2-10.9 s (three pairs on 2026-12-07, a slow evening; docs/guides/PERFORMANCE_TUNING.md).
-    ``-Xshare:auto``: an archive the JVM cannot use is skipped, never an error."""
+    ``-Xshare:auto``: an archive the JVM cannot use is skipped, never an error. Also "" while the environment
+    starts the JVM with an agent or Flight Recorder (:func:`jvm_agent_variable`): the JVM would crash with it."""
+    if jvm_agent_variable():
+        return ""
     archive = class_data_archive(jars_dir)
     if archive is None or not archive.is_file():
         return ""

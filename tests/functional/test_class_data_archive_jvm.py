@@ -1,4 +1,5 @@
-"""The class-data archive ``make install`` dumped is the one a local session's JVM starts with, and it maps.
+"""The class-data archive ``make install`` dumped is the one a local session's JVM starts with, and it maps; a JVM
+started with Flight Recorder (a class file load hook) starts without it, and runs.
 
 ``-Xshare:on`` makes the JVM refuse to start unless it can map the archive for the classpath it is given: the
 session's own classpath starts it; another one does not (the check has teeth).
@@ -6,13 +7,17 @@ session's own classpath starts it; another one does not (the check has teeth).
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from job_assets.spark import class_data_archive, java_binary
 
 pytestmark = pytest.mark.spark
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def java_with_archive(archive, classpath: str) -> subprocess.CompletedProcess:
@@ -29,3 +34,13 @@ def test_the_session_starts_with_the_installed_archive_and_it_maps(spark) -> Non
     assert done.returncode == 0, done.stderr[-500:]
     other = java_with_archive(archive, ":".join(reversed(classpath.split(":"))))  # the same jars, another order
     assert other.returncode != 0 and "mismatch" in (other.stdout + other.stderr).lower()
+
+
+def test_a_session_started_with_flight_recorder_runs(tmp_path) -> None:
+    """With an agent or Flight Recorder at start, the archive stays out: JDK 17 would crash (SIGSEGV) instead."""
+    script = "from job_assets.spark import local_session; print('rows', local_session('agent').range(3).count())"
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"-XX:StartFlightRecording=filename={tmp_path / 'run.jfr'}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0 and "rows 3" in done.stdout, (done.stdout + done.stderr)[-1500:]

@@ -7,7 +7,15 @@ import os
 import stat
 from pathlib import Path
 
-from job_assets.spark import CDS_DIR, JARS_MANIFEST, class_data_archive, class_data_key, class_data_options
+from job_assets.spark import (
+    CDS_DIR,
+    JARS_MANIFEST,
+    JVM_OPTION_VARIABLES,
+    class_data_archive,
+    class_data_key,
+    class_data_options,
+    jvm_agent_variable,
+)
 from lakehouse.toolchain import cds
 
 
@@ -79,3 +87,22 @@ def test_a_new_dump_replaces_the_old_archive(tmp_path, monkeypatch) -> None:
     assert line.startswith(f"class-data archive: {class_data_archive(d)}")
     assert sorted(os.listdir(d / CDS_DIR)) == [class_data_archive(d).name]
     assert class_data_archive(d).read_bytes() == b"fresh"
+
+
+def test_an_agent_or_flight_recorder_in_the_environment_keeps_the_archive_out(tmp_path, monkeypatch) -> None:
+    """JDK 17 crashes loading an archived class under a class file load hook: no archive with an agent."""
+    monkeypatch.setenv("JAVA_HOME", str(fake_java(tmp_path)))
+    for variable in JVM_OPTION_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    d = jars_dir(tmp_path)
+    archive = class_data_archive(d)
+    archive.parent.mkdir()
+    archive.write_bytes(b"an archive")
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-Xmx1g -Dfile.encoding=UTF-8")  # options, no agent: the archive
+    assert jvm_agent_variable() is None and class_data_options(d).startswith("-XX:SharedArchiveFile=")
+    for variable in JVM_OPTION_VARIABLES:
+        for option in ("-javaagent:/opt/otel.jar", "-agentpath:/opt/prof.so", "-XX:StartFlightRecording=duration=30s"):
+            assert jvm_agent_variable({variable: f"-Xmx1g {option}"}) == variable
+            monkeypatch.setenv(variable, option)
+            assert class_data_options(d) == "", (variable, option)
+            monkeypatch.delenv(variable)
