@@ -35,6 +35,10 @@ LARGE_FILE_BYTES = 64 * 1024 * 1024
 peaked at 6.17 GB of the run's memory (docs/BENCHMARKS.md, "Stress scenarios"), and ``binaryFile`` refuses
 files over 2 GiB. The generator's files are ~5 MB (25,000 records), far below."""
 
+_JSON = json.JSONDecoder(parse_float=str, parse_int=str)
+"""One decoder for every line (``json.loads`` with hooks builds a decoder per call); numbers are kept exactly as
+written."""
+
 PATH_RE = re.compile(r"^(?P<source>[a-z0-9_]+)/(?P<entity>[a-z0-9_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+)$")
 
 PARSED_SCHEMA = StructType(
@@ -64,8 +68,8 @@ def classify_landing_path(rel_path: str) -> Tuple[Optional[LandingEntity], Optio
 
 
 def _to_text(value: Any) -> Optional[str]:
-    if value is None:
-        return None
+    if type(value) is str or value is None:  # nearly every value: a string (numbers are kept as written, strings)
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -100,14 +104,14 @@ def parse_jsonl_lines(lines: Iterable[str], fields: Sequence[str], source_file: 
             continue
         n += 1
         try:
-            obj = json.loads(line, parse_float=str, parse_int=str)  # keep numbers exactly as written
+            obj = _JSON.decode(line)
         except ValueError:
             obj = None
         if not isinstance(obj, dict):
             yield (source_file, n, None, None, "unparseable_record", "parseable_json_object", line)
             continue
         values = [_to_text(obj.get(f)) for f in fields]
-        extra = {k: _to_text(v) for k, v in obj.items() if k not in known}
+        extra = None if known.issuperset(obj) else {k: _to_text(v) for k, v in obj.items() if k not in known}
         yield (source_file, n, values, json.dumps(extra, sort_keys=True) if extra else None, None, None, None)
 
 
@@ -118,13 +122,17 @@ def parse_csv(text: str, fields: Sequence[str], source_file: str) -> Iterator[Tu
 
 def parse_csv_lines(lines: Iterable[str], fields: Sequence[str], source_file: str) -> Iterator[Tuple[Any, ...]]:
     """:func:`parse_csv` over the lines of a text, each with its own line end, in order."""
-    known = set(fields)
     reader = csv.reader(lines, strict=False)
     header: Optional[List[str]] = None
+    at: List[int] = []  # per field, its column in this file (-1: absent)
+    extra_at: List[Tuple[str, int]] = []  # columns the contract does not name: (name, column)
     n = 0
     for row in reader:
         if header is None:
             header = [h.strip() for h in row]
+            column = {h: i for i, h in enumerate(header)}  # a repeated name: its last column, as a dict keeps it
+            at = [column.get(f, -1) for f in fields]
+            extra_at = [(h, column[h]) for h in column if h not in set(fields)]
             continue
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
@@ -134,9 +142,8 @@ def parse_csv_lines(lines: Iterable[str], fields: Sequence[str], source_file: st
             csv.writer(raw, lineterminator="").writerow(row)
             yield (source_file, n, None, None, "wrong_column_count", "csv_column_count", raw.getvalue())
             continue
-        rec = {h: (v if v != "" else None) for h, v in zip(header, row)}
-        values = [rec.get(f) for f in fields]
-        extra = {h: rec[h] for h in header if h not in known}
+        values = [(row[i] or None) if i >= 0 else None for i in at]  # an empty field is a missing value
+        extra = {h: row[i] or None for h, i in extra_at}
         yield (source_file, n, values, json.dumps(extra, sort_keys=True) if extra else None, None, None, None)
 
 

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -358,8 +359,9 @@ def test_gold_refuses_to_build_without_a_lost_silver_table(lake, spark, default_
     shutil.copytree(lake["root"], root, ignore=shutil.ignore_patterns("landing"))
     shutil.rmtree(root / "silver" / "opportunities")
     ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "lost")
-    with pytest.raises(TableNotFoundError, match=r"silver.opportunities is missing at .*table-restore.md"):
-        gold._read_silver(ctx)
+    refused = pytest.raises(TableNotFoundError, match=r"silver.opportunities is missing at .*table-restore.md")
+    with ThreadPoolExecutor(max_workers=3) as pool, refused:  # the inputs are read side by side, as in the job
+        gold._read_silver(ctx, pool)
 
 
 @pytest.mark.slow  # slow: 50 s; the engine contract covers OPTIMIZE and VACUUM on both engines in the default suite

@@ -59,6 +59,35 @@ def test_csv_rfc4180_quoting_header_drift_and_wrong_width():
     assert json.loads(out[0][3]) == {"NOTES": 'comma, and\r\nnewline "quoted"'}
 
 
+def test_csv_columns_follow_each_files_own_header():
+    """Columns in any order, names padded with spaces, a repeated name (its last column), a missing column (null),
+    an unknown one (extra); the same file parsed twice gives the same rows."""
+    data = b" SEGMENT ,EMAIL,CUSTOMER_ID,Extra,EMAIL,Other\nSMB,first@x.com,7,e1,last@x.com,\n,,8,,,o2\n"
+    out = rows("snowflake/customers/dt=2024-01-01/c.csv", data, "csv", F_CUS)
+    first, second = (dict(zip(F_CUS, r[2], strict=True)) for r in out)
+    assert (first["CUSTOMER_ID"], first["SEGMENT"], first["EMAIL"], first["COUNTRY"]) == (
+        "7",
+        "SMB",
+        "last@x.com",
+        None,
+    )
+    assert json.loads(out[0][3]) == {"Extra": "e1", "Other": None}
+    assert (second["SEGMENT"], second["EMAIL"]) == (None, None) and json.loads(out[1][3]) == {
+        "Extra": None,
+        "Other": "o2",
+    }
+    assert rows("snowflake/customers/dt=2024-01-01/c.csv", data, "csv", F_CUS) == out
+
+
+def test_jsonl_keeps_numbers_as_written_and_nested_values_as_json():
+    data = b'{"Id": 1.50, "Name": 10, "Foo": {"b": 1, "a": [true, null]}, "Bar": false}\n'
+    (out,) = rows("crm/accounts/dt=2024-01-01/a.jsonl", data, "jsonl", F_ACC)
+    rec = dict(zip(F_ACC, out[2], strict=True))
+    assert (rec["Id"], rec["Name"]) == ("1.50", "10")
+    # a nested number keeps its text too, so it is re-encoded as a JSON string (what bronze has always stored)
+    assert json.loads(out[3]) == {"Foo": '{"a":[true,null],"b":"1"}', "Bar": "false"}
+
+
 def test_header_only_and_empty_files_have_no_records():
     assert rows("snowflake/customers/dt=2024-01-01/c.csv", b"CUSTOMER_ID,SEGMENT\n", "csv", F_CUS) == []
     assert rows("crm/accounts/dt=2024-01-01/a.jsonl.gz", gzip.compress(b""), "jsonl", F_ACC) == []
