@@ -28,7 +28,7 @@ import json
 import logging
 import statistics
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -400,18 +400,11 @@ def store(ctx: Any, layer: str, rows: Sequence[Dict[str, Any]], txn: Any = None)
 
 
 def profile_job_tables(
-    ctx: Any,
-    layer: str,
-    result: Any,
-    batch_id: str,
-    tables: Sequence[Tuple[DataFrame, TableContract]],
-    figures: Optional[Callable[[], List[Dict[str, Any]]]] = None,
+    ctx: Any, layer: str, result: Any, batch_id: str, tables: Sequence[Tuple[DataFrame, TableContract]]
 ) -> List[Anomaly]:
     """The job's step, after its writes: profile the tables it wrote (``(frame, contract)``: the frames as
     written), store the profiles in ``<layer>.profiles``, flag anomalies against the tables' history and add
-    them as ``warn`` rules to the tables' DQ stats (``write_ops`` writes them to dq_results). ``figures``: returns
-    :func:`profile_tables` of ``tables`` when the job computed them already (beside its writes; a failure it
-    raises is a profiling error like any other).
+    them as ``warn`` rules to the tables' DQ stats (``write_ops`` writes them to dq_results).
 
     Never fails the job: a profiling error is logged and noted in the job's message.
     """
@@ -420,7 +413,7 @@ def profile_job_tables(
     if not tables:
         return []
     try:
-        rows = stamp(figures() if figures else profile_tables(tables), batch_id, f"{result.job} job", ctx.timestamp())
+        rows = stamp(profile_tables(tables), batch_id, f"{result.job} job", ctx.timestamp())
         history = read_history(ctx, layer, [c.name for _, c in tables], exclude=batch_id)
         found = anomalies(rows, history)
         store(ctx, layer, rows, txn=Txn(f"{result.job}:{batch_id}:profiles", 1))

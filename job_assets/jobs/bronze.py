@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -128,13 +128,9 @@ def _log_rows(ctx: RunContext, batch: str, files: List[FileInfo], status: str, c
 
 
 def _ingest_entity(
-    ctx: RunContext, entity: LandingEntity, files: List[FileInfo], batch: str, ts, claimed: Callable[[], object]
+    ctx: RunContext, entity: LandingEntity, files: List[FileInfo], batch: str, ts
 ) -> Tuple[TableStats, DataFrame, Dict[str, Tuple[int, int]]]:
-    """Parse one entity's files, append valid records to its bronze table; return stats and quarantine rows.
-
-    Parsing and counting only read the landing files; ``claimed()`` blocks until the batch's claim is committed
-    (raising if it failed), and the append waits for it: the write-ahead log's claim precedes every write.
-    """
+    """Parse one entity's files, append valid records to its bronze table; return stats and quarantine rows."""
     engine = ctx.engine
     c = bronze_contract(entity)
     sizes = {f.uri: f.size for f in files}
@@ -161,7 +157,6 @@ def _ingest_entity(
         else:
             extra_rows += int(g["x"] or 0)
     uri = ctx.uri(c.name)
-    claimed()
     write = engine.append(uri, to_bronze(parsed, entity, batch, ts), txn=Txn(f"{JOB}:{batch}", 1))
     engine.create_if_missing(uri, schema_of(c))
     stats.committed = write.committed
@@ -212,15 +207,8 @@ def _sort_out(files: List[FileInfo]) -> Tuple[List[FileInfo], List[FileInfo], Di
     return accepted, rejected, messages
 
 
-def _ingest(
-    ctx: RunContext,
-    accepted: List[FileInfo],
-    batch: str,
-    progress: Optional[Progress],
-    claimed: Callable[[], object] = lambda: None,
-) -> _Ingested:
-    """Ingest the accepted files, one task per entity, side by side; each waits for ``claimed()`` before it
-    writes (:func:`_ingest_entity`)."""
+def _ingest(ctx: RunContext, accepted: List[FileInfo], batch: str, progress: Optional[Progress]) -> _Ingested:
+    """Ingest the accepted files, one task per entity, side by side."""
     ts = ctx.timestamp()
     by_entity = defaultdict(list)
     for f in accepted:
@@ -230,7 +218,7 @@ def _ingest(
     out = _Ingested(entities=len(entities))
 
     def ingest(entity: LandingEntity) -> Tuple[TableStats, DataFrame, Dict[str, Tuple[int, int]]]:
-        done = _ingest_entity(ctx, entity, by_entity[entity.name], batch, ts, claimed)
+        done = _ingest_entity(ctx, entity, by_entity[entity.name], batch, ts)
         counter.step(f"bronze {entity.name}")
         return done
 
@@ -291,34 +279,29 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
         return result
     result.batch_id = batch
     accepted, rejected, messages = _sort_out(files)
-    # 1. claim (write-ahead): the files of this batch are fixed from here on. The commit runs on a thread of its
-    # own while the entities are parsed and counted (reads only); every write of step 2 waits for it first.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-claim") as side:
-        claim = side.submit(
-            ctx.engine.append_rows,
-            ctx.uri(INGESTION_LOG.name),
-            _log_rows(ctx, batch, files, "claimed", messages=messages),
-            schema_of(INGESTION_LOG),
-            txn=Txn(f"{JOB}:{batch}:claim", 1),
-        )
-        # 2. the bronze tables and their quarantine
-        ingested = _ingest(ctx, accepted, batch, progress, claimed=claim.result)
-        claim.result()  # no entity to write (every file rejected): the claim still comes first
+    # 1. claim (write-ahead): the files of this batch are fixed from here on
+    ctx.engine.append_rows(
+        ctx.uri(INGESTION_LOG.name),
+        _log_rows(ctx, batch, files, "claimed", messages=messages),
+        schema_of(INGESTION_LOG),
+        txn=Txn(f"{JOB}:{batch}:claim", 1),
+    )
+    # 2. the bronze tables and their quarantine
+    ingested = _ingest(ctx, accepted, batch, progress)
     result.tables.extend(ingested.tables)
     _write_quarantine(ctx, ingested.quarantine, batch)
-    # 3. the files are done (the log's final commit, beside the DQ results'), then the run summary
+    # 3. the files are done
     counts = ingested.counts
     empty = {f.rel for f in accepted if counts.get(f.rel, (0, 0))[0] == 0}
     for rel in empty:
         messages[rel] = "file holds no records"
         counts[rel] = (0, 0)
+    _mark_done(ctx, batch, files, rejected, empty, counts, messages)
     if empty or rejected:
         result.message = f"{len(empty)} empty file(s), {len(rejected)} rejected file(s)"
         if empty:
             result.tables.append(TableStats("bronze.ingestion_log", errors={"empty_file": len(empty)}))
-    write_ops(
-        ctx, "bronze", result, batch, alongside=lambda: _mark_done(ctx, batch, files, rejected, empty, counts, messages)
-    )
     if progress:
         progress("bronze done", ingested.entities, ingested.entities)
+    write_ops(ctx, "bronze", result, batch)
     return result

@@ -93,22 +93,21 @@ class JobResult:
         return out
 
 
-def write_dq_results(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> None:
-    """Append this run's DQ results to ``<layer>.dq_results`` (one commit, Txn ``<job>:<batch>:ops``: a re-run of
-    the batch adds nothing); no commit when the run checked no rule."""
-    dq_rows = results_rows(result.dq, batch_id, result.job, ctx.timestamp())
+def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> None:
+    """Append this run's DQ results and run summary to the layer's ops tables (idempotent per batch).
+
+    The '*' summary row with status 'succeeded' is what marks the batch done for this job: it is written
+    last, in one commit with the per-table rows (Txn ``<job>:<batch>:done``), so a batch's summary is whole
+    or absent.
+    """
+    ts = ctx.timestamp()
+    result.ended = result.ended or time.time()
+    txn = Txn(f"{result.job}:{batch_id}:ops", 1)
+    dq_rows = results_rows(result.dq, batch_id, result.job, ts)
     if dq_rows:
-        txn = Txn(f"{result.job}:{batch_id}:ops", 1)
         ctx.engine.append_rows(
             ctx.uri(f"{layer}.dq_results"), dq_rows, schema_of(contract(f"{layer}.dq_results")), txn=txn
         )
-
-
-def write_summary(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> None:
-    """Append this run's summary to ``<layer>.run_summary``: a row per table and the '*' row, in one commit (Txn
-    ``<job>:<batch>:done``), so a batch's summary is whole or absent. The '*' row with status 'succeeded' is what
-    marks the batch done for this job: the job's last commit."""
-    result.ended = result.ended or time.time()
     started = dt.datetime.fromtimestamp(result.started, dt.timezone.utc).replace(tzinfo=None)
     ended = dt.datetime.fromtimestamp(result.ended, dt.timezone.utc).replace(tzinfo=None)
     base = {
@@ -149,26 +148,6 @@ def write_summary(ctx: RunContext, layer: str, result: JobResult, batch_id: str)
     summary = ctx.uri(f"{layer}.run_summary")
     summary_schema = schema_of(contract(f"{layer}.run_summary"))
     ctx.engine.append_rows(summary, [*rows, total_row], summary_schema, txn=Txn(f"{result.job}:{batch_id}:done", 1))
-
-
-def write_ops(
-    ctx: RunContext, layer: str, result: JobResult, batch_id: str, alongside: Optional[Callable[[], None]] = None
-) -> None:
-    """Append this run's DQ results and run summary to the layer's ops tables (idempotent per batch); the summary
-    last (:func:`write_summary`).
-
-    ``alongside``: the job's own last commits (each tagged with the batch), made in this thread while the DQ
-    results are committed on another: each is a Delta commit whose driver-side work leaves a core idle, and
-    neither needs the other. The summary waits for both; an error in either is raised and no summary written.
-    """
-    if alongside is None:
-        write_dq_results(ctx, layer, result, batch_id)
-    else:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{result.job}-dq") as side:
-            dq = side.submit(write_dq_results, ctx, layer, result, batch_id)
-            alongside()
-            dq.result()
-    write_summary(ctx, layer, result, batch_id)
 
 
 def completed_batches(ctx: RunContext, layer: str, job: str) -> List[str]:

@@ -22,11 +22,11 @@ from typing import Callable, Dict, List, Optional, Tuple
 from pyspark.sql import DataFrame
 
 from ..context import RunContext
-from ..contracts import GOLD_TABLES, contract
+from ..contracts import contract
 from ..dq.rules import RuleStat, table_checks
 from ..engine import TableNotFoundError, Txn
 from ..flags import flag
-from ..profiling import profile_job_tables, profile_tables
+from ..profiling import profile_job_tables
 from ..spark import materialize, release
 from ..transforms import gold as G
 from ..transforms import gold_months as GM
@@ -88,43 +88,23 @@ def _pending_batch(ctx: RunContext) -> Tuple[str, Optional[JobResult]]:
     return batch, None
 
 
-SILVER_INPUTS = ("silver.orders", "silver.customers", "silver.opportunities")
-
-
-def _read_input(ctx: RunContext, name: str) -> Tuple[gold_build.Pinned, DataFrame]:
-    """Silver input ``name`` pinned to its latest version and read at it (materialized); refuses a missing one."""
-    pinned = gold_build.pin(ctx, name)
-    if pinned.version is None:
-        raise TableNotFoundError(
-            f"gold: {name} is missing at {ctx.uri(name)} although silver has finished batches; nothing was "
-            "published: restore it (runbooks/table-restore.md) or rebuild silver from bronze "
-            "(runbooks/rebuild-from-bronze.md)"
-        )
-    return pinned, materialize(ctx.engine.read(ctx.uri(name), version=pinned.version))
-
-
-def _read_silver(
-    ctx: RunContext, pool: ThreadPoolExecutor
-) -> Tuple[Dict[str, DataFrame], Dict[str, gold_build.Pinned]]:
+def _read_silver(ctx: RunContext) -> Tuple[Dict[str, DataFrame], Dict[str, gold_build.Pinned]]:
     """Each silver input, read once (materialized) at the version it is pinned to, before the tables that share
-    it are computed side by side; and those versions, which each gold commit records. The inputs are read side
-    by side on ``pool``.
+    it are computed side by side; and those versions, which each gold commit records.
 
     Gold runs once silver has finished a batch, and every finished batch leaves every silver table (created
-    empty if need be): a missing input was lost, and gold refuses rather than publish tables built without it
-    (the first refusal in input order is raised, once every read is through, and the others' frames released).
+    empty if need be): a missing input was lost, and gold refuses rather than publish tables built without it.
     """
-    futures = {n: pool.submit(_read_input, ctx, n) for n in SILVER_INPUTS}
-    silver, pinned, errors = {}, {}, []
-    for n in SILVER_INPUTS:
-        try:
-            pinned[n], silver[n] = futures[n].result()
-        except Exception as exc:
-            errors.append(exc)
-    if errors:
-        for df in silver.values():
-            release(df)
-        raise errors[0]
+    silver, pinned = {}, {}
+    for n in ("silver.orders", "silver.customers", "silver.opportunities"):
+        pinned[n] = gold_build.pin(ctx, n)
+        if pinned[n].version is None:
+            raise TableNotFoundError(
+                f"gold: {n} is missing at {ctx.uri(n)} although silver has finished batches; nothing was "
+                "published: restore it (runbooks/table-restore.md) or rebuild silver from bronze "
+                "(runbooks/rebuild-from-bronze.md)"
+            )
+        silver[n] = materialize(ctx.engine.read(ctx.uri(n), version=pinned[n].version))
     return silver, pinned
 
 
@@ -206,25 +186,22 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     if skipped is not None:
         return skipped
     result = JobResult(JOB, batch, engine=ctx.engine.name)
+    silver, pinned = _read_silver(ctx)
+    frames = build(silver, ctx.flags)
+    plans = _plan(ctx, frames, silver, pinned)
+    builds = {n: gold_build.provenance(n, batch, pinned, ctx.flags, plans[n]) for n in frames}
+    result.message = "; ".join(f"{n}: {len(p.months)} months" for n, p in plans.items() if p.months is not None)
+    names = list(frames)
+    counter = StepCounter(progress, 2 * len(names))
     # tables are independent: compute and check them side by side, and write only when every table
     # passed its fail rules, so a refused run leaves all of gold as it was
-    with ThreadPoolExecutor(max_workers=parallelism(len(GOLD_TABLES)), thread_name_prefix="gold") as pool:
-        silver, pinned = _read_silver(ctx, pool)
-        frames = build(silver, ctx.flags)
-        plans = _plan(ctx, frames, silver, pinned)
-        builds = {n: gold_build.provenance(n, batch, pinned, ctx.flags, plans[n]) for n in frames}
-        result.message = "; ".join(f"{n}: {len(p.months)} months" for n, p in plans.items() if p.months is not None)
-        names = list(frames)
-        counter = StepCounter(progress, 2 * len(names))
+    with ThreadPoolExecutor(max_workers=parallelism(len(names)), thread_name_prefix="gold") as pool:
         computed = _check_all(ctx, pool, frames, silver, counter)
-        written = [(computed[n][0], contract(n)) for n in names]  # materialized: exactly what the tables hold
-        # the profiles' Spark work runs beside the writes (it reads the checked frames, not the tables)
-        figures = pool.submit(profile_tables, written)
         result.tables = list(pool.map(lambda n: _publish(ctx, batch, n, computed[n], counter, builds[n]), names))
+    written = [(computed[n][0], contract(n)) for n in names]  # materialized: exactly what the tables hold
     for df in silver.values():
         release(df)
-    # anomalies -> warn rules in the tables' DQ stats
-    profile_job_tables(ctx, "gold", result, batch, written, figures=figures.result)
+    profile_job_tables(ctx, "gold", result, batch, written)  # anomalies -> warn rules in the tables' DQ stats
     for df, _ in written:
         release(df)
     if progress:

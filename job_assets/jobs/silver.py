@@ -433,8 +433,8 @@ def process_batch(ctx: RunContext, batch: str, progress: Optional[Progress] = No
     for stats, frames in outputs.values():
         result.tables.append(stats)
         q_frames.extend(frames)
-    # the quarantine's commits beside the DQ results', then the run summary
-    write_ops(ctx, "silver", result, batch, alongside=lambda: _merge_quarantine(ctx, q_frames, batch))
+    _merge_quarantine(ctx, q_frames, batch)
+    write_ops(ctx, "silver", result, batch)
     if progress:
         progress("silver done", len(tables), len(tables))
     return result

@@ -122,7 +122,7 @@ def test_bronze_killed_between_the_log_and_the_summary_is_resumed(tmp_path, spar
     Killed between them, the batch is ingested but unfinished: the next run, under any batch id, resumes it
     (every write skipped by its app transaction, nothing ingested twice) and writes its summary, so silver
     picks it up; no file is claimed again."""
-    from job_assets.jobs import bronze, common, silver
+    from job_assets.jobs import bronze, silver
 
     generate(tmp_path, 1_000, seed=5, bad_ratio=0.05)
     loc = LakeLocations.for_root(str(tmp_path))
@@ -131,7 +131,7 @@ def test_bronze_killed_between_the_log_and_the_summary_is_resumed(tmp_path, spar
         raise RuntimeError("killed after the ingestion log's final commit")
 
     with monkeypatch.context() as patched:
-        patched.setattr(common, "write_summary", killed)  # the job's last commit, after the log's final one
+        patched.setattr(bronze, "write_ops", killed)
         with pytest.raises(RuntimeError, match="killed after"):
             bronze.run(RunContext(spark, default_engine, loc, "first"))
     logged = default_engine.read_rows(loc.table_uri("bronze.ingestion_log"), ("status", "records", "quarantined"))

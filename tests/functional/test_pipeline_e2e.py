@@ -9,13 +9,13 @@ import datetime as dt
 import json
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from job_assets.context import LakeLocations, RunContext
 from job_assets.contracts import BRONZE_TABLES, ERROR_CODES, GOLD_TABLES, SILVER_TABLES, contract
-from job_assets.jobs import common, gold_build
+from job_assets.jobs import gold_build
+from job_assets.jobs import silver as silver_job
 from job_assets.jobs.pipeline import run_pipeline
 from lakehouse.generator import generate
 
@@ -279,17 +279,13 @@ def test_late_arriving_parent_releases_held_orphans(lake, spark, default_engine,
             w.writerow([cid, "", f"late{cid}@example.com", "DE", "SMB", "2023-01-01 00:00:00", "2023-01-01 00:00:00"])
     first: list = []
 
-    summary = common.write_summary
-
     def killed_before_the_summary(ctx, layer, result, batch):
-        if layer != "silver":
-            return summary(ctx, layer, result, batch)
         first.append(next(t for t in result.tables if t.table == "silver.orders"))
         raise RuntimeError("killed after the release commit, before the run summary")
 
     ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "b4")
     with monkeypatch.context() as patched:
-        patched.setattr(common, "write_summary", killed_before_the_summary)
+        patched.setattr(silver_job, "write_ops", killed_before_the_summary)
         with pytest.raises(RuntimeError, match="killed after the release commit"):
             run_pipeline(ctx)
     results = run_pipeline(ctx)
@@ -362,9 +358,8 @@ def test_gold_refuses_to_build_without_a_lost_silver_table(lake, spark, default_
     shutil.copytree(lake["root"], root, ignore=shutil.ignore_patterns("landing"))
     shutil.rmtree(root / "silver" / "opportunities")
     ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "lost")
-    refused = pytest.raises(TableNotFoundError, match=r"silver.opportunities is missing at .*table-restore.md")
-    with ThreadPoolExecutor(max_workers=3) as pool, refused:  # the inputs are read side by side, as in the job
-        gold._read_silver(ctx, pool)
+    with pytest.raises(TableNotFoundError, match=r"silver.opportunities is missing at .*table-restore.md"):
+        gold._read_silver(ctx)
 
 
 @pytest.mark.slow  # slow: 50 s; the engine contract covers OPTIMIZE and VACUUM on both engines in the default suite
