@@ -108,7 +108,8 @@ def class_data_archive(jars_dir: Optional[Path] = None) -> Optional[Path]:
 
 
 JVM_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
-"""Environment variables whose options every ``java`` spark-submit starts takes up."""
+"""Environment variables the JVM spark-submit starts reads its options from (``JDK_JAVA_OPTIONS``: the ``java``
+launcher's own)."""
 JVM_AGENT_OPTIONS = ("-javaagent", "-agentlib", "-agentpath", "StartFlightRecording")
 """Options that start the JVM with an agent or Flight Recorder, which may watch class loading (a class file load
 hook): with one, JDK 17 crashes (SIGSEGV in ``check_shared_class_file_load_hook``) as soon as it loads a class from

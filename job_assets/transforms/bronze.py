@@ -68,7 +68,7 @@ def classify_landing_path(rel_path: str) -> Tuple[Optional[LandingEntity], Optio
 
 
 def _to_text(value: Any) -> Optional[str]:
-    if type(value) is str or value is None:  # nearly every value: a string (numbers are kept as written, strings)
+    if type(value) is str or value is None:  # nearly every value is a string: numbers too, kept as written
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -122,6 +122,7 @@ def parse_csv(text: str, fields: Sequence[str], source_file: str) -> Iterator[Tu
 
 def parse_csv_lines(lines: Iterable[str], fields: Sequence[str], source_file: str) -> Iterator[Tuple[Any, ...]]:
     """:func:`parse_csv` over the lines of a text, each with its own line end, in order."""
+    known = set(fields)
     reader = csv.reader(lines, strict=False)
     header: Optional[List[str]] = None
     at: List[int] = []  # per field, its column in this file (-1: absent)
@@ -132,7 +133,7 @@ def parse_csv_lines(lines: Iterable[str], fields: Sequence[str], source_file: st
             header = [h.strip() for h in row]
             column = {h: i for i, h in enumerate(header)}  # a repeated name: its last column, as a dict keeps it
             at = [column.get(f, -1) for f in fields]
-            extra_at = [(h, column[h]) for h in column if h not in set(fields)]
+            extra_at = [(h, column[h]) for h in column if h not in known]
             continue
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
