@@ -68,12 +68,10 @@ def classify_landing_path(rel_path: str) -> Tuple[Optional[LandingEntity], Optio
 
 
 def _to_text(value: Any) -> Optional[str]:
-    if type(value) is str or value is None:  # nearly every value is a string: numbers too, kept as written
+    if value is None or isinstance(value, str):  # nearly every value is a string: numbers too, kept as written
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return value
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 

@@ -38,6 +38,8 @@ def test_the_session_starts_with_the_installed_archive_and_it_maps(spark) -> Non
 
 def test_a_session_started_with_flight_recorder_runs(tmp_path) -> None:
     """With an agent or Flight Recorder at start, the archive stays out: JDK 17 would crash (SIGSEGV) instead."""
+    archive = class_data_archive()
+    assert archive is not None and archive.is_file(), f"{archive}: not dumped, so the crash could not happen here"
     script = "from job_assets.spark import local_session; print('rows', local_session('agent').range(3).count())"
     env = {**os.environ, "JAVA_TOOL_OPTIONS": f"-XX:StartFlightRecording=filename={tmp_path / 'run.jfr'}"}
     done = subprocess.run(
