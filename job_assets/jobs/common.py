@@ -9,7 +9,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TypeVar
 
 from ..context import RunContext
 from ..contracts import contract
@@ -150,13 +150,24 @@ def write_ops(ctx: RunContext, layer: str, result: JobResult, batch_id: str) -> 
     ctx.engine.append_rows(summary, [*rows, total_row], summary_schema, txn=Txn(f"{result.job}:{batch_id}:done", 1))
 
 
-def completed_batches(ctx: RunContext, layer: str, job: str) -> List[str]:
-    """Batches this job finished (its '*' row says succeeded), oldest first."""
-    rows = ctx.engine.read_rows(
-        ctx.uri(f"{layer}.run_summary"), ("job", "table_name", "status", "batch_id", "ended_ts")
-    )
+SUMMARY_COLUMNS = ("job", "table_name", "status", "batch_id", "ended_ts")
+"""The run summary's columns that say which batches a job finished (:func:`finished_batches`)."""
+
+
+def summary_rows(ctx: RunContext, layer: str, columns: Sequence[str] = ()) -> List[Dict[str, Any]]:
+    """Every row of the layer's run summary, :data:`SUMMARY_COLUMNS` and ``columns`` ([] with no table)."""
+    return ctx.engine.read_rows(ctx.uri(f"{layer}.run_summary"), (*SUMMARY_COLUMNS, *columns))
+
+
+def finished_batches(rows: Iterable[Dict[str, Any]], job: str) -> List[str]:
+    """Batches ``job`` finished among run summary ``rows`` (its '*' row says succeeded), oldest first."""
     done = [r for r in rows if r["job"] == job and r["table_name"] == "*" and r["status"] == "succeeded"]
     return [r["batch_id"] for r in sorted(done, key=lambda r: (r["ended_ts"], r["batch_id"]))]
+
+
+def completed_batches(ctx: RunContext, layer: str, job: str) -> List[str]:
+    """Batches this job finished (its '*' row says succeeded), oldest first."""
+    return finished_batches(summary_rows(ctx, layer), job)
 
 
 class StepCounter:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -33,7 +33,7 @@ from ..contracts.model import Rule, TableContract
 from ..contracts.silver import ACCOUNTS_HISTORY
 from ..contracts.spark_schema import schema_of
 from ..dq.rules import RuleStat, flag_aggregates, flag_rows, stats_from_groups
-from ..engine import Txn
+from ..engine import TableNotFoundError, Txn
 from ..spark import materialize
 from ..transforms.silver import (
     derive,
@@ -51,6 +51,8 @@ from .common import (
     TableStats,
     TaskScheduler,
     completed_batches,
+    finished_batches,
+    summary_rows,
     write_ops,
 )
 
@@ -59,10 +61,46 @@ JOB = "silver"
 Q_TABLE = "silver.quarantine"
 
 
-def pending_batches(ctx: RunContext) -> List[str]:
-    """Bronze batches that finished and that silver has not finished, oldest first."""
-    done = set(completed_batches(ctx, "silver", JOB))
+def pending_batches(ctx: RunContext, summary: Optional[List[Dict[str, Any]]] = None) -> List[str]:
+    """Bronze batches that finished and that silver has not finished, oldest first.
+
+    ``summary``: silver's run summary rows (:func:`~.common.summary_rows`), when the caller has read them.
+    """
+    done = set(finished_batches(summary_rows(ctx, "silver") if summary is None else summary, JOB))
     return [b for b in completed_batches(ctx, "bronze", "bronze") if b not in done]
+
+
+def lost_tables(ctx: RunContext, summary: List[Dict[str, Any]]) -> List[str]:
+    """The silver tables that batches silver finished left behind and that are gone now, in contract order.
+
+    ``summary``: silver's run summary rows with ``rows_in``. A finished batch leaves every current table its
+    summary names (created empty if need be) and the quarantine; accounts_history once a batch brought accounts.
+    Silver would create a lost one again from the pending batches alone, without the records of the earlier
+    ones, and gold would publish from it: :func:`run` refuses instead. A table a later release added to the
+    contracts is named by no earlier summary, so it is created as usual.
+    """
+    ours = [r for r in summary if r["job"] == JOB]
+    if not finished_batches(ours, JOB):
+        return []
+    named = {r["table_name"] for r in ours}
+    expected = [c.name for c in SILVER_CURRENT if c.name in named]
+    if any(r["table_name"] == "silver.accounts" and (r["rows_in"] or 0) > 0 for r in ours):
+        expected.append(ACCOUNTS_HISTORY.name)
+    expected.append(Q_TABLE)
+    return [name for name in expected if not ctx.engine.exists(ctx.uri(name))]
+
+
+def _refuse_lost_tables(ctx: RunContext, summary: List[Dict[str, Any]], batches: List[str]) -> None:
+    """Raise :class:`TableNotFoundError` naming every lost table (:func:`lost_tables`); nothing is written."""
+    lost = lost_tables(ctx, summary)
+    if not lost:
+        return
+    where = "; ".join(f"{name} at {ctx.uri(name)}" for name in lost)
+    raise TableNotFoundError(
+        f"silver: lost since silver finished batches that wrote them: {where}; nothing was written: silver would "
+        f"create them again from batch {batches[0]} on, without the earlier batches' records. Restore them "
+        "(runbooks/table-restore.md) or rebuild silver from bronze (runbooks/rebuild-from-bronze.md)"
+    )
 
 
 def _held(ctx: RunContext, c: TableContract, batch: str) -> DataFrame:
@@ -444,9 +482,11 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
     """The silver job: every bronze batch not yet refined (oldest first), typed and validated against the silver
     contracts, deduplicated, merged into the silver tables; orphans held, released when their parent arrives.
 
-    Returns a skipped result when no bronze batch waits for silver.
+    Returns a skipped result when no bronze batch waits for silver. Raises :class:`TableNotFoundError`, before
+    anything is written, when a table that finished batches left behind is gone (:func:`lost_tables`).
     """
-    batches = pending_batches(ctx)
+    summary = summary_rows(ctx, "silver", ("rows_in",))
+    batches = pending_batches(ctx, summary)
     if not batches:
         return JobResult(
             JOB,
@@ -455,6 +495,7 @@ def run(ctx: RunContext, progress: Optional[Progress] = None) -> JobResult:
             message="no bronze batch waiting for silver",
             engine=ctx.engine.name,
         )
+    _refuse_lost_tables(ctx, summary, batches)
     merged: Optional[JobResult] = None
     for b in batches:
         r = process_batch(ctx, b, progress)

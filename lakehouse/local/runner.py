@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -13,6 +14,7 @@ from job_assets import lineage
 from job_assets.context import LakeLocations, RunContext, new_batch_id
 from job_assets.contracts.layout import LAYERS
 from job_assets.dq import DataQualityError
+from job_assets.engine import TableNotFoundError
 from job_assets.jobs.common import JobResult
 from job_assets.jobs.pipeline import run_pipeline
 
@@ -183,8 +185,8 @@ def run_local(
     spark_conf: dict[str, str] | None = None,
 ) -> int:
     """Run ``layers`` of the pipeline on the local lake at ``root`` with a progress bar per job, print the
-    summary, and return the exit code (1 when a fail-severity DQ rule stopped the run). ``spark_conf``
-    overrides settings of the local Spark session (``lakehouse run --conf``).
+    summary, and return the exit code (1 when a fail-severity DQ rule or a lost silver table stopped the run).
+    ``spark_conf`` overrides settings of the local Spark session (``lakehouse run --conf``).
 
     Raises:
         UsageError: a layer is not bronze, silver or gold, or ``spark_conf`` is given for a lake pinned to a
@@ -207,8 +209,8 @@ def run_local(
     console.print(f"lake [bold]{root}[/] · engine [bold]{ctx.engine.name}[/] · batch [bold]{ctx.batch_id}[/]")
     try:
         results = run_jobs(ctx, layers, console)
-    except DataQualityError as exc:
-        console.print(f"[bold red]failed:[/] {exc}")
+    except (DataQualityError, TableNotFoundError) as exc:  # refused before the job wrote anything
+        console.print(f"[bold red]failed:[/] {escape(str(exc))}")
         return 1
     for t in summary_tables(results):
         console.print(t)

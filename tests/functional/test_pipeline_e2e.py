@@ -362,6 +362,48 @@ def test_gold_refuses_to_build_without_a_lost_silver_table(lake, spark, default_
         gold._read_silver(ctx)
 
 
+def test_silver_refuses_to_create_a_lost_table_again_from_one_batch(lake, spark, default_engine, tmp_path, capsys):
+    """Bad input: silver tables deleted by mistake, then a new delivery. Silver would create them again from that
+    batch alone and gold would publish from them; it refuses before writing anything, naming the tables and the
+    runbooks, and `lakehouse run` says so and exits 1."""
+    from job_assets.engine import TableNotFoundError
+    from job_assets.jobs.common import summary_rows
+    from lakehouse.cli import main as cli_main
+
+    root = tmp_path / "lake"
+    shutil.copytree(lake["root"], root)
+    folder = root / "landing" / "snowflake" / "customers" / "dt=2099-02-01"
+    folder.mkdir(parents=True)
+    (folder / "new.csv").write_text(
+        "CUSTOMER_ID,CRM_ACCOUNT_ID,EMAIL,COUNTRY,SEGMENT,CREATED_AT,UPDATED_AT\n"
+        "990001,,new@example.com,DE,SMB,2099-02-01 00:00:00,2099-02-01 00:00:00\n"
+    )
+    ctx = RunContext(spark, default_engine, LakeLocations.for_root(str(root)), "after-loss")
+    assert [r.status for r in run_pipeline(ctx, ["bronze"])] == ["succeeded"]
+    shutil.rmtree(root / "silver" / "orders")
+    shutil.rmtree(root / "silver" / "accounts_history")
+    before = all_versions(root)
+
+    summary = summary_rows(ctx, "silver", ("rows_in",))
+    assert silver_job.lost_tables(ctx, summary) == ["silver.orders", "silver.accounts_history"]
+    # a table no earlier summary names (one a later release added) is created as usual, not refused
+    older = [r for r in summary if r["table_name"] not in ("silver.orders", "silver.accounts")]
+    assert silver_job.lost_tables(ctx, older) == []
+    with pytest.raises(TableNotFoundError) as refused:
+        silver_job.run(ctx)
+    message = str(refused.value)
+    assert f"silver.orders at {ctx.uri('silver.orders')}" in message
+    assert f"silver.accounts_history at {ctx.uri('silver.accounts_history')}" in message
+    assert "from batch after-loss on" in message and "runbooks/rebuild-from-bronze.md" in message
+    assert all_versions(root) == before and not (root / "silver" / "orders").exists()  # nothing written
+
+    assert cli_main(["run", "--lake-root", str(root), "--layers", "silver,gold"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "failed: silver: lost since silver finished batches that wrote them: silver.orders at" in out
+    assert "runbooks/table-restore.md" in out
+    assert all_versions(root) == before
+
+
 @pytest.mark.slow  # slow: 50 s; the engine contract covers OPTIMIZE and VACUUM on both engines in the default suite
 def test_maintenance_compacts_and_vacuums_without_changing_data(lake, spark, default_engine):
     from job_assets.contracts import ALL_TABLES
