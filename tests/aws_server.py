@@ -3,8 +3,9 @@
 ``AwsServer.start()`` runs ``moto.server.ThreadedMotoServer`` on a free port with fixed test credentials;
 nothing is read from the user's AWS configuration (config and credential files point at /dev/null, the
 instance metadata service is off). ``hadoop_conf`` is what Spark needs to reach it with s3a (``s3://`` URIs
-are mapped to S3A, as EMR maps them to EMRFS), with retries cut so an endpoint that does not answer fails
-in seconds, not the SDK's default tens of minutes. ``storage_options`` is what delta-rs needs.
+are mapped to S3A, as EMR maps them to EMRFS), with a few quick retries instead of the SDK's minutes of them;
+``fail_fast`` cuts them for a bucket whose endpoint must fail within seconds. ``storage_options`` is what
+delta-rs needs.
 """
 
 from __future__ import annotations
@@ -32,8 +33,24 @@ ENVIRONMENT = {
 UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
+FAIL_FAST = {
+    "attempts.maximum": "1",
+    "retry.limit": "1",
+    "retry.interval": "100ms",
+    "connection.establish.timeout": "2000",
+    "connection.timeout": "10000",
+}
+"""S3A's retries and timeouts cut, for a bucket whose endpoint must fail within seconds (``fs.s3a.bucket.<b>.*``)."""
+
+
 def hadoop_conf(endpoint: str) -> dict[str, str]:
-    """s3a (and ``s3://`` through S3A) against ``endpoint``, failing fast when it does not answer."""
+    """s3a (and ``s3://`` through S3A) against ``endpoint``.
+
+    The server is a thread of the test process, sharing its interpreter with pytest and PySpark's driver on a
+    loaded 2-core machine: an answer can be seconds late. A few quick retries and a minute's read timeout ride
+    that out, where the SDK's defaults (20 attempts, 200 s) would take minutes to report a real fault. A test of
+    an endpoint that does not answer cuts them for its own bucket (:func:`fail_fast`).
+    """
     return {
         "fs.s3a.endpoint": endpoint,
         "fs.s3a.path.style.access": "true",
@@ -43,12 +60,17 @@ def hadoop_conf(endpoint: str) -> dict[str, str]:
         "fs.s3a.endpoint.region": REGION,
         "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
-        "fs.s3a.attempts.maximum": "1",
-        "fs.s3a.retry.limit": "1",
-        "fs.s3a.retry.interval": "100ms",
-        "fs.s3a.connection.establish.timeout": "2000",
-        "fs.s3a.connection.timeout": "10000",
+        "fs.s3a.attempts.maximum": "3",
+        "fs.s3a.retry.limit": "3",
+        "fs.s3a.retry.interval": "250ms",
+        "fs.s3a.connection.establish.timeout": "5000",
+        "fs.s3a.connection.timeout": "60000",
     }
+
+
+def fail_fast(bucket: str) -> dict[str, str]:
+    """Hadoop settings that make S3A give up on ``bucket`` within seconds (:data:`FAIL_FAST`, that bucket only)."""
+    return {f"fs.s3a.bucket.{bucket}.{key}": value for key, value in FAIL_FAST.items()}
 
 
 def spark_conf(endpoint: str) -> dict[str, str]:

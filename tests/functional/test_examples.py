@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import runpy
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -64,9 +63,7 @@ def test_example_runs_and_prints_what_it_shows(name, request, capsys, monkeypatc
         partitions = spark.conf.get("spark.sql.shuffle.partitions")
     monkeypatch.setattr(sys, "path", list(sys.path))  # the CDK examples put the checkout first
     registry, metrics = dict(REGISTRY), dict(catalog.BY_KEY)
-    start = time.monotonic()
     runpy.run_path(str(EXAMPLES / name), run_name="__main__")  # an AssertionError inside fails the test
-    seconds = time.monotonic() - start
     out = capsys.readouterr().out
     missing = [line for line in EXPECTED[name] if line not in out]
     assert not missing, f"{name} no longer prints {missing}:\n{out}"
@@ -74,4 +71,3 @@ def test_example_runs_and_prints_what_it_shows(name, request, capsys, monkeypatc
     assert registry == REGISTRY and metrics == catalog.BY_KEY, "an example changed the real registries"
     if name in SPARK:
         assert spark.conf.get("spark.sql.shuffle.partitions") == partitions, "an example reconfigured the session"
-    assert seconds < 60, f"{name} took {seconds:.0f} s (aim: a few seconds on a warm session)"

@@ -12,7 +12,6 @@ import csv
 import json
 import os
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -176,11 +175,10 @@ def executed(lake, tmp_path_factory):
         if path.name not in runs:
             log = logs / f"{path.stem}.jsonl"
             env = lh.kernel_env(os.environ, LAKEHOUSE_LAKE_ROOT=str(lake), LAKEHOUSE_NB_READ_LOG=str(log))
-            start = time.monotonic()
+            # a cell that hangs fails after 120 s; how long a notebook takes is no test's business (benchmarks time)
             nb = lh.execute(path, env, timeout=120)  # CellExecutionError on the first failing cell
-            seconds = time.monotonic() - start
             logged = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-            runs[path.name] = (nb, logged, seconds)
+            runs[path.name] = (nb, logged)
         return runs[path.name]
 
     return run
@@ -193,8 +191,7 @@ def _by_prefix(prefix: str) -> Path:
 @pytest.mark.spark
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_on_the_pipelines_lake(path, executed):
-    nb, logged, seconds = executed(path)
-    assert seconds < 60, f"{path.name} took {seconds:.0f} s on a small lake (aim: well under 20 s)"
+    nb, logged = executed(path)
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             assert out.output_type != "error", f"cell {i}: {out.get('ename')}: {out.get('evalue')}"

@@ -26,7 +26,7 @@ from job_assets.contracts import ALL_TABLES, GOLD_TABLES, SILVER_TABLES, contrac
 from job_assets.jobs.pipeline import run_pipeline
 from lakehouse.generator import generate
 from platform_model import aws_names
-from tests.aws_server import REGION, patched_environment
+from tests.aws_server import REGION, fail_fast, patched_environment
 
 from .lake_checks import gold_matches_duckdb, reconcile
 
@@ -277,7 +277,10 @@ def test_an_object_store_that_does_not_answer_is_named_and_nothing_is_written(aw
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
         dead, out = "lakehouse-s3test-unreachable", "lakehouse-s3test-untouched"
-        s3_spark._jsc.hadoopConfiguration().set(f"fs.s3a.bucket.{dead}.endpoint", f"http://127.0.0.1:{closed}")
+        hadoop = s3_spark._jsc.hadoopConfiguration()
+        hadoop.set(f"fs.s3a.bucket.{dead}.endpoint", f"http://127.0.0.1:{closed}")
+        for key, value in fail_fast(dead).items():
+            hadoop.set(key, value)
         with patched_environment(aws_server.environment):
             s3 = aws_server.client("s3")
             s3.create_bucket(Bucket=out, CreateBucketConfiguration={"LocationConstraint": REGION})
