@@ -3,13 +3,15 @@
 The application is found by the name the stacks give it (:func:`platform_model.aws_names.emr_application_name`).
 ``runs`` prints the application (state, maximum capacity: what ``emr.max_vcpu``/``emr.max_memory_gb``
 deployed) and its latest job runs, optionally of some states (``--state RUNNING``: a run left behind by a
-timed-out execution). ``ListJobRuns`` answers 50 runs a page, newest first (a list of several states grouped
-by state): its pages are read, one state at a time, until ``--limit`` runs are in hand. ``cancel`` cancels
-one run, after confirmation (``--yes``): a run that already ended is refused, nothing changes.
+timed-out execution). ``ListJobRuns`` answers at most 50 runs a page in an order AWS does not document (a listing
+of several states comes grouped by state), so the newest runs are found by creation time: every page of the runs
+created in the last day, then the last week, month and year, then all, until ``--limit`` runs are in hand.
+``cancel`` cancels one run, after confirmation (``--yes``): a run that already ended is refused, nothing changes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,23 +50,29 @@ def _application_line(app: dict[str, Any]) -> str:
     return f"application {app['name']} ({app['applicationId']}): {app['state']}; maximum capacity: {limits}"
 
 
-def latest_runs(emr: Any, application_id: str, states: Sequence[str], limit: int) -> list[dict[str, Any]]:
+WINDOWS_DAYS = (1, 7, 31, 365)
+"""How far back :func:`latest_runs` looks, widening until it has enough runs (then without a bound)."""
+
+
+def latest_runs(
+    emr: Any, application_id: str, states: Sequence[str], limit: int, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """The application's ``limit`` newest job runs (of ``states``, when given), newest first.
 
-    ListJobRuns pages (at most 50 runs each, newest first) are read until ``limit`` runs are in hand; with
-    states, one listing each (a listing of several states is grouped by state, not ordered by time).
+    No page is trusted to hold the newest runs: AWS does not document ListJobRuns' order. Every page of the runs
+    created in the last day is read (``createdAtAfter``), then of the last week, month and year, then of all,
+    until ``limit`` are in hand; they are sorted by creation time. A deployed pipeline's day is a few pages.
     """
+    now = now or dt.datetime.now(dt.UTC)
+    request: dict[str, Any] = {"applicationId": application_id}
+    if states:
+        request["states"] = list(dict.fromkeys(states))
     found: list[dict[str, Any]] = []
-    for state in list(dict.fromkeys(states)) or [""]:
-        request: dict[str, Any] = {"applicationId": application_id}
-        if state:
-            request["states"] = [state]
-        kept = 0
-        for page in emr.get_paginator("list_job_runs").paginate(**request):
-            found += page["jobRuns"]
-            kept += len(page["jobRuns"])
-            if kept >= limit:
-                break
+    for days in (*WINDOWS_DAYS, None):
+        window = {**request, "createdAtAfter": now - dt.timedelta(days=days)} if days else request
+        found = [run for page in emr.get_paginator("list_job_runs").paginate(**window) for run in page["jobRuns"]]
+        if len(found) >= limit:
+            break
     return sorted(found, key=lambda r: r["createdAt"], reverse=True)[:limit]
 
 

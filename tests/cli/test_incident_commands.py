@@ -309,16 +309,24 @@ class LogEventPages(_BeforeCall):
 
 
 class JobRunPages(_BeforeCall):
-    """moto gap filler: EMR Serverless ``ListJobRuns`` as AWS answers it: newest first, ``page_size`` runs a page
-    with a ``nextToken`` (AWS: at most 50; moto 5.2.5 answers every run in one page, oldest first). Every
-    request is kept in ``requests``."""
+    """moto gap filler: EMR Serverless ``ListJobRuns`` in pages of ``page_size`` runs with a ``nextToken`` (AWS: at
+    most 50; moto 5.2.5 answers every run in one page and ignores ``createdAtAfter``), the runs created after
+    ``createdAtAfter`` only, in ``order``: ``newest`` first, ``oldest`` first, or by ``state`` (as AWS groups a
+    listing of several states). AWS documents no order, so a command must find the newest runs in any of them.
+    Every request is kept in ``requests``."""
 
     service = "emr-serverless"
     operations = ("ListJobRuns",)
+    ORDERS = {
+        "newest": lambda r: -r.created_at.timestamp(),
+        "oldest": lambda r: r.created_at.timestamp(),
+        "state": lambda r: (r.state, -r.created_at.timestamp()),
+    }
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, order: str = "newest") -> None:
         super().__init__()
         self.page_size = page_size
+        self.order = self.ORDERS[order]
         self.requests: list[dict[str, Any]] = []
 
     def _answer(self, model: Any, context: dict[str, Any], **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
@@ -329,7 +337,9 @@ class JobRunPages(_BeforeCall):
         self.requests.append(params)
         backend = emrserverless_backends[DEFAULT_ACCOUNT_ID][kwargs["request_signer"].region_name]
         found = backend.list_job_runs(params["applicationId"], None, None, params.get("states"))
-        page, following = _page(sorted(found, key=lambda r: r.created_at, reverse=True), params, self.page_size)
+        after = params.get("createdAtAfter")
+        found = [r for r in found if after is None or r.created_at.replace(tzinfo=dt.UTC) > after]
+        page, following = _page(sorted(found, key=self.order), params, self.page_size)
         summaries = [
             {
                 "applicationId": r.application_id,
@@ -515,32 +525,42 @@ def test_emr_runs_and_cancel(aws, capsys) -> None:
     assert code == 0 and "no job runs in state RUNNING" in out
 
 
-def test_emr_runs_reads_pages_until_the_limit(aws, monkeypatch, capsys) -> None:
-    pages = JobRunPages(page_size=2).install(monkeypatch)
+@pytest.mark.parametrize("order", sorted(JobRunPages.ORDERS))
+def test_emr_runs_shows_the_newest_runs_whatever_order_aws_lists_them_in(aws, monkeypatch, capsys, order) -> None:
+    pages = JobRunPages(page_size=2, order=order).install(monkeypatch)
     app, first = seed_emr(ENV)
     driver = {"sparkSubmit": {"entryPoint": "s3://artifacts/jobs/v1/gold.py"}}
     emr = client("emr-serverless")
     runs = [first] + [
         emr.start_job_run(applicationId=app, executionRoleArn=ROLE, jobDriver=driver, name=f"gold-{i}")["jobRunId"]
         for i in range(5)
-    ]  # oldest first
-    start = dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)
-    job_runs_created(app, {r: start + dt.timedelta(hours=i) for i, r in enumerate(runs)})
-    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--limit", "5")
-    assert code == 0 and "5 job run(s), newest first" in out
-    assert all(r in out for r in runs[1:]) and runs[0] not in out
-    assert out.index(runs[5]) < out.index(runs[1])
-    assert len(pages.requests) == 3  # 2 + 2 + 2 runs: 5 in hand after the third page
-    pages.requests.clear()
-    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--limit", "3")
-    assert code == 0 and all(r in out for r in runs[3:]) and runs[2] not in out and len(pages.requests) == 2
+    ]  # oldest first: 40 days ago, 6, 5 and 3 days ago, then 5 hours and 1 hour ago
+    now = dt.datetime.now(dt.UTC)
+    ages = (dt.timedelta(days=40), *(dt.timedelta(days=d) for d in (6, 5, 3)), *(dt.timedelta(hours=h) for h in (5, 1)))
+    job_runs_created(app, {r: now - age for r, age in zip(runs, ages, strict=True)})
+
+    def shown(*args: str) -> tuple[str, list[int]]:
+        """The command's output, and how many days back each of its ListJobRuns requests looked (None: all)."""
+        pages.requests.clear()
+        code, out, _ = run(capsys, "emr", "runs", "--env", ENV, *args)
+        assert code == 0, out
+        after = [r.get("createdAtAfter") for r in pages.requests]
+        return out, [None if a is None else round((now - a).total_seconds() / 86400) for a in after]
+
+    out, windows = shown("--limit", "5")
+    assert "5 job run(s), newest first" in out and all(r in out for r in runs[1:]) and runs[0] not in out
+    assert [out.index(r) for r in reversed(runs[1:])] == sorted(out.index(r) for r in runs[1:])  # newest first
+    assert windows == [1, 7, 7, 7]  # the day's 2 runs (one page), then every page of the week's 5
+    out, windows = shown("--limit", "2")
+    assert runs[5] in out and runs[4] in out and runs[3] not in out and windows == [1]
+    out, windows = shown("--limit", "6")  # the month holds 5: the year's listing finds the sixth
+    assert all(r in out for r in runs) and windows == [1, 7, 7, 7, 31, 31, 31, 365, 365, 365]
     for r in runs[:3]:
-        set_job_run_state(app, r, "FAILED")  # the 3 oldest failed; the first one is RUNNING no more
+        set_job_run_state(app, r, "FAILED")
     set_job_run_state(app, runs[5], "RUNNING")
-    pages.requests.clear()
-    code, out, _ = run(capsys, "emr", "runs", "--env", ENV, "--state", "FAILED", "--state", "RUNNING", "--limit", "2")
-    assert code == 0 and runs[5] in out and runs[2] in out and runs[1] not in out and runs[0] not in out
-    assert sorted(r["states"][0] for r in pages.requests) == ["FAILED", "RUNNING"]  # one listing per state
+    out, windows = shown("--state", "FAILED", "--state", "RUNNING", "--limit", "2")
+    assert runs[5] in out and runs[2] in out and runs[1] not in out and runs[0] not in out
+    assert pages.requests[-1]["states"] == ["FAILED", "RUNNING"] and windows == [1, 7, 7]  # one listing of both
 
 
 def test_emr_bad_input(aws, capsys) -> None:
