@@ -48,8 +48,8 @@ def hadoop_conf(endpoint: str) -> dict[str, str]:
 
     The server is a thread of the test process, sharing its interpreter with pytest and PySpark's driver on a
     loaded 2-core machine: an answer can be seconds late. A few quick retries and a minute's read timeout ride
-    that out, where the SDK's defaults (20 attempts, 200 s) would take minutes to report a real fault. A test of
-    an endpoint that does not answer cuts them for its own bucket (:func:`fail_fast`).
+    that out, where S3A's defaults (10 SDK attempts, each up to 200 s) would take minutes to report a real fault.
+    A test of an endpoint that does not answer cuts them for its own bucket (:func:`fail_fast`).
     """
     return {
         "fs.s3a.endpoint": endpoint,

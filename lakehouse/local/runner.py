@@ -209,7 +209,7 @@ def run_local(
     console.print(f"lake [bold]{root}[/] · engine [bold]{ctx.engine.name}[/] · batch [bold]{ctx.batch_id}[/]")
     try:
         results = run_jobs(ctx, layers, console)
-    except (DataQualityError, TableNotFoundError) as exc:  # refused before the job wrote anything
+    except (DataQualityError, TableNotFoundError) as exc:  # a refusal: its message names the table and the fix
         console.print(f"[bold red]failed:[/] {escape(str(exc))}")
         return 1
     for t in summary_tables(results):

@@ -62,6 +62,7 @@ def latest_runs(
     No page is trusted to hold the newest runs: AWS does not document ListJobRuns' order. Every page of the runs
     created in the last day is read (``createdAtAfter``), then of the last week, month and year, then of all,
     until ``limit`` are in hand; they are sorted by creation time. A deployed pipeline's day is a few pages.
+    ``now``: the end of the windows (the current time when not given).
     """
     now = now or dt.datetime.now(dt.UTC)
     request: dict[str, Any] = {"applicationId": application_id}

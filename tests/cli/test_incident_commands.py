@@ -310,7 +310,7 @@ class LogEventPages(_BeforeCall):
 
 class JobRunPages(_BeforeCall):
     """moto gap filler: EMR Serverless ``ListJobRuns`` in pages of ``page_size`` runs with a ``nextToken`` (AWS: at
-    most 50; moto 5.2.5 answers every run in one page and ignores ``createdAtAfter``), the runs created after
+    most 50; moto 5.2.5 answers every run in one page), the runs created after
     ``createdAtAfter`` only, in ``order``: ``newest`` first, ``oldest`` first, or by ``state`` (as AWS groups a
     listing of several states). AWS documents no order, so a command must find the newest runs in any of them.
     Every request is kept in ``requests``."""
