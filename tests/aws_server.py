@@ -47,8 +47,9 @@ def hadoop_conf(endpoint: str) -> dict[str, str]:
     """s3a (and ``s3://`` through S3A) against ``endpoint``.
 
     The server is a thread of the test process, sharing its interpreter with pytest and PySpark's driver on a
-    loaded 2-core machine: an answer can be seconds late. A few quick retries and a minute's read timeout ride
-    that out, where S3A's defaults (10 SDK attempts, each up to 200 s) would take minutes to report a real fault.
+    loaded 2-core machine: an answer can be seconds late. Two attempts, two retries and a 30 s read timeout ride
+    that out; S3A's defaults (20 SDK attempts, 7 retries, 200 s reads: core-default.xml) would take hours to
+    report a server that hangs, these about 3 minutes.
     A test of an endpoint that does not answer cuts them for its own bucket (:func:`fail_fast`).
     """
     return {
@@ -60,11 +61,11 @@ def hadoop_conf(endpoint: str) -> dict[str, str]:
         "fs.s3a.endpoint.region": REGION,
         "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
-        "fs.s3a.attempts.maximum": "3",
-        "fs.s3a.retry.limit": "3",
+        "fs.s3a.attempts.maximum": "2",
+        "fs.s3a.retry.limit": "2",
         "fs.s3a.retry.interval": "250ms",
         "fs.s3a.connection.establish.timeout": "5000",
-        "fs.s3a.connection.timeout": "60000",
+        "fs.s3a.connection.timeout": "30000",
     }
 
 

@@ -23,8 +23,6 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
-from ..spark import import_jvm_classes
-
 PROTOCOL = {"min_reader_version": 1, "min_writer_version": 2}
 OWN_LEFTOVERS = ("_", ".", "part-", "w-")
 """Names a killed write of ours may leave in a table folder before its first commit."""
@@ -187,7 +185,6 @@ class TableEngine(abc.ABC):
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
-        import_jvm_classes(spark)  # the JVM classes the engines name through py4j (jvm.Path, jvm.DeltaLog ...)
         self._declared: Dict[str, Dict[str, str]] = {}
 
     def declare(self, uri: str, properties: Mapping[str, str]) -> None:
@@ -292,7 +289,8 @@ class TableEngine(abc.ABC):
         empty ``_delta_log/``) is fine: the write starts again and VACUUM removes the leftovers. Anything
         else means ``uri`` is not where a table of ours belongs, and writing there would mix the two.
         """
-        # jvm.Path (imported by __init__): one lookup, where jvm.org.apache... is a failed class load per segment
+        # jvm.Path, imported into every session (job_assets.spark.configure): one lookup, where
+        # jvm.org.apache.hadoop.fs.Path is a failed class load over every jar per package segment
         path = self.spark._jvm.Path(uri if "://" in uri else f"file://{uri}")
         fs = path.getFileSystem(self.spark._jsc.hadoopConfiguration())
         if not fs.exists(path):

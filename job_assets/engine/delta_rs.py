@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from ..delta_read import arrow_table
+from ..spark import import_jvm_classes
 from .base import (
     CHECKPOINT_INTERVAL,
     MergeResult,
@@ -139,6 +140,7 @@ class DeltaRsEngine(TableEngine):
 
         self._dl = deltalake
         self.storage_options = storage_options
+        import_jvm_classes(spark)  # jvm.Path (refuse_non_delta_folder), whoever built the session
 
     # -- helpers -------------------------------------------------------------------------------------
     def _table(self, uri: str, version: Optional[int] = None):

@@ -110,7 +110,7 @@ def _trial(n: int, clean: dict, spark, engine) -> None:
     assert got == clean["reference"], f"trial {n} (killed after {killed_at} commits, rerun as {batch!r})"
 
 
-@pytest.mark.slow  # about 75 s a trial on delta-spark (and 40 s for the clean reference run): `make test-slow`
+@pytest.mark.slow  # 15-56 s a trial (2026-12-08), after the clean reference run: `make test-slow`
 @pytest.mark.parametrize("n", range(25))
 def test_kill_at_random_point_then_rerun_matches_clean_run(n, clean, spark, default_engine, rs_engine):
     """Trials 0-4 on delta-spark (EMR's engine); from trial 5 on, delta-spark and delta-rs in turn."""
